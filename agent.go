@@ -1,0 +1,99 @@
+package agentorg
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Role names. The workflow may name its own stages, but every stage runs one
+// of these roles.
+const (
+	RolePM        = "pm"
+	RolePick      = "pick"
+	RoleDeveloper = "developer"
+	RoleValidator = "validator"
+	RoleMerge     = "merge"
+	RoleE2E       = "e2e"
+)
+
+// Access is what an agent may do in its directory.
+type Access string
+
+const (
+	ReadOnly  Access = "read-only"
+	ReadWrite Access = "read-write"
+)
+
+// Task is one agent run: a prompt for a role on an issue, in a directory.
+type Task struct {
+	Role    string
+	Issue   int64
+	Attempt int
+	Dir     string // working directory; the agent may touch nothing outside it
+	Prompt  string
+	Access  Access
+	// Env is the environment the agent sees, built from scratch by the
+	// caller: no tracker token, no secret the workflow does not pass on.
+	Env []string
+	// Transcript receives the agent's raw output as it runs (may be nil).
+	Transcript io.Writer
+	// Timeout bounds the whole run; StallTimeout bounds silence on stdout.
+	// Zero means no bound.
+	Timeout      time.Duration
+	StallTimeout time.Duration
+}
+
+// Usage is what a run consumed, as far as the agent reports it.
+type Usage struct {
+	InputTokens  int64   `json:"input_tokens"`
+	CachedTokens int64   `json:"cached_tokens,omitempty"`
+	OutputTokens int64   `json:"output_tokens"`
+	CostUSD      float64 `json:"cost_usd,omitempty"`
+}
+
+// Add returns the sum of two usages.
+func (u Usage) Add(o Usage) Usage {
+	return Usage{
+		InputTokens:  u.InputTokens + o.InputTokens,
+		CachedTokens: u.CachedTokens + o.CachedTokens,
+		OutputTokens: u.OutputTokens + o.OutputTokens,
+		CostUSD:      u.CostUSD + o.CostUSD,
+	}
+}
+
+// Result is what an agent run produced.
+type Result struct {
+	// SessionID identifies the agent's conversation; Resume continues it.
+	SessionID string `json:"session_id"`
+	// Summary is the agent's final message (for the PM, the plan).
+	Summary string `json:"summary"`
+	Usage   Usage  `json:"usage"`
+}
+
+// ErrAgent wraps failures reported by the agent itself (an error result, a
+// non-zero exit, a timeout), as opposed to failures to start it.
+var ErrAgent = errors.New("agent failed")
+
+// Agent drives one kind of coding agent. Start begins a new session; Resume
+// continues an earlier one with a new prompt, in the same directory, so that
+// the agent sees its own earlier edits and conversation.
+type Agent interface {
+	Start(ctx context.Context, t Task) (Result, error)
+	Resume(ctx context.Context, session string, t Task) (Result, error)
+}
+
+// Notifier tells humans about events that need them (escalations, gates).
+// Notifications are best effort: a failing notifier never stops the engine.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// Notification is one message for humans.
+type Notification struct {
+	Issue   int64
+	Kind    string // e.g. "needs-human", "awaiting-approval"
+	Title   string
+	Message string
+}

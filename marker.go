@@ -1,0 +1,25 @@
+package agentorg
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Marker returns the hidden marker that identifies a comment written by the
+// engine, so that a retry finds and updates it rather than posting twice. It
+// is an HTML comment: invisible in rendered Markdown (GitLab, the CLI strips it).
+func Marker(key string) string {
+	return "<!-- agentorg:" + key + " -->"
+}
+
+// HasMarker reports whether body carries the marker for key.
+func HasMarker(body, key string) bool {
+	return strings.Contains(body, Marker(key))
+}
+
+var markerRE = regexp.MustCompile(`<!-- agentorg:[^>]* -->\n?`)
+
+// StripMarkers removes hidden markers from a body for display.
+func StripMarkers(body string) string {
+	return markerRE.ReplaceAllString(body, "")
+}

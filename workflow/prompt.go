@@ -1,0 +1,30 @@
+package workflow
+
+// PromptData is what every prompt template sees. A template that names a
+// field not here fails: at `agentorg check` time and at render time.
+type PromptData struct {
+	Issue   PromptIssue
+	Repo    PromptRepo
+	Role    string
+	Attempt int
+	// Plan is the approved plan (the PM's comment), empty before there is one.
+	Plan string
+	// Report is the last validation report, for the fix prompt.
+	Report string
+	// Feedback is what a human said when rejecting (a plan or a merge request).
+	Feedback string
+}
+
+// PromptIssue is the issue as prompt templates see it.
+type PromptIssue struct {
+	Number int64
+	Title  string
+	Body   string
+	Labels []string
+}
+
+// PromptRepo is the repository as prompt templates see it.
+type PromptRepo struct {
+	TargetBranch string
+	Branch       string
+}

@@ -1,0 +1,135 @@
+// Package workflow reads, validates and renders the repo-owned workflow file
+// (.agentorg/workflow.yaml): the tracker, agents, stages, human gates,
+// checks, the E2E command and one prompt template per role.
+package workflow
+
+import (
+	"time"
+)
+
+// DefaultPath is where a repository keeps its workflow, relative to its root.
+const DefaultPath = ".agentorg/workflow.yaml"
+
+// Workflow is the typed, validated view of a workflow file.
+type Workflow struct {
+	// Path is the file the workflow was read from ("" for built-in text).
+	Path    string
+	Version int
+	Tracker Tracker
+	Repo    Repo
+	Labels  []Label
+	Agents  []Agent
+	Stages  []Stage
+	Gates   []Gate
+	Checks  []Check
+	E2E     E2E
+	Budget  Budget
+	// Escalation is the label set when the organization needs a human
+	// (the loop stopped converging, a budget ran out, a stage kept failing).
+	Escalation string
+	// Prompts maps a prompt name (pm, developer, fix) to its Go template text.
+	Prompts map[string]string
+}
+
+// Tracker says which coordination layer to use.
+type Tracker struct {
+	Kind string // "embedded" (default) or "gitlab"
+	// Bot is the name the engine acts as in the tracker. Its own label
+	// events never count as approvals.
+	Bot    string
+	GitLab GitLab
+}
+
+// GitLab holds the GitLab adapter's settings (values may be $ENV references,
+// resolved at load time).
+type GitLab struct {
+	URL     string
+	Project string
+	Token   string
+}
+
+// Repo says which repository the organization works on.
+type Repo struct {
+	// URL of the origin: a path or a git URL. Relative paths are relative to
+	// the repository that holds the workflow file; the default "." is that
+	// repository itself.
+	URL          string
+	TargetBranch string // default "main"
+	BranchPrefix string // default "agentorg/issue-"; the branch is prefix + issue number
+}
+
+// Label is one label of the workflow; stages and gates may only use labels
+// defined here.
+type Label struct {
+	Name        string
+	Color       string
+	Description string
+}
+
+// Agent defines one agent the stages can name.
+type Agent struct {
+	Name    string
+	Kind    string   // "command" (more kinds come with their adapters)
+	Command []string // argv for kind command
+	// Env is passed to the agent on purpose; values may be $ENV references.
+	// Nothing else from the engine's environment reaches an agent but PATH,
+	// HOME, LANG and TMPDIR.
+	Env          map[string]string
+	Timeout      time.Duration // hard limit per run; 0 means the default (30m)
+	StallTimeout time.Duration // limit on silence; 0 means the default (10m)
+}
+
+// Stage is an automated step: when an issue carries On, the stage's role
+// runs on it, shows Running while it works, and moves the issue to Success or
+// Failure.
+type Stage struct {
+	Name        string
+	Role        string // one of the agentorg.Role* names
+	Agent       string // name of an Agent; required for pm and developer
+	On          string
+	Running     string // optional
+	Success     string
+	Failure     string // optional: where failures go; default is Escalation
+	Concurrency int    // jobs of this stage at once; default 1
+	Timeout     time.Duration
+}
+
+// Gate is a human decision. While an issue carries Waits it waits for a
+// human; Approve counts only when added by one of Approvers (an approval by
+// anyone else, or by the bot, is removed with a comment). Reject sends the
+// issue to the Reject label with the human's reason.
+type Gate struct {
+	Name      string
+	Waits     string
+	Approve   string
+	Reject    string
+	Approvers []string
+	// MergeRequest is true for a gate on a merge request: approvals are
+	// recorded at the head SHA and void once new commits land.
+	MergeRequest bool
+}
+
+// Check is one validation command, run with sh -c in a clean checkout of the
+// commit under validation.
+type Check struct {
+	Name    string
+	Run     string
+	Timeout time.Duration // default 10m
+}
+
+// E2E is the end-to-end command, run on the merged target branch.
+type E2E struct {
+	Run     string
+	Timeout time.Duration // default 20m
+}
+
+// Budget bounds the convergence loop.
+type Budget struct {
+	Attempts int // developer attempts per issue before escalation; default 3
+}
+
+// Position is a place in the workflow file, 1-based.
+type Position struct {
+	Line   int
+	Column int
+}
