@@ -1,0 +1,196 @@
+// Package command runs any executable as an agent, speaking the JSON-lines
+// protocol described in docs/agent-protocol.md: the prompt on stdin, the
+// AGENTORG_* variables in the environment, progress, usage and one result
+// line on stdout.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/proc"
+)
+
+// Names of the variables the agent receives on top of Task.Env.
+const (
+	EnvRole    = "AGENTORG_ROLE"
+	EnvIssue   = "AGENTORG_ISSUE"
+	EnvAttempt = "AGENTORG_ATTEMPT"
+	EnvAccess  = "AGENTORG_ACCESS"
+	EnvSession = "AGENTORG_SESSION"
+)
+
+// MaxLineBytes caps one stdout line kept for parsing. Longer lines still
+// reach the transcript but are dropped by the parser, so a runaway tool
+// cannot make agentorg hold its whole output in memory.
+const MaxLineBytes = 8 << 20
+
+// Config says how to run the agent.
+type Config struct {
+	Command      []string      // argv
+	Timeout      time.Duration // default when Task.Timeout is 0
+	StallTimeout time.Duration // default when Task.StallTimeout is 0
+}
+
+// Agent runs Config.Command once per Start or Resume.
+type Agent struct {
+	cfg     Config
+	maxLine int // MaxLineBytes; smaller in tests
+}
+
+var _ agentorg.Agent = (*Agent)(nil)
+
+// New returns an agent that runs c.Command.
+func New(c Config) *Agent {
+	c.Command = append([]string(nil), c.Command...)
+	return &Agent{cfg: c, maxLine: MaxLineBytes}
+}
+
+// Start begins a new session.
+func (a *Agent) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, error) {
+	return a.run(ctx, "", t)
+}
+
+// Resume continues session with a new prompt. If the agent reports a
+// different session id, that one is returned: the caller keeps the newest.
+func (a *Agent) Resume(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
+	if session == "" {
+		return agentorg.Result{}, errors.New("command agent: resume needs a session id")
+	}
+	return a.run(ctx, session, t)
+}
+
+func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
+	if len(a.cfg.Command) == 0 {
+		return agentorg.Result{}, errors.New("command agent: no command configured")
+	}
+	// An empty Dir would run the agent in agentorg's own directory.
+	if t.Dir == "" {
+		return agentorg.Result{}, errors.New("command agent: task has no directory")
+	}
+	access := t.Access
+	if access == "" {
+		access = agentorg.ReadOnly
+	}
+	timeout := t.Timeout
+	if timeout == 0 {
+		timeout = a.cfg.Timeout
+	}
+	stall := t.StallTimeout
+	if stall == 0 {
+		stall = a.cfg.StallTimeout
+	}
+
+	p := newParser(a.maxLine)
+	res, err := proc.Run(ctx, proc.Spec{
+		Argv:         a.cfg.Command,
+		Dir:          t.Dir,
+		Env:          agentEnv(t, access, session),
+		Stdin:        strings.NewReader(t.Prompt),
+		Stdout:       p,
+		Log:          t.Transcript,
+		Timeout:      timeout,
+		StallTimeout: stall,
+		Started:      t.OnStart,
+	})
+	if err != nil {
+		return agentorg.Result{}, fmt.Errorf("command agent: %w", err)
+	}
+	// Run has waited for the stdout copier, so the parser is no longer
+	// written to; a last line without a newline is still pending.
+	p.flush()
+
+	out := agentorg.Result{SessionID: session, Usage: p.usage}
+	if p.result != nil {
+		out.Usage = out.Usage.Add(p.result.Usage)
+		out.Summary = p.result.Summary
+		if p.result.SessionID != "" {
+			out.SessionID = p.result.SessionID
+		}
+	}
+	stderr := lastLines(res.Stderr, 20, 4096)
+
+	switch {
+	case res.Canceled:
+		return out, fmt.Errorf("command agent: cancelled: %w", context.Cause(ctx))
+	case res.TimedOut:
+		return out, agentErr(fmt.Sprintf("timed out after %s", timeout), stderr)
+	case res.Stalled:
+		return out, agentErr(fmt.Sprintf("stalled: no output for %s", stall), stderr)
+	case res.ExitCode != 0:
+		msg := fmt.Sprintf("exit status %d", res.ExitCode)
+		if res.ExitCode < 0 {
+			msg = "killed by a signal"
+		}
+		if p.result != nil && p.result.IsError {
+			msg += " (agent reported an error: " + p.result.message() + ")"
+		}
+		return out, agentErr(msg, stderr)
+	case p.bad != "":
+		return out, agentErr(p.bad, stderr)
+	case p.result == nil:
+		msg := "no result line"
+		if p.dropped > 0 {
+			msg += fmt.Sprintf(" (%d stdout lines over %d bytes were dropped)", p.dropped, a.maxLine)
+		}
+		return out, agentErr(msg, stderr)
+	case p.result.IsError:
+		return out, agentErr("agent reported an error: "+p.result.message(), "")
+	case out.SessionID == "":
+		return out, agentErr("result line has no session_id", "")
+	}
+	return out, nil
+}
+
+func agentErr(msg, stderr string) error {
+	if stderr != "" {
+		return fmt.Errorf("%w: %s: %s", agentorg.ErrAgent, msg, stderr)
+	}
+	return fmt.Errorf("%w: %s", agentorg.ErrAgent, msg)
+}
+
+// agentEnv is Task.Env with the AGENTORG_* variables set by us, replacing
+// any the caller passed so the agent cannot be told a different role.
+func agentEnv(t agentorg.Task, access agentorg.Access, session string) []string {
+	ours := map[string]string{
+		EnvRole:    t.Role,
+		EnvIssue:   strconv.FormatInt(t.Issue, 10),
+		EnvAttempt: strconv.Itoa(t.Attempt),
+		EnvAccess:  string(access),
+		EnvSession: session,
+	}
+	env := make([]string, 0, len(t.Env)+len(ours))
+	for _, kv := range t.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, dup := ours[k]; !dup {
+			env = append(env, kv)
+		}
+	}
+	for _, k := range []string{EnvRole, EnvIssue, EnvAttempt, EnvAccess, EnvSession} {
+		env = append(env, k+"="+ours[k])
+	}
+	return env
+}
+
+// lastLines returns at most n trailing non-empty lines of s, at most max
+// bytes, for error messages.
+func lastLines(s string, n, max int) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	s = strings.Join(lines, "\n")
+	if len(s) > max {
+		s = "..." + strings.ToValidUTF8(s[len(s)-max:], "")
+	}
+	return s
+}

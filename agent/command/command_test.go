@@ -1,0 +1,417 @@
+package command
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/proc"
+)
+
+// fake writes an executable sh script and returns its path.
+func fake(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "agent.sh")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func newTask(t *testing.T) (agentorg.Task, *bytes.Buffer) {
+	var transcript bytes.Buffer
+	return agentorg.Task{
+		Role: "developer", Issue: 2, Attempt: 1,
+		Dir:        t.TempDir(),
+		Prompt:     "Issue #2: Add is wrong",
+		Access:     agentorg.ReadWrite,
+		Env:        proc.BaseEnv(),
+		Transcript: &transcript,
+	}, &transcript
+}
+
+func wantAgentErr(t *testing.T, err error, substrs ...string) {
+	t.Helper()
+	if !errors.Is(err, agentorg.ErrAgent) {
+		t.Fatalf("error %v does not wrap ErrAgent", err)
+	}
+	for _, s := range substrs {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not say %q", err, s)
+		}
+	}
+}
+
+func TestSuccessSumsUsage(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+echo '{"type":"message","text":"reading calc.go"}'
+echo 'plain log line from a tool'
+echo 'warning on stderr' >&2
+echo '{"type":"usage","input_tokens":100,"output_tokens":10,"cached_tokens":50,"cost_usd":0.25}'
+echo '{"type":"usage","input_tokens":200,"output_tokens":20,"cost_usd":0.5}'
+echo '{"type":"result","session_id":"sess-1","summary":"Fixed Add.","is_error":false,"error":"","usage":{"input_tokens":1,"output_tokens":2}}'
+`)}})
+	task, transcript := newTask(t)
+	res, err := a.Start(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := agentorg.Result{SessionID: "sess-1", Summary: "Fixed Add.",
+		Usage: agentorg.Usage{InputTokens: 301, OutputTokens: 32, CachedTokens: 50, CostUSD: 0.75}}
+	if res != want {
+		t.Fatalf("got %+v, want %+v", res, want)
+	}
+	for _, s := range []string{"reading calc.go", "plain log line from a tool", "warning on stderr", `"type":"result"`} {
+		if !strings.Contains(transcript.String(), s) {
+			t.Errorf("transcript lacks %q:\n%s", s, transcript)
+		}
+	}
+}
+
+func TestErrorResult(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+echo '{"type":"usage","input_tokens":5,"output_tokens":1}'
+echo '{"type":"result","session_id":"sess-9","summary":"","is_error":true,"error":"model refused"}'
+`)}})
+	task, _ := newTask(t)
+	res, err := a.Start(context.Background(), task)
+	wantAgentErr(t, err, "agent reported an error: model refused")
+	// The session and usage survive so the caller can resume and account.
+	if res.SessionID != "sess-9" || res.Usage.InputTokens != 5 {
+		t.Errorf("result on error = %+v", res)
+	}
+}
+
+func TestNonZeroExitCarriesStderr(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+echo '{"type":"message","text":"working"}'
+echo 'early noise' >&2
+echo 'fatal: disk full' >&2
+exit 2
+`)}})
+	task, _ := newTask(t)
+	_, err := a.Start(context.Background(), task)
+	wantAgentErr(t, err, "exit status 2: ", "early noise\nfatal: disk full")
+}
+
+func TestKilledBySignal(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, "echo 'segfault imminent' >&2\nkill -9 $$\n")}})
+	task, _ := newTask(t)
+	_, err := a.Start(context.Background(), task)
+	wantAgentErr(t, err, "killed by a signal: segfault imminent")
+}
+
+func TestNonZeroExitAfterErrorResult(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+echo '{"type":"result","session_id":"s","is_error":true,"error":"quota exceeded"}'
+exit 1
+`)}})
+	task, _ := newTask(t)
+	_, err := a.Start(context.Background(), task)
+	wantAgentErr(t, err, "exit status 1", "agent reported an error: quota exceeded")
+}
+
+func TestNoResultLine(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+echo '{"type":"message","text":"thinking"}'
+echo 'done, I guess'
+`)}})
+	task, _ := newTask(t)
+	_, err := a.Start(context.Background(), task)
+	wantAgentErr(t, err, "no result line")
+}
+
+func TestMalformedAndUnknownLinesAreIgnored(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+echo 'not json at all'
+echo '{broken'
+echo '["an","array"]'
+echo '{"type":"frobnicate","x":1}'
+echo '{"type":42}'
+echo '{"type":"usage","input_tokens":"lots"}'
+echo '{"type":"message","text":"fine"}'
+printf '   \n\n'
+printf '{"type":"result","session_id":"s2","summary":"ok"}\r\n'
+echo 'trailing log after the result'
+`)}})
+	task, _ := newTask(t)
+	res, err := a.Start(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SessionID != "s2" || res.Summary != "ok" || res.Usage != (agentorg.Usage{}) {
+		t.Fatalf("got %+v", res)
+	}
+}
+
+func TestMalformedResultLineIsAnError(t *testing.T) {
+	for name, body := range map[string]string{
+		"truncated JSON": `echo '{"type":"result","session_id":"s3","summary":"half'`,
+		"wrong types":    `echo '{"type":"result","session_id":"s3","usage":"many"}'`,
+		"two results": `echo '{"type":"result","session_id":"s3","summary":"a"}'
+echo '{"type":"result","session_id":"s3","summary":"b"}'`,
+	} {
+		a := New(Config{Command: []string{fake(t, body+"\n")}})
+		task, _ := newTask(t)
+		_, err := a.Start(context.Background(), task)
+		if name == "two results" {
+			wantAgentErr(t, err, "more than one result line")
+		} else {
+			wantAgentErr(t, err, "malformed result line")
+		}
+	}
+}
+
+func TestResultWithoutNewlineCounts(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `printf '{"type":"result","session_id":"s4","summary":"no newline"}'`)}})
+	task, _ := newTask(t)
+	res, err := a.Start(context.Background(), task)
+	if err != nil || res.Summary != "no newline" {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+}
+
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func TestVeryLongOutput(t *testing.T) {
+	// 5 MB of log lines, a line longer than the parser keeps, then a result
+	// whose 1 MB summary is far beyond bufio.Scanner's 64 KiB default.
+	a := New(Config{Command: []string{fake(t, `
+yes 'a log line of exactly fifty bytes, padded to fit.' | head -n 100000
+head -c 9000000 /dev/zero | tr '\0' 'x'; echo
+echo '{"type":"usage","input_tokens":7,"output_tokens":3}'
+printf '{"type":"result","session_id":"big","summary":"'
+head -c 1000000 /dev/zero | tr '\0' 'y'
+printf '"}\n'
+`)}})
+	task, _ := newTask(t)
+	var seen countingWriter
+	task.Transcript = &seen
+	res, err := a.Start(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SessionID != "big" || len(res.Summary) != 1000000 || strings.Trim(res.Summary, "y") != "" || res.Usage.InputTokens != 7 {
+		t.Fatalf("session %q, summary of %d bytes, usage %+v", res.SessionID, len(res.Summary), res.Usage)
+	}
+	if seen.n < 15_000_000 { // 5 MB + 9 MB + 1 MB
+		t.Errorf("transcript got %d bytes", seen.n)
+	}
+}
+
+func TestOverlongResultLineIsReported(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+head -c 5000 /dev/zero | tr '\0' 'x'; echo
+printf '{"type":"result","session_id":"s","summary":"'
+head -c 5000 /dev/zero | tr '\0' 'y'
+printf '"}\n'
+`)}})
+	a.maxLine = 1024
+	task, _ := newTask(t)
+	_, err := a.Start(context.Background(), task)
+	wantAgentErr(t, err, "no result line (2 stdout lines over 1024 bytes were dropped)")
+}
+
+func TestStallTimeout(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+echo '{"type":"message","text":"about to hang"}'
+echo 'last words' >&2
+sleep 30
+echo '{"type":"result","session_id":"late"}'
+`)}, StallTimeout: 10 * time.Second})
+	task, _ := newTask(t)
+	task.StallTimeout = 300 * time.Millisecond // the task's bound wins over the config's
+	start := time.Now()
+	_, err := a.Start(context.Background(), task)
+	wantAgentErr(t, err, "stalled: no output for 300ms", "last words")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+func TestHardTimeout(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+while :; do echo '{"type":"message","text":"still busy"}'; sleep 0.05; done
+`)}, Timeout: 500 * time.Millisecond, StallTimeout: 2 * time.Second})
+	task, _ := newTask(t)
+	start := time.Now()
+	_, err := a.Start(context.Background(), task)
+	wantAgentErr(t, err, "timed out after 500ms")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+func TestCancellationIsNotAnAgentFailure(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, "sleep 30\n")}})
+	task, _ := newTask(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := a.Start(ctx, task)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, agentorg.ErrAgent) {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+func TestResumePassesTheSession(t *testing.T) {
+	script := fake(t, `
+case "$AGENTORG_SESSION" in
+"") echo '{"type":"result","session_id":"first","summary":"started"}' ;;
+keep) echo '{"type":"result","session_id":"","summary":"kept"}' ;;
+*) printf '{"type":"result","session_id":"%s-next","summary":"resumed %s"}\n' "$AGENTORG_SESSION" "$AGENTORG_SESSION" ;;
+esac
+`)
+	a := New(Config{Command: []string{script}})
+	task, _ := newTask(t)
+	res, err := a.Start(context.Background(), task)
+	if err != nil || res.SessionID != "first" || res.Summary != "started" {
+		t.Fatalf("start: %+v, %v", res, err)
+	}
+	task.Attempt = 2
+	res, err = a.Resume(context.Background(), res.SessionID, task)
+	if err != nil || res.SessionID != "first-next" || res.Summary != "resumed first" {
+		t.Fatalf("resume: %+v, %v", res, err)
+	}
+	// An agent that does not repeat the id keeps the one it was given.
+	res, err = a.Resume(context.Background(), "keep", task)
+	if err != nil || res.SessionID != "keep" {
+		t.Fatalf("resume without id: %+v, %v", res, err)
+	}
+	if _, err := a.Resume(context.Background(), "", task); err == nil || errors.Is(err, agentorg.ErrAgent) {
+		t.Fatalf("resume of no session: %v", err)
+	}
+}
+
+func TestStartWithoutSessionIDIsAnError(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `echo '{"type":"result","summary":"anonymous"}'`+"\n")}})
+	task, _ := newTask(t)
+	_, err := a.Start(context.Background(), task)
+	wantAgentErr(t, err, "no session_id")
+}
+
+func TestPromptArrivesOnStdinIntact(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+cat > prompt.txt
+echo '{"type":"result","session_id":"p","summary":"read"}'
+`)}})
+	big := strings.Repeat("Ünïcødé prompt line with \"quotes\" and $vars `ticks`\n", 20000) // ~1 MB
+	for _, prompt := range []string{"Issue #2: fix the sign — héllo ✓\nno trailing newline", big, ""} {
+		task, _ := newTask(t)
+		task.Prompt = prompt
+		if _, err := a.Start(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(task.Dir, "prompt.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != prompt {
+			t.Fatalf("prompt of %d bytes arrived as %d bytes", len(prompt), len(got))
+		}
+	}
+	if len(big) < 1<<20 {
+		t.Fatalf("big prompt is only %d bytes", len(big))
+	}
+}
+
+func TestEnvironmentIsOnlyWhatIsGiven(t *testing.T) {
+	t.Setenv("AGENTORG_TEST_CANARY", "leaked")
+	t.Setenv("AGENTORG_TRACKER_TOKEN", "secret")
+	a := New(Config{Command: []string{fake(t, `
+env > env.txt
+echo '{"type":"result","session_id":"e","summary":"ok"}'
+`)}})
+	task, _ := newTask(t)
+	task.Access = agentorg.ReadOnly
+	task.Issue, task.Attempt = 17, 3
+	task.Env = []string{"PATH=" + os.Getenv("PATH"), "FOO=bar baz", "AGENTORG_ROLE=spoofed"}
+	if _, err := a.Start(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(task.Dir, "env.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = v
+	}
+	delete(got, "PWD") // sh sets it from the working directory
+	want := map[string]string{
+		"PATH": os.Getenv("PATH"), "FOO": "bar baz",
+		"AGENTORG_ROLE": "developer", "AGENTORG_ISSUE": "17", "AGENTORG_ATTEMPT": "3",
+		"AGENTORG_ACCESS": "read-only", "AGENTORG_SESSION": "",
+	}
+	if len(got) != len(want) {
+		var keys []string
+		for k := range got {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		t.Fatalf("agent saw %v", keys)
+	}
+	for k, v := range want {
+		if gv, ok := got[k]; !ok || gv != v {
+			t.Errorf("%s = %q (present %v), want %q", k, gv, ok, v)
+		}
+	}
+}
+
+func TestOnStartGetsTheProcessGroup(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `printf '{"type":"result","session_id":"g","summary":"%s"}\n' "$(ps -o pgid= -p $$ | tr -d ' ')"`+"\n")}})
+	task, _ := newTask(t)
+	var pgid int
+	task.OnStart = func(id int) { pgid = id }
+	res, err := a.Start(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pgid <= 0 || res.Summary != strconv.Itoa(pgid) {
+		t.Fatalf("OnStart got %d, the agent's process group is %q", pgid, res.Summary)
+	}
+}
+
+func TestRunsInTheTaskDirectory(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `printf '{"type":"result","session_id":"d","summary":"%s"}\n' "$(pwd -P)"`+"\n")}})
+	task, _ := newTask(t)
+	res, err := a.Start(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := filepath.EvalSymlinks(task.Dir)
+	if res.Summary != want {
+		t.Fatalf("ran in %q, want %q", res.Summary, want)
+	}
+}
+
+func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
+	task, _ := newTask(t)
+	_, err := New(Config{Command: []string{filepath.Join(t.TempDir(), "missing")}}).Start(context.Background(), task)
+	if err == nil || errors.Is(err, agentorg.ErrAgent) {
+		t.Fatalf("missing executable: %v", err)
+	}
+	_, err = New(Config{}).Start(context.Background(), task)
+	if err == nil || errors.Is(err, agentorg.ErrAgent) {
+		t.Fatalf("no command: %v", err)
+	}
+	task.Dir = ""
+	_, err = New(Config{Command: []string{"/bin/true"}}).Start(context.Background(), task)
+	if err == nil || errors.Is(err, agentorg.ErrAgent) {
+		t.Fatalf("no dir: %v", err)
+	}
+}
