@@ -1,0 +1,257 @@
+// Package workspace keeps the git side of agentorg: a cached bare mirror of
+// the origin, one stable worktree per issue, clean detached checkouts for
+// validation, pushes, and the embedded forge's merge. Every git call runs the
+// git CLI with an environment built from scratch, an explicit identity, no
+// hooks and bounded output.
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/agentorg/agentorg/proc"
+)
+
+// Identity is who authors and commits.
+type Identity struct{ Name, Email string }
+
+// defaultIdentity signs everything that is not a commit made on behalf of a
+// role (reflog entries, mostly), so that git never guesses from the host.
+var defaultIdentity = Identity{Name: "agentorg", Email: "agentorg@localhost"}
+
+const (
+	// maxStdout bounds what a git call may print; rev-list over a long
+	// history is the largest thing we read.
+	maxStdout = 64 << 20
+	// maxStderr is how much of stderr an error message carries.
+	maxStderr = 4 << 10
+)
+
+// safety settings applied to every call, whatever the user's global config
+// says: hooks could run code the agent wrote, and signing would prompt.
+var safetyConfig = []string{
+	"-c", "core.hooksPath=/dev/null",
+	"-c", "commit.gpgSign=false",
+	"-c", "tag.gpgSign=false",
+	"-c", "core.fsmonitor=false",
+}
+
+// gitEnv builds the environment of a git call from scratch.
+func gitEnv(who Identity) []string {
+	if who.Name == "" {
+		who.Name = defaultIdentity.Name
+	}
+	if who.Email == "" {
+		who.Email = defaultIdentity.Email
+	}
+	home := os.Getenv("HOME")
+	if home == "" {
+		home = os.TempDir()
+	}
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"LANG=C",
+		"LC_ALL=C",
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=" + who.Name,
+		"GIT_AUTHOR_EMAIL=" + who.Email,
+		"GIT_COMMITTER_NAME=" + who.Name,
+		"GIT_COMMITTER_EMAIL=" + who.Email,
+	}
+	// Transport settings the operator chose for reaching the origin over ssh.
+	for _, k := range []string{"SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "GIT_SSH"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// gitError is a failed git call: the command, where, how it ended, and the
+// tail of its stderr.
+type gitError struct {
+	dir    string
+	args   []string
+	code   int // exit code, -1 if it did not exit normally
+	err    error
+	stderr string
+}
+
+func (e *gitError) Error() string {
+	args := make([]string, len(e.args))
+	for i, a := range e.args {
+		args[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\n\"'") {
+			args[i] = strconv.Quote(a)
+		}
+	}
+	msg := fmt.Sprintf("git -C %s %s: %v", e.dir, strings.Join(args, " "), e.err)
+	if s := strings.TrimSpace(e.stderr); s != "" {
+		msg += ": " + s
+	}
+	return redact(msg)
+}
+
+func (e *gitError) Unwrap() error { return e.err }
+
+// exitCode returns the exit code of a failed git call, or -1.
+func exitCode(err error) int {
+	var ge *gitError
+	if errors.As(err, &ge) {
+		return ge.code
+	}
+	return -1
+}
+
+var credRE = regexp.MustCompile(`(://[^/@\s:]+:)[^@/\s]+@`)
+
+// redact hides passwords and tokens embedded in URLs (https://user:tok@host).
+func redact(s string) string { return credRE.ReplaceAllString(s, "${1}***@") }
+
+// git runs one git command in dir and returns its stdout.
+func git(ctx context.Context, dir string, args ...string) (string, error) {
+	return gitWith(ctx, dir, defaultIdentity, nil, args...)
+}
+
+// gitWith runs one git command as who, with stdin.
+func gitWith(ctx context.Context, dir string, who Identity, stdin io.Reader, args ...string) (string, error) {
+	argv := append(append([]string{}, safetyConfig...), args...)
+	cmd := exec.CommandContext(ctx, "git", argv...)
+	cmd.Dir = dir
+	cmd.Env = gitEnv(who)
+	cmd.Stdin = stdin
+	stdout := &capped{max: maxStdout}
+	stderr := &proc.Tail{Max: maxStderr}
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	// A session of its own: no controlling terminal for ssh to prompt on,
+	// and cancellation kills git's children (ssh, remote helpers) too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if err == nil && stdout.over {
+		err = fmt.Errorf("output exceeds %d bytes", maxStdout)
+	}
+	if err != nil {
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return stdout.String(), &gitError{dir: dir, args: args, code: code, err: err, stderr: stderr.String()}
+	}
+	return stdout.String(), nil
+}
+
+// capped keeps at most max bytes and remembers that it dropped some.
+type capped struct {
+	max  int
+	buf  bytes.Buffer
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - c.buf.Len(); len(p) > room {
+		c.over = true
+		c.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	c.buf.Write(p)
+	return len(p), nil
+}
+
+func (c *capped) String() string { return c.buf.String() }
+
+// revParse resolves rev to a commit SHA; ok is false when it does not exist.
+func revParse(ctx context.Context, dir, rev string) (sha string, ok bool, err error) {
+	if err := plainArg("revision", rev); err != nil {
+		return "", false, err
+	}
+	out, err := git(ctx, dir, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	if err != nil {
+		if exitCode(err) == 1 {
+			return "", false, nil
+		}
+		return "", false, err
+	}
+	return strings.TrimSpace(out), true, nil
+}
+
+// plainArg refuses values git would read as an option.
+func plainArg(what, v string) error {
+	if v == "" {
+		return fmt.Errorf("empty %s", what)
+	}
+	if strings.HasPrefix(v, "-") {
+		return fmt.Errorf("invalid %s %q", what, v)
+	}
+	return nil
+}
+
+// checkBranch validates a branch name the way git does.
+func checkBranch(ctx context.Context, branch string) error {
+	if err := plainArg("branch", branch); err != nil {
+		return err
+	}
+	if _, err := git(ctx, "", "check-ref-format", "refs/heads/"+branch); err != nil {
+		return fmt.Errorf("invalid branch name %q", branch)
+	}
+	return nil
+}
+
+var shaRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+
+func isSHA(s string) bool { return shaRE.MatchString(s) }
+
+// canonical returns an absolute path with symlinks resolved as far as the
+// path exists, so that paths git prints compare equal to ours.
+func canonical(p string) string {
+	p, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
+	}
+	rest := ""
+	for cur := p; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
+}
+
+// forceRemoveAll removes a tree even when it holds read-only directories
+// (a Go module cache written by a check, for one).
+func forceRemoveAll(p string) error {
+	if err := os.RemoveAll(p); err == nil {
+		return nil
+	}
+	filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(path, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(p)
+}

@@ -1,0 +1,63 @@
+package workspace
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestGitEnvironmentIsBuiltFromScratch(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	// Nothing from the caller's git environment may steer our calls.
+	t.Setenv("GIT_DIR", filepath.Join(f.root, "nonexistent"))
+	t.Setenv("GIT_AUTHOR_NAME", "Leaked Name")
+	t.Setenv("GIT_INDEX_FILE", filepath.Join(f.root, "bogus-index"))
+	// Hooks could run code an agent wrote; a failing one must not matter.
+	marker := filepath.Join(f.root, "hook-ran")
+	hook := "#!/bin/sh\ntouch " + marker + "\nexit 1\n"
+	for _, h := range []string{"pre-commit", "commit-msg", "post-checkout", "pre-push"} {
+		writeFile(t, filepath.Join(m.Dir, "hooks", h), hook)
+		os.Chmod(filepath.Join(m.Dir, "hooks", h), 0o755)
+	}
+	// And so could the user's global config.
+	writeFile(t, filepath.Join(os.Getenv("HOME"), ".gitconfig"), "[commit]\n\tgpgSign = true\n")
+	defer os.Remove(filepath.Join(os.Getenv("HOME"), ".gitconfig"))
+
+	w, _, err := m.Worktree(ctx, filepath.Join(f.root, "wt"), "agentorg/issue-1", mainBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.Path, "x"), "x\n")
+	sha, _, err := w.CommitAll(ctx, "x", tester)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Push(ctx, sha, "agentorg/issue-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a hook ran")
+	}
+	if who := g(t, w.Path, "log", "-1", "--format=%an", sha); who != tester.Name {
+		t.Fatalf("author %q", who)
+	}
+}
+
+func TestGitErrorsNameTheCommandAndHideTokens(t *testing.T) {
+	dir := t.TempDir()
+	_, err := git(ctx, dir, "rev-parse", "--verify", "no-such-ref")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "git -C "+dir+" rev-parse --verify no-such-ref") || !strings.Contains(msg, "fatal:") {
+		t.Fatalf("error lacks command or stderr: %s", msg)
+	}
+	e := &gitError{dir: dir, args: []string{"clone", "https://bot:s3cret@gitlab.example.com/x.git"}, err: os.ErrNotExist,
+		stderr: "fatal: unable to access 'https://bot:s3cret@gitlab.example.com/x.git/'"}
+	if strings.Contains(e.Error(), "s3cret") || !strings.Contains(e.Error(), "https://bot:***@gitlab.example.com") {
+		t.Fatalf("token not redacted: %s", e.Error())
+	}
+}

@@ -1,0 +1,184 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+)
+
+// mergeAttempts bounds the compare-and-swap retries when the target keeps
+// moving under concurrent merges.
+const mergeAttempts = 8
+
+// beforeUpdateRef, when set by a test, runs between computing a merge and
+// swapping the target ref, to force a lost race deterministically.
+var beforeUpdateRef func()
+
+// MergeInto is the embedded forge's merge. It works on the origin repository
+// itself (bare, or non-bare with target not checked out) with plumbing only:
+//
+//   - refs/heads/<source> must equal expectedHead, else agentorg.ErrHeadMoved;
+//   - if expectedHead is already in target, it returns the first-parent commit
+//     of target that brought it in (expectedHead itself when it was
+//     fast-forwarded), so a retry after a crash merges nothing twice;
+//   - otherwise it merges with merge-tree (conflicts wrap
+//     agentorg.ErrConflict and name the files), commits with both parents as
+//     who, and moves target with a compare-and-swap, starting over when
+//     another merge moved target first.
+//
+// It returns the SHA of the merge.
+func MergeInto(ctx context.Context, originDir, source, target, expectedHead, message string, who Identity) (string, error) {
+	if err := checkBranch(ctx, source); err != nil {
+		return "", err
+	}
+	if err := checkBranch(ctx, target); err != nil {
+		return "", err
+	}
+	expectedHead = strings.ToLower(expectedHead)
+	if !isSHA(expectedHead) {
+		return "", fmt.Errorf("merge %s: expected head %q is not a full commit SHA", source, expectedHead)
+	}
+	if strings.TrimSpace(message) == "" {
+		message = fmt.Sprintf("Merge branch '%s' into %s", source, target)
+	}
+	wts, err := listWorktrees(ctx, originDir)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range wts {
+		if e.branch == "refs/heads/"+target {
+			return "", fmt.Errorf("merge into %s: the branch is checked out in %s; merging would leave that work tree stale", target, e.path)
+		}
+	}
+
+	var lastErr error
+	for attempt := 0; attempt < mergeAttempts; attempt++ {
+		if attempt > 0 {
+			// Back off with jitter so racing mergers do not collide again.
+			d := time.Duration(10<<min(attempt, 5))*time.Millisecond + rand.N(20*time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		sha, retry, err := mergeOnce(ctx, originDir, source, target, expectedHead, message, who)
+		if !retry {
+			return sha, err
+		}
+		lastErr = err
+	}
+	return "", fmt.Errorf("merge %s into %s: target kept moving after %d attempts: %w", source, target, mergeAttempts, lastErr)
+}
+
+// mergeOnce makes one attempt; retry reports a lost compare-and-swap.
+func mergeOnce(ctx context.Context, dir, source, target, expected, message string, who Identity) (sha string, retry bool, err error) {
+	head, ok, err := revParse(ctx, dir, "refs/heads/"+source)
+	if err != nil {
+		return "", false, err
+	}
+	tip, tipOK, err := revParse(ctx, dir, "refs/heads/"+target)
+	if err != nil {
+		return "", false, err
+	}
+	if !tipOK {
+		return "", false, fmt.Errorf("merge into %s: target branch: %w", target, agentorg.ErrNotFound)
+	}
+	merged, err := isAncestor(ctx, dir, expected, tip)
+	if err != nil {
+		return "", false, err
+	}
+	switch {
+	case ok && head != expected:
+		return "", false, fmt.Errorf("merge %s: head is %s, expected %s: %w", source, head, expected, agentorg.ErrHeadMoved)
+	case !ok && !merged:
+		return "", false, fmt.Errorf("merge %s: branch is gone, expected %s: %w", source, expected, agentorg.ErrHeadMoved)
+	case merged:
+		// Done before (or a source branch deleted after merging): find the
+		// commit that brought it in.
+		sha, err := mergedBy(ctx, dir, tip, expected)
+		return sha, false, err
+	}
+
+	out, err := git(ctx, dir, "merge-tree", "--write-tree", "-z", "--name-only", tip, expected)
+	if err != nil {
+		if exitCode(err) == 1 {
+			return "", false, fmt.Errorf("merge %s into %s: %w in %s", source, target, agentorg.ErrConflict, strings.Join(conflictFiles(out), ", "))
+		}
+		return "", false, err
+	}
+	tree := strings.TrimSpace(strings.SplitN(out, "\x00", 2)[0])
+	out, err = gitWith(ctx, dir, who, nil, "commit-tree", tree, "-p", tip, "-p", expected, "-m", message)
+	if err != nil {
+		return "", false, err
+	}
+	commit := strings.TrimSpace(out)
+	if beforeUpdateRef != nil {
+		beforeUpdateRef()
+	}
+	if _, err := gitWith(ctx, dir, who, nil, "update-ref", "-m", "agentorg: "+message, "refs/heads/"+target, commit, tip); err != nil {
+		// Another merge moved target (or holds its lock): start over.
+		return "", true, err
+	}
+	return commit, false, nil
+}
+
+func isAncestor(ctx context.Context, dir, a, b string) (bool, error) {
+	_, err := git(ctx, dir, "merge-base", "--is-ancestor", a, b)
+	if err == nil {
+		return true, nil
+	}
+	if exitCode(err) == 1 {
+		return false, nil
+	}
+	return false, err
+}
+
+// mergedBy returns the commit on tip's first-parent history that brought
+// expected in: the oldest one of that history that contains it. When expected
+// itself lies on that history (a fast-forward), it is the answer.
+func mergedBy(ctx context.Context, dir, tip, expected string) (string, error) {
+	// The first-parent history newest first, down to where it reaches expected's ancestors.
+	chainOut, err := git(ctx, dir, "rev-list", "--first-parent", "--parents", tip, "^"+expected, "--")
+	if err != nil {
+		return "", err
+	}
+	descOut, err := git(ctx, dir, "rev-list", "--ancestry-path", expected+".."+tip, "--")
+	if err != nil {
+		return "", err
+	}
+	desc := map[string]bool{}
+	for _, c := range strings.Fields(descOut) {
+		desc[c] = true
+	}
+	lines := strings.Split(strings.TrimSpace(chainOut), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		f := strings.Fields(lines[i])
+		if len(f) == 0 || !desc[f[0]] {
+			continue
+		}
+		if len(f) > 1 && f[1] == expected {
+			return expected, nil // fast-forwarded onto the first-parent history
+		}
+		return f[0], nil
+	}
+	return tip, nil // tip is expected itself
+}
+
+// conflictFiles reads the conflicted paths from `merge-tree -z --name-only`
+// output: the tree, then paths up to an empty field, then messages.
+func conflictFiles(out string) []string {
+	fields := strings.Split(out, "\x00")
+	var files []string
+	for _, f := range fields[min(1, len(fields)):] {
+		if f == "" {
+			break
+		}
+		files = append(files, f)
+	}
+	return files
+}

@@ -1,0 +1,462 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/agentorg/agentorg"
+)
+
+// fetchRefspec keeps origin's branches under refs/remotes/origin/ so that a
+// fetch never touches the local branches worktrees have checked out.
+const fetchRefspec = "+refs/heads/*:refs/remotes/origin/*"
+
+// Mirror is a cached bare clone of the origin. Branch work happens in
+// worktrees of it, never in a fresh clone.
+type Mirror struct {
+	Dir    string // absolute path of the bare repository
+	Origin string // URL or absolute path of the origin
+
+	// mu serialises what touches the mirror's shared state (worktree
+	// registrations, remote-tracking refs) within this process.
+	mu sync.Mutex
+}
+
+// OpenMirror clones origin bare into dir the first time and reuses the clone
+// afterwards. The clone is made beside dir and renamed into place, so a crash
+// never leaves a half-cloned mirror behind. Safe to call again.
+func OpenMirror(ctx context.Context, dir, origin string) (*Mirror, error) {
+	if err := plainArg("origin", origin); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	// A local origin given relative to our cwd must not be read relative to
+	// git's.
+	if _, err := os.Stat(origin); err == nil && !strings.Contains(origin, "://") {
+		if origin, err = filepath.Abs(origin); err != nil {
+			return nil, err
+		}
+	}
+	m := &Mirror{Dir: abs, Origin: origin}
+
+	if isBare(ctx, abs) {
+		if err := configureMirror(ctx, abs, origin); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	if entries, err := os.ReadDir(abs); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("mirror %s: exists and is not a bare git repository", abs)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".clone-")
+	if err != nil {
+		return nil, err
+	}
+	defer forceRemoveAll(tmp) // a no-op once renamed
+	if _, err := git(ctx, filepath.Dir(abs), "clone", "--bare", "--quiet", "--", origin, tmp); err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", abs, err)
+	}
+	if err := configureMirror(ctx, tmp, origin); err != nil {
+		return nil, err
+	}
+	if _, err := git(ctx, tmp, "fetch", "--prune", "--quiet", "origin"); err != nil {
+		return nil, fmt.Errorf("mirror %s: %w", abs, err)
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		// Someone else finished first: use theirs.
+		if isBare(ctx, abs) {
+			return m, nil
+		}
+		return nil, fmt.Errorf("mirror %s: %w", abs, err)
+	}
+	return m, nil
+}
+
+func isBare(ctx context.Context, dir string) bool {
+	if _, err := os.Stat(dir); err != nil {
+		return false
+	}
+	out, err := git(ctx, dir, "rev-parse", "--is-bare-repository")
+	if err != nil || strings.TrimSpace(out) != "true" {
+		return false
+	}
+	// rev-parse walks up; make sure dir itself is the repository.
+	gd, err := git(ctx, dir, "rev-parse", "--absolute-git-dir")
+	return err == nil && canonical(strings.TrimSpace(gd)) == canonical(dir)
+}
+
+// configureMirror points the remote at origin with our refspec, writing the
+// config only when it differs (config writes take a lock).
+func configureMirror(ctx context.Context, dir, origin string) error {
+	url, err := git(ctx, dir, "config", "--get", "remote.origin.url")
+	switch {
+	case exitCode(err) == 1:
+		if _, err := git(ctx, dir, "remote", "add", "origin", origin); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case strings.TrimSpace(url) != origin:
+		// The mirror is only a cache of the origin; follow the new URL
+		// (a rotated token, a moved server).
+		if _, err := git(ctx, dir, "remote", "set-url", "origin", origin); err != nil {
+			return err
+		}
+	}
+	specs, err := git(ctx, dir, "config", "--get-all", "remote.origin.fetch")
+	if err != nil && exitCode(err) != 1 {
+		return err
+	}
+	if strings.TrimSpace(specs) != fetchRefspec {
+		if _, err := git(ctx, dir, "config", "--replace-all", "remote.origin.fetch", fetchRefspec); err != nil {
+			return err
+		}
+	}
+	// A --mirror clone would push and prune local branches.
+	if _, err := git(ctx, dir, "config", "--get", "remote.origin.mirror"); err == nil {
+		if _, err := git(ctx, dir, "config", "--unset", "remote.origin.mirror"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Fetch brings the remote-tracking branches up to date with origin.
+func (m *Mirror) Fetch(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, err := git(ctx, m.Dir, "fetch", "--prune", "--quiet", "origin")
+	return err
+}
+
+// RemoteHead returns the SHA of origin's branch as of the last fetch. A
+// missing branch wraps agentorg.ErrNotFound.
+func (m *Mirror) RemoteHead(ctx context.Context, branch string) (string, error) {
+	return m.head(ctx, "refs/remotes/origin/", branch)
+}
+
+// BranchHead returns the SHA of the mirror's local branch (the one a worktree
+// commits to). A missing branch wraps agentorg.ErrNotFound.
+func (m *Mirror) BranchHead(ctx context.Context, branch string) (string, error) {
+	return m.head(ctx, "refs/heads/", branch)
+}
+
+func (m *Mirror) head(ctx context.Context, prefix, branch string) (string, error) {
+	if err := checkBranch(ctx, branch); err != nil {
+		return "", err
+	}
+	sha, ok, err := revParse(ctx, m.Dir, prefix+branch)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("%s%s: %w", prefix, branch, agentorg.ErrNotFound)
+	}
+	return sha, nil
+}
+
+// Push sets origin's refs/heads/<branch> to sha, forcibly: agentorg owns the
+// branch and the validated SHA is what must be there.
+func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
+	if err := checkBranch(ctx, branch); err != nil {
+		return err
+	}
+	commit, ok, err := revParse(ctx, m.Dir, sha)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("push %s: no such commit in %s", sha, m.Dir)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, err = git(ctx, m.Dir, "push", "--quiet", "origin", "+"+commit+":refs/heads/"+branch)
+	return err
+}
+
+// DiffFiles lists the paths that differ between two commits (a rename counts
+// as both names).
+func (m *Mirror) DiffFiles(ctx context.Context, from, to string) ([]string, error) {
+	if err := plainArg("revision", from); err != nil {
+		return nil, err
+	}
+	if err := plainArg("revision", to); err != nil {
+		return nil, err
+	}
+	out, err := git(ctx, m.Dir, "diff-tree", "-r", "-z", "--name-only", "--no-renames", from, to, "--")
+	if err != nil {
+		return nil, err
+	}
+	return splitZ(out), nil
+}
+
+func splitZ(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, "\x00") {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Worktree returns the stable worktree for branch at path:
+//   - path already a worktree on branch: reused (created=false);
+//   - branch exists but its worktree is gone: added back at the branch's tip
+//     (created=false);
+//   - otherwise branch is created from base at path (created=true).
+//
+// Leftovers of a crash (a stale or half-initialised registration, a worktree
+// directory whose registration is gone) are pruned before trying. A path that
+// is a worktree on another branch, or that holds something other than a
+// worktree of this mirror, is an error: it is never deleted.
+func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Worktree, bool, error) {
+	if err := checkBranch(ctx, branch); err != nil {
+		return nil, false, err
+	}
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	ref := "refs/heads/" + branch
+	if e, err := m.clearStale(ctx, path); err != nil {
+		return nil, false, err
+	} else if e != nil {
+		if e.branch != ref {
+			what := "detached"
+			if e.branch != "" {
+				what = "on " + strings.TrimPrefix(e.branch, "refs/heads/")
+			}
+			return nil, false, fmt.Errorf("worktree %s is %s, not on %s", path, what, branch)
+		}
+		w := &Worktree{Path: path, Branch: branch, m: m}
+		if _, err := w.Head(ctx); err != nil {
+			return nil, false, fmt.Errorf("worktree %s is broken: %w", path, err)
+		}
+		return w, false, nil
+	}
+
+	wts, err := listWorktrees(ctx, m.Dir)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, e := range wts {
+		if e.branch == ref {
+			return nil, false, fmt.Errorf("branch %s is checked out in another worktree, %s", branch, e.path)
+		}
+	}
+	if err := m.removeLeftover(path); err != nil {
+		return nil, false, err
+	}
+	_, exists, err := revParse(ctx, m.Dir, ref)
+	if err != nil {
+		return nil, false, err
+	}
+	created := false
+	if exists {
+		_, err = git(ctx, m.Dir, "worktree", "add", "--quiet", path, branch)
+	} else {
+		start, ok, rerr := revParse(ctx, m.Dir, base)
+		if rerr != nil {
+			return nil, false, rerr
+		}
+		if !ok {
+			return nil, false, fmt.Errorf("base %s: %w", base, agentorg.ErrNotFound)
+		}
+		// From the SHA, not the ref: no upstream tracking gets configured.
+		_, err = git(ctx, m.Dir, "worktree", "add", "--quiet", "-b", branch, path, start)
+		created = true
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return &Worktree{Path: path, Branch: branch, m: m}, created, nil
+}
+
+// Checkout makes dir a clean detached worktree of exactly sha, replacing
+// whatever an earlier, interrupted validation left there. cleanup removes it.
+func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() error, err error) {
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	commit, ok, err := revParse(ctx, m.Dir, sha)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("checkout %s: no such commit in %s", sha, m.Dir)
+	}
+	if isSHA(strings.ToLower(sha)) && !strings.EqualFold(commit, sha) {
+		return nil, fmt.Errorf("checkout %s resolved to %s", sha, commit)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.dropWorktree(ctx, dir); err != nil {
+		return nil, err
+	}
+	if _, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "--detach", dir, commit); err != nil {
+		return nil, err
+	}
+	head, err := git(ctx, dir, "rev-parse", "--verify", "HEAD")
+	if err == nil && strings.TrimSpace(head) != commit {
+		err = fmt.Errorf("checkout %s: HEAD is %s", commit, strings.TrimSpace(head))
+	}
+	cleanup = func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.dropWorktree(context.WithoutCancel(ctx), dir)
+	}
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	return cleanup, nil
+}
+
+// dropWorktree removes the worktree at dir, registered or left behind.
+func (m *Mirror) dropWorktree(ctx context.Context, dir string) error {
+	e, err := m.clearStale(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if e != nil {
+		git(ctx, m.Dir, "worktree", "unlock", dir)
+		if _, err := git(ctx, m.Dir, "worktree", "remove", "--force", "--force", dir); err != nil {
+			// Read-only trees defeat git's removal; do it by hand.
+			if rerr := forceRemoveAll(dir); rerr != nil {
+				return fmt.Errorf("%w; %v", err, rerr)
+			}
+			if _, err := git(ctx, m.Dir, "worktree", "prune"); err != nil {
+				return err
+			}
+		}
+	}
+	return m.removeLeftover(dir)
+}
+
+// clearStale prunes registrations whose directory is gone and removes a
+// half-initialised one at path (git locks a worktree "initializing" until
+// `worktree add` finishes, so a crash leaves it locked). It returns the live
+// registration at path, if any.
+func (m *Mirror) clearStale(ctx context.Context, path string) (*wtEntry, error) {
+	if _, err := git(ctx, m.Dir, "worktree", "prune"); err != nil {
+		return nil, err
+	}
+	wts, err := listWorktrees(ctx, m.Dir)
+	if err != nil {
+		return nil, err
+	}
+	want := canonical(path)
+	for _, e := range wts {
+		if e.bare || canonical(e.path) != want {
+			continue
+		}
+		_, statErr := os.Stat(filepath.Join(path, ".git"))
+		if !e.prunable && !(e.locked && e.lockReason == "initializing") && statErr == nil {
+			return &e, nil
+		}
+		git(ctx, m.Dir, "worktree", "unlock", path)
+		if err := m.removeLeftover(path); err != nil {
+			return nil, err
+		}
+		if _, err := git(ctx, m.Dir, "worktree", "prune"); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	return nil, nil
+}
+
+// removeLeftover deletes path if it is empty or a worktree directory of this
+// mirror whose registration is gone; anything else is refused.
+func (m *Mirror) removeLeftover(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s exists and is not a directory", path)
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return os.Remove(path)
+	}
+	data, err := os.ReadFile(filepath.Join(path, ".git"))
+	if err == nil {
+		gitdir, found := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
+		gitdir = strings.TrimSpace(gitdir)
+		if !filepath.IsAbs(gitdir) {
+			gitdir = filepath.Join(path, gitdir)
+		}
+		if found && strings.HasPrefix(canonical(gitdir), canonical(filepath.Join(m.Dir, "worktrees"))+string(filepath.Separator)) {
+			return forceRemoveAll(path)
+		}
+	}
+	return fmt.Errorf("%s exists and is not a worktree of %s; refusing to remove it", path, m.Dir)
+}
+
+// wtEntry is one record of `git worktree list --porcelain`.
+type wtEntry struct {
+	path, head, branch string
+	bare, locked       bool
+	prunable           bool
+	lockReason         string
+}
+
+func listWorktrees(ctx context.Context, dir string) ([]wtEntry, error) {
+	out, err := git(ctx, dir, "worktree", "list", "--porcelain", "-z")
+	if err != nil {
+		return nil, err
+	}
+	var list []wtEntry
+	var cur *wtEntry
+	for _, f := range strings.Split(out, "\x00") {
+		if f == "" {
+			cur = nil
+			continue
+		}
+		key, val, _ := strings.Cut(f, " ")
+		if key == "worktree" {
+			list = append(list, wtEntry{path: val})
+			cur = &list[len(list)-1]
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		switch key {
+		case "HEAD":
+			cur.head = val
+		case "branch":
+			cur.branch = val
+		case "bare":
+			cur.bare = true
+		case "locked":
+			cur.locked, cur.lockReason = true, val
+		case "prunable":
+			cur.prunable = true
+		}
+	}
+	return list, nil
+}

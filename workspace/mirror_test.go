@@ -1,0 +1,205 @@
+package workspace
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/agentorg/agentorg"
+)
+
+func TestOpenMirrorClonesOnceAndReuses(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	if g(t, m.Dir, "rev-parse", "--is-bare-repository") != "true" {
+		t.Fatal("mirror is not bare")
+	}
+	if got := g(t, m.Dir, "config", "--get-all", "remote.origin.fetch"); got != fetchRefspec {
+		t.Fatalf("refspec %q", got)
+	}
+	if head, err := m.RemoteHead(ctx, "main"); err != nil || head != f.base {
+		t.Fatalf("RemoteHead = %q, %v; want %s", head, err, f.base)
+	}
+	// Something only this clone has must survive a second open.
+	g(t, m.Dir, "branch", "only-in-mirror", f.base)
+	m2 := f.mirror(t)
+	if m2.Dir != m.Dir {
+		t.Fatalf("dir %s != %s", m2.Dir, m.Dir)
+	}
+	if _, err := m2.BranchHead(ctx, "only-in-mirror"); err != nil {
+		t.Fatalf("second open re-cloned: %v", err)
+	}
+	// No clone leftovers beside it.
+	entries, _ := os.ReadDir(f.root)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".clone-") {
+			t.Fatalf("leftover %s", e.Name())
+		}
+	}
+}
+
+func TestOpenMirrorRefusesForeignDirectory(t *testing.T) {
+	f := newFixture(t)
+	dir := filepath.Join(f.root, "notamirror")
+	writeFile(t, filepath.Join(dir, "precious"), "keep me")
+	if _, err := OpenMirror(ctx, dir, f.origin); err == nil {
+		t.Fatal("opened a directory that is not a mirror")
+	}
+	if readFile(t, filepath.Join(dir, "precious")) != "keep me" {
+		t.Fatal("directory was touched")
+	}
+}
+
+func TestFetchSeesNewCommitsAndKeepsLocalBranches(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	w, _, err := m.Worktree(ctx, filepath.Join(f.root, "wt", "issue-1"), "agentorg/issue-1", "refs/remotes/origin/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.Path, "work.txt"), "work\n")
+	local, _, err := w.CommitAll(ctx, "work", tester)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	next := f.commit(t, "main", f.base, map[string]string{"README": "hello again\n"}, "second")
+	// Origin also gets an unrelated commit on the issue branch's name.
+	f.commit(t, "agentorg/issue-1", f.base, map[string]string{"other": "x\n"}, "someone else")
+	if head, _ := m.RemoteHead(ctx, "main"); head != f.base {
+		t.Fatalf("saw %s before fetching", head)
+	}
+	if err := m.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if head, err := m.RemoteHead(ctx, "main"); err != nil || head != next {
+		t.Fatalf("RemoteHead after fetch = %q, %v; want %s", head, err, next)
+	}
+	if head, err := m.BranchHead(ctx, "agentorg/issue-1"); err != nil || head != local {
+		t.Fatalf("fetch clobbered the local branch: %q, %v; want %s", head, err, local)
+	}
+
+	// A branch deleted on origin is pruned.
+	g(t, f.origin, "branch", "-D", "agentorg/issue-1")
+	if err := m.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.RemoteHead(ctx, "agentorg/issue-1"); !errors.Is(err, agentorg.ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+}
+
+func TestPushUpdatesOrigin(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	w, _, err := m.Worktree(ctx, filepath.Join(f.root, "wt", "issue-2"), "agentorg/issue-2", "refs/remotes/origin/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.Path, "a.txt"), "a\n")
+	first, _, err := w.CommitAll(ctx, "a", tester)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Push(ctx, first, "agentorg/issue-2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.originHead(t, "agentorg/issue-2"); got != first {
+		t.Fatalf("origin has %s, want %s", got, first)
+	}
+	if got, _ := m.RemoteHead(ctx, "agentorg/issue-2"); got != first {
+		t.Fatalf("remote-tracking ref %s, want %s", got, first)
+	}
+	// Force: the branch belongs to agentorg, a rewind is allowed.
+	if err := m.Push(ctx, f.base, "agentorg/issue-2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.originHead(t, "agentorg/issue-2"); got != f.base {
+		t.Fatalf("origin has %s after forced push, want %s", got, f.base)
+	}
+	if err := m.Push(ctx, strings.Repeat("ab", 20), "agentorg/issue-2"); err == nil {
+		t.Fatal("pushed a commit that does not exist")
+	}
+}
+
+func TestDiffFiles(t *testing.T) {
+	f := newFixture(t)
+	next := f.commit(t, "main", f.base, map[string]string{
+		"README":        "",
+		"dir/new.go":    "package x\n",
+		"shared.txt":    "one\n",
+		"unchanged.txt": "",
+	}, "change")
+	m := f.mirror(t)
+	got, err := m.DiffFiles(ctx, f.base, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"README", "dir/new.go", "shared.txt"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("DiffFiles = %q, want %q", got, want)
+	}
+	if got, _ := m.DiffFiles(ctx, next, next); len(got) != 0 {
+		t.Fatalf("no change should list nothing: %q", got)
+	}
+}
+
+func TestCheckoutExactSHAAndCleanup(t *testing.T) {
+	f := newFixture(t)
+	next := f.commit(t, "main", f.base, map[string]string{"README": "v2\n"}, "v2")
+	m := f.mirror(t)
+	dir := filepath.Join(f.root, "validate")
+
+	cleanup, err := m.Checkout(ctx, dir, f.base) // not the branch tip
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g(t, dir, "rev-parse", "HEAD"); got != f.base {
+		t.Fatalf("HEAD %s, want %s", got, f.base)
+	}
+	if got := readFile(t, filepath.Join(dir, "README")); got != "hello\n" {
+		t.Fatalf("README %q", got)
+	}
+	if st := g(t, dir, "status", "--porcelain"); st != "" {
+		t.Fatalf("checkout is not clean: %q", st)
+	}
+	if _, err := git(ctx, dir, "symbolic-ref", "-q", "HEAD"); exitCode(err) != 1 {
+		t.Fatalf("HEAD is not detached: %v", err)
+	}
+
+	// A validation interrupted before cleanup: the next one replaces it,
+	// dirt and all.
+	writeFile(t, filepath.Join(dir, "README"), "dirty\n")
+	writeFile(t, filepath.Join(dir, "junk"), "junk\n")
+	cleanup2, err := m.Checkout(ctx, dir, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g(t, dir, "rev-parse", "HEAD"); got != next {
+		t.Fatalf("HEAD %s, want %s", got, next)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "junk")); !os.IsNotExist(err) {
+		t.Fatal("leftover file survived a new checkout")
+	}
+	// A check that wrote read-only directories (a Go module cache) must not
+	// defeat cleanup.
+	writeFile(t, filepath.Join(dir, "cache", "mod", "f"), "x")
+	os.Chmod(filepath.Join(dir, "cache", "mod"), 0o555)
+
+	if err := cleanup2(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("checkout dir still there: %v", err)
+	}
+	if list := g(t, m.Dir, "worktree", "list"); strings.Contains(list, dir) {
+		t.Fatalf("worktree still registered:\n%s", list)
+	}
+	_ = cleanup // superseded; calling it again must be harmless
+	if err := cleanup(); err != nil {
+		t.Fatalf("second cleanup: %v", err)
+	}
+}

@@ -1,0 +1,152 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Worktree is a worktree of the mirror where one branch is worked on.
+type Worktree struct {
+	Path, Branch string
+
+	m *Mirror
+}
+
+// Head returns the SHA HEAD points to.
+func (w *Worktree) Head(ctx context.Context) (string, error) {
+	out, err := git(ctx, w.Path, "rev-parse", "--verify", "HEAD")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(out), nil
+}
+
+// Status lists the paths that are modified, staged, deleted or untracked
+// (ignored files are not listed), sorted. A rename lists both names.
+func (w *Worktree) Status(ctx context.Context) ([]string, error) {
+	out, err := git(ctx, w.Path, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	fields := strings.Split(out, "\x00")
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if len(f) < 4 {
+			continue
+		}
+		seen[f[3:]] = true
+		// A rename or copy carries its source path in the next field.
+		if f[0] == 'R' || f[0] == 'C' || f[1] == 'R' || f[1] == 'C' {
+			if i+1 < len(fields) && fields[i+1] != "" {
+				seen[fields[i+1]] = true
+			}
+			i++
+		}
+	}
+	paths := make([]string, 0, len(seen))
+	for p := range seen {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// CommitAll stages everything the agent changed (git add -A, so ignored files
+// never enter) and commits it as who if anything is staged. It returns HEAD,
+// and changed=false when there was nothing to commit.
+func (w *Worktree) CommitAll(ctx context.Context, msg string, who Identity) (sha string, changed bool, err error) {
+	if strings.TrimSpace(msg) == "" {
+		return "", false, errors.New("commit: empty message")
+	}
+	// An agent that switched branches must not have its commit land
+	// somewhere nobody looks.
+	if err := w.onBranch(ctx); err != nil {
+		return "", false, err
+	}
+	if _, err := git(ctx, w.Path, "add", "-A"); err != nil {
+		return "", false, err
+	}
+	_, err = git(ctx, w.Path, "diff-index", "--cached", "--quiet", "HEAD", "--")
+	if err == nil { // nothing staged
+		sha, err := w.Head(ctx)
+		return sha, false, err
+	}
+	if exitCode(err) != 1 { // 1 means staged changes
+		return "", false, err
+	}
+	if _, err := gitWith(ctx, w.Path, who, nil, "commit", "--quiet", "--no-verify", "-m", msg); err != nil {
+		return "", false, err
+	}
+	sha, err = w.Head(ctx)
+	return sha, err == nil, err
+}
+
+func (w *Worktree) onBranch(ctx context.Context) error {
+	out, err := git(ctx, w.Path, "symbolic-ref", "--quiet", "HEAD")
+	if err != nil && exitCode(err) != 1 {
+		return err
+	}
+	if got := strings.TrimSpace(out); got != "refs/heads/"+w.Branch {
+		if got == "" {
+			got = "a detached HEAD"
+		}
+		return fmt.Errorf("worktree %s is on %s, not on %s", w.Path, got, w.Branch)
+	}
+	return nil
+}
+
+// Reset puts the worktree back on its branch at sha, discarding changes and
+// untracked files (ignored files stay: caches, build outputs). It is for
+// recovery, when nothing else runs in the worktree: it also clears a stale
+// index lock and an abandoned rebase a killed agent may have left.
+func (w *Worktree) Reset(ctx context.Context, sha string) error {
+	commit, ok, err := revParse(ctx, w.Path, sha)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("reset %s: no such commit", sha)
+	}
+	if p, err := w.gitPath(ctx, "index.lock"); err == nil {
+		os.Remove(p)
+	}
+	for _, dir := range []string{"rebase-merge", "rebase-apply"} {
+		if p, err := w.gitPath(ctx, dir); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				if _, err := git(ctx, w.Path, "rebase", "--quit"); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	// Point HEAD at the branch first so that reset moves the branch, even
+	// if the agent detached HEAD or switched away.
+	if _, err := git(ctx, w.Path, "symbolic-ref", "HEAD", "refs/heads/"+w.Branch); err != nil {
+		return err
+	}
+	if _, err := git(ctx, w.Path, "reset", "--hard", "--quiet", commit); err != nil {
+		return err
+	}
+	// -ff also removes untracked nested repositories; no -x keeps ignored files.
+	_, err = git(ctx, w.Path, "clean", "-ffdq")
+	return err
+}
+
+func (w *Worktree) gitPath(ctx context.Context, name string) (string, error) {
+	out, err := git(ctx, w.Path, "rev-parse", "--git-path", name)
+	if err != nil {
+		return "", err
+	}
+	p := strings.TrimSpace(out)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(w.Path, p)
+	}
+	return p, nil
+}

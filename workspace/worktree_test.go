@@ -1,0 +1,275 @@
+package workspace
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const mainBase = "refs/remotes/origin/main"
+
+func TestWorktreeCreateReuseRecreate(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	path := filepath.Join(f.root, "wt", "issue-7")
+
+	w, created, err := m.Worktree(ctx, path, "agentorg/issue-7", mainBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created || w.Path != path || w.Branch != "agentorg/issue-7" {
+		t.Fatalf("got %+v created=%v", w, created)
+	}
+	if head, _ := w.Head(ctx); head != f.base {
+		t.Fatalf("new branch at %s, want base %s", head, f.base)
+	}
+	if got := g(t, path, "symbolic-ref", "HEAD"); got != "refs/heads/agentorg/issue-7" {
+		t.Fatalf("HEAD is %s", got)
+	}
+	// No upstream gets configured in the shared mirror config.
+	if _, err := git(ctx, m.Dir, "config", "--get", "branch.agentorg/issue-7.remote"); exitCode(err) != 1 {
+		t.Fatalf("branch has an upstream: %v", err)
+	}
+
+	writeFile(t, filepath.Join(path, "one.txt"), "1\n")
+	first, _, err := w.CommitAll(ctx, "one", tester)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(path, "uncommitted.txt"), "wip\n")
+
+	// Reuse: same worktree, uncommitted work intact, base ignored.
+	w2, created, err := m.Worktree(ctx, path, "agentorg/issue-7", "refs/remotes/origin/nonexistent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		t.Fatal("reuse reported created")
+	}
+	if head, _ := w2.Head(ctx); head != first {
+		t.Fatalf("reused worktree at %s, want %s", head, first)
+	}
+	if readFile(t, filepath.Join(path, "uncommitted.txt")) != "wip\n" {
+		t.Fatal("reuse lost uncommitted work")
+	}
+
+	// The directory vanishes: the branch comes back at its last commit.
+	if err := os.RemoveAll(path); err != nil {
+		t.Fatal(err)
+	}
+	w3, created, err := m.Worktree(ctx, path, "agentorg/issue-7", mainBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		t.Fatal("recreated worktree reported a new branch")
+	}
+	if head, _ := w3.Head(ctx); head != first {
+		t.Fatalf("recreated at %s, want %s", head, first)
+	}
+	if readFile(t, filepath.Join(path, "one.txt")) != "1\n" {
+		t.Fatal("recreated worktree lacks the committed file")
+	}
+	// And work continues on the branch.
+	writeFile(t, filepath.Join(path, "two.txt"), "2\n")
+	second, changed, err := w3.CommitAll(ctx, "two", tester)
+	if err != nil || !changed {
+		t.Fatalf("commit: %v changed=%v", err, changed)
+	}
+	if parent := g(t, path, "rev-parse", "HEAD^"); parent != first {
+		t.Fatalf("new commit's parent %s, want %s", parent, first)
+	}
+	if bh, _ := m.BranchHead(ctx, "agentorg/issue-7"); bh != second {
+		t.Fatalf("branch head %s, want %s", bh, second)
+	}
+}
+
+func TestWorktreeSurvivesCrashLeftovers(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	path := filepath.Join(f.root, "wt", "issue-8")
+	w, _, err := m.Worktree(ctx, path, "agentorg/issue-8", mainBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(path, "a.txt"), "a\n")
+	tip, _, err := w.CommitAll(ctx, "a", tester)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A crash inside `git worktree add`: git's "initializing" lock is left
+	// on the registration and the checkout is incomplete.
+	g(t, m.Dir, "worktree", "lock", "--reason", "initializing", path)
+	os.Remove(filepath.Join(path, "a.txt"))
+	w, created, err := m.Worktree(ctx, path, "agentorg/issue-8", mainBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		t.Fatal("reported a new branch")
+	}
+	if head, _ := w.Head(ctx); head != tip {
+		t.Fatalf("head %s, want %s", head, tip)
+	}
+	if readFile(t, filepath.Join(path, "a.txt")) != "a\n" {
+		t.Fatal("half-initialised worktree was reused as is")
+	}
+	if list := g(t, m.Dir, "worktree", "list", "--porcelain"); strings.Contains(list, "locked") {
+		t.Fatalf("still locked:\n%s", list)
+	}
+
+	// The registration is gone but the directory was left behind.
+	admin := strings.TrimSpace(g(t, path, "rev-parse", "--absolute-git-dir"))
+	if err := os.RemoveAll(admin); err != nil {
+		t.Fatal(err)
+	}
+	w, _, err = m.Worktree(ctx, path, "agentorg/issue-8", mainBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := w.Head(ctx); head != tip {
+		t.Fatalf("head %s, want %s", head, tip)
+	}
+	if st, err := w.Status(ctx); err != nil || len(st) != 0 {
+		t.Fatalf("status %q, %v", st, err)
+	}
+}
+
+func TestWorktreeRefusesForeignContent(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	path := filepath.Join(f.root, "wt", "issue-9")
+	writeFile(t, filepath.Join(path, "precious"), "keep me")
+	if _, _, err := m.Worktree(ctx, path, "agentorg/issue-9", mainBase); err == nil {
+		t.Fatal("took over a directory that is not a worktree")
+	}
+	if readFile(t, filepath.Join(path, "precious")) != "keep me" {
+		t.Fatal("directory was touched")
+	}
+
+	// A worktree on another branch is not silently switched.
+	other := filepath.Join(f.root, "wt", "issue-10")
+	if _, _, err := m.Worktree(ctx, other, "agentorg/issue-10", mainBase); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Worktree(ctx, other, "agentorg/issue-11", mainBase); err == nil {
+		t.Fatal("reused a worktree that is on another branch")
+	}
+	if _, _, err := m.Worktree(ctx, filepath.Join(f.root, "wt", "x"), "agentorg/bad..name", mainBase); err == nil {
+		t.Fatal("accepted an invalid branch name")
+	}
+}
+
+func TestCommitAllIgnoresIgnoredAndReportsClean(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	w, _, err := m.Worktree(ctx, filepath.Join(f.root, "wt", "issue-3"), "agentorg/issue-3", mainBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Clean worktree: nothing to commit.
+	sha, changed, err := w.CommitAll(ctx, "nothing", tester)
+	if err != nil || changed || sha != f.base {
+		t.Fatalf("clean CommitAll = %s, %v, %v", sha, changed, err)
+	}
+
+	writeFile(t, filepath.Join(w.Path, "src", "new.go"), "package src\n")
+	writeFile(t, filepath.Join(w.Path, "shared.txt"), "changed\n")
+	writeFile(t, filepath.Join(w.Path, "ignored", "cache.bin"), "big\n")
+	writeFile(t, filepath.Join(w.Path, "debug.log"), "noise\n")
+	os.Remove(filepath.Join(w.Path, "README"))
+
+	st, err := w.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"README", "shared.txt", "src/new.go"}; !slices.Equal(st, want) {
+		t.Fatalf("Status = %q, want %q", st, want)
+	}
+
+	sha, changed, err = w.CommitAll(ctx, "agent work\n\nbody", tester)
+	if err != nil || !changed {
+		t.Fatalf("CommitAll: %v changed=%v", err, changed)
+	}
+	if head, _ := w.Head(ctx); head != sha {
+		t.Fatalf("returned %s, HEAD %s", sha, head)
+	}
+	files := strings.Fields(g(t, w.Path, "ls-tree", "-r", "--name-only", sha))
+	if want := []string{".gitignore", "shared.txt", "src/new.go"}; !slices.Equal(files, want) {
+		t.Fatalf("committed tree %q, want %q", files, want)
+	}
+	if who := g(t, w.Path, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%s", sha); who != "Test Dev <dev@example.com>|Test Dev <dev@example.com>|agent work" {
+		t.Fatalf("commit identity/message: %s", who)
+	}
+	if g(t, w.Path, "rev-parse", sha+"^") != f.base {
+		t.Fatal("commit is not on the base")
+	}
+
+	// Only ignored files remain: nothing to commit.
+	again, changed, err := w.CommitAll(ctx, "again", tester)
+	if err != nil || changed || again != sha {
+		t.Fatalf("second CommitAll = %s, %v, %v", again, changed, err)
+	}
+	if st, _ := w.Status(ctx); len(st) != 0 {
+		t.Fatalf("status after commit %q", st)
+	}
+
+	// A commit must land on the issue branch, not wherever the agent went.
+	g(t, w.Path, "checkout", "--quiet", "--detach")
+	writeFile(t, filepath.Join(w.Path, "stray.txt"), "x\n")
+	if _, _, err := w.CommitAll(ctx, "stray", tester); err == nil {
+		t.Fatal("committed on a detached HEAD")
+	}
+}
+
+func TestResetDiscardsChangesKeepsIgnored(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	w, _, err := m.Worktree(ctx, filepath.Join(f.root, "wt", "issue-4"), "agentorg/issue-4", mainBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.Path, "kept.txt"), "k\n")
+	sha, _, err := w.CommitAll(ctx, "kept", tester)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.Path, "bad.txt"), "bad\n")
+	if _, _, err := w.CommitAll(ctx, "bad", tester); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.Path, "README"), "scribbled\n")
+	writeFile(t, filepath.Join(w.Path, "new", "untracked.txt"), "u\n")
+	writeFile(t, filepath.Join(w.Path, "ignored", "cache"), "c\n")
+	// The agent wandered off its branch and left git's index locked.
+	g(t, w.Path, "checkout", "--quiet", "--detach")
+	admin := g(t, w.Path, "rev-parse", "--absolute-git-dir")
+	writeFile(t, filepath.Join(admin, "index.lock"), "")
+
+	if err := w.Reset(ctx, sha); err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := w.Head(ctx); head != sha {
+		t.Fatalf("head %s, want %s", head, sha)
+	}
+	if got := g(t, w.Path, "symbolic-ref", "HEAD"); got != "refs/heads/agentorg/issue-4" {
+		t.Fatalf("HEAD %s", got)
+	}
+	if st, _ := w.Status(ctx); len(st) != 0 {
+		t.Fatalf("not clean after reset: %q", st)
+	}
+	if readFile(t, filepath.Join(w.Path, "README")) != "hello\n" {
+		t.Fatal("tracked change survived")
+	}
+	for _, p := range []string{"bad.txt", "new"} {
+		if _, err := os.Stat(filepath.Join(w.Path, p)); !os.IsNotExist(err) {
+			t.Fatalf("%s survived reset", p)
+		}
+	}
+	if readFile(t, filepath.Join(w.Path, "ignored", "cache")) != "c\n" {
+		t.Fatal("ignored file was removed")
+	}
+}
