@@ -43,6 +43,9 @@ type Task struct {
 	// Zero means no bound.
 	Timeout      time.Duration
 	StallTimeout time.Duration
+	// OnStart, if set, is called with the process group id of the agent's
+	// process, so that the engine can kill it should the engine itself die.
+	OnStart func(pgid int)
 }
 
 // Usage is what a run consumed, as far as the agent reports it.

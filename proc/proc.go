@@ -35,6 +35,10 @@ type Spec struct {
 	// KillGrace is how long the group gets between SIGTERM and SIGKILL.
 	// 0 means 2 s.
 	KillGrace time.Duration
+	// Started, if set, is called with the process group id once the process
+	// runs, so that a caller can record it and kill an orphaned group after
+	// its own crash.
+	Started func(pgid int)
 }
 
 // Result is how a run ended.
@@ -122,11 +126,16 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	cmd.Stdin = s.Stdin // nil reads from /dev/null
 	cmd.Stdout = out
 	cmd.Stderr = errw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if agentorg itself dies (kill -9), the leader dies with it
+	// instead of editing a worktree that a restarted engine now owns.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", s.Argv[0], err)
+	}
+	if s.Started != nil {
+		s.Started(cmd.Process.Pid)
 	}
 	var waitErr error
 	exited := make(chan struct{})
