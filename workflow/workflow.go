@@ -24,6 +24,9 @@ type Workflow struct {
 	Checks  []Check
 	E2E     E2E
 	Budget  Budget
+	// OptIn is the label a human adds to opt an issue in: the entry of the
+	// lifecycle.
+	OptIn string
 	// Escalation is the label set when the organization needs a human
 	// (the loop stopped converging, a budget ran out, a stage kept failing).
 	Escalation string

@@ -1,0 +1,476 @@
+package workflow
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Keys each part of the file accepts; anything else is reported.
+var (
+	topKeys     = []string{"version", "opt_in", "escalation", "tracker", "repo", "budget", "labels", "agents", "stages", "gates", "checks", "e2e", "prompts"}
+	trackerKeys = []string{"kind", "bot", "gitlab"}
+	gitlabKeys  = []string{"url", "project", "token"}
+	repoKeys    = []string{"url", "target_branch", "branch_prefix"}
+	budgetKeys  = []string{"attempts"}
+	labelKeys   = []string{"name", "color", "description"}
+	agentKeys   = []string{"kind", "command", "env", "timeout", "stall_timeout"}
+	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency"}
+	gateKeys    = []string{"waits", "approve", "reject", "approvers", "merge_request"}
+	checkKeys   = []string{"name", "run", "timeout"}
+	e2eKeys     = []string{"run", "timeout"}
+)
+
+// Tracker and agent kinds this version understands.
+const (
+	TrackerEmbedded = "embedded"
+	TrackerGitLab   = "gitlab"
+	AgentCommand    = "command"
+)
+
+// Prompt names.
+const (
+	PromptPM        = "pm"
+	PromptDeveloper = "developer"
+	PromptFix       = "fix"
+)
+
+var promptNames = []string{PromptPM, PromptDeveloper, PromptFix}
+
+var (
+	colorRE   = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	envRefRE  = regexp.MustCompile(`^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$`)
+	// An unquoted "#5843ad" is a YAML comment, which leaves color empty.
+	commentedColorRE = regexp.MustCompile(`(?:^|[\s{,])color:\s+#`)
+)
+
+// Load reads the workflow file at path and parses it, resolving $NAME
+// references from the process environment.
+func Load(path string) (*Workflow, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse reads a workflow from data; file names it in problems. String values
+// of tracker.gitlab.* (when the tracker kind is gitlab) and agents.*.env that
+// are exactly $NAME or ${NAME} are replaced by lookupEnv(NAME) (nil means
+// os.LookupEnv). Defaults are applied to everything left out.
+//
+// On any problem Parse returns a nil workflow and a Problems error holding
+// every problem found, sorted by position.
+func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Workflow, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	d := newDecoder(file, data, lookupEnv)
+	w := d.decode(data)
+	if w != nil {
+		w.Path = file
+		d.validate(w)
+		applyDefaults(w)
+	}
+	if len(d.problems) > 0 {
+		return nil, d.problems.sortAndDedup()
+	}
+	return w, nil
+}
+
+func (d *decoder) decode(data []byte) *Workflow {
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		d.syntaxError(err)
+		return nil
+	}
+	var bodies []ast.Node
+	for _, doc := range f.Docs {
+		if doc != nil && doc.Body != nil {
+			bodies = append(bodies, doc.Body)
+		}
+	}
+	if len(bodies) == 0 {
+		d.errorf(Position{}, "the workflow file is empty")
+		return nil
+	}
+	for _, b := range bodies[1:] {
+		d.errorf(nodePos(b), "a workflow file holds a single YAML document; this is a second one")
+	}
+	for _, b := range bodies {
+		d.collectAnchors(b)
+	}
+	root := value{node: d.resolve(bodies[0]), pos: nodePos(bodies[0])}
+	if root.node == nil {
+		d.errorf(root.pos, "the workflow file is empty")
+		return nil
+	}
+	w := &Workflow{Prompts: map[string]string{}}
+	d.object(root, "", root.pos, topKeys, []string{"version", "opt_in", "escalation"}, func(e entry) {
+		switch e.key {
+		case "version":
+			if v, ok := d.integer(e.v); ok {
+				w.Version = v
+				if v != 1 {
+					d.errorf(e.v.pos, "unsupported version %d: this agentorg reads version 1", v)
+				}
+			}
+		case "opt_in":
+			w.OptIn = d.str(e.v)
+		case "escalation":
+			w.Escalation = d.str(e.v)
+		case "tracker":
+			d.tracker(e, &w.Tracker)
+		case "repo":
+			d.object(e.v, "repo", e.keyPos, repoKeys, nil, func(f entry) {
+				switch f.key {
+				case "url":
+					w.Repo.URL = d.str(f.v)
+				case "target_branch":
+					w.Repo.TargetBranch = d.branchPart(f.v)
+				case "branch_prefix":
+					w.Repo.BranchPrefix = d.branchPart(f.v)
+				}
+			})
+		case "budget":
+			d.object(e.v, "budget", e.keyPos, budgetKeys, nil, func(f entry) {
+				if v, ok := d.integer(f.v); ok {
+					if v < 1 {
+						d.errorf(f.v.pos, "budget.attempts must be at least 1, not %d", v)
+					}
+					w.Budget.Attempts = v
+				}
+			})
+		case "labels":
+			w.Labels = d.labels(e.v)
+		case "agents":
+			w.Agents = d.agents(e.v)
+		case "stages":
+			w.Stages = d.stages(e.v)
+		case "gates":
+			w.Gates = d.gates(e.v)
+		case "checks":
+			w.Checks = d.checks(e.v)
+		case "e2e":
+			d.object(e.v, "e2e", e.keyPos, e2eKeys, nil, func(f entry) {
+				switch f.key {
+				case "run":
+					w.E2E.Run = d.str(f.v)
+				case "timeout":
+					w.E2E.Timeout = d.duration(f.v)
+				}
+			})
+		case "prompts":
+			d.promptMap(e.v, w.Prompts)
+		}
+	})
+	return w
+}
+
+// tracker reads the tracker section. GitLab settings are resolved from the
+// environment only when the gitlab kind is in use, so that a repository can
+// keep them while running on the embedded tracker without the token set.
+func (d *decoder) tracker(e entry, t *Tracker) {
+	var gitlab *entry
+	d.object(e.v, "tracker", e.keyPos, trackerKeys, nil, func(f entry) {
+		switch f.key {
+		case "kind":
+			t.Kind = d.str(f.v)
+			if t.Kind != "" && t.Kind != TrackerEmbedded && t.Kind != TrackerGitLab {
+				d.errorf(f.v.pos, "unknown tracker kind %q (known: embedded, gitlab)%s", t.Kind, suggest(t.Kind, []string{TrackerEmbedded, TrackerGitLab}))
+			}
+		case "bot":
+			t.Bot = d.str(f.v)
+		case "gitlab":
+			g := f
+			gitlab = &g
+		}
+	})
+	use := t.Kind == TrackerGitLab
+	if gitlab == nil {
+		if use {
+			d.errorf(d.valPos[at("tracker", "kind")], "tracker kind gitlab needs a tracker.gitlab section with url, project and token")
+		}
+		return
+	}
+	var required []string
+	if use {
+		required = gitlabKeys
+	}
+	gitlab.v.desc = "tracker.gitlab"
+	d.object(gitlab.v, "tracker.gitlab", gitlab.keyPos, gitlabKeys, required, func(f entry) {
+		s := d.str(f.v)
+		if use {
+			var set bool
+			if s, set = d.expand(s, f.v); set && s == "" && !isEmpty(f.v.node) {
+				d.errorf(f.v.pos, "%s is empty", f.v.desc)
+			}
+		}
+		switch f.key {
+		case "url":
+			t.GitLab.URL = s
+		case "project":
+			t.GitLab.Project = s
+		case "token":
+			t.GitLab.Token = s
+		}
+	})
+}
+
+// expand replaces a value that is exactly $NAME or ${NAME} with the
+// variable's value. Only whole values are references: a "$" inside a longer
+// string is kept as written. ok is false when the variable is not set.
+func (d *decoder) expand(s string, v value) (string, bool) {
+	m := envRefRE.FindStringSubmatch(s)
+	if m == nil {
+		return s, true
+	}
+	name := m[1] + m[2]
+	val, ok := d.lookupEnv(name)
+	if !ok {
+		d.errorf(v.pos, "environment variable %s is not set (%s refers to it)", name, v.desc)
+		return "", false
+	}
+	return val, true
+}
+
+// branchPart reads a branch name or prefix, rejecting what git refuses in a
+// ref so the mistake shows now, not at the first push.
+func (d *decoder) branchPart(v value) string {
+	s := d.str(v)
+	if strings.ContainsAny(s, " \t~^:?*[\\") || strings.Contains(s, "..") || strings.Contains(s, "@{") {
+		d.errorf(v.pos, "%s %q is not a valid git branch name", v.desc, s)
+	}
+	return s
+}
+
+// itemName finds the name of a list item before it is read, to name the
+// item in messages.
+func (d *decoder) itemName(it value, kind string, i int) string {
+	if m, ok := it.node.(*ast.MappingNode); ok {
+		for _, mv := range m.Values {
+			if k, ok := d.resolve(mv.Key).(*ast.StringNode); ok && k.Value == "name" {
+				if n, ok := d.resolve(mv.Value).(*ast.StringNode); ok && n.Value != "" {
+					return fmt.Sprintf("%s %q", kind, n.Value)
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("%s #%d", kind, i+1)
+}
+
+func (d *decoder) labels(v value) []Label {
+	its, _ := d.items(v)
+	out := make([]Label, len(its))
+	for i, it := range its {
+		it.desc = d.itemName(it, "label", i)
+		p := at("labels", strconv.Itoa(i))
+		l := &out[i]
+		d.object(it, p, it.pos, labelKeys, []string{"name"}, func(f entry) {
+			switch f.key {
+			case "name":
+				l.Name = d.str(f.v)
+				if l.Name != strings.TrimSpace(l.Name) || strings.ContainsAny(l.Name, ",\n") {
+					d.errorf(f.v.pos, "label name %q must not contain commas, line breaks or surrounding spaces", l.Name)
+				}
+			case "color":
+				l.Color = d.str(f.v)
+				switch {
+				case f.v.node == nil && commentedColorRE.MatchString(d.line(f.keyPos.Line)):
+					d.errorf(f.v.pos, "%s is empty: an unquoted # starts a YAML comment; quote the colour, as in color: \"#5843ad\"", f.v.desc)
+				case l.Color != "" && !colorRE.MatchString(l.Color):
+					d.errorf(f.v.pos, "%s must be a colour like \"#5843ad\", not %q", f.v.desc, l.Color)
+				}
+			case "description":
+				l.Description = d.str(f.v)
+			}
+		})
+	}
+	return out
+}
+
+func (d *decoder) line(n int) string {
+	if n < 1 || n > len(d.lines) {
+		return ""
+	}
+	return d.lines[n-1]
+}
+
+// named reads a mapping of name -> object, keeping file order.
+func (d *decoder) named(v value, kind string, fn func(name string, e entry)) {
+	entries, _ := d.mapping(v)
+	for _, e := range entries {
+		e.v.desc = fmt.Sprintf("%s %q", kind, e.key)
+		fn(e.key, e)
+	}
+}
+
+func (d *decoder) agents(v value) []Agent {
+	var out []Agent
+	d.named(v, "agent", func(name string, e entry) {
+		a := Agent{Name: name}
+		p := at("agents", name)
+		hasCommand := false
+		d.object(e.v, p, e.keyPos, agentKeys, []string{"kind"}, func(f entry) {
+			switch f.key {
+			case "kind":
+				a.Kind = d.str(f.v)
+				if a.Kind != "" && a.Kind != AgentCommand {
+					d.errorf(f.v.pos, "unknown kind %q for agent %q (known: command)%s", a.Kind, name, suggest(a.Kind, []string{AgentCommand}))
+				}
+			case "command":
+				hasCommand = true
+				its, ok := d.items(f.v)
+				if !ok {
+					return
+				}
+				for _, it := range its {
+					a.Command = append(a.Command, d.str(it))
+				}
+				if len(a.Command) == 0 || a.Command[0] == "" {
+					d.errorf(f.v.pos, "%s must name a program: a list like [\"my-agent\", \"--flag\"]", f.v.desc)
+				}
+			case "env":
+				a.Env = d.env(f.v)
+			case "timeout":
+				a.Timeout = d.duration(f.v)
+			case "stall_timeout":
+				a.StallTimeout = d.duration(f.v)
+			}
+		})
+		if a.Kind == AgentCommand && !hasCommand {
+			d.errorf(e.keyPos, "agent %q of kind command needs command: the program and its arguments, as a list", name)
+		}
+		out = append(out, a)
+	})
+	return out
+}
+
+func (d *decoder) env(v value) map[string]string {
+	entries, _ := d.mapping(v)
+	env := make(map[string]string, len(entries))
+	for _, e := range entries {
+		if !envNameRE.MatchString(e.key) {
+			d.errorf(e.keyPos, "%q is not a valid environment variable name", e.key)
+		}
+		env[e.key], _ = d.expand(d.str(e.v), e.v)
+	}
+	return env
+}
+
+func (d *decoder) stages(v value) []Stage {
+	var out []Stage
+	d.named(v, "stage", func(name string, e entry) {
+		s := Stage{Name: name}
+		p := at("stages", name)
+		d.keyPos[p] = e.keyPos
+		d.object(e.v, p, e.keyPos, stageKeys, []string{"role", "on", "success"}, func(f entry) {
+			switch f.key {
+			case "role":
+				s.Role = d.str(f.v)
+			case "agent":
+				s.Agent = d.str(f.v)
+			case "on":
+				s.On = d.str(f.v)
+			case "running":
+				s.Running = d.str(f.v)
+			case "success":
+				s.Success = d.str(f.v)
+			case "failure":
+				s.Failure = d.str(f.v)
+			case "timeout":
+				s.Timeout = d.duration(f.v)
+			case "concurrency":
+				if c, ok := d.integer(f.v); ok {
+					if c < 1 {
+						d.errorf(f.v.pos, "%s must be at least 1, not %d", f.v.desc, c)
+					}
+					s.Concurrency = c
+				}
+			}
+		})
+		out = append(out, s)
+	})
+	return out
+}
+
+func (d *decoder) gates(v value) []Gate {
+	var out []Gate
+	d.named(v, "gate", func(name string, e entry) {
+		g := Gate{Name: name}
+		p := at("gates", name)
+		d.keyPos[p] = e.keyPos
+		d.object(e.v, p, e.keyPos, gateKeys, []string{"waits", "approve"}, func(f entry) {
+			switch f.key {
+			case "waits":
+				g.Waits = d.str(f.v)
+			case "approve":
+				g.Approve = d.str(f.v)
+			case "reject":
+				g.Reject = d.str(f.v)
+			case "merge_request":
+				g.MergeRequest = d.boolean(f.v)
+			case "approvers":
+				its, _ := d.items(f.v)
+				for i, it := range its {
+					name := d.str(it)
+					if strings.TrimSpace(name) == "" {
+						d.errorf(it.pos, "empty approver name in gate %q", g.Name)
+						continue
+					}
+					d.valPos[at(p, "approvers", strconv.Itoa(len(g.Approvers)))] = its[i].pos
+					g.Approvers = append(g.Approvers, name)
+				}
+			}
+		})
+		out = append(out, g)
+	})
+	return out
+}
+
+func (d *decoder) checks(v value) []Check {
+	its, _ := d.items(v)
+	out := make([]Check, len(its))
+	for i, it := range its {
+		it.desc = d.itemName(it, "check", i)
+		c := &out[i]
+		d.object(it, at("checks", strconv.Itoa(i)), it.pos, checkKeys, []string{"name", "run"}, func(f entry) {
+			switch f.key {
+			case "name":
+				c.Name = d.str(f.v)
+			case "run":
+				c.Run = d.str(f.v)
+			case "timeout":
+				c.Timeout = d.duration(f.v)
+			}
+		})
+	}
+	return out
+}
+
+func (d *decoder) promptMap(v value, prompts map[string]string) {
+	v.desc = "prompts"
+	entries, _ := d.mapping(v)
+	for _, e := range entries {
+		if !contains(promptNames, e.key) {
+			d.errorf(e.keyPos, "unknown prompt %q (known: %s)%s", e.key, strings.Join(promptNames, ", "), suggest(e.key, promptNames))
+			continue
+		}
+		e.v.desc = fmt.Sprintf("prompt %q", e.key)
+		prompts[e.key] = d.str(e.v)
+		switch e.v.node.(type) {
+		case *ast.MappingNode, *ast.SequenceNode:
+			// Already reported as not text; checking it as a template
+			// would only repeat that.
+			continue
+		}
+		d.prompts[e.key] = e.v
+		d.keyPos[at("prompts", e.key)] = e.keyPos
+	}
+}

@@ -1,0 +1,305 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+)
+
+// Defaults for what a workflow leaves out.
+const (
+	DefaultBot             = "agentorg"
+	DefaultRepoURL         = "."
+	DefaultTargetBranch    = "main"
+	DefaultBranchPrefix    = "agentorg/issue-"
+	DefaultAttempts        = 3
+	DefaultAgentTimeout    = 30 * time.Minute
+	DefaultAgentStall      = 10 * time.Minute
+	DefaultCheckTimeout    = 10 * time.Minute
+	DefaultE2ETimeout      = 20 * time.Minute
+	DefaultStageConcurrent = 1
+)
+
+var roles = []string{agentorg.RolePM, agentorg.RolePick, agentorg.RoleDeveloper, agentorg.RoleValidator, agentorg.RoleMerge, agentorg.RoleE2E}
+
+// promptsFor lists the prompts a role renders; roles that run no agent
+// need none.
+func promptsFor(role string) []string {
+	switch role {
+	case agentorg.RolePM:
+		return []string{PromptPM}
+	case agentorg.RoleDeveloper:
+		return []string{PromptDeveloper, PromptFix}
+	}
+	return nil
+}
+
+// runsAgent reports whether a role hands work to an agent.
+func runsAgent(role string) bool { return len(promptsFor(role)) > 0 }
+
+func applyDefaults(w *Workflow) {
+	if w.Tracker.Kind == "" {
+		w.Tracker.Kind = TrackerEmbedded
+	}
+	if w.Tracker.Bot == "" {
+		w.Tracker.Bot = DefaultBot
+	}
+	if w.Repo.URL == "" {
+		w.Repo.URL = DefaultRepoURL
+	}
+	if w.Repo.TargetBranch == "" {
+		w.Repo.TargetBranch = DefaultTargetBranch
+	}
+	if w.Repo.BranchPrefix == "" {
+		w.Repo.BranchPrefix = DefaultBranchPrefix
+	}
+	if w.Budget.Attempts == 0 {
+		w.Budget.Attempts = DefaultAttempts
+	}
+	for i := range w.Agents {
+		a := &w.Agents[i]
+		if a.Timeout == 0 {
+			a.Timeout = DefaultAgentTimeout
+		}
+		if a.StallTimeout == 0 {
+			a.StallTimeout = DefaultAgentStall
+		}
+	}
+	for i := range w.Stages {
+		s := &w.Stages[i]
+		if s.Concurrency == 0 {
+			s.Concurrency = DefaultStageConcurrent
+		}
+		if s.Failure == "" {
+			s.Failure = w.Escalation
+		}
+	}
+	for i := range w.Checks {
+		if w.Checks[i].Timeout == 0 {
+			w.Checks[i].Timeout = DefaultCheckTimeout
+		}
+	}
+	if w.E2E.Timeout == 0 {
+		w.E2E.Timeout = DefaultE2ETimeout
+	}
+	if w.Prompts == nil {
+		w.Prompts = map[string]string{}
+	}
+}
+
+// validate checks what spans sections: labels, agents, the label graph,
+// approvers, checks and prompts. It runs before defaults, so an empty field
+// means the file left it out.
+func (d *decoder) validate(w *Workflow) {
+	d.checkLabels(w)
+	d.checkStages(w)
+	d.checkGates(w)
+	d.checkReachable(w)
+	d.checkChecks(w)
+	d.checkPrompts(w)
+}
+
+func (d *decoder) checkLabels(w *Workflow) {
+	defined := map[string]int{}
+	var names []string
+	for i, l := range w.Labels {
+		if l.Name == "" {
+			continue
+		}
+		p := d.valPos[at("labels", fmt.Sprint(i), "name")]
+		if first, dup := defined[l.Name]; dup {
+			d.errorf(p, "duplicate label %q (first at line %d)", l.Name, first)
+			continue
+		}
+		defined[l.Name] = p.Line
+		names = append(names, l.Name)
+	}
+	use := func(label, path, role string) {
+		if label == "" {
+			return
+		}
+		if _, ok := defined[label]; !ok {
+			d.errorf(d.valPos[path], "label %q (%s) is not defined in labels%s", label, role, suggest(label, names))
+		}
+	}
+	use(w.OptIn, at("opt_in"), "opt_in")
+	use(w.Escalation, at("escalation"), "escalation")
+	for _, s := range w.Stages {
+		p := at("stages", s.Name)
+		for _, k := range []struct{ key, label string }{{"on", s.On}, {"running", s.Running}, {"success", s.Success}, {"failure", s.Failure}} {
+			use(k.label, at(p, k.key), fmt.Sprintf("%s of stage %q", k.key, s.Name))
+		}
+	}
+	for _, g := range w.Gates {
+		p := at("gates", g.Name)
+		for _, k := range []struct{ key, label string }{{"waits", g.Waits}, {"approve", g.Approve}, {"reject", g.Reject}} {
+			use(k.label, at(p, k.key), fmt.Sprintf("%s of gate %q", k.key, g.Name))
+		}
+	}
+}
+
+func (d *decoder) checkStages(w *Workflow) {
+	agents := make([]string, len(w.Agents))
+	for i, a := range w.Agents {
+		agents[i] = a.Name
+	}
+	byOn := map[string]string{}
+	for _, s := range w.Stages {
+		p := at("stages", s.Name)
+		if s.Role != "" && !contains(roles, s.Role) {
+			d.errorf(d.valPos[at(p, "role")], "unknown role %q for stage %q (known: %s)%s", s.Role, s.Name, strings.Join(roles, ", "), suggest(s.Role, roles))
+		}
+		switch {
+		case s.Agent != "" && !contains(agents, s.Agent):
+			d.errorf(d.valPos[at(p, "agent")], "stage %q names agent %q, which is not defined in agents%s", s.Name, s.Agent, suggest(s.Agent, agents))
+		case s.Agent != "" && contains(roles, s.Role) && !runsAgent(s.Role):
+			d.errorf(d.valPos[at(p, "agent")], "stage %q names agent %q, but role %s runs no agent", s.Name, s.Agent, s.Role)
+		case s.Agent == "" && runsAgent(s.Role):
+			d.errorf(d.keyPos[p], "stage %q has role %s, which needs an agent: add agent: <name of an agent>", s.Name, s.Role)
+		}
+		if s.On != "" {
+			if first, dup := byOn[s.On]; dup {
+				d.errorf(d.valPos[at(p, "on")], "stages %q and %q both run on label %q: an issue there would go to both", first, s.Name, s.On)
+			} else {
+				byOn[s.On] = s.Name
+			}
+		}
+		rolePos := d.valPos[at(p, "role")]
+		switch s.Role {
+		case agentorg.RoleValidator:
+			if len(w.Checks) == 0 {
+				d.errorf(rolePos, "stage %q has role validator but no checks are defined: add a checks list", s.Name)
+			}
+		case agentorg.RoleE2E:
+			if strings.TrimSpace(w.E2E.Run) == "" {
+				d.errorf(rolePos, "stage %q has role e2e but e2e.run is empty: set the end-to-end command", s.Name)
+			}
+		}
+	}
+}
+
+func (d *decoder) checkGates(w *Workflow) {
+	stageOn := map[string]string{}
+	for _, s := range w.Stages {
+		if _, dup := stageOn[s.On]; !dup {
+			stageOn[s.On] = s.Name
+		}
+	}
+	bot := nonEmpty(w.Tracker.Bot, DefaultBot)
+	waits := map[string]string{}
+	approves := map[string]string{}
+	for _, g := range w.Gates {
+		p := at("gates", g.Name)
+		if g.Waits != "" {
+			wp := d.valPos[at(p, "waits")]
+			if first, dup := waits[g.Waits]; dup {
+				d.errorf(wp, "gates %q and %q both wait on label %q", first, g.Name, g.Waits)
+			} else {
+				waits[g.Waits] = g.Name
+			}
+			if s, ok := stageOn[g.Waits]; ok {
+				d.errorf(wp, "gate %q waits on label %q, which stage %q runs on: the issue would not wait for a human", g.Name, g.Waits, s)
+			}
+		}
+		if g.Approve != "" {
+			if first, dup := approves[g.Approve]; dup {
+				d.errorf(d.valPos[at(p, "approve")], "gates %q and %q both approve with label %q", first, g.Name, g.Approve)
+			} else {
+				approves[g.Approve] = g.Name
+			}
+		}
+		if len(g.Approvers) == 0 {
+			pos, ok := d.valPos[at(p, "approvers")]
+			if !ok {
+				pos = d.keyPos[p]
+			}
+			d.errorf(pos, "gate %q has no approvers: nobody could approve", g.Name)
+		}
+		for i, a := range g.Approvers {
+			if a == bot {
+				d.errorf(d.valPos[at(p, "approvers", fmt.Sprint(i))], "the bot %q cannot approve gate %q: its own label changes never count as approvals", a, g.Name)
+			}
+		}
+	}
+}
+
+// checkReachable walks the label graph from opt_in: a stage leads from its
+// on label to running, success and failure (escalation by default); a gate
+// from waits to approve and reject. Stages and gates off the walk are dead.
+func (d *decoder) checkReachable(w *Workflow) {
+	if w.OptIn == "" {
+		return
+	}
+	next := map[string][]string{}
+	for _, s := range w.Stages {
+		next[s.On] = append(next[s.On], s.Running, s.Success, nonEmpty(s.Failure, w.Escalation))
+	}
+	for _, g := range w.Gates {
+		next[g.Waits] = append(next[g.Waits], g.Approve, g.Reject)
+	}
+	if _, ok := next[w.OptIn]; !ok {
+		d.errorf(d.valPos[at("opt_in")], "no stage runs on and no gate waits on opt_in label %q: opting an issue in would do nothing", w.OptIn)
+	}
+	seen := map[string]bool{w.OptIn: true}
+	queue := []string{w.OptIn}
+	for len(queue) > 0 {
+		l := queue[0]
+		queue = queue[1:]
+		for _, n := range next[l] {
+			if n != "" && !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	for _, s := range w.Stages {
+		if s.On != "" && !seen[s.On] {
+			d.errorf(d.valPos[at("stages", s.Name, "on")], "stage %q can never run: nothing sets label %q", s.Name, s.On)
+		}
+	}
+	for _, g := range w.Gates {
+		if g.Waits != "" && !seen[g.Waits] {
+			d.errorf(d.valPos[at("gates", g.Name, "waits")], "gate %q can never be reached: nothing sets label %q", g.Name, g.Waits)
+		}
+	}
+}
+
+func (d *decoder) checkChecks(w *Workflow) {
+	first := map[string]int{}
+	for i, c := range w.Checks {
+		if c.Name == "" {
+			continue
+		}
+		p := d.valPos[at("checks", fmt.Sprint(i), "name")]
+		if line, dup := first[c.Name]; dup {
+			d.errorf(p, "duplicate check name %q (first at line %d)", c.Name, line)
+			continue
+		}
+		first[c.Name] = p.Line
+	}
+}
+
+func (d *decoder) checkPrompts(w *Workflow) {
+	for _, s := range w.Stages {
+		for _, name := range promptsFor(s.Role) {
+			if _, ok := w.Prompts[name]; !ok {
+				d.errorf(d.valPos[at("stages", s.Name, "role")], "stage %q has role %s, which needs prompt %q: add it under prompts", s.Name, s.Role, name)
+			}
+		}
+	}
+	for _, name := range promptNames {
+		v, ok := d.prompts[name]
+		if !ok {
+			continue
+		}
+		if strings.TrimSpace(w.Prompts[name]) == "" {
+			d.errorf(v.pos, "prompt %q is empty", name)
+			continue
+		}
+		for _, te := range checkTemplate(name, w.Prompts[name]) {
+			d.errorf(d.templatePos(v, w.Prompts[name], te), "prompt %q: %s", name, te.msg)
+		}
+	}
+}

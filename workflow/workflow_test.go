@@ -1,0 +1,1089 @@
+package workflow
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// marker, in a test document, stands just before the spot a problem must
+// point at. The test removes it and derives the expected line:col from where
+// it stood.
+const marker = "«"
+
+// mark strips markers from src and returns the clean text and each marker's
+// position (1-based line, rune column, like the YAML parser), in file order.
+func mark(src string) (string, []Position) {
+	var out strings.Builder
+	var pos []Position
+	for i, line := range strings.Split(src, "\n") {
+		if i > 0 {
+			out.WriteByte('\n')
+		}
+		col := 1
+		for {
+			j := strings.Index(line, marker)
+			if j < 0 {
+				break
+			}
+			out.WriteString(line[:j])
+			col += utf8.RuneCountInString(line[:j])
+			pos = append(pos, Position{Line: i + 1, Column: col})
+			line = line[j+len(marker):]
+		}
+		out.WriteString(line)
+	}
+	return out.String(), pos
+}
+
+func testEnv(name string) (string, bool) {
+	switch name {
+	case "AGENT_TOKEN":
+		return "agent-secret", true
+	case "GITLAB_TOKEN":
+		return "glpat-secret", true
+	case "EMPTY":
+		return "", true
+	}
+	return "", false
+}
+
+func readBase(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// edit replaces old, which must occur exactly once, by new.
+type edit struct{ old, new string }
+
+func applyEdits(t *testing.T, src string, edits []edit) string {
+	t.Helper()
+	for _, e := range edits {
+		if n := strings.Count(src, e.old); n != 1 {
+			t.Fatalf("edit %q matches %d times in the base document", e.old, n)
+		}
+		src = strings.Replace(src, e.old, e.new, 1)
+	}
+	return src
+}
+
+func TestParseValid(t *testing.T) {
+	w, err := Parse("wf.yaml", []byte(readBase(t)), testEnv)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if w.Path != "wf.yaml" || w.Version != 1 || w.OptIn != "agentorg" || w.Escalation != "needs:human" {
+		t.Errorf("header: %+v", w)
+	}
+	var stages, gates []string
+	for _, s := range w.Stages {
+		stages = append(stages, s.Name)
+	}
+	for _, g := range w.Gates {
+		gates = append(gates, g.Name)
+	}
+	if want := []string{"plan", "pick", "develop", "validate", "merge", "e2e"}; !slices.Equal(stages, want) {
+		t.Errorf("stages in file order = %v, want %v", stages, want)
+	}
+	if want := []string{"plan", "merge"}; !slices.Equal(gates, want) {
+		t.Errorf("gates = %v, want %v", gates, want)
+	}
+	a := w.Agent("coder")
+	if a == nil {
+		t.Fatal("no agent coder")
+	}
+	if want := (Agent{
+		Name: "coder", Kind: "command", Command: []string{"my-agent", "--print"},
+		Env:     map[string]string{"TOKEN": "agent-secret", "MODE": "fast"},
+		Timeout: 30 * time.Minute, StallTimeout: 10 * time.Minute,
+	}); !reflect.DeepEqual(*a, want) {
+		t.Errorf("agent = %+v, want %+v", *a, want)
+	}
+	dev := w.Stage("develop")
+	if want := (Stage{Name: "develop", Role: "developer", Agent: "coder", On: "dev:ready", Running: "dev:running",
+		Success: "dev:done", Failure: "needs:human", Concurrency: 2}); dev == nil || *dev != want {
+		t.Errorf("develop = %+v, want %+v (failure defaults to escalation)", dev, want)
+	}
+	merge := w.Gate("merge")
+	if merge == nil || !merge.MergeRequest || !slices.Equal(merge.Approvers, []string{"alice", "bob"}) || merge.Reject != "dev:ready" {
+		t.Errorf("merge gate = %+v", merge)
+	}
+	if l := w.Label("agentorg"); l == nil || l.Color != "#5843ad" || l.Description != "Opted in" {
+		t.Errorf("label agentorg = %+v", l)
+	}
+	if want := (Check{Name: "test", Run: "go test ./...", Timeout: 10 * time.Minute}); len(w.Checks) != 1 || w.Checks[0] != want {
+		t.Errorf("checks = %+v", w.Checks)
+	}
+	if w.E2E != (E2E{Run: "make e2e", Timeout: 20 * time.Minute}) {
+		t.Errorf("e2e = %+v", w.E2E)
+	}
+	if got := w.Prompts["fix"]; got != "Fix attempt {{.Attempt}}: {{.Report}}\n" {
+		t.Errorf("fix prompt = %q", got)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	src := `version: 1
+opt_in: go
+escalation: help
+labels: [{name: go}, {name: done}, {name: help}]
+agents:
+  a: {kind: command, command: [x]}
+stages:
+  s: {role: developer, agent: a, on: go, success: done}
+prompts: {developer: "d", fix: "f"}
+`
+	w, err := Parse("wf.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Workflow{
+		Path:       "wf.yaml",
+		Version:    1,
+		OptIn:      "go",
+		Escalation: "help",
+		Tracker:    Tracker{Kind: "embedded", Bot: "agentorg"},
+		Repo:       Repo{URL: ".", TargetBranch: "main", BranchPrefix: "agentorg/issue-"},
+		Budget:     Budget{Attempts: 3},
+		Labels:     []Label{{Name: "go"}, {Name: "done"}, {Name: "help"}},
+		Agents:     []Agent{{Name: "a", Kind: "command", Command: []string{"x"}, Timeout: 30 * time.Minute, StallTimeout: 10 * time.Minute}},
+		Stages:     []Stage{{Name: "s", Role: "developer", Agent: "a", On: "go", Success: "done", Failure: "help", Concurrency: 1}},
+		E2E:        E2E{Timeout: 20 * time.Minute},
+		Prompts:    map[string]string{"developer": "d", "fix": "f"},
+	}
+	if !reflect.DeepEqual(w, want) {
+		t.Errorf("got  %+v\nwant %+v", w, want)
+	}
+}
+
+func TestParseExplicitValues(t *testing.T) {
+	src := `version: 1
+opt_in: go
+escalation: help
+tracker:
+  kind: gitlab
+  bot: robot
+  gitlab:
+    url: https://gitlab.example.com
+    project: ${GITLAB_PROJECT_LITERAL}x
+    token: ${GITLAB_TOKEN}
+repo: {url: ../origin.git, target_branch: trunk, branch_prefix: ai/}
+budget: {attempts: 5}
+labels: [{name: go}, {name: done}, {name: help}]
+agents:
+  a:
+    kind: command
+    command: [x]
+    timeout: 1h30m
+    stall_timeout: 90s
+    env: {PORT: 8080, PLAIN: a$B}
+stages:
+  s: {role: developer, agent: a, on: go, success: done, timeout: 45m, concurrency: 4}
+prompts: {developer: "d", fix: "f"}
+`
+	w, err := Parse("wf.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Tracker{Kind: "gitlab", Bot: "robot", GitLab: GitLab{
+		URL: "https://gitlab.example.com", Project: "${GITLAB_PROJECT_LITERAL}x", Token: "glpat-secret",
+	}}); w.Tracker != want {
+		t.Errorf("tracker = %+v, want %+v (only whole values are references)", w.Tracker, want)
+	}
+	if want := (Repo{URL: "../origin.git", TargetBranch: "trunk", BranchPrefix: "ai/"}); w.Repo != want {
+		t.Errorf("repo = %+v", w.Repo)
+	}
+	if w.Budget.Attempts != 5 {
+		t.Errorf("attempts = %d", w.Budget.Attempts)
+	}
+	a := w.Agents[0]
+	if a.Timeout != 90*time.Minute || a.StallTimeout != 90*time.Second {
+		t.Errorf("agent timeouts = %v, %v", a.Timeout, a.StallTimeout)
+	}
+	if want := map[string]string{"PORT": "8080", "PLAIN": "a$B"}; !reflect.DeepEqual(a.Env, want) {
+		t.Errorf("env = %v, want %v", a.Env, want)
+	}
+	if s := w.Stages[0]; s.Timeout != 45*time.Minute || s.Concurrency != 4 {
+		t.Errorf("stage = %+v", s)
+	}
+}
+
+// Anchors, aliases and merge keys are YAML, so they work.
+func TestParseAnchorsAndMergeKeys(t *testing.T) {
+	src := `version: 1
+opt_in: go
+escalation: help
+labels: [{name: go}, {name: done}, {name: help}]
+agents:
+  base: &agent {kind: command, command: [x], timeout: 5m}
+  other:
+    <<: *agent
+    timeout: 7m
+stages:
+  s: {role: developer, agent: other, on: go, success: done}
+prompts: {developer: &p "d", fix: *p}
+`
+	w, err := Parse("wf.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := w.Agent("other")
+	if o == nil || o.Kind != "command" || !slices.Equal(o.Command, []string{"x"}) || o.Timeout != 7*time.Minute {
+		t.Errorf("merged agent = %+v", o)
+	}
+	if w.Prompts["fix"] != "d" {
+		t.Errorf("aliased prompt = %q", w.Prompts["fix"])
+	}
+}
+
+// TestParseProblems holds one broken workflow per kind of problem. Each
+// expected problem is placed in the document by a marker, so the test checks
+// file:line:col exactly, and that nothing else is reported.
+func TestParseProblems(t *testing.T) {
+	tests := []struct {
+		name  string
+		src   string // a whole document; "" means the base with edits
+		edits []edit
+		want  []string // messages, in marker order
+	}{
+		{
+			name: "syntax error",
+			src:  "version: 1\nstages: [a, b\n«opt_in: x\n",
+			want: []string{"',' or ']' must be specified"},
+		},
+		{
+			name: "top level is not a mapping",
+			src:  "«- version: 1\n",
+			want: []string{"the workflow must be a mapping, not a list"},
+		},
+		{
+			name: "second document",
+			src:  readBaseString() + "---\n«version: 1\n",
+			want: []string{"a workflow file holds a single YAML document; this is a second one"},
+		},
+		{
+			name:  "unknown key in a stage, and what it leaves missing",
+			edits: []edit{{"    agent: coder\n    on: dev:ready", "    agnet: coder\n    on: dev:ready"}, {"  develop:\n", "  «develop:\n"}, {"    agnet", "    «agnet"}},
+			want: []string{
+				`stage "develop" has role developer, which needs an agent: add agent: <name of an agent>`,
+				`unknown key "agnet" in stage "develop" (did you mean "agent"?)`,
+			},
+		},
+		{
+			name:  "unknown top-level key",
+			edits: []edit{{"tracker:\n", "«budgt: {attempts: 2}\ntracker:\n"}},
+			want:  []string{`unknown key "budgt" at the top level (did you mean "budget"?)`},
+		},
+		{
+			name:  "unknown key in a gate",
+			edits: []edit{{"    merge_request: true", "    «merge_requests: true"}},
+			want:  []string{`unknown key "merge_requests" in gate "merge" (did you mean "merge_request"?)`},
+		},
+		{
+			name:  "duplicate key",
+			edits: []edit{{"gates:\n", "  «pick: {role: pick, on: issue:approved, success: dev:ready}\ngates:\n"}},
+			want:  []string{`duplicate key "pick" in stages (first at line 29)`},
+		},
+		{
+			name:  "list where a mapping is expected",
+			edits: []edit{{"tracker:\n  kind: embedded", "tracker: «[embedded]"}},
+			want:  []string{"tracker must be a mapping, not a list"},
+		},
+		{
+			name:  "mapping where a list is expected",
+			edits: []edit{{"checks:\n  - name: test\n    run: go test ./...", "checks:\n  «test: go test ./..."}, {"role: validator", "role: «validator"}},
+			want: []string{
+				`stage "validate" has role validator but no checks are defined: add a checks list`,
+				"checks must be a list, not a mapping",
+			},
+		},
+		{
+			name:  "string where an integer is expected",
+			edits: []edit{{"concurrency: 2", `concurrency: «"2"`}},
+			want:  []string{`concurrency in stage "develop" must be an integer, not the string "2"`},
+		},
+		{
+			name:  "mapping where a string is expected",
+			edits: []edit{{"escalation: needs:human", "escalation: «{label: needs:human}"}},
+			want:  []string{"escalation must be a string, not a mapping"},
+		},
+		{
+			name:  "string where a boolean is expected",
+			edits: []edit{{"merge_request: true", "merge_request: «sure"}},
+			want:  []string{`merge_request in gate "merge" must be true or false, not the string "sure"`},
+		},
+		{
+			name:  "invalid duration",
+			edits: []edit{{"    kind: command\n", "    kind: command\n    timeout: «30 minutes\n"}},
+			want:  []string{`invalid duration "30 minutes" for timeout in agent "coder": use a Go duration such as "90s", "10m" or "1h30m"`},
+		},
+		{
+			name:  "duration without unit",
+			edits: []edit{{"    kind: command\n", "    kind: command\n    stall_timeout: «600\n"}},
+			want:  []string{`stall_timeout in agent "coder" must be a duration such as "90s" or "10m", not the integer 600`},
+		},
+		{
+			name:  "non-positive duration",
+			edits: []edit{{"    run: go test ./...", "    run: go test ./...\n    timeout: «0s"}},
+			want:  []string{`timeout in check "test" must be positive, not "0s"`},
+		},
+		{
+			name:  "negative e2e timeout",
+			edits: []edit{{"  run: make e2e", "  run: make e2e\n  timeout: «-5m"}},
+			want:  []string{`timeout in e2e must be positive, not "-5m"`},
+		},
+		{
+			name:  "concurrency below 1",
+			edits: []edit{{"concurrency: 2", "concurrency: «0"}},
+			want:  []string{`concurrency in stage "develop" must be at least 1, not 0`},
+		},
+		{
+			name:  "attempts below 1",
+			edits: []edit{{"tracker:\n", "budget: {attempts: «0}\ntracker:\n"}},
+			want:  []string{"budget.attempts must be at least 1, not 0"},
+		},
+		{
+			name:  "bad colour",
+			edits: []edit{{`color: "#5843ad"`, `color: «"5843ad"`}},
+			want:  []string{`color in label "agentorg" must be a colour like "#5843ad", not "5843ad"`},
+		},
+		{
+			name:  "unquoted colour is a comment",
+			edits: []edit{{`  - {name: agentorg, color: "#5843ad", description: Opted in}`, "  - name: agentorg\n    color:« #5843ad"}},
+			want:  []string{`color in label "agentorg" is empty: an unquoted # starts a YAML comment; quote the colour, as in color: "#5843ad"`},
+		},
+		{
+			name:  "version missing",
+			edits: []edit{{"version: 1\nopt_in", "«opt_in"}},
+			want:  []string{`missing required key "version" at the top level`},
+		},
+		{
+			name:  "version not 1",
+			edits: []edit{{"version: 1", "version: «2"}},
+			want:  []string{"unsupported version 2: this agentorg reads version 1"},
+		},
+		{
+			name:  "opt_in missing",
+			edits: []edit{{"version: 1\nopt_in: agentorg\n", "«version: 1\n"}},
+			want:  []string{`missing required key "opt_in" at the top level`},
+		},
+		{
+			name:  "escalation missing",
+			edits: []edit{{"version: 1\n", "«version: 1\n"}, {"escalation: needs:human\n", ""}},
+			want:  []string{`missing required key "escalation" at the top level`},
+		},
+		{
+			name:  "escalation empty",
+			edits: []edit{{"escalation: needs:human", `escalation: «""`}},
+			want:  []string{"escalation is empty"},
+		},
+		{
+			name:  "stage without success",
+			edits: []edit{{"  e2e: {role: e2e, on: e2e:ready, running: e2e:running, success: e2e:done,", "  «e2e: {role: e2e, on: e2e:ready, running: e2e:running,"}},
+			want:  []string{`missing required key "success" in stage "e2e"`},
+		},
+		{
+			name:  "stage without role",
+			edits: []edit{{"  merge: {role: merge, on: mr:approved", "  «merge: {on: mr:approved"}},
+			want:  []string{`missing required key "role" in stage "merge"`},
+		},
+		{
+			name:  "stage without on leaves the next stage unreachable",
+			edits: []edit{{"  merge: {role: merge, on: mr:approved, success: e2e:ready}", "  «merge: {role: merge, success: e2e:ready}"}, {"on: e2e:ready", "on: «e2e:ready"}},
+			want: []string{
+				`missing required key "on" in stage "merge"`,
+				`stage "e2e" can never run: nothing sets label "e2e:ready"`,
+			},
+		},
+		{
+			name:  "gate without waits",
+			edits: []edit{{"    waits: mr:ready-for-review\n", ""}, {"  merge:\n    merge_request", "  «merge:\n    merge_request"}, {"on: mr:approved", "on: «mr:approved"}, {"on: e2e:ready", "on: «e2e:ready"}},
+			want: []string{
+				`stage "merge" can never run: nothing sets label "mr:approved"`,
+				`stage "e2e" can never run: nothing sets label "e2e:ready"`,
+				`missing required key "waits" in gate "merge"`,
+			},
+		},
+		{
+			name:  "gate without approve",
+			edits: []edit{{"  plan: {waits: plan:review, approve: issue:approved,", "  «plan: {waits: plan:review,"}, {"on: issue:approved", "on: «issue:approved"}, {"on: dev:ready", "on: «dev:ready"}, {"on: dev:done", "on: «dev:done"}, {"waits: mr:ready-for-review", "waits: «mr:ready-for-review"}, {"on: mr:approved", "on: «mr:approved"}, {"on: e2e:ready", "on: «e2e:ready"}},
+			want: []string{
+				`stage "pick" can never run: nothing sets label "issue:approved"`,
+				`stage "develop" can never run: nothing sets label "dev:ready"`,
+				`stage "validate" can never run: nothing sets label "dev:done"`,
+				`stage "merge" can never run: nothing sets label "mr:approved"`,
+				`stage "e2e" can never run: nothing sets label "e2e:ready"`,
+				`missing required key "approve" in gate "plan"`,
+				`gate "merge" can never be reached: nothing sets label "mr:ready-for-review"`,
+			},
+		},
+		{
+			name:  "check without name",
+			edits: []edit{{"  - name: test\n    run:", "  - «run:"}},
+			want:  []string{`missing required key "name" in check #1`},
+		},
+		{
+			name:  "check without run",
+			edits: []edit{{"  - name: test\n    run: go test ./...", "  - «name: test"}},
+			want:  []string{`missing required key "run" in check "test"`},
+		},
+		{
+			name:  "agent without kind",
+			edits: []edit{{"  coder:\n    kind: command\n", "  «coder:\n"}},
+			want:  []string{`missing required key "kind" in agent "coder"`},
+		},
+		{
+			name:  "agent without command",
+			edits: []edit{{"  coder:\n", "  «coder:\n"}, {"    command: [my-agent, --print]\n", ""}},
+			want:  []string{`agent "coder" of kind command needs command: the program and its arguments, as a list`},
+		},
+		{
+			name:  "agent with an empty command",
+			edits: []edit{{"command: [my-agent, --print]", "command: «[]"}},
+			want:  []string{`command in agent "coder" must name a program: a list like ["my-agent", "--flag"]`},
+		},
+		{
+			name:  "command given as a string",
+			edits: []edit{{"command: [my-agent, --print]", "command: «my-agent --print"}},
+			want:  []string{`command in agent "coder" must be a list, not the string "my-agent --print"`},
+		},
+		{
+			name:  "undefined label in running",
+			edits: []edit{{"running: pm:running", "running: «pm:runing"}},
+			want:  []string{`label "pm:runing" (running of stage "plan") is not defined in labels (did you mean "pm:running"?)`},
+		},
+		{
+			name:  "undefined escalation label",
+			edits: []edit{{"escalation: needs:human", "escalation: «needs:humans"}},
+			want:  []string{`label "needs:humans" (escalation) is not defined in labels (did you mean "needs:human"?)`},
+		},
+		{
+			name:  "undefined label in a gate",
+			edits: []edit{{"    reject: dev:ready", "    reject: «dev:redy"}},
+			want:  []string{`label "dev:redy" (reject of gate "merge") is not defined in labels (did you mean "dev:ready"?)`},
+		},
+		{
+			name: "undefined opt_in label",
+			src:  "version: 1\nopt_in: «go\nescalation: help\nlabels: [{name: help}, {name: done}]\nstages:\n  s: {role: pick, on: «go, success: done}\n",
+			want: []string{`label "go" (opt_in) is not defined in labels`, `label "go" (on of stage "s") is not defined in labels`},
+		},
+		{
+			name:  "duplicate label",
+			edits: []edit{{"  - {name: needs:human}", "  - {name: needs:human}\n  - {name: «dev:done}"}},
+			want:  []string{`duplicate label "dev:done" (first at line 13)`},
+		},
+		{
+			name:  "label name with a comma",
+			edits: []edit{{"  - {name: needs:human}", "  - {name: needs:human}\n  - {name: «\"a,b\"}"}},
+			want:  []string{`label name "a,b" must not contain commas, line breaks or surrounding spaces`},
+		},
+		{
+			name:  "duplicate check name",
+			edits: []edit{{"    run: go test ./...", "    run: go test ./...\n  - name: «test\n    run: go vet ./..."}},
+			want:  []string{`duplicate check name "test" (first at line 49)`},
+		},
+		{
+			name:  "two stages on one label",
+			edits: []edit{{"gates:\n", "  again: {role: pick, on: «issue:approved, success: dev:ready}\ngates:\n"}},
+			want:  []string{`stages "pick" and "again" both run on label "issue:approved": an issue there would go to both`},
+		},
+		{
+			name:  "gate waiting on a stage's label",
+			edits: []edit{{"gates:\n", "gates:\n  odd: {waits: «dev:done, approve: e2e:done, approvers: [alice]}\n"}},
+			want:  []string{`gate "odd" waits on label "dev:done", which stage "validate" runs on: the issue would not wait for a human`},
+		},
+		{
+			name:  "two gates approving with one label",
+			edits: []edit{{"    approve: mr:approved", "    approve: «issue:approved"}, {"on: mr:approved", "on: «mr:approved"}, {"on: e2e:ready", "on: «e2e:ready"}},
+			want: []string{
+				`stage "merge" can never run: nothing sets label "mr:approved"`,
+				`stage "e2e" can never run: nothing sets label "e2e:ready"`,
+				`gates "plan" and "merge" both approve with label "issue:approved"`,
+			},
+		},
+		{
+			name:  "unknown role",
+			edits: []edit{{"role: pick,", "role: «picker,"}},
+			want:  []string{`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e) (did you mean "pick"?)`},
+		},
+		{
+			name:  "unknown tracker kind",
+			edits: []edit{{"  kind: embedded", "  kind: «jira"}},
+			want:  []string{`unknown tracker kind "jira" (known: embedded, gitlab)`},
+		},
+		{
+			name:  "unknown agent kind",
+			edits: []edit{{"    kind: command", "    kind: «shell"}},
+			want:  []string{`unknown kind "shell" for agent "coder" (known: command)`},
+		},
+		{
+			name:  "gitlab without its section",
+			edits: []edit{{"  kind: embedded", "  kind: «gitlab"}},
+			want:  []string{"tracker kind gitlab needs a tracker.gitlab section with url, project and token"},
+		},
+		{
+			name:  "gitlab without project and token",
+			edits: []edit{{"  kind: embedded", "  kind: gitlab\n  ««gitlab: {url: https://gitlab.example.com}"}},
+			want: []string{
+				`missing required key "project" in tracker.gitlab`,
+				`missing required key "token" in tracker.gitlab`,
+			},
+		},
+		{
+			name:  "unset environment variable for gitlab",
+			edits: []edit{{"  kind: embedded", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: g/p, token: «$NO_SUCH_TOKEN}"}},
+			want:  []string{"environment variable NO_SUCH_TOKEN is not set (token in tracker.gitlab refers to it)"},
+		},
+		{
+			name:  "gitlab variable set but empty",
+			edits: []edit{{"  kind: embedded", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: g/p, token: «\"${EMPTY}\"}"}},
+			want:  []string{"token in tracker.gitlab is empty"},
+		},
+		{
+			name:  "unset environment variable for an agent",
+			edits: []edit{{"env: {TOKEN: $AGENT_TOKEN,", "env: {TOKEN: «\"${NOPE}\","}},
+			want:  []string{`environment variable NOPE is not set (TOKEN in env in agent "coder" refers to it)`},
+		},
+		{
+			name:  "invalid environment variable name",
+			edits: []edit{{"MODE: fast}", "«MODE-X: fast}"}},
+			want:  []string{`"MODE-X" is not a valid environment variable name`},
+		},
+		{
+			name:  "stage naming an undefined agent",
+			edits: []edit{{"role: pm, agent: coder,", "role: pm, agent: «codr,"}},
+			want:  []string{`stage "plan" names agent "codr", which is not defined in agents (did you mean "coder"?)`},
+		},
+		{
+			name:  "pm stage without an agent",
+			edits: []edit{{"  plan: {role: pm, agent: coder,", "  «plan: {role: pm,"}},
+			want:  []string{`stage "plan" has role pm, which needs an agent: add agent: <name of an agent>`},
+		},
+		{
+			name:  "agent on a role that runs none",
+			edits: []edit{{"role: merge,", "role: merge, agent: «coder,"}},
+			want:  []string{`stage "merge" names agent "coder", but role merge runs no agent`},
+		},
+		{
+			name:  "unreachable stage",
+			edits: []edit{{"  - {name: needs:human}", "  - {name: needs:human}\n  - {name: later}"}, {"gates:\n", "  orphan: {role: pick, on: «later, success: dev:ready}\ngates:\n"}},
+			want:  []string{`stage "orphan" can never run: nothing sets label "later"`},
+		},
+		{
+			name:  "unreachable gate",
+			edits: []edit{{"  - {name: needs:human}", "  - {name: needs:human}\n  - {name: later}\n  - {name: ok}"}, {"gates:\n", "gates:\n  side: {waits: «later, approve: ok, approvers: [alice]}\n"}},
+			want:  []string{`gate "side" can never be reached: nothing sets label "later"`},
+		},
+		{
+			name: "opt_in that nothing uses",
+			src:  "version: 1\nopt_in: «go\nescalation: help\nlabels: [{name: go}, {name: help}, {name: c}]\nstages:\n  s: {role: pick, on: «c, success: go}\n",
+			want: []string{
+				`no stage runs on and no gate waits on opt_in label "go": opting an issue in would do nothing`,
+				`stage "s" can never run: nothing sets label "c"`,
+			},
+		},
+		{
+			name:  "gate without approvers",
+			edits: []edit{{", approvers: [alice]}", "}"}, {"  plan: {waits", "  «plan: {waits"}},
+			want:  []string{`gate "plan" has no approvers: nobody could approve`},
+		},
+		{
+			name:  "gate with an empty approver list",
+			edits: []edit{{"approvers: [alice, bob]", "approvers: «[]"}},
+			want:  []string{`gate "merge" has no approvers: nobody could approve`},
+		},
+		{
+			name:  "empty approver name",
+			edits: []edit{{"approvers: [alice, bob]", `approvers: [alice, «""]`}},
+			want:  []string{`empty approver name in gate "merge"`},
+		},
+		{
+			name:  "bot as approver",
+			edits: []edit{{"approvers: [alice, bob]", "approvers: [alice, «agentorg]"}},
+			want:  []string{`the bot "agentorg" cannot approve gate "merge": its own label changes never count as approvals`},
+		},
+		{
+			name:  "validator without checks",
+			edits: []edit{{"checks:\n  - name: test\n    run: go test ./...\n", ""}, {"role: validator", "role: «validator"}},
+			want:  []string{`stage "validate" has role validator but no checks are defined: add a checks list`},
+		},
+		{
+			name:  "e2e stage without e2e.run",
+			edits: []edit{{"e2e:\n  run: make e2e\n", ""}, {"role: e2e", "role: «e2e"}},
+			want:  []string{`stage "e2e" has role e2e but e2e.run is empty: set the end-to-end command`},
+		},
+		{
+			name:  "unknown prompt name",
+			edits: []edit{{"prompts:\n", "prompts:\n  «develop: x\n"}},
+			want:  []string{`unknown prompt "develop" (known: pm, developer, fix) (did you mean "developer"?)`},
+		},
+		{
+			name:  "missing prompt for a role",
+			edits: []edit{{"  fix: |\n    Fix attempt {{.Attempt}}: {{.Report}}\n", ""}, {"role: developer", "role: «developer"}},
+			want:  []string{`stage "develop" has role developer, which needs prompt "fix": add it under prompts`},
+		},
+		{
+			name:  "template parse error",
+			edits: []edit{{"    Plan: {{.Plan}}", "    «Plan: {{.Plan}"}},
+			want:  []string{`prompt "developer": bad character U+007D '}'`},
+		},
+		{
+			name:  "template naming an unknown field",
+			edits: []edit{{"{{.Issue.Title}}", "{{.Issue«.Titel}}"}},
+			want:  []string{`prompt "pm": at <.Issue.Titel>: can't evaluate field Titel in type workflow.PromptIssue`},
+		},
+		{
+			name:  "unknown field on the second template line",
+			edits: []edit{{"    Plan: {{.Plan}}", "    Plan: {{«.Plna}}"}},
+			want:  []string{`prompt "developer": at <.Plna>: can't evaluate field Plna in type workflow.PromptData`},
+		},
+		{
+			name:  "unknown field in a branch only empty data reaches",
+			edits: []edit{{"    Fix attempt {{.Attempt}}: {{.Report}}", "    Fix attempt {{.Attempt}}: {{.Report}}\n    {{if not .Report}}{{«.Reprot}}{{end}}"}},
+			want:  []string{`prompt "fix": at <.Reprot>: can't evaluate field Reprot in type workflow.PromptData`},
+		},
+		{
+			name:  "template error in a quoted one-line prompt",
+			edits: []edit{{"  fix: |\n    Fix attempt {{.Attempt}}: {{.Report}}", `  fix: "Fix {{«.Reprot}}"`}},
+			want:  []string{`prompt "fix": at <.Reprot>: can't evaluate field Reprot in type workflow.PromptData`},
+		},
+		{
+			name:  "template error under an indentation indicator",
+			edits: []edit{{"  pm: |\n    Plan issue #{{.Issue.Number}}: {{.Issue.Title}}", "  pm: |4\n        Plan {{«.Nope}}"}},
+			want:  []string{`prompt "pm": at <.Nope>: can't evaluate field Nope in type workflow.PromptData`},
+		},
+		{
+			name:  "prompt that is not text",
+			edits: []edit{{"  pm: |\n    Plan issue #{{.Issue.Number}}: {{.Issue.Title}}", "  pm: «[plan]"}},
+			want:  []string{`prompt "pm" must be a string, not a list`},
+		},
+		{
+			name:  "empty prompt",
+			edits: []edit{{"  pm: |\n    Plan issue #{{.Issue.Number}}: {{.Issue.Title}}", "  pm: «\"\""}},
+			want:  []string{`prompt "pm" is empty`},
+		},
+		{
+			name:  "template error in a folded prompt points at the prompt",
+			edits: []edit{{"  pm: |\n    Plan issue #{{.Issue.Number}}: {{.Issue.Title}}", "  pm: «>\n    Plan issue\n    {{.Issue.Titel}}"}},
+			want:  []string{`prompt "pm": at <.Issue.Titel>: can't evaluate field Titel in type workflow.PromptIssue`},
+		},
+		{
+			name:  "merge key from several anchors",
+			edits: []edit{{"agents:\n", "x-kind: &k {kind: command}\nx-cmd: &c {command: [a]}\nagents:\n  other:\n    <<: [*k, *c]\n    «colour: red\n"}, {"x-kind", "«x-kind"}, {"x-cmd", "«x-cmd"}},
+			want: []string{
+				`unknown key "x-kind" at the top level`,
+				`unknown key "x-cmd" at the top level`,
+				`unknown key "colour" in agent "other"`,
+			},
+		},
+		{
+			name:  "integer too large",
+			edits: []edit{{"concurrency: 2", "concurrency: «18446744073709551615"}},
+			want:  []string{`concurrency in stage "develop" is too large`},
+		},
+		{
+			name: "anchor merging itself",
+			src:  "««version: 1\nrepo: &a {<<: «*a}\n",
+			want: []string{
+				`missing required key "opt_in" at the top level`,
+				`missing required key "escalation" at the top level`,
+				"merge keys (<<) nest too deeply; does an anchor merge itself?",
+			},
+		},
+		{
+			name:  "alias to no anchor",
+			edits: []edit{{"escalation: needs:human", "escalation: ««*nowhere"}},
+			want:  []string{"alias *nowhere refers to no anchor &nowhere", "escalation is empty"},
+		},
+		{
+			name:  "invalid branch prefix",
+			edits: []edit{{"tracker:\n", "repo: {branch_prefix: «\"ai work/\"}\ntracker:\n"}},
+			want:  []string{`branch_prefix in repo "ai work/" is not a valid git branch name`},
+		},
+		{
+			name:  "several problems at once",
+			edits: []edit{{"version: 1", "version: «3"}, {"role: pick,", "role: «picker,"}, {"concurrency: 2", "concurrency: «none"}, {"approvers: [alice, bob]", "approvers: «[]"}},
+			want: []string{
+				"unsupported version 3: this agentorg reads version 1",
+				`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e) (did you mean "pick"?)`,
+				`concurrency in stage "develop" must be an integer, not the string "none"`,
+				`gate "merge" has no approvers: nobody could approve`,
+			},
+		},
+	}
+	base := readBase(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := tc.src
+			if src == "" {
+				src = applyEdits(t, base, tc.edits)
+			}
+			text, marks := mark(src)
+			if len(marks) != len(tc.want) {
+				t.Fatalf("test has %d markers for %d expected problems", len(marks), len(tc.want))
+			}
+			w, err := Parse("wf.yaml", []byte(text), testEnv)
+			if w != nil {
+				t.Errorf("Parse returned a workflow along with problems")
+			}
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("Parse error = %v (%T), want Problems", err, err)
+			}
+			var want Problems
+			for i, m := range tc.want {
+				want = append(want, Problem{File: "wf.yaml", Pos: marks[i], Message: m})
+			}
+			if !reflect.DeepEqual(ps, want) {
+				t.Errorf("problems:\n%v\nwant:\n%v", ps, want)
+			}
+		})
+	}
+}
+
+// readBaseString is readBase for use in table literals.
+func readBaseString() string {
+	data, err := os.ReadFile("testdata/valid.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}
+
+// The template error test above relies on markers; this one spells out the
+// file line, to pin down the block-scalar arithmetic: line 1 of a | block is
+// the line after its key, and the column adds the block's indentation.
+func TestTemplateErrorFilePosition(t *testing.T) {
+	src := `version: 1
+opt_in: go
+escalation: help
+labels: [{name: go}, {name: done}, {name: help}]
+agents:
+  a: {kind: command, command: [x]}
+stages:
+  s: {role: pm, agent: a, on: go, success: done}
+prompts:
+  pm: |
+
+    Title: {{.Issue.Title}}
+    Body:  {{.Issue.Bodyy}}
+`
+	_, err := Parse("wf.yaml", []byte(src), testEnv)
+	want := `wf.yaml:13:20: prompt "pm": at <.Issue.Bodyy>: can't evaluate field Bodyy in type workflow.PromptIssue`
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant  %s", err, want)
+	}
+}
+
+func TestParseEmpty(t *testing.T) {
+	for _, src := range []string{"", "# nothing yet\n"} {
+		_, err := Parse("wf.yaml", []byte(src), testEnv)
+		if err == nil || err.Error() != "wf.yaml: the workflow file is empty" {
+			t.Errorf("Parse(%q) = %v", src, err)
+		}
+	}
+}
+
+func TestProblemFormat(t *testing.T) {
+	ps := Problems{
+		{File: "a.yaml", Pos: Position{Line: 3, Column: 7}, Message: "bad"},
+		{File: "a.yaml", Message: "no position"},
+	}
+	if got, want := ps.Error(), "a.yaml:3:7: bad\na.yaml: no position"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if got := (Problem{Message: "m"}).String(); got != "m" {
+		t.Errorf("String() without file = %q", got)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "workflow.yaml")
+	if err := os.WriteFile(path, []byte(readBase(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AGENT_TOKEN", "from-env")
+	w, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Path != path || w.Agent("coder").Env["TOKEN"] != "from-env" {
+		t.Errorf("Load: path %q, env %v", w.Path, w.Agent("coder").Env)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want ErrNotExist", err)
+	}
+	if err := os.WriteFile(path, []byte("version: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(path)
+	var ps Problems
+	if !errors.As(err, &ps) || ps[0].File != path {
+		t.Errorf("Load(bad) = %v, want Problems naming %s", err, path)
+	}
+}
+
+func TestLookups(t *testing.T) {
+	w, err := Parse("wf.yaml", []byte(readBase(t)), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := w.StageOn("dev:done"); s == nil || s.Name != "validate" {
+		t.Errorf("StageOn(dev:done) = %+v", s)
+	}
+	if s := w.StageOn("plan:review"); s != nil {
+		t.Errorf("StageOn(plan:review) = %+v, want nil (a gate waits there)", s)
+	}
+	if ss := w.StagesWithRole("developer"); len(ss) != 1 || ss[0].Name != "develop" {
+		t.Errorf("StagesWithRole(developer) = %v", ss)
+	}
+	if ss := w.StagesWithRole("nope"); ss != nil {
+		t.Errorf("StagesWithRole(nope) = %v", ss)
+	}
+	if g := w.GateWaiting("mr:ready-for-review"); g == nil || g.Name != "merge" {
+		t.Errorf("GateWaiting = %+v", g)
+	}
+	if g := w.GateApproving("issue:approved"); g == nil || g.Name != "plan" {
+		t.Errorf("GateApproving = %+v", g)
+	}
+	if w.Stage("nope") != nil || w.Gate("nope") != nil || w.Agent("nope") != nil || w.Label("nope") != nil ||
+		w.GateWaiting("nope") != nil || w.GateApproving("nope") != nil {
+		t.Error("lookups of unknown names must return nil")
+	}
+	// Pointers reach into the workflow, not copies.
+	w.Stage("pick").Concurrency = 9
+	if w.Stages[1].Concurrency != 9 {
+		t.Error("Stage returned a copy")
+	}
+}
+
+func TestStateLabels(t *testing.T) {
+	w := &Workflow{
+		OptIn:      "in",
+		Escalation: "help",
+		Labels:     []Label{{Name: "help"}, {Name: "bug"}, {Name: "done"}, {Name: "in"}, {Name: "review"}, {Name: "ok"}},
+		Stages:     []Stage{{On: "in", Success: "review", Failure: "help"}},
+		Gates:      []Gate{{Waits: "review", Approve: "ok", Reject: "in"}, {Waits: "ok", Approve: "extra"}},
+	}
+	got := w.StateLabels()
+	want := []string{"help", "in", "review", "ok", "extra"} // label-list order; "bug" is not state; unlisted last
+	if !slices.Equal(got, want) {
+		t.Errorf("StateLabels() = %v, want %v", got, want)
+	}
+}
+
+func TestStateLabelsOfBase(t *testing.T) {
+	w, err := Parse("wf.yaml", []byte(readBase(t)), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, l := range w.Labels {
+		all = append(all, l.Name)
+	}
+	if got := w.StateLabels(); !slices.Equal(got, all) {
+		t.Errorf("StateLabels() = %v, want every label %v", got, all)
+	}
+}
+
+func TestRender(t *testing.T) {
+	w, err := Parse("wf.yaml", []byte(readBase(t)), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.Render("pm", PromptData{Issue: PromptIssue{Number: 7, Title: "Add dark mode"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "Plan issue #7: Add dark mode\n" {
+		t.Errorf("Render(pm) = %q", got)
+	}
+	if _, err := w.Render("review", PromptData{}); err == nil || !strings.Contains(err.Error(), `no prompt "review"`) {
+		t.Errorf("Render(unknown) = %v", err)
+	}
+	// A workflow built without Parse can still hold a bad template; Render
+	// must refuse rather than render "<no value>".
+	bad := &Workflow{Prompts: map[string]string{"pm": "{{.Issue.Titel}}", "fix": "{{if}}"}}
+	if _, err := bad.Render("pm", PromptData{}); err == nil || !strings.Contains(err.Error(), "can't evaluate field Titel") {
+		t.Errorf("Render(bad field) = %v", err)
+	}
+	if _, err := bad.Render("fix", PromptData{}); err == nil {
+		t.Error("Render(unparsable) succeeded")
+	}
+}
+
+func TestDefault(t *testing.T) {
+	opts := DefaultOptions{
+		Approvers:    []string{"alice", "O'Brien", "true"},
+		Check:        `go vet ./... && go test ./... # "all"`,
+		E2E:          "make e2e: all",
+		AgentCommand: []string{"claude", "-p", "--output-format", "stream-json"},
+	}
+	data := Default(opts)
+	w, err := Parse(DefaultPath, data, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("Parse(Default) has problems:\n%v\n%s", err, data)
+	}
+	wantLabels := []string{"agentorg", "pm:running", "plan:review", "issue:approved", "dev:ready", "dev:running",
+		"dev:done", "validate:running", "mr:ready-for-review", "mr:approved", "e2e:ready", "e2e:running",
+		"e2e:done", "e2e:failed", "needs:human"}
+	var labels []string
+	for _, l := range w.Labels {
+		labels = append(labels, l.Name)
+		if !colorRE.MatchString(l.Color) || l.Description == "" || strings.Contains(l.Description, "\n") {
+			t.Errorf("label %+v needs a colour and a one-line description", l)
+		}
+	}
+	if !slices.Equal(labels, wantLabels) {
+		t.Errorf("labels = %v, want %v", labels, wantLabels)
+	}
+	if !slices.Equal(w.StateLabels(), wantLabels) {
+		t.Errorf("StateLabels = %v, want every label", w.StateLabels())
+	}
+	if w.OptIn != "agentorg" || w.Escalation != "needs:human" || w.Repo.TargetBranch != "main" {
+		t.Errorf("opt_in %q, escalation %q, target %q", w.OptIn, w.Escalation, w.Repo.TargetBranch)
+	}
+	wantStages := []Stage{
+		{Name: "plan", Role: "pm", Agent: "coder", On: "agentorg", Running: "pm:running", Success: "plan:review", Failure: "needs:human", Concurrency: 1},
+		{Name: "pick", Role: "pick", On: "issue:approved", Success: "dev:ready", Failure: "needs:human", Concurrency: 1},
+		{Name: "develop", Role: "developer", Agent: "coder", On: "dev:ready", Running: "dev:running", Success: "dev:done", Failure: "needs:human", Concurrency: 2},
+		{Name: "validate", Role: "validator", On: "dev:done", Running: "validate:running", Success: "mr:ready-for-review", Failure: "dev:ready", Concurrency: 1},
+		{Name: "merge", Role: "merge", On: "mr:approved", Success: "e2e:ready", Failure: "needs:human", Concurrency: 1},
+		{Name: "e2e", Role: "e2e", On: "e2e:ready", Running: "e2e:running", Success: "e2e:done", Failure: "e2e:failed", Concurrency: 1},
+	}
+	if !reflect.DeepEqual(w.Stages, wantStages) {
+		t.Errorf("stages = %+v\nwant %+v", w.Stages, wantStages)
+	}
+	wantGates := []Gate{
+		{Name: "plan", Waits: "plan:review", Approve: "issue:approved", Reject: "agentorg", Approvers: opts.Approvers},
+		{Name: "merge", Waits: "mr:ready-for-review", Approve: "mr:approved", Reject: "dev:ready", Approvers: opts.Approvers, MergeRequest: true},
+	}
+	if !reflect.DeepEqual(w.Gates, wantGates) {
+		t.Errorf("gates = %+v\nwant %+v", w.Gates, wantGates)
+	}
+	if len(w.Checks) != 1 || w.Checks[0].Name != "test" || w.Checks[0].Run != opts.Check {
+		t.Errorf("checks = %+v", w.Checks)
+	}
+	if w.E2E.Run != opts.E2E {
+		t.Errorf("e2e = %+v", w.E2E)
+	}
+	if a := w.Agent("coder"); a == nil || a.Kind != "command" || !slices.Equal(a.Command, opts.AgentCommand) {
+		t.Errorf("agent = %+v", a)
+	}
+
+	data2 := PromptData{
+		Issue:    PromptIssue{Number: 12, Title: "Export CSV", Body: "Users want CSV export.", Labels: []string{"agentorg"}},
+		Repo:     PromptRepo{TargetBranch: "main", Branch: "agentorg/issue-12"},
+		Attempt:  2,
+		Plan:     "PLAN-TEXT",
+		Report:   "REPORT-TEXT",
+		Feedback: "FEEDBACK-TEXT",
+	}
+	for name, wants := range map[string][]string{
+		"pm":        {"#12", "Export CSV", "Users want CSV export.", "## Acceptance criteria", "- [ ]", "FEEDBACK-TEXT"},
+		"developer": {"#12", "Export CSV", "Users want CSV export.", "PLAN-TEXT", "agentorg/issue-12", "main", "Change only what the issue", "Do not commit", "FEEDBACK-TEXT"},
+		"fix":       {"#12", "REPORT-TEXT", "PLAN-TEXT", "targeted fixes", "attempt 2", "Do\nnot commit"},
+	} {
+		got, err := w.Render(name, data2)
+		if err != nil {
+			t.Errorf("Render(%s): %v", name, err)
+			continue
+		}
+		for _, s := range wants {
+			if !strings.Contains(got, s) {
+				t.Errorf("Render(%s) lacks %q:\n%s", name, s, got)
+			}
+		}
+		if strings.Contains(got, "<no value>") {
+			t.Errorf("Render(%s) has a missing value:\n%s", name, got)
+		}
+	}
+	// Without feedback, the feedback paragraph disappears.
+	data2.Feedback = ""
+	got, err := w.Render("pm", data2)
+	if err != nil || strings.Contains(got, "rejected") {
+		t.Errorf("Render(pm) without feedback = %q, %v", got, err)
+	}
+}
+
+func TestDefaultTargetBranch(t *testing.T) {
+	opts := DefaultOptions{Approvers: []string{"alice"}, TargetBranch: "release/2.x", Check: "true", E2E: "true", AgentCommand: []string{"agent"}}
+	w, err := Parse("wf.yaml", Default(opts), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Repo.TargetBranch != "release/2.x" {
+		t.Errorf("target branch = %q", w.Repo.TargetBranch)
+	}
+	// A name YAML would read as a number must come back as written.
+	opts.TargetBranch = "2.0"
+	w, err = Parse("wf.yaml", Default(opts), testEnv)
+	if err != nil || w.Repo.TargetBranch != "2.0" {
+		t.Errorf("target branch 2.0: %v, %v", err, w)
+	}
+}
+
+// Left empty, the required options make the file point at what to fill in.
+func TestDefaultWithoutOptionsIsInvalid(t *testing.T) {
+	_, err := Parse("wf.yaml", Default(DefaultOptions{}), testEnv)
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("err = %v", err)
+	}
+	var msgs []string
+	for _, p := range ps {
+		msgs = append(msgs, p.Message)
+	}
+	for _, want := range []string{
+		`command in agent "coder" must name a program: a list like ["my-agent", "--flag"]`,
+		`gate "plan" has no approvers: nobody could approve`,
+		`gate "merge" has no approvers: nobody could approve`,
+		`run in check "test" is empty`,
+		`stage "e2e" has role e2e but e2e.run is empty: set the end-to-end command`,
+	} {
+		if !slices.Contains(msgs, want) {
+			t.Errorf("missing problem %q in:\n%v", want, err)
+		}
+	}
+	if len(ps) != 5 {
+		t.Errorf("got %d problems, want 5:\n%v", len(ps), err)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"agnet", ` (did you mean "agent"?)`},
+		{"sucess", ` (did you mean "success"?)`},
+		{"om", ` (did you mean "on"?)`},
+		{"zzz", ""},
+		{"description", ""},
+	} {
+		if got := suggest(tc.in, stageKeys); got != tc.want {
+			t.Errorf("suggest(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Parse must report, never panic, whatever the file holds.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(readBaseString()))
+	f.Add(Default(DefaultOptions{Approvers: []string{"a"}, Check: "c", E2E: "e", AgentCommand: []string{"x"}}))
+	f.Add([]byte("a: &a {<<: *a}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, err := Parse("wf.yaml", data, testEnv)
+		if (w == nil) == (err == nil) {
+			t.Fatalf("Parse returned workflow %v with error %v", w != nil, err)
+		}
+	})
+}
