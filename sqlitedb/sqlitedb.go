@@ -21,22 +21,18 @@ import (
 // lock before giving up with SQLITE_BUSY.
 const BusyTimeout = 10 * time.Second
 
-// MaxOpenConns is the size of the pool Open returns.
+// MaxOpenConns is the size of the pool Open returns: one, as the riversqlite
+// docs advise.
 //
-// SQLite admits one writer at a time whatever the pool size, so extra
-// connections only buy concurrent readers (WAL lets them read while a write is
-// in progress). The riversqlite docs suggest SetMaxOpenConns(1) to avoid
-// SQLITE_BUSY; we do not follow that, because with one connection any code that
-// queries the pool while it holds a transaction or an open *sql.Rows (easy to
-// do in an engine shared by several packages) blocks forever, and every
-// tracker read would queue behind River's polling writes. The errors River
-// warns about are instead prevented by the DSN: busy_timeout makes a writer
-// wait for the lock, and _txlock=immediate takes the write lock at BEGIN, so a
-// transaction never has to upgrade a read lock (the one case where SQLite
-// returns SQLITE_BUSY at once instead of waiting). The bound stays small
-// because every connection carries its own page cache and writers gain nothing
-// from more of them.
-const MaxOpenConns = 8
+// SQLite admits one writer at a time whatever the pool size. With several
+// connections, River's pollers, the workers and the tracker all contend for
+// the write lock inside SQLite, whose busy handler sleeps and retries (up to
+// 100 ms a turn); measured with `agentorg bench`, a pool of 8 ran 100 issues at
+// 0.6 issues/s, a pool of 1 at 4 issues/s, because database/sql then queues
+// callers in Go and hands the connection over at once. The price is a rule
+// every caller keeps: never query the pool while holding a transaction or an
+// open *sql.Rows from it, or the caller waits for itself forever.
+const MaxOpenConns = 1
 
 // params are the modernc DSN parameters every connection is opened with.
 // busy_timeout is applied first by the driver, so the others can wait for
