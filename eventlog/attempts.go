@@ -1,0 +1,122 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentorg/agentorg"
+)
+
+// Verdicts of a validation.
+const (
+	GO   = "GO"
+	NOGO = "NO-GO"
+)
+
+// Attempt is one developer attempt at an issue and what validation said of
+// it. Attempt n+1 resumes attempt n's agent session.
+type Attempt struct {
+	Issue      int64          `json:"issue"`
+	N          int            `json:"n"`
+	RunID      string         `json:"run_id"`
+	Agent      string         `json:"agent"`
+	SessionID  string         `json:"session_id"`
+	CommitSHA  string         `json:"commit_sha"`
+	Verdict    string         `json:"verdict"`  // "", GO or NO-GO
+	Distance   int            `json:"distance"` // failing checks; -1 before validation
+	Report     string         `json:"report"`
+	Summary    string         `json:"summary"`
+	Usage      agentorg.Usage `json:"usage"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+}
+
+// Attempts lists an issue's attempts, oldest first.
+func (l *Log) Attempts(ctx context.Context, issue int64) ([]Attempt, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT issue, n, run_id, agent, session_id, commit_sha, verdict, distance, report, summary, usage, started_at, finished_at
+		FROM agentorg_attempts WHERE issue = ? ORDER BY n`, issue)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: attempts of #%d: %w", issue, err)
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var usage, started, finished string
+		if err := rows.Scan(&a.Issue, &a.N, &a.RunID, &a.Agent, &a.SessionID, &a.CommitSHA, &a.Verdict, &a.Distance, &a.Report, &a.Summary, &usage, &started, &finished); err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal([]byte(usage), &a.Usage)
+		a.StartedAt, _ = time.Parse(timeFormat, started)
+		if finished != "" {
+			a.FinishedAt, _ = time.Parse(timeFormat, finished)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// LastAttempt returns the newest attempt, or ok=false when there is none.
+func (l *Log) LastAttempt(ctx context.Context, issue int64) (Attempt, bool, error) {
+	as, err := l.Attempts(ctx, issue)
+	if err != nil || len(as) == 0 {
+		return Attempt{}, false, err
+	}
+	return as[len(as)-1], true, nil
+}
+
+// StartAttempt records attempt n; starting an attempt that exists returns it
+// unchanged (a retried stage continues the same attempt).
+func (l *Log) StartAttempt(ctx context.Context, a Attempt) (Attempt, error) {
+	if a.StartedAt.IsZero() {
+		a.StartedAt = l.now()
+	}
+	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_attempts (issue, n, run_id, agent, session_id, started_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (issue, n) DO NOTHING`,
+		a.Issue, a.N, a.RunID, a.Agent, a.SessionID, a.StartedAt.UTC().Format(timeFormat))
+	if err != nil {
+		return Attempt{}, fmt.Errorf("eventlog: start attempt %d of #%d: %w", a.N, a.Issue, err)
+	}
+	as, err := l.Attempts(ctx, a.Issue)
+	if err != nil {
+		return Attempt{}, err
+	}
+	for _, got := range as {
+		if got.N == a.N {
+			return got, nil
+		}
+	}
+	return Attempt{}, errors.New("eventlog: attempt vanished")
+}
+
+// SetSession stores the agent session of an attempt (the newest id the agent
+// reported) with its summary and usage.
+func (l *Log) SetSession(ctx context.Context, issue int64, n int, agent, session, summary string, u agentorg.Usage) error {
+	usage, _ := json.Marshal(u)
+	return l.update(ctx, issue, n, `agent = ?, session_id = ?, summary = ?, usage = ?`, agent, session, summary, string(usage))
+}
+
+// SetCommit stores the commit an attempt produced.
+func (l *Log) SetCommit(ctx context.Context, issue int64, n int, sha string) error {
+	return l.update(ctx, issue, n, `commit_sha = ?`, sha)
+}
+
+// SetVerdict stores the validation verdict and report of an attempt.
+func (l *Log) SetVerdict(ctx context.Context, issue int64, n int, verdict string, distance int, report string) error {
+	return l.update(ctx, issue, n, `verdict = ?, distance = ?, report = ?, finished_at = ?`, verdict, distance, report, l.now().UTC().Format(timeFormat))
+}
+
+func (l *Log) update(ctx context.Context, issue int64, n int, set string, args ...any) error {
+	args = append(args, issue, n)
+	res, err := l.db.ExecContext(ctx, `UPDATE agentorg_attempts SET `+set+` WHERE issue = ? AND n = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("eventlog: attempt %d of #%d: %w", n, issue, err)
+	}
+	if k, _ := res.RowsAffected(); k == 0 {
+		return fmt.Errorf("eventlog: attempt %d of #%d: %w", n, issue, agentorg.ErrNotFound)
+	}
+	return nil
+}

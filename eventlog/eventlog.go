@@ -1,0 +1,159 @@
+// Package eventlog is the engine's record of what happened and why: every
+// label transition, claim, agent run, verdict and refusal, with the actor,
+// the reason and the run it belongs to. It also keeps the developer attempts
+// of each issue (session, commit, verdict), which the convergence loop reads.
+//
+// It lives in the engine's SQLite database next to the job queue; it is not
+// part of the tracker, so it works the same whichever tracker is used.
+package eventlog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event kinds.
+const (
+	KindTransition = "transition" // labels moved from one state to another
+	KindClaim      = "claim"      // a stage run started on an issue
+	KindAgent      = "agent"      // an agent run ended
+	KindVerdict    = "verdict"    // validation said GO or NO-GO
+	KindRefused    = "refused"    // an approval or action was refused
+	KindCancel     = "cancel"     // a stage run was cancelled
+	KindError      = "error"      // a stage run failed
+	KindEscalate   = "escalate"   // the issue was handed to a human
+	KindHuman      = "human"      // a human acted through the CLI
+	KindMerge      = "merge"      // a merge request was opened or merged
+	KindSkip       = "skip"       // a stale job found nothing to do
+)
+
+// Event is one line of the record.
+type Event struct {
+	ID     int64             `json:"id"`
+	At     time.Time         `json:"at"`
+	Issue  int64             `json:"issue"`
+	Stage  string            `json:"stage,omitempty"`
+	RunID  string            `json:"run_id,omitempty"`
+	Actor  string            `json:"actor"`
+	Kind   string            `json:"kind"`
+	From   string            `json:"from,omitempty"`
+	To     string            `json:"to,omitempty"`
+	Reason string            `json:"reason"`
+	Data   map[string]string `json:"data,omitempty"`
+}
+
+// Log reads and appends events and attempts.
+type Log struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// New returns a Log over db; call Migrate once before use.
+func New(db *sql.DB) *Log { return &Log{db: db, now: time.Now} }
+
+const schema = `
+CREATE TABLE IF NOT EXISTS agentorg_events (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	at      TEXT NOT NULL,
+	issue   INTEGER NOT NULL,
+	stage   TEXT NOT NULL DEFAULT '',
+	run_id  TEXT NOT NULL DEFAULT '',
+	actor   TEXT NOT NULL,
+	kind    TEXT NOT NULL,
+	from_state TEXT NOT NULL DEFAULT '',
+	to_state   TEXT NOT NULL DEFAULT '',
+	reason  TEXT NOT NULL DEFAULT '',
+	data    TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS agentorg_events_issue ON agentorg_events (issue, id);
+CREATE TABLE IF NOT EXISTS agentorg_attempts (
+	issue       INTEGER NOT NULL,
+	n           INTEGER NOT NULL,
+	run_id      TEXT NOT NULL,
+	agent       TEXT NOT NULL DEFAULT '',
+	session_id  TEXT NOT NULL DEFAULT '',
+	commit_sha  TEXT NOT NULL DEFAULT '',
+	verdict     TEXT NOT NULL DEFAULT '',
+	distance    INTEGER NOT NULL DEFAULT -1,
+	report      TEXT NOT NULL DEFAULT '',
+	summary     TEXT NOT NULL DEFAULT '',
+	usage       TEXT NOT NULL DEFAULT '{}',
+	started_at  TEXT NOT NULL,
+	finished_at TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (issue, n)
+);
+`
+
+// Migrate creates the tables if they are missing.
+func (l *Log) Migrate(ctx context.Context) error {
+	if _, err := l.db.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("eventlog: migrate: %w", err)
+	}
+	return nil
+}
+
+const timeFormat = time.RFC3339Nano
+
+// Record appends an event; At defaults to now.
+func (l *Log) Record(ctx context.Context, e Event) error {
+	if e.At.IsZero() {
+		e.At = l.now()
+	}
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return err
+	}
+	if e.Data == nil {
+		data = []byte("{}")
+	}
+	_, err = l.db.ExecContext(ctx, `INSERT INTO agentorg_events (at, issue, stage, run_id, actor, kind, from_state, to_state, reason, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.At.UTC().Format(timeFormat), e.Issue, e.Stage, e.RunID, e.Actor, e.Kind, e.From, e.To, e.Reason, string(data))
+	if err != nil {
+		return fmt.Errorf("eventlog: record %s on #%d: %w", e.Kind, e.Issue, err)
+	}
+	return nil
+}
+
+// Filter selects events; zero values select all.
+type Filter struct {
+	Issue int64
+	Kind  string
+}
+
+// Events lists events oldest first.
+func (l *Log) Events(ctx context.Context, f Filter) ([]Event, error) {
+	q := `SELECT id, at, issue, stage, run_id, actor, kind, from_state, to_state, reason, data FROM agentorg_events WHERE 1=1`
+	var args []any
+	if f.Issue != 0 {
+		q += ` AND issue = ?`
+		args = append(args, f.Issue)
+	}
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, f.Kind)
+	}
+	q += ` ORDER BY id`
+	rows, err := l.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at, data string
+		if err := rows.Scan(&e.ID, &at, &e.Issue, &e.Stage, &e.RunID, &e.Actor, &e.Kind, &e.From, &e.To, &e.Reason, &data); err != nil {
+			return nil, err
+		}
+		e.At, _ = time.Parse(timeFormat, at)
+		if data != "{}" && data != "null" {
+			_ = json.Unmarshal([]byte(data), &e.Data)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
