@@ -1,0 +1,127 @@
+// Package human holds what people do to the organization through the CLI:
+// opt an issue in, approve or reject at a gate. The demo plays its human
+// through these same functions, so what it shows is what a user gets.
+package human
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+// Desk is where a human acts: the workflow that says who may do what, the
+// tracker, and the event log that records it.
+type Desk struct {
+	Workflow *workflow.Workflow
+	Tracker  agentorg.Tracker
+	Log      *eventlog.Log
+}
+
+// NotAllowedError says a user tried to approve or reject at a gate they are
+// not an approver of.
+type NotAllowedError struct {
+	User string
+	Gate *workflow.Gate
+}
+
+func (e *NotAllowedError) Error() string {
+	return fmt.Sprintf("%s may not approve or reject at gate %q (approvers: %s); change `gates.%s.approvers` in the workflow to allow them",
+		e.User, e.Gate.Name, strings.Join(e.Gate.Approvers, ", "), e.Gate.Name)
+}
+
+// OptIn adds the workflow's opt-in label, which hands the issue to the PM.
+func (d *Desk) OptIn(ctx context.Context, issue int64, user string) error {
+	if _, err := d.Tracker.UpdateLabels(ctx, issue, []string{d.Workflow.OptIn}, nil, user); err != nil {
+		return err
+	}
+	return d.Log.Record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindTransition, To: d.Workflow.OptIn,
+		Reason: "opted in by " + user})
+}
+
+// waitingGate returns the gate the issue waits at.
+func (d *Desk) waitingGate(ctx context.Context, issue int64) (agentorg.Issue, *workflow.Gate, error) {
+	is, err := d.Tracker.Issue(ctx, issue)
+	if err != nil {
+		return is, nil, err
+	}
+	for i := range d.Workflow.Gates {
+		g := &d.Workflow.Gates[i]
+		if is.HasLabel(g.Waits) {
+			return is, g, nil
+		}
+	}
+	var waits []string
+	for _, g := range d.Workflow.Gates {
+		waits = append(waits, g.Waits)
+	}
+	return is, nil, fmt.Errorf("issue #%d waits at no gate: it carries [%s], and a gate needs one of [%s]",
+		issue, strings.Join(is.Labels, ", "), strings.Join(waits, ", "))
+}
+
+// Approve approves whatever the issue waits for: its plan, or its merge
+// request at the current head. It returns the gate that was passed.
+func (d *Desk) Approve(ctx context.Context, issue int64, user string) (*workflow.Gate, error) {
+	_, g, err := d.waitingGate(ctx, issue)
+	if err != nil {
+		return nil, err
+	}
+	if user == d.Workflow.Tracker.Bot || !slices.Contains(g.Approvers, user) {
+		return g, &NotAllowedError{User: user, Gate: g}
+	}
+	what := "the plan"
+	if g.MergeRequest {
+		mr, err := role.IssueMR(ctx, d.Tracker, issue)
+		if err != nil {
+			return g, err
+		}
+		if _, err := d.Tracker.ApproveMR(ctx, mr.Number, user); err != nil {
+			return g, err
+		}
+		what = fmt.Sprintf("merge request !%d at %.10s", mr.Number, mr.HeadSHA)
+	}
+	if _, err := d.Tracker.UpdateLabels(ctx, issue, []string{g.Approve}, []string{g.Waits}, user); err != nil {
+		return g, err
+	}
+	return g, d.Log.Record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindHuman, From: g.Waits, To: g.Approve,
+		Reason: fmt.Sprintf("%s approved %s", user, what), Data: map[string]string{"gate": g.Name}})
+}
+
+// Reject sends the issue to the gate's reject label with the reason as
+// feedback, which the next agent run is given.
+func (d *Desk) Reject(ctx context.Context, issue int64, user, reason string) (*workflow.Gate, error) {
+	_, g, err := d.waitingGate(ctx, issue)
+	if err != nil {
+		return nil, err
+	}
+	if user == d.Workflow.Tracker.Bot || !slices.Contains(g.Approvers, user) {
+		return g, &NotAllowedError{User: user, Gate: g}
+	}
+	if strings.TrimSpace(reason) == "" {
+		return g, fmt.Errorf("a rejection needs a reason: it is what the agent is told to change")
+	}
+	if g.Reject == "" {
+		return g, fmt.Errorf("gate %q has no reject label in the workflow", g.Name)
+	}
+	if g.MergeRequest {
+		if mr, err := role.IssueMR(ctx, d.Tracker, issue); err == nil {
+			if _, err := d.Tracker.UnapproveMR(ctx, mr.Number, user); err != nil {
+				return g, err
+			}
+		}
+	}
+	body := agentorg.Marker(role.FeedbackKey) + "\n" + fmt.Sprintf("Rejected at gate %q by %s:\n\n%s", g.Name, user, reason)
+	if _, err := d.Tracker.AddComment(ctx, issue, body, user); err != nil {
+		return g, err
+	}
+	if _, err := d.Tracker.UpdateLabels(ctx, issue, []string{g.Reject}, []string{g.Waits, g.Approve}, user); err != nil {
+		return g, err
+	}
+	return g, d.Log.Record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindHuman, From: g.Waits, To: g.Reject,
+		Reason: fmt.Sprintf("%s rejected: %s", user, reason), Data: map[string]string{"gate": g.Name}})
+}

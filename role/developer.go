@@ -1,0 +1,163 @@
+package role
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/eventlog"
+)
+
+// developer runs its agent in the issue's worktree and commits exactly what
+// the agent changed. The first attempt starts a session on a branch made from
+// the current head of the target branch; each later attempt resumes the same
+// session in the same worktree, told what validation found.
+type developer struct{}
+
+func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
+	n := r.Issue.Number
+	a, err := currentAttempt(ctx, d, r)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if a.CommitSHA != "" {
+		// A crash after the commit: the work is done, only the label is left.
+		return Outcome{Reason: fmt.Sprintf("attempt %d committed %s", a.N, short(a.CommitSHA))}, nil
+	}
+
+	if err := d.Mirror.Fetch(ctx); err != nil {
+		return Outcome{}, err
+	}
+	wt, _, err := d.Mirror.Worktree(ctx, WorktreePath(d.Home, n), Branch(d.Workflow, n), d.targetRef())
+	if err != nil {
+		return Outcome{}, err
+	}
+
+	// Agent is set once this attempt's agent run finished; a retry after a
+	// crash between the run and the commit must not run the agent twice.
+	var external time.Duration
+	if a.Agent == "" {
+		ag, def, err := d.agent(r)
+		if err != nil {
+			return Outcome{}, err
+		}
+		data := promptData(d, r, a.N)
+		if data.Plan, err = Plan(ctx, d.Tracker, n); err != nil {
+			return Outcome{}, err
+		}
+		prompt := "developer"
+		if a.N > 1 {
+			prompt = "fix"
+			prev, err := previous(ctx, d, n, a.N)
+			if err != nil {
+				return Outcome{}, err
+			}
+			data.Report = prev.Report
+			if prev.Verdict == eventlog.GO {
+				// Validation passed but a human sent it back: their words are the report.
+				if data.Feedback, err = Feedback(ctx, d.Tracker, n); err != nil {
+					return Outcome{}, err
+				}
+			}
+		}
+		text, err := d.Workflow.Render(prompt, data)
+		if err != nil {
+			return Outcome{}, err
+		}
+		tr, err := openTranscript(d.Home, r.ID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		defer tr.Close()
+		task := agentorg.Task{
+			Role: r.Stage.Role, Issue: n, Attempt: a.N, Dir: wt.Path, Prompt: text,
+			Access: agentorg.ReadWrite, Env: d.AgentEnv(def), Transcript: tr,
+			Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
+		}
+		var res agentorg.Result
+		began := time.Now()
+		if a.SessionID != "" {
+			res, err = ag.Resume(ctx, a.SessionID, task)
+		} else {
+			res, err = ag.Start(ctx, task)
+		}
+		external = time.Since(began)
+		if err != nil {
+			return Outcome{}, err
+		}
+		session := res.SessionID
+		if session == "" {
+			session = a.SessionID
+		}
+		if err := d.Log.SetSession(ctx, n, a.N, def.Name, session, res.Summary, res.Usage); err != nil {
+			return Outcome{}, err
+		}
+		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: def.Name, Kind: eventlog.KindAgent,
+			Reason: fmt.Sprintf("attempt %d: %s", a.N, oneLine(res.Summary)),
+			Data:   map[string]string{"session": session, "attempt": fmt.Sprint(a.N), "resumed": fmt.Sprint(a.SessionID != "")}})
+	}
+
+	sha, changed, err := wt.CommitAll(ctx, fmt.Sprintf("#%d: %s (attempt %d)", n, r.Issue.Title, a.N), d.Identity)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := d.Log.SetCommit(ctx, n, a.N, sha); err != nil {
+		return Outcome{}, err
+	}
+	why := fmt.Sprintf("attempt %d committed %s", a.N, short(sha))
+	if !changed {
+		why = fmt.Sprintf("attempt %d changed nothing; head stays %s", a.N, short(sha))
+	}
+	return Outcome{Reason: why, External: external}, nil
+}
+
+// currentAttempt returns the attempt this run works on: the unfinished one
+// if a run crashed, else a new one that resumes the previous session.
+func currentAttempt(ctx context.Context, d *Deps, r *Run) (eventlog.Attempt, error) {
+	last, ok, err := d.Log.LastAttempt(ctx, r.Issue.Number)
+	if err != nil {
+		return eventlog.Attempt{}, err
+	}
+	if ok && last.Verdict == "" {
+		return last, nil
+	}
+	next := eventlog.Attempt{Issue: r.Issue.Number, N: 1, RunID: r.ID}
+	if ok {
+		next.N = last.N + 1
+		next.SessionID = last.SessionID
+	}
+	return d.Log.StartAttempt(ctx, next)
+}
+
+func previous(ctx context.Context, d *Deps, issue int64, n int) (eventlog.Attempt, error) {
+	as, err := d.Log.Attempts(ctx, issue)
+	if err != nil {
+		return eventlog.Attempt{}, err
+	}
+	for _, a := range as {
+		if a.N == n-1 {
+			return a, nil
+		}
+	}
+	return eventlog.Attempt{}, fmt.Errorf("issue #%d: attempt %d not found", issue, n-1)
+}
+
+func short(sha string) string {
+	if len(sha) > 10 {
+		return sha[:10]
+	}
+	return sha
+}
+
+func oneLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}

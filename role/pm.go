@@ -1,0 +1,72 @@
+package role
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+)
+
+// pm plans an issue: its agent reads a clean checkout of the target branch
+// (read-only) and answers with a plan, which is posted as the issue's plan
+// comment for the human plan gate.
+type pm struct{}
+
+func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
+	ag, def, err := d.agent(r)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := d.Mirror.Fetch(ctx); err != nil {
+		return Outcome{}, err
+	}
+	head, err := d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch)
+	if err != nil {
+		return Outcome{}, err
+	}
+	dir := filepath.Join(d.Home, "checkouts", "plan-"+r.ID)
+	cleanup, err := d.Mirror.Checkout(ctx, dir, head)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer cleanup()
+
+	data := promptData(d, r, 0)
+	if data.Feedback, err = Feedback(ctx, d.Tracker, r.Issue.Number); err != nil {
+		return Outcome{}, err
+	}
+	if data.Plan, err = Plan(ctx, d.Tracker, r.Issue.Number); err != nil {
+		return Outcome{}, err
+	}
+	prompt, err := d.Workflow.Render("pm", data)
+	if err != nil {
+		return Outcome{}, err
+	}
+	tr, err := openTranscript(d.Home, r.ID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer tr.Close()
+	began := time.Now()
+	res, err := ag.Start(ctx, agentorg.Task{
+		Role: r.Stage.Role, Issue: r.Issue.Number, Dir: dir, Prompt: prompt,
+		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
+		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	plan := strings.TrimSpace(res.Summary)
+	if plan == "" {
+		return Outcome{}, fmt.Errorf("%w: the PM agent answered with an empty plan", agentorg.ErrAgent)
+	}
+	body := fmt.Sprintf("## Plan for #%d\n\n%s\n\n_Session %s. Approve with `agentorg approve %d`, or reject with a reason._",
+		r.Issue.Number, plan, res.SessionID, r.Issue.Number)
+	if _, err := d.Tracker.UpsertComment(ctx, r.Issue.Number, PlanKey(r.Issue.Number), body, d.Workflow.Tracker.Bot); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Reason: "plan posted for approval (session " + res.SessionID + ")", External: time.Since(began)}, nil
+}

@@ -1,0 +1,190 @@
+// Package role holds what each role of the organization does when the engine
+// hands it an issue: the PM plans, pick queues approved work, the developer
+// drives its agent in the issue's worktree, the validator checks the exact
+// commit that would be pushed, merge merges what a human approved, and E2E
+// runs the end-to-end command on the merged target branch.
+//
+// Roles never talk to each other. Each reads the tracker and the event log,
+// does its job, and returns an Outcome; the engine moves the labels.
+package role
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/workflow"
+	"github.com/agentorg/agentorg/workspace"
+)
+
+// Deps is everything a role may use. The engine builds it once.
+type Deps struct {
+	Workflow *workflow.Workflow
+	Tracker  agentorg.Tracker
+	Log      *eventlog.Log
+	// Agents maps a workflow agent name to its adapter.
+	Agents map[string]agentorg.Agent
+	Mirror *workspace.Mirror
+	// Home is the state directory: worktrees/, checkouts/, runs/ live here.
+	Home     string
+	Identity workspace.Identity
+	// AgentEnv returns the environment an agent runs with, built from
+	// scratch (no tracker token, only what the workflow passes on).
+	AgentEnv func(a *workflow.Agent) []string
+	// CheckEnv is the environment checks and the E2E command run with.
+	CheckEnv []string
+}
+
+// Run is one stage run on one issue.
+type Run struct {
+	ID    string // unique per run; names transcripts and events
+	Stage *workflow.Stage
+	Issue agentorg.Issue
+	// OnStart receives the process group of an agent the run starts, so
+	// that the engine can kill it if the engine itself dies.
+	OnStart func(pgid int)
+}
+
+// Outcome says where the issue goes after a run.
+type Outcome struct {
+	// To is the label the issue moves to; "" means the stage's Success.
+	To     string
+	Reason string
+	// External is the time spent waiting on agents, checks and the E2E
+	// command: what the orchestrator does not control. The engine reports
+	// the rest as its own time.
+	External time.Duration
+}
+
+// Role is one job of the organization.
+type Role interface {
+	Run(ctx context.Context, d *Deps, r *Run) (Outcome, error)
+}
+
+// For returns the role with the given name, or nil.
+func For(name string) Role {
+	switch name {
+	case agentorg.RolePM:
+		return pm{}
+	case agentorg.RolePick:
+		return pick{}
+	case agentorg.RoleDeveloper:
+		return developer{}
+	case agentorg.RoleValidator:
+		return validator{}
+	case agentorg.RoleMerge:
+		return merge{}
+	case agentorg.RoleE2E:
+		return e2e{}
+	}
+	return nil
+}
+
+// Branch is the deterministic branch of an issue.
+func Branch(w *workflow.Workflow, issue int64) string {
+	return fmt.Sprintf("%s%d", w.Repo.BranchPrefix, issue)
+}
+
+// WorktreePath is the stable worktree of an issue: every attempt of the
+// developer runs there, because a resumed agent session expects its own
+// earlier edits, and some CLIs resume only from the directory they started in.
+func WorktreePath(home string, issue int64) string {
+	return filepath.Join(home, "worktrees", fmt.Sprintf("issue-%d", issue))
+}
+
+// TranscriptPath is where a run's raw agent output is kept.
+func TranscriptPath(home, runID string) string {
+	return filepath.Join(home, "runs", runID+".log")
+}
+
+func openTranscript(home, runID string) (*os.File, error) {
+	p := TranscriptPath(home, runID)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+}
+
+// Plan returns the approved plan of an issue: the body of the PM's plan
+// comment, without its marker.
+func Plan(ctx context.Context, t agentorg.Tracker, issue int64) (string, error) {
+	cs, err := t.Comments(ctx, issue)
+	if err != nil {
+		return "", err
+	}
+	for i := len(cs) - 1; i >= 0; i-- {
+		if agentorg.HasMarker(cs[i].Body, PlanKey(issue)) {
+			return strings.TrimSpace(agentorg.StripMarkers(cs[i].Body)), nil
+		}
+	}
+	return "", nil
+}
+
+// PlanKey is the marker key of an issue's plan comment.
+func PlanKey(issue int64) string { return fmt.Sprintf("plan:%d", issue) }
+
+// FeedbackKey marks a human's rejection comment, so that the next agent run
+// is given it.
+const FeedbackKey = "feedback"
+
+// Feedback returns the newest human feedback (a rejection reason) on an
+// issue, or "".
+func Feedback(ctx context.Context, t agentorg.Tracker, issue int64) (string, error) {
+	cs, err := t.Comments(ctx, issue)
+	if err != nil {
+		return "", err
+	}
+	for i := len(cs) - 1; i >= 0; i-- {
+		if strings.Contains(cs[i].Body, agentorg.Marker(FeedbackKey)) {
+			return strings.TrimSpace(agentorg.StripMarkers(cs[i].Body)), nil
+		}
+	}
+	return "", nil
+}
+
+func promptData(d *Deps, r *Run, attempt int) workflow.PromptData {
+	return workflow.PromptData{
+		Issue: workflow.PromptIssue{
+			Number: r.Issue.Number,
+			Title:  r.Issue.Title,
+			Body:   r.Issue.Body,
+			Labels: r.Issue.Labels,
+		},
+		Repo: workflow.PromptRepo{
+			TargetBranch: d.Workflow.Repo.TargetBranch,
+			Branch:       Branch(d.Workflow, r.Issue.Number),
+		},
+		Role:    r.Stage.Role,
+		Attempt: attempt,
+	}
+}
+
+func (d *Deps) agent(r *Run) (agentorg.Agent, *workflow.Agent, error) {
+	def := d.Workflow.Agent(r.Stage.Agent)
+	if def == nil {
+		return nil, nil, fmt.Errorf("stage %s: agent %q is not defined", r.Stage.Name, r.Stage.Agent)
+	}
+	a := d.Agents[def.Name]
+	if a == nil {
+		return nil, nil, fmt.Errorf("stage %s: agent %q has no adapter", r.Stage.Name, def.Name)
+	}
+	return a, def, nil
+}
+
+func (d *Deps) targetRef() string {
+	return "refs/remotes/origin/" + d.Workflow.Repo.TargetBranch
+}
+
+// pick moves approved work into the developers' queue. It has no agent: it
+// is the article's "Pick" step, where the engine's per-stage concurrency
+// decides how much work is in flight.
+type pick struct{}
+
+func (pick) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
+	return Outcome{Reason: "plan approved; queued for a developer"}, nil
+}
