@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/agentorg/agentorg/eventlog"
+)
+
+// The claim table records which process works which job, with a heartbeat.
+// River's job row says "running"; the claim says who and whether they are
+// still alive.
+const claimsSchema = `
+CREATE TABLE IF NOT EXISTS agentorg_claims (
+	job_id       INTEGER PRIMARY KEY,
+	issue        INTEGER NOT NULL,
+	stage        TEXT NOT NULL,
+	run_id       TEXT NOT NULL,
+	owner        TEXT NOT NULL,
+	pgid         INTEGER NOT NULL DEFAULT 0,
+	heartbeat_at INTEGER NOT NULL
+);`
+
+func (e *Engine) claim(ctx context.Context, jobID int64, a StageArgs, runID string) error {
+	_, err := e.cfg.DB.ExecContext(ctx, `INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, heartbeat_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET run_id = excluded.run_id, owner = excluded.owner, heartbeat_at = excluded.heartbeat_at`,
+		jobID, a.Issue, a.Stage, runID, e.owner, time.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("engine: claim job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+func (e *Engine) beat(ctx context.Context, jobID int64) error {
+	_, err := e.cfg.DB.ExecContext(ctx, `UPDATE agentorg_claims SET heartbeat_at = ? WHERE job_id = ? AND owner = ?`,
+		time.Now().UnixMilli(), jobID, e.owner)
+	return err
+}
+
+func (e *Engine) release(ctx context.Context, jobID int64) {
+	_, _ = e.cfg.DB.ExecContext(ctx, `DELETE FROM agentorg_claims WHERE job_id = ? AND owner = ?`, jobID, e.owner)
+}
+
+// SetPGID records the process group of a claim's agent so that a restart can
+// kill it if it outlived its engine.
+func (e *Engine) SetPGID(ctx context.Context, jobID int64, pgid int) {
+	_, _ = e.cfg.DB.ExecContext(ctx, `UPDATE agentorg_claims SET pgid = ? WHERE job_id = ?`, pgid, jobID)
+}
+
+// reap makes dead claims workable again. At start (all=true) every running
+// job is dead: the caller holds the home lock, so no other engine works this
+// database. Later only claims whose heartbeat is stale are. A dead claim's
+// process group is killed, its River job goes back to available, and River
+// hands it to a worker, which finds the issue in the stage's running label
+// and continues.
+func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
+	q := `SELECT j.id, COALESCE(c.issue, 0), COALESCE(c.stage, ''), COALESCE(c.pgid, 0), COALESCE(c.owner, '')
+		FROM river_job j LEFT JOIN agentorg_claims c ON c.job_id = j.id
+		WHERE j.state = 'running' AND j.kind = ?`
+	args := []any{StageArgs{}.Kind()}
+	if !all {
+		q += ` AND c.heartbeat_at IS NOT NULL AND c.heartbeat_at < ?`
+		args = append(args, time.Now().Add(-e.cfg.StaleAfter).UnixMilli())
+	}
+	rows, err := e.cfg.DB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("engine: find dead claims: %w", err)
+	}
+	type dead struct {
+		job, issue int64
+		stage      string
+		pgid       int
+		owner      string
+	}
+	var ds []dead
+	for rows.Next() {
+		var d dead
+		if err := rows.Scan(&d.job, &d.issue, &d.stage, &d.pgid, &d.owner); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if d.owner != e.owner {
+			ds = append(ds, d)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, d := range ds {
+		if d.pgid > 0 {
+			// An agent that outlived its engine must not keep editing a
+			// worktree the next run owns.
+			_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
+		}
+		if _, err := e.cfg.DB.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE id = ? AND state = 'running'`, d.job); err != nil {
+			return 0, fmt.Errorf("engine: release job %d: %w", d.job, err)
+		}
+		if _, err := e.cfg.DB.ExecContext(ctx, `DELETE FROM agentorg_claims WHERE job_id = ?`, d.job); err != nil {
+			return 0, err
+		}
+		if d.issue != 0 {
+			_ = e.record(ctx, eventlog.Event{Issue: d.issue, Stage: d.stage, Actor: e.wf.Tracker.Bot, Kind: eventlog.KindClaim,
+				Reason: fmt.Sprintf("released job %d: its worker died (no heartbeat)", d.job)})
+		}
+	}
+	return len(ds), nil
+}

@@ -1,0 +1,254 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+type stageWorker struct {
+	river.WorkerDefaults[StageArgs]
+	e *Engine
+}
+
+// Timeout: -1, because agents and checks carry their own hard and stall
+// timeouts; a River timeout would cut a long but healthy run.
+func (w *stageWorker) Timeout(*river.Job[StageArgs]) time.Duration { return -1 }
+
+func (w *stageWorker) NextRetry(job *river.Job[StageArgs]) time.Time {
+	d := w.e.cfg.RetryDelay
+	for i := 1; i < job.Attempt; i++ {
+		d *= 4
+	}
+	return time.Now().Add(d)
+}
+
+func (w *stageWorker) Work(ctx context.Context, job *river.Job[StageArgs]) error {
+	return w.e.work(ctx, job.ID, job.Attempt, job.MaxAttempts, job.Args)
+}
+
+// errLeftStage is the cancel cause when a human moved the issue out of the
+// stage while it ran.
+var errLeftStage = errors.New("the issue left the stage")
+
+func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int, args StageArgs) error {
+	bot := e.wf.Tracker.Bot
+	st := e.wf.Stage(args.Stage)
+	if st == nil {
+		return river.JobCancel(fmt.Errorf("stage %q is no longer in the workflow", args.Stage))
+	}
+	is, err := e.tracker.Issue(ctx, args.Issue)
+	if errors.Is(err, agentorg.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	inOn := is.HasLabel(st.On)
+	inRunning := st.Running != "" && is.HasLabel(st.Running)
+	if !inOn && !inRunning {
+		// Level-triggered: the job was enqueued from a read that is no
+		// longer true. Nothing to do.
+		return e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, Actor: bot, Kind: eventlog.KindSkip,
+			Reason: fmt.Sprintf("issue no longer carries %s", st.On)})
+	}
+	runID := uuid.NewString()
+	began := time.Now()
+	if inOn {
+		if g := e.wf.GateApproving(st.On); g != nil {
+			ok, err := e.gateHolds(ctx, g, is, runID, st)
+			if err != nil || !ok {
+				return err
+			}
+		}
+	}
+	if err := e.claim(ctx, jobID, args, runID); err != nil {
+		return err
+	}
+	defer e.release(context.WithoutCancel(ctx), jobID)
+
+	from := st.On
+	if inOn && st.Running != "" {
+		if is, err = e.tracker.UpdateLabels(ctx, is.Number, []string{st.Running}, []string{st.On}, bot); err != nil {
+			return err
+		}
+		from = st.Running
+		if err := e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindTransition,
+			From: st.On, To: st.Running, Reason: fmt.Sprintf("%s claimed the issue (job %d, try %d)", st.Name, jobID, attempt)}); err != nil {
+			return err
+		}
+	} else if inRunning {
+		from = st.Running
+		if err := e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindClaim,
+			Reason: fmt.Sprintf("%s resumed its claim (job %d, try %d)", st.Name, jobID, attempt)}); err != nil {
+			return err
+		}
+	}
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		e.heartbeat(runCtx, cancel, jobID, is.Number, st)
+	}()
+	r := role.For(st.Role)
+	out, runErr := r.Run(runCtx, e.deps, &role.Run{ID: runID, Stage: st, Issue: is,
+		OnStart: func(pgid int) { e.SetPGID(context.WithoutCancel(ctx), jobID, pgid) }})
+	cause := context.Cause(runCtx)
+	cancel(nil)
+	<-hbDone
+
+	if errors.Is(cause, errLeftStage) {
+		return e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindCancel,
+			Reason: "cancelled: the issue left " + from + " while " + st.Name + " ran"})
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // shutting down: leave the claim for the next start
+		}
+		if attempt < maxAttempts {
+			_ = e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindError,
+				Reason: fmt.Sprintf("try %d of %d failed, will retry: %v", attempt, maxAttempts, runErr)})
+			return runErr
+		}
+		return e.escalateError(ctx, is, st, from, runID, attempt, runErr)
+	}
+	to := out.To
+	if to == "" {
+		to = st.Success
+	}
+	work := time.Since(began)
+	return e.transition(ctx, is.Number, st, from, to, runID, out.Reason, map[string]string{
+		"work_ms": ms(work), "external_ms": ms(out.External)})
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
+
+// transition moves an issue from a stage's labels to its next state, records
+// it, and enqueues whatever the new state calls for without waiting for the
+// next poll.
+func (e *Engine) transition(ctx context.Context, issue int64, st *workflow.Stage, from, to, runID, reason string, data map[string]string) error {
+	remove := []string{st.On}
+	if st.Running != "" {
+		remove = append(remove, st.Running)
+	}
+	remove = slices.DeleteFunc(remove, func(l string) bool { return l == to })
+	is, err := e.tracker.UpdateLabels(ctx, issue, []string{to}, remove, e.wf.Tracker.Bot)
+	if err != nil {
+		return err
+	}
+	if err := e.record(ctx, eventlog.Event{Issue: issue, Stage: st.Name, RunID: runID, Actor: e.wf.Tracker.Bot,
+		Kind: eventlog.KindTransition, From: from, To: to, Reason: reason, Data: data}); err != nil {
+		return err
+	}
+	if to == e.wf.Escalation {
+		_ = e.record(ctx, eventlog.Event{Issue: issue, Stage: st.Name, RunID: runID, Actor: e.wf.Tracker.Bot,
+			Kind: eventlog.KindEscalate, Reason: reason})
+	}
+	_, err = e.enqueue(ctx, is)
+	return err
+}
+
+// escalateError hands the issue to a human after a stage kept failing.
+func (e *Engine) escalateError(ctx context.Context, is agentorg.Issue, st *workflow.Stage, from, runID string, attempt int, runErr error) error {
+	msg := fmt.Sprintf("## Needs a human\n\nStage `%s` failed %d times; the last error:\n\n```\n%s\n```\n\nTranscript: run `%s`. Move the issue back to `%s` to try again.",
+		st.Name, attempt, runErr, runID, st.On)
+	if _, err := e.tracker.UpsertComment(ctx, is.Number, fmt.Sprintf("error:%d:%s", is.Number, st.Name), msg, e.wf.Tracker.Bot); err != nil {
+		return err
+	}
+	return e.transition(ctx, is.Number, st, from, e.wf.Escalation, runID, fmt.Sprintf("%s failed %d times: %v", st.Name, attempt, runErr), nil)
+}
+
+// gateHolds checks the human approval behind a gate's approve label: the
+// last event that added it must come from an allowed approver (never the
+// bot) and, for a merge request gate, the merge request must be approved by
+// such a human at its current head. A forged or stale approval is removed,
+// the issue goes back to waiting, and a comment says why.
+func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Issue, runID string, st *workflow.Stage) (bool, error) {
+	bot := e.wf.Tracker.Bot
+	evs, err := e.tracker.LabelEvents(ctx, is.Number)
+	if err != nil {
+		return false, err
+	}
+	var last *agentorg.LabelEvent
+	for i := range evs {
+		if evs[i].Label == g.Approve && evs[i].Action == agentorg.LabelAdded {
+			last = &evs[i]
+		}
+	}
+	why := ""
+	switch {
+	case last == nil:
+		why = fmt.Sprintf("nobody is recorded adding %s", g.Approve)
+	case last.Actor == bot:
+		why = fmt.Sprintf("%s was added by the bot (%s); only a human may approve", g.Approve, bot)
+	case !slices.Contains(g.Approvers, last.Actor):
+		why = fmt.Sprintf("%s was added by %s, who is not an approver of gate %q (allowed: %s)", g.Approve, last.Actor, g.Name, strings.Join(g.Approvers, ", "))
+	case g.MergeRequest:
+		mr, err := role.IssueMR(ctx, e.tracker, is.Number)
+		if err != nil {
+			why = fmt.Sprintf("no merge request to approve: %v", err)
+		} else if !role.ApprovedByAllowed(mr, g.Approvers, bot) {
+			why = fmt.Sprintf("merge request !%d has no approval by an allowed approver at its head %.10s (an approval is void once new commits land)", mr.Number, mr.HeadSHA)
+		}
+	}
+	if why == "" {
+		return true, nil
+	}
+	actor := ""
+	key := fmt.Sprintf("refused:%d:%s", is.Number, g.Name)
+	if last != nil {
+		actor = last.Actor
+		key = fmt.Sprintf("refused:%d:%s:%d", is.Number, g.Name, last.ID)
+	}
+	body := fmt.Sprintf("## Approval refused\n\n%s. The issue stays at `%s`; an approver can run `agentorg approve %d`.", why, g.Waits, is.Number)
+	if _, err := e.tracker.UpsertComment(ctx, is.Number, key, body, bot); err != nil {
+		return false, err
+	}
+	if _, err := e.tracker.UpdateLabels(ctx, is.Number, []string{g.Waits}, []string{g.Approve}, bot); err != nil {
+		return false, err
+	}
+	return false, e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindRefused,
+		From: g.Approve, To: g.Waits, Reason: why, Data: map[string]string{"approver": actor, "gate": g.Name}})
+}
+
+// heartbeat keeps the claim alive and cancels the run when the issue leaves
+// the stage (a human removed the label, or closed the issue).
+func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, jobID, issue int64, st *workflow.Stage) {
+	t := time.NewTicker(e.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := e.beat(ctx, jobID); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Warn("heartbeat failed", "job", jobID, "err", err)
+		}
+		is, err := e.tracker.Issue(ctx, issue)
+		if err != nil {
+			continue // a tracker hiccup is not a reason to kill the run
+		}
+		held := is.HasLabel(st.On) || (st.Running != "" && is.HasLabel(st.Running))
+		if !held {
+			cancel(errLeftStage)
+			return
+		}
+	}
+}
+
+func (e *Engine) record(ctx context.Context, ev eventlog.Event) error {
+	return e.log.Record(context.WithoutCancel(ctx), ev)
+}
