@@ -1,0 +1,226 @@
+// Package app opens an agentorg home (the state directory) and wires the
+// pieces together: the workflow, the SQLite database, the tracker, the event
+// log, the agents and the engine. The CLI, the demo and the benchmark all go
+// through it, so they run the same organization.
+package app
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/human"
+	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/tracker/embedded"
+	"github.com/agentorg/agentorg/workflow"
+	"github.com/agentorg/agentorg/workspace"
+)
+
+// Options say which home and workflow to open.
+type Options struct {
+	// Home is the state directory. Empty: AGENTORG_HOME, else the home
+	// recorded next to the workflow (<repo>/.agentorg/state).
+	Home string
+	// Workflow is the workflow file. Empty: AGENTORG_WORKFLOW, else the one
+	// recorded in the home, else .agentorg/workflow.yaml found from the
+	// current directory upwards.
+	Workflow string
+	// Getenv reads the environment (tests pass their own).
+	Getenv func(string) string
+}
+
+// Org is an opened home.
+type Org struct {
+	Home     string
+	Workflow *workflow.Workflow
+	DB       *sql.DB
+	Tracker  agentorg.Tracker
+	Log      *eventlog.Log
+	Desk     *human.Desk
+	// Origin is the repository the organization works on (a path or URL).
+	Origin string
+	lock   *os.File
+}
+
+// homeFile records which workflow a home belongs to.
+type homeFile struct {
+	Workflow string `json:"workflow"`
+}
+
+const homeFileName = "home.json"
+
+// ResolvePaths works out the home and workflow paths from the options,
+// the environment, the home's record and the current directory.
+func ResolvePaths(o Options) (home, wfPath string, err error) {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	home, wfPath = o.Home, o.Workflow
+	if home == "" {
+		home = getenv("AGENTORG_HOME")
+	}
+	if wfPath == "" {
+		wfPath = getenv("AGENTORG_WORKFLOW")
+	}
+	if wfPath == "" && home != "" {
+		if b, err := os.ReadFile(filepath.Join(home, homeFileName)); err == nil {
+			var hf homeFile
+			if json.Unmarshal(b, &hf) == nil {
+				wfPath = hf.Workflow
+			}
+		}
+	}
+	if wfPath == "" {
+		wfPath, err = findWorkflow()
+		if err != nil {
+			return "", "", err
+		}
+	}
+	if wfPath, err = filepath.Abs(wfPath); err != nil {
+		return "", "", err
+	}
+	if home == "" {
+		home = filepath.Join(filepath.Dir(wfPath), "state")
+	}
+	if home, err = filepath.Abs(home); err != nil {
+		return "", "", err
+	}
+	return home, wfPath, nil
+}
+
+func findWorkflow() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, workflow.DefaultPath)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no workflow found: run `agentorg init` in your repository, or pass --workflow or --home")
+		}
+		dir = parent
+	}
+}
+
+// RepoRoot is the repository that holds a workflow file
+// (<root>/.agentorg/workflow.yaml).
+func RepoRoot(wfPath string) string {
+	return filepath.Dir(filepath.Dir(wfPath))
+}
+
+// Open opens (creating) the home and its database and loads the workflow.
+func Open(ctx context.Context, o Options) (*Org, error) {
+	home, wfPath, err := ResolvePaths(o)
+	if err != nil {
+		return nil, err
+	}
+	wf, err := workflow.Load(wfPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return nil, fmt.Errorf("home %s: %w", home, err)
+	}
+	if err := recordWorkflow(home, wfPath); err != nil {
+		return nil, err
+	}
+	db, err := sqlitedb.Open(filepath.Join(home, "agentorg.db"))
+	if err != nil {
+		return nil, err
+	}
+	origin := wf.Repo.URL
+	if !isRemoteURL(origin) && !filepath.IsAbs(origin) {
+		origin = filepath.Join(RepoRoot(wfPath), origin)
+	}
+	org := &Org{Home: home, Workflow: wf, DB: db, Origin: origin}
+	switch wf.Tracker.Kind {
+	case "embedded":
+		identity := workspace.Identity{Name: wf.Tracker.Bot, Email: wf.Tracker.Bot + "@agentorg.invalid"}
+		tr := embedded.New(db, embedded.Options{Merge: func(ctx context.Context, source, target, expectedHead, message string) (string, error) {
+			if isRemoteURL(origin) {
+				return "", fmt.Errorf("the embedded tracker merges into a local repository, but repo.url is %s", origin)
+			}
+			return workspace.MergeInto(ctx, origin, source, target, expectedHead, message, identity)
+		}})
+		if err := tr.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+		org.Tracker = tr
+	default:
+		db.Close()
+		return nil, fmt.Errorf("%s: tracker kind %q is not supported by this build", wfPath, wf.Tracker.Kind)
+	}
+	org.Log = eventlog.New(db)
+	if err := org.Log.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	org.Desk = &human.Desk{Workflow: wf, Tracker: org.Tracker, Log: org.Log}
+	return org, nil
+}
+
+func recordWorkflow(home, wfPath string) error {
+	p := filepath.Join(home, homeFileName)
+	if b, err := os.ReadFile(p); err == nil {
+		var hf homeFile
+		if json.Unmarshal(b, &hf) == nil && hf.Workflow == wfPath {
+			return nil
+		}
+	}
+	b, _ := json.MarshalIndent(homeFile{Workflow: wfPath}, "", "  ")
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+func isRemoteURL(s string) bool {
+	return strings.Contains(s, "://") || strings.HasPrefix(s, "git@")
+}
+
+// Lock takes the home's engine lock: one engine per home, so that a start
+// can treat every running job as orphaned by a crash.
+func (o *Org) Lock() error {
+	if o.lock != nil {
+		return nil
+	}
+	p := filepath.Join(o.Home, "engine.lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := os.ReadFile(p)
+		f.Close()
+		return fmt.Errorf("another agentorg engine is running on %s (pid %s); stop it first", o.Home, strings.TrimSpace(string(pid)))
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
+	o.lock = f
+	return nil
+}
+
+// Close releases the lock and the database.
+func (o *Org) Close() error {
+	if o.lock != nil {
+		syscall.Flock(int(o.lock.Fd()), syscall.LOCK_UN)
+		o.lock.Close()
+		o.lock = nil
+	}
+	return o.DB.Close()
+}

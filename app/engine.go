@@ -1,0 +1,115 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/command"
+	"github.com/agentorg/agentorg/engine"
+	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/workflow"
+	"github.com/agentorg/agentorg/workspace"
+)
+
+// EngineOptions tune the engine for a use (serve, a one-shot run, tests).
+type EngineOptions struct {
+	PollInterval time.Duration
+	Heartbeat    time.Duration
+	StaleAfter   time.Duration
+	RetryDelay   time.Duration
+	MaxAttempts  int
+	// Agents overrides adapters by agent name (the benchmark's no-op agent).
+	Agents map[string]agentorg.Agent
+}
+
+// Engine takes the home's lock and builds the engine over this home.
+func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, error) {
+	if err := o.Lock(); err != nil {
+		return nil, err
+	}
+	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin)
+	if err != nil {
+		return nil, err
+	}
+	agents := map[string]agentorg.Agent{}
+	for _, a := range o.Workflow.Agents {
+		if ag, ok := eo.Agents[a.Name]; ok {
+			agents[a.Name] = ag
+			continue
+		}
+		ag, err := NewAgent(a)
+		if err != nil {
+			return nil, err
+		}
+		agents[a.Name] = ag
+	}
+	logFile, err := os.OpenFile(filepath.Join(o.Home, "engine.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	deps := &role.Deps{
+		Workflow: o.Workflow,
+		Tracker:  o.Tracker,
+		Log:      o.Log,
+		Agents:   agents,
+		Mirror:   mirror,
+		Home:     o.Home,
+		Identity: workspace.Identity{Name: o.Workflow.Tracker.Bot, Email: o.Workflow.Tracker.Bot + "@agentorg.invalid"},
+		AgentEnv: AgentEnv,
+		CheckEnv: CheckEnv(),
+	}
+	return engine.New(ctx, engine.Config{
+		DB:           o.DB,
+		Deps:         deps,
+		PollInterval: eo.PollInterval,
+		Heartbeat:    eo.Heartbeat,
+		StaleAfter:   eo.StaleAfter,
+		RetryDelay:   eo.RetryDelay,
+		MaxAttempts:  eo.MaxAttempts,
+		Logger:       slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+}
+
+// NewAgent builds the adapter for a workflow agent.
+func NewAgent(a workflow.Agent) (agentorg.Agent, error) {
+	switch a.Kind {
+	case "command":
+		return command.New(command.Config{Command: a.Command, Timeout: a.Timeout, StallTimeout: a.StallTimeout}), nil
+	}
+	return nil, fmt.Errorf("agent %q: kind %q is not supported by this build", a.Name, a.Kind)
+}
+
+// AgentEnv is an agent's environment, built from scratch: PATH, HOME, LANG
+// and TMPDIR, plus exactly what the workflow passes on. No tracker token.
+func AgentEnv(a *workflow.Agent) []string {
+	env := proc.BaseEnv()
+	keys := make([]string, 0, len(a.Env))
+	for k := range a.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+a.Env[k])
+	}
+	return env
+}
+
+// CheckEnv is the environment of checks and the E2E command: the base one
+// plus the Go toolchain's settings, so that `go test` finds its caches and
+// proxy as the user configured them.
+func CheckEnv() []string {
+	env := proc.BaseEnv()
+	for _, k := range []string{"GOPATH", "GOCACHE", "GOMODCACHE", "GOPROXY", "GOFLAGS", "GONOSUMDB", "GOPRIVATE", "GOTOOLCHAIN", "CI"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/eventlog"
+)
+
+func newApproveCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "approve N",
+		Short: "Approve what issue N waits for: its plan, or its merge request at the current head",
+		Long: `Approve what issue N waits for at a human gate: the PM's plan, or the merge
+request at its current head (an approval is void once new commits land). Only
+users listed as the gate's approvers in the workflow may approve.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := issueArg(args[0])
+			if err != nil {
+				return err
+			}
+			user, err := g.user()
+			if err != nil {
+				return err
+			}
+			org, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer org.Close()
+			gate, err := org.Desk.Approve(cmd.Context(), n, user)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s approved #%d at gate %q: now %s\n", user, n, gate.Name, gate.Approve)
+			return nil
+		},
+	}
+	g.addAs(c)
+	return c
+}
+
+func newRejectCmd(g *globals) *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use:   "reject N --reason TEXT",
+		Short: "Reject what issue N waits for, with a reason the agent is given",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := issueArg(args[0])
+			if err != nil {
+				return err
+			}
+			user, err := g.user()
+			if err != nil {
+				return err
+			}
+			org, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer org.Close()
+			gate, err := org.Desk.Reject(cmd.Context(), n, user, reason)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s rejected #%d at gate %q: now %s\n", user, n, gate.Name, gate.Reject)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&reason, "reason", "m", "", "what must change (required)")
+	g.addAs(c)
+	return c
+}
+
+func newMRCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "mr", Short: "List and show merge requests"}
+	var state string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List merge requests",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := agentorg.MRFilter{}
+			switch state {
+			case "all":
+			case "opened", "merged", "closed":
+				f.State = agentorg.MRState(state)
+			default:
+				return fmt.Errorf("--state must be opened, merged, closed or all, not %q", state)
+			}
+			org, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer org.Close()
+			mrs, err := org.Tracker.ListMRs(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				if mrs == nil {
+					mrs = []agentorg.MergeRequest{}
+				}
+				return printJSON(cmd.OutOrStdout(), mrs)
+			}
+			var rows [][]string
+			for _, m := range mrs {
+				rows = append(rows, []string{fmt.Sprintf("!%d", m.Number), fmt.Sprintf("#%d", m.Issue), string(m.State),
+					m.SourceBranch + " -> " + m.TargetBranch, short(m.HeadSHA), approvers(m)})
+			}
+			table(cmd.OutOrStdout(), "MR\tISSUE\tSTATE\tBRANCHES\tHEAD\tAPPROVED AT HEAD", rows)
+			return nil
+		},
+	}
+	list.Flags().StringVar(&state, "state", "all", "opened, merged, closed or all")
+	g.addJSON(list)
+	show := &cobra.Command{
+		Use:   "show N",
+		Short: "Show a merge request",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.ParseInt(strings.TrimPrefix(args[0], "!"), 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a merge request number", args[0])
+			}
+			org, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer org.Close()
+			m, err := org.Tracker.MR(cmd.Context(), n)
+			if err != nil {
+				return err
+			}
+			checks, err := org.Tracker.Checks(cmd.Context(), m.HeadSHA)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), struct {
+					agentorg.MergeRequest
+					Checks []agentorg.CheckResult `json:"checks"`
+				}{m, checks})
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "!%d %s (%s)\n%s -> %s, head %s\nissue #%d, by %s\n", m.Number, m.Title, m.State, m.SourceBranch, m.TargetBranch, m.HeadSHA, m.Issue, m.Author)
+			if m.MergeSHA != "" {
+				fmt.Fprintf(w, "merged as %s by %s\n", m.MergeSHA, m.MergedBy)
+			}
+			fmt.Fprintf(w, "approved at head by: %s\n", orDash(approvers(m)))
+			for _, c := range checks {
+				fmt.Fprintf(w, "check %s: %s (%s)\n", c.Name, c.Status, c.Duration.Round(1e6))
+			}
+			return nil
+		},
+	}
+	g.addJSON(show)
+	c.AddCommand(list, show)
+	return c
+}
+
+func approvers(m agentorg.MergeRequest) string {
+	var us []string
+	for _, a := range m.ApprovedAtHead() {
+		us = append(us, a.User)
+	}
+	return strings.Join(us, ", ")
+}
+
+func newEventsCmd(g *globals) *cobra.Command {
+	var issue int64
+	c := &cobra.Command{
+		Use:   "events",
+		Short: "Show the event log: every transition with its actor, reason and run",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			org, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer org.Close()
+			evs, err := org.Log.Events(cmd.Context(), eventlog.Filter{Issue: issue})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				if evs == nil {
+					evs = []eventlog.Event{}
+				}
+				return printJSON(cmd.OutOrStdout(), evs)
+			}
+			var rows [][]string
+			for _, e := range evs {
+				move := ""
+				if e.From != "" || e.To != "" {
+					move = orDash(e.From) + " -> " + orDash(e.To)
+				}
+				run := e.RunID
+				if len(run) > 8 {
+					run = run[:8]
+				}
+				rows = append(rows, []string{ago(e.At), fmt.Sprintf("#%d", e.Issue), e.Kind, e.Actor, move, e.Reason, run})
+			}
+			table(cmd.OutOrStdout(), "TIME\tISSUE\tKIND\tACTOR\tSTATE\tREASON\tRUN", rows)
+			return nil
+		},
+	}
+	c.Flags().Int64Var(&issue, "issue", 0, "only this issue")
+	g.addJSON(c)
+	return c
+}

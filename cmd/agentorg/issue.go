@@ -1,0 +1,309 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/eventlog"
+)
+
+func resolve(g *globals) (home, wf string, err error) {
+	return app.ResolvePaths(app.Options{Home: g.home, Workflow: g.workflow})
+}
+
+func issueArg(s string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not an issue number", s)
+	}
+	return n, nil
+}
+
+func newIssueCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "issue", Short: "Create, list, show and close issues"}
+	c.AddCommand(newIssueNewCmd(g), newIssueListCmd(g), newIssueShowCmd(g), newIssueCloseCmd(g))
+	return c
+}
+
+func newIssueNewCmd(g *globals) *cobra.Command {
+	var title, body, bodyFile string
+	var labels []string
+	var optIn bool
+	c := &cobra.Command{
+		Use:     "new",
+		Short:   "Open an issue",
+		Example: `  agentorg issue new --title "Add a Sub function" --body "..." --opt-in --as alice`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(title) == "" {
+				return fmt.Errorf("--title is required")
+			}
+			if bodyFile != "" {
+				b, err := os.ReadFile(bodyFile)
+				if err != nil {
+					return err
+				}
+				body = string(b)
+			}
+			user, err := g.user()
+			if err != nil {
+				return err
+			}
+			org, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer org.Close()
+			is, err := org.Tracker.CreateIssue(cmd.Context(), agentorg.NewIssue{Title: title, Body: body, Labels: labels, Author: user})
+			if err != nil {
+				return err
+			}
+			if optIn {
+				if err := org.Desk.OptIn(cmd.Context(), is.Number, user); err != nil {
+					return err
+				}
+				if is, err = org.Tracker.Issue(cmd.Context(), is.Number); err != nil {
+					return err
+				}
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), is)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "#%d %s [%s]\n", is.Number, is.Title, strings.Join(is.Labels, ", "))
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&title, "title", "t", "", "title (required)")
+	f.StringVarP(&body, "body", "b", "", "body (Markdown)")
+	f.StringVar(&bodyFile, "body-file", "", "read the body from a file")
+	f.StringSliceVarP(&labels, "label", "l", nil, "label to add (repeatable)")
+	f.BoolVar(&optIn, "opt-in", false, "opt the issue in (adds the workflow's opt-in label)")
+	g.addAs(c)
+	g.addJSON(c)
+	return c
+}
+
+func newIssueListCmd(g *globals) *cobra.Command {
+	var state string
+	var labels []string
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List issues with their labels",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := agentorg.IssueFilter{AnyLabel: labels}
+			switch state {
+			case "open":
+				f.State = agentorg.IssueOpen
+			case "closed":
+				f.State = agentorg.IssueClosed
+			case "all":
+			default:
+				return fmt.Errorf("--state must be open, closed or all, not %q", state)
+			}
+			org, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer org.Close()
+			issues, err := org.Tracker.ListIssues(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				if issues == nil {
+					issues = []agentorg.Issue{}
+				}
+				return printJSON(cmd.OutOrStdout(), issues)
+			}
+			var rows [][]string
+			for _, is := range issues {
+				rows = append(rows, []string{fmt.Sprintf("#%d", is.Number), string(is.State), is.Title, strings.Join(is.Labels, ", ")})
+			}
+			table(cmd.OutOrStdout(), "ISSUE\tSTATE\tTITLE\tLABELS", rows)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&state, "state", "all", "open, closed or all")
+	c.Flags().StringSliceVarP(&labels, "label", "l", nil, "only issues carrying one of these labels")
+	g.addJSON(c)
+	return c
+}
+
+// issueView is what `issue show` prints.
+type issueView struct {
+	agentorg.Issue
+	Comments      []agentorg.Comment      `json:"comments"`
+	Attempts      []eventlog.Attempt      `json:"attempts"`
+	MergeRequests []agentorg.MergeRequest `json:"merge_requests"`
+}
+
+func newIssueShowCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "show N",
+		Short: "Show an issue: labels, comments, attempts and merge requests",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := issueArg(args[0])
+			if err != nil {
+				return err
+			}
+			org, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer org.Close()
+			ctx := cmd.Context()
+			v := issueView{}
+			if v.Issue, err = org.Tracker.Issue(ctx, n); err != nil {
+				return err
+			}
+			if v.Comments, err = org.Tracker.Comments(ctx, n); err != nil {
+				return err
+			}
+			if v.Attempts, err = org.Log.Attempts(ctx, n); err != nil {
+				return err
+			}
+			if v.MergeRequests, err = org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n}); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), v)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "#%d %s (%s, by %s)\nlabels: %s\n", v.Number, v.Title, v.State, v.Author, strings.Join(v.Labels, ", "))
+			if strings.TrimSpace(v.Body) != "" {
+				fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(v.Body))
+			}
+			if len(v.Attempts) > 0 {
+				fmt.Fprintln(w, "\nattempts:")
+				var rows [][]string
+				for _, a := range v.Attempts {
+					dist := "-"
+					if a.Distance >= 0 {
+						dist = strconv.Itoa(a.Distance)
+					}
+					rows = append(rows, []string{strconv.Itoa(a.N), orDash(a.Verdict), dist, short(a.CommitSHA), orDash(a.SessionID)})
+				}
+				table(w, "  ATTEMPT\tVERDICT\tDISTANCE\tCOMMIT\tSESSION", indent(rows))
+			}
+			for _, mr := range v.MergeRequests {
+				fmt.Fprintf(w, "\nmerge request !%d %s -> %s (%s) head %s\n", mr.Number, mr.SourceBranch, mr.TargetBranch, mr.State, short(mr.HeadSHA))
+			}
+			for _, cm := range v.Comments {
+				fmt.Fprintf(w, "\n--- %s, %s\n%s\n", cm.Author, ago(cm.CreatedAt), strings.TrimSpace(agentorg.StripMarkers(cm.Body)))
+			}
+			return nil
+		},
+	}
+	g.addJSON(c)
+	return c
+}
+
+func indent(rows [][]string) [][]string {
+	for _, r := range rows {
+		r[0] = "  " + r[0]
+	}
+	return rows
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func short(sha string) string {
+	if len(sha) > 10 {
+		return sha[:10]
+	}
+	return orDash(sha)
+}
+
+func newIssueCloseCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "close N",
+		Short: "Close an issue",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := issueArg(args[0])
+			if err != nil {
+				return err
+			}
+			user, err := g.user()
+			if err != nil {
+				return err
+			}
+			org, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer org.Close()
+			if err := org.Tracker.CloseIssue(cmd.Context(), n, user); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "closed #%d\n", n)
+			return nil
+		},
+	}
+	g.addAs(c)
+	return c
+}
+
+func newLabelCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "label", Short: "Add or remove labels on an issue (labels are the state of the work)"}
+	for _, add := range []bool{true, false} {
+		add := add
+		use, short := "add N LABEL...", "Add labels to an issue"
+		if !add {
+			use, short = "remove N LABEL...", "Remove labels from an issue"
+		}
+		sub := &cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  cobra.MinimumNArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				n, err := issueArg(args[0])
+				if err != nil {
+					return err
+				}
+				user, err := g.user()
+				if err != nil {
+					return err
+				}
+				org, err := g.open(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer org.Close()
+				for _, l := range args[1:] {
+					if org.Workflow.Label(l) == nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: %q is not a label of the workflow; the engine will ignore it\n", l)
+					}
+				}
+				var is agentorg.Issue
+				if add {
+					is, err = org.Tracker.UpdateLabels(cmd.Context(), n, args[1:], nil, user)
+				} else {
+					is, err = org.Tracker.UpdateLabels(cmd.Context(), n, nil, args[1:], user)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "#%d [%s]\n", is.Number, strings.Join(is.Labels, ", "))
+				return nil
+			},
+		}
+		g.addAs(sub)
+		c.AddCommand(sub)
+	}
+	return c
+}

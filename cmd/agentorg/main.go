@@ -1,0 +1,114 @@
+// Command agentorg runs an AI engineering organization over a git
+// repository. This package only parses flags and wires the pieces together;
+// see the packages it imports for what each piece does.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentorg/agentorg/agent/scripted"
+	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+// exitError carries an exit status without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	// The scripted agent is this same binary, so that the demo needs nothing
+	// but agentorg itself.
+	if len(os.Args) > 1 && os.Args[1] == "scripted-agent" {
+		os.Exit(scripted.Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newRoot().ExecuteContext(ctx)
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		var ps workflow.Problems
+		if errors.As(err, &ps) {
+			fmt.Fprintln(os.Stderr, ps.Error())
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "agentorg:", err)
+		os.Exit(1)
+	}
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	home     string
+	workflow string
+	as       string
+	json     bool
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "agentorg",
+		Short: "Run an AI engineering organization over a git repository",
+		Long: `agentorg runs an AI engineering organization over a git repository.
+
+The issue tracker is the coordination layer: issues are work queues, labels are
+the state of each piece of work, merge requests are review checkpoints. Roles
+(PM, developer, validator, merge, E2E) never talk to each other; each reads the
+tracker, does its job and moves the label on. Humans set goals and approve.
+
+Start with 'agentorg demo' to watch three issues go through the lifecycle, or
+'agentorg init' in your repository to write a workflow.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.home, "home", "", "state directory (env AGENTORG_HOME; default <repo>/.agentorg/state)")
+	pf.StringVar(&g.workflow, "workflow", "", "workflow file (env AGENTORG_WORKFLOW; default .agentorg/workflow.yaml found upwards)")
+	root.AddCommand(
+		newInitCmd(g), newCheckCmd(g),
+		newIssueCmd(g), newLabelCmd(g), newApproveCmd(g), newRejectCmd(g), newMRCmd(g),
+		newEventsCmd(g), newServeCmd(g), newDemoCmd(g), newBenchCmd(g),
+	)
+	return root
+}
+
+func (g *globals) open(ctx context.Context) (*app.Org, error) {
+	return app.Open(ctx, app.Options{Home: g.home, Workflow: g.workflow})
+}
+
+// addAs adds --as, the user a human command acts as.
+func (g *globals) addAs(c *cobra.Command) {
+	c.Flags().StringVar(&g.as, "as", "", "act as this user (default: git config user.name, else $USER)")
+}
+
+func (g *globals) addJSON(c *cobra.Command) {
+	c.Flags().BoolVar(&g.json, "json", false, "print JSON")
+}
+
+func (g *globals) user() (string, error) {
+	if g.as != "" {
+		return g.as, nil
+	}
+	if out, err := exec.Command("git", "config", "user.name").Output(); err == nil {
+		if name := strings.TrimSpace(string(out)); name != "" {
+			return name, nil
+		}
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u, nil
+	}
+	return "", errors.New("no user: pass --as NAME or set git config user.name")
+}

@@ -1,0 +1,326 @@
+// Package demo builds a small sample Go repository and runs the whole
+// lifecycle on it with the embedded tracker: three issues are opted in, a
+// human (played by the demo through the same code as the CLI) approves plans
+// and merge requests, and the engine runs until every issue is at rest. The
+// agents are agentorg's scripted agent standing in for a model.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/sample"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+// Options configure a demo run.
+type Options struct {
+	// Keep is the home to keep for inspection with the CLI afterwards; it
+	// must not exist or be empty. Empty: a temporary directory, removed at
+	// the end.
+	Keep string
+	// Agent is the agentorg binary that runs as the scripted agent.
+	// Empty: the running executable.
+	Agent string
+	Out   io.Writer
+}
+
+// The human the demo plays.
+const human = "alice"
+
+// Run runs the demo and returns an error unless all three issues end as
+// described: two merged with E2E done, one escalated to a human.
+func Run(ctx context.Context, o Options) error {
+	start := time.Now()
+	out := o.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	home, cleanup, err := prepareHome(o.Keep)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	exe := o.Agent
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+
+	sampleDir := filepath.Join(home, "sample")
+	scriptPath := filepath.Join(sampleDir, "model-script.yaml")
+	if err := sample.WriteFile(scriptPath, demoScript); err != nil {
+		return err
+	}
+	wfText := workflow.Default(workflow.DefaultOptions{
+		Approvers:    []string{human},
+		TargetBranch: "main",
+		Check:        "go vet ./... && go test ./...",
+		E2E:          "go test -count=1 ./...",
+		AgentCommand: []string{exe, "scripted-agent", "--script", scriptPath, "--state", filepath.Join(home, "sessions")},
+	})
+	// The workflow is repo-owned: it is committed with the sample, and its
+	// repo.url points at the bare origin next to the clone.
+	wfText = []byte(strings.Replace(string(wfText), "url: .", "url: ../origin.git", 1))
+	repo, origin, err := sample.Make(ctx, sampleDir, map[string]string{
+		workflow.DefaultPath:   string(wfText),
+		".agentorg/.gitignore": "state/\n",
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(home, "sessions"), 0o755); err != nil {
+		return err
+	}
+	baseFiles, err := sample.Git(ctx, origin, "ls-tree", "-r", "--name-only", "main")
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "agentorg demo: an AI engineering organization on a sample Go repository\n")
+	fmt.Fprintf(out, "  repository  %s (origin %s)\n  home        %s\n", repo, origin, home)
+	fmt.Fprintf(out, "  agents      agentorg's scripted agent, standing in for a model (script: %s)\n", scriptPath)
+	fmt.Fprintf(out, "  human       %s, the approver of both gates\n\n", human)
+
+	org, err := app.Open(ctx, app.Options{Home: home, Workflow: filepath.Join(repo, workflow.DefaultPath)})
+	if err != nil {
+		return err
+	}
+	defer org.Close()
+	if org.Workflow.Repo.URL != "../origin.git" {
+		return fmt.Errorf("demo: the default workflow no longer has `url: .`; the demo could not point it at its origin")
+	}
+	eng, err := org.Engine(ctx, app.EngineOptions{Heartbeat: 500 * time.Millisecond, RetryDelay: 200 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		eng.Stop(stopCtx)
+	}()
+
+	step := func(format string, a ...any) {
+		fmt.Fprintf(out, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
+	}
+	runEngine := func() error {
+		step("engine: running every stage that is due")
+		if err := eng.RunUntilIdle(ctx); err != nil {
+			return err
+		}
+		issues, err := org.Tracker.ListIssues(ctx, agentorg.IssueFilter{})
+		if err != nil {
+			return err
+		}
+		for _, is := range issues {
+			step("  #%d %-40s %s", is.Number, is.Title, strings.Join(is.Labels, ", "))
+		}
+		return nil
+	}
+
+	step("%s opens %d issues and opts them in", human, len(demoIssues))
+	var numbers []int64
+	for _, spec := range demoIssues {
+		is, err := org.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: spec.Title, Body: spec.Body, Author: human})
+		if err != nil {
+			return err
+		}
+		if err := org.Desk.OptIn(ctx, is.Number, human); err != nil {
+			return err
+		}
+		numbers = append(numbers, is.Number)
+	}
+	if err := runEngine(); err != nil {
+		return err
+	}
+	for _, n := range numbers {
+		if err := approveIfWaiting(ctx, org, n, step); err != nil {
+			return err
+		}
+	}
+	if err := runEngine(); err != nil {
+		return err
+	}
+	for _, n := range numbers {
+		if err := approveIfWaiting(ctx, org, n, step); err != nil {
+			return err
+		}
+	}
+	if err := runEngine(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out)
+	if err := printTimeline(ctx, out, org, numbers, start); err != nil {
+		return err
+	}
+	problems, err := verify(ctx, org, origin, numbers, strings.Fields(baseFiles))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(out, "FAIL:", p)
+		}
+		return fmt.Errorf("demo: %d issue(s) did not end as expected", len(problems))
+	}
+	fmt.Fprintf(out, "OK in %.1fs: #%d merged straight through, #%d converged on attempt 2 in the same session, #%d escalated to a human.\n",
+		time.Since(start).Seconds(), numbers[0], numbers[1], numbers[2])
+	if o.Keep != "" {
+		fmt.Fprintf(out, "\nState kept in %s. Try:\n  agentorg --home %s issue list\n  agentorg --home %s issue show %d\n  agentorg --home %s events --issue %d\n",
+			home, home, home, numbers[1], home, numbers[1])
+	}
+	return nil
+}
+
+func prepareHome(keep string) (string, func(), error) {
+	if keep == "" {
+		dir, err := os.MkdirTemp("", "agentorg-demo-")
+		if err != nil {
+			return "", nil, err
+		}
+		return dir, func() { os.RemoveAll(dir) }, nil
+	}
+	abs, err := filepath.Abs(keep)
+	if err != nil {
+		return "", nil, err
+	}
+	if entries, err := os.ReadDir(abs); err == nil && len(entries) > 0 {
+		return "", nil, fmt.Errorf("demo: %s is not empty; pass a new directory to --keep", abs)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", nil, err
+	}
+	return abs, func() {}, nil
+}
+
+// approveIfWaiting plays the human at a gate, through the CLI's own code.
+func approveIfWaiting(ctx context.Context, org *app.Org, n int64, step func(string, ...any)) error {
+	is, err := org.Tracker.Issue(ctx, n)
+	if err != nil {
+		return err
+	}
+	for _, g := range org.Workflow.Gates {
+		if is.HasLabel(g.Waits) {
+			if _, err := org.Desk.Approve(ctx, n, human); err != nil {
+				return err
+			}
+			what := "the plan"
+			if g.MergeRequest {
+				what = "the merge request"
+			}
+			step("%s approves %s of #%d (agentorg approve %d --as %s)", human, what, n, n, human)
+		}
+	}
+	return nil
+}
+
+func printTimeline(ctx context.Context, out io.Writer, org *app.Org, numbers []int64, start time.Time) error {
+	fmt.Fprintln(out, "Timeline")
+	for _, n := range numbers {
+		is, err := org.Tracker.Issue(ctx, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n#%d %s (%s)\n", is.Number, is.Title, is.State)
+		evs, err := org.Log.Events(ctx, eventlog.Filter{Issue: n})
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			at := e.At.Sub(start).Seconds()
+			switch e.Kind {
+			case eventlog.KindTransition, eventlog.KindHuman:
+				fmt.Fprintf(out, "  %5.1fs  %-22s %s (%s)\n", at, e.To, e.Reason, e.Actor)
+			case eventlog.KindVerdict, eventlog.KindEscalate, eventlog.KindRefused, eventlog.KindMerge:
+				fmt.Fprintf(out, "  %5.1fs  %-22s %s\n", at, "  "+e.Kind, e.Reason)
+			}
+		}
+		as, err := org.Log.Attempts(ctx, n)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			fmt.Fprintf(out, "  attempt %d: %-5s distance %d, commit %.10s, session %s\n", a.N, a.Verdict, a.Distance, a.CommitSHA, a.SessionID)
+		}
+	}
+	return nil
+}
+
+// verify checks that the three issues ended as the demo promises.
+func verify(ctx context.Context, org *app.Org, origin string, numbers []int64, baseFiles []string) ([]string, error) {
+	var problems []string
+	wf := org.Workflow
+	e2eDone := wf.StagesWithRole(agentorg.RoleE2E)[0].Success
+	want := func(cond bool, format string, a ...any) {
+		if !cond {
+			problems = append(problems, fmt.Sprintf(format, a...))
+		}
+	}
+	attempts := map[int64][]eventlog.Attempt{}
+	issues := map[int64]agentorg.Issue{}
+	for _, n := range numbers {
+		is, err := org.Tracker.Issue(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		issues[n] = is
+		if attempts[n], err = org.Log.Attempts(ctx, n); err != nil {
+			return nil, err
+		}
+	}
+	one, two, three := numbers[0], numbers[1], numbers[2]
+	for _, n := range []int64{one, two} {
+		is := issues[n]
+		want(is.State == agentorg.IssueClosed && slices.Equal(is.Labels, []string{e2eDone}),
+			"#%d should be closed with only %s, is %s with %v", n, e2eDone, is.State, is.Labels)
+	}
+	want(verdicts(attempts[one]) == "GO", "#%d attempts should be GO, are %s", one, verdicts(attempts[one]))
+	want(verdicts(attempts[two]) == "NO-GO GO", "#%d attempts should be NO-GO GO, are %s", two, verdicts(attempts[two]))
+	if as := attempts[two]; len(as) == 2 {
+		want(as[0].SessionID != "" && as[0].SessionID == as[1].SessionID, "#%d attempts should share one agent session, have %q and %q", two, as[0].SessionID, as[1].SessionID)
+	}
+	is3 := issues[three]
+	want(is3.State == agentorg.IssueOpen && slices.Equal(is3.Labels, []string{wf.Escalation}),
+		"#%d should be open with only %s, is %s with %v", three, wf.Escalation, is3.State, is3.Labels)
+	want(verdicts(attempts[three]) == strings.TrimSpace(strings.Repeat(eventlog.NOGO+" ", wf.Budget.Attempts)),
+		"#%d should have %d NO-GO attempts, has %s", three, wf.Budget.Attempts, verdicts(attempts[three]))
+
+	// The target branch holds the sample plus the two merged changes, and nothing else.
+	files, err := sample.Git(ctx, origin, "ls-tree", "-r", "--name-only", "main")
+	if err != nil {
+		return nil, err
+	}
+	expected := append(slices.Clone(baseFiles), "mul.go", "mul_test.go", "sub.go", "sub_test.go")
+	sort.Strings(expected)
+	got := strings.Fields(files)
+	sort.Strings(got)
+	want(slices.Equal(got, expected), "main should hold %v, holds %v", expected, got)
+	return problems, nil
+}
+
+func verdicts(as []eventlog.Attempt) string {
+	var vs []string
+	for _, a := range as {
+		vs = append(vs, a.Verdict)
+	}
+	return strings.Join(vs, " ")
+}

@@ -1,0 +1,155 @@
+package demo
+
+// issueSpec is one of the demo's issues.
+type issueSpec struct {
+	Title string
+	Body  string
+}
+
+var demoIssues = []issueSpec{
+	{
+		Title: "Add a Sub function",
+		Body: `calc needs subtraction.
+
+## Acceptance criteria
+- [ ] Sub(a, b) returns a - b
+- [ ] ` + "`go test ./...`" + ` passes`,
+	},
+	{
+		Title: "Add a Mul function",
+		Body: `calc needs multiplication.
+
+## Acceptance criteria
+- [ ] Mul(a, b) returns a * b
+- [ ] ` + "`go test ./...`" + ` passes`,
+	},
+	{
+		Title: "Add Div that refuses division by zero",
+		Body: `calc needs division that returns an error for a zero divisor.
+
+## Acceptance criteria
+- [ ] Div(a, 0) returns an error
+- [ ] ` + "`go test ./...`" + ` passes`,
+	},
+}
+
+// demoScript plays the model for every role: issue 1 goes straight through,
+// issue 2 fails its test on attempt 1 and is fixed on attempt 2 in the same
+// session, issue 3 never fixes its bug.
+const demoScript = `# The scripted agent's script for agentorg demo. It stands in for a model:
+# each step says what the "model" does for a (role, issue, attempt).
+steps:
+  - match: {role: pm, issue: 1}
+    summary: |
+      1. Add sub.go with Sub(a, b int) int returning a - b.
+      2. Add sub_test.go with a table test.
+
+      ## Acceptance criteria
+      - [ ] Sub(a, b) returns a - b
+      - [ ] ` + "`go test ./...`" + ` passes
+  - match: {role: pm, issue: 2}
+    summary: |
+      1. Add mul.go with Mul(a, b int) int.
+      2. Add mul_test.go.
+
+      ## Acceptance criteria
+      - [ ] Mul(a, b) returns a * b
+      - [ ] ` + "`go test ./...`" + ` passes
+  - match: {role: pm, issue: 3}
+    summary: |
+      1. Add div.go with Div(a, b int) (int, error), an error when b is 0.
+      2. Add div_test.go covering the zero divisor.
+
+      ## Acceptance criteria
+      - [ ] Div(a, 0) returns an error
+      - [ ] ` + "`go test ./...`" + ` passes
+
+  - match: {role: developer, issue: 1}
+    actions:
+      - write:
+          path: sub.go
+          content: |
+            package calc
+
+            // Sub returns a - b.
+            func Sub(a, b int) int { return a - b }
+      - write:
+          path: sub_test.go
+          content: |
+            package calc
+
+            import "testing"
+
+            func TestSub(t *testing.T) {
+            	for _, c := range []struct{ a, b, want int }{{5, 3, 2}, {0, 4, -4}} {
+            		if got := Sub(c.a, c.b); got != c.want {
+            			t.Errorf("Sub(%d, %d) = %d, want %d", c.a, c.b, got, c.want)
+            		}
+            	}
+            }
+    summary: Added Sub with a table test.
+    usage: {input_tokens: 1800, output_tokens: 220}
+
+  - match: {role: developer, issue: 2, attempt: 1}
+    actions:
+      - write:
+          path: mul.go
+          content: |
+            package calc
+
+            // Mul returns a * b.
+            func Mul(a, b int) int { return a + b }
+      - write:
+          path: mul_test.go
+          content: |
+            package calc
+
+            import "testing"
+
+            func TestMul(t *testing.T) {
+            	if got := Mul(3, 4); got != 12 {
+            		t.Fatalf("Mul(3, 4) = %d, want 12", got)
+            	}
+            }
+    summary: Added Mul and its test.
+    usage: {input_tokens: 1700, output_tokens: 190}
+  - match: {role: developer, issue: 2, attempt: 2}
+    actions:
+      - edit: {path: mul.go, old: "return a + b", new: "return a * b"}
+    summary: "The validation report shows TestMul failing: Mul added instead of multiplying. Fixed."
+    usage: {input_tokens: 2600, output_tokens: 60}
+
+  - match: {role: developer, issue: 3, attempt: 1}
+    actions:
+      - write:
+          path: div.go
+          content: |
+            package calc
+
+            // Div returns a / b.
+            func Div(a, b int) (int, error) {
+            	if b == 0 {
+            		return 0, nil
+            	}
+            	return a / b, nil
+            }
+      - write:
+          path: div_test.go
+          content: |
+            package calc
+
+            import "testing"
+
+            func TestDivByZero(t *testing.T) {
+            	if _, err := Div(1, 0); err == nil {
+            		t.Fatal("Div(1, 0) returned no error")
+            	}
+            }
+    summary: Added Div.
+    usage: {input_tokens: 1750, output_tokens: 200}
+  - match: {role: developer, issue: 3}
+    actions:
+      - append: {path: div.go, content: "\n// The zero case is still under investigation.\n"}
+    summary: Looked at the zero case again; not sure what the test wants.
+    usage: {input_tokens: 2900, output_tokens: 40}
+`

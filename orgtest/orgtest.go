@@ -1,0 +1,145 @@
+// Package orgtest builds a whole organization for tests: a real sample git
+// repository, a workflow whose agents are the scripted agent (run as a real
+// subprocess: the test binary itself), an opened home and an engine tuned
+// for quick heartbeats.
+package orgtest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentorg/agentorg/agent/scripted"
+	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/engine"
+	"github.com/agentorg/agentorg/sample"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+// Main is a TestMain that lets the test binary double as the scripted agent:
+// `<test binary> scripted-agent --script F` runs the agent instead of tests.
+func Main(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "scripted-agent" {
+		os.Exit(scripted.Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	}
+	os.Exit(m.Run())
+}
+
+// Options shape the organization.
+type Options struct {
+	// Script is the scripted agent's script (YAML).
+	Script string
+	// Check and E2E commands; defaults "go vet ./... && go test ./..." and
+	// "go test -count=1 ./...".
+	Check, E2E string
+	// Edit rewrites the default workflow text before it is committed.
+	Edit func(string) string
+	// Agent is the executable run as `AGENT scripted-agent ...`; default
+	// the test binary (see Main).
+	Agent string
+}
+
+// Org is an organization under test.
+type Org struct {
+	*app.Org
+	Dir      string // holds sample/ and home/
+	Repo     string // the clone that holds the workflow
+	Origin   string // the bare origin
+	WFPath   string
+	Sessions string // the scripted agent's session state
+}
+
+// New builds the sample repository and opens its home. The caller starts an
+// engine with Engine.
+func New(t *testing.T, o Options) *Org {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if o.Check == "" {
+		o.Check = "go vet ./... && go test ./..."
+	}
+	if o.E2E == "" {
+		o.E2E = "go test -count=1 ./..."
+	}
+	agent := o.Agent
+	if agent == "" {
+		agent = os.Args[0]
+	}
+	script := filepath.Join(dir, "script.yaml")
+	if err := os.WriteFile(script, []byte(o.Script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sessions := filepath.Join(dir, "sessions")
+	if err := os.MkdirAll(sessions, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := string(workflow.Default(workflow.DefaultOptions{
+		Approvers: []string{"alice"}, TargetBranch: "main", Check: o.Check, E2E: o.E2E,
+		AgentCommand: []string{agent, "scripted-agent", "--script", script, "--state", sessions},
+	}))
+	text = strings.Replace(text, "url: .", "url: ../origin.git", 1)
+	if o.Edit != nil {
+		text = o.Edit(text)
+	}
+	repo, origin, err := sample.Make(ctx, filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wfPath := filepath.Join(repo, workflow.DefaultPath)
+	org, err := app.Open(ctx, app.Options{Home: filepath.Join(dir, "home"), Workflow: wfPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { org.Close() })
+	return &Org{Org: org, Dir: dir, Repo: repo, Origin: origin, WFPath: wfPath, Sessions: sessions}
+}
+
+// Engine builds and starts an engine with quick heartbeats and retries, and
+// stops it when the test ends.
+func (o *Org) Engine(t *testing.T, eo app.EngineOptions) *engine.Engine {
+	t.Helper()
+	if eo.Heartbeat == 0 {
+		eo.Heartbeat = 100 * time.Millisecond
+	}
+	if eo.RetryDelay == 0 {
+		eo.RetryDelay = 50 * time.Millisecond
+	}
+	ctx := context.Background()
+	eng, err := o.Org.Engine(ctx, eo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		eng.Stop(stopCtx)
+	})
+	return eng
+}
+
+// RunUntilIdle runs the engine until nothing is actionable, failing the
+// test after a minute.
+func RunUntilIdle(t *testing.T, eng *engine.Engine) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := eng.RunUntilIdle(ctx); err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+}
+
+// Git runs git in dir and returns its trimmed output.
+func Git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := sample.Git(context.Background(), dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
