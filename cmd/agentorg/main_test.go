@@ -179,11 +179,11 @@ prompts:
 		p + ":11:", // unknown key colour, agent ghost
 		"colour",
 		"ghost",
-		"dev:ready",   // label used but never defined
-		"approvers",   // gate without approvers
-		"Titel",       // template error
-		p + ":16:",    // ... at the template's line
-		"never",       // a stage nothing can reach
+		"dev:ready", // label used but never defined
+		"approvers", // gate without approvers
+		"Titel",     // template error
+		p + ":16:",  // ... at the template's line
+		"never",     // a stage nothing can reach
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("check output lacks %q:\n%s", want, r.stderr)
