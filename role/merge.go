@@ -50,6 +50,10 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err := d.Tracker.CloseIssue(ctx, n, d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}
+	// The branch is merged: its worktree has served its purpose.
+	if err := d.Mirror.RemoveWorktree(ctx, WorktreePath(d.Home, n)); err != nil {
+		return Outcome{}, err
+	}
 	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA))}, nil
 }
 

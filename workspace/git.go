@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -210,11 +211,20 @@ func checkBranch(ctx context.Context, branch string) error {
 	if err := plainArg("branch", branch); err != nil {
 		return err
 	}
+	// Asking git once per name is exact; asking every time costs a process
+	// on every call of the hot path.
+	if _, ok := validBranches.Load(branch); ok {
+		return nil
+	}
 	if _, err := git(ctx, "", "check-ref-format", "refs/heads/"+branch); err != nil {
 		return fmt.Errorf("invalid branch name %q", branch)
 	}
+	validBranches.Store(branch, true)
 	return nil
 }
+
+// validBranches caches names git accepted.
+var validBranches sync.Map
 
 var shaRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/agentorg/agentorg"
 )
@@ -25,6 +26,9 @@ type Mirror struct {
 	// mu serialises what touches the mirror's shared state (worktree
 	// registrations, remote-tracking refs) within this process.
 	mu sync.Mutex
+	// fetchMu and lastFetch let concurrent callers share one fetch.
+	fetchMu   sync.Mutex
+	lastFetch time.Time // when the last successful fetch started
 }
 
 // OpenMirror clones origin bare into dir the first time and reuses the clone
@@ -132,11 +136,24 @@ func configureMirror(ctx context.Context, dir, origin string) error {
 	return nil
 }
 
-// Fetch brings the remote-tracking branches up to date with origin.
+// Fetch brings the remote-tracking branches up to date with origin: when
+// it returns, they hold at least what origin had when Fetch was called.
+// Concurrent callers share a fetch that started after they called, so a
+// busy engine does not fetch once per job.
 func (m *Mirror) Fetch(ctx context.Context) error {
+	asked := time.Now()
+	m.fetchMu.Lock()
+	defer m.fetchMu.Unlock()
+	if m.lastFetch.After(asked) {
+		return nil
+	}
+	started := time.Now()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	_, err := git(ctx, m.Dir, "fetch", "--prune", "--quiet", "origin")
+	m.mu.Unlock()
+	if err == nil {
+		m.lastFetch = started
+	}
 	return err
 }
 
@@ -229,10 +246,28 @@ func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Work
 	if err != nil {
 		return nil, false, err
 	}
+	ref := "refs/heads/" + branch
+	// Fast path: the worktree is there and on its branch (every attempt
+	// after the first).
+	if m.settledWorktree(path) {
+		w := &Worktree{Path: path, Branch: branch, m: m}
+		if w.onBranch(ctx) == nil {
+			return w, false, nil
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-
-	ref := "refs/heads/" + branch
+	// Fast path: a new issue, nothing left behind: one `worktree add`.
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		if _, exists, err := revParse(ctx, m.Dir, ref); err == nil && !exists {
+			if start, ok, err := revParse(ctx, m.Dir, base); err == nil && ok {
+				if _, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "-b", branch, path, start); err == nil {
+					return &Worktree{Path: path, Branch: branch, m: m}, true, nil
+				}
+			}
+		}
+	}
+	// Slow path: find out what is there and repair it.
 	if e, err := m.clearStale(ctx, path); err != nil {
 		return nil, false, err
 	} else if e != nil {
@@ -287,6 +322,27 @@ func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Work
 	return &Worktree{Path: path, Branch: branch, m: m}, created, nil
 }
 
+// settledWorktree reports, from files alone, whether path is a worktree of
+// this mirror whose `git worktree add` finished: its .git file points into the
+// mirror, and the registration carries no lock (git leaves "initializing" on
+// a worktree whose add was interrupted).
+func (m *Mirror) settledWorktree(path string) bool {
+	data, err := os.ReadFile(filepath.Join(path, ".git"))
+	if err != nil {
+		return false
+	}
+	gitdir, found := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
+	gitdir = strings.TrimSpace(gitdir)
+	if !found || !strings.HasPrefix(canonical(gitdir), canonical(filepath.Join(m.Dir, "worktrees"))+string(filepath.Separator)) {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(gitdir, "locked")); err == nil {
+		return false
+	}
+	_, err = os.Stat(gitdir)
+	return err == nil
+}
+
 // Checkout makes dir a clean detached worktree of exactly sha, replacing
 // whatever an earlier, interrupted validation left there. cleanup removes it.
 func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() error, err error) {
@@ -306,6 +362,22 @@ func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	cleanup = func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		// Fast path: one `worktree remove`; the careful way if that fails.
+		if _, err := git(context.WithoutCancel(ctx), m.Dir, "worktree", "remove", "--force", "--force", dir); err == nil {
+			return nil
+		}
+		return m.dropWorktree(context.WithoutCancel(ctx), dir)
+	}
+	// Fast path: nothing at dir, one `worktree add` of a full SHA is exact.
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		if _, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "--detach", dir, commit); err == nil {
+			return cleanup, nil
+		}
+	}
+	// Slow path: an interrupted run left something behind.
 	if err := m.dropWorktree(ctx, dir); err != nil {
 		return nil, err
 	}
@@ -316,16 +388,30 @@ func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() 
 	if err == nil && strings.TrimSpace(head) != commit {
 		err = fmt.Errorf("checkout %s: HEAD is %s", commit, strings.TrimSpace(head))
 	}
-	cleanup = func() error {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		return m.dropWorktree(context.WithoutCancel(ctx), dir)
-	}
 	if err != nil {
-		cleanup()
+		m.dropWorktree(context.WithoutCancel(ctx), dir)
 		return nil, err
 	}
 	return cleanup, nil
+}
+
+// RemoveWorktree deletes the worktree at path (after a merge, when its
+// branch is done with). A missing worktree is not an error.
+func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		_, err := git(ctx, m.Dir, "worktree", "prune")
+		return err
+	}
+	if _, err := git(ctx, m.Dir, "worktree", "remove", "--force", "--force", path); err == nil {
+		return nil
+	}
+	return m.dropWorktree(ctx, path)
 }
 
 // dropWorktree removes the worktree at dir, registered or left behind.
