@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"runtime/pprof"
+
 	"github.com/spf13/cobra"
 
 	"github.com/agentorg/agentorg/bench"
@@ -8,6 +11,7 @@ import (
 
 func newBenchCmd(g *globals) *cobra.Command {
 	var o bench.Options
+	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the orchestrator: N issues through the whole lifecycle with a no-op agent",
@@ -18,6 +22,17 @@ issue (agent and checks excluded), median and p95.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Out = cmd.OutOrStdout()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			_, err := bench.Run(cmd.Context(), o)
 			return err
 		},
@@ -25,5 +40,6 @@ issue (agent and checks excluded), median and p95.`,
 	c.Flags().IntVarP(&o.Issues, "issues", "n", 1000, "number of issues")
 	c.Flags().IntVar(&o.Concurrency, "concurrency", 4, "workers per stage")
 	c.Flags().StringVar(&o.Keep, "keep", "", "keep the state in this directory")
+	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the orchestrator to this file")
 	return c
 }
