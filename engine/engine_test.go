@@ -335,3 +335,67 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+func TestRejectionsGoBackWithTheHumansWords(t *testing.T) {
+	script := `
+steps:
+  - match: {role: pm, prompt: "negative numbers"}
+    summary: "Plan v2: also covers negative numbers."
+  - match: {role: pm}
+    summary: "Plan v1."
+  - match: {role: developer, prompt: "sent back by a reviewer"}
+    actions:
+      - write: {path: feature.go, content: "package calc\n\n// Feature is renamed as asked.\nfunc Feature() int { return 2 }\n"}
+    summary: Renamed as asked.
+  - match: {role: developer}
+    actions:
+      - write: {path: feature.go, content: "package calc\n\nfunc Feature() int { return 1 }\n"}
+    summary: Added Feature.
+`
+	org := orgtest.New(t, orgtest.Options{Script: script})
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	n := newIssue(t, org, "Add Feature")
+	orgtest.RunUntilIdle(t, eng)
+
+	if _, err := org.Desk.Reject(ctx, n, "alice", ""); err == nil {
+		t.Fatal("a rejection without a reason must be refused")
+	}
+	if _, err := org.Desk.Reject(ctx, n, "alice", "Cover negative numbers too."); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "plan:review")
+	if commentsWith(t, org, n, "## Plan for #") != 1 || commentsWith(t, org, n, "Plan v2") != 1 {
+		t.Fatal("the replan must update the one plan comment with the new plan")
+	}
+
+	org.Desk.Approve(ctx, n, "alice")
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "mr:ready-for-review")
+	first, _ := role.IssueMR(ctx, org.Tracker, n)
+	org.Desk.Approve(ctx, n, "alice")
+	// Approved, then taken back before the engine merged: reject wins.
+	if _, err := org.Tracker.UpdateLabels(ctx, n, []string{"mr:ready-for-review"}, []string{"mr:approved"}, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.Desk.Reject(ctx, n, "alice", "Rename it."); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "mr:ready-for-review")
+	as, _ := org.Log.Attempts(ctx, n)
+	if len(as) != 2 || as[1].SessionID != as[0].SessionID || as[1].Verdict != eventlog.GO {
+		t.Fatalf("want a second GO attempt in the same session, got %+v", as)
+	}
+	mr, _ := role.IssueMR(ctx, org.Tracker, n)
+	if mr.Number != first.Number || mr.HeadSHA != as[1].CommitSHA || len(mr.ApprovedAtHead()) != 0 {
+		t.Fatalf("the same MR should move to the new commit with no approval: %+v", mr)
+	}
+	org.Desk.Approve(ctx, n, "alice")
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "e2e:done")
+	if !strings.Contains(orgtest.Git(t, org.Origin, "show", "main:feature.go"), "renamed as asked") {
+		t.Fatal("main should hold the reviewed version")
+	}
+}

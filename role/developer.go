@@ -55,6 +55,7 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			}
 			data.Report = prev.Report
 			if prev.Verdict == eventlog.GO {
+				data.Report = ""
 				// Validation passed but a human sent it back: their words are the report.
 				if data.Feedback, err = Feedback(ctx, d.Tracker, n); err != nil {
 					return Outcome{}, err

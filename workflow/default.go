@@ -337,23 +337,33 @@ prompts:
 
     Finish with a short summary of what you changed and why.
 
-  # The developer's follow-up after a failed validation (a NO-GO).
+  # The developer's follow-up in the same session: after a failed validation
+  # (a NO-GO, with its report), or after a reviewer sent the change back
+  # (with their feedback).
   fix: |
     You are a software developer. Your change for issue #{{.Issue.Number}}
-    failed validation. This working tree, on branch {{.Repo.Branch}}, holds
-    that change; this is attempt {{.Attempt}}.
+    {{- if .Feedback}} was sent back by a reviewer.{{else}} failed validation.{{end}}
+    This working tree, on branch {{.Repo.Branch}}, holds that change; this is
+    attempt {{.Attempt}}.
 
     Issue #{{.Issue.Number}}: {{.Issue.Title}}
 
     The approved plan:
 
     {{.Plan}}
+    {{- if .Feedback}}
+
+    The reviewer's feedback:
+
+    {{.Feedback}}
+    {{- else}}
 
     Validation report of the failed attempt:
 
     {{.Report}}
+    {{- end}}
 
-    Make targeted fixes for what the report shows, and nothing else: do not
+    Make targeted fixes for what it shows, and nothing else: do not
     start over, and never weaken, skip or delete a test to make it pass. Do
     not commit: the engine commits your changes.
 

@@ -993,7 +993,7 @@ func TestDefault(t *testing.T) {
 	for name, wants := range map[string][]string{
 		"pm":        {"#12", "Export CSV", "Users want CSV export.", "## Acceptance criteria", "- [ ]", "FEEDBACK-TEXT"},
 		"developer": {"#12", "Export CSV", "Users want CSV export.", "PLAN-TEXT", "agentorg/issue-12", "main", "Change only what the issue", "Do not commit", "FEEDBACK-TEXT"},
-		"fix":       {"#12", "REPORT-TEXT", "PLAN-TEXT", "targeted fixes", "attempt 2", "Do\nnot commit"},
+		"fix":       {"#12", "sent back by a reviewer", "FEEDBACK-TEXT", "PLAN-TEXT", "targeted fixes", "attempt 2", "Do\nnot commit"},
 	} {
 		got, err := w.Render(name, data2)
 		if err != nil {
@@ -1014,6 +1014,11 @@ func TestDefault(t *testing.T) {
 	got, err := w.Render("pm", data2)
 	if err != nil || strings.Contains(got, "rejected") {
 		t.Errorf("Render(pm) without feedback = %q, %v", got, err)
+	}
+	// After a NO-GO, the fix prompt carries the report instead.
+	got, err = w.Render("fix", data2)
+	if err != nil || !strings.Contains(got, "failed validation") || !strings.Contains(got, "REPORT-TEXT") || strings.Contains(got, "reviewer") {
+		t.Errorf("Render(fix) without feedback = %q, %v", got, err)
 	}
 }
 
