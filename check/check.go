@@ -32,6 +32,9 @@ type Check struct {
 	// Timeout bounds the run (zero means DefaultTimeout); StallTimeout
 	// bounds silence on its output (zero means none).
 	Timeout, StallTimeout time.Duration
+	// Started, if set, receives the check's process group, so that the
+	// engine can kill it should the engine itself die mid-check.
+	Started func(pgid int)
 }
 
 // Result is how one check went.
@@ -68,6 +71,7 @@ func Run(ctx context.Context, dir string, env []string, c Check, log io.Writer) 
 		Timeout:      timeout,
 		StallTimeout: c.StallTimeout,
 		TailBytes:    1, // the tail we keep is ours, with a true count of what was cut
+		Started:      c.Started,
 	})
 	res := Result{
 		Name:     name,

@@ -95,7 +95,8 @@ func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
 			// worktree the next run owns.
 			_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
 		}
-		if _, err := e.cfg.DB.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE id = ? AND state = 'running'`, d.job); err != nil {
+		// A crash is not the stage's fault: give the attempt it used back.
+		if _, err := e.cfg.DB.ExecContext(ctx, `UPDATE river_job SET state = 'available', max_attempts = max_attempts + 1 WHERE id = ? AND state = 'running'`, d.job); err != nil {
 			return 0, fmt.Errorf("engine: release job %d: %w", d.job, err)
 		}
 		if _, err := e.cfg.DB.ExecContext(ctx, `DELETE FROM agentorg_claims WHERE job_id = ?`, d.job); err != nil {

@@ -180,6 +180,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	if _, err := e.reap(ctx, true); err != nil {
 		return err
 	}
+	if err := role.RemoveLeftoverCheckouts(ctx, e.deps); err != nil {
+		return err
+	}
 	if err := e.client.Start(ctx); err != nil {
 		return fmt.Errorf("engine: start river: %w", err)
 	}

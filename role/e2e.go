@@ -80,7 +80,7 @@ func e2eResult(ctx context.Context, d *Deps, r *Run, head string) (agentorg.Chec
 			return c, true, nil
 		}
 	}
-	dir := filepath.Join(d.Home, "checkouts", "e2e-"+r.ID)
+	dir := filepath.Join(CheckoutsDir(d.Home), "e2e-"+r.ID)
 	cleanup, err := d.Mirror.Checkout(ctx, dir, head)
 	if err != nil {
 		return agentorg.CheckResult{}, false, err
@@ -91,7 +91,7 @@ func e2eResult(ctx context.Context, d *Deps, r *Run, head string) (agentorg.Chec
 		return agentorg.CheckResult{}, false, err
 	}
 	defer tr.Close()
-	res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: e2eCheck, Run: d.Workflow.E2E.Run, Timeout: d.Workflow.E2E.Timeout}, tr)
+	res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: e2eCheck, Run: d.Workflow.E2E.Run, Timeout: d.Workflow.E2E.Timeout, Started: r.OnStart}, tr)
 	if ctx.Err() != nil {
 		return agentorg.CheckResult{}, false, ctx.Err()
 	}

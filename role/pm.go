@@ -27,7 +27,7 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	dir := filepath.Join(d.Home, "checkouts", "plan-"+r.ID)
+	dir := filepath.Join(CheckoutsDir(d.Home), "plan-"+r.ID)
 	cleanup, err := d.Mirror.Checkout(ctx, dir, head)
 	if err != nil {
 		return Outcome{}, err

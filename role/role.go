@@ -45,8 +45,8 @@ type Run struct {
 	ID    string // unique per run; names transcripts and events
 	Stage *workflow.Stage
 	Issue agentorg.Issue
-	// OnStart receives the process group of an agent the run starts, so
-	// that the engine can kill it if the engine itself dies.
+	// OnStart receives the process group of an agent or check the run
+	// starts, so that the engine can kill it if the engine itself dies.
 	OnStart func(pgid int)
 }
 
@@ -100,6 +100,29 @@ func WorktreePath(home string, issue int64) string {
 // TranscriptPath is where a run's raw agent output is kept.
 func TranscriptPath(home, runID string) string {
 	return filepath.Join(home, "runs", runID+".log")
+}
+
+// CheckoutsDir holds the clean checkouts of runs (plans, validations,
+// E2E); each is removed when its run ends.
+func CheckoutsDir(home string) string { return filepath.Join(home, "checkouts") }
+
+// RemoveLeftoverCheckouts removes the checkouts that runs killed with their
+// engine left behind. Call it only when no run is active (at engine start,
+// under the home lock).
+func RemoveLeftoverCheckouts(ctx context.Context, d *Deps) error {
+	entries, err := os.ReadDir(CheckoutsDir(d.Home))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		if err := d.Mirror.RemoveWorktree(ctx, filepath.Join(CheckoutsDir(d.Home), e.Name())); err != nil {
+			return fmt.Errorf("remove leftover checkout %s: %w", e.Name(), err)
+		}
+	}
+	return nil
 }
 
 func openTranscript(home, runID string) (*os.File, error) {

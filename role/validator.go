@@ -78,7 +78,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, sha string) (ve
 	if err != nil {
 		return "", 0, "", 0, err
 	}
-	dir := filepath.Join(d.Home, "checkouts", "validate-"+r.ID)
+	dir := filepath.Join(CheckoutsDir(d.Home), "validate-"+r.ID)
 	cleanup, err := d.Mirror.Checkout(ctx, dir, sha)
 	if err != nil {
 		return "", 0, "", 0, err
@@ -92,7 +92,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, sha string) (ve
 
 	var checks []check.Check
 	for _, c := range d.Workflow.Checks {
-		checks = append(checks, check.Check{Name: c.Name, Run: c.Run, Timeout: c.Timeout})
+		checks = append(checks, check.Check{Name: c.Name, Run: c.Run, Timeout: c.Timeout, Started: r.OnStart})
 	}
 	results := check.RunAll(ctx, dir, d.CheckEnv, checks, tr)
 	if ctx.Err() != nil {
