@@ -39,13 +39,18 @@ const (
 	maxStderr = 4 << 10
 )
 
-// safety settings applied to every call, whatever the user's global config
-// says: hooks could run code the agent wrote, and signing would prompt.
+// settings applied to every call, whatever the user's global config says:
+// hooks could run code the agent wrote, and signing would prompt.
 var safetyConfig = []string{
 	"-c", "core.hooksPath=/dev/null",
 	"-c", "commit.gpgSign=false",
 	"-c", "tag.gpgSign=false",
 	"-c", "core.fsmonitor=false",
+	// Automatic gc and maintenance fork after fetches and commits; on the
+	// engine's hot path they cost more processes than the work itself.
+	// The mirror is a cache: `git gc` can run on it from cron if needed.
+	"-c", "gc.auto=0",
+	"-c", "maintenance.auto=false",
 }
 
 // gitEnv builds the environment of a git call from scratch.
