@@ -38,6 +38,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 	if err != nil {
 		return nil, err
 	}
+	mirror.Branches = []string{o.Workflow.Repo.TargetBranch}
 	agents := map[string]agentorg.Agent{}
 	for _, a := range o.Workflow.Agents {
 		if ag, ok := eo.Agents[a.Name]; ok {

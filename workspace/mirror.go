@@ -22,10 +22,17 @@ const fetchRefspec = "+refs/heads/*:refs/remotes/origin/*"
 type Mirror struct {
 	Dir    string // absolute path of the bare repository
 	Origin string // URL or absolute path of the origin
+	// Branches, when set, are the only branches Fetch brings: the engine
+	// needs only the target branch, and a fetch that names its refs costs
+	// the same with ten branches on the origin or ten thousand.
+	Branches []string
 
-	// mu serialises what touches the mirror's shared state (worktree
-	// registrations, remote-tracking refs) within this process.
-	mu sync.Mutex
+	// mu guards the worktree registrations within this process. The
+	// common operations (add or remove a worktree at a path of its own,
+	// fetch, push) are safe side by side, git taking its own locks, and
+	// share it; the repairs (prune, list, drop what a crash left) take it
+	// alone, so that a prune never races an add.
+	mu sync.RWMutex
 	// fetchMu and lastFetch let concurrent callers share one fetch.
 	fetchMu   sync.Mutex
 	lastFetch time.Time // when the last successful fetch started
@@ -148,9 +155,16 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 		return nil
 	}
 	started := time.Now()
-	m.mu.Lock()
-	_, err := git(ctx, m.Dir, "fetch", "--prune", "--quiet", "origin")
-	m.mu.Unlock()
+	args := []string{"fetch", "--prune", "--quiet", "origin"}
+	for _, b := range m.Branches {
+		if err := checkBranch(ctx, b); err != nil {
+			return err
+		}
+		args = append(args, "+refs/heads/"+b+":refs/remotes/origin/"+b)
+	}
+	m.mu.RLock()
+	_, err := git(ctx, m.Dir, args...)
+	m.mu.RUnlock()
 	if err == nil {
 		m.lastFetch = started
 	}
@@ -196,8 +210,8 @@ func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
 	if !ok {
 		return fmt.Errorf("push %s: no such commit in %s", sha, m.Dir)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	_, err = git(ctx, m.Dir, "push", "--quiet", "origin", "+"+commit+":refs/heads/"+branch)
 	return err
 }
@@ -255,18 +269,21 @@ func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Work
 			return w, false, nil
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	// Fast path: a new issue, nothing left behind: one `worktree add`.
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		if _, exists, err := revParse(ctx, m.Dir, ref); err == nil && !exists {
 			if start, ok, err := revParse(ctx, m.Dir, base); err == nil && ok {
-				if _, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "-b", branch, path, start); err == nil {
+				m.mu.RLock()
+				_, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "-b", branch, path, start)
+				m.mu.RUnlock()
+				if err == nil {
 					return &Worktree{Path: path, Branch: branch, m: m}, true, nil
 				}
 			}
 		}
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	// Slow path: find out what is there and repair it.
 	if e, err := m.clearStale(ctx, path); err != nil {
 		return nil, false, err
@@ -360,24 +377,30 @@ func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() 
 	if isSHA(strings.ToLower(sha)) && !strings.EqualFold(commit, sha) {
 		return nil, fmt.Errorf("checkout %s resolved to %s", sha, commit)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	cleanup = func() error {
-		m.mu.Lock()
-		defer m.mu.Unlock()
 		// Fast path: one `worktree remove`; the careful way if that fails.
-		if _, err := git(context.WithoutCancel(ctx), m.Dir, "worktree", "remove", "--force", "--force", dir); err == nil {
+		m.mu.RLock()
+		_, err := git(context.WithoutCancel(ctx), m.Dir, "worktree", "remove", "--force", "--force", dir)
+		m.mu.RUnlock()
+		if err == nil {
 			return nil
 		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
 		return m.dropWorktree(context.WithoutCancel(ctx), dir)
 	}
 	// Fast path: nothing at dir, one `worktree add` of a full SHA is exact.
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
-		if _, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "--detach", dir, commit); err == nil {
+		m.mu.RLock()
+		_, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "--detach", dir, commit)
+		m.mu.RUnlock()
+		if err == nil {
 			return cleanup, nil
 		}
 	}
 	// Slow path: an interrupted run left something behind.
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err := m.dropWorktree(ctx, dir); err != nil {
 		return nil, err
 	}
@@ -402,15 +425,17 @@ func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		_, err := git(ctx, m.Dir, "worktree", "prune")
-		return err
-	}
-	if _, err := git(ctx, m.Dir, "worktree", "remove", "--force", "--force", path); err == nil {
 		return nil
 	}
+	m.mu.RLock()
+	_, err = git(ctx, m.Dir, "worktree", "remove", "--force", "--force", path)
+	m.mu.RUnlock()
+	if err == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	return m.dropWorktree(ctx, path)
 }
 

@@ -203,3 +203,20 @@ func TestCheckoutExactSHAAndCleanup(t *testing.T) {
 		t.Fatalf("second cleanup: %v", err)
 	}
 }
+
+func TestFetchOnlyTheNamedBranches(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	m.Branches = []string{"main"}
+	other := f.commit(t, "other", f.base, map[string]string{"other": "x\n"}, "elsewhere")
+	next := f.commit(t, "main", f.base, map[string]string{"README": "again\n"}, "second")
+	if err := m.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if head, err := m.RemoteHead(ctx, "main"); err != nil || head != next {
+		t.Fatalf("main after fetch = %q, %v; want %s", head, err, next)
+	}
+	if head, err := m.RemoteHead(ctx, "other"); err == nil {
+		t.Fatalf("fetched %s of a branch it was not asked for (origin has %s)", head, other)
+	}
+}
