@@ -180,13 +180,14 @@ func newCrashOrg(t *testing.T) *crashOrg {
 		env: []string{"AGENTORG_HOME=" + home, "AGENTORG_WORKFLOW=" + wf}}
 }
 
-// procsWhere lists the live processes (pid: command line) for which match
-// holds, given the command line and the working directory. It returns nil
-// where /proc is not available.
 // straySleep is a command line no other test (nor an earlier run of this
 // one) runs, so that the test can find the background children its checks
 // leave.
 var straySleep = fmt.Sprintf("sleep 47.%06d", time.Now().UnixNano()%1000000)
+
+// procsWhere lists the live processes (pid: command line) for which match
+// holds, given the command line and the working directory. It returns nil
+// where /proc is not available.
 
 func procsWhere(match func(cmdline, cwd string) bool) []string {
 	ents, err := os.ReadDir("/proc")

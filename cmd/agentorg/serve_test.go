@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The daemon: it picks up an issue opened while it runs (polling), refuses
+// a second engine on the same home, and stops cleanly on SIGTERM.
+func TestServeDaemonPollsAndStopsCleanly(t *testing.T) {
+	o := newCrashOrg(t)
+	logPath := filepath.Join(o.dir, "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "serve", "--poll", "200ms")
+	cmd.Dir = o.dir
+	cmd.Env = append(baseEnv(), o.env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	// Wait until the daemon holds the home, then open an issue behind its back.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), "serving") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := run(t, o.dir, o.env, "serve", "--once"); r.code == 0 || !strings.Contains(r.stderr, "another agentorg engine is running") {
+		t.Fatalf("a second engine on the same home must be refused, got exit %d: %s", r.code, r.stderr)
+	}
+	if r := run(t, o.dir, o.env, "issue", "new", "--title", "Add Twice", "--opt-in", "--as", "alice"); r.code != 0 {
+		t.Fatalf("issue new: %s", r.stderr)
+	}
+	for {
+		r := run(t, o.dir, o.env, "issue", "show", "1", "--json")
+		var is struct{ Labels []string }
+		json.Unmarshal([]byte(r.stdout), &is)
+		if strings.Join(is.Labels, ",") == "plan:review" {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("the daemon did not plan the new issue; labels %v\n%s", is.Labels, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("serve should exit 0 on SIGTERM: %v\n%s", err, b)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+}
