@@ -274,7 +274,14 @@ func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Work
 		if _, exists, err := revParse(ctx, m.Dir, ref); err == nil && !exists {
 			if start, ok, err := revParse(ctx, m.Dir, base); err == nil && ok {
 				m.mu.RLock()
-				_, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "-b", branch, path, start)
+				// The branch is created only if it does not exist (the
+				// empty old value), then the worktree registered on it.
+				_, err := git(ctx, m.Dir, "update-ref", ref, start, "")
+				if err == nil {
+					if _, err = m.quickWorktree(ctx, path, "ref: "+ref, start); err != nil {
+						git(ctx, m.Dir, "update-ref", "-d", ref, start)
+					}
+				}
 				m.mu.RUnlock()
 				if err == nil {
 					return &Worktree{Path: path, Branch: branch, m: m}, true, nil
@@ -377,26 +384,31 @@ func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() 
 	if isSHA(strings.ToLower(sha)) && !strings.EqualFold(commit, sha) {
 		return nil, fmt.Errorf("checkout %s resolved to %s", sha, commit)
 	}
+	var admin string // the registration the fast path made
 	cleanup = func() error {
-		// Fast path: one `worktree remove`; the careful way if that fails.
-		m.mu.RLock()
-		_, err := git(context.WithoutCancel(ctx), m.Dir, "worktree", "remove", "--force", "--force", dir)
-		m.mu.RUnlock()
-		if err == nil {
-			return nil
+		if admin != "" {
+			// Fast path: what the fast path made, it removes by hand.
+			m.mu.RLock()
+			err := errors.Join(forceRemoveAll(dir), forceRemoveAll(admin))
+			m.mu.RUnlock()
+			if err == nil {
+				return nil
+			}
 		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return m.dropWorktree(context.WithoutCancel(ctx), dir)
 	}
-	// Fast path: nothing at dir, one `worktree add` of a full SHA is exact.
+	// Fast path: nothing at dir, so register a detached worktree by hand
+	// and fill it with one read-tree (`git worktree add` costs six processes).
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
 		m.mu.RLock()
-		_, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "--detach", dir, commit)
+		admin, err = m.quickDetached(ctx, dir, commit)
 		m.mu.RUnlock()
 		if err == nil {
 			return cleanup, nil
 		}
+		admin = ""
 	}
 	// Slow path: an interrupted run left something behind.
 	m.mu.Lock()
@@ -418,6 +430,58 @@ func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() 
 	return cleanup, nil
 }
 
+// quickDetached registers dir as a detached worktree at commit in the
+// layout git itself uses (gitrepository-layout(5): worktrees/<id>/gitdir,
+// commondir, HEAD; dir/.git pointing back), then populates it and its index
+// with a single `git read-tree`. It returns the registration's directory.
+// The registration is locked while it is being made, as `git worktree add`
+// does, so that a prune elsewhere leaves it alone.
+func (m *Mirror) quickDetached(ctx context.Context, dir, commit string) (string, error) {
+	return m.quickWorktree(ctx, dir, commit, commit)
+}
+
+// quickWorktree is quickDetached with HEAD given: a SHA for a detached
+// worktree, or "ref: refs/heads/<branch>" for one on a branch (which must
+// already point at commit).
+func (m *Mirror) quickWorktree(ctx context.Context, dir, head, commit string) (string, error) {
+	admin := filepath.Join(m.Dir, "worktrees", filepath.Base(dir))
+	if err := os.MkdirAll(filepath.Dir(admin), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(admin, 0o755); err != nil {
+		return "", err // the name is taken: the slow path copes
+	}
+	fail := func(err error) (string, error) {
+		forceRemoveAll(dir)
+		forceRemoveAll(admin)
+		return "", err
+	}
+	files := []struct{ path, body string }{
+		{filepath.Join(admin, "locked"), "initializing"},
+		{filepath.Join(admin, "gitdir"), filepath.Join(dir, ".git") + "\n"},
+		{filepath.Join(admin, "commondir"), "../..\n"},
+		{filepath.Join(admin, "HEAD"), head + "\n"},
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f.path, []byte(f.body), 0o644); err != nil {
+			return fail(err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".git"), []byte("gitdir: "+admin+"\n"), 0o644); err != nil {
+		return fail(err)
+	}
+	if _, err := git(ctx, dir, "read-tree", "--reset", "-u", commit); err != nil {
+		return fail(err)
+	}
+	if err := os.Remove(filepath.Join(admin, "locked")); err != nil {
+		return fail(err)
+	}
+	return admin, nil
+}
+
 // RemoveWorktree deletes the worktree at path (after a merge, when its
 // branch is done with). A missing worktree is not an error.
 func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
@@ -428,11 +492,18 @@ func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	m.mu.RLock()
-	_, err = git(ctx, m.Dir, "worktree", "remove", "--force", "--force", path)
-	m.mu.RUnlock()
-	if err == nil {
-		return nil
+	// Fast path: a settled worktree of this mirror is two directories to
+	// delete, its files and its registration.
+	if m.settledWorktree(path) {
+		if data, err := os.ReadFile(filepath.Join(path, ".git")); err == nil {
+			admin := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(data)), "gitdir:"))
+			m.mu.RLock()
+			err := errors.Join(forceRemoveAll(path), forceRemoveAll(admin))
+			m.mu.RUnlock()
+			if err == nil {
+				return nil
+			}
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

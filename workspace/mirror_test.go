@@ -220,3 +220,69 @@ func TestFetchOnlyTheNamedBranches(t *testing.T) {
 		t.Fatalf("fetched %s of a branch it was not asked for (origin has %s)", head, other)
 	}
 }
+
+// The clean checkout registers a worktree git itself recognises: listed,
+// detached at the commit, clean, and gone from the list after cleanup.
+func TestCheckoutIsARealDetachedWorktree(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	dir := filepath.Join(f.root, "checkouts", "validate-1")
+	cleanup, err := m.Checkout(ctx, dir, f.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := g(t, m.Dir, "worktree", "list", "--porcelain")
+	if !strings.Contains(list, "worktree "+dir+"\nHEAD "+f.base+"\ndetached") {
+		t.Fatalf("not listed as a detached worktree at %s:\n%s", f.base, list)
+	}
+	if strings.Contains(list, "locked") {
+		t.Fatalf("left locked:\n%s", list)
+	}
+	if st := g(t, dir, "status", "--porcelain", "--untracked-files=all"); st != "" {
+		t.Fatalf("not clean: %q", st)
+	}
+	// git's own prune keeps a live registration.
+	g(t, m.Dir, "worktree", "prune")
+	if got := g(t, dir, "rev-parse", "HEAD"); got != f.base {
+		t.Fatalf("HEAD %s after prune", got)
+	}
+	if err := cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if list := g(t, m.Dir, "worktree", "list"); strings.Contains(list, dir) {
+		t.Fatalf("still listed after cleanup:\n%s", list)
+	}
+}
+
+func TestRemoveWorktreeKeepsTheBranch(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	path := filepath.Join(f.root, "wt", "issue-3")
+	w, created, err := m.Worktree(ctx, path, "agentorg/issue-3", mainBase)
+	if err != nil || !created {
+		t.Fatalf("worktree: created=%v err=%v", created, err)
+	}
+	if list := g(t, m.Dir, "worktree", "list", "--porcelain"); !strings.Contains(list, "worktree "+path+"\nHEAD "+f.base+"\nbranch refs/heads/agentorg/issue-3") {
+		t.Fatalf("not registered on its branch:\n%s", list)
+	}
+	writeFile(t, filepath.Join(path, "x.txt"), "x\n")
+	sha, _, err := w.CommitAll(ctx, "x", tester)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveWorktree(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("worktree directory still there")
+	}
+	if list := g(t, m.Dir, "worktree", "list"); strings.Contains(list, path) {
+		t.Fatalf("still registered:\n%s", list)
+	}
+	if head, err := m.BranchHead(ctx, "agentorg/issue-3"); err != nil || head != sha {
+		t.Fatalf("branch lost: %q, %v", head, err)
+	}
+	if err := m.RemoveWorktree(ctx, path); err != nil {
+		t.Fatalf("removing twice: %v", err)
+	}
+}
