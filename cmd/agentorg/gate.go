@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
 )
 
@@ -20,25 +22,14 @@ request at its current head (an approval is void once new commits land). Only
 users listed as the gate's approvers in the workflow may approve.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := issueArg(args[0])
-			if err != nil {
-				return err
-			}
-			user, err := g.user()
-			if err != nil {
-				return err
-			}
-			org, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer org.Close()
-			gate, err := org.Desk.Approve(cmd.Context(), n, user)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s approved #%d at gate %q: now %s\n", user, n, gate.Name, gate.Approve)
-			return nil
+			return g.act(cmd, args[0], func(ctx context.Context, org *app.Org, n int64, user string) error {
+				gate, err := org.Desk.Approve(ctx, n, user)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s approved #%d at gate %q: now %s\n", user, n, gate.Name, gate.Approve)
+				return nil
+			})
 		},
 	}
 	g.addAs(c)
@@ -52,25 +43,14 @@ func newRejectCmd(g *globals) *cobra.Command {
 		Short: "Reject what issue N waits for, with a reason the agent is given",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := issueArg(args[0])
-			if err != nil {
-				return err
-			}
-			user, err := g.user()
-			if err != nil {
-				return err
-			}
-			org, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer org.Close()
-			gate, err := org.Desk.Reject(cmd.Context(), n, user, reason)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s rejected #%d at gate %q: now %s\n", user, n, gate.Name, gate.Reject)
-			return nil
+			return g.act(cmd, args[0], func(ctx context.Context, org *app.Org, n int64, user string) error {
+				gate, err := org.Desk.Reject(ctx, n, user, reason)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s rejected #%d at gate %q: now %s\n", user, n, gate.Name, gate.Reject)
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVarP(&reason, "reason", "m", "", "what must change (required)")

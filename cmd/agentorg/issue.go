@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -234,24 +235,13 @@ func newIssueCloseCmd(g *globals) *cobra.Command {
 		Short: "Close an issue",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := issueArg(args[0])
-			if err != nil {
-				return err
-			}
-			user, err := g.user()
-			if err != nil {
-				return err
-			}
-			org, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer org.Close()
-			if err := org.Tracker.CloseIssue(cmd.Context(), n, user); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "closed #%d\n", n)
-			return nil
+			return g.act(cmd, args[0], func(ctx context.Context, org *app.Org, n int64, user string) error {
+				if err := org.Tracker.CloseIssue(ctx, n, user); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "closed #%d\n", n)
+				return nil
+			})
 		},
 	}
 	g.addAs(c)
@@ -260,10 +250,9 @@ func newIssueCloseCmd(g *globals) *cobra.Command {
 
 func newLabelCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "label", Short: "Add or remove labels on an issue (labels are the state of the work)"}
-	for _, add := range []bool{true, false} {
-		add := add
+	for _, adding := range []bool{true, false} {
 		use, short := "add N LABEL...", "Add labels to an issue"
-		if !add {
+		if !adding {
 			use, short = "remove N LABEL...", "Remove labels from an issue"
 		}
 		sub := &cobra.Command{
@@ -271,35 +260,23 @@ func newLabelCmd(g *globals) *cobra.Command {
 			Short: short,
 			Args:  cobra.MinimumNArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				n, err := issueArg(args[0])
-				if err != nil {
-					return err
-				}
-				user, err := g.user()
-				if err != nil {
-					return err
-				}
-				org, err := g.open(cmd.Context())
-				if err != nil {
-					return err
-				}
-				defer org.Close()
-				for _, l := range args[1:] {
-					if org.Workflow.Label(l) == nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "warning: %q is not a label of the workflow; the engine will ignore it\n", l)
+				return g.act(cmd, args[0], func(ctx context.Context, org *app.Org, n int64, user string) error {
+					for _, l := range args[1:] {
+						if org.Workflow.Label(l) == nil {
+							fmt.Fprintf(cmd.ErrOrStderr(), "warning: %q is not a label of the workflow; the engine will ignore it\n", l)
+						}
 					}
-				}
-				var is agentorg.Issue
-				if add {
-					is, err = org.Tracker.UpdateLabels(cmd.Context(), n, args[1:], nil, user)
-				} else {
-					is, err = org.Tracker.UpdateLabels(cmd.Context(), n, nil, args[1:], user)
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "#%d [%s]\n", is.Number, strings.Join(is.Labels, ", "))
-				return nil
+					add, remove := args[1:], []string(nil)
+					if !adding {
+						add, remove = nil, args[1:]
+					}
+					is, err := org.Tracker.UpdateLabels(ctx, n, add, remove, user)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "#%d [%s]\n", is.Number, strings.Join(is.Labels, ", "))
+					return nil
+				})
 			},
 		}
 		g.addAs(sub)

@@ -89,6 +89,30 @@ func (g *globals) open(ctx context.Context) (*app.Org, error) {
 	return app.Open(ctx, app.Options{Home: g.home, Workflow: g.workflow})
 }
 
+// read opens the home for a command that only looks, runs f, and closes it.
+func (g *globals) read(cmd *cobra.Command, f func(ctx context.Context, org *app.Org) error) error {
+	org, err := g.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer org.Close()
+	return f(cmd.Context(), org)
+}
+
+// act runs a human's command on the issue named by arg: it parses the
+// number, works out who is acting (--as), and opens the home.
+func (g *globals) act(cmd *cobra.Command, arg string, f func(ctx context.Context, org *app.Org, n int64, user string) error) error {
+	n, err := issueArg(arg)
+	if err != nil {
+		return err
+	}
+	user, err := g.user()
+	if err != nil {
+		return err
+	}
+	return g.read(cmd, func(ctx context.Context, org *app.Org) error { return f(ctx, org, n, user) })
+}
+
 // addAs adds --as, the user a human command acts as.
 func (g *globals) addAs(c *cobra.Command) {
 	c.Flags().StringVar(&g.as, "as", "", "act as this user (default: git config user.name, else $USER)")
