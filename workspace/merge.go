@@ -124,6 +124,10 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, message strin
 		// Another merge moved target (or holds its lock): start over.
 		return "", true, err
 	}
+	// Every merge walks the target's history (merge-base, merge-tree); a
+	// commit-graph keeps that walk short as history grows, as a forge does.
+	// Incremental (--split) and best effort: the merge already happened.
+	git(ctx, dir, "commit-graph", "write", "--reachable", "--split", "--no-progress")
 	return commit, false, nil
 }
 
