@@ -50,8 +50,12 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err := d.Tracker.CloseIssue(ctx, n, d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}
-	// The branch is merged: its worktree has served its purpose.
+	// The branch is merged: its worktree and local branch have served
+	// their purpose (the merge request keeps the branch on the origin).
 	if err := d.Mirror.RemoveWorktree(ctx, WorktreePath(d.Home, n)); err != nil {
+		return Outcome{}, err
+	}
+	if err := d.Mirror.DeleteBranch(ctx, Branch(d.Workflow, n)); err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA))}, nil

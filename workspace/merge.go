@@ -126,8 +126,9 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, message strin
 	}
 	// Every merge walks the target's history (merge-base, merge-tree); a
 	// commit-graph keeps that walk short as history grows, as a forge does.
-	// Incremental (--split) and best effort: the merge already happened.
-	git(ctx, dir, "commit-graph", "write", "--reachable", "--split", "--no-progress")
+	// Incremental (--split, from the new commit only: --reachable would
+	// visit every ref) and best effort: the merge already happened.
+	gitWith(ctx, dir, who, strings.NewReader(commit+"\n"), "commit-graph", "write", "--split", "--stdin-commits", "--no-progress")
 	return commit, false, nil
 }
 

@@ -482,6 +482,19 @@ func (m *Mirror) quickWorktree(ctx context.Context, dir, head, commit string) (s
 	return admin, nil
 }
 
+// DeleteBranch deletes the mirror's local branch (after its merge, once its
+// worktree is gone), so that the refs every fetch walks do not pile up. A
+// missing branch is not an error.
+func (m *Mirror) DeleteBranch(ctx context.Context, branch string) error {
+	if err := checkBranch(ctx, branch); err != nil {
+		return err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, err := git(ctx, m.Dir, "update-ref", "-d", "refs/heads/"+branch)
+	return err
+}
+
 // RemoveWorktree deletes the worktree at path (after a merge, when its
 // branch is done with). A missing worktree is not an error.
 func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {

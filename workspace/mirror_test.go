@@ -286,3 +286,24 @@ func TestRemoveWorktreeKeepsTheBranch(t *testing.T) {
 		t.Fatalf("removing twice: %v", err)
 	}
 }
+
+func TestDeleteBranch(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	path := filepath.Join(f.root, "wt", "issue-4")
+	if _, _, err := m.Worktree(ctx, path, "agentorg/issue-4", mainBase); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveWorktree(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DeleteBranch(ctx, "agentorg/issue-4"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.BranchHead(ctx, "agentorg/issue-4"); !errors.Is(err, agentorg.ErrNotFound) {
+		t.Fatalf("branch still there: %v", err)
+	}
+	if err := m.DeleteBranch(ctx, "agentorg/issue-4"); err != nil {
+		t.Fatalf("deleting twice: %v", err)
+	}
+}
