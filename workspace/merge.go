@@ -68,6 +68,12 @@ func MergeInto(ctx context.Context, originDir, source, target, expectedHead, mes
 		}
 		sha, retry, err := mergeOnce(ctx, originDir, source, target, expectedHead, message, who)
 		if !retry {
+			if err == nil {
+				// Like a forge's "delete source branch": a merged branch
+				// only slows every later fetch and push. Only if it still
+				// points at what was merged; best effort.
+				gitWith(ctx, originDir, who, nil, "update-ref", "-d", "refs/heads/"+source, expectedHead)
+			}
 			return sha, err
 		}
 		lastErr = err

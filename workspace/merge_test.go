@@ -44,6 +44,10 @@ func TestMergeIntoCleanMergeAndIdempotence(t *testing.T) {
 	if got := g(t, f.origin, "show", sha+":README"); got != "hello, main" {
 		t.Fatalf("README %q", got)
 	}
+	// The merged source branch is gone, as with a forge's "delete source branch".
+	if _, err := git(ctx, f.origin, "rev-parse", "--verify", "--quiet", "refs/heads/agentorg/issue-1"); err == nil {
+		t.Fatal("the merged source branch is still on the origin")
+	}
 
 	// A retry after a crash (the caller never learned of the success)
 	// returns the same merge and commits nothing.
