@@ -190,6 +190,13 @@ func revParse(ctx context.Context, dir, rev string) (sha string, ok bool, err er
 	if err := plainArg("revision", rev); err != nil {
 		return "", false, err
 	}
+	// Branch refs of a bare repository are read from their files: the
+	// engine resolves a dozen per issue, and a process each adds up.
+	if strings.HasPrefix(rev, "refs/heads/") || strings.HasPrefix(rev, "refs/remotes/") {
+		if sha, found, handled := refFromFiles(dir, rev); handled {
+			return sha, found, nil
+		}
+	}
 	out, err := git(ctx, dir, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
 	if err != nil {
 		if exitCode(err) == 1 {
@@ -198,6 +205,47 @@ func revParse(ctx context.Context, dir, rev string) (sha string, ok bool, err er
 		return "", false, err
 	}
 	return strings.TrimSpace(out), true, nil
+}
+
+// refFromFiles reads a ref of the bare repository dir as git stores it: a
+// loose file under the repository (written by rename, so never half
+// there), else a line of packed-refs. handled is false when the files
+// cannot answer for sure (not a bare repository, a symbolic ref, anything
+// unexpected); the caller then asks git.
+func refFromFiles(dir, ref string) (sha string, found, handled bool) {
+	if fi, err := os.Stat(filepath.Join(dir, "objects")); err != nil || !fi.IsDir() {
+		return "", false, false
+	}
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		return "", false, false
+	}
+	if strings.Contains(ref, "..") {
+		return "", false, false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(ref)))
+	switch {
+	case err == nil:
+		v := strings.TrimSpace(string(b))
+		if isSHA(v) {
+			return v, true, true
+		}
+		return "", false, false // symbolic or unexpected
+	case !errors.Is(err, os.ErrNotExist):
+		return "", false, false
+	}
+	packed, err := os.ReadFile(filepath.Join(dir, "packed-refs"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false, true
+	}
+	if err != nil {
+		return "", false, false
+	}
+	for _, line := range strings.Split(string(packed), "\n") {
+		if v, name, ok := strings.Cut(line, " "); ok && name == ref && isSHA(v) {
+			return v, true, true
+		}
+	}
+	return "", false, true
 }
 
 // plainArg refuses values git would read as an option.

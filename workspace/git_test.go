@@ -61,3 +61,31 @@ func TestGitErrorsNameTheCommandAndHideTokens(t *testing.T) {
 		t.Fatalf("token not redacted: %s", e.Error())
 	}
 }
+
+// Refs read from their files agree with git, loose or packed.
+func TestRefFromFilesAgreesWithGit(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	other := f.commit(t, "feature/x", f.base, map[string]string{"x": "x\n"}, "x")
+	if err := m.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check := func(ref, want string, wantFound bool) {
+		t.Helper()
+		sha, found, handled := refFromFiles(m.Dir, ref)
+		if !handled || found != wantFound || sha != want {
+			t.Fatalf("%s: sha=%q found=%v handled=%v; want %q %v", ref, sha, found, handled, want, wantFound)
+		}
+	}
+	check("refs/remotes/origin/main", f.base, true)
+	check("refs/remotes/origin/feature/x", other, true)
+	check("refs/heads/nope", "", false)
+	g(t, m.Dir, "pack-refs", "--all")
+	check("refs/remotes/origin/main", f.base, true)
+	check("refs/remotes/origin/feature/x", other, true)
+	check("refs/remotes/origin/nope", "", false)
+	// Not a bare repository: git answers.
+	if _, _, handled := refFromFiles(f.seed, "refs/heads/main"); handled {
+		t.Fatal("answered for a non-bare repository from files")
+	}
+}
