@@ -263,7 +263,7 @@ func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Work
 	ref := "refs/heads/" + branch
 	// Fast path: the worktree is there and on its branch (every attempt
 	// after the first).
-	if m.settledWorktree(path) {
+	if _, ok := m.settledWorktree(path); ok {
 		w := &Worktree{Path: path, Branch: branch, m: m}
 		if w.onBranch(ctx) == nil {
 			return w, false, nil
@@ -346,25 +346,39 @@ func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Work
 	return &Worktree{Path: path, Branch: branch, m: m}, created, nil
 }
 
-// settledWorktree reports, from files alone, whether path is a worktree of
-// this mirror whose `git worktree add` finished: its .git file points into the
-// mirror, and the registration carries no lock (git leaves "initializing" on
-// a worktree whose add was interrupted).
-func (m *Mirror) settledWorktree(path string) bool {
+// registration returns the registration directory (<mirror>/worktrees/<id>)
+// that path's .git file points to, if it points into this mirror.
+func (m *Mirror) registration(path string) (string, bool) {
 	data, err := os.ReadFile(filepath.Join(path, ".git"))
 	if err != nil {
-		return false
+		return "", false
 	}
 	gitdir, found := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
 	gitdir = strings.TrimSpace(gitdir)
-	if !found || !strings.HasPrefix(canonical(gitdir), canonical(filepath.Join(m.Dir, "worktrees"))+string(filepath.Separator)) {
-		return false
+	if !filepath.IsAbs(gitdir) {
+		gitdir = filepath.Join(path, gitdir)
 	}
-	if _, err := os.Stat(filepath.Join(gitdir, "locked")); err == nil {
-		return false
+	inside := strings.HasPrefix(canonical(gitdir), canonical(filepath.Join(m.Dir, "worktrees"))+string(filepath.Separator))
+	return gitdir, found && inside
+}
+
+// settledWorktree reports, from files alone, whether path is a worktree of
+// this mirror whose `git worktree add` finished: its .git file points into the
+// mirror, and the registration exists and carries no lock (git leaves
+// "initializing" on a worktree whose add was interrupted). It returns the
+// registration directory.
+func (m *Mirror) settledWorktree(path string) (string, bool) {
+	admin, ok := m.registration(path)
+	if !ok {
+		return "", false
 	}
-	_, err = os.Stat(gitdir)
-	return err == nil
+	if _, err := os.Stat(filepath.Join(admin, "locked")); err == nil {
+		return "", false
+	}
+	if _, err := os.Stat(admin); err != nil {
+		return "", false
+	}
+	return admin, true
 }
 
 // Checkout makes dir a clean detached worktree of exactly sha, replacing
@@ -507,15 +521,12 @@ func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
 	}
 	// Fast path: a settled worktree of this mirror is two directories to
 	// delete, its files and its registration.
-	if m.settledWorktree(path) {
-		if data, err := os.ReadFile(filepath.Join(path, ".git")); err == nil {
-			admin := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(data)), "gitdir:"))
-			m.mu.RLock()
-			err := errors.Join(forceRemoveAll(path), forceRemoveAll(admin))
-			m.mu.RUnlock()
-			if err == nil {
-				return nil
-			}
+	if admin, ok := m.settledWorktree(path); ok {
+		m.mu.RLock()
+		err := errors.Join(forceRemoveAll(path), forceRemoveAll(admin))
+		m.mu.RUnlock()
+		if err == nil {
+			return nil
 		}
 	}
 	m.mu.Lock()
@@ -597,16 +608,8 @@ func (m *Mirror) removeLeftover(path string) error {
 	if len(entries) == 0 {
 		return os.Remove(path)
 	}
-	data, err := os.ReadFile(filepath.Join(path, ".git"))
-	if err == nil {
-		gitdir, found := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
-		gitdir = strings.TrimSpace(gitdir)
-		if !filepath.IsAbs(gitdir) {
-			gitdir = filepath.Join(path, gitdir)
-		}
-		if found && strings.HasPrefix(canonical(gitdir), canonical(filepath.Join(m.Dir, "worktrees"))+string(filepath.Separator)) {
-			return forceRemoveAll(path)
-		}
+	if _, ok := m.registration(path); ok {
+		return forceRemoveAll(path)
 	}
 	return fmt.Errorf("%s exists and is not a worktree of %s; refusing to remove it", path, m.Dir)
 }
