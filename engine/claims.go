@@ -43,9 +43,9 @@ func (e *Engine) release(ctx context.Context, jobID int64) {
 	_, _ = e.cfg.DB.ExecContext(ctx, `DELETE FROM agentorg_claims WHERE job_id = ? AND owner = ?`, jobID, e.owner)
 }
 
-// SetPGID records the process group of a claim's agent so that a restart can
+// setPGID records the process group of a claim's agent so that a restart can
 // kill it if it outlived its engine.
-func (e *Engine) SetPGID(ctx context.Context, jobID int64, pgid int) {
+func (e *Engine) setPGID(ctx context.Context, jobID int64, pgid int) {
 	_, _ = e.cfg.DB.ExecContext(ctx, `UPDATE agentorg_claims SET pgid = ? WHERE job_id = ?`, pgid, jobID)
 }
 

@@ -314,8 +314,3 @@ func (e *Engine) enqueue(ctx context.Context, is agentorg.Issue) (int, error) {
 	}
 	return inserted, nil
 }
-
-// Events is a shortcut to the event log for callers that hold an engine.
-func (e *Engine) Events(ctx context.Context, f eventlog.Filter) ([]eventlog.Event, error) {
-	return e.log.Events(ctx, f)
-}

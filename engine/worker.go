@@ -104,7 +104,7 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	}()
 	r := role.For(st.Role)
 	out, runErr := r.Run(runCtx, e.deps, &role.Run{ID: runID, Stage: st, Issue: is,
-		OnStart: func(pgid int) { e.SetPGID(context.WithoutCancel(ctx), jobID, pgid) }})
+		OnStart: func(pgid int) { e.setPGID(context.WithoutCancel(ctx), jobID, pgid) }})
 	cause := context.Cause(runCtx)
 	cancel(nil)
 	<-hbDone
