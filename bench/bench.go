@@ -84,10 +84,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		dir = tmp
 	}
 	wfText := workflow.Default(workflow.DefaultOptions{
-		Approvers: []string{"bench"}, TargetBranch: "main", Check: "true", E2E: "true",
+		Approvers: []string{"bench"}, TargetBranch: "main", RepoURL: "../origin.git", Check: "true", E2E: "true",
 		AgentCommand: []string{"noop"},
 	})
-	wfText = []byte(strings.Replace(string(wfText), "url: .", "url: ../origin.git", 1))
 	repo, _, err := sample.Make(ctx, filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: string(wfText)})
 	if err != nil {
 		return Result{}, err

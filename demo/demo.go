@@ -67,13 +67,12 @@ func Run(ctx context.Context, o Options) error {
 	wfText := workflow.Default(workflow.DefaultOptions{
 		Approvers:    []string{human},
 		TargetBranch: "main",
+		RepoURL:      "../origin.git", // the bare origin next to the clone
 		Check:        "go vet ./... && go test ./...",
 		E2E:          "go test -count=1 ./...",
 		AgentCommand: []string{exe, "scripted-agent", "--script", scriptPath, "--state", filepath.Join(home, "sessions")},
 	})
-	// The workflow is repo-owned: it is committed with the sample, and its
-	// repo.url points at the bare origin next to the clone.
-	wfText = []byte(strings.Replace(string(wfText), "url: .", "url: ../origin.git", 1))
+	// The workflow is repo-owned: it is committed with the sample.
 	repo, origin, err := sample.Make(ctx, sampleDir, map[string]string{
 		workflow.DefaultPath:   string(wfText),
 		".agentorg/.gitignore": "state/\n",
@@ -99,9 +98,6 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer org.Close()
-	if org.Workflow.Repo.URL != "../origin.git" {
-		return fmt.Errorf("demo: the default workflow no longer has `url: .`; the demo could not point it at its origin")
-	}
 	eng, err := org.Engine(ctx, app.EngineOptions{Heartbeat: 500 * time.Millisecond, RetryDelay: 200 * time.Millisecond})
 	if err != nil {
 		return err

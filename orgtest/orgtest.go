@@ -8,7 +8,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -77,10 +76,9 @@ func New(t *testing.T, o Options) *Org {
 		t.Fatal(err)
 	}
 	text := string(workflow.Default(workflow.DefaultOptions{
-		Approvers: []string{"alice"}, TargetBranch: "main", Check: o.Check, E2E: o.E2E,
+		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "../origin.git", Check: o.Check, E2E: o.E2E,
 		AgentCommand: []string{agent, "scripted-agent", "--script", script, "--state", sessions},
 	}))
-	text = strings.Replace(text, "url: .", "url: ../origin.git", 1)
 	if o.Edit != nil {
 		text = o.Edit(text)
 	}

@@ -163,7 +163,7 @@ func Feedback(ctx context.Context, t agentorg.Tracker, issue int64) (string, err
 		return "", err
 	}
 	for i := len(cs) - 1; i >= 0; i-- {
-		if strings.Contains(cs[i].Body, agentorg.Marker(FeedbackKey)) {
+		if agentorg.HasMarker(cs[i].Body, FeedbackKey) {
 			return strings.TrimSpace(agentorg.StripMarkers(cs[i].Body)), nil
 		}
 	}

@@ -13,6 +13,9 @@ type DefaultOptions struct {
 	Approvers []string
 	// TargetBranch is where work merges; "" means "main".
 	TargetBranch string
+	// RepoURL is the origin, a path (relative to the repository holding
+	// the workflow) or a git URL; "" means "." (that repository itself).
+	RepoURL string
 	// Check is the validation command (run with sh -c), E2E the end-to-end
 	// command. Both are required: agentorg cannot guess how a project is
 	// tested, and left empty they make the written file fail validation at
@@ -31,7 +34,12 @@ func Default(o DefaultOptions) []byte {
 	if target == "" {
 		target = DefaultTargetBranch
 	}
+	url := o.RepoURL
+	if url == "" {
+		url = DefaultRepoURL
+	}
 	r := strings.NewReplacer(
+		"@URL@", yamlScalar(url),
 		"@TARGET@", yamlScalar(target),
 		"@APPROVERS@", yamlList(o.Approvers),
 		"@CHECK@", yamlString(o.Check),
@@ -119,7 +127,7 @@ tracker:
 
 repo:
   # The repository to work on; "." is the one holding this file.
-  url: .
+  url: @URL@
   # Where finished work is merged.
   target_branch: @TARGET@
   # Each issue is developed on its own branch: this prefix + issue number.

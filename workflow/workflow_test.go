@@ -1031,6 +1031,14 @@ func TestDefaultTargetBranch(t *testing.T) {
 	if w.Repo.TargetBranch != "release/2.x" {
 		t.Errorf("target branch = %q", w.Repo.TargetBranch)
 	}
+	if w.Repo.URL != "." {
+		t.Errorf("repo url = %q, want the default \".\"", w.Repo.URL)
+	}
+	withURL := opts
+	withURL.RepoURL = "../origin.git"
+	if w, err := Parse("wf.yaml", Default(withURL), testEnv); err != nil || w.Repo.URL != "../origin.git" {
+		t.Errorf("RepoURL: %v, %+v", err, w)
+	}
 	// A name YAML would read as a number must come back as written.
 	opts.TargetBranch = "2.0"
 	w, err = Parse("wf.yaml", Default(opts), testEnv)
