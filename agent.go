@@ -46,6 +46,11 @@ type Task struct {
 	// OnStart, if set, is called with the process group id of the agent's
 	// process, so that the engine can kill it should the engine itself die.
 	OnStart func(pgid int)
+	// SessionUsage is what the earlier runs of the resumed session consumed,
+	// summed (zero on Start). Adapters of tools that report a session's
+	// running total (Codex's tokens, Claude Code's cost) subtract it, so that
+	// Result.Usage is always this run's alone.
+	SessionUsage Usage
 }
 
 // Usage is what a run consumed, as far as the agent reports it.
@@ -85,6 +90,35 @@ var ErrAgent = errors.New("agent failed")
 type Agent interface {
 	Start(ctx context.Context, t Task) (Result, error)
 	Resume(ctx context.Context, session string, t Task) (Result, error)
+}
+
+// Probe is what `agentorg agents` reports about an agent's executable.
+type Probe struct {
+	Path    string `json:"path,omitempty"`    // the executable found; "" when missing
+	Version string `json:"version,omitempty"` // as the tool reports it
+	// Problem says why the agent cannot be used as configured ("" when it
+	// can); Fix is one line telling the user what to do about it.
+	Problem string `json:"problem,omitempty"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+// Prober is implemented by agents that can check their own installation:
+// that the executable exists and its version supports the flags used. env
+// is the environment the agent would run with.
+type Prober interface {
+	Probe(ctx context.Context, env []string) Probe
+}
+
+// Sub returns u minus o, floored at zero, for tools that report running
+// totals.
+func (u Usage) Sub(o Usage) Usage {
+	sub := func(a, b int64) int64 { return max(a-b, 0) }
+	return Usage{
+		InputTokens:  sub(u.InputTokens, o.InputTokens),
+		CachedTokens: sub(u.CachedTokens, o.CachedTokens),
+		OutputTokens: sub(u.OutputTokens, o.OutputTokens),
+		CostUSD:      max(u.CostUSD-o.CostUSD, 0),
+	}
 }
 
 // Notifier tells humans about events that need them (escalations, gates).

@@ -103,7 +103,7 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 	}
 	// Run has waited for the stdout copier, so the parser is no longer
 	// written to; a last line without a newline is still pending.
-	p.flush()
+	p.Flush()
 
 	out := agentorg.Result{SessionID: session, Usage: p.usage}
 	if p.result != nil {
@@ -135,8 +135,8 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 		return out, agentErr(p.bad, stderr)
 	case p.result == nil:
 		msg := "no result line"
-		if p.dropped > 0 {
-			msg += fmt.Sprintf(" (%d stdout lines over %d bytes were dropped)", p.dropped, a.maxLine)
+		if p.Dropped > 0 {
+			msg += fmt.Sprintf(" (%d stdout lines over %d bytes were dropped)", p.Dropped, a.maxLine)
 		}
 		return out, agentErr(msg, stderr)
 	case p.result.IsError:

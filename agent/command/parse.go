@@ -1,12 +1,12 @@
 package command
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/lines"
 )
 
 // resultLine is the final line of a run.
@@ -32,66 +32,22 @@ func (r *resultLine) message() string {
 // broken final answer is an error rather than a silently ignored log line.
 var looksLikeResult = regexp.MustCompile(`^\s*\{.*"type"\s*:\s*"result"`)
 
-// parser splits stdout into lines as it arrives and interprets them. It is
-// written to by one goroutine (proc's stdout copier) and read after Run
-// returns, so it needs no lock.
+// parser interprets stdout lines as they arrive. It is written to by one
+// goroutine (proc's stdout copier) and read after Run returns, so it needs no
+// lock.
 type parser struct {
-	max     int
-	line    []byte
-	over    bool // the current line passed max; the rest of it is skipped
-	dropped int  // lines skipped for length
+	lines.Splitter
 
 	usage  agentorg.Usage
 	result *resultLine
 	bad    string // the first protocol violation
 }
 
-func newParser(max int) *parser { return &parser{max: max} }
-
-func (p *parser) Write(b []byte) (int, error) {
-	n := len(b)
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		chunk := b
-		if i >= 0 {
-			chunk = b[:i]
-		}
-		if !p.over {
-			if len(p.line)+len(chunk) > p.max {
-				p.over = true
-				p.line = nil
-			} else {
-				p.line = append(p.line, chunk...)
-			}
-		}
-		if i < 0 {
-			break
-		}
-		p.endLine()
-		b = b[i+1:]
-	}
-	return n, nil
-}
-
-func (p *parser) flush() {
-	if len(p.line) > 0 || p.over {
-		p.endLine()
-	}
-}
-
-func (p *parser) endLine() {
-	if p.over {
-		p.dropped++
-	} else {
-		p.handle(bytes.TrimSpace(p.line))
-	}
-	p.over = false
-	// Do not keep a huge buffer alive after one long line.
-	if cap(p.line) > 64<<10 {
-		p.line = nil
-	} else {
-		p.line = p.line[:0]
-	}
+func newParser(max int) *parser {
+	p := &parser{}
+	p.Max = max
+	p.Line = p.handle
+	return p
 }
 
 func (p *parser) handle(line []byte) {
