@@ -76,9 +76,14 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			Access: agentorg.ReadWrite, Env: d.AgentEnv(def), Transcript: tr,
 			Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
 		}
+		resume, err := resumable(ctx, d, n, a, def.Name)
+		if err != nil {
+			return Outcome{}, err
+		}
+		task.SessionUsage = resume.usage
 		var res agentorg.Result
 		began := time.Now()
-		if a.SessionID != "" {
+		if resume.ok {
 			res, err = ag.Resume(ctx, a.SessionID, task)
 		} else {
 			res, err = ag.Start(ctx, task)
@@ -96,7 +101,7 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		}
 		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: def.Name, Kind: eventlog.KindAgent,
 			Reason: fmt.Sprintf("attempt %d: %s", a.N, oneLine(res.Summary)),
-			Data:   map[string]string{"session": session, "attempt": fmt.Sprint(a.N), "resumed": fmt.Sprint(a.SessionID != "")}})
+			Data:   map[string]string{"session": session, "attempt": fmt.Sprint(a.N), "resumed": fmt.Sprint(resume.ok)}})
 	}
 
 	sha, changed, err := wt.CommitAll(ctx, fmt.Sprintf("#%d: %s (attempt %d)", n, r.Issue.Title, a.N), d.Identity)
@@ -129,6 +134,38 @@ func currentAttempt(ctx context.Context, d *Deps, r *Run) (eventlog.Attempt, err
 		next.SessionID = last.SessionID
 	}
 	return d.Log.StartAttempt(ctx, next)
+}
+
+// resumption says whether an attempt resumes its session, and what the
+// session's earlier runs consumed.
+type resumption struct {
+	ok    bool
+	usage agentorg.Usage
+}
+
+// resumable decides whether attempt a continues the earlier session: only
+// when the same agent owns it. A session belongs to one tool; if the workflow
+// now names another agent, that agent starts afresh in the same worktree.
+func resumable(ctx context.Context, d *Deps, issue int64, a eventlog.Attempt, agent string) (resumption, error) {
+	if a.SessionID == "" {
+		return resumption{}, nil
+	}
+	as, err := d.Log.Attempts(ctx, issue)
+	if err != nil {
+		return resumption{}, err
+	}
+	var r resumption
+	for _, p := range as {
+		if p.N >= a.N || p.SessionID != a.SessionID {
+			continue
+		}
+		if p.Agent != agent {
+			return resumption{}, nil
+		}
+		r.ok = true
+		r.usage = r.usage.Add(p.Usage)
+	}
+	return r, nil
 }
 
 func previous(ctx context.Context, d *Deps, issue int64, n int) (eventlog.Attempt, error) {

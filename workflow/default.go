@@ -188,8 +188,13 @@ labels:
     description: The organization is stuck; a human must look
 
 # The agents stages can name. An agent of kind command is a program run in
-# the issue's working tree with the rendered prompt; it sees no environment
-# variable but PATH, HOME, LANG, TMPDIR and what env passes on purpose.
+# the issue's working tree with the rendered prompt (docs/agent-protocol.md);
+# kinds codex, claude, gemini, opencode and aider drive those CLIs headless
+# (binary, model, args), and kind openai is the built-in agent for any
+# OpenAI-compatible endpoint (base_url, model, api_key_env, commands). An
+# agent sees no environment variable but PATH, HOME, LANG, TMPDIR and what env
+# passes on purpose. price (USD per million tokens: input, cached_input,
+# output) turns tokens into cost for tools that report no cost.
 agents:
   coder:
     kind: command

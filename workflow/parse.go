@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -19,7 +20,8 @@ var (
 	repoKeys    = []string{"url", "target_branch", "branch_prefix"}
 	budgetKeys  = []string{"attempts"}
 	labelKeys   = []string{"name", "color", "description"}
-	agentKeys   = []string{"kind", "command", "env", "timeout", "stall_timeout"}
+	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price"}
+	priceKeys   = []string{"input", "cached_input", "output"}
 	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency"}
 	gateKeys    = []string{"waits", "approve", "reject", "approvers", "merge_request"}
 	checkKeys   = []string{"name", "run", "timeout"}
@@ -31,7 +33,29 @@ const (
 	TrackerEmbedded = "embedded"
 	TrackerGitLab   = "gitlab"
 	AgentCommand    = "command"
+	AgentCodex      = "codex"
+	AgentClaude     = "claude"
+	AgentGemini     = "gemini"
+	AgentOpenCode   = "opencode"
+	AgentAider      = "aider"
+	AgentOpenAI     = "openai"
 )
+
+// AgentKinds lists the agent kinds this version can drive.
+var AgentKinds = []string{AgentCommand, AgentCodex, AgentClaude, AgentGemini, AgentOpenCode, AgentAider, AgentOpenAI}
+
+// agentKeyKinds says which kinds accept a kind-specific key; keys not listed
+// apply to every kind.
+var agentKeyKinds = map[string][]string{
+	"command":     {AgentCommand},
+	"binary":      {AgentCodex, AgentClaude, AgentGemini, AgentOpenCode, AgentAider},
+	"model":       {AgentCodex, AgentClaude, AgentGemini, AgentOpenCode, AgentAider, AgentOpenAI},
+	"args":        {AgentCodex, AgentClaude, AgentGemini, AgentOpenCode, AgentAider},
+	"max_turns":   {AgentClaude, AgentOpenAI},
+	"base_url":    {AgentOpenAI},
+	"api_key_env": {AgentOpenAI},
+	"commands":    {AgentOpenAI},
+}
 
 // Prompt names.
 const (
@@ -317,24 +341,28 @@ func (d *decoder) agents(v value) []Agent {
 		a := Agent{Name: name}
 		p := at("agents", name)
 		hasCommand := false
+		keyPos := map[string]Position{}
 		d.object(e.v, p, e.keyPos, agentKeys, []string{"kind"}, func(f entry) {
+			keyPos[f.key] = f.keyPos
 			switch f.key {
 			case "kind":
 				a.Kind = d.str(f.v)
-				if a.Kind != "" && a.Kind != AgentCommand {
-					d.errorf(f.v.pos, "unknown kind %q for agent %q (known: command)%s", a.Kind, name, suggest(a.Kind, []string{AgentCommand}))
+				if a.Kind != "" && !contains(AgentKinds, a.Kind) {
+					d.errorf(f.v.pos, "unknown kind %q for agent %q (known: %s)%s", a.Kind, name, strings.Join(AgentKinds, ", "), suggest(a.Kind, AgentKinds))
 				}
 			case "command":
 				hasCommand = true
+				a.Command = d.argv(f.v, "a list like [\"my-agent\", \"--flag\"]")
+			case "binary":
+				a.Binary = d.str(f.v)
+			case "model":
+				a.Model = d.str(f.v)
+			case "args":
 				its, ok := d.items(f.v)
-				if !ok {
-					return
-				}
-				for _, it := range its {
-					a.Command = append(a.Command, d.str(it))
-				}
-				if len(a.Command) == 0 || a.Command[0] == "" {
-					d.errorf(f.v.pos, "%s must name a program: a list like [\"my-agent\", \"--flag\"]", f.v.desc)
+				if ok {
+					for _, it := range its {
+						a.Args = append(a.Args, d.str(it))
+					}
 				}
 			case "env":
 				a.Env = d.env(f.v)
@@ -342,14 +370,99 @@ func (d *decoder) agents(v value) []Agent {
 				a.Timeout = d.duration(f.v)
 			case "stall_timeout":
 				a.StallTimeout = d.duration(f.v)
+			case "max_turns":
+				if n, ok := d.integer(f.v); ok {
+					if n < 1 {
+						d.errorf(f.v.pos, "%s must be at least 1, not %d", f.v.desc, n)
+					}
+					a.MaxTurns = n
+				}
+			case "base_url":
+				a.BaseURL = d.str(f.v)
+				if u, err := url.Parse(a.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					d.errorf(f.v.pos, "%s must be an http or https URL such as http://127.0.0.1:11434/v1, not %q", f.v.desc, a.BaseURL)
+				}
+			case "api_key_env":
+				a.APIKeyEnv = d.str(f.v)
+				if !envNameRE.MatchString(a.APIKeyEnv) {
+					d.errorf(f.v.pos, "%s must name an environment variable (passed to the agent through env), not %q", f.v.desc, a.APIKeyEnv)
+				}
+			case "commands":
+				its, ok := d.items(f.v)
+				if ok {
+					for _, it := range its {
+						a.Commands = append(a.Commands, d.str(it))
+					}
+				}
+			case "price":
+				a.Price = d.price(f.v, at(p, "price"), f.keyPos)
 			}
 		})
-		if a.Kind == AgentCommand && !hasCommand {
+		if !contains(AgentKinds, a.Kind) {
+			out = append(out, a) // already reported
+			return
+		}
+		for key, pos := range keyPos {
+			if kinds, limited := agentKeyKinds[key]; limited && !contains(kinds, a.Kind) {
+				d.errorf(pos, "%s is not used by agents of kind %s (only by %s)", key, a.Kind, strings.Join(kinds, ", "))
+			}
+		}
+		switch {
+		case a.Kind == AgentCommand && !hasCommand:
 			d.errorf(e.keyPos, "agent %q of kind command needs command: the program and its arguments, as a list", name)
+		case a.Kind == AgentOpenAI && a.BaseURL == "":
+			d.errorf(e.keyPos, "agent %q of kind openai needs base_url: the OpenAI-compatible endpoint, such as http://127.0.0.1:11434/v1 for Ollama", name)
+		case a.Kind == AgentOpenAI && a.Model == "":
+			d.errorf(e.keyPos, "agent %q of kind openai needs model: the model name the endpoint serves", name)
+		}
+		if a.APIKeyEnv != "" {
+			if _, passed := a.Env[a.APIKeyEnv]; !passed {
+				d.errorf(keyPos["api_key_env"], "api_key_env names %s, which env does not pass to the agent: add it under env (e.g. %s: $%s)", a.APIKeyEnv, a.APIKeyEnv, a.APIKeyEnv)
+			}
 		}
 		out = append(out, a)
 	})
 	return out
+}
+
+// argv reads a non-empty list of strings naming a program and its arguments.
+func (d *decoder) argv(v value, example string) []string {
+	its, ok := d.items(v)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, it := range its {
+		out = append(out, d.str(it))
+	}
+	if len(out) == 0 || out[0] == "" {
+		d.errorf(v.pos, "%s must name a program: %s", v.desc, example)
+	}
+	return out
+}
+
+// price reads USD per million tokens, for agents whose tool reports tokens
+// but no cost.
+func (d *decoder) price(v value, path string, keyPos Position) Price {
+	var pr Price
+	d.object(v, path, keyPos, priceKeys, nil, func(f entry) {
+		x, ok := d.number(f.v)
+		if !ok {
+			return
+		}
+		if x < 0 {
+			d.errorf(f.v.pos, "%s must not be negative", f.v.desc)
+		}
+		switch f.key {
+		case "input":
+			pr.Input = x
+		case "cached_input":
+			pr.CachedInput = x
+		case "output":
+			pr.Output = x
+		}
+	})
+	return pr
 }
 
 func (d *decoder) env(v value) map[string]string {

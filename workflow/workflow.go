@@ -72,14 +72,42 @@ type Label struct {
 // Agent defines one agent the stages can name.
 type Agent struct {
 	Name    string
-	Kind    string   // "command" (more kinds come with their adapters)
+	Kind    string   // one of AgentKinds
 	Command []string // argv for kind command
+	// Binary is the CLI's executable for the CLI kinds ("" = the tool's own
+	// name, found in PATH); Model and Args are passed to it.
+	Binary string
+	Model  string
+	Args   []string
+	// MaxTurns bounds the agent's turns per run (claude, openai; 0 = the
+	// tool's default).
+	MaxTurns int
+	// BaseURL, APIKeyEnv and Commands configure the built-in openai agent:
+	// its endpoint, the env variable holding its key, and the programs the
+	// developer role may run.
+	BaseURL   string
+	APIKeyEnv string
+	Commands  []string
+	// Price turns reported tokens into cost when the tool reports none.
+	Price Price
 	// Env is passed to the agent on purpose; values may be $ENV references.
 	// Nothing else from the engine's environment reaches an agent but PATH,
 	// HOME, LANG and TMPDIR.
 	Env          map[string]string
 	Timeout      time.Duration // hard limit per run; 0 means the default (30m)
 	StallTimeout time.Duration // limit on silence; 0 means the default (10m)
+}
+
+// Price is USD per million tokens.
+type Price struct {
+	Input, CachedInput, Output float64
+}
+
+// Cost is what u costs at p; cached input tokens are part of the input
+// tokens and billed at CachedInput instead.
+func (p Price) Cost(input, cached, output int64) float64 {
+	fresh := max(input-cached, 0)
+	return (float64(fresh)*p.Input + float64(cached)*p.CachedInput + float64(output)*p.Output) / 1e6
 }
 
 // Stage is an automated step: when an issue carries On, the stage's role

@@ -524,7 +524,42 @@ func TestParseProblems(t *testing.T) {
 		{
 			name:  "unknown agent kind",
 			edits: []edit{{"    kind: command", "    kind: «shell"}},
-			want:  []string{`unknown kind "shell" for agent "coder" (known: command)`},
+			want:  []string{`unknown kind "shell" for agent "coder" (known: command, codex, claude, gemini, opencode, aider, openai)`},
+		},
+		{
+			name:  "agent key for another kind",
+			edits: []edit{{"    kind: command", "    kind: command\n    «max_turns: 5"}},
+			want:  []string{"max_turns is not used by agents of kind command (only by claude, openai)"},
+		},
+		{
+			name:  "cli agent with command",
+			edits: []edit{{"    kind: command", "    kind: codex"}, {"    command:", "    «command:"}},
+			want:  []string{"command is not used by agents of kind codex (only by command)"},
+		},
+		{
+			name:  "openai agent without base_url and model",
+			edits: []edit{{"  coder:\n    kind: command", "  «coder:\n    kind: openai"}, {"    command:", "    «command:"}},
+			want: []string{
+				`agent "coder" of kind openai needs base_url: the OpenAI-compatible endpoint, such as http://127.0.0.1:11434/v1 for Ollama`,
+				"command is not used by agents of kind openai (only by command)",
+			},
+		},
+		{
+			name:  "openai agent with a bad base_url and a key it does not pass",
+			edits: []edit{{"    kind: command", "    kind: openai\n    model: m\n    base_url: «localhost:11434\n    «api_key_env: OPENAI_KEY"}, {"    command: ", "    #"}},
+			want: []string{
+				`base_url in agent "coder" must be an http or https URL such as http://127.0.0.1:11434/v1, not "localhost:11434"`,
+				"api_key_env names OPENAI_KEY, which env does not pass to the agent: add it under env (e.g. OPENAI_KEY: $OPENAI_KEY)",
+			},
+		},
+		{
+			name:  "agent price and max_turns out of range",
+			edits: []edit{{"    kind: command", "    kind: claude\n    max_turns: «0\n    price: {input: «-1, output: «lots}"}, {"    command: ", "    #"}},
+			want: []string{
+				`max_turns in agent "coder" must be at least 1, not 0`,
+				`input in price in agent "coder" must not be negative`,
+				`output in price in agent "coder" must be a number, not the string "lots"`,
+			},
 		},
 		{
 			name:  "gitlab without its section",
@@ -1099,4 +1134,49 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse returned workflow %v with error %v", w != nil, err)
 		}
 	})
+}
+
+func TestAgentKindsParse(t *testing.T) {
+	data := string(Default(DefaultOptions{Approvers: []string{"a"}, Check: "c", E2E: "e", AgentCommand: []string{"x"}}))
+	agents := `agents:
+  coder:
+    kind: claude
+    binary: /opt/bin/claude
+    model: claude-sonnet-5
+    args: ["--add-dir", "/tmp/x"]
+    max_turns: 30
+    env:
+      ANTHROPIC_API_KEY: $KEY
+    price: {input: 3, cached_input: 0.3, output: 15}
+  local:
+    kind: openai
+    base_url: http://127.0.0.1:11434/v1
+    model: qwen3-coder
+    api_key_env: OLLAMA_KEY
+    commands: [go, gofmt]
+    env:
+      OLLAMA_KEY: ollama
+`
+	i := strings.Index(data, "agents:\n")
+	j := strings.Index(data, "\n# Automated steps.")
+	data = data[:i] + agents + data[j:]
+	w, err := Parse("wf.yaml", []byte(data), func(k string) (string, bool) { return "secret-" + k, true })
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	c := w.Agent("coder")
+	want := Agent{Name: "coder", Kind: "claude", Binary: "/opt/bin/claude", Model: "claude-sonnet-5",
+		Args: []string{"--add-dir", "/tmp/x"}, MaxTurns: 30, Env: map[string]string{"ANTHROPIC_API_KEY": "secret-KEY"},
+		Price: Price{Input: 3, CachedInput: 0.3, Output: 15}, Timeout: DefaultAgentTimeout, StallTimeout: DefaultAgentStall}
+	if !reflect.DeepEqual(*c, want) {
+		t.Errorf("coder = %+v\nwant    %+v", *c, want)
+	}
+	l := w.Agent("local")
+	if l.Kind != "openai" || l.BaseURL != "http://127.0.0.1:11434/v1" || l.APIKeyEnv != "OLLAMA_KEY" || !slices.Equal(l.Commands, []string{"go", "gofmt"}) {
+		t.Errorf("local = %+v", *l)
+	}
+	// 1M input of which 200k cached, 100k output: 0.8*3 + 0.2*0.3 + 0.1*15.
+	if got := c.Price.Cost(1_000_000, 200_000, 100_000); got < 3.9599 || got > 3.9601 {
+		t.Errorf("Cost = %v, want 3.96", got)
+	}
 }
