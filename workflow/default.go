@@ -1,7 +1,9 @@
 package workflow
 
 import (
+	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -22,8 +24,51 @@ type DefaultOptions struct {
 	// the line to fill in.
 	Check string
 	E2E   string
-	// AgentCommand is the argv of the coding agent. Required, like Check.
+	// AgentCommand is the argv of the coding agent (kind command). Required,
+	// like Check, unless Agent names another kind.
 	AgentCommand []string
+	// Agent, when its Kind is set, replaces the command agent with one of
+	// the CLI kinds or the built-in agent.
+	Agent AgentOptions
+}
+
+// AgentOptions describe the workflow's agent when it is not a command.
+type AgentOptions struct {
+	Kind, Binary, Model, BaseURL string
+	Args                         []string
+	Env                          map[string]string // written in key order
+}
+
+// agentBlock writes the keys of the workflow's one agent, indented under its
+// name.
+func agentBlock(o DefaultOptions) string {
+	a := o.Agent
+	if a.Kind == "" || a.Kind == AgentCommand {
+		return "    kind: command\n    command: " + yamlList(o.AgentCommand) + "\n" +
+			"    # env:\n    #   ANTHROPIC_API_KEY: $ANTHROPIC_API_KEY\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "    kind: %s\n", yamlScalar(a.Kind))
+	for _, kv := range [][2]string{{"binary", a.Binary}, {"model", a.Model}, {"base_url", a.BaseURL}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "    %s: %s\n", kv[0], yamlString(kv[1]))
+		}
+	}
+	if len(a.Args) > 0 {
+		fmt.Fprintf(&b, "    args: %s\n", yamlList(a.Args))
+	}
+	if len(a.Env) > 0 {
+		b.WriteString("    env:\n")
+		keys := make([]string, 0, len(a.Env))
+		for k := range a.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "      %s: %s\n", k, yamlString(a.Env[k]))
+		}
+	}
+	return b.String()
 }
 
 // Default returns the text of a complete, commented workflow following the
@@ -44,7 +89,7 @@ func Default(o DefaultOptions) []byte {
 		"@APPROVERS@", yamlList(o.Approvers),
 		"@CHECK@", yamlString(o.Check),
 		"@E2E@", yamlString(o.E2E),
-		"@COMMAND@", yamlList(o.AgentCommand),
+		"@AGENT@", agentBlock(o),
 	)
 	return []byte(r.Replace(defaultTemplate))
 }
@@ -197,11 +242,7 @@ labels:
 # output) turns tokens into cost for tools that report no cost.
 agents:
   coder:
-    kind: command
-    command: @COMMAND@
-    # env:
-    #   ANTHROPIC_API_KEY: $ANTHROPIC_API_KEY
-    timeout: 30m        # hard limit for one run
+@AGENT@    timeout: 30m        # hard limit for one run
     stall_timeout: 10m  # limit on silence: no output for this long ends the run
 
 # Automated steps. A stage runs its role on issues that carry its "on" label,

@@ -1180,3 +1180,19 @@ func TestAgentKindsParse(t *testing.T) {
 		t.Errorf("Cost = %v, want 3.96", got)
 	}
 }
+
+func TestDefaultWithCLIAgent(t *testing.T) {
+	data := Default(DefaultOptions{Approvers: []string{"a"}, Check: "c", E2E: "e", Agent: AgentOptions{
+		Kind: "codex", Binary: "/opt/codex", Model: "gpt-5.5", Args: []string{"-c", `model_provider="x"`},
+		Env: map[string]string{"OPENAI_API_KEY": "scripted", "CODEX_HOME": "/tmp/h/.codex"},
+	}})
+	w, err := Parse(DefaultPath, data, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("Parse: %v\n%s", err, data)
+	}
+	a := w.Agent("coder")
+	if a.Kind != "codex" || a.Binary != "/opt/codex" || a.Model != "gpt-5.5" || !slices.Equal(a.Args, []string{"-c", `model_provider="x"`}) ||
+		a.Env["CODEX_HOME"] != "/tmp/h/.codex" || a.Env["OPENAI_API_KEY"] != "scripted" || len(a.Command) != 0 {
+		t.Errorf("coder = %+v", *a)
+	}
+}
