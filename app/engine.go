@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/agent/command"
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/proc"
 	"github.com/agentorg/agentorg/role"
@@ -45,7 +43,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 			agents[a.Name] = ag
 			continue
 		}
-		ag, err := NewAgent(a)
+		ag, err := NewAgent(a, o.Home)
 		if err != nil {
 			return nil, err
 		}
@@ -76,15 +74,6 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		MaxAttempts:  eo.MaxAttempts,
 		Logger:       slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-}
-
-// NewAgent builds the adapter for a workflow agent.
-func NewAgent(a workflow.Agent) (agentorg.Agent, error) {
-	switch a.Kind {
-	case "command":
-		return command.New(command.Config{Command: a.Command, Timeout: a.Timeout, StallTimeout: a.StallTimeout}), nil
-	}
-	return nil, fmt.Errorf("agent %q: kind %q is not supported by this build", a.Name, a.Kind)
 }
 
 // AgentEnv is an agent's environment, built from scratch: PATH, HOME, LANG

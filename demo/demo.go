@@ -33,7 +33,11 @@ type Options struct {
 	// Agent is the agentorg binary that runs as the scripted agent.
 	// Empty: the running executable.
 	Agent string
-	Out   io.Writer
+	// CLI, when set, runs that real coding CLI (one of CLIs) in place of
+	// the scripted agent, with agentorg's scripted model server playing the
+	// model.
+	CLI string
+	Out io.Writer
 }
 
 // The human the demo plays.
@@ -64,14 +68,28 @@ func Run(ctx context.Context, o Options) error {
 	if err := sample.WriteFile(scriptPath, demoScript); err != nil {
 		return err
 	}
-	wfText := workflow.Default(workflow.DefaultOptions{
+	wfOpts := workflow.DefaultOptions{
 		Approvers:    []string{human},
 		TargetBranch: "main",
 		RepoURL:      "../origin.git", // the bare origin next to the clone
 		Check:        "go vet ./... && go test ./...",
 		E2E:          "go test -count=1 ./...",
 		AgentCommand: []string{exe, "scripted-agent", "--script", scriptPath, "--state", filepath.Join(home, "sessions")},
-	})
+	}
+	agents := fmt.Sprintf("agentorg's scripted agent, standing in for a model (script: %s)", scriptPath)
+	if o.CLI != "" {
+		binary, err := findCLI(o.CLI)
+		if err != nil {
+			return err
+		}
+		model := startModel()
+		defer model.Close()
+		if wfOpts.Agent, err = cliAgent(o.CLI, binary, model.URL(), filepath.Join(home, "agent-home")); err != nil {
+			return err
+		}
+		agents = fmt.Sprintf("the real %s CLI (%s), with agentorg's scripted model server at %s playing the model", o.CLI, binary, model.URL())
+	}
+	wfText := workflow.Default(wfOpts)
 	// The workflow is repo-owned: it is committed with the sample.
 	repo, origin, err := sample.Make(ctx, sampleDir, map[string]string{
 		workflow.DefaultPath:   string(wfText),
@@ -90,7 +108,7 @@ func Run(ctx context.Context, o Options) error {
 
 	fmt.Fprintf(out, "agentorg demo: an AI engineering organization on a sample Go repository\n")
 	fmt.Fprintf(out, "  repository  %s (origin %s)\n  home        %s\n", repo, origin, home)
-	fmt.Fprintf(out, "  agents      agentorg's scripted agent, standing in for a model (script: %s)\n", scriptPath)
+	fmt.Fprintf(out, "  agents      %s\n", agents)
 	fmt.Fprintf(out, "  human       %s, the approver of both gates\n\n", human)
 
 	org, err := app.Open(ctx, app.Options{Home: home, Workflow: filepath.Join(repo, workflow.DefaultPath)})

@@ -1,13 +1,15 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/agentorg/agentorg/demo"
 )
 
 func newDemoCmd(g *globals) *cobra.Command {
-	var keep string
+	var keep, agent string
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Watch three issues go from opt-in through merge and E2E on a sample repository",
@@ -17,16 +19,25 @@ developed, validated, merged and tested end to end. One goes straight through,
 one fails validation (a real failing go test) and converges on its second
 attempt in the same agent session, one never converges and ends in needs:human.
 
-The agents are agentorg's scripted agent standing in for a model. The demo
-plays the human (alice) through the same code as 'agentorg approve'. It exits 0
-only when all three issues end as described.`,
+The agents are agentorg's scripted agent standing in for a model; with
+--agent codex (or claude, gemini, opencode) the real CLI does the work instead,
+in its own private home, with agentorg's scripted model server playing the
+model. The CLI is looked up in PATH, then in .tools/clis (.ci/install-clis).
+The demo plays the human (alice) through the same code as 'agentorg approve'.
+It exits 0 only when all three issues end as described.`,
 		Example: `  agentorg demo
-  agentorg demo --keep /tmp/org && agentorg --home /tmp/org issue list`,
+  agentorg demo --keep /tmp/org && agentorg --home /tmp/org issue list
+  agentorg demo --agent codex`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return demo.Run(cmd.Context(), demo.Options{Keep: keep, Out: cmd.OutOrStdout()})
+			cli := agent
+			if cli == "scripted" {
+				cli = ""
+			}
+			return demo.Run(cmd.Context(), demo.Options{Keep: keep, CLI: cli, Out: cmd.OutOrStdout()})
 		},
 	}
 	c.Flags().StringVar(&keep, "keep", "", "keep the state in this (new) directory, to inspect it with the CLI afterwards")
+	c.Flags().StringVar(&agent, "agent", "scripted", "the agent: scripted, or a real CLI driven by a scripted model: "+strings.Join(demo.CLIs, ", "))
 	return c
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agentorg/agentorg/agent/clitest"
 )
 
 // bin is the agentorg binary built once for these tests: they run it as a
@@ -208,5 +210,53 @@ func TestInitThenCheck(t *testing.T) {
 	}
 	if r := run(t, dir, nil, "init", "--approver", "bob"); r.code == 0 {
 		t.Fatal("init must not overwrite an existing workflow without --force")
+	}
+}
+
+func TestAgentsReportsFoundAndMissing(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n"), 0o644)
+	if r := run(t, dir, nil, "init", "--approver", "bob", "--agent-command", "no-such-agent-program"); r.code != 0 {
+		t.Fatalf("init: %s%s", r.stdout, r.stderr)
+	}
+	wfPath := filepath.Join(dir, ".agentorg", "workflow.yaml")
+	b, _ := os.ReadFile(wfPath)
+	codex := clitest.Find(t, "codex")
+	extra := "agents:\n" +
+		"  real:\n    kind: codex\n    binary: " + codex + "\n" +
+		"  gone:\n    kind: claude\n    binary: /nonexistent/claude\n"
+	text := strings.Replace(string(b), "agents:\n", extra, 1)
+	if err := os.WriteFile(wfPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, dir, nil, "agents", "--json")
+	if r.code != 1 {
+		t.Fatalf("agents with missing programs should exit 1, got %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	var reports []struct {
+		Name, Kind, Path, Version, Problem, Fix string
+		OK                                      bool
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &reports); err != nil {
+		t.Fatalf("agents --json: %v\n%s", err, r.stdout)
+	}
+	byName := map[string]int{}
+	for i, rep := range reports {
+		byName[rep.Name] = i
+	}
+	if len(reports) != 3 {
+		t.Fatalf("want 3 agents, got %+v", reports)
+	}
+	if rep := reports[byName["real"]]; !rep.OK || rep.Path != codex || !strings.Contains(rep.Version, "0.169.0") {
+		t.Errorf("real codex should be found with its version: %+v", rep)
+	}
+	for _, name := range []string{"gone", "coder"} {
+		if rep := reports[byName[name]]; rep.OK || rep.Problem == "" || rep.Fix == "" {
+			t.Errorf("%s should be reported missing with a fix: %+v", name, rep)
+		}
+	}
+	r = run(t, dir, nil, "agents")
+	if r.code != 1 || !strings.Contains(r.stdout, "PROBLEM") || !strings.Contains(r.stdout, "fix:") {
+		t.Errorf("agents (text) should show the problems and fixes, exit 1; got %d:\n%s", r.code, r.stdout)
 	}
 }

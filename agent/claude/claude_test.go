@@ -1,0 +1,357 @@
+package claude
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentorg/agentorg"
+)
+
+// Canned lines shaped like `claude -p --output-format stream-json --verbose`
+// of Claude Code 2.1.332 (trimmed of fields this package does not read).
+const (
+	sid       = "e12c2b6f-4eb2-4e98-a227-21dd0aa71779"
+	lInit     = `{"type":"system","subtype":"init","cwd":"/work","session_id":"` + sid + `","tools":["Bash","Edit","Read","Write"],"model":"claude-opus-5-5","permissionMode":"acceptEdits","apiKeySource":"ANTHROPIC_API_KEY","claude_code_version":"2.1.332"}`
+	lToolUse  = `{"type":"assistant","message":{"content":[{"id":"toolu_1","input":{"file_path":"/work/hello.txt","content":"hello\n"},"name":"Write","type":"tool_use"}],"id":"msg_1","model":"claude-opus-5-5","role":"assistant","stop_reason":null,"type":"message","usage":{"cache_creation_input_tokens":0,"cache_read_input_tokens":200,"input_tokens":1000,"output_tokens":1}},"parent_tool_use_id":null,"session_id":"` + sid + `"}`
+	lToolRes  = `{"type":"user","message":{"role":"user","content":[{"tool_use_id":"toolu_1","type":"tool_result","content":"File created successfully at: /work/hello.txt"}]},"parent_tool_use_id":null,"session_id":"` + sid + `"}`
+	lText     = `{"type":"assistant","message":{"content":[{"text":"Created hello.txt.","type":"text"}],"id":"msg_2","model":"claude-opus-5-5","role":"assistant","stop_reason":null,"type":"message","usage":{"cache_creation_input_tokens":0,"cache_read_input_tokens":200,"input_tokens":1000,"output_tokens":1}},"parent_tool_use_id":null,"session_id":"` + sid + `"}`
+	lRetry    = `{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":560,"error_status":529,"error":"overloaded","session_id":"` + sid + `"}`
+	lDenied   = `{"type":"system","subtype":"permission_denied","tool_name":"Write","tool_use_id":"toolu_1","decision_reason_type":"workingDir","decision_reason":"Path is outside allowed working directories","message":"Claude requested permissions to write to /etc/x, but you haven't granted it yet.","session_id":"` + sid + `"}`
+	lResultOK = `{"duration_api_ms":62,"stop_reason":"end_turn","session_id":"` + sid + `","total_cost_usd":0.00944,"usage":{"input_tokens":2000,"cache_creation_input_tokens":100,"cache_read_input_tokens":400,"output_tokens":68,"service_tier":"standard"},"modelUsage":{"claude-opus-5-5":{"inputTokens":2000,"outputTokens":68,"costUSD":0.00944}},"permission_denials":[],"terminal_reason":"completed","is_error":false,"num_turns":2,"subtype":"success","api_error_status":null,"result":"Created hello.txt.","type":"result","duration_ms":392}`
+)
+
+// result returns lResultOK with some of its fields replaced.
+func result(repl ...string) string {
+	s := lResultOK
+	for i := 0; i+1 < len(repl); i += 2 {
+		if !strings.Contains(s, repl[i]) {
+			panic("result line lacks " + repl[i])
+		}
+		s = strings.Replace(s, repl[i], repl[i+1], 1)
+	}
+	return s
+}
+
+func newTask(t *testing.T, f *fake) (agentorg.Task, *bytes.Buffer) {
+	var transcript bytes.Buffer
+	return agentorg.Task{
+		Role: "developer", Issue: 2, Attempt: 1,
+		Dir:        t.TempDir(),
+		Prompt:     "Issue #2: Add is wrong",
+		Access:     agentorg.ReadWrite,
+		Env:        f.env,
+		Transcript: &transcript,
+	}, &transcript
+}
+
+func TestSuccess(t *testing.T) {
+	f := newFake(t, jsonl(lInit, lToolUse, lToolRes, lText, lResultOK), "FAKE_STDERR=a warning\n")
+	task, transcript := newTask(t, f)
+	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// input_tokens + cache creation + cache reads; cached = the reads.
+	want := agentorg.Result{SessionID: sid, Summary: "Created hello.txt.",
+		Usage: agentorg.Usage{InputTokens: 2500, CachedTokens: 400, OutputTokens: 68, CostUSD: 0.00944}}
+	if res != want {
+		t.Fatalf("got %+v, want %+v", res, want)
+	}
+	for _, s := range []string{`"type":"tool_use"`, "a warning", `"type":"result"`} {
+		if !strings.Contains(transcript.String(), s) {
+			t.Errorf("transcript lacks %q", s)
+		}
+	}
+}
+
+func TestArgvStdinDirAndEnv(t *testing.T) {
+	f := newFake(t, jsonl(lInit, lText, lResultOK))
+	a := New(Config{Binary: f.bin, Model: "sonnet", MaxTurns: 30, Args: []string{"--append-system-prompt", "Be brief."}})
+	head := []string{"-p"}
+	rw := []string{"--permission-mode", "acceptEdits"}
+	ro := []string{"--disallowedTools", "Write,Edit,NotebookEdit", "--permission-mode", "dontAsk"}
+	tail := []string{"--output-format", "stream-json", "--verbose", "--model", "sonnet", "--max-turns", "30", "--append-system-prompt", "Be brief."}
+	resume := []string{"--resume", sid}
+	for _, c := range []struct {
+		name    string
+		session string
+		access  agentorg.Access
+		want    []string
+	}{
+		{"start read-write", "", agentorg.ReadWrite, slices.Concat(head, rw, tail)},
+		{"start read-only", "", agentorg.ReadOnly, slices.Concat(head, ro, tail)},
+		{"start no access", "", "", slices.Concat(head, ro, tail)},
+		{"resume read-write", sid, agentorg.ReadWrite, slices.Concat(head, rw, tail, resume)},
+		{"resume read-only", sid, agentorg.ReadOnly, slices.Concat(head, ro, tail, resume)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			task, _ := newTask(t, f)
+			task.Access = c.access
+			task.Prompt = "line one\n\"quoted\" $HOME `x`\n--resume not-a-flag\n" + strings.Repeat("long prompt ", 50000)
+			var err error
+			if c.session == "" {
+				_, err = a.Start(context.Background(), task)
+			} else {
+				_, err = a.Resume(context.Background(), c.session, task)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := f.run()
+			if !reflect.DeepEqual(run.Args, c.want) {
+				t.Errorf("argv\n got %q\nwant %q", run.Args, c.want)
+			}
+			if run.Stdin != task.Prompt {
+				t.Errorf("stdin has %d bytes, want the %d-byte prompt", len(run.Stdin), len(task.Prompt))
+			}
+			if want, _ := filepath.EvalSymlinks(task.Dir); run.Dir != want {
+				t.Errorf("ran in %q, want %q", run.Dir, want)
+			}
+			if !slices.Equal(run.Env, task.Env) {
+				t.Errorf("env\n got %q\nwant %q", run.Env, task.Env)
+			}
+		})
+	}
+
+	// Without a model or max turns, neither flag is passed.
+	task, _ := newTask(t, f)
+	if _, err := New(Config{Binary: f.bin}).Start(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	if want := slices.Concat(head, rw, []string{"--output-format", "stream-json", "--verbose"}); !reflect.DeepEqual(f.run().Args, want) {
+		t.Errorf("argv %q, want %q", f.run().Args, want)
+	}
+}
+
+func TestNewestSessionIDWins(t *testing.T) {
+	// A resume that forks (or a tool that renames) reports a new id.
+	f := newFake(t, jsonl(lInit, lText, result(`"session_id":"`+sid, `"session_id":"forked-1`)))
+	task, _ := newTask(t, f)
+	res, err := New(Config{Binary: f.bin}).Resume(context.Background(), sid, task)
+	if err != nil || res.SessionID != "forked-1" {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+	for _, bad := range []string{"", "--continue", "a b"} {
+		if _, err := New(Config{Binary: f.bin}).Resume(context.Background(), bad, task); err == nil || errors.Is(err, agentorg.ErrAgent) {
+			t.Errorf("resume %q: %v", bad, err)
+		}
+	}
+}
+
+func TestCostIsThisRunsShareOfTheSessionTotal(t *testing.T) {
+	f := newFake(t, jsonl(lInit, lText, result(`"total_cost_usd":0.00944`, `"total_cost_usd":0.01888`)))
+	task, _ := newTask(t, f)
+	task.SessionUsage = agentorg.Usage{InputTokens: 2500, CachedTokens: 400, OutputTokens: 68, CostUSD: 0.00944}
+	res, err := New(Config{Binary: f.bin}).Resume(context.Background(), sid, task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tokens are this process's already; only the cost is a running total.
+	if u := res.Usage; u.InputTokens != 2500 || u.CachedTokens != 400 || u.OutputTokens != 68 || u.CostUSD < 0.00943 || u.CostUSD > 0.00945 {
+		t.Fatalf("usage %+v", u)
+	}
+}
+
+func TestErrorResults(t *testing.T) {
+	for name, c := range map[string]struct {
+		line string
+		exit string
+		want string
+	}{
+		"API error": {result(`"is_error":false`, `"is_error":true`, `"result":"Created hello.txt."`, `"result":"API Error: 400 prompt is too long"`),
+			"1", "error result: API Error: 400 prompt is too long (exit status 1)"},
+		"max turns": {result(`"subtype":"success"`, `"subtype":"error_max_turns","errors":["Reached maximum number of turns (1)"]`, `"result":"Created hello.txt.",`, ``),
+			"1", "error result: error_max_turns: Reached maximum number of turns (1) (exit status 1)"},
+		"during execution, exit 0": {result(`"subtype":"success"`, `"subtype":"error_during_execution"`, `"result":"Created hello.txt.",`, ``),
+			"0", "error result: error_during_execution"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t, jsonl(lInit, lToolUse, c.line), "FAKE_EXIT="+c.exit, "FAKE_STDERR=stderr says why\n")
+			task, _ := newTask(t, f)
+			res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+			wantAgentErr(t, err, c.want, "stderr says why")
+			if res.SessionID != sid || res.Usage.OutputTokens != 68 {
+				t.Errorf("the session or usage is lost on error: %+v", res)
+			}
+		})
+	}
+}
+
+func TestNonZeroExitWithoutResult(t *testing.T) {
+	f := newFake(t, jsonl(lInit), "FAKE_EXIT=1", "FAKE_STDERR=early noise\nError: --dangerously-skip-permissions cannot be used with root/sudo privileges\n")
+	task, _ := newTask(t, f)
+	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	wantAgentErr(t, err, "exit status 1: early noise\nError: --dangerously-skip-permissions cannot be used")
+	if res.SessionID != sid {
+		t.Errorf("the init line's session is lost: %+v", res)
+	}
+}
+
+func TestNoResultLine(t *testing.T) {
+	for name, out := range map[string]string{
+		"nothing":      "",
+		"no result":    jsonl(lInit, lToolUse, lToolRes, lText),
+		"broken":       jsonl(lInit, lText, lResultOK[:len(lResultOK)/2]),
+		"wrong fields": jsonl(lInit, lText, result(`"usage":{`, `"usage":"lots","x":{`)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t, out)
+			task, _ := newTask(t, f)
+			res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+			wantAgentErr(t, err, "no result line")
+			if out != "" && (res.SessionID != sid || res.Summary != "Created hello.txt.") {
+				t.Errorf("partial result %+v", res)
+			}
+		})
+	}
+}
+
+func TestMalformedLinesAreSkipped(t *testing.T) {
+	f := newFake(t, jsonl(
+		"some log line", lInit, `{broken`, `["an","array"]`, `{"type":42}`, `{"type":"frobnicate"}`,
+		`{"type":"assistant","message":"not an object"}`, lRetry, "", "   ", lText, lResultOK))
+	task, transcript := newTask(t, f)
+	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Summary != "Created hello.txt." || res.Usage.OutputTokens != 68 {
+		t.Fatalf("got %+v", res)
+	}
+	if !strings.Contains(transcript.String(), `{broken`) {
+		t.Error("malformed line missing from the transcript")
+	}
+}
+
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func TestVeryLongLinesAreDroppedNotBuffered(t *testing.T) {
+	f := newFake(t, jsonl(lInit, lText, lResultOK), "FAKE_JUNK=9000000")
+	task, _ := newTask(t, f)
+	var seen countingWriter
+	task.Transcript = &seen
+	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	if err != nil || res.Summary != "Created hello.txt." {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+	if seen.n < 9000000 {
+		t.Errorf("transcript got %d bytes", seen.n)
+	}
+
+	long := result(`"result":"Created hello.txt."`, `"result":"`+strings.Repeat("y", 2000)+`"`)
+	f = newFake(t, jsonl(lInit, lText, long))
+	task, _ = newTask(t, f)
+	a := New(Config{Binary: f.bin})
+	a.maxLine = 1024
+	res, err = a.Start(context.Background(), task)
+	wantAgentErr(t, err, "no result line (1 stdout lines over 1024 bytes were dropped)")
+	if res.Summary != "Created hello.txt." {
+		t.Errorf("the last assistant text is lost: %+v", res)
+	}
+}
+
+func TestPermissionDenials(t *testing.T) {
+	denied := result(`"permission_denials":[]`, `"permission_denials":[{"tool_name":"Write","tool_use_id":"toolu_1","tool_input":{"file_path":"/etc/x","content":"x"}},{"tool_name":"Bash","tool_use_id":"toolu_2","tool_input":{"command":"curl example.com"}},{"tool_name":"Write","tool_use_id":"toolu_3","tool_input":{"file_path":"/etc/y","content":"y"}}]`)
+	f := newFake(t, jsonl(lInit, lToolUse, lDenied, lText, denied))
+	task, _ := newTask(t, f)
+	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	wantAgentErr(t, err, "permission denied for Bash, Write (2)")
+	if res.SessionID != sid || res.Summary != "Created hello.txt." || res.Usage.CostUSD == 0 {
+		t.Errorf("result on denial %+v", res)
+	}
+
+	// A denied shell command alone does not fail the run (acceptEdits
+	// denies `go test`); it is noted in the summary.
+	bashOnly := result(`"permission_denials":[]`, `"permission_denials":[{"tool_name":"Bash","tool_use_id":"toolu_2","tool_input":{"command":"go test ./..."}}]`)
+	f2 := newFake(t, jsonl(lInit, lToolUse, lText, bashOnly))
+	task2, _ := newTask(t, f2)
+	res, err = New(Config{Binary: f2.bin}).Start(context.Background(), task2)
+	if err != nil || !strings.Contains(res.Summary, "Claude Code denied: Bash") {
+		t.Fatalf("a denied shell command: %v, summary %q", err, res.Summary)
+	}
+
+	// A read-only run is denied writes by design: that is no failure.
+	task.Access = agentorg.ReadOnly
+	if _, err := New(Config{Binary: f.bin}).Start(context.Background(), task); err != nil {
+		t.Fatalf("read-only run: %v", err)
+	}
+}
+
+func TestStallAndHardTimeout(t *testing.T) {
+	f := newFake(t, jsonl(lInit), "FAKE_SLEEP=30s", "FAKE_STDERR=last words\n")
+	task, _ := newTask(t, f)
+	task.StallTimeout = 300 * time.Millisecond // the task's bound wins over the config's
+	start := time.Now()
+	_, err := New(Config{Binary: f.bin, StallTimeout: time.Hour}).Start(context.Background(), task)
+	wantAgentErr(t, err, "stalled: no output for 300ms", "last words")
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+
+	task.StallTimeout = 0
+	_, err = New(Config{Binary: f.bin, Timeout: 400 * time.Millisecond}).Start(context.Background(), task)
+	wantAgentErr(t, err, "timed out after 400ms")
+}
+
+func TestCancellationIsNotAnAgentFailure(t *testing.T) {
+	f := newFake(t, jsonl(lInit), "FAKE_SLEEP=30s")
+	task, _ := newTask(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var pgid int
+	task.OnStart = func(id int) { pgid = id }
+	_, err := New(Config{Binary: f.bin}).Start(ctx, task)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, agentorg.ErrAgent) {
+		t.Fatalf("got %v", err)
+	}
+	if pgid <= 0 {
+		t.Errorf("OnStart got %d", pgid)
+	}
+}
+
+func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
+	f := newFake(t, "")
+	task, _ := newTask(t, f)
+	for name, a := range map[string]*Agent{
+		"missing path": New(Config{Binary: filepath.Join(t.TempDir(), "claude")}),
+		"not in PATH":  New(Config{Binary: "claude-that-does-not-exist"}),
+	} {
+		if _, err := a.Start(context.Background(), task); err == nil || errors.Is(err, agentorg.ErrAgent) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	task.Dir = ""
+	if _, err := New(Config{Binary: f.bin}).Start(context.Background(), task); err == nil || errors.Is(err, agentorg.ErrAgent) {
+		t.Errorf("no dir: %v", err)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	help := "Usage: claude [options] [command] [prompt]\n  -p, --print\n  --output-format <format> \"stream-json\"\n  --verbose\n" +
+		"  -r, --resume [value]\n  --permission-mode <mode> (choices: \"acceptEdits\", \"dontAsk\", \"plan\")\n  --disallowedTools <tools...>\n  --model <model>\n"
+	f := newFake(t, "", "FAKE_VERSION=2.1.332 (Claude Code)\n", "FAKE_HELP="+help)
+	pr := New(Config{Binary: f.bin}).Probe(context.Background(), f.env)
+	if pr.Path != f.bin || pr.Version != "2.1.332 (Claude Code)" || pr.Problem != "" {
+		t.Fatalf("probe %+v", pr)
+	}
+
+	old := newFake(t, "", "FAKE_VERSION=1.0.3 (Claude Code)\n", "FAKE_HELP=Usage: claude [options]\n  -p, --print\n  --output-format <format> \"stream-json\"\n  --verbose\n  -r, --resume\n  --model <model>\n")
+	pr = New(Config{Binary: old.bin}).Probe(context.Background(), old.env)
+	if !strings.Contains(pr.Problem, "claude 1.0.3 (Claude Code) lacks --permission-mode, acceptEdits, dontAsk, --disallowedTools") || !strings.Contains(pr.Fix, "npm install") {
+		t.Fatalf("old version probe %+v", pr)
+	}
+
+	pr = New(Config{}).Probe(context.Background(), []string{"PATH=" + t.TempDir()})
+	if pr.Path != "" || !strings.Contains(pr.Problem, "claude not found in PATH") || !strings.Contains(pr.Fix, "@anthropic-ai/claude-code") {
+		t.Fatalf("missing probe %+v", pr)
+	}
+}

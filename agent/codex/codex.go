@@ -1,0 +1,292 @@
+// Package codex drives OpenAI's Codex CLI headless (`codex exec --json`) as
+// an agentorg.Agent.
+//
+// Start runs
+//
+//	codex exec --json --skip-git-repo-check --disable plugins -c analytics.enabled=false \
+//	  -c sandbox_mode="workspace-write" [-m MODEL] [ARGS...] -
+//
+// and Resume the same but ending in `resume THREAD_ID -` (every flag stays
+// before `resume`; the real CLI applies them to the resumed run). The prompt goes on stdin ("-"), the process runs in Task.Dir
+// (`exec resume` rejects -C and -s, so the directory is the working
+// directory and the sandbox is a config override), with exactly Task.Env.
+// Task.Access ReadWrite maps to the workspace-write sandbox, ReadOnly to
+// read-only. `--disable plugins -c analytics.enabled=false` stop Codex
+// calling github.com and chatgpt.com on every run.
+//
+// # Refused writes
+//
+// Codex exits 0 when its sandbox refuses a write, and the model carries on.
+// Codex 0.169 shows a refused patch (apply_patch outside the writable roots,
+// or any patch under read-only) only as a stderr log line, "ERROR
+// codex_core::tools::router: error=patch rejected: …", with no item on
+// stdout; a read-write run with such a line (or a command_execution item
+// "declined") fails with ErrAgent. Keep Codex's default log level (no
+// RUST_LOG=off in Task.Env) or refusals go unseen. A shell command the
+// sandbox stops (a write outside the workspace: "Read-only file system")
+// shows on neither stream, so it cannot be caught here. workspace-write
+// also lets Codex write /tmp and $TMPDIR.
+//
+// # Pointing Codex at another endpoint
+//
+// Codex needs no config file: the workflow declares a provider with -c
+// overrides in Config.Args and puts its key in Task.Env under the name the
+// provider's env_key gives. For an OpenAI Responses-compatible server at
+// http://127.0.0.1:8080 (base_url must end in /v1; Codex POSTs to
+// {base_url}/responses):
+//
+//	codex.New(codex.Config{
+//		Model: "gpt-5.5", // a slug Codex knows, so that it declares apply_patch
+//		Args: []string{
+//			"-c", `model_providers.local={name="local",base_url="http://127.0.0.1:8080/v1",wire_api="responses",env_key="LOCAL_API_KEY"}`,
+//			"-c", "model_provider=local",
+//		},
+//	})
+//	task.Env = append(task.Env, "LOCAL_API_KEY=...", "CODEX_HOME=/path/to/codex-home")
+//
+// The provider keys request_max_retries, stream_max_retries and
+// stream_idle_timeout_ms bound how long Codex retries a failing endpoint.
+//
+// # Usage
+//
+// Codex reports the thread's running total in turn.completed, so Result.Usage
+// is that total minus Task.SessionUsage: this run's share alone.
+package codex
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/proc"
+)
+
+// MaxLineBytes caps one stdout line kept for parsing. Longer lines still
+// reach the transcript but are dropped by the parser.
+const MaxLineBytes = 8 << 20
+
+// Config says how to run Codex.
+type Config struct {
+	Binary       string        // executable name or path; default "codex"
+	Model        string        // -m; "" = the tool's default
+	Args         []string      // extra arguments the workflow adds (before the prompt)
+	Timeout      time.Duration // default when Task.Timeout is 0
+	StallTimeout time.Duration // default when Task.StallTimeout is 0
+}
+
+// Agent runs `codex exec` once per Start or Resume.
+type Agent struct {
+	cfg     Config
+	maxLine int // MaxLineBytes; smaller in tests
+}
+
+var (
+	_ agentorg.Agent  = (*Agent)(nil)
+	_ agentorg.Prober = (*Agent)(nil)
+)
+
+// New returns an agent that runs Codex as c says.
+func New(c Config) *Agent {
+	if c.Binary == "" {
+		c.Binary = "codex"
+	}
+	c.Args = append([]string(nil), c.Args...)
+	return &Agent{cfg: c, maxLine: MaxLineBytes}
+}
+
+// Start begins a new thread.
+func (a *Agent) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, error) {
+	return a.run(ctx, "", t)
+}
+
+// Resume continues thread session with a new prompt, in the same directory.
+func (a *Agent) Resume(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
+	if session == "" {
+		return agentorg.Result{}, errors.New("codex agent: resume needs a thread id")
+	}
+	// The id becomes an argument: one that looks like a flag would be
+	// parsed as one.
+	if strings.HasPrefix(session, "-") || strings.ContainsAny(session, " \t\n") {
+		return agentorg.Result{}, fmt.Errorf("codex agent: invalid thread id %q", session)
+	}
+	return a.run(ctx, session, t)
+}
+
+// sandbox is the Codex sandbox mode for an access level; anything but an
+// explicit ReadWrite is read-only.
+func sandbox(access agentorg.Access) string {
+	if access == agentorg.ReadWrite {
+		return "workspace-write"
+	}
+	return "read-only"
+}
+
+// argv is the command line for one run, without the executable. Every flag
+// comes before `resume`, which accepts neither -s nor -C: the sandbox is a
+// config override that both forms understand.
+func (a *Agent) argv(session string, access agentorg.Access) []string {
+	args := []string{"exec", "--json", "--skip-git-repo-check",
+		"--disable", "plugins", "-c", "analytics.enabled=false",
+		"-c", fmt.Sprintf("sandbox_mode=%q", sandbox(access))}
+	if a.cfg.Model != "" {
+		args = append(args, "-m", a.cfg.Model)
+	}
+	args = append(args, a.cfg.Args...)
+	if session != "" {
+		args = append(args, "resume", session)
+	}
+	return append(args, "-") // the prompt is on stdin
+}
+
+func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
+	// An empty Dir would run the agent in agentorg's own directory.
+	if t.Dir == "" {
+		return agentorg.Result{}, errors.New("codex agent: task has no directory")
+	}
+	bin, err := lookPath(a.cfg.Binary, t.Env)
+	if err != nil {
+		return agentorg.Result{}, fmt.Errorf("codex agent: %w", err)
+	}
+	timeout := t.Timeout
+	if timeout == 0 {
+		timeout = a.cfg.Timeout
+	}
+	stall := t.StallTimeout
+	if stall == 0 {
+		stall = a.cfg.StallTimeout
+	}
+
+	p := newParser(a.maxLine)
+	res, err := proc.Run(ctx, proc.Spec{
+		Argv:         append([]string{bin}, a.argv(session, t.Access)...),
+		Dir:          t.Dir,
+		Env:          t.Env,
+		Stdin:        strings.NewReader(t.Prompt),
+		Stdout:       p,
+		Log:          t.Transcript,
+		Timeout:      timeout,
+		StallTimeout: stall,
+		Started:      t.OnStart,
+	})
+	if err != nil {
+		return agentorg.Result{}, fmt.Errorf("codex agent: %w", err)
+	}
+	p.Flush()
+
+	out := agentorg.Result{SessionID: session, Summary: p.summary}
+	if p.thread != "" {
+		out.SessionID = p.thread
+	}
+	if p.usage != nil {
+		out.Usage = p.usage.Sub(t.SessionUsage)
+	}
+	stderr := lastLines(res.Stderr, 20, 4096)
+
+	switch {
+	case res.Canceled:
+		return out, fmt.Errorf("codex agent: cancelled: %w", context.Cause(ctx))
+	case res.TimedOut:
+		return out, agentErr(fmt.Sprintf("timed out after %s", timeout), stderr)
+	case res.Stalled:
+		return out, agentErr(fmt.Sprintf("stalled: no output for %s", stall), stderr)
+	case p.failed != "":
+		msg := "turn failed: " + p.failed
+		if res.ExitCode != 0 {
+			msg = fmt.Sprintf("%s (exit status %d)", msg, res.ExitCode)
+		}
+		return out, agentErr(msg, stderr)
+	case res.ExitCode != 0:
+		msg := fmt.Sprintf("exit status %d", res.ExitCode)
+		if res.ExitCode < 0 {
+			msg = "killed by a signal"
+		}
+		if p.lastError != "" {
+			msg += " (codex reported: " + p.lastError + ")"
+		}
+		return out, agentErr(msg, stderr)
+	case p.thread == "" && session == "":
+		return out, agentErr("no thread.started event"+p.droppedNote(a.maxLine), stderr)
+	case p.usage == nil:
+		msg := "no turn.completed event"
+		if p.lastError != "" {
+			msg += " (codex reported: " + p.lastError + ")"
+		}
+		return out, agentErr(msg+p.droppedNote(a.maxLine), stderr)
+	}
+	// Codex exits 0 and the model carries on when the sandbox refuses a
+	// write: a read-write run that could not write has not done its job.
+	// (A read-only run is refused writes by design.) The stderr tail is
+	// what is kept; Codex logs little else there.
+	if t.Access == agentorg.ReadWrite {
+		if refused := append(p.refused, rejections(res.Stderr)...); len(refused) > 0 {
+			return out, agentErr("the sandbox refused: "+strings.Join(refused, "; "), "")
+		}
+	}
+	return out, nil
+}
+
+func agentErr(msg, stderr string) error {
+	if stderr != "" {
+		return fmt.Errorf("%w: codex: %s: %s", agentorg.ErrAgent, msg, stderr)
+	}
+	return fmt.Errorf("%w: codex: %s", agentorg.ErrAgent, msg)
+}
+
+// lookPath finds name the way the child's environment would: in env's PATH
+// when it has one, else in agentorg's own.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path, ok := envValue(env, "PATH")
+	if !ok {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			return "", fmt.Errorf("%s not found in PATH", name)
+		}
+		return p, nil
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue // a relative PATH entry would depend on Task.Dir
+		}
+		p := filepath.Join(dir, name)
+		if err := isExecutable(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in PATH %q", name, path)
+}
+
+func envValue(env []string, key string) (string, bool) {
+	v, ok := "", false
+	for _, kv := range env {
+		if k, val, found := strings.Cut(kv, "="); found && k == key {
+			v, ok = val, true // the last one wins, as for exec
+		}
+	}
+	return v, ok
+}
+
+// lastLines returns at most n trailing non-empty lines of s, at most max
+// bytes, for error messages.
+func lastLines(s string, n, max int) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	s = strings.Join(lines, "\n")
+	if len(s) > max {
+		s = "..." + strings.ToValidUTF8(s[len(s)-max:], "")
+	}
+	return s
+}

@@ -1,0 +1,305 @@
+// Package gemini drives Google's Gemini CLI (tested with 0.61.0) headless as
+// an agentorg agent:
+//
+//	gemini -p "" --output-format stream-json --skip-trust --approval-mode MODE [-m MODEL] [--resume ID] [Args...] < prompt
+//
+// The prompt goes on stdin: with -p the CLI reads a piped stdin and puts it
+// before the -p text, which is empty here, so the prompt arrives intact
+// without ever being an argument. The CLI truncates stdin at 8 MiB, so a
+// larger prompt is refused before the run.
+//
+// Access picks the approval mode. Headless, the CLI asks nobody: a tool that
+// would need approval is not even declared to the model. ReadOnly runs in
+// the default mode, where write_file, replace and run_shell_command are
+// absent. ReadWrite runs in yolo mode rather than auto_edit, because
+// auto_edit declares no shell tool at all and a developer that cannot run
+// the build and the tests iterates blind; Codex's workspace-write sandbox
+// and Claude Code's acceptEdits mode let the shell run too. The run
+// stays bounded by what agentorg controls: its worktree, an environment
+// without tracker tokens, and the timeouts.
+//
+// --skip-trust trusts the task directory for the run: it is agentorg's own
+// worktree, and an untrusted directory makes the headless CLI exit 55.
+//
+// A prompt that starts with "/" would be run as a slash command, and one
+// that starts with "/" or "?" would be left out of the history a resume
+// restores, so such a prompt is sent after the line "Prompt:". "@path"
+// mentions in the prompt are the CLI's own feature: it inlines those files
+// of the workspace (a mention that names no file stays text).
+//
+// Exit codes: 41 authentication, 42 bad input (also a resume from another
+// directory), 52 configuration, 53 turn limit, 54 fatal tool error, 55
+// untrusted workspace; a model API error exits with its HTTP status modulo
+// 256 (400 gives 144) after an error result line.
+//
+// Sessions: the init line's session_id is Result.SessionID, and Resume
+// passes it to --resume. The CLI keeps sessions per project directory and
+// resumes one only from the directory it was created in (elsewhere it exits
+// 42, "No previous sessions found for this project"); callers must therefore
+// keep one stable worktree per issue, as agentorg's workspace does.
+//
+// Usage comes from the result line's stats, which cover this process only
+// (the router call included), so Task.SessionUsage is not subtracted.
+//
+// # Pointing the CLI at another model endpoint
+//
+// The workflow builds Task.Env and the HOME it names. For any server that
+// speaks the Gemini API (generateContent and streamGenerateContent?alt=sse):
+//
+//	mkdir -p $HOME/.gemini
+//	echo '{"security":{"auth":{"selectedType":"gemini-api-key"}}}' > $HOME/.gemini/settings.json
+//	Task.Env: HOME=$HOME GEMINI_API_KEY=<key> GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT
+//	          GEMINI_CLI_TRUST_WORKSPACE=true
+//
+// GOOGLE_GEMINI_BASE_URL has no /v1beta; the key travels as x-goog-api-key.
+// GEMINI_CLI_TRUST_WORKSPACE=true is what --skip-trust sets anyway; keeping
+// it in the environment also covers subcommands. Set Config.Model (for
+// example gemini-2.5-flash) to skip the CLI's model router, whose extra
+// request the endpoint would otherwise have to answer with its JSON schema.
+package gemini
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/proc"
+)
+
+// MaxLineBytes caps one stdout line kept for parsing; longer lines still
+// reach the transcript.
+const MaxLineBytes = 8 << 20
+
+// MaxPromptBytes is the most the CLI reads from stdin; it silently truncates
+// beyond it, so longer prompts are refused.
+const MaxPromptBytes = 8 << 20
+
+// Exit codes of the CLI (packages/core FatalError subclasses).
+const (
+	exitAuth      = 41
+	exitInput     = 42 // includes "No previous sessions found for this project"
+	exitConfig    = 52
+	exitTurnLimit = 53
+	exitToolError = 54
+	exitUntrusted = 55
+)
+
+// Config says how to run the CLI.
+type Config struct {
+	Binary       string        // executable name or path; default "gemini"
+	Model        string        // -m; "" = the CLI's default (its router picks)
+	Args         []string      // extra arguments the workflow adds
+	Timeout      time.Duration // default when Task.Timeout is 0
+	StallTimeout time.Duration // default when Task.StallTimeout is 0
+}
+
+// Agent runs the Gemini CLI once per Start or Resume.
+type Agent struct {
+	cfg     Config
+	maxLine int // MaxLineBytes; smaller in tests
+}
+
+var (
+	_ agentorg.Agent  = (*Agent)(nil)
+	_ agentorg.Prober = (*Agent)(nil)
+)
+
+// New returns an agent running the Gemini CLI as c says.
+func New(c Config) *Agent {
+	if c.Binary == "" {
+		c.Binary = "gemini"
+	}
+	c.Args = append([]string(nil), c.Args...)
+	return &Agent{cfg: c, maxLine: MaxLineBytes}
+}
+
+// Start begins a new session.
+func (a *Agent) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, error) {
+	return a.run(ctx, "", t)
+}
+
+// sessionID is what the CLI prints as session_id (a UUID). "latest" and bare
+// numbers mean other sessions to --resume, and a leading dash would be a
+// flag, so anything else is refused.
+var sessionID = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_-]*$`)
+
+// Resume continues session, which must have been created in t.Dir.
+func (a *Agent) Resume(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
+	switch {
+	case session == "":
+		return agentorg.Result{}, errors.New("gemini agent: resume needs a session id")
+	case !sessionID.MatchString(session) || session == "latest" || strings.Trim(session, "0123456789") == "":
+		return agentorg.Result{}, fmt.Errorf("gemini agent: %q is not a Gemini CLI session id", session)
+	}
+	return a.run(ctx, session, t)
+}
+
+// approvalMode maps the task's access to the CLI's approval mode (see the
+// package comment for why ReadWrite is yolo).
+func approvalMode(access agentorg.Access) string {
+	if access == agentorg.ReadWrite {
+		return "yolo"
+	}
+	return "default"
+}
+
+// argv is the command line for one run; the prompt is not part of it.
+func (a *Agent) argv(bin, session string, access agentorg.Access) []string {
+	argv := []string{bin, "-p", "", "--output-format", "stream-json", "--skip-trust",
+		"--approval-mode", approvalMode(access)}
+	if a.cfg.Model != "" {
+		argv = append(argv, "-m", a.cfg.Model)
+	}
+	if session != "" {
+		argv = append(argv, "--resume", session)
+	}
+	return append(argv, a.cfg.Args...)
+}
+
+func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
+	if t.Dir == "" {
+		return agentorg.Result{}, errors.New("gemini agent: task has no directory")
+	}
+	if len(t.Prompt) > MaxPromptBytes {
+		return agentorg.Result{}, fmt.Errorf("gemini agent: prompt of %d bytes is over the %d bytes the CLI reads from stdin", len(t.Prompt), MaxPromptBytes)
+	}
+	if strings.TrimSpace(t.Prompt) == "" {
+		return agentorg.Result{}, errors.New("gemini agent: empty prompt")
+	}
+	access := t.Access
+	if access == "" {
+		access = agentorg.ReadOnly
+	}
+	bin, err := lookPath(a.cfg.Binary, t.Env)
+	if err != nil {
+		return agentorg.Result{}, fmt.Errorf("gemini agent: %w", err)
+	}
+	timeout := t.Timeout
+	if timeout == 0 {
+		timeout = a.cfg.Timeout
+	}
+	stall := t.StallTimeout
+	if stall == 0 {
+		stall = a.cfg.StallTimeout
+	}
+
+	p := newParser(a.maxLine)
+	res, err := proc.Run(ctx, proc.Spec{
+		Argv:         a.argv(bin, session, access),
+		Dir:          t.Dir,
+		Env:          t.Env,
+		Stdin:        strings.NewReader(literalPrompt(t.Prompt)),
+		Stdout:       p,
+		Log:          t.Transcript,
+		Timeout:      timeout,
+		StallTimeout: stall,
+		Started:      t.OnStart,
+	})
+	if err != nil {
+		return agentorg.Result{}, fmt.Errorf("gemini agent: %w", err)
+	}
+	p.Flush()
+
+	out := agentorg.Result{SessionID: session, Summary: p.summary(), Usage: p.usage()}
+	if p.session != "" {
+		out.SessionID = p.session
+	}
+	stderr := lastLines(res.Stderr, 20, 4096)
+
+	switch {
+	case res.Canceled:
+		return out, fmt.Errorf("gemini agent: cancelled: %w", context.Cause(ctx))
+	case res.TimedOut:
+		return out, agentErr(fmt.Sprintf("timed out after %s", timeout), stderr)
+	case res.Stalled:
+		return out, agentErr(fmt.Sprintf("stalled: no output for %s", stall), stderr)
+	case res.ExitCode != 0:
+		return out, agentErr(exitMessage(res.ExitCode, session, t.Dir, res.Stderr, p), stderr)
+	case p.bad != "":
+		return out, agentErr(p.bad, stderr)
+	case p.result == nil:
+		msg := "no result line"
+		if p.Dropped > 0 {
+			msg += fmt.Sprintf(" (%d stdout lines over %d bytes were dropped)", p.Dropped, a.maxLine)
+		}
+		return out, agentErr(msg, stderr)
+	case p.result.Status != "success":
+		return out, agentErr(fmt.Sprintf("result status %q: %s", p.result.Status, p.failure()), stderr)
+	case out.SessionID == "":
+		return out, agentErr("no init line with a session_id", stderr)
+	}
+	return out, nil
+}
+
+// promptPrefix goes before a prompt the CLI would not treat as plain text
+// (see literalPrompt).
+const promptPrefix = "Prompt:\n"
+
+// literalPrompt keeps the CLI from treating the prompt as anything but text.
+// Headless input that starts with "/" is run as a slash command, and on
+// resume the CLI drops earlier user messages that start, once trimmed, with
+// "/", "?", "<session_context>" or "<hook_context>" (isIgnoredUserContent),
+// so the model would lose that prompt. Such a prompt gets promptPrefix.
+func literalPrompt(p string) string {
+	t := strings.TrimSpace(p)
+	for _, s := range []string{"/", "?", "<session_context>", "<hook_context>"} {
+		if strings.HasPrefix(t, s) {
+			return promptPrefix + p
+		}
+	}
+	return p
+}
+
+// exitMessage explains a non-zero exit, with what the CLI said about it.
+func exitMessage(code int, session, dir, stderr string, p *parser) string {
+	msg := fmt.Sprintf("exit status %d", code)
+	switch {
+	case code < 0:
+		msg = "killed by a signal"
+	case code == exitInput && session != "" && strings.Contains(stderr, "Error resuming session"):
+		msg += fmt.Sprintf(" (session %s cannot be resumed from %s: the Gemini CLI resumes a session only from the directory it was created in)", session, dir)
+	case code == exitAuth:
+		msg += " (authentication failed: check GEMINI_API_KEY and the auth type in settings.json)"
+	case code == exitUntrusted:
+		msg += " (untrusted workspace)"
+	case code == exitTurnLimit:
+		msg += " (turn limit reached)"
+	case code == exitToolError:
+		msg += " (fatal tool error)"
+	case code == exitConfig:
+		msg += " (configuration error)"
+	}
+	if p.result != nil && p.result.Status != "success" {
+		msg += " (agent reported an error: " + p.failure() + ")"
+	}
+	return msg
+}
+
+func agentErr(msg, stderr string) error {
+	if stderr != "" {
+		return fmt.Errorf("%w: gemini: %s: %s", agentorg.ErrAgent, msg, stderr)
+	}
+	return fmt.Errorf("%w: gemini: %s", agentorg.ErrAgent, msg)
+}
+
+// lastLines returns at most n trailing non-empty lines of s, at most max
+// bytes, for error messages.
+func lastLines(s string, n, max int) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	s = strings.Join(lines, "\n")
+	if len(s) > max {
+		s = "..." + strings.ToValidUTF8(s[len(s)-max:], "")
+	}
+	return s
+}

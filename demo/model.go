@@ -1,0 +1,112 @@
+package demo
+
+import "github.com/agentorg/agentorg/modelserver"
+
+// demoModel plays the model for a real CLI in the demo, as demoScript does
+// for the scripted agent: issue 1 goes straight through, issue 2 fails its
+// test on attempt 1 and is fixed on attempt 2 in the same session, issue 3
+// never fixes its bug. Steps are picked by a phrase of the workflow's
+// prompts (pm: "issue #N of this repository", developer: "Implement issue
+// #N in this", fix: "issue #N failed validation"); the CLI's own write and
+// edit tools do the editing.
+var demoModel = modelserver.Script{
+	Usage: modelserver.Usage{InputTokens: 1800, CachedInputTokens: 600, OutputTokens: 120},
+	Steps: []modelserver.Step{
+		{Match: "issue #1 of this repository", Actions: []modelserver.Action{{Text: `## Goal
+calc gains Sub.
+
+## Approach
+1. Add sub.go with Sub(a, b int) int returning a - b.
+2. Add sub_test.go with a table test.
+
+## Acceptance criteria
+- [ ] Sub(a, b) returns a - b
+- [ ] ` + "`go test ./...`" + ` passes`}}},
+		{Match: "issue #2 of this repository", Actions: []modelserver.Action{{Text: `## Goal
+calc gains Mul.
+
+## Approach
+1. Add mul.go with Mul(a, b int) int.
+2. Add mul_test.go.
+
+## Acceptance criteria
+- [ ] Mul(a, b) returns a * b
+- [ ] ` + "`go test ./...`" + ` passes`}}},
+		{Match: "issue #3 of this repository", Actions: []modelserver.Action{{Text: `## Goal
+calc gains Div, which refuses a zero divisor.
+
+## Approach
+1. Add div.go with Div(a, b int) (int, error), an error when b is 0.
+2. Add div_test.go covering the zero divisor.
+
+## Acceptance criteria
+- [ ] Div(a, 0) returns an error
+- [ ] ` + "`go test ./...`" + ` passes`}}},
+
+		{Match: "Implement issue #1 in this", Actions: []modelserver.Action{
+			{Write: &modelserver.Write{Path: "sub.go", Content: "package calc\n\n// Sub returns a - b.\nfunc Sub(a, b int) int { return a - b }\n"}},
+			{Write: &modelserver.Write{Path: "sub_test.go", Content: `package calc
+
+import "testing"
+
+func TestSub(t *testing.T) {
+	for _, c := range []struct{ a, b, want int }{{5, 3, 2}, {0, 4, -4}} {
+		if got := Sub(c.a, c.b); got != c.want {
+			t.Errorf("Sub(%d, %d) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
+`}},
+			{Text: "Added Sub with a table test."},
+		}},
+
+		{Match: "Implement issue #2 in this", Actions: []modelserver.Action{
+			{Write: &modelserver.Write{Path: "mul.go", Content: "package calc\n\n// Mul returns a * b.\nfunc Mul(a, b int) int { return a + b }\n"}},
+			{Write: &modelserver.Write{Path: "mul_test.go", Content: `package calc
+
+import "testing"
+
+func TestMul(t *testing.T) {
+	if got := Mul(3, 4); got != 12 {
+		t.Fatalf("Mul(3, 4) = %d, want 12", got)
+	}
+}
+`}},
+			{Text: "Added Mul and its test."},
+		}},
+		{Match: "issue #2 failed validation", Actions: []modelserver.Action{
+			{Edit: &modelserver.Edit{Path: "mul.go", Old: "return a + b", New: "return a * b"}},
+			{Text: "The validation report shows TestMul failing: Mul added instead of multiplying. Fixed."},
+		}},
+
+		{Match: "Implement issue #3 in this", Actions: []modelserver.Action{
+			{Write: &modelserver.Write{Path: "div.go", Content: divBroken}},
+			{Write: &modelserver.Write{Path: "div_test.go", Content: `package calc
+
+import "testing"
+
+func TestDivByZero(t *testing.T) {
+	if _, err := Div(1, 0); err == nil {
+		t.Fatal("Div(1, 0) returned no error")
+	}
+}
+`}},
+			{Text: "Added Div."},
+		}},
+		{Match: "issue #3 failed validation", Actions: []modelserver.Action{
+			{Write: &modelserver.Write{Path: "div.go", Content: divBroken + "\n// The zero case is still under investigation.\n"}},
+			{Text: "Looked at the zero case again; not sure what the test wants."},
+		}},
+	},
+}
+
+const divBroken = `package calc
+
+// Div returns a / b.
+func Div(a, b int) (int, error) {
+	if b == 0 {
+		return 0, nil
+	}
+	return a / b, nil
+}
+`
