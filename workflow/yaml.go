@@ -412,6 +412,23 @@ func (d *decoder) integer(v value) (int, bool) {
 	return 0, false
 }
 
+// number reads an integer or a decimal number.
+func (d *decoder) number(v value) (float64, bool) {
+	switch n := v.node.(type) {
+	case *ast.FloatNode:
+		return n.Value, true
+	case *ast.IntegerNode:
+		switch x := n.Value.(type) {
+		case int64:
+			return float64(x), true
+		case uint64:
+			return float64(x), true
+		}
+	}
+	d.errorf(v.pos, "%s must be a number, not %s", v.desc, describe(v.node))
+	return 0, false
+}
+
 func (d *decoder) boolean(v value) bool {
 	b, ok := v.node.(*ast.BoolNode)
 	if !ok {
