@@ -28,8 +28,18 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		if !ok || a.Verdict != eventlog.GO {
 			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no GO from validation; refusing to merge", mr.Number))
 		}
-		if mr.HeadSHA != a.CommitSHA {
-			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA)))
+		// Merge exactly what was validated, on top of the target as it is
+		// now; otherwise validation runs again (and a human reviews again).
+		why, err := staleGO(ctx, d, n, a)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if why != "" {
+			vs := d.Workflow.StagesWithRole(agentorg.RoleValidator)
+			if len(vs) == 0 {
+				return escalate(ctx, d, r, why+"; no validate stage to run again")
+			}
+			return Outcome{To: vs[0].On, Reason: why + ": validating again before merging"}, nil
 		}
 		gate := d.Workflow.GateApproving(r.Stage.On)
 		if gate != nil && !ApprovedByAllowed(mr, gate.Approvers, d.Workflow.Tracker.Bot) {
