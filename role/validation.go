@@ -88,7 +88,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		return v, err
 	}
 	crits, source := criteria.FromIssueOrPlan(r.Issue.Body, plan)
-	verdicts, spent, err := judge(ctx, d, r, dir, base, sha, crits, results, tr)
+	verdicts, spent, err := judge(ctx, d, r, attempt, dir, base, sha, crits, results, tr)
 	v.external += spent
 	if err != nil {
 		return v, err
@@ -130,7 +130,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 
 // judge gives every criterion a verdict: a command criterion by running its
 // command in the checkout, the others by the validator agent.
-func judge(ctx context.Context, d *Deps, r *Run, dir, base, sha string, crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }) ([]criteria.Result, time.Duration, error) {
+func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha string, crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }) ([]criteria.Result, time.Duration, error) {
 	var spent time.Duration
 	out := make([]criteria.Result, len(crits))
 	var toJudge []int
@@ -173,7 +173,7 @@ func judge(ctx context.Context, d *Deps, r *Run, dir, base, sha string, crits []
 		return nil, spent, err
 	}
 	task := agentorg.Task{
-		Role: r.Stage.Role, Issue: r.Issue.Number, Dir: dir, Prompt: prompt,
+		Role: r.Stage.Role, Issue: r.Issue.Number, Attempt: attempt, Dir: dir, Prompt: prompt,
 		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
 		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
 	}
