@@ -158,7 +158,7 @@ steps:
     usage: {input_tokens: 2900, output_tokens: 40}
 
   # The validator agent judges, read-only and in its own session, the
-  # criteria no command checks ("`+"`go test ./...`"+` passes" is run instead).
+  # criteria no command checks ("` + "`go test ./...`" + ` passes" is run instead).
   - match: {role: validator, issue: 1}
     summary: |
       Sub is implemented and tested.

@@ -199,6 +199,9 @@ func (w *Worktree) StartMerge(ctx context.Context, target string, who Identity) 
 	if err := plainArg("revision", target); err != nil {
 		return nil, err
 	}
+	if w.merging(ctx) { // started before a crash
+		return w.unmerged(ctx)
+	}
 	if _, err := gitWith(ctx, w.Path, who, nil, "merge", "--quiet", "--no-ff", "--no-commit", target); err != nil {
 		conflicts, cerr := w.unmerged(ctx)
 		if cerr != nil {
