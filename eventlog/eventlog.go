@@ -28,6 +28,7 @@ const (
 	KindHuman      = "human"      // a human acted through the CLI
 	KindMerge      = "merge"      // a merge request was opened or merged
 	KindSkip       = "skip"       // a stale job found nothing to do
+	KindUpdate     = "update"     // a moved target branch was brought in, or a GO is validated again
 )
 
 // Event is one line of the record.

@@ -203,7 +203,7 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha str
 		unclear("validator agent", "the agent failed: "+oneLine(err.Error()))
 	}
 	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: def.Name, Kind: eventlog.KindAgent,
-		Reason: fmt.Sprintf("validator judged %d criteria", len(ids)), Data: map[string]string{"session": res.SessionID, "role": r.Stage.Role}})
+		Reason: fmt.Sprintf("validator judged criteria %s", strings.Trim(fmt.Sprint(ids), "[]")), Data: map[string]string{"session": res.SessionID, "role": r.Stage.Role}})
 	for _, i := range toJudge {
 		if j, ok := answer[crits[i].ID]; ok {
 			out[i].Verdict, out[i].By, out[i].Evidence = j.Verdict, "validator agent", j.Evidence

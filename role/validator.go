@@ -47,7 +47,7 @@ func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			if a, err = revalidation(ctx, d, r, a.N); err != nil {
 				return Outcome{}, err
 			}
-			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindVerdict,
+			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
 				Reason: fmt.Sprintf("validating again as attempt %d: %s", a.N, why)})
 		}
 	}
@@ -158,7 +158,7 @@ func bringInAndValidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attemp
 			_, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("validation:%d:%d", n, a.N), v.report, d.Workflow.Tracker.Bot)
 			return v, err
 		}
-		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindVerdict,
+		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
 			Reason: fmt.Sprintf("attempt %d: %s moved to %s; brought in (%s): %s -> %s", a.N, target, short(base), d.Workflow.Repo.Update, short(a.CommitSHA), short(sha))})
 		if err := d.Log.SetCommit(ctx, n, a.N, sha); err != nil {
 			return validation{}, err
