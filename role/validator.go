@@ -51,21 +51,9 @@ func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				Reason: fmt.Sprintf("validating again as attempt %d: %s", a.N, why)})
 		}
 	}
-	var external time.Duration
-	if a.Verdict == "" {
-		v, err := bringInAndValidate(ctx, d, r, &a)
-		external = v.external
-		if err != nil {
-			return Outcome{}, err
-		}
-		if err := d.Log.SetVerdict(ctx, n, a.N, v.verdict, v.findings, v.report); err != nil {
-			return Outcome{}, err
-		}
-		a.Verdict, a.Distance, a.Findings, a.Report = v.verdict, len(v.findings), v.findings, v.report
-		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
-			Kind: eventlog.KindVerdict, Reason: fmt.Sprintf("attempt %d: %s (distance %d)", a.N, a.Verdict, a.Distance),
-			Data: map[string]string{"attempt": fmt.Sprint(a.N), "verdict": a.Verdict, "distance": fmt.Sprint(a.Distance),
-				"commit": a.CommitSHA, "session": a.SessionID, "findings": strings.Join(a.FindingKeys(), " ")}})
+	external, err := revalidate(ctx, d, r, &a)
+	if err != nil {
+		return Outcome{}, err
 	}
 	// From here on everything is idempotent, so a retry after a crash
 	// finishes what the verdict implies without validating again.
@@ -74,20 +62,52 @@ func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		out.External = external
 		return out, err
 	}
-	as, err := d.Log.Attempts(ctx, n)
+	out, err := noGo(ctx, d, r, a, r.Stage.Failure)
+	out.External = external
+	return out, err
+}
+
+// noGo decides where a NO-GO goes: back to the developer's session (the
+// label to), or to a human when the convergence policy says stop.
+func noGo(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, to string) (Outcome, error) {
+	as, err := d.Log.Attempts(ctx, r.Issue.Number)
 	if err != nil {
 		return Outcome{}, err
 	}
 	if why := converge.Stop(history(as), budget(d.Workflow), time.Now()); why != "" {
-		out, err := escalate(ctx, d, r, "validation did not converge: "+why)
-		out.External = external
-		return out, err
+		return escalate(ctx, d, r, "validation did not converge: "+why)
 	}
-	to := r.Stage.Failure
 	if to == "" {
 		to = d.Workflow.Escalation
 	}
-	return Outcome{To: to, Reason: fmt.Sprintf("NO-GO on attempt %d (distance %d): back to the developer's session", a.N, a.Distance), External: external}, nil
+	return Outcome{To: to, Reason: fmt.Sprintf("NO-GO on attempt %d (distance %d): back to the developer's session", a.N, a.Distance)}, nil
+}
+
+// revalidate validates attempt a (a re-validation) unless a verdict is
+// already recorded, and records it.
+func revalidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (time.Duration, error) {
+	if a.Verdict != "" {
+		return 0, nil
+	}
+	// From the merge stage, validation is still the validate stage's job:
+	// its agent judges the criteria, as the validator role.
+	vr := *r
+	if vs := d.Workflow.StagesWithRole(agentorg.RoleValidator); r.Stage.Role != agentorg.RoleValidator && len(vs) > 0 {
+		vr.Stage = vs[0]
+	}
+	v, err := bringInAndValidate(ctx, d, &vr, a)
+	if err != nil {
+		return v.external, err
+	}
+	if err := d.Log.SetVerdict(ctx, r.Issue.Number, a.N, v.verdict, v.findings, v.report); err != nil {
+		return v.external, err
+	}
+	a.Verdict, a.Distance, a.Findings, a.Report = v.verdict, len(v.findings), v.findings, v.report
+	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
+		Kind: eventlog.KindVerdict, Reason: fmt.Sprintf("attempt %d: %s (distance %d)", a.N, a.Verdict, a.Distance),
+		Data: map[string]string{"attempt": fmt.Sprint(a.N), "verdict": a.Verdict, "distance": fmt.Sprint(a.Distance),
+			"commit": a.CommitSHA, "session": a.SessionID, "findings": strings.Join(a.FindingKeys(), " ")}})
+	return v.external, nil
 }
 
 // engineAgent names the agent of an attempt the engine made without a

@@ -240,7 +240,8 @@ steps:
 }
 
 // A target that moved after the merge request was approved is brought in
-// and validated again before the merge, and a human approves again.
+// and validated again before the merge (a merge queue): a GO merges under
+// the same approval; the rebased commit is what lands.
 func TestMovedTargetBeforeMergeIsValidatedAgain(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: "steps:" + writeFeature, Check: "test -f feature.txt", E2E: "true"})
 	ctx := context.Background()
@@ -250,27 +251,54 @@ func TestMovedTargetBeforeMergeIsValidatedAgain(t *testing.T) {
 	}
 	moved := pushToMain(t, org, map[string]string{"teammate.txt": "theirs\n"})
 	orgtest.RunUntilIdle(t, eng)
-	if got := labels(t, org, n); got != "mr:ready-for-review" {
-		t.Fatalf("labels %s", got)
-	}
-	if orgtest.Git(t, org.Origin, "rev-parse", "main") != moved {
-		t.Fatal("merged without validating on the moved main")
-	}
-	as := attempts(t, org, n)
-	mr, _ := role.IssueMR(ctx, org.Tracker, n)
-	if len(as) != 2 || as[1].Agent != "engine" || as[1].Verdict != eventlog.GO || mr.HeadSHA != as[1].CommitSHA || len(mr.ApprovedAtHead()) != 0 {
-		t.Fatalf("attempts %+v; MR %+v", as, mr)
-	}
-	if _, err := org.Desk.Approve(ctx, n, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	orgtest.RunUntilIdle(t, eng)
 	if got := labels(t, org, n); got != "e2e:done" {
 		t.Fatalf("labels %s", got)
 	}
-	mr, _ = org.Tracker.MR(ctx, mr.Number)
-	if mr.State != agentorg.MRMerged || orgtest.Git(t, org.Origin, "merge-base", as[1].CommitSHA, "main") != as[1].CommitSHA {
+	as := attempts(t, org, n)
+	if len(as) != 2 || as[1].Agent != "engine" || as[1].Verdict != eventlog.GO || as[1].CommitSHA == as[0].CommitSHA {
+		t.Fatalf("want a re-validation of the rebased commit, attempts %+v", as)
+	}
+	mr, _ := role.IssueMR(ctx, org.Tracker, n)
+	if mr.State != agentorg.MRMerged || mr.HeadSHA != as[1].CommitSHA {
 		t.Fatalf("the re-validated commit should be merged: %+v", mr)
+	}
+	if parents := strings.Fields(orgtest.Git(t, org.Origin, "log", "-1", "--format=%P", as[1].CommitSHA)); len(parents) != 1 || parents[0] != moved {
+		t.Fatalf("the merged commit should be rebased onto %s, parents %v", moved, parents)
+	}
+	ups := eventsOf(t, org, n, eventlog.KindUpdate)
+	if len(ups) == 0 || !strings.Contains(ups[len(ups)-1].Reason, "the approval of") {
+		t.Fatalf("update events %+v", ups)
+	}
+}
+
+// A target that moved into a conflict before the merge goes back to the
+// developer instead of merging.
+func TestMovedTargetBeforeMergeWithAConflictGoesBack(t *testing.T) {
+	script := `
+steps:
+  - match: {role: pm}
+    summary: plan
+  - match: {role: developer}
+    actions: [{append: {path: README.md, content: "Mine.\n"}}]
+    summary: Documented.
+`
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "true", E2E: "true", Edit: setBudget(1, "")})
+	ctx := context.Background()
+	n, eng := start(t, org, "No criteria.")
+	if _, err := org.Desk.Approve(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	moved := pushToMain(t, org, map[string]string{"README.md": "# calc\n\nRewritten by a teammate.\n"})
+	orgtest.RunUntilIdle(t, eng)
+	as := attempts(t, org, n)
+	if got := distances(as); got != "GO:0 NO-GO:1" || strings.Join(as[1].FindingKeys(), " ") != "conflict:README.md" {
+		t.Fatalf("attempts %s %v", got, as[len(as)-1].FindingKeys())
+	}
+	if orgtest.Git(t, org.Origin, "rev-parse", "main") != moved {
+		t.Fatal("a conflicting change was merged")
+	}
+	if got := labels(t, org, n); got != "needs:human" { // the budget of 1 attempt is spent
+		t.Fatalf("labels %s", got)
 	}
 }
 
