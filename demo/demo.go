@@ -144,9 +144,8 @@ func Run(ctx context.Context, o Options) error {
 	if err := runEngine(); err != nil {
 		return err
 	}
-	// The human approves whatever waits at a gate, until nothing does: a
-	// merge request re-validated because main moved under it (the other
-	// issue merged first) needs a second approval.
+	// The human approves whatever waits at a gate, until nothing does (a
+	// merge request sent back to validation would wait for review again).
 	for round := 0; round < 4; round++ {
 		approved := false
 		for _, n := range numbers {
