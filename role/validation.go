@@ -192,7 +192,11 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha str
 			}
 		}
 		if err == nil && perr != nil {
-			unclear("validator agent", "its answer was malformed twice: "+perr.Error())
+			if res.SessionID == "" {
+				unclear("validator agent", "its answer was malformed, and without a session it cannot be asked again: "+perr.Error())
+			} else {
+				unclear("validator agent", "its answer was malformed twice: "+perr.Error())
+			}
 		}
 	}
 	spent += time.Since(began)
