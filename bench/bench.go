@@ -42,7 +42,8 @@ type Result struct {
 }
 
 // noop is an agent that answers at once: the PM with a one-line plan, the
-// developer with one new file, so validation has a real commit to check.
+// developer with one new file, so validation has a real commit to check, and
+// the validator with the plan's one criterion met.
 type noop struct{}
 
 func (noop) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, error) {
@@ -58,6 +59,9 @@ func (noop) Resume(_ context.Context, session string, t agentorg.Task) (agentorg
 		if err := os.WriteFile(p, []byte(fmt.Sprintf("attempt %d\n", t.Attempt)), 0o644); err != nil {
 			return agentorg.Result{}, err
 		}
+	}
+	if t.Role == agentorg.RoleValidator {
+		return agentorg.Result{SessionID: session, Summary: "```json\n{\"criteria\": [{\"id\": 1, \"verdict\": \"met\", \"evidence\": \"the file exists\"}]}\n```"}, nil
 	}
 	return agentorg.Result{SessionID: session, Summary: "Done.\n\n## Acceptance criteria\n- [ ] it exists"}, nil
 }

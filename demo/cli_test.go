@@ -39,7 +39,9 @@ func TestDemoWithRealCLI(t *testing.T) {
 			// attempt 2 two (edit, text); each request reports 1800 input
 			// tokens.
 			perRequest := demoModel.Usage.InputTokens
-			if len(as) != 2 || as[0].Usage.InputTokens != 3*perRequest || as[1].Usage.InputTokens != 2*perRequest {
+			// (A third attempt, if any, is the re-validation after main moved,
+			// which runs no developer.)
+			if len(as) < 2 || as[0].Usage.InputTokens != 3*perRequest || as[1].Usage.InputTokens != 2*perRequest {
 				t.Fatalf("issue 2 attempts' usage should be per run (%d then %d input tokens), got %+v", 3*perRequest, 2*perRequest, as)
 			}
 		})

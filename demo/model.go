@@ -7,8 +7,8 @@ import "github.com/agentorg/agentorg/modelserver"
 // test on attempt 1 and is fixed on attempt 2 in the same session, issue 3
 // never fixes its bug. Steps are picked by a phrase of the workflow's
 // prompts (pm: "issue #N of this repository", developer: "Implement issue
-// #N in this", fix: "issue #N failed validation"); the CLI's own write and
-// edit tools do the editing.
+// #N in this", fix: "issue #N failed validation", validate: "#N meets each
+// acceptance criterion"); the CLI's own write and edit tools do the editing.
 var demoModel = modelserver.Script{
 	Usage: modelserver.Usage{InputTokens: 1800, CachedInputTokens: 600, OutputTokens: 120},
 	Steps: []modelserver.Step{
@@ -42,6 +42,14 @@ calc gains Div, which refuses a zero divisor.
 ## Acceptance criteria
 - [ ] Div(a, 0) returns an error
 - [ ] ` + "`go test ./...`" + ` passes`}}},
+
+		// The validator judges, read-only and in its own session, the
+		// criteria no command checks; it is picked by its prompt and, for
+		// issue 2, by the diff it is shown.
+		{Match: "+func Mul(a, b int) int { return a + b }", Actions: []modelserver.Action{{Text: verdict("unmet", "mul.go:4 returns a + b, so Mul(3, 4) is 7")}}},
+		{Match: "#1 meets each acceptance criterion", Actions: []modelserver.Action{{Text: verdict("met", "sub.go:4 returns a - b; TestSub covers 5-3 and 0-4")}}},
+		{Match: "#2 meets each acceptance criterion", Actions: []modelserver.Action{{Text: verdict("met", "mul.go:4 returns a * b; TestMul checks Mul(3, 4) == 12")}}},
+		{Match: "#3 meets each acceptance criterion", Actions: []modelserver.Action{{Text: verdict("unmet", "div.go:6 returns 0, nil when b == 0")}}},
 
 		{Match: "Implement issue #1 in this", Actions: []modelserver.Action{
 			{Write: &modelserver.Write{Path: "sub.go", Content: "package calc\n\n// Sub returns a - b.\nfunc Sub(a, b int) int { return a - b }\n"}},
@@ -98,6 +106,13 @@ func TestDivByZero(t *testing.T) {
 			{Text: "Looked at the zero case again; not sure what the test wants."},
 		}},
 	},
+}
+
+// verdict is the validator's structured answer on the one criterion the
+// demo's issues leave to judgement.
+func verdict(v, evidence string) string {
+	return "Judged from the code.\n\n```json\n" +
+		`{"criteria": [{"id": 1, "verdict": "` + v + `", "evidence": "` + evidence + `"}]}` + "\n```\n"
 }
 
 const divBroken = `package calc

@@ -33,9 +33,13 @@ var demoIssues = []issueSpec{
 	},
 }
 
+// fence opens and closes a Markdown code block; a Go raw string cannot hold it.
+const fence = "```"
+
 // demoScript plays the model for every role: issue 1 goes straight through,
-// issue 2 fails its test on attempt 1 and is fixed on attempt 2 in the same
-// session, issue 3 never fixes its bug.
+// issue 2 fails its test and a criterion on attempt 1 (distance 3) and is
+// fixed on attempt 2 in the same session (distance 0), issue 3 never fixes
+// its bug, and the same findings coming back send it to a human.
 const demoScript = `# The scripted agent's script for agentorg demo. It stands in for a model:
 # each step says what the "model" does for a (role, issue, attempt).
 steps:
@@ -152,4 +156,35 @@ steps:
       - append: {path: div.go, content: "\n// The zero case is still under investigation.\n"}
     summary: Looked at the zero case again; not sure what the test wants.
     usage: {input_tokens: 2900, output_tokens: 40}
+
+  # The validator agent judges, read-only and in its own session, the
+  # criteria no command checks ("` + "`go test ./...`" + ` passes" is run instead).
+  - match: {role: validator, issue: 1}
+    summary: |
+      Sub is implemented and tested.
+
+      ` + fence + `json
+      {"criteria": [{"id": 1, "verdict": "met", "evidence": "sub.go:4 returns a - b; TestSub covers 5-3 and 0-4"}]}
+      ` + fence + `
+  - match: {role: validator, issue: 2, attempt: 1}
+    summary: |
+      Mul adds instead of multiplying.
+
+      ` + fence + `json
+      {"criteria": [{"id": 1, "verdict": "unmet", "evidence": "mul.go:4 returns a + b, so Mul(3, 4) is 7"}]}
+      ` + fence + `
+  - match: {role: validator, issue: 2}
+    summary: |
+      Mul multiplies.
+
+      ` + fence + `json
+      {"criteria": [{"id": 1, "verdict": "met", "evidence": "mul.go:4 returns a * b; TestMul checks Mul(3, 4) == 12"}]}
+      ` + fence + `
+  - match: {role: validator, issue: 3}
+    summary: |
+      The zero divisor is not refused.
+
+      ` + fence + `json
+      {"criteria": [{"id": 1, "verdict": "unmet", "evidence": "div.go:6 returns 0, nil when b == 0"}]}
+      ` + fence + `
 `

@@ -26,6 +26,8 @@ steps:
     actions:
       - write: {path: feature.go, content: "package calc\n\n// Feature is new.\nfunc Feature() int { return 1 }\n"}
     summary: Added Feature.
+  - match: {role: validator}
+    summary: "feature.go builds.\n\n` + "```json" + `\n{\"criteria\": [{\"id\": 1, \"verdict\": \"met\", \"evidence\": \"feature.go compiles; go vet passed\"}]}\n` + "```" + `"
 `
 
 func newIssue(t *testing.T, org *orgtest.Org, title string) int64 {

@@ -26,7 +26,8 @@ type Attempt struct {
 	SessionID  string         `json:"session_id"`
 	CommitSHA  string         `json:"commit_sha"`
 	Verdict    string         `json:"verdict"`  // "", GO or NO-GO
-	Distance   int            `json:"distance"` // failing checks; -1 before validation
+	Distance   int            `json:"distance"` // len(Findings); -1 before validation
+	Findings   []Finding      `json:"findings"` // what failed, behind the distance
 	Report     string         `json:"report"`
 	Summary    string         `json:"summary"`
 	Usage      agentorg.Usage `json:"usage"`
@@ -34,9 +35,26 @@ type Attempt struct {
 	FinishedAt time.Time      `json:"finished_at"`
 }
 
+// Finding is one thing a validation found failing: a check, a criterion not
+// met, a hygiene rule, a conflict. Key is stable across attempts, so the
+// convergence policy can tell the same failure coming back.
+type Finding struct {
+	Key  string `json:"key"`
+	Text string `json:"text"` // one line for people
+}
+
+// FindingKeys returns the keys of an attempt's findings.
+func (a Attempt) FindingKeys() []string {
+	keys := make([]string, len(a.Findings))
+	for i, f := range a.Findings {
+		keys[i] = f.Key
+	}
+	return keys
+}
+
 // Attempts lists an issue's attempts, oldest first.
 func (l *Log) Attempts(ctx context.Context, issue int64) ([]Attempt, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT issue, n, run_id, agent, session_id, commit_sha, verdict, distance, report, summary, usage, started_at, finished_at
+	rows, err := l.db.QueryContext(ctx, `SELECT issue, n, run_id, agent, session_id, commit_sha, verdict, distance, findings, report, summary, usage, started_at, finished_at
 		FROM agentorg_attempts WHERE issue = ? ORDER BY n`, issue)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: attempts of #%d: %w", issue, err)
@@ -45,10 +63,11 @@ func (l *Log) Attempts(ctx context.Context, issue int64) ([]Attempt, error) {
 	var out []Attempt
 	for rows.Next() {
 		var a Attempt
-		var usage, started, finished string
-		if err := rows.Scan(&a.Issue, &a.N, &a.RunID, &a.Agent, &a.SessionID, &a.CommitSHA, &a.Verdict, &a.Distance, &a.Report, &a.Summary, &usage, &started, &finished); err != nil {
+		var usage, started, finished, findings string
+		if err := rows.Scan(&a.Issue, &a.N, &a.RunID, &a.Agent, &a.SessionID, &a.CommitSHA, &a.Verdict, &a.Distance, &findings, &a.Report, &a.Summary, &usage, &started, &finished); err != nil {
 			return nil, err
 		}
+		_ = json.Unmarshal([]byte(findings), &a.Findings)
 		_ = json.Unmarshal([]byte(usage), &a.Usage)
 		a.StartedAt, _ = time.Parse(timeFormat, started)
 		if finished != "" {
@@ -104,9 +123,18 @@ func (l *Log) SetCommit(ctx context.Context, issue int64, n int, sha string) err
 	return l.update(ctx, issue, n, `commit_sha = ?`, sha)
 }
 
-// SetVerdict stores the validation verdict and report of an attempt.
-func (l *Log) SetVerdict(ctx context.Context, issue int64, n int, verdict string, distance int, report string) error {
-	return l.update(ctx, issue, n, `verdict = ?, distance = ?, report = ?, finished_at = ?`, verdict, distance, report, l.now().UTC().Format(timeFormat))
+// SetVerdict stores the validation verdict, findings and report of an
+// attempt; the distance is the number of findings.
+func (l *Log) SetVerdict(ctx context.Context, issue int64, n int, verdict string, findings []Finding, report string) error {
+	fs, err := json.Marshal(findings)
+	if err != nil {
+		return err
+	}
+	if findings == nil {
+		fs = []byte("[]")
+	}
+	return l.update(ctx, issue, n, `verdict = ?, distance = ?, findings = ?, report = ?, finished_at = ?`,
+		verdict, len(findings), string(fs), report, l.now().UTC().Format(timeFormat))
 }
 
 func (l *Log) update(ctx context.Context, issue int64, n int, set string, args ...any) error {

@@ -28,6 +28,7 @@ const (
 	KindHuman      = "human"      // a human acted through the CLI
 	KindMerge      = "merge"      // a merge request was opened or merged
 	KindSkip       = "skip"       // a stale job found nothing to do
+	KindUpdate     = "update"     // a moved target branch was brought in, or a GO is validated again
 )
 
 // Event is one line of the record.
@@ -87,10 +88,20 @@ CREATE TABLE IF NOT EXISTS agentorg_attempts (
 );
 `
 
-// Migrate creates the tables if they are missing.
+// Migrate creates the tables if they are missing, and adds the columns
+// later versions added to a table an older version made.
 func (l *Log) Migrate(ctx context.Context) error {
 	if _, err := l.db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("eventlog: migrate: %w", err)
+	}
+	var n int
+	if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('agentorg_attempts') WHERE name = 'findings'`).Scan(&n); err != nil {
+		return fmt.Errorf("eventlog: migrate: %w", err)
+	}
+	if n == 0 {
+		if _, err := l.db.ExecContext(ctx, `ALTER TABLE agentorg_attempts ADD COLUMN findings TEXT NOT NULL DEFAULT '[]'`); err != nil {
+			return fmt.Errorf("eventlog: migrate: %w", err)
+		}
 	}
 	return nil
 }

@@ -54,8 +54,16 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				return Outcome{}, err
 			}
 			data.Report = prev.Report
+			data.Findings = fixText(prev.Findings, d.Workflow.Repo.TargetBranch)
+			if cs := conflicts(prev.Findings); len(cs) > 0 {
+				// The target moved and conflicts: leave the merge open with its
+				// markers for the agent to resolve; CommitAll records it.
+				if _, err := wt.StartMerge(ctx, d.targetRef(), d.Identity); err != nil {
+					return Outcome{}, err
+				}
+			}
 			if prev.Verdict == eventlog.GO {
-				data.Report = ""
+				data.Report, data.Findings = "", ""
 				// Validation passed but a human sent it back: their words are the report.
 				if data.Feedback, err = Feedback(ctx, d.Tracker, n); err != nil {
 					return Outcome{}, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
@@ -20,20 +21,85 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	var external time.Duration
 	if mr.State != agentorg.MRMerged {
 		a, ok, err := d.Log.LastAttempt(ctx, n)
 		if err != nil {
 			return Outcome{}, err
 		}
+		if ok && a.Agent == engineAgent && a.Verdict == "" {
+			// This stage crashed while validating a rebase: finish it.
+			ext, err := revalidate(ctx, d, r, &a)
+			external += ext
+			if err != nil {
+				return Outcome{}, err
+			}
+			if a.Verdict != eventlog.GO {
+				out, err := noGo(ctx, d, r, a, validateFailure(d))
+				out.External = external
+				return out, err
+			}
+		}
 		if !ok || a.Verdict != eventlog.GO {
 			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no GO from validation; refusing to merge", mr.Number))
 		}
-		if mr.HeadSHA != a.CommitSHA {
-			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA)))
-		}
 		gate := d.Workflow.GateApproving(r.Stage.On)
-		if gate != nil && !ApprovedByAllowed(mr, gate.Approvers, d.Workflow.Tracker.Bot) {
+		var approvers []string
+		if gate != nil {
+			approvers = gate.Approvers
+		}
+		reviewed := a.CommitSHA // the commit a human approved
+		if a.Agent == engineAgent {
+			// A crash after this stage rebased the reviewed commit: the
+			// approval is of the attempt before.
+			p, err := previous(ctx, d, n, a.N)
+			if err != nil {
+				return Outcome{}, err
+			}
+			reviewed = p.CommitSHA
+		}
+		if mr.HeadSHA != a.CommitSHA {
+			// Someone else's commit is at the head: validate again, and
+			// a human reviews what is pushed then.
+			why := fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA))
+			return backToValidation(ctx, d, r, why)
+		}
+		if gate != nil && !approvedAt(mr, a.CommitSHA, approvers, d.Workflow.Tracker.Bot) && !approvedAt(mr, reviewed, approvers, d.Workflow.Tracker.Bot) {
 			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no approval at its head by an allowed approver", mr.Number))
+		}
+		// A merge queue: when the target moved since validation, the
+		// approved change is brought in on top of it and validated again;
+		// only a GO is merged, under the same approval.
+		moved, err := staleGO(ctx, d, n, a)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if moved != "" {
+			b, err := revalidation(ctx, d, r, a.N)
+			if err != nil {
+				return Outcome{}, err
+			}
+			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
+				Reason: fmt.Sprintf("validating again as attempt %d before merging: %s", b.N, moved)})
+			ext, err := revalidate(ctx, d, r, &b)
+			external += ext
+			if err != nil {
+				return Outcome{}, err
+			}
+			if b.Verdict != eventlog.GO {
+				out, err := noGo(ctx, d, r, b, validateFailure(d))
+				out.External = external
+				return out, err
+			}
+			if err := d.Mirror.Push(ctx, b.CommitSHA, Branch(d.Workflow, n)); err != nil {
+				return Outcome{}, err
+			}
+			if mr, err = d.Tracker.SetMRHead(ctx, mr.Number, b.CommitSHA); err != nil {
+				return Outcome{}, err
+			}
+			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
+				Reason: fmt.Sprintf("the approval of %s carries to %s: the same change on the moved %s, validated GO", short(reviewed), short(b.CommitSHA), d.Workflow.Repo.TargetBranch)})
+			a = b
 		}
 		merged, err := d.Tracker.MergeMR(ctx, mr.Number, a.CommitSHA, d.Workflow.Tracker.Bot)
 		if errors.Is(err, agentorg.ErrHeadMoved) || errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
@@ -58,7 +124,36 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err := d.Mirror.DeleteBranch(ctx, Branch(d.Workflow, n)); err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA))}, nil
+	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA)), External: external}, nil
+}
+
+// backToValidation sends the issue to the validate stage, which validates
+// again and puts the result in front of a human.
+func backToValidation(ctx context.Context, d *Deps, r *Run, why string) (Outcome, error) {
+	vs := d.Workflow.StagesWithRole(agentorg.RoleValidator)
+	if len(vs) == 0 {
+		return escalate(ctx, d, r, why+"; no validate stage to run again")
+	}
+	return Outcome{To: vs[0].On, Reason: why + ": validating again"}, nil
+}
+
+// validateFailure is where a NO-GO goes: the validate stage's failure label.
+func validateFailure(d *Deps) string {
+	if vs := d.Workflow.StagesWithRole(agentorg.RoleValidator); len(vs) > 0 {
+		return vs[0].Failure
+	}
+	return ""
+}
+
+// approvedAt reports whether an allowed human (never the bot) approved the
+// merge request at sha.
+func approvedAt(mr agentorg.MergeRequest, sha string, approvers []string, bot string) bool {
+	for _, a := range mr.Approvals {
+		if a.SHA == sha && a.User != bot && slices.Contains(approvers, a.User) {
+			return true
+		}
+	}
+	return false
 }
 
 // IssueMR returns the newest merge request of an issue that is open or merged.

@@ -2,20 +2,23 @@ package role
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/check"
+	"github.com/agentorg/agentorg/converge"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/workflow"
 )
 
 // validator checks the developer's commit (exactly the SHA that would be
-// pushed) in a clean checkout, posts a report, and says GO or NO-GO. GO pushes
-// the branch and opens the merge request; NO-GO sends the issue back to the
-// developer's same session, until the attempt budget is spent.
+// pushed, with a target branch that moved brought in first) in a clean
+// checkout: hygiene, checks, acceptance criteria. It posts a report and says
+// GO or NO-GO. GO pushes the branch and opens the merge request; NO-GO sends
+// the issue back to the developer's same session while the distance falls,
+// and to a human when the convergence policy says stop.
 type validator struct{}
 
 func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
@@ -24,24 +27,33 @@ func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	if ok && a.CommitSHA == "" && a.Agent == engineAgent {
+		// A crash between starting a re-validation and recording its commit.
+		if a, err = revalidation(ctx, d, r, a.N-1); err != nil {
+			return Outcome{}, err
+		}
+	}
 	if !ok || a.CommitSHA == "" {
 		return Outcome{}, fmt.Errorf("issue #%d: no developer commit to validate", n)
 	}
-	var external time.Duration
-	if a.Verdict == "" {
-		verdict, distance, report, spent, err := validate(ctx, d, r, a.N, a.CommitSHA)
-		external = spent
+	if a.Verdict == eventlog.GO {
+		// Sent back by merge: the target moved or the merge request's head
+		// is not the validated commit. Validate again, as a new attempt.
+		why, err := staleGO(ctx, d, n, a)
 		if err != nil {
 			return Outcome{}, err
 		}
-		if err := d.Log.SetVerdict(ctx, n, a.N, verdict, distance, report); err != nil {
-			return Outcome{}, err
+		if why != "" {
+			if a, err = revalidation(ctx, d, r, a.N); err != nil {
+				return Outcome{}, err
+			}
+			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
+				Reason: fmt.Sprintf("validating again as attempt %d: %s", a.N, why)})
 		}
-		a.Verdict, a.Distance, a.Report = verdict, distance, report
-		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
-			Kind: eventlog.KindVerdict, Reason: fmt.Sprintf("attempt %d: %s (distance %d)", a.N, verdict, distance),
-			Data: map[string]string{"attempt": fmt.Sprint(a.N), "verdict": verdict, "distance": fmt.Sprint(distance),
-				"commit": a.CommitSHA, "session": a.SessionID}})
+	}
+	external, err := revalidate(ctx, d, r, &a)
+	if err != nil {
+		return Outcome{}, err
 	}
 	// From here on everything is idempotent, so a retry after a crash
 	// finishes what the verdict implies without validating again.
@@ -50,96 +62,178 @@ func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		out.External = external
 		return out, err
 	}
-	if a.N >= d.Workflow.Budget.Attempts {
-		out, err := escalate(ctx, d, r, fmt.Sprintf("validation failed %d times; the attempt budget (%d) is spent", a.N, d.Workflow.Budget.Attempts))
-		out.External = external
-		return out, err
+	out, err := noGo(ctx, d, r, a, r.Stage.Failure)
+	out.External = external
+	return out, err
+}
+
+// noGo decides where a NO-GO goes: back to the developer's session (the
+// label to), or to a human when the convergence policy says stop.
+func noGo(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, to string) (Outcome, error) {
+	as, err := d.Log.Attempts(ctx, r.Issue.Number)
+	if err != nil {
+		return Outcome{}, err
 	}
-	to := r.Stage.Failure
+	if why := converge.Stop(history(as), budget(d.Workflow), time.Now()); why != "" {
+		return escalate(ctx, d, r, "validation did not converge: "+why)
+	}
 	if to == "" {
 		to = d.Workflow.Escalation
 	}
-	return Outcome{To: to, Reason: fmt.Sprintf("NO-GO on attempt %d (distance %d): back to the developer's session", a.N, a.Distance), External: external}, nil
+	return Outcome{To: to, Reason: fmt.Sprintf("NO-GO on attempt %d (distance %d): back to the developer's session", a.N, a.Distance)}, nil
 }
 
-// validate runs every check on a clean checkout of sha and returns the
-// verdict, the distance (failing checks) and a Markdown report, which it
-// also records in the tracker.
-func validate(ctx context.Context, d *Deps, r *Run, attempt int, sha string) (verdict string, distance int, report string, external time.Duration, err error) {
+// revalidate validates attempt a (a re-validation) unless a verdict is
+// already recorded, and records it.
+func revalidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (time.Duration, error) {
+	if a.Verdict != "" {
+		return 0, nil
+	}
+	// From the merge stage, validation is still the validate stage's job:
+	// its agent judges the criteria, as the validator role.
+	vr := *r
+	if vs := d.Workflow.StagesWithRole(agentorg.RoleValidator); r.Stage.Role != agentorg.RoleValidator && len(vs) > 0 {
+		vr.Stage = vs[0]
+	}
+	v, err := bringInAndValidate(ctx, d, &vr, a)
+	if err != nil {
+		return v.external, err
+	}
+	if err := d.Log.SetVerdict(ctx, r.Issue.Number, a.N, v.verdict, v.findings, v.report); err != nil {
+		return v.external, err
+	}
+	a.Verdict, a.Distance, a.Findings, a.Report = v.verdict, len(v.findings), v.findings, v.report
+	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
+		Kind: eventlog.KindVerdict, Reason: fmt.Sprintf("attempt %d: %s (distance %d)", a.N, a.Verdict, a.Distance),
+		Data: map[string]string{"attempt": fmt.Sprint(a.N), "verdict": a.Verdict, "distance": fmt.Sprint(a.Distance),
+			"commit": a.CommitSHA, "session": a.SessionID, "findings": strings.Join(a.FindingKeys(), " ")}})
+	return v.external, nil
+}
+
+// engineAgent names the agent of an attempt the engine made without a
+// developer run: a re-validation of the previous attempt's commit.
+const engineAgent = "engine"
+
+// revalidation starts (or continues) attempt prev+1 on prev's commit, in
+// prev's session, for the developer to resume should it fail.
+func revalidation(ctx context.Context, d *Deps, r *Run, prev int) (eventlog.Attempt, error) {
+	n := r.Issue.Number
+	p, err := previous(ctx, d, n, prev+1)
+	if err != nil {
+		return eventlog.Attempt{}, err
+	}
+	a, err := d.Log.StartAttempt(ctx, eventlog.Attempt{Issue: n, N: prev + 1, RunID: r.ID, Agent: engineAgent, SessionID: p.SessionID})
+	if err != nil {
+		return a, err
+	}
+	if a.CommitSHA == "" {
+		if err := d.Log.SetCommit(ctx, n, a.N, p.CommitSHA); err != nil {
+			return a, err
+		}
+		a.CommitSHA = p.CommitSHA
+	}
+	return a, nil
+}
+
+// bringInAndValidate brings a target branch that moved into the attempt's
+// commit (recording the new commit), then validates it. A conflict is a
+// NO-GO whose findings name the conflicting files.
+func bringInAndValidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (validation, error) {
 	n := r.Issue.Number
 	if err := d.Mirror.Fetch(ctx); err != nil {
-		return "", 0, "", 0, err
+		return validation{}, err
+	}
+	target := d.Workflow.Repo.TargetBranch
+	base, err := d.Mirror.RemoteHead(ctx, target)
+	if err != nil {
+		return validation{}, err
+	}
+	contains, err := d.Mirror.IsAncestor(ctx, base, a.CommitSHA)
+	if err != nil {
+		return validation{}, err
+	}
+	if !contains {
+		wt, _, err := d.Mirror.Worktree(ctx, WorktreePath(d.Home, n), Branch(d.Workflow, n), d.targetRef())
+		if err != nil {
+			return validation{}, err
+		}
+		if head, err := wt.Head(ctx); err != nil || head != a.CommitSHA {
+			if err == nil {
+				err = fmt.Errorf("issue #%d: worktree is at %s, not at the attempt's commit %s", n, short(head), short(a.CommitSHA))
+			}
+			return validation{}, err
+		}
+		sha, files, err := wt.BringIn(ctx, d.targetRef(), d.Workflow.Repo.Update == workflow.UpdateMerge, d.Identity)
+		if err != nil {
+			return validation{}, err
+		}
+		if len(files) > 0 {
+			var v validation
+			v.verdict = eventlog.NOGO
+			for _, f := range files {
+				v.findings = append(v.findings, conflictFinding(f, target))
+			}
+			v.report = fmt.Sprintf("## Validation of attempt %d: **NO-GO** (distance %d)\n\n%s moved to `%s` and cannot be brought into `%s` (%s): the change goes back to the developer to resolve it.\n\n%s\n",
+				a.N, len(v.findings), target, short(base), short(a.CommitSHA), d.Workflow.Repo.Update, fixText(v.findings, target))
+			_, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("validation:%d:%d", n, a.N), v.report, d.Workflow.Tracker.Bot)
+			return v, err
+		}
+		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
+			Reason: fmt.Sprintf("attempt %d: %s moved to %s; brought in (%s): %s -> %s", a.N, target, short(base), d.Workflow.Repo.Update, short(a.CommitSHA), short(sha))})
+		if err := d.Log.SetCommit(ctx, n, a.N, sha); err != nil {
+			return validation{}, err
+		}
+		a.CommitSHA = sha
+	}
+	return validate(ctx, d, r, a.N, base, a.CommitSHA)
+}
+
+// staleGO says why a GO no longer stands ("" if it does): the target moved
+// past it, or the merge request's head is another commit.
+func staleGO(ctx context.Context, d *Deps, n int64, a eventlog.Attempt) (string, error) {
+	if err := d.Mirror.Fetch(ctx); err != nil {
+		return "", err
 	}
 	base, err := d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch)
 	if err != nil {
-		return "", 0, "", 0, err
+		return "", err
 	}
-	changed, err := d.Mirror.DiffFiles(ctx, base, sha)
+	contains, err := d.Mirror.IsAncestor(ctx, base, a.CommitSHA)
 	if err != nil {
-		return "", 0, "", 0, err
+		return "", err
 	}
-	dir := filepath.Join(CheckoutsDir(d.Home), "validate-"+r.ID)
-	cleanup, err := d.Mirror.Checkout(ctx, dir, sha)
+	if !contains {
+		return fmt.Sprintf("%s moved to %s since attempt %d was validated", d.Workflow.Repo.TargetBranch, short(base), a.N), nil
+	}
+	mr, err := IssueMR(ctx, d.Tracker, n)
+	if errors.Is(err, agentorg.ErrNotFound) {
+		return "", nil
+	}
 	if err != nil {
-		return "", 0, "", 0, err
+		return "", err
 	}
-	defer cleanup()
-	tr, err := openTranscript(d.Home, r.ID)
-	if err != nil {
-		return "", 0, "", 0, err
+	if mr.State == agentorg.MROpen && mr.HeadSHA != a.CommitSHA {
+		return fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA)), nil
 	}
-	defer tr.Close()
+	return "", nil
+}
 
-	var checks []check.Check
-	for _, c := range d.Workflow.Checks {
-		checks = append(checks, check.Check{Name: c.Name, Run: c.Run, Timeout: c.Timeout, Started: r.OnStart})
-	}
-	results := check.RunAll(ctx, dir, d.CheckEnv, checks, tr)
-	if ctx.Err() != nil {
-		return "", 0, "", 0, ctx.Err()
-	}
-	for _, res := range results {
-		external += res.Duration
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "## Validation of attempt %d: ", attempt)
-	var findings []string
-	if len(changed) == 0 {
-		distance++
-		findings = append(findings, "- The commit changes nothing compared with the target branch.")
-	}
-	for _, res := range results {
-		status := agentorg.CheckPassed
-		if !res.Passed {
-			status = agentorg.CheckFailed
-			distance++
-			findings = append(findings, fmt.Sprintf("- Check `%s` failed (%s):\n\n```\n%s\n```", res.Name, res.Reason, strings.TrimRight(res.Output, "\n")))
+func budget(w *workflow.Workflow) converge.Budget {
+	b := w.Budget
+	return converge.Budget{Attempts: b.Attempts, Stall: b.StallAttempts, WallTime: b.WallTime, Tokens: b.Tokens, CostUSD: b.CostUSD}
+}
+
+// history is the validated attempts as the convergence policy sees them.
+func history(as []eventlog.Attempt) []converge.Attempt {
+	var h []converge.Attempt
+	for _, a := range as {
+		if a.Verdict == "" {
+			continue
 		}
-		if err := d.Tracker.SetCheck(ctx, agentorg.CheckResult{SHA: sha, Name: res.Name, Status: status,
-			Output: res.Output, Duration: res.Duration, At: time.Now()}); err != nil {
-			return "", 0, "", 0, err
-		}
+		h = append(h, converge.Attempt{N: a.N, Distance: a.Distance, Findings: a.FindingKeys(), Started: a.StartedAt,
+			Tokens: int(a.Usage.InputTokens + a.Usage.OutputTokens), CostUSD: a.Usage.CostUSD})
 	}
-	verdict = eventlog.GO
-	if distance > 0 {
-		verdict = eventlog.NOGO
-	}
-	fmt.Fprintf(&b, "**%s**\n\nCommit `%s`, checked out clean; %d file(s) changed.\n\n| check | result | time |\n|---|---|---|\n", verdict, short(sha), len(changed))
-	for _, res := range results {
-		mark := "passed"
-		if !res.Passed {
-			mark = "FAILED: " + res.Reason
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", res.Name, mark, res.Duration.Round(time.Millisecond))
-	}
-	if len(findings) > 0 {
-		fmt.Fprintf(&b, "\n### Findings (distance %d)\n\n%s\n", distance, strings.Join(findings, "\n"))
-	}
-	report = b.String()
-	if _, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("validation:%d:%d", n, attempt), report, d.Workflow.Tracker.Bot); err != nil {
-		return "", 0, "", 0, err
-	}
-	return verdict, distance, report, external, nil
+	return h
 }
 
 // openMR pushes the validated SHA and opens (or finds) the merge request.
@@ -169,7 +263,8 @@ func openMR(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt) (Outcome, 
 	return Outcome{Reason: fmt.Sprintf("GO on attempt %d: merge request !%d awaits review", a.N, mr.Number)}, nil
 }
 
-// escalate hands the issue to a human with a summary of every attempt.
+// escalate hands the issue to a human with the history of the loop: each
+// attempt's distance, what changed since the one before, what still fails.
 func escalate(ctx context.Context, d *Deps, r *Run, why string) (Outcome, error) {
 	n := r.Issue.Number
 	as, err := d.Log.Attempts(ctx, n)
@@ -177,9 +272,19 @@ func escalate(ctx context.Context, d *Deps, r *Run, why string) (Outcome, error)
 		return Outcome{}, err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Needs a human\n\n%s.\n\n| attempt | verdict | distance | commit | session |\n|---|---|---|---|---|\n", why)
-	for _, a := range as {
-		fmt.Fprintf(&b, "| %d | %s | %d | `%s` | `%s` |\n", a.N, a.Verdict, a.Distance, short(a.CommitSHA), a.SessionID)
+	fmt.Fprintf(&b, "## Needs a human\n\n%s.\n\n| attempt | verdict | distance | what changed | still failing | commit | session |\n|---|---|---|---|---|---|---|\n", why)
+	var prev []string
+	for i, a := range as {
+		changed := "first attempt"
+		if i > 0 {
+			fixed, added := converge.Changes(prev, a.FindingKeys())
+			changed = fmt.Sprintf("fixed %s; new %s", orNone(fixed), orNone(added))
+		}
+		if a.Verdict == "" {
+			changed = "not validated"
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %s | `%s` | `%s` |\n", a.N, a.Verdict, a.Distance, cellText(changed), cellText(orNone(a.FindingKeys())), short(a.CommitSHA), a.SessionID)
+		prev = a.FindingKeys()
 	}
 	if len(as) > 0 && as[len(as)-1].Report != "" {
 		fmt.Fprintf(&b, "\nLast report:\n\n%s\n", as[len(as)-1].Report)
@@ -190,3 +295,12 @@ func escalate(ctx context.Context, d *Deps, r *Run, why string) (Outcome, error)
 	}
 	return Outcome{To: d.Workflow.Escalation, Reason: why}, nil
 }
+
+func orNone(keys []string) string {
+	if len(keys) == 0 {
+		return "none"
+	}
+	return strings.Join(keys, ", ")
+}
+
+func cellText(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

@@ -177,11 +177,38 @@ repo:
   target_branch: @TARGET@
   # Each issue is developed on its own branch: this prefix + issue number.
   branch_prefix: agentorg/issue-
+  # When the target branch moved since the issue's branch was made, it is
+  # brought in before validation (so before the merge request opens) and
+  # again before the merge, then validated again: rebase (default) or merge.
+  # A conflict goes back to the developer with the conflicting files.
+  update: rebase
 
+# The convergence loop. Each validation measures a distance: failing checks
+# plus acceptance criteria not met. A failed validation goes back to the
+# developer's session while the distance falls; the issue is escalated to a
+# human when the same findings come back, when the distance has not fallen
+# for stall_attempts attempts, or when a budget is spent.
 budget:
   # Developer attempts per issue (the first one plus fixes after failed
-  # validations) before the issue is escalated to a human.
+  # validations).
   attempts: 3
+  stall_attempts: 2
+  # Optional limits, counted from the first attempt (tokens and cost as the
+  # developer agent reports them):
+  # wall_time: 2h
+  # tokens: 2000000
+  # cost_usd: 20
+
+# What a change may touch. A violation is a NO-GO with the reason; the
+# change is never pushed. Binary files and text that looks like a secret
+# (private keys, AWS, GitHub, GitLab, Slack, OpenAI tokens) are always
+# refused, and files .gitignore covers never enter a commit. Globs: * and ?
+# within a path segment, ** across segments; a glob without / matches the
+# file name at any depth.
+hygiene:
+  # allow: ["**"]          # if set, every changed path must match one
+  deny: [".agentorg/**", "*.pem", "*.key", ".env"]
+  max_diff_lines: 5000    # added + deleted lines
 
 # Every label the workflow uses: stages and gates may only name labels listed
 # here. Colours must be quoted: an unquoted # starts a YAML comment.
@@ -269,10 +296,16 @@ stages:
     success: dev:done
     concurrency: 2
   validate:
-    # Runs the checks below on a clean checkout of the developer's commit;
-    # a failure sends the issue back to a developer with the report, until
-    # the attempts budget runs out.
+    # Runs the hygiene rules, the checks below and the acceptance criteria
+    # (from the issue's "Acceptance criteria" checklist, else the approved
+    # plan's) on a clean checkout of exactly the commit that would be
+    # pushed. A criterion that names a command in backticks and says it
+    # passes (succeeds, exits 0) is run; the agent, in its own read-only
+    # session, judges the others. GO needs every check passing and every
+    # criterion met; a NO-GO goes back to the developer's session with what
+    # still fails (see budget).
     role: validator
+    agent: coder
     on: dev:done
     running: validate:running
     success: mr:ready-for-review
@@ -321,9 +354,11 @@ e2e:
 
 # Prompt templates (Go text/template). Fields: .Issue.Number, .Issue.Title,
 # .Issue.Body, .Issue.Labels, .Repo.TargetBranch, .Repo.Branch, .Role,
-# .Attempt, .Plan (the approved plan), .Report (the last validation report)
-# and .Feedback (what a human said when rejecting). A misspelt field is an
-# error that "agentorg check" reports.
+# .Attempt, .Plan (the approved plan), .Report (the last validation report),
+# .Findings (what the last validation found still failing, trimmed),
+# .Feedback (what a human said when rejecting), and for the validate prompt
+# .Criteria, .Diff and .Checks. A misspelt field is an error that
+# "agentorg check" reports.
 prompts:
   # The PM plans an opted-in issue; its final message becomes the plan a
   # human reviews.
@@ -412,9 +447,10 @@ prompts:
     {{.Feedback}}
     {{- else}}
 
-    Validation report of the failed attempt:
+    What validation found still failing (everything else passed: leave it
+    as it is):
 
-    {{.Report}}
+    {{.Findings}}
     {{- end}}
 
     Make targeted fixes for what it shows, and nothing else: do not
@@ -422,4 +458,28 @@ prompts:
     not commit: the engine commits your changes.
 
     Finish with a short summary of each fix.
+
+  # The validator agent judges the acceptance criteria no command checks. It
+  # runs read-only, in its own session, on a clean checkout of the change;
+  # it never sees the developer's session or claims.
+  validate: |
+    You are a validator. Judge whether the change for issue
+    #{{.Issue.Number}} meets each acceptance criterion listed under "To
+    judge". Read the code in this checkout, which holds the change; do not
+    change any file. Judge from the code and the check results, not from
+    intentions: a criterion you cannot confirm is unclear.
+
+    Issue #{{.Issue.Number}}: {{.Issue.Title}}
+
+    {{.Issue.Body}}
+
+    {{.Criteria}}
+
+    Check results:
+
+    {{.Checks}}
+
+    The change (against {{.Repo.TargetBranch}}):
+
+    {{.Diff}}
 `

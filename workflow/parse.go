@@ -8,17 +8,19 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agentorg/agentorg/hygiene"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 )
 
 // Keys each part of the file accepts; anything else is reported.
 var (
-	topKeys     = []string{"version", "opt_in", "escalation", "tracker", "repo", "budget", "labels", "agents", "stages", "gates", "checks", "e2e", "prompts"}
+	topKeys     = []string{"version", "opt_in", "escalation", "tracker", "repo", "budget", "labels", "agents", "stages", "gates", "checks", "e2e", "hygiene", "prompts"}
 	trackerKeys = []string{"kind", "bot", "gitlab"}
 	gitlabKeys  = []string{"url", "project", "token"}
-	repoKeys    = []string{"url", "target_branch", "branch_prefix"}
-	budgetKeys  = []string{"attempts"}
+	repoKeys    = []string{"url", "target_branch", "branch_prefix", "update"}
+	budgetKeys  = []string{"attempts", "stall_attempts", "wall_time", "tokens", "cost_usd"}
+	hygieneKeys = []string{"allow", "deny", "max_diff_lines"}
 	labelKeys   = []string{"name", "color", "description"}
 	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price"}
 	priceKeys   = []string{"input", "cached_input", "output"}
@@ -62,9 +64,16 @@ const (
 	PromptPM        = "pm"
 	PromptDeveloper = "developer"
 	PromptFix       = "fix"
+	PromptValidate  = "validate"
 )
 
-var promptNames = []string{PromptPM, PromptDeveloper, PromptFix}
+var promptNames = []string{PromptPM, PromptDeveloper, PromptFix, PromptValidate}
+
+// Ways to bring a moved target branch into an issue's branch.
+const (
+	UpdateRebase = "rebase"
+	UpdateMerge  = "merge"
+)
 
 var (
 	colorRE   = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
@@ -160,17 +169,17 @@ func (d *decoder) decode(data []byte) *Workflow {
 					w.Repo.TargetBranch = d.branchPart(f.v)
 				case "branch_prefix":
 					w.Repo.BranchPrefix = d.branchPart(f.v)
+				case "update":
+					w.Repo.Update = d.str(f.v)
+					if w.Repo.Update != UpdateRebase && w.Repo.Update != UpdateMerge {
+						d.errorf(f.v.pos, "repo.update must be rebase or merge, not %q%s", w.Repo.Update, suggest(w.Repo.Update, []string{UpdateRebase, UpdateMerge}))
+					}
 				}
 			})
 		case "budget":
-			d.object(e.v, "budget", e.keyPos, budgetKeys, nil, func(f entry) {
-				if v, ok := d.integer(f.v); ok {
-					if v < 1 {
-						d.errorf(f.v.pos, "budget.attempts must be at least 1, not %d", v)
-					}
-					w.Budget.Attempts = v
-				}
-			})
+			d.budget(e, &w.Budget)
+		case "hygiene":
+			d.hygiene(e, &w.Hygiene)
 		case "labels":
 			w.Labels = d.labels(e.v)
 		case "agents":
@@ -586,4 +595,66 @@ func (d *decoder) promptMap(v value, prompts map[string]string) {
 		d.prompts[e.key] = e.v
 		d.keyPos[at("prompts", e.key)] = e.keyPos
 	}
+}
+
+func (d *decoder) budget(e entry, b *Budget) {
+	d.object(e.v, "budget", e.keyPos, budgetKeys, nil, func(f entry) {
+		switch f.key {
+		case "attempts", "stall_attempts", "tokens":
+			v, ok := d.integer(f.v)
+			if !ok {
+				return
+			}
+			if v < 1 {
+				d.errorf(f.v.pos, "budget.%s must be at least 1, not %d", f.key, v)
+			}
+			switch f.key {
+			case "attempts":
+				b.Attempts = v
+			case "stall_attempts":
+				b.StallAttempts = v
+			case "tokens":
+				b.Tokens = v
+			}
+		case "wall_time":
+			b.WallTime = d.duration(f.v)
+		case "cost_usd":
+			if v, ok := d.number(f.v); ok {
+				if v <= 0 {
+					d.errorf(f.v.pos, "budget.cost_usd must be positive, not %g", v)
+				}
+				b.CostUSD = v
+			}
+		}
+	})
+}
+
+func (d *decoder) hygiene(e entry, h *Hygiene) {
+	d.object(e.v, "hygiene", e.keyPos, hygieneKeys, nil, func(f entry) {
+		switch f.key {
+		case "allow", "deny":
+			its, _ := d.items(f.v)
+			var globs []string
+			for _, it := range its {
+				g := d.str(it)
+				if err := hygiene.Valid(g); err != nil {
+					d.errorf(it.pos, "hygiene.%s: %v", f.key, err)
+					continue
+				}
+				globs = append(globs, g)
+			}
+			if f.key == "allow" {
+				h.Allow = globs
+			} else {
+				h.Deny = globs
+			}
+		case "max_diff_lines":
+			if v, ok := d.integer(f.v); ok {
+				if v < 1 {
+					d.errorf(f.v.pos, "hygiene.max_diff_lines must be at least 1, not %d", v)
+				}
+				h.MaxDiffLines = v
+			}
+		}
+	})
 }

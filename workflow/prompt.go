@@ -13,6 +13,15 @@ type PromptData struct {
 	Report string
 	// Feedback is what a human said when rejecting (a plan or a merge request).
 	Feedback string
+	// Findings is what the last validation found still failing, for the fix
+	// prompt: failing checks with the relevant part of their output, unmet
+	// criteria with the validator's reasons, hygiene problems, conflicts.
+	Findings string
+	// Criteria, Diff and Checks are for the validate prompt: the criteria
+	// to judge, the change (trimmed) and how the checks went.
+	Criteria string
+	Diff     string
+	Checks   string
 }
 
 // PromptIssue is the issue as prompt templates see it.

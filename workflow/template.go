@@ -77,6 +77,10 @@ var (
 		Plan:     "Sample plan.",
 		Report:   "Sample report.",
 		Feedback: "Sample feedback.",
+		Findings: "Sample findings.",
+		Criteria: "1. Sample criterion.",
+		Diff:     "diff --git a/x b/x",
+		Checks:   "test: passed",
 	}
 	emptySample PromptData
 )

@@ -15,6 +15,7 @@ const (
 	DefaultTargetBranch    = "main"
 	DefaultBranchPrefix    = "agentorg/issue-"
 	DefaultAttempts        = 3
+	DefaultStallAttempts   = 2
 	DefaultAgentTimeout    = 30 * time.Minute
 	DefaultAgentStall      = 10 * time.Minute
 	DefaultCheckTimeout    = 10 * time.Minute
@@ -24,20 +25,30 @@ const (
 
 var roles = []string{agentorg.RolePM, agentorg.RolePick, agentorg.RoleDeveloper, agentorg.RoleValidator, agentorg.RoleMerge, agentorg.RoleE2E}
 
-// promptsFor lists the prompts a role renders; roles that run no agent
+// promptsFor lists the prompts a stage renders; stages that run no agent
 // need none.
-func promptsFor(role string) []string {
-	switch role {
+func promptsFor(s Stage) []string {
+	switch s.Role {
 	case agentorg.RolePM:
 		return []string{PromptPM}
 	case agentorg.RoleDeveloper:
 		return []string{PromptDeveloper, PromptFix}
+	case agentorg.RoleValidator:
+		if s.Agent != "" {
+			return []string{PromptValidate}
+		}
 	}
 	return nil
 }
 
-// runsAgent reports whether a role hands work to an agent.
-func runsAgent(role string) bool { return len(promptsFor(role)) > 0 }
+// runsAgent reports whether a role must hand work to an agent.
+func runsAgent(role string) bool {
+	return role == agentorg.RolePM || role == agentorg.RoleDeveloper
+}
+
+// mayRunAgent reports whether a role can use an agent: the validator's
+// judges the acceptance criteria no command can check.
+func mayRunAgent(role string) bool { return runsAgent(role) || role == agentorg.RoleValidator }
 
 func applyDefaults(w *Workflow) {
 	if w.Tracker.Kind == "" {
@@ -57,6 +68,12 @@ func applyDefaults(w *Workflow) {
 	}
 	if w.Budget.Attempts == 0 {
 		w.Budget.Attempts = DefaultAttempts
+	}
+	if w.Budget.StallAttempts == 0 {
+		w.Budget.StallAttempts = DefaultStallAttempts
+	}
+	if w.Repo.Update == "" {
+		w.Repo.Update = UpdateRebase
 	}
 	for i := range w.Agents {
 		a := &w.Agents[i]
@@ -154,7 +171,7 @@ func (d *decoder) checkStages(w *Workflow) {
 		switch {
 		case s.Agent != "" && !contains(agents, s.Agent):
 			d.errorf(d.valPos[at(p, "agent")], "stage %q names agent %q, which is not defined in agents%s", s.Name, s.Agent, suggest(s.Agent, agents))
-		case s.Agent != "" && contains(roles, s.Role) && !runsAgent(s.Role):
+		case s.Agent != "" && contains(roles, s.Role) && !mayRunAgent(s.Role):
 			d.errorf(d.valPos[at(p, "agent")], "stage %q names agent %q, but role %s runs no agent", s.Name, s.Agent, s.Role)
 		case s.Agent == "" && runsAgent(s.Role):
 			d.errorf(d.keyPos[p], "stage %q has role %s, which needs an agent: add agent: <name of an agent>", s.Name, s.Role)
@@ -283,7 +300,7 @@ func (d *decoder) checkChecks(w *Workflow) {
 
 func (d *decoder) checkPrompts(w *Workflow) {
 	for _, s := range w.Stages {
-		for _, name := range promptsFor(s.Role) {
+		for _, name := range promptsFor(s) {
 			if _, ok := w.Prompts[name]; !ok {
 				d.errorf(d.valPos[at("stages", s.Name, "role")], "stage %q has role %s, which needs prompt %q: add it under prompts", s.Name, s.Role, name)
 			}

@@ -24,6 +24,7 @@ type Workflow struct {
 	Checks  []Check
 	E2E     E2E
 	Budget  Budget
+	Hygiene Hygiene
 	// OptIn is the label a human adds to opt an issue in: the entry of the
 	// lifecycle.
 	OptIn string
@@ -59,6 +60,9 @@ type Repo struct {
 	URL          string
 	TargetBranch string // default "main"
 	BranchPrefix string // default "agentorg/issue-"; the branch is prefix + issue number
+	// Update says how a target branch that moved since the branch was made
+	// is brought in before validation: "rebase" (default) or "merge".
+	Update string
 }
 
 // Label is one label of the workflow; stages and gates may only use labels
@@ -154,9 +158,25 @@ type E2E struct {
 	Timeout time.Duration // default 20m
 }
 
-// Budget bounds the convergence loop.
+// Budget bounds the convergence loop. Zero WallTime, Tokens and CostUSD
+// mean no limit.
 type Budget struct {
 	Attempts int // developer attempts per issue before escalation; default 3
+	// StallAttempts: escalate when the distance has not fallen below its
+	// best for this many attempts in a row; default 2.
+	StallAttempts int
+	WallTime      time.Duration // since the first attempt started
+	Tokens        int           // input + output tokens the developer agent reported
+	CostUSD       float64       // cost the developer agent reported
+}
+
+// Hygiene says what a change may touch before it is pushed. A violation is
+// a NO-GO with the reason. Binary files and secret-looking text are always
+// refused.
+type Hygiene struct {
+	Allow        []string // globs; empty allows every path
+	Deny         []string // globs no changed path may match
+	MaxDiffLines int      // added + deleted lines; 0 means no limit
 }
 
 // Position is a place in the workflow file, 1-based.

@@ -153,8 +153,8 @@ prompts: {developer: "d", fix: "f"}
 		OptIn:      "go",
 		Escalation: "help",
 		Tracker:    Tracker{Kind: "embedded", Bot: "agentorg"},
-		Repo:       Repo{URL: ".", TargetBranch: "main", BranchPrefix: "agentorg/issue-"},
-		Budget:     Budget{Attempts: 3},
+		Repo:       Repo{URL: ".", TargetBranch: "main", BranchPrefix: "agentorg/issue-", Update: "rebase"},
+		Budget:     Budget{Attempts: 3, StallAttempts: 2},
 		Labels:     []Label{{Name: "go"}, {Name: "done"}, {Name: "help"}},
 		Agents:     []Agent{{Name: "a", Kind: "command", Command: []string{"x"}, Timeout: 30 * time.Minute, StallTimeout: 10 * time.Minute}},
 		Stages:     []Stage{{Name: "s", Role: "developer", Agent: "a", On: "go", Success: "done", Failure: "help", Concurrency: 1}},
@@ -177,8 +177,9 @@ tracker:
     url: https://gitlab.example.com
     project: ${GITLAB_PROJECT_LITERAL}x
     token: ${GITLAB_TOKEN}
-repo: {url: ../origin.git, target_branch: trunk, branch_prefix: ai/}
-budget: {attempts: 5}
+repo: {url: ../origin.git, target_branch: trunk, branch_prefix: ai/, update: merge}
+budget: {attempts: 5, stall_attempts: 3, wall_time: 2h, tokens: 1000, cost_usd: 2.5}
+hygiene: {allow: ["**/*.go", docs/**], deny: ["*.pem"], max_diff_lines: 300}
 labels: [{name: go}, {name: done}, {name: help}]
 agents:
   a:
@@ -200,11 +201,14 @@ prompts: {developer: "d", fix: "f"}
 	}}); w.Tracker != want {
 		t.Errorf("tracker = %+v, want %+v (only whole values are references)", w.Tracker, want)
 	}
-	if want := (Repo{URL: "../origin.git", TargetBranch: "trunk", BranchPrefix: "ai/"}); w.Repo != want {
+	if want := (Repo{URL: "../origin.git", TargetBranch: "trunk", BranchPrefix: "ai/", Update: "merge"}); w.Repo != want {
 		t.Errorf("repo = %+v", w.Repo)
 	}
-	if w.Budget.Attempts != 5 {
-		t.Errorf("attempts = %d", w.Budget.Attempts)
+	if want := (Budget{Attempts: 5, StallAttempts: 3, WallTime: 2 * time.Hour, Tokens: 1000, CostUSD: 2.5}); w.Budget != want {
+		t.Errorf("budget = %+v", w.Budget)
+	}
+	if want := (Hygiene{Allow: []string{"**/*.go", "docs/**"}, Deny: []string{"*.pem"}, MaxDiffLines: 300}); !reflect.DeepEqual(w.Hygiene, want) {
+		t.Errorf("hygiene = %+v", w.Hygiene)
 	}
 	a := w.Agents[0]
 	if a.Timeout != 90*time.Minute || a.StallTimeout != 90*time.Second {
@@ -658,9 +662,39 @@ func TestParseProblems(t *testing.T) {
 			want:  []string{`stage "e2e" has role e2e but e2e.run is empty: set the end-to-end command`},
 		},
 		{
+			name:  "bad budget values",
+			edits: []edit{{"tracker:\n", "budget: {stall_attempts: «0, wall_time: «soon, cost_usd: «-1, tokens: «many, «attemps: 2}\ntracker:\n"}},
+			want: []string{
+				`budget.stall_attempts must be at least 1, not 0`,
+				`invalid duration "soon" for wall_time in budget: use a Go duration such as "90s", "10m" or "1h30m"`,
+				`budget.cost_usd must be positive, not -1`,
+				`tokens in budget must be an integer, not the string "many"`,
+				`unknown key "attemps" in budget (did you mean "attempts"?)`,
+			},
+		},
+		{
+			name:  "bad hygiene values",
+			edits: []edit{{"tracker:\n", "hygiene: {deny: [\"*.pem\", «\"[abc\"], max_diff_lines: «0, «allowed: [x]}\ntracker:\n"}},
+			want: []string{
+				`hygiene.deny: glob "[abc": unclosed [`,
+				`hygiene.max_diff_lines must be at least 1, not 0`,
+				`unknown key "allowed" in hygiene (did you mean "allow"?)`,
+			},
+		},
+		{
+			name:  "bad repo.update",
+			edits: []edit{{"tracker:\n", "repo: {update: «rebse}\ntracker:\n"}},
+			want:  []string{`repo.update must be rebase or merge, not "rebse" (did you mean "rebase"?)`},
+		},
+		{
+			name:  "validator agent without the validate prompt",
+			edits: []edit{{"validate: {role: validator,", "validate: {role: «validator, agent: coder,"}},
+			want:  []string{`stage "validate" has role validator, which needs prompt "validate": add it under prompts`},
+		},
+		{
 			name:  "unknown prompt name",
 			edits: []edit{{"prompts:\n", "prompts:\n  «develop: x\n"}},
-			want:  []string{`unknown prompt "develop" (known: pm, developer, fix) (did you mean "developer"?)`},
+			want:  []string{`unknown prompt "develop" (known: pm, developer, fix, validate) (did you mean "developer"?)`},
 		},
 		{
 			name:  "missing prompt for a role",
@@ -993,7 +1027,7 @@ func TestDefault(t *testing.T) {
 		{Name: "plan", Role: "pm", Agent: "coder", On: "agentorg", Running: "pm:running", Success: "plan:review", Failure: "needs:human", Concurrency: 1},
 		{Name: "pick", Role: "pick", On: "issue:approved", Success: "dev:ready", Failure: "needs:human", Concurrency: 1},
 		{Name: "develop", Role: "developer", Agent: "coder", On: "dev:ready", Running: "dev:running", Success: "dev:done", Failure: "needs:human", Concurrency: 2},
-		{Name: "validate", Role: "validator", On: "dev:done", Running: "validate:running", Success: "mr:ready-for-review", Failure: "dev:ready", Concurrency: 1},
+		{Name: "validate", Role: "validator", Agent: "coder", On: "dev:done", Running: "validate:running", Success: "mr:ready-for-review", Failure: "dev:ready", Concurrency: 1},
 		{Name: "merge", Role: "merge", On: "mr:approved", Success: "e2e:ready", Failure: "needs:human", Concurrency: 1},
 		{Name: "e2e", Role: "e2e", On: "e2e:ready", Running: "e2e:running", Success: "e2e:done", Failure: "e2e:failed", Concurrency: 1},
 	}
@@ -1024,8 +1058,13 @@ func TestDefault(t *testing.T) {
 		Plan:     "PLAN-TEXT",
 		Report:   "REPORT-TEXT",
 		Feedback: "FEEDBACK-TEXT",
+		Findings: "FINDINGS-TEXT",
+		Criteria: "CRITERIA-TEXT",
+		Diff:     "DIFF-TEXT",
+		Checks:   "CHECKS-TEXT",
 	}
 	for name, wants := range map[string][]string{
+		"validate":  {"#12", "Export CSV", "Users want CSV export.", "CRITERIA-TEXT", "DIFF-TEXT", "CHECKS-TEXT", "do not\nchange any file"},
 		"pm":        {"#12", "Export CSV", "Users want CSV export.", "## Acceptance criteria", "- [ ]", "FEEDBACK-TEXT"},
 		"developer": {"#12", "Export CSV", "Users want CSV export.", "PLAN-TEXT", "agentorg/issue-12", "main", "Change only what the issue", "Do not commit", "FEEDBACK-TEXT"},
 		"fix":       {"#12", "sent back by a reviewer", "FEEDBACK-TEXT", "PLAN-TEXT", "targeted fixes", "attempt 2", "Do\nnot commit"},
@@ -1050,9 +1089,9 @@ func TestDefault(t *testing.T) {
 	if err != nil || strings.Contains(got, "rejected") {
 		t.Errorf("Render(pm) without feedback = %q, %v", got, err)
 	}
-	// After a NO-GO, the fix prompt carries the report instead.
+	// After a NO-GO, the fix prompt carries the findings instead.
 	got, err = w.Render("fix", data2)
-	if err != nil || !strings.Contains(got, "failed validation") || !strings.Contains(got, "REPORT-TEXT") || strings.Contains(got, "reviewer") {
+	if err != nil || !strings.Contains(got, "failed validation") || !strings.Contains(got, "FINDINGS-TEXT") || strings.Contains(got, "reviewer") {
 		t.Errorf("Render(fix) without feedback = %q, %v", got, err)
 	}
 }

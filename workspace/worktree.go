@@ -73,18 +73,26 @@ func (w *Worktree) CommitAll(ctx context.Context, msg string, who Identity) (sha
 		return "", false, err
 	}
 	_, err = git(ctx, w.Path, "diff-index", "--cached", "--quiet", "HEAD", "--")
-	if err == nil { // nothing staged
+	staged := exitCode(err) == 1 // 1 means staged changes
+	if err != nil && !staged {
+		return "", false, err
+	}
+	// A merge in progress (StartMerge) is committed even if its tree is HEAD's.
+	if !staged && !w.merging(ctx) {
 		sha, err := w.Head(ctx)
 		return sha, false, err
-	}
-	if exitCode(err) != 1 { // 1 means staged changes
-		return "", false, err
 	}
 	if _, err := gitWith(ctx, w.Path, who, nil, "commit", "--quiet", "--no-verify", "-m", msg); err != nil {
 		return "", false, err
 	}
 	sha, err = w.Head(ctx)
 	return sha, err == nil, err
+}
+
+// merging reports a merge in progress (StartMerge, then the agent).
+func (w *Worktree) merging(ctx context.Context) bool {
+	_, ok, err := revParse(ctx, w.Path, "MERGE_HEAD")
+	return err == nil && ok
 }
 
 func (w *Worktree) onBranch(ctx context.Context) error {
@@ -149,4 +157,68 @@ func (w *Worktree) gitPath(ctx context.Context, name string) (string, error) {
 		p = filepath.Join(w.Path, p)
 	}
 	return p, nil
+}
+
+// BringIn brings target (a commit or ref the mirror has) into the worktree's
+// branch: by rebasing the branch onto it, or with a merge commit when merge
+// is true. The worktree must be clean (everything committed). On a conflict
+// the operation is undone, the branch stays where it was, and the
+// conflicting files are returned.
+func (w *Worktree) BringIn(ctx context.Context, target string, merge bool, who Identity) (sha string, conflicts []string, err error) {
+	if err := plainArg("revision", target); err != nil {
+		return "", nil, err
+	}
+	if err := w.onBranch(ctx); err != nil {
+		return "", nil, err
+	}
+	args := []string{"rebase", "--quiet", "--no-autosquash", target}
+	undo := []string{"rebase", "--abort"}
+	if merge {
+		args = []string{"merge", "--quiet", "--no-edit", "--no-ff", "-m", "Bring in " + target, target}
+		undo = []string{"merge", "--abort"}
+	}
+	if _, err := gitWith(ctx, w.Path, who, nil, args...); err != nil {
+		conflicts, cerr := w.unmerged(ctx)
+		if cerr != nil || len(conflicts) == 0 {
+			_, _ = git(ctx, w.Path, undo...)
+			return "", nil, err
+		}
+		if _, aerr := git(ctx, w.Path, undo...); aerr != nil {
+			return "", nil, aerr
+		}
+		return "", conflicts, nil
+	}
+	sha, err = w.Head(ctx)
+	return sha, nil, err
+}
+
+// StartMerge merges target into the worktree without committing and leaves
+// any conflict markers in place, for the developer's agent to resolve; the
+// next CommitAll then records the merge. It returns the conflicting files.
+func (w *Worktree) StartMerge(ctx context.Context, target string, who Identity) ([]string, error) {
+	if err := plainArg("revision", target); err != nil {
+		return nil, err
+	}
+	if w.merging(ctx) { // started before a crash
+		return w.unmerged(ctx)
+	}
+	if _, err := gitWith(ctx, w.Path, who, nil, "merge", "--quiet", "--no-ff", "--no-commit", target); err != nil {
+		conflicts, cerr := w.unmerged(ctx)
+		if cerr != nil {
+			return nil, cerr
+		}
+		if len(conflicts) == 0 {
+			return nil, err
+		}
+		return conflicts, nil
+	}
+	return nil, nil
+}
+
+func (w *Worktree) unmerged(ctx context.Context) ([]string, error) {
+	out, err := git(ctx, w.Path, "diff", "--name-only", "-z", "--diff-filter=U")
+	if err != nil {
+		return nil, err
+	}
+	return splitZ(out), nil
 }

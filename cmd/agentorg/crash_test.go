@@ -25,7 +25,7 @@ steps:
   - match: {role: pm}
     actions:
       - sleep: 1s
-    summary: "Add twice.go with Twice(n int) int.\n\n## Acceptance criteria\n- [ ] go test ./... passes"
+    summary: "Add twice.go with Twice(n int) int.\n\n## Acceptance criteria\n- [ ] ` + "`go test ./...`" + ` passes"
   - match: {role: developer}
     actions:
       - sleep: 1s

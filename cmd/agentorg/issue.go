@@ -191,9 +191,9 @@ func newIssueShowCmd(g *globals) *cobra.Command {
 					if a.Distance >= 0 {
 						dist = strconv.Itoa(a.Distance)
 					}
-					rows = append(rows, []string{strconv.Itoa(a.N), orDash(a.Verdict), dist, short(a.CommitSHA), orDash(a.SessionID)})
+					rows = append(rows, []string{strconv.Itoa(a.N), orDash(a.Verdict), dist, short(a.CommitSHA), orDash(a.SessionID), orDash(strings.Join(a.FindingKeys(), "; "))})
 				}
-				table(w, "  ATTEMPT\tVERDICT\tDISTANCE\tCOMMIT\tSESSION", indent(rows))
+				table(w, "  ATTEMPT\tVERDICT\tDISTANCE\tCOMMIT\tSESSION\tFINDINGS", indent(rows))
 			}
 			for _, mr := range v.MergeRequests {
 				fmt.Fprintf(w, "\nmerge request !%d %s -> %s (%s) head %s\n", mr.Number, mr.SourceBranch, mr.TargetBranch, mr.State, short(mr.HeadSHA))

@@ -1,0 +1,50 @@
+package eventlog
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/agentorg/agentorg/sqlitedb"
+)
+
+// A database made before attempts had findings gains the column, and the
+// findings round-trip with the distance derived from them.
+func TestMigrateAddsFindingsAndTheyRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE agentorg_attempts (
+		issue INTEGER NOT NULL, n INTEGER NOT NULL, run_id TEXT NOT NULL, agent TEXT NOT NULL DEFAULT '',
+		session_id TEXT NOT NULL DEFAULT '', commit_sha TEXT NOT NULL DEFAULT '', verdict TEXT NOT NULL DEFAULT '',
+		distance INTEGER NOT NULL DEFAULT -1, report TEXT NOT NULL DEFAULT '', summary TEXT NOT NULL DEFAULT '',
+		usage TEXT NOT NULL DEFAULT '{}', started_at TEXT NOT NULL, finished_at TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (issue, n));
+		INSERT INTO agentorg_attempts (issue, n, run_id, verdict, distance, started_at) VALUES (1, 1, 'r', 'NO-GO', 2, '2026-01-01T00:00:00Z')`); err != nil {
+		t.Fatal(err)
+	}
+	l := New(db)
+	for i := 0; i < 2; i++ { // twice: migrating is idempotent
+		if err := l.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as, err := l.Attempts(ctx, 1)
+	if err != nil || len(as) != 1 || as[0].Distance != 2 || len(as[0].Findings) != 0 {
+		t.Fatalf("old attempt: %+v %v", as, err)
+	}
+	if _, err := l.StartAttempt(ctx, Attempt{Issue: 1, N: 2, RunID: "r2"}); err != nil {
+		t.Fatal(err)
+	}
+	fs := []Finding{{Key: "check:test:ab", Text: "Check `test` failed"}, {Key: "criterion:x", Text: "unmet"}}
+	if err := l.SetVerdict(ctx, 1, 2, NOGO, fs, "report"); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := l.LastAttempt(ctx, 1)
+	if err != nil || a.Distance != 2 || len(a.Findings) != 2 || a.FindingKeys()[1] != "criterion:x" || a.Report != "report" {
+		t.Fatalf("attempt 2: %+v %v", a, err)
+	}
+}

@@ -1,0 +1,87 @@
+package hygiene
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMatch(t *testing.T) {
+	cases := []struct {
+		glob, path string
+		want       bool
+	}{
+		{"*.pem", "a/b/key.pem", true},
+		{"*.pem", "key.pem.txt", false},
+		{"vendor/**", "vendor/x/y.go", true},
+		{"vendor/**", "src/vendor/y.go", false},
+		{"docs/**/*.md", "docs/a.md", true},
+		{"docs/**/*.md", "docs/x/y/a.md", true},
+		{"docs/*.md", "docs/x/a.md", false},
+		{"**", "any/thing", true},
+		{"cmd/?.go", "cmd/a.go", true},
+		{"[ab].go", "b.go", true},
+		{"[!ab].go", "b.go", false},
+		{".github/**", ".github/workflows/ci.yml", true},
+	}
+	for _, c := range cases {
+		if got := Match(c.glob, c.path); got != c.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", c.glob, c.path, got, c.want)
+		}
+	}
+	if Valid("[abc") == nil || Valid("") == nil || Valid("src/**/*.go") != nil {
+		t.Fatal("Valid")
+	}
+}
+
+func TestSecretFormats(t *testing.T) {
+	yes := map[string]string{
+		"private key": "-----BEGIN OPENSSH PRIVATE KEY-----",
+		"rsa key":     "-----BEGIN RSA PRIVATE KEY-----",
+		"aws":         `key := "AKIAIOSFODNN7EXAMPLE"`,
+		"github":      "token=ghp_" + strings.Repeat("a1B2", 9),
+		"github pat":  "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+		"gitlab":      "GITLAB=glpat-abcdefghij0123456789",
+		"slack":       "xoxb-1234567890-abcdefghij",
+		"openai":      "OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+	}
+	for name, line := range yes {
+		if _, ok := Secret(line); !ok {
+			t.Errorf("%s: %q not flagged", name, line)
+		}
+	}
+	for _, line := range []string{"func Sub(a, b int) int { return a - b }", "see sk-learn docs", "AKIA is a prefix", "ghp_short", "-----BEGIN PUBLIC KEY-----"} {
+		if name, ok := Secret(line); ok {
+			t.Errorf("%q flagged as %s", line, name)
+		}
+	}
+}
+
+func TestCheckEachRule(t *testing.T) {
+	r := Rules{Allow: []string{"*.go", "docs/**"}, Deny: []string{"secrets/**", "*_gen.go"}, MaxDiffLines: 100}
+	changes := []Change{
+		{Path: "sub.go", Added: 10},
+		{Path: "Makefile", Added: 1},          // outside allow
+		{Path: "x_gen.go", Added: 1},          // denied
+		{Path: "docs/logo.png", Binary: true}, // binary
+		{Path: "docs/big.md", Added: 95},      // pushes the total over 100
+	}
+	added := []Added{
+		{Commit: "abc", Path: "sub.go", Line: 3, Text: "// AKIAIOSFODNN7EXAMPLE"},
+		{Commit: "abc", Path: "sub.go", Line: 4, Text: "// AKIAIOSFODNN7EXAMPLF"}, // one finding per file
+	}
+	fs := Check(r, changes, added)
+	var keys []string
+	for _, f := range fs {
+		keys = append(keys, f.Key())
+		if strings.Contains(f.Reason, "AKIAIOSFODNN7EXAMPLE") {
+			t.Errorf("finding leaks the secret: %s", f.Reason)
+		}
+	}
+	want := "hygiene:binary:docs/logo.png hygiene:path:Makefile hygiene:path:x_gen.go hygiene:secret:sub.go hygiene:size:"
+	if got := strings.Join(keys, " "); got != want {
+		t.Fatalf("keys\n got %s\nwant %s", got, want)
+	}
+	if fs := Check(Rules{}, []Change{{Path: "a.go", Added: 5000}}, nil); len(fs) != 0 {
+		t.Fatalf("no rules, clean text: want no findings, got %+v", fs)
+	}
+}

@@ -1,0 +1,275 @@
+package role
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/check"
+	"github.com/agentorg/agentorg/criteria"
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/hygiene"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+// diffMax bounds the diff the validator agent is given.
+const diffMax = 48 << 10
+
+// validation is the outcome of validating one commit.
+type validation struct {
+	verdict  string
+	findings []eventlog.Finding
+	report   string
+	external time.Duration
+}
+
+// validate checks sha, which contains the target branch's head base, in a
+// clean checkout: hygiene, checks, acceptance criteria. Every failure is a
+// finding; GO means none. The report is posted on the issue.
+func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha string) (v validation, err error) {
+	n := r.Issue.Number
+	changes, err := d.Mirror.Numstat(ctx, base, sha)
+	if err != nil {
+		return v, err
+	}
+	added, err := d.Mirror.AddedLines(ctx, base, sha)
+	if err != nil {
+		return v, err
+	}
+	h := d.Workflow.Hygiene
+	hyg := hygiene.Check(hygiene.Rules{Allow: h.Allow, Deny: h.Deny, MaxDiffLines: h.MaxDiffLines}, changes, added)
+	if len(changes) == 0 {
+		v.findings = append(v.findings, eventlog.Finding{Key: keyEmpty, Text: "The commit changes nothing compared with the target branch."})
+	}
+	for _, f := range hyg {
+		v.findings = append(v.findings, eventlog.Finding{Key: f.Key(), Text: "Hygiene: " + f.Reason + "; this change may not be pushed until it is gone from the branch."})
+	}
+
+	dir := filepath.Join(CheckoutsDir(d.Home), "validate-"+r.ID)
+	cleanup, err := d.Mirror.Checkout(ctx, dir, sha)
+	if err != nil {
+		return v, err
+	}
+	defer cleanup()
+	tr, err := openTranscript(d.Home, r.ID)
+	if err != nil {
+		return v, err
+	}
+	defer tr.Close()
+
+	var checks []check.Check
+	for _, c := range d.Workflow.Checks {
+		checks = append(checks, check.Check{Name: c.Name, Run: c.Run, Timeout: c.Timeout, Started: r.OnStart})
+	}
+	results := check.RunAll(ctx, dir, d.CheckEnv, checks, tr)
+	if ctx.Err() != nil {
+		return v, ctx.Err()
+	}
+	for _, res := range results {
+		v.external += res.Duration
+		status := agentorg.CheckPassed
+		if !res.Passed {
+			status = agentorg.CheckFailed
+			v.findings = append(v.findings, checkFinding(res, dir))
+		}
+		if err := d.Tracker.SetCheck(ctx, agentorg.CheckResult{SHA: sha, Name: res.Name, Status: status,
+			Output: res.Output, Duration: res.Duration, At: time.Now()}); err != nil {
+			return v, err
+		}
+	}
+
+	plan, err := Plan(ctx, d.Tracker, n)
+	if err != nil {
+		return v, err
+	}
+	crits, source := criteria.FromIssueOrPlan(r.Issue.Body, plan)
+	verdicts, spent, err := judge(ctx, d, r, attempt, dir, base, sha, crits, results, tr)
+	v.external += spent
+	if err != nil {
+		return v, err
+	}
+	for _, cr := range verdicts {
+		if cr.Verdict != criteria.Met {
+			v.findings = append(v.findings, criterionFinding(cr))
+		}
+	}
+
+	v.verdict = eventlog.GO
+	if len(v.findings) > 0 {
+		v.verdict = eventlog.NOGO
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Validation of attempt %d: **%s** (distance %d)\n\nCommit `%s`, checked out clean, on top of the target branch at `%s`; %d file(s) changed.\n\n| check | result | time |\n|---|---|---|\n",
+		attempt, v.verdict, len(v.findings), short(sha), short(base), len(changes))
+	for _, res := range results {
+		mark := "passed"
+		if !res.Passed {
+			mark = "FAILED: " + res.Reason
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", res.Name, mark, res.Duration.Round(time.Millisecond))
+	}
+	if len(verdicts) > 0 {
+		fmt.Fprintf(&b, "\n### Acceptance criteria (from the %s)\n\n%s", source, criteria.Table(verdicts))
+	} else {
+		b.WriteString("\nNo acceptance criteria found (neither the issue nor the plan has an \"Acceptance criteria\" checklist).\n")
+	}
+	if len(v.findings) > 0 {
+		fmt.Fprintf(&b, "\n### Findings (distance %d)\n\n%s\n", len(v.findings), fixText(v.findings, d.Workflow.Repo.TargetBranch))
+	}
+	v.report = b.String()
+	if _, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("validation:%d:%d", n, attempt), v.report, d.Workflow.Tracker.Bot); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// judge gives every criterion a verdict: a command criterion by running its
+// command in the checkout, the others by the validator agent.
+func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha string, crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }) ([]criteria.Result, time.Duration, error) {
+	var spent time.Duration
+	out := make([]criteria.Result, len(crits))
+	var toJudge []int
+	for i, c := range crits {
+		out[i].Criterion = c
+		if c.Command == "" {
+			toJudge = append(toJudge, i)
+			continue
+		}
+		res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: fmt.Sprintf("criterion %d", c.ID), Run: c.Command, Started: r.OnStart}, tr)
+		if ctx.Err() != nil {
+			return nil, spent, ctx.Err()
+		}
+		spent += res.Duration
+		out[i].By = "command"
+		if res.Passed {
+			out[i].Verdict, out[i].Evidence = criteria.Met, fmt.Sprintf("`%s` passed", c.Command)
+		} else {
+			out[i].Verdict, out[i].Evidence = criteria.Unmet, fmt.Sprintf("`%s` failed (%s): %s", c.Command, res.Reason, lastLines(res.Output, 5))
+		}
+	}
+	if len(toJudge) == 0 {
+		return out, spent, nil
+	}
+	unclear := func(by, why string) {
+		for _, i := range toJudge {
+			out[i].Verdict, out[i].By, out[i].Evidence = criteria.Unclear, by, why
+		}
+	}
+	if r.Stage.Agent == "" {
+		unclear("engine", "no validator agent is configured to judge this criterion: give the validate stage an agent")
+		return out, spent, nil
+	}
+	ag, def, err := d.agent(r)
+	if err != nil {
+		return nil, spent, err
+	}
+	prompt, ids, err := judgePrompt(ctx, d, r, base, sha, crits, out, toJudge, results)
+	if err != nil {
+		return nil, spent, err
+	}
+	task := agentorg.Task{
+		Role: r.Stage.Role, Issue: r.Issue.Number, Attempt: attempt, Dir: dir, Prompt: prompt,
+		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
+		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
+	}
+	began := time.Now()
+	res, err := ag.Start(ctx, task)
+	var answer map[int]criteria.Judgement
+	if err == nil {
+		var perr error
+		answer, perr = criteria.ParseAnswer(res.Summary, ids)
+		if perr != nil && res.SessionID != "" {
+			// One more chance, in the same session, told what was wrong.
+			task.Prompt = fmt.Sprintf("Your answer could not be used: %v.\n\n%s", perr, criteria.AnswerFormat)
+			res, err = ag.Resume(ctx, res.SessionID, task)
+			if err == nil {
+				answer, perr = criteria.ParseAnswer(res.Summary, ids)
+			}
+		}
+		if err == nil && perr != nil {
+			if res.SessionID == "" {
+				unclear("validator agent", "its answer was malformed, and without a session it cannot be asked again: "+perr.Error())
+			} else {
+				unclear("validator agent", "its answer was malformed twice: "+perr.Error())
+			}
+		}
+	}
+	spent += time.Since(began)
+	if err != nil {
+		if ctx.Err() != nil || !errors.Is(err, agentorg.ErrAgent) {
+			return nil, spent, err
+		}
+		unclear("validator agent", "the agent failed: "+oneLine(err.Error()))
+	}
+	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: def.Name, Kind: eventlog.KindAgent,
+		Reason: fmt.Sprintf("validator judged criteria %s", strings.Trim(fmt.Sprint(ids), "[]")), Data: map[string]string{"session": res.SessionID, "role": r.Stage.Role}})
+	for _, i := range toJudge {
+		if j, ok := answer[crits[i].ID]; ok {
+			out[i].Verdict, out[i].By, out[i].Evidence = j.Verdict, "validator agent", j.Evidence
+		}
+	}
+	return out, spent, nil
+}
+
+func judgePrompt(ctx context.Context, d *Deps, r *Run, base, sha string, crits []criteria.Criterion, done []criteria.Result, toJudge []int, results []check.Result) (string, []int, error) {
+	var cb strings.Builder
+	cb.WriteString("Acceptance criteria:\n\n")
+	for i, c := range crits {
+		fmt.Fprintf(&cb, "%d. %s", c.ID, c.Text)
+		if done[i].Verdict != "" {
+			fmt.Fprintf(&cb, " (checked by running it: %s)", done[i].Verdict)
+		}
+		cb.WriteString("\n")
+	}
+	var ids []string
+	var idNums []int
+	for _, i := range toJudge {
+		ids = append(ids, fmt.Sprint(crits[i].ID))
+		idNums = append(idNums, crits[i].ID)
+	}
+	fmt.Fprintf(&cb, "\nTo judge: criteria %s.\n\n%s", strings.Join(ids, ", "), criteria.AnswerFormat)
+	var kb strings.Builder
+	for _, res := range results {
+		if res.Passed {
+			fmt.Fprintf(&kb, "- `%s`: passed\n", res.Name)
+		} else {
+			fmt.Fprintf(&kb, "- `%s`: FAILED (%s)\n\n```\n%s\n```\n", res.Name, res.Reason, strings.TrimRight(check.Trim(res.Output, 2<<10), "\n"))
+		}
+	}
+	diff, err := d.Mirror.Diff(ctx, base, sha)
+	if err != nil {
+		return "", nil, err
+	}
+	data := promptData(d, r, 0)
+	data.Criteria, data.Checks, data.Diff = cb.String(), kb.String(), "```diff\n"+headTrim(diff, diffMax)+"\n```"
+	text, err := d.Workflow.Render(workflow.PromptValidate, data)
+	return text, idNums, err
+}
+
+// headTrim keeps the start of s in at most max bytes, saying how much was cut.
+func headTrim(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if i := strings.LastIndexByte(s[:cut], '\n'); i > 0 {
+		cut = i + 1
+	}
+	return fmt.Sprintf("%s[... %d bytes cut ...]", s[:cut], len(s)-cut)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}
