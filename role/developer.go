@@ -107,9 +107,9 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		if err := d.Log.SetSession(ctx, n, a.N, def.Name, session, res.Summary, res.Usage); err != nil {
 			return Outcome{}, err
 		}
-		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: def.Name, Kind: eventlog.KindAgent,
-			Reason: fmt.Sprintf("attempt %d: %s", a.N, oneLine(res.Summary)),
-			Data:   map[string]string{"session": session, "attempt": fmt.Sprint(a.N), "resumed": fmt.Sprint(resume.ok)}})
+		res.SessionID = session
+		recordAgentRun(ctx, d, r, def.Name, res, fmt.Sprintf("attempt %d: %s", a.N, oneLine(res.Summary)),
+			map[string]string{"attempt": fmt.Sprint(a.N), "resumed": fmt.Sprint(resume.ok)})
 	}
 
 	sha, changed, err := wt.CommitAll(ctx, fmt.Sprintf("#%d: %s (attempt %d)", n, r.Issue.Title, a.N), d.Identity)

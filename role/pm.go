@@ -59,6 +59,7 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	recordAgentRun(ctx, d, r, def.Name, res, "planned: "+oneLine(res.Summary), nil)
 	plan := strings.TrimSpace(res.Summary)
 	if plan == "" {
 		return Outcome{}, fmt.Errorf("%w: the PM agent answered with an empty plan", agentorg.ErrAgent)

@@ -186,7 +186,10 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha str
 		if perr != nil && res.SessionID != "" {
 			// One more chance, in the same session, told what was wrong.
 			task.Prompt = fmt.Sprintf("Your answer could not be used: %v.\n\n%s", perr, criteria.AnswerFormat)
+			first := res.Usage
+			task.SessionUsage = first
 			res, err = ag.Resume(ctx, res.SessionID, task)
+			res.Usage = res.Usage.Add(first)
 			if err == nil {
 				answer, perr = criteria.ParseAnswer(res.Summary, ids)
 			}
@@ -206,8 +209,7 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha str
 		}
 		unclear("validator agent", "the agent failed: "+oneLine(err.Error()))
 	}
-	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: def.Name, Kind: eventlog.KindAgent,
-		Reason: fmt.Sprintf("validator judged criteria %s", strings.Trim(fmt.Sprint(ids), "[]")), Data: map[string]string{"session": res.SessionID, "role": r.Stage.Role}})
+	recordAgentRun(ctx, d, r, def.Name, res, fmt.Sprintf("validator judged criteria %s", strings.Trim(fmt.Sprint(ids), "[]")), nil)
 	for _, i := range toJudge {
 		if j, ok := answer[crits[i].ID]; ok {
 			out[i].Verdict, out[i].By, out[i].Evidence = j.Verdict, "validator agent", j.Evidence

@@ -80,7 +80,7 @@ Start with 'agentorg demo' to watch three issues go through the lifecycle, or
 	root.AddCommand(
 		newInitCmd(g), newCheckCmd(g),
 		newIssueCmd(g), newLabelCmd(g), newApproveCmd(g), newRejectCmd(g), newMRCmd(g),
-		newEventsCmd(g), newServeCmd(g), newAgentsCmd(g), newDemoCmd(g), newBenchCmd(g),
+		newEventsCmd(g), newServeCmd(g), newAgentsCmd(g), newUsageCmd(g), newDemoCmd(g), newBenchCmd(g),
 	)
 	return root
 }

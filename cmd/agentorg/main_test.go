@@ -132,6 +132,43 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 		t.Fatalf("issue 2 verdicts %v with sessions %v; want NO-GO then GO in one session", verdicts, sessions)
 	}
 
+	// usage adds up the agents' runs: #2's developer runs reported
+	// 1700+2600 input and 190+60 output tokens (the demo's script).
+	r = run(t, t.TempDir(), nil, "--home", home, "usage", "--json")
+	type tokens struct {
+		InputTokens  int64 `json:"input_tokens"`
+		OutputTokens int64 `json:"output_tokens"`
+	}
+	var usage struct {
+		Runs []struct {
+			Issue int64
+			Role  string
+		}
+		Issues []struct {
+			Issue int64
+			Runs  int
+			Usage tokens
+		}
+		Total tokens
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &usage); err != nil {
+		t.Fatalf("usage --json: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	var sumIn int64
+	roles := map[string]bool{}
+	for _, iu := range usage.Issues {
+		sumIn += iu.Usage.InputTokens
+		if iu.Issue == 2 && (iu.Usage.InputTokens != 4300 || iu.Usage.OutputTokens != 250) {
+			t.Errorf("#2 usage %+v, want 4300 input and 250 output tokens", iu)
+		}
+	}
+	for _, run := range usage.Runs {
+		roles[run.Role] = true
+	}
+	if sumIn != usage.Total.InputTokens || !roles["pm"] || !roles["developer"] || !roles["validator"] {
+		t.Errorf("usage: total %d input vs per-issue sum %d; roles with runs %v (want pm, developer, validator)", usage.Total.InputTokens, sumIn, roles)
+	}
+
 	// The target branch holds the merged work and nothing else.
 	out, err := exec.Command("git", "-C", filepath.Join(home, "sample", "origin.git"), "ls-tree", "-r", "--name-only", "main").Output()
 	if err != nil {
