@@ -3,6 +3,7 @@ package gitlab_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 var people = []string{"alice", "bob", "carol", "dave", "mallory", "reviewer", "second", "dev", "dev2", "merger", "engine", "a"}
 
 type env struct {
+	db   *sql.DB
 	fake *gitlabfake.Server
 	tr   *gitlab.Tracker
 	push func(t *testing.T, branch string) string
@@ -74,7 +76,7 @@ func newEnv(t *testing.T, sudo bool) *env {
 		gitOut(t, fake.Repo, "", "update-ref", "refs/heads/"+branch, commit)
 		return commit
 	}
-	return &env{fake: fake, tr: tr, push: push}
+	return &env{db: db, fake: fake, tr: tr, push: push}
 }
 
 func gitOut(t *testing.T, dir, stdin string, args ...string) string {

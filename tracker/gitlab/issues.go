@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"time"
@@ -75,7 +76,10 @@ func (t *Tracker) remember(ctx context.Context, is agentorg.Issue) error {
 
 // sync brings the issue copy up to date: one request for everything updated
 // since the watermark minus the overlap (more pages only when that much
-// changed), whatever the number of open issues.
+// changed), whatever the number of open issues. The watermark is the server's
+// clock (the Date of the first answer) when the last complete sync began, so
+// an idle project costs one request with an empty page; the overlap covers
+// GitLab's whole-second filters and changes committed while a sync ran.
 func (t *Tracker) sync(ctx context.Context) error {
 	t.syncMu.Lock()
 	defer t.syncMu.Unlock()
@@ -96,10 +100,17 @@ func (t *Tracker) sync(ctx context.Context) error {
 		opt.UpdatedAfter = ptr(watermark.Add(-t.overlap))
 	}
 	newest := watermark
+	first := true
 	for {
 		page, resp, err := t.c.Issues.ListProjectIssues(t.project, opt, gl.WithContext(ctx))
 		if err != nil {
 			return wrap(err, "gitlab: list issues")
+		}
+		if first {
+			first = false
+			if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil && d.After(newest) {
+				newest = d.UTC()
+			}
 		}
 		for _, g := range page {
 			is := t.issue(ctx, g)

@@ -52,7 +52,8 @@ type Server struct {
 	total    int
 	faults   []Fault
 	limit    RateLimit
-	gitLog   []string // Authorization headers seen by the git endpoint, redacted
+	gitLog   []string // user names the git endpoint was given
+	offset   time.Duration
 }
 
 // Fault is an answer injected in place of the next matching requests.
@@ -223,7 +224,14 @@ const Token = "bot-token"
 // URL of the project's repository over HTTP.
 func (s *Server) GitURL() string { return s.URL + "/" + s.ProjectPath + ".git" }
 
-func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+func (s *Server) now() time.Time { return time.Now().Add(s.offset).UTC().Truncate(time.Millisecond) }
+
+// Advance moves the server's clock forward, as if d had passed.
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset += d
+}
 
 func (s *Server) id() int64 { s.nextID++; return s.nextID }
 
@@ -277,6 +285,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, pattern string
 	s.total++
 	s.counts[pattern]++
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Date", s.now().Format(http.TimeFormat))
 	w.Header().Set("RateLimit-Limit", strconv.Itoa(s.limit.Limit))
 	w.Header().Set("RateLimit-Remaining", strconv.Itoa(s.limit.Remaining))
 	if !s.limit.Reset.IsZero() {

@@ -215,7 +215,7 @@ func (s *Server) createIssue(c *call) (int, any) {
 		return 400, map[string]any{"error": "title is missing"}
 	}
 	desc, _ := c.str("description")
-	t := now()
+	t := s.now()
 	var iid int64 = 1
 	if len(s.issues) > 0 {
 		iid = s.issues[len(s.issues)-1].IID + 1
@@ -233,7 +233,7 @@ func (s *Server) updateIssue(c *call) (int, any) {
 	if i == nil {
 		return notFound("Issue")
 	}
-	t := now()
+	t := s.now()
 	changed := false
 	add, _ := c.list("add_labels")
 	remove, _ := c.list("remove_labels")
@@ -329,7 +329,7 @@ func (s *Server) createNote(c *call) (int, any) {
 	if body == "" {
 		return 400, map[string]any{"error": "body is missing"}
 	}
-	t := now()
+	t := s.now()
 	n := &note{ID: s.id(), Issue: i, Body: body, Author: c.actor, Created: t, Updated: t}
 	s.notes = append(s.notes, n)
 	i.Updated = t // a note touches its issue
@@ -357,7 +357,7 @@ func (s *Server) updateNote(c *call) (int, any) {
 	}
 	body, _ := c.str("body")
 	if body != n.Body {
-		n.Body, n.Updated = body, now()
+		n.Body, n.Updated = body, s.now()
 		n.Issue.Updated = n.Updated
 	}
 	return 200, s.noteJSON(n)
@@ -385,7 +385,7 @@ func (s *Server) refresh(m *mergeRequest) {
 	if h == "" || h == m.SHA {
 		return
 	}
-	t := now()
+	t := s.now()
 	m.SHA, m.Updated = h, t
 	m.Versions = append(m.Versions, version{ID: s.id(), Head: h, Base: s.head(m.Target), Created: t})
 	if s.ResetApprovalsOnPush {
@@ -447,7 +447,7 @@ func (s *Server) createMR(c *call) (int, any) {
 			return msg(409, []string{fmt.Sprintf("Another open merge request already exists for this source branch: !%d", m.IID)})
 		}
 	}
-	t := now()
+	t := s.now()
 	m := &mergeRequest{ID: s.id(), IID: int64(len(s.mrs) + 1), Title: title, Description: desc, Source: src, Target: dst,
 		State: "opened", Author: c.actor, Created: t, Updated: t}
 	m.SHA = s.head(src)
@@ -498,7 +498,7 @@ func (s *Server) approve(c *call) (int, any) {
 	if m.State != "opened" || slices.ContainsFunc(m.Approvals, func(a approval) bool { return a.User == c.actor }) {
 		return msg(401, "401 Unauthorized")
 	}
-	t := now()
+	t := s.now()
 	m.Approvals = append(m.Approvals, approval{User: c.actor, At: t})
 	m.Updated = t
 	return 201, s.approvalsJSON(c, m)
@@ -514,7 +514,7 @@ func (s *Server) unapprove(c *call) (int, any) {
 		return notFound("")
 	}
 	m.Approvals = slices.Delete(m.Approvals, k, k+1)
-	m.Updated = now()
+	m.Updated = s.now()
 	return 201, s.approvalsJSON(c, m)
 }
 
@@ -571,7 +571,7 @@ func (s *Server) merge(c *call) (int, any) {
 	if _, err := git(s.Repo, "", "update-ref", "refs/heads/"+m.Target, commit, target); err != nil {
 		return msg(409, "the target branch moved; try again")
 	}
-	t := now()
+	t := s.now()
 	m.State, m.MergeSHA, m.MergedBy, m.Merged, m.Updated = "merged", commit, c.actor, &t, t
 	return 200, s.mrJSON(m)
 }
@@ -601,7 +601,7 @@ func (s *Server) setStatus(c *call) (int, any) {
 		return msg(400, map[string]any{"description": []string{"is too long (maximum is 255 characters)"}})
 	}
 	ref, _ := c.str("ref")
-	st := &commitStatus{ID: s.id(), SHA: full, Name: name, State: state, Description: desc, Ref: ref, Author: c.actor, Created: now()}
+	st := &commitStatus{ID: s.id(), SHA: full, Name: name, State: state, Description: desc, Ref: ref, Author: c.actor, Created: s.now()}
 	s.statuses = append(s.statuses, st)
 	return 201, s.statusJSON(st)
 }
