@@ -34,7 +34,14 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 	if err := o.Lock(); err != nil {
 		return nil, err
 	}
-	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin)
+	if o.Origin == "" && o.cloneURL != nil {
+		url, err := o.cloneURL(ctx)
+		if err != nil {
+			return nil, err
+		}
+		o.Origin = url
+	}
+	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin, workspace.TransportEnv(o.TransportEnv))
 	if err != nil {
 		return nil, err
 	}

@@ -550,6 +550,11 @@ func TestParseProblems(t *testing.T) {
 			want:  []string{"token in tracker.gitlab is empty"},
 		},
 		{
+			name:  "gitlab token written in the file",
+			edits: []edit{{"  kind: embedded", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: g/p, token: «glpat-leaked}"}},
+			want:  []string{"tracker.gitlab.token must name an environment variable ($GITLAB_TOKEN), never hold the token itself"},
+		},
+		{
 			name:  "unset environment variable for an agent",
 			edits: []edit{{"env: {TOKEN: $AGENT_TOKEN,", "env: {TOKEN: «\"${NOPE}\","}},
 			want:  []string{`environment variable NOPE is not set (TOKEN in env in agent "coder" refers to it)`},

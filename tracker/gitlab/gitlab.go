@@ -233,3 +233,15 @@ func checkLabels(names []string) error {
 	}
 	return nil
 }
+
+// CloneURL is the project's HTTP clone URL (http_url_to_repo).
+func (t *Tracker) CloneURL(ctx context.Context) (string, error) {
+	p, _, err := t.c.Projects.GetProject(t.project, nil, gl.WithContext(ctx))
+	if err != nil {
+		return "", wrap(err, "gitlab: project "+t.project)
+	}
+	if p.HTTPURLToRepo == "" {
+		return "", fmt.Errorf("gitlab: project %s has no HTTP clone URL", t.project)
+	}
+	return p.HTTPURLToRepo, nil
+}

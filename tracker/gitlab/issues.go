@@ -26,6 +26,13 @@ CREATE TABLE IF NOT EXISTS gitlab_issues (
 	doc        TEXT NOT NULL,
 	PRIMARY KEY (project, iid)
 );
+CREATE TABLE IF NOT EXISTS gitlab_pending_checks (
+	project TEXT NOT NULL,
+	sha     TEXT NOT NULL,
+	name    TEXT NOT NULL,
+	doc     TEXT NOT NULL,
+	PRIMARY KEY (project, sha, name)
+);
 CREATE TABLE IF NOT EXISTS gitlab_sync (
 	project   TEXT PRIMARY KEY,
 	watermark TEXT NOT NULL

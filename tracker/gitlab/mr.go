@@ -2,6 +2,8 @@ package gitlab
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -372,18 +374,35 @@ func (t *Tracker) MergeMR(ctx context.Context, number int64, expectedSHA, actor 
 }
 
 // SetCheck records a check as the commit status named r.Name. GitLab keeps a
-// description of at most 255 characters: the tail of the output.
+// description of at most 255 characters: the tail of the output. A commit
+// GitLab does not have yet (validated but not pushed: a NO-GO) keeps its
+// result in the home's database until Checks finds the commit on GitLab.
 func (t *Tracker) SetCheck(ctx context.Context, r agentorg.CheckResult) error {
 	if r.SHA == "" || r.Name == "" {
 		return fmt.Errorf("gitlab: set check: SHA and name are required (got %q, %q)", r.SHA, r.Name)
 	}
-	state := gl.Success
-	switch r.Status {
-	case agentorg.CheckPassed:
-	case agentorg.CheckFailed:
-		state = gl.Failed
-	default:
+	if r.Status != agentorg.CheckPassed && r.Status != agentorg.CheckFailed {
 		return fmt.Errorf("gitlab: set check %s: unknown status %q", r.Name, r.Status)
+	}
+	if r.At.IsZero() {
+		r.At = time.Now().UTC()
+	}
+	err := t.publish(ctx, r)
+	if errors.Is(err, agentorg.ErrNotFound) {
+		doc, _ := json.Marshal(r)
+		if _, err := t.db.ExecContext(ctx, `INSERT INTO gitlab_pending_checks (project, sha, name, doc) VALUES (?, ?, ?, ?)
+			ON CONFLICT (project, sha, name) DO UPDATE SET doc = excluded.doc`, t.project, r.SHA, r.Name, string(doc)); err != nil {
+			return fmt.Errorf("gitlab: keep check %s of %s: %w", r.Name, r.SHA, err)
+		}
+		return nil
+	}
+	return err
+}
+
+func (t *Tracker) publish(ctx context.Context, r agentorg.CheckResult) error {
+	state := gl.Success
+	if r.Status == agentorg.CheckFailed {
+		state = gl.Failed
 	}
 	desc := tail(r.Output, 255)
 	_, _, err := t.c.Commits.SetCommitStatus(t.project, r.SHA, &gl.SetCommitStatusOptions{State: state, Name: &r.Name, Description: &desc},
@@ -391,8 +410,70 @@ func (t *Tracker) SetCheck(ctx context.Context, r agentorg.CheckResult) error {
 	return wrap(err, fmt.Sprintf("gitlab: commit %s: set status %s", r.SHA, r.Name))
 }
 
+// pending returns the results kept for a commit GitLab did not have.
+func (t *Tracker) pending(ctx context.Context, sha string) ([]agentorg.CheckResult, error) {
+	rows, err := t.db.QueryContext(ctx, "SELECT doc FROM gitlab_pending_checks WHERE project = ? AND sha = ? ORDER BY name", t.project, sha)
+	if err != nil {
+		return nil, fmt.Errorf("gitlab: kept checks of %s: %w", sha, err)
+	}
+	defer rows.Close()
+	var out []agentorg.CheckResult
+	for rows.Next() {
+		var doc string
+		var r agentorg.CheckResult
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(doc), &r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // Checks lists the latest finished status of each name on a commit, by name.
+// Results kept while GitLab lacked the commit are published once it has it.
 func (t *Tracker) Checks(ctx context.Context, sha string) ([]agentorg.CheckResult, error) {
+	kept, err := t.pending(ctx, sha)
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]agentorg.CheckResult{}
+	remote, err := t.statuses(ctx, sha)
+	switch {
+	case errors.Is(err, agentorg.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		for _, r := range kept {
+			if err := t.publish(ctx, r); err != nil {
+				return nil, err
+			}
+			if _, err := t.db.ExecContext(ctx, "DELETE FROM gitlab_pending_checks WHERE project = ? AND sha = ? AND name = ?",
+				t.project, sha, r.Name); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range remote {
+			latest[r.Name] = r
+		}
+	}
+	for _, r := range kept {
+		if old, ok := latest[r.Name]; !ok || !r.At.Before(old.At) {
+			latest[r.Name] = r
+		}
+	}
+	out := make([]agentorg.CheckResult, 0, len(latest))
+	for _, r := range latest {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b agentorg.CheckResult) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// statuses reads GitLab's latest finished status of each name.
+func (t *Tracker) statuses(ctx context.Context, sha string) ([]agentorg.CheckResult, error) {
 	opt := &gl.GetCommitStatusesOptions{ListOptions: gl.ListOptions{PerPage: 100, Page: 1}}
 	latest := map[string]agentorg.CheckResult{}
 	for {
@@ -428,7 +509,6 @@ func (t *Tracker) Checks(ctx context.Context, sha string) ([]agentorg.CheckResul
 	for _, r := range latest {
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b agentorg.CheckResult) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
