@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/agentorg/agentorg/sqlitedb"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
+	"github.com/agentorg/agentorg/workflow"
 )
 
 // onGitLab builds an organization whose tracker is a (fake) GitLab project
@@ -152,5 +155,32 @@ func TestLifecycleOnGitLab(t *testing.T) {
 	}
 	if _, routes := fake.Requests(); routes["POST /api/v4/projects/{id}/statuses/{sha}"] == 0 {
 		t.Fatal("no commit status reached GitLab")
+	}
+
+	// The token is nowhere in the home: not in the mirror's config, the
+	// engine's log, the agents' transcripts or the database.
+	filepath.WalkDir(org.Home, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), gitlabfake.Token) {
+			t.Errorf("the GitLab token is in %s", p)
+		}
+		return nil
+	})
+}
+
+// An agent's environment is built from scratch: the tracker's token is not
+// in it even when agentorg's own environment holds it.
+func TestAgentEnvHasNoTrackerToken(t *testing.T) {
+	t.Setenv("GITLAB_TOKEN", "glpat-must-not-leak")
+	env := app.AgentEnv(&workflow.Agent{Name: "a", Env: map[string]string{"PORT": "8080"}})
+	for _, kv := range env {
+		if strings.Contains(kv, "glpat-must-not-leak") || strings.HasPrefix(kv, "GITLAB_TOKEN=") {
+			t.Fatalf("agent environment holds the token: %v", env)
+		}
+	}
+	if !slices.Contains(env, "PORT=8080") {
+		t.Fatalf("agent environment %v lacks what the workflow passes", env)
 	}
 }
