@@ -206,6 +206,9 @@ func wrap(err error, what string) error {
 
 // status returns the HTTP status of a failed request, or 0.
 func status(err error) int {
+	if errors.Is(err, gl.ErrNotFound) {
+		return http.StatusNotFound // client-go drops the response of a 404
+	}
 	var er *gl.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
 		return er.Response.StatusCode
