@@ -27,6 +27,8 @@ type EngineOptions struct {
 	MaxAttempts  int
 	// Agents overrides adapters by agent name (the benchmark's no-op agent).
 	Agents map[string]agentorg.Agent
+	// CIPoll and CINoPipeline tune the ci role (zero: its defaults).
+	CIPoll, CINoPipeline time.Duration
 }
 
 // Engine takes the home's lock and builds the engine over this home.
@@ -72,6 +74,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		Identity: workspace.Identity{Name: o.Workflow.Tracker.Bot, Email: o.Workflow.Tracker.Bot + "@agentorg.invalid"},
 		AgentEnv: AgentEnv,
 		CheckEnv: CheckEnv(),
+		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
 	}
 	return engine.New(ctx, engine.Config{
 		DB:           o.DB,

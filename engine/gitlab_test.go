@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/role"
@@ -182,5 +184,129 @@ func TestAgentEnvHasNoTrackerToken(t *testing.T) {
 	}
 	if !slices.Contains(env, "PORT=8080") {
 		t.Fatalf("agent environment %v lacks what the workflow passes", env)
+	}
+}
+
+// ciWorkflow adds a ci stage between validation and the merge request
+// review.
+func ciWorkflow(s string) string {
+	s = strings.Replace(s, "  - name: mr:ready-for-review\n", "  - name: ci:pending\n  - name: ci:running\n  - name: mr:ready-for-review\n", 1)
+	s = strings.Replace(s, "    running: validate:running\n    success: mr:ready-for-review\n",
+		"    running: validate:running\n    success: ci:pending\n", 1)
+	return strings.Replace(s, "  merge:\n    role: merge\n",
+		"  ci:\n    role: ci\n    on: ci:pending\n    running: ci:running\n    success: mr:ready-for-review\n    failure: dev:ready\n  merge:\n    role: merge\n", 1)
+}
+
+// CI feeds the loop: the pipeline of the merge request's first head fails;
+// its failed job's log tail reaches the developer's same session, the fix
+// is validated and pushed, and the passing pipeline moves the merge request
+// on to review.
+func TestFailedPipelineGoesBackToTheDeveloper(t *testing.T) {
+	const script = `
+steps:
+  - match: {role: pm}
+    summary: "Plan: add feature.go.\n\n## Acceptance criteria\n- [ ] it builds"
+  - match: {role: developer, prompt: "feature_test.go:9: Feature() = 1, want 2"}
+    actions:
+      - write: {path: feature.go, content: "package calc\n\n// Feature is new.\nfunc Feature() int { return 2 }\n"}
+    summary: Feature returns 2, as CI wants.
+  - match: {role: developer}
+    actions:
+      - write: {path: feature.go, content: "package calc\n\n// Feature is new.\nfunc Feature() int { return 1 }\n"}
+    summary: Added Feature.
+`
+	fake := gitlabfake.New(t)
+	fake.AddUser("alice", "", false)
+	first := ""
+	fake.CI = func(sha string) *gitlabfake.PipelineSpec {
+		if first == "" || first == sha {
+			first = sha
+			return &gitlabfake.PipelineSpec{Status: "failed", RunningReads: 1, Jobs: []gitlabfake.JobSpec{
+				{Name: "lint", Stage: "test", Status: "success", Log: "ok\n"},
+				{Name: "unit", Stage: "test", Status: "failed", FailureReason: "script_failure",
+					Log: "\x1b[0Ksection_start:1700000000:step_script\r\x1b[0K$ go test ./...\n" +
+						strings.Repeat("noise line\n", 200) +
+						"--- FAIL: TestFeature (0.00s)\n    feature_test.go:9: Feature() = 1, want 2\nFAIL\n\x1b[31;1mERROR: Job failed: exit code 1\x1b[0;m\n"},
+			}}
+		}
+		return &gitlabfake.PipelineSpec{Status: "success", RunningReads: 1,
+			Jobs: []gitlabfake.JobSpec{{Name: "unit", Stage: "test", Status: "success", Log: "ok\n"}}}
+	}
+	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
+	org := orgtest.New(t, orgtest.Options{Script: script, Edit: func(s string) string {
+		s = strings.Replace(s, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+fake.URL+
+			"\n    project: "+fake.ProjectPath+"\n    token: $AGENTORG_TEST_FAKE_GITLAB_TOKEN\n", 1)
+		return ciWorkflow(s)
+	}})
+	orgtest.Git(t, org.Origin, "push", "--quiet", "--force", fake.Repo, "main:main")
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "humans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	people, err := gitlab.New(context.Background(), gitlab.Options{BaseURL: fake.URL, Project: fake.ProjectPath,
+		Token: gitlabfake.Token, Bot: org.Workflow.Tracker.Bot, Sudo: true, DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk := &human.Desk{Workflow: org.Workflow, Tracker: people, Log: org.Log}
+	eng := org.Engine(t, app.EngineOptions{CIPoll: 10 * time.Millisecond})
+	ctx := context.Background()
+
+	is, err := people.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := is.Number
+	if err := desk.OptIn(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	if _, err := desk.Approve(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "mr:ready-for-review")
+
+	as, err := org.Log.Attempts(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 2 || as[0].CommitSHA != first || as[1].SessionID != as[0].SessionID {
+		t.Fatalf("attempts %+v: want two, the first at the failed pipeline's head %s, the second in the same session", as, first)
+	}
+	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mr.HeadSHA != as[1].CommitSHA || fake.Pipelines(mr.HeadSHA) != 1 {
+		t.Fatalf("merge request head %s, want the fix %s with its own pipeline", mr.HeadSHA, as[1].CommitSHA)
+	}
+	cs, err := org.Tracker.Comments(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report string
+	for _, c := range cs {
+		if strings.Contains(c.Body, "## CI failed") {
+			report = c.Body
+		}
+	}
+	switch {
+	case report == "":
+		t.Fatal("no CI failure comment")
+	case !strings.Contains(report, "Job `unit`") || strings.Contains(report, "Job `lint`"):
+		t.Fatalf("the report should name the failed job only:\n%s", report)
+	case strings.Contains(report, "\x1b[") || strings.Contains(report, "section_start"):
+		t.Fatalf("terminal escapes reached the report:\n%q", report)
+	case strings.Count(report, "noise line") > 80 || !strings.Contains(report, "earlier lines cut"):
+		t.Fatalf("the log tail is not trimmed:\n%s", report)
+	}
+	found := false
+	for _, ev := range events(t, org, n, eventlog.KindVerdict) {
+		found = found || strings.Contains(ev.Reason, "failed on "+first[:10])
+	}
+	if !found {
+		t.Fatalf("no event records the failed pipeline: %+v", events(t, org, n, eventlog.KindVerdict))
 	}
 }

@@ -38,6 +38,9 @@ type Deps struct {
 	AgentEnv func(a *workflow.Agent) []string
 	// CheckEnv is the environment checks and the E2E command run with.
 	CheckEnv []string
+	// CIPoll is how often the ci role reads a running pipeline, and
+	// CINoPipeline how long it waits for one to appear. Zero: the defaults.
+	CIPoll, CINoPipeline time.Duration
 }
 
 // Run is one stage run on one issue.
@@ -81,6 +84,8 @@ func For(name string) Role {
 		return merge{}
 	case agentorg.RoleE2E:
 		return e2e{}
+	case agentorg.RoleCI:
+		return ci{}
 	}
 	return nil
 }

@@ -514,7 +514,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name:  "unknown role",
 			edits: []edit{{"role: pick,", "role: «picker,"}},
-			want:  []string{`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e) (did you mean "pick"?)`},
+			want:  []string{`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e, ci) (did you mean "pick"?)`},
 		},
 		{
 			name:  "unknown tracker kind",
@@ -623,6 +623,11 @@ func TestParseProblems(t *testing.T) {
 			want:  []string{`stage "validate" has role validator but no checks are defined: add a checks list`},
 		},
 		{
+			name:  "ci stage on the embedded tracker",
+			edits: []edit{{"role: e2e", "role: «ci"}},
+			want:  []string{`stage "e2e" has role ci, which watches the forge's pipelines: it needs tracker.kind gitlab`},
+		},
+		{
 			name:  "e2e stage without e2e.run",
 			edits: []edit{{"e2e:\n  run: make e2e\n", ""}, {"role: e2e", "role: «e2e"}},
 			want:  []string{`stage "e2e" has role e2e but e2e.run is empty: set the end-to-end command`},
@@ -720,7 +725,7 @@ func TestParseProblems(t *testing.T) {
 			edits: []edit{{"version: 1", "version: «3"}, {"role: pick,", "role: «picker,"}, {"concurrency: 2", "concurrency: «none"}, {"approvers: [alice, bob]", "approvers: «[]"}},
 			want: []string{
 				"unsupported version 3: this agentorg reads version 1",
-				`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e) (did you mean "pick"?)`,
+				`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e, ci) (did you mean "pick"?)`,
 				`concurrency in stage "develop" must be an integer, not the string "none"`,
 				`gate "merge" has no approvers: nobody could approve`,
 			},

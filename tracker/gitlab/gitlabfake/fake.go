@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -34,6 +35,10 @@ type Server struct {
 	Repo string
 	// ProjectPath is the project's full path, e.g. "team/app"; its id is 7.
 	ProjectPath string
+	// CI, when set, says what pipeline a commit gets: it is asked the first
+	// time a client looks for the pipelines of a SHA (as if the push had
+	// started one) and may return nil for none.
+	CI func(sha string) *PipelineSpec
 	// ResetApprovalsOnPush clears approvals when a merge request's head
 	// moves (a project setting, on by default on GitLab).
 	ResetApprovalsOnPush bool
@@ -48,6 +53,8 @@ type Server struct {
 	events   []*labelEvent
 	mrs      []*mergeRequest
 	statuses []*commitStatus
+	pipes    []*pipeline
+	asked    map[string]bool // SHAs CI was asked about
 	counts   map[string]int
 	total    int
 	faults   []Fault
@@ -156,7 +163,7 @@ func New(t testing.TB) *Server {
 	s := &Server{
 		Repo: filepath.Join(t.TempDir(), "app.git"), ProjectPath: "team/app",
 		users: map[string]*user{}, tokens: map[string]string{}, labels: map[string]*label{},
-		counts: map[string]int{}, limit: RateLimit{Limit: 2000, Remaining: 2000},
+		counts: map[string]int{}, asked: map[string]bool{}, limit: RateLimit{Limit: 2000, Remaining: 2000},
 	}
 	if out, err := exec.Command("git", "init", "--quiet", "--bare", "--initial-branch=main", s.Repo).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v: %s", err, out)
@@ -275,6 +282,9 @@ func (s *Server) routes() http.Handler {
 	api("PUT "+p+"/merge_requests/{iid}/merge", s.merge)
 	api("POST "+p+"/statuses/{sha}", s.setStatus)
 	api("GET "+p+"/repository/commits/{sha}/statuses", s.listStatuses)
+	api("GET "+p+"/pipelines", s.listPipelines)
+	api("GET "+p+"/pipelines/{pid}/jobs", s.listJobs)
+	api("GET "+p+"/jobs/{jid}/trace", s.trace)
 	mux.HandleFunc("/", s.serveGit)
 	return mux
 }
@@ -338,7 +348,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, pattern string
 	writeJSON(w, code, body)
 }
 
+// rawText is an answer that is not JSON (a job's log).
+type rawText string
+
 func writeJSON(w http.ResponseWriter, code int, body any) {
+	if t, ok := body.(rawText); ok {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(code)
+		io.WriteString(w, string(t))
+		return
+	}
 	w.WriteHeader(code)
 	if body != nil {
 		json.NewEncoder(w).Encode(body)
