@@ -274,9 +274,15 @@ func (t *Tracker) UpdateLabels(ctx context.Context, number int64, add, remove []
 	return is, t.remember(ctx, is)
 }
 
-// LabelEvents lists resource_label_events, oldest first. Events of a label
-// deleted since have no name and are left out.
+// LabelEvents lists resource_label_events, oldest first, the token's own
+// account named as the bot. Events of a label deleted since have no name and
+// are left out.
 func (t *Tracker) LabelEvents(ctx context.Context, number int64) ([]agentorg.LabelEvent, error) {
+	// Approvals are judged from these actors: the bot's own account must be
+	// recognised, so not knowing it is an error, not a guess.
+	if _, err := t.tokenUser(ctx); err != nil {
+		return nil, err
+	}
 	opt := &gl.ListLabelEventsOptions{ListOptions: gl.ListOptions{PerPage: 100, Page: 1}}
 	out := []agentorg.LabelEvent{}
 	for {

@@ -39,6 +39,12 @@ type Server struct {
 	// time a client looks for the pipelines of a SHA (as if the push had
 	// started one) and may return nil for none.
 	CI func(sha string) *PipelineSpec
+	// AccessLevel is the bot's role in the project (default 40, Maintainer),
+	// Scopes its token's scopes (default api, write_repository), Protected
+	// the protected branches with the lowest level that may merge into each.
+	AccessLevel int
+	Scopes      []string
+	Protected   map[string]int
 	// ResetApprovalsOnPush clears approvals when a merge request's head
 	// moves (a project setting, on by default on GitLab).
 	ResetApprovalsOnPush bool
@@ -163,6 +169,7 @@ func New(t testing.TB) *Server {
 	s := &Server{
 		Repo: filepath.Join(t.TempDir(), "app.git"), ProjectPath: "team/app",
 		users: map[string]*user{}, tokens: map[string]string{}, labels: map[string]*label{},
+		AccessLevel: 40, Scopes: []string{"api", "write_repository"}, Protected: map[string]int{"main": 40},
 		counts: map[string]int{}, asked: map[string]bool{}, limit: RateLimit{Limit: 2000, Remaining: 2000},
 	}
 	if out, err := exec.Command("git", "init", "--quiet", "--bare", "--initial-branch=main", s.Repo).CombinedOutput(); err != nil {
@@ -282,6 +289,11 @@ func (s *Server) routes() http.Handler {
 	api("PUT "+p+"/merge_requests/{iid}/merge", s.merge)
 	api("POST "+p+"/statuses/{sha}", s.setStatus)
 	api("GET "+p+"/repository/commits/{sha}/statuses", s.listStatuses)
+	api("GET /api/v4/personal_access_tokens/self", s.tokenSelf)
+	api("GET "+p+"/labels", s.listLabels)
+	api("POST "+p+"/labels", s.createLabel)
+	api("PUT "+p+"/labels/{lid}", s.updateLabel)
+	api("GET "+p+"/protected_branches/{name}", s.protectedBranch)
 	api("GET "+p+"/pipelines", s.listPipelines)
 	api("GET "+p+"/pipelines/{pid}/jobs", s.listJobs)
 	api("GET "+p+"/jobs/{jid}/trace", s.trace)

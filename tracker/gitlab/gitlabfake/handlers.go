@@ -97,8 +97,80 @@ func (s *Server) currentUser(c *call) (int, any) {
 }
 
 func (s *Server) getProject(c *call) (int, any) {
+	level := s.AccessLevel
+	if c.actor.Username != "agentorg-bot" {
+		level = 30
+	}
 	return 200, map[string]any{"id": projectID, "path_with_namespace": s.ProjectPath, "default_branch": "main",
-		"http_url_to_repo": s.GitURL(), "web_url": s.URL + "/" + s.ProjectPath}
+		"http_url_to_repo": s.GitURL(), "web_url": s.URL + "/" + s.ProjectPath,
+		"permissions": map[string]any{"project_access": map[string]any{"access_level": level, "notification_level": 3},
+			"group_access": nil}}
+}
+
+func (s *Server) tokenSelf(c *call) (int, any) {
+	return 200, map[string]any{"id": 1, "name": "agentorg", "revoked": false, "created_at": ts(s.now()), "scopes": s.Scopes,
+		"user_id": c.actor.ID, "last_used_at": ts(s.now()), "active": true, "expires_at": nil}
+}
+
+func (s *Server) labelJSON(l *label) map[string]any {
+	return map[string]any{"id": l.ID, "name": l.Name, "color": l.Color, "text_color": "#FFFFFF", "description": l.Descr,
+		"description_html": l.Descr, "open_issues_count": 0, "closed_issues_count": 0, "open_merge_requests_count": 0,
+		"subscribed": false, "priority": nil, "is_project_label": true}
+}
+
+func (s *Server) listLabels(c *call) (int, any) {
+	var ls []*label
+	for _, l := range s.labels {
+		ls = append(ls, l)
+	}
+	sort.Slice(ls, func(a, b int) bool { return ls[a].Name < ls[b].Name })
+	docs := []any{}
+	for _, l := range paginate(c, ls) {
+		docs = append(docs, s.labelJSON(l))
+	}
+	return 200, docs
+}
+
+func (s *Server) createLabel(c *call) (int, any) {
+	name, _ := c.str("name")
+	color, _ := c.str("color")
+	if name == "" || color == "" {
+		return 400, map[string]any{"error": "name, color are missing"}
+	}
+	if _, ok := s.labels[name]; ok {
+		return msg(409, "Label already exists")
+	}
+	desc, _ := c.str("description")
+	l := &label{ID: s.id(), Name: name, Color: color, Descr: desc}
+	s.labels[name] = l
+	return 201, s.labelJSON(l)
+}
+
+func (s *Server) updateLabel(c *call) (int, any) {
+	id := c.r.PathValue("lid")
+	for _, l := range s.labels {
+		if fmt.Sprint(l.ID) == id || l.Name == id {
+			if v, ok := c.str("color"); ok {
+				l.Color = v
+			}
+			if v, ok := c.str("description"); ok {
+				l.Descr = v
+			}
+			return 200, s.labelJSON(l)
+		}
+	}
+	return notFound("Label")
+}
+
+func (s *Server) protectedBranch(c *call) (int, any) {
+	name := c.r.PathValue("name")
+	level, ok := s.Protected[name]
+	if !ok {
+		return notFound("")
+	}
+	return 200, map[string]any{"id": 1, "name": name, "allow_force_push": false, "code_owner_approval_required": false,
+		"push_access_levels":  []any{map[string]any{"access_level": 40, "access_level_description": "Maintainers"}},
+		"merge_access_levels": []any{map[string]any{"access_level": level, "access_level_description": fmt.Sprintf("level %d", level)}}}
 }
 
 // ---- issues ----
