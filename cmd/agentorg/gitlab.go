@@ -91,4 +91,3 @@ labels exist. Prints each problem with a one-line fix; exits 1 if there is any.`
 		},
 	}
 }
-

@@ -102,4 +102,3 @@ func trackerWithToken(t *testing.T, f *gitlabfake.Server, db *sql.DB, token stri
 	}
 	return tr
 }
-
