@@ -18,6 +18,11 @@ var (
 	ErrConflict = errors.New("merge conflict")
 	// ErrNotMergeable: the merge request is closed or otherwise cannot merge.
 	ErrNotMergeable = errors.New("merge request cannot be merged")
+	// ErrUnavailable: the tracker cannot be reached or is overloaded (an
+	// outage, 5xx or rate limits outlasting the adapter's own retries). It
+	// says nothing about the work: the engine waits and tries the same step
+	// again without counting it as a failure.
+	ErrUnavailable = errors.New("tracker unavailable")
 )
 
 // IssueState is open or closed.

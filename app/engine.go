@@ -25,6 +25,8 @@ type EngineOptions struct {
 	StaleAfter   time.Duration
 	RetryDelay   time.Duration
 	MaxAttempts  int
+	// UnavailableDelay is how long a job waits out a tracker outage.
+	UnavailableDelay time.Duration
 	// Agents overrides adapters by agent name (the benchmark's no-op agent).
 	Agents map[string]agentorg.Agent
 	// CIPoll and CINoPipeline tune the ci role (zero: its defaults).
@@ -77,14 +79,15 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
 	}
 	return engine.New(ctx, engine.Config{
-		DB:           o.DB,
-		Deps:         deps,
-		PollInterval: eo.PollInterval,
-		Heartbeat:    eo.Heartbeat,
-		StaleAfter:   eo.StaleAfter,
-		RetryDelay:   eo.RetryDelay,
-		MaxAttempts:  eo.MaxAttempts,
-		Logger:       slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		DB:               o.DB,
+		Deps:             deps,
+		PollInterval:     eo.PollInterval,
+		Heartbeat:        eo.Heartbeat,
+		StaleAfter:       eo.StaleAfter,
+		RetryDelay:       eo.RetryDelay,
+		UnavailableDelay: eo.UnavailableDelay,
+		MaxAttempts:      eo.MaxAttempts,
+		Logger:           slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 }
 

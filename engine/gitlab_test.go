@@ -26,7 +26,11 @@ import (
 // GitLab itself (here: through an administrator's token and Sudo).
 func onGitLab(t *testing.T) (*orgtest.Org, *gitlabfake.Server, *human.Desk) {
 	t.Helper()
-	fake := gitlabfake.New(t)
+	return onGitLabWith(t, gitlabfake.New(t))
+}
+
+func onGitLabWith(t *testing.T, fake *gitlabfake.Server) (*orgtest.Org, *gitlabfake.Server, *human.Desk) {
+	t.Helper()
 	fake.AddUser("alice", "", false)
 	fake.AddUser("mallory", "", false)
 	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
@@ -308,5 +312,61 @@ steps:
 	}
 	if !found {
 		t.Fatalf("no event records the failed pipeline: %+v", events(t, org, n, eventlog.KindVerdict))
+	}
+}
+
+// A GitLab outage in the middle of a stage pauses the work and resumes it:
+// no try is spent on it, nothing is escalated, nothing is done twice.
+func TestGitLabOutagePausesAndResumes(t *testing.T) {
+	fake := gitlabfake.New(t)
+	// Quick retries, so that the outage outlasts them.
+	b := gitlab.SharedBudget(fake.URL, gitlabfake.Token)
+	b.MaxRetries, b.BaseDelay, b.MaxDelay = 2, time.Millisecond, 2*time.Millisecond
+	org, _, desk := onGitLabWith(t, fake)
+	eng := org.Engine(t, app.EngineOptions{UnavailableDelay: 20 * time.Millisecond, MaxAttempts: 2})
+	ctx := context.Background()
+	is, err := desk.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := is.Number
+	if err := desk.OptIn(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	if _, err := desk.Approve(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	// The validator's report cannot be posted three times in a row, and
+	// the merge request search fails for longer than the budget's retries.
+	fake.Inject(gitlabfake.Fault{Method: "POST", Pattern: "POST /api/v4/projects/{id}/issues/{iid}/notes", Status: 503, Times: 3})
+	fake.Inject(gitlabfake.Fault{Pattern: "GET /api/v4/projects/{id}/merge_requests", Status: 502, Times: 4})
+	orgtest.RunUntilIdle(t, eng)
+
+	wantLabels(t, org, n, "mr:ready-for-review")
+	if got := commentsWith(t, org, n, "## Validation of attempt"); got != 1 {
+		t.Fatalf("%d validation reports, want 1", got)
+	}
+	mrs, err := org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mrs) != 1 {
+		t.Fatalf("%d merge requests, want 1", len(mrs))
+	}
+	if as, _ := org.Log.Attempts(ctx, n); len(as) != 1 {
+		t.Fatalf("%d developer attempts, want 1", len(as))
+	}
+	waits := 0
+	for _, ev := range events(t, org, n, eventlog.KindError) {
+		if strings.Contains(ev.Reason, "tracker is unavailable") {
+			waits++
+		}
+	}
+	if waits == 0 {
+		t.Fatal("the outage never reached the engine: the test proves nothing")
+	}
+	if esc := events(t, org, n, eventlog.KindEscalate); len(esc) != 0 {
+		t.Fatalf("an outage escalated: %+v", esc)
 	}
 }

@@ -30,7 +30,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -150,7 +152,7 @@ func (t *Tracker) tokenUser(ctx context.Context) (string, error) {
 	}
 	u, _, err := t.c.Users.CurrentUser(gl.WithContext(ctx))
 	if err != nil {
-		return "", fmt.Errorf("gitlab: who is the token's user: %w", err)
+		return "", wrap(err, "gitlab: who is the token's user")
 	}
 	t.user = u.Username
 	return t.user, nil
@@ -193,7 +195,9 @@ func userName(u *gl.BasicUser) string {
 	return u.Username
 }
 
-// wrap maps GitLab's answers to the tracker's errors.
+// wrap maps GitLab's answers to the tracker's errors: 404 to ErrNotFound;
+// 429, 5xx and failures to reach GitLab (what the budget's retries could not
+// cure) to ErrUnavailable.
 func wrap(err error, what string) error {
 	if err == nil {
 		return nil
@@ -201,7 +205,25 @@ func wrap(err error, what string) error {
 	if errors.Is(err, gl.ErrNotFound) {
 		return fmt.Errorf("%s: %w", what, agentorg.ErrNotFound)
 	}
+	if unavailable(err) {
+		return fmt.Errorf("%s: %w: %w", what, agentorg.ErrUnavailable, err)
+	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	switch code := status(err); {
+	case code == http.StatusTooManyRequests, code >= 500 && code != http.StatusNotImplemented:
+		return true
+	case code != 0:
+		return false
+	}
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne)
 }
 
 // status returns the HTTP status of a failed request, or 0.
