@@ -369,4 +369,12 @@ func TestGitLabOutagePausesAndResumes(t *testing.T) {
 	if esc := events(t, org, n, eventlog.KindEscalate); len(esc) != 0 {
 		t.Fatalf("an outage escalated: %+v", esc)
 	}
+	// The jobs waited: none used up its tries and was thrown away.
+	var discarded int
+	if err := org.DB.QueryRowContext(ctx, "SELECT count(*) FROM river_job WHERE state = 'discarded'").Scan(&discarded); err != nil {
+		t.Fatal(err)
+	}
+	if discarded != 0 {
+		t.Fatalf("%d jobs were discarded during the outage", discarded)
+	}
 }
