@@ -31,6 +31,10 @@ type Budget struct {
 	// BaseDelay and MaxDelay bound the backoff when GitLab gives no wait.
 	// Defaults 500 ms and 30 s.
 	BaseDelay, MaxDelay time.Duration
+	// MaxWait is the longest Retry-After or RateLimit-Reset waited out
+	// within one request; a longer one fails the request (after pausing
+	// everyone that long). Default 2 minutes.
+	MaxWait time.Duration
 	// Sleep waits (tests record the waits instead of sleeping them).
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the clock. Default time.Now.
@@ -74,6 +78,9 @@ func (b *Budget) init() {
 		}
 		if b.MaxDelay <= 0 {
 			b.MaxDelay = 30 * time.Second
+		}
+		if b.MaxWait <= 0 {
+			b.MaxWait = 2 * time.Minute
 		}
 		if b.Sleep == nil {
 			b.Sleep = sleep
@@ -140,9 +147,12 @@ func (bt *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		}
 		resp, err := bt.base.RoundTrip(r)
-		<-b.sem
 		if err == nil {
 			b.noteLimits(resp)
+			// The slot is held until the body is read and closed.
+			resp.Body = &releaser{ReadCloser: resp.Body, release: func() { <-b.sem }}
+		} else {
+			<-b.sem
 		}
 		if err != nil && ctx.Err() != nil {
 			return nil, err
@@ -159,6 +169,19 @@ func (bt *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			return nil, err
 		}
 	}
+}
+
+// releaser gives the request's slot back when the body is closed.
+type releaser struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (r *releaser) Close() error {
+	err := r.ReadCloser.Close()
+	r.once.Do(r.release)
+	return err
 }
 
 // waitPause waits out a pause another request learnt of.
@@ -244,7 +267,10 @@ func (b *Budget) decide(resp *http.Response, err error, idempotent bool, attempt
 			wait = backoff()
 		}
 		b.pause(b.Now().Add(wait))
-		return true, wait
+		// A long wait is not spent inside one call: everyone pauses, and
+		// the caller hears that GitLab is unavailable (the engine then
+		// waits too, without holding a worker in a request).
+		return wait <= b.MaxWait, wait
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
 		if !idempotent {
 			return false, 0

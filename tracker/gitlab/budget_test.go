@@ -214,3 +214,32 @@ func TestConcurrencyIsBounded(t *testing.T) {
 		t.Fatalf("%d requests in flight at once, the budget allows 2", m)
 	}
 }
+
+// A Retry-After longer than MaxWait is not waited out inside the call: the
+// call fails as ErrUnavailable at once, and the next request waits it out.
+func TestLongRetryAfterFailsFastAndPausesEveryone(t *testing.T) {
+	e := newEnv(t, true)
+	w := &waits{}
+	now := time.Unix(1_800_000_000, 0)
+	tr := withBudget(t, e, &gitlab.Budget{Sleep: w.sleep, Now: func() time.Time { return now }})
+	iss, err := tr.CreateIssue(t.Context(), agentorg.NewIssue{Title: "x", Author: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fake.Inject(gitlabfake.Fault{Method: "GET", Status: 429, Times: 1, Header: http.Header{"Retry-After": {"3600"}}})
+	before, _ := e.fake.Requests()
+	_, err = tr.Issue(t.Context(), iss.Number)
+	after, _ := e.fake.Requests()
+	if !errors.Is(err, agentorg.ErrUnavailable) || after-before != 1 {
+		t.Fatalf("a 429 asking for an hour: %v after %d requests, want ErrUnavailable after 1", err, after-before)
+	}
+	if len(w.all()) != 0 {
+		t.Fatalf("waited %v inside the call", w.all())
+	}
+	if _, err := tr.Issue(t.Context(), iss.Number); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.all(); len(got) != 1 || got[0] != time.Hour {
+		t.Fatalf("the next request waited %v, want one hour", got)
+	}
+}
