@@ -378,3 +378,63 @@ func TestGitLabOutagePausesAndResumes(t *testing.T) {
 		t.Fatalf("%d jobs were discarded during the outage", discarded)
 	}
 }
+
+// On GitLab a person sends a plan back with a plain comment and the label:
+// the PM's next run is given their words.
+func TestRejectionInGitLabReachesThePM(t *testing.T) {
+	const script = `
+steps:
+  - match: {role: pm, prompt: "Cover negative numbers too."}
+    summary: "Plan v2: also covers negative numbers."
+  - match: {role: pm}
+    summary: "Plan v1."
+`
+	fake := gitlabfake.New(t)
+	fake.AddUser("alice", "", false)
+	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
+	org := orgtest.New(t, orgtest.Options{Script: script, Edit: func(s string) string {
+		return strings.Replace(s, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+fake.URL+
+			"\n    project: "+fake.ProjectPath+"\n    token: $AGENTORG_TEST_FAKE_GITLAB_TOKEN\n", 1)
+	}})
+	orgtest.Git(t, org.Origin, "push", "--quiet", "--force", fake.Repo, "main:main")
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "humans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	people, err := gitlab.New(context.Background(), gitlab.Options{BaseURL: fake.URL, Project: fake.ProjectPath,
+		Token: gitlabfake.Token, Bot: org.Workflow.Tracker.Bot, Sudo: true, DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	// alice writes on the issue before anything happens: not feedback.
+	is, err := people.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice", Labels: []string{"agentorg"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := is.Number
+	if _, err := people.AddComment(ctx, n, "Some context: Cover negative numbers too.", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	if commentsWith(t, org, n, "Plan v1.") != 1 {
+		t.Fatal("the first plan took a comment written before any plan as feedback")
+	}
+	// She sends the plan back, as in GitLab's UI.
+	if _, err := people.AddComment(ctx, n, "Cover negative numbers too.", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := people.UpdateLabels(ctx, n, []string{"agentorg"}, []string{"plan:review"}, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "plan:review")
+	if commentsWith(t, org, n, "Plan v2") != 1 || commentsWith(t, org, n, "## Plan for #") != 1 {
+		t.Fatal("the replan did not get alice's words")
+	}
+	if commentsWith(t, org, n, "adds the `issue:approved` label") != 1 {
+		t.Fatal("the plan comment should say how to approve in GitLab")
+	}
+}

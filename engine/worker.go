@@ -224,7 +224,7 @@ func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Is
 		actor = last.Actor
 		key = fmt.Sprintf("refused:%d:%s:%d", is.Number, g.Name, last.ID)
 	}
-	body := fmt.Sprintf("## Approval refused\n\n%s. The issue stays at `%s`; an approver can run `agentorg approve %d`.", why, g.Waits, is.Number)
+	body := fmt.Sprintf("## Approval refused\n\n%s. The issue stays at `%s`; %s.", why, g.Waits, e.wf.HowToApprove(g, is.Number))
 	if _, err := e.tracker.UpsertComment(ctx, is.Number, key, body, bot); err != nil {
 		return false, err
 	}
