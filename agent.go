@@ -16,6 +16,9 @@ const (
 	RoleValidator = "validator"
 	RoleMerge     = "merge"
 	RoleE2E       = "e2e"
+	// RoleCI waits for the forge's pipeline on the merge request's head;
+	// a failure goes back to the developer with the failed jobs' logs.
+	RoleCI = "ci"
 )
 
 // Access is what an agent may do in its directory.

@@ -18,6 +18,11 @@ var (
 	ErrConflict = errors.New("merge conflict")
 	// ErrNotMergeable: the merge request is closed or otherwise cannot merge.
 	ErrNotMergeable = errors.New("merge request cannot be merged")
+	// ErrUnavailable: the tracker cannot be reached or is overloaded (an
+	// outage, 5xx or rate limits outlasting the adapter's own retries). It
+	// says nothing about the work: the engine waits and tries the same step
+	// again without counting it as a failure.
+	ErrUnavailable = errors.New("tracker unavailable")
 )
 
 // IssueState is open or closed.
@@ -222,4 +227,53 @@ type Tracker interface {
 	// same (SHA, name) replaces the first.
 	SetCheck(ctx context.Context, r CheckResult) error
 	Checks(ctx context.Context, sha string) ([]CheckResult, error)
+}
+
+// Pipeline is the CI run of a forge on one commit.
+type Pipeline struct {
+	ID     int64  `json:"id"`
+	SHA    string `json:"sha"`
+	Status string `json:"status"` // the forge's word: running, success, failed, canceled, ...
+	URL    string `json:"url,omitempty"`
+	// Failed lists the jobs that failed, with the tail of their logs.
+	Failed []PipelineJob `json:"failed,omitempty"`
+}
+
+// Pipeline statuses the engine acts on; anything else is still running.
+const (
+	PipelineSuccess = "success"
+	PipelineFailed  = "failed"
+)
+
+// Finished reports whether the pipeline reached an end, and whether it
+// passed. Canceled counts as failed; skipped and manual as passed: they
+// block nothing.
+func (p Pipeline) Finished() (done, passed bool) {
+	switch p.Status {
+	case PipelineSuccess, "skipped", "manual":
+		return true, true
+	case PipelineFailed, "canceled", "canceling":
+		return true, false
+	}
+	return false, false
+}
+
+// PipelineJob is one job of a pipeline.
+type PipelineJob struct {
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Stage  string `json:"stage"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"` // the forge's failure reason
+	URL    string `json:"url,omitempty"`
+	// LogTail is the end of the job's log, trimmed, without terminal
+	// escapes: what a developer needs to see why it failed.
+	LogTail string `json:"log_tail,omitempty"`
+}
+
+// PipelineReader is implemented by trackers whose forge runs CI (GitLab).
+// Pipeline returns the newest pipeline for sha, with its failed jobs when it
+// failed, or an error wrapping ErrNotFound when there is none (yet).
+type PipelineReader interface {
+	Pipeline(ctx context.Context, sha string) (Pipeline, error)
 }

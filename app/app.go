@@ -20,6 +20,7 @@ import (
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/sqlitedb"
 	"github.com/agentorg/agentorg/tracker/embedded"
+	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/workflow"
 	"github.com/agentorg/agentorg/workspace"
 )
@@ -46,8 +47,15 @@ type Org struct {
 	Log      *eventlog.Log
 	Desk     *human.Desk
 	// Origin is the repository the organization works on (a path or URL).
+	// With the GitLab tracker and no remote repo.url it is the project's
+	// HTTP clone URL, learnt from GitLab when the engine starts.
 	Origin string
-	lock   *os.File
+	// TransportEnv is given to the git commands that talk to the origin
+	// (and to nothing else): the GitLab token as an http.extraHeader.
+	TransportEnv []string
+	// cloneURL asks the tracker for the origin when Origin is empty.
+	cloneURL func(ctx context.Context) (string, error)
+	lock     *os.File
 }
 
 // homeFile records which workflow a home belongs to.
@@ -160,6 +168,20 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 			return nil, err
 		}
 		org.Tracker = tr
+	case workflow.TrackerGitLab:
+		g := wf.Tracker.GitLab
+		tr, err := gitlab.New(ctx, gitlab.Options{BaseURL: g.URL, Project: g.Project, Token: g.Token, Bot: wf.Tracker.Bot, DB: db})
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: %w", wfPath, err)
+		}
+		org.Tracker = tr
+		org.TransportEnv = gitlab.GitAuthEnv(g.Token)
+		if !isRemoteURL(wf.Repo.URL) {
+			// The repository is the GitLab project's, not the local checkout
+			// holding the workflow.
+			org.Origin, org.cloneURL = "", tr.CloneURL
+		}
 	default:
 		db.Close()
 		return nil, fmt.Errorf("%s: tracker kind %q is not supported by this build", wfPath, wf.Tracker.Kind)

@@ -23,8 +23,12 @@ type EngineOptions struct {
 	StaleAfter   time.Duration
 	RetryDelay   time.Duration
 	MaxAttempts  int
+	// UnavailableDelay is how long a job waits out a tracker outage.
+	UnavailableDelay time.Duration
 	// Agents overrides adapters by agent name (the benchmark's no-op agent).
 	Agents map[string]agentorg.Agent
+	// CIPoll and CINoPipeline tune the ci role (zero: its defaults).
+	CIPoll, CINoPipeline time.Duration
 }
 
 // Engine takes the home's lock and builds the engine over this home.
@@ -32,7 +36,14 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 	if err := o.Lock(); err != nil {
 		return nil, err
 	}
-	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin)
+	if o.Origin == "" && o.cloneURL != nil {
+		url, err := o.cloneURL(ctx)
+		if err != nil {
+			return nil, err
+		}
+		o.Origin = url
+	}
+	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin, workspace.TransportEnv(o.TransportEnv))
 	if err != nil {
 		return nil, err
 	}
@@ -63,16 +74,18 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		Identity: workspace.Identity{Name: o.Workflow.Tracker.Bot, Email: o.Workflow.Tracker.Bot + "@agentorg.invalid"},
 		AgentEnv: AgentEnv,
 		CheckEnv: CheckEnv(),
+		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
 	}
 	return engine.New(ctx, engine.Config{
-		DB:           o.DB,
-		Deps:         deps,
-		PollInterval: eo.PollInterval,
-		Heartbeat:    eo.Heartbeat,
-		StaleAfter:   eo.StaleAfter,
-		RetryDelay:   eo.RetryDelay,
-		MaxAttempts:  eo.MaxAttempts,
-		Logger:       slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		DB:               o.DB,
+		Deps:             deps,
+		PollInterval:     eo.PollInterval,
+		Heartbeat:        eo.Heartbeat,
+		StaleAfter:       eo.StaleAfter,
+		RetryDelay:       eo.RetryDelay,
+		UnavailableDelay: eo.UnavailableDelay,
+		MaxAttempts:      eo.MaxAttempts,
+		Logger:           slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 }
 

@@ -46,6 +46,10 @@ type Config struct {
 	MaxAttempts int
 	// RetryDelay is the first retry's delay; each next one is 4x. Default 2 s.
 	RetryDelay time.Duration
+	// UnavailableDelay is how long a job waits when the tracker is
+	// unavailable (agentorg.ErrUnavailable) before it tries the same step
+	// again; such waits do not count as failed tries. Default 30 s.
+	UnavailableDelay time.Duration
 	// FetchCooldown and FetchPollInterval tune River's fetch loop (SQLite
 	// has no LISTEN/NOTIFY). Defaults 20 ms and 200 ms.
 	FetchCooldown     time.Duration
@@ -135,6 +139,9 @@ func setDefaults(c *Config) {
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = 2 * time.Second
+	}
+	if c.UnavailableDelay <= 0 {
+		c.UnavailableDelay = 30 * time.Second
 	}
 	if c.FetchCooldown <= 0 {
 		c.FetchCooldown = 20 * time.Millisecond

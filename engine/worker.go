@@ -35,7 +35,14 @@ func (w *stageWorker) NextRetry(job *river.Job[StageArgs]) time.Time {
 }
 
 func (w *stageWorker) Work(ctx context.Context, job *river.Job[StageArgs]) error {
-	return w.e.work(ctx, job.ID, job.Attempt, job.MaxAttempts, job.Args)
+	err := w.e.work(ctx, job.ID, job.Attempt, job.MaxAttempts, job.Args)
+	if errors.Is(err, agentorg.ErrUnavailable) && ctx.Err() == nil {
+		// An outage is not the stage's failure: wait, then do the same step
+		// again (every step is idempotent), without spending a try.
+		w.e.cfg.Logger.Warn("tracker unavailable; the job waits", "issue", job.Args.Issue, "stage", job.Args.Stage, "err", err)
+		return river.JobSnooze(w.e.cfg.UnavailableDelay)
+	}
+	return err
 }
 
 // errLeftStage is the cancel cause when a human moved the issue out of the
@@ -116,6 +123,11 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	if runErr != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: leave the claim for the next start
+		}
+		if errors.Is(runErr, agentorg.ErrUnavailable) {
+			_ = e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindError,
+				Reason: fmt.Sprintf("the tracker is unavailable; the stage waits and tries again: %v", runErr)})
+			return runErr
 		}
 		if attempt < maxAttempts {
 			_ = e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindError,
@@ -212,7 +224,7 @@ func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Is
 		actor = last.Actor
 		key = fmt.Sprintf("refused:%d:%s:%d", is.Number, g.Name, last.ID)
 	}
-	body := fmt.Sprintf("## Approval refused\n\n%s. The issue stays at `%s`; an approver can run `agentorg approve %d`.", why, g.Waits, is.Number)
+	body := fmt.Sprintf("## Approval refused\n\n%s. The issue stays at `%s`; %s.", why, g.Waits, e.wf.HowToApprove(g, is.Number))
 	if _, err := e.tracker.UpsertComment(ctx, is.Number, key, body, bot); err != nil {
 		return false, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/workflow"
 )
 
 // pm plans an issue: its agent reads a clean checkout of the target branch
@@ -64,8 +65,11 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if plan == "" {
 		return Outcome{}, fmt.Errorf("%w: the PM agent answered with an empty plan", agentorg.ErrAgent)
 	}
-	body := fmt.Sprintf("## Plan for #%d\n\n%s\n\n_Session %s. Approve with `agentorg approve %d`, or reject with a reason._",
-		r.Issue.Number, plan, res.SessionID, r.Issue.Number)
+	how := fmt.Sprintf("Approve with `agentorg approve %d`, or reject with a reason.", r.Issue.Number)
+	if g := d.Workflow.GateWaiting(r.Stage.Success); g != nil && d.Workflow.Tracker.Kind == workflow.TrackerGitLab {
+		how = fmt.Sprintf("To approve, an approver adds the `%s` label; to send it back, a comment with the reason and the `%s` label.", g.Approve, g.Reject)
+	}
+	body := fmt.Sprintf("## Plan for #%d\n\n%s\n\n_Session %s. %s_", r.Issue.Number, plan, res.SessionID, how)
 	if _, err := d.Tracker.UpsertComment(ctx, r.Issue.Number, PlanKey(r.Issue.Number), body, d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}

@@ -38,6 +38,9 @@ type Deps struct {
 	AgentEnv func(a *workflow.Agent) []string
 	// CheckEnv is the environment checks and the E2E command run with.
 	CheckEnv []string
+	// CIPoll is how often the ci role reads a running pipeline, and
+	// CINoPipeline how long it waits for one to appear. Zero: the defaults.
+	CIPoll, CINoPipeline time.Duration
 }
 
 // Run is one stage run on one issue.
@@ -81,6 +84,8 @@ func For(name string) Role {
 		return merge{}
 	case agentorg.RoleE2E:
 		return e2e{}
+	case agentorg.RoleCI:
+		return ci{}
 	}
 	return nil
 }
@@ -155,17 +160,43 @@ func PlanKey(issue int64) string { return fmt.Sprintf("plan:%d", issue) }
 // is given it.
 const FeedbackKey = "feedback"
 
-// Feedback returns the newest human feedback (a rejection reason) on an
-// issue, or "".
+// Feedback returns the newest human feedback on an issue, or "": the words
+// people wrote after the engine last spoke (on a forge, a rejection is a
+// plain comment and a label), else the newest comment marked as feedback
+// (a rejection through agentorg, a CI failure report). Before the engine
+// has said anything there is nothing to answer, so nothing counts.
 func Feedback(ctx context.Context, t agentorg.Tracker, issue int64) (string, error) {
 	cs, err := t.Comments(ctx, issue)
 	if err != nil {
 		return "", err
 	}
-	for i := len(cs) - 1; i >= 0; i-- {
-		if agentorg.HasMarker(cs[i].Body, FeedbackKey) {
-			return strings.TrimSpace(agentorg.StripMarkers(cs[i].Body)), nil
+	var lastMarked time.Time
+	feedback := -1
+	for i, c := range cs {
+		if agentorg.StripMarkers(c.Body) == c.Body {
+			continue // a person's plain comment
 		}
+		if c.UpdatedAt.After(lastMarked) {
+			lastMarked = c.UpdatedAt
+		}
+		if agentorg.HasMarker(c.Body, FeedbackKey) && (feedback < 0 || !c.UpdatedAt.Before(cs[feedback].UpdatedAt)) {
+			feedback = i
+		}
+	}
+	if lastMarked.IsZero() {
+		return "", nil
+	}
+	var words []string
+	for _, c := range cs {
+		if agentorg.StripMarkers(c.Body) == c.Body && c.CreatedAt.After(lastMarked) {
+			words = append(words, strings.TrimSpace(c.Body))
+		}
+	}
+	if len(words) > 0 {
+		return strings.Join(words, "\n\n"), nil
+	}
+	if feedback >= 0 {
+		return strings.TrimSpace(agentorg.StripMarkers(cs[feedback].Body)), nil
 	}
 	return "", nil
 }

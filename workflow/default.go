@@ -275,8 +275,10 @@ agents:
 # Automated steps. A stage runs its role on issues that carry its "on" label,
 # shows "running" while it works, then sets "success", or "failure" (the
 # escalation label when left out). Roles: pm, pick, developer, validator,
-# merge, e2e. pm and developer stages need an agent. concurrency (default 1)
-# bounds the issues a stage works on at once.
+# merge, e2e, and ci (on GitLab: waits for the merge request's pipeline and
+# sends a failure back to the developer with the failed jobs' logs). pm and
+# developer stages need an agent. concurrency (default 1) bounds the issues a
+# stage works on at once.
 stages:
   plan:
     role: pm

@@ -1,5 +1,7 @@
 package workflow
 
+import "fmt"
+
 // Lookups return pointers into the workflow's slices, or nil when nothing
 // matches. Validation guarantees names, on labels, waits labels and approve
 // labels are unique, so the first match is the only one.
@@ -121,4 +123,17 @@ func (w *Workflow) StateLabels() []string {
 		}
 	}
 	return out
+}
+
+// HowToApprove tells a person how to pass gate g on issue n: with the CLI on
+// the embedded tracker, in the tracker itself on GitLab (where the CLI acts
+// as the bot's token and cannot approve for anyone).
+func (w *Workflow) HowToApprove(g *Gate, n int64) string {
+	if w.Tracker.Kind == TrackerGitLab {
+		if g.MergeRequest {
+			return fmt.Sprintf("an approver approves the merge request in GitLab and adds the `%s` label", g.Approve)
+		}
+		return fmt.Sprintf("an approver adds the `%s` label in GitLab", g.Approve)
+	}
+	return fmt.Sprintf("an approver can run `agentorg approve %d`", n)
 }

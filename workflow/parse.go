@@ -239,6 +239,11 @@ func (d *decoder) tracker(e entry, t *Tracker) {
 	gitlab.v.desc = "tracker.gitlab"
 	d.object(gitlab.v, "tracker.gitlab", gitlab.keyPos, gitlabKeys, required, func(f entry) {
 		s := d.str(f.v)
+		if use && f.key == "token" && s != "" && !envRefRE.MatchString(s) {
+			// A token written in a repository file is a leaked token.
+			d.errorf(f.v.pos, "tracker.gitlab.token must name an environment variable ($GITLAB_TOKEN), never hold the token itself")
+			return
+		}
 		if use {
 			var set bool
 			if s, set = d.expand(s, f.v); set && s == "" && !isEmpty(f.v.node) {

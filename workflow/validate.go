@@ -23,7 +23,7 @@ const (
 	DefaultStageConcurrent = 1
 )
 
-var roles = []string{agentorg.RolePM, agentorg.RolePick, agentorg.RoleDeveloper, agentorg.RoleValidator, agentorg.RoleMerge, agentorg.RoleE2E}
+var roles = []string{agentorg.RolePM, agentorg.RolePick, agentorg.RoleDeveloper, agentorg.RoleValidator, agentorg.RoleMerge, agentorg.RoleE2E, agentorg.RoleCI}
 
 // promptsFor lists the prompts a stage renders; stages that run no agent
 // need none.
@@ -188,6 +188,10 @@ func (d *decoder) checkStages(w *Workflow) {
 		case agentorg.RoleValidator:
 			if len(w.Checks) == 0 {
 				d.errorf(rolePos, "stage %q has role validator but no checks are defined: add a checks list", s.Name)
+			}
+		case agentorg.RoleCI:
+			if w.Tracker.Kind != TrackerGitLab {
+				d.errorf(rolePos, "stage %q has role ci, which watches the forge's pipelines: it needs tracker.kind gitlab", s.Name)
 			}
 		case agentorg.RoleE2E:
 			if strings.TrimSpace(w.E2E.Run) == "" {

@@ -518,7 +518,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name:  "unknown role",
 			edits: []edit{{"role: pick,", "role: «picker,"}},
-			want:  []string{`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e) (did you mean "pick"?)`},
+			want:  []string{`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e, ci) (did you mean "pick"?)`},
 		},
 		{
 			name:  "unknown tracker kind",
@@ -589,6 +589,11 @@ func TestParseProblems(t *testing.T) {
 			want:  []string{"token in tracker.gitlab is empty"},
 		},
 		{
+			name:  "gitlab token written in the file",
+			edits: []edit{{"  kind: embedded", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: g/p, token: «glpat-leaked}"}},
+			want:  []string{"tracker.gitlab.token must name an environment variable ($GITLAB_TOKEN), never hold the token itself"},
+		},
+		{
 			name:  "unset environment variable for an agent",
 			edits: []edit{{"env: {TOKEN: $AGENT_TOKEN,", "env: {TOKEN: «\"${NOPE}\","}},
 			want:  []string{`environment variable NOPE is not set (TOKEN in env in agent "coder" refers to it)`},
@@ -655,6 +660,11 @@ func TestParseProblems(t *testing.T) {
 			name:  "validator without checks",
 			edits: []edit{{"checks:\n  - name: test\n    run: go test ./...\n", ""}, {"role: validator", "role: «validator"}},
 			want:  []string{`stage "validate" has role validator but no checks are defined: add a checks list`},
+		},
+		{
+			name:  "ci stage on the embedded tracker",
+			edits: []edit{{"role: e2e", "role: «ci"}},
+			want:  []string{`stage "e2e" has role ci, which watches the forge's pipelines: it needs tracker.kind gitlab`},
 		},
 		{
 			name:  "e2e stage without e2e.run",
@@ -784,7 +794,7 @@ func TestParseProblems(t *testing.T) {
 			edits: []edit{{"version: 1", "version: «3"}, {"role: pick,", "role: «picker,"}, {"concurrency: 2", "concurrency: «none"}, {"approvers: [alice, bob]", "approvers: «[]"}},
 			want: []string{
 				"unsupported version 3: this agentorg reads version 1",
-				`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e) (did you mean "pick"?)`,
+				`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e, ci) (did you mean "pick"?)`,
 				`concurrency in stage "develop" must be an integer, not the string "none"`,
 				`gate "merge" has no approvers: nobody could approve`,
 			},

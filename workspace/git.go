@@ -134,10 +134,15 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 
 // gitWith runs one git command as who, with stdin.
 func gitWith(ctx context.Context, dir string, who Identity, stdin io.Reader, args ...string) (string, error) {
+	return gitRun(ctx, dir, who, stdin, nil, args...)
+}
+
+// gitRun runs one git command as who, with stdin and extra environment.
+func gitRun(ctx context.Context, dir string, who Identity, stdin io.Reader, extraEnv []string, args ...string) (string, error) {
 	argv := append(append([]string{}, safetyConfig...), args...)
 	cmd := exec.CommandContext(ctx, "git", argv...)
 	cmd.Dir = dir
-	cmd.Env = gitEnv(who)
+	cmd.Env = append(gitEnv(who), extraEnv...)
 	cmd.Stdin = stdin
 	stdout := &capped{max: maxStdout}
 	stderr := &proc.Tail{Max: maxStderr}

@@ -33,15 +33,30 @@ type Mirror struct {
 	// share it; the repairs (prune, list, drop what a crash left) take it
 	// alone, so that a prune never races an add.
 	mu sync.RWMutex
+	// transportEnv is added to the environment of the git commands that
+	// talk to the origin (clone, fetch, push) and of no other: credentials
+	// (see TransportEnv) stay out of argv, out of the mirror's config, and
+	// out of every worktree an agent works in.
+	transportEnv []string
 	// fetchMu and lastFetch let concurrent callers share one fetch.
 	fetchMu   sync.Mutex
 	lastFetch time.Time // when the last successful fetch started
 }
 
+// MirrorOption configures OpenMirror.
+type MirrorOption func(*Mirror)
+
+// TransportEnv gives the git commands that talk to the origin (and only
+// them) extra environment variables, such as GIT_CONFIG_COUNT/KEY/VALUE
+// carrying an http.extraHeader with a token.
+func TransportEnv(env []string) MirrorOption {
+	return func(m *Mirror) { m.transportEnv = append([]string(nil), env...) }
+}
+
 // OpenMirror clones origin bare into dir the first time and reuses the clone
 // afterwards. The clone is made beside dir and renamed into place, so a crash
 // never leaves a half-cloned mirror behind. Safe to call again.
-func OpenMirror(ctx context.Context, dir, origin string) (*Mirror, error) {
+func OpenMirror(ctx context.Context, dir, origin string, opts ...MirrorOption) (*Mirror, error) {
 	if err := plainArg("origin", origin); err != nil {
 		return nil, err
 	}
@@ -57,6 +72,9 @@ func OpenMirror(ctx context.Context, dir, origin string) (*Mirror, error) {
 		}
 	}
 	m := &Mirror{Dir: abs, Origin: origin}
+	for _, o := range opts {
+		o(m)
+	}
 
 	if isBare(ctx, abs) {
 		if err := configureMirror(ctx, abs, origin); err != nil {
@@ -75,13 +93,13 @@ func OpenMirror(ctx context.Context, dir, origin string) (*Mirror, error) {
 		return nil, err
 	}
 	defer forceRemoveAll(tmp) // a no-op once renamed
-	if _, err := git(ctx, filepath.Dir(abs), "clone", "--bare", "--quiet", "--", origin, tmp); err != nil {
+	if _, err := m.remote(ctx, filepath.Dir(abs), "clone", "--bare", "--quiet", "--", origin, tmp); err != nil {
 		return nil, fmt.Errorf("mirror %s: %w", abs, err)
 	}
 	if err := configureMirror(ctx, tmp, origin); err != nil {
 		return nil, err
 	}
-	if _, err := git(ctx, tmp, "fetch", "--prune", "--quiet", "origin"); err != nil {
+	if _, err := m.remote(ctx, tmp, "fetch", "--prune", "--quiet", "origin"); err != nil {
 		return nil, fmt.Errorf("mirror %s: %w", abs, err)
 	}
 	if err := os.Rename(tmp, abs); err != nil {
@@ -92,6 +110,11 @@ func OpenMirror(ctx context.Context, dir, origin string) (*Mirror, error) {
 		return nil, fmt.Errorf("mirror %s: %w", abs, err)
 	}
 	return m, nil
+}
+
+// remote runs a git command that talks to the origin.
+func (m *Mirror) remote(ctx context.Context, dir string, args ...string) (string, error) {
+	return gitRun(ctx, dir, defaultIdentity, nil, m.transportEnv, args...)
 }
 
 func isBare(ctx context.Context, dir string) bool {
@@ -163,7 +186,7 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 		args = append(args, "+refs/heads/"+b+":refs/remotes/origin/"+b)
 	}
 	m.mu.RLock()
-	_, err := git(ctx, m.Dir, args...)
+	_, err := m.remote(ctx, m.Dir, args...)
 	m.mu.RUnlock()
 	if err == nil {
 		m.lastFetch = started
@@ -212,7 +235,7 @@ func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	_, err = git(ctx, m.Dir, "push", "--quiet", "origin", "+"+commit+":refs/heads/"+branch)
+	_, err = m.remote(ctx, m.Dir, "push", "--quiet", "origin", "+"+commit+":refs/heads/"+branch)
 	return err
 }
 

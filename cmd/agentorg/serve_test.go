@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,5 +76,76 @@ func TestServeDaemonPollsAndStopsCleanly(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
+	}
+}
+
+// A GitLab webhook wakes the daemon: with an hour between polls, an issue
+// opened while it runs is planned only because a webhook with the right
+// secret arrived; a wrong secret is refused.
+func TestServeWebhookWakesTheEngine(t *testing.T) {
+	o := newCrashOrg(t)
+	logPath := filepath.Join(o.dir, "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "serve", "--poll", "1h", "--webhook-addr", "127.0.0.1:0")
+	cmd.Dir = o.dir
+	cmd.Env = append(append(baseEnv(), o.env...), "AGENTORG_WEBHOOK_SECRET=hook-secret")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	deadline := time.Now().Add(30 * time.Second)
+	hookRE := regexp.MustCompile(`GitLab webhooks on (http://\S+)`)
+	var url string
+	for {
+		b, _ := os.ReadFile(logPath)
+		if m := hookRE.FindSubmatch(b); m != nil && strings.Contains(string(b), "serving") {
+			url = string(m[1])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := run(t, o.dir, o.env, "issue", "new", "--title", "Add Twice", "--opt-in", "--as", "alice"); r.code != 0 {
+		t.Fatalf("issue new: %s", r.stderr)
+	}
+	post := func(token string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", url, strings.NewReader(`{"object_kind":"issue"}`))
+		req.Header.Set("X-Gitlab-Event", "Issue Hook")
+		req.Header.Set("X-Gitlab-Token", token)
+		req.Header.Set("X-Gitlab-Event-UUID", "delivery-"+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("a webhook with a wrong token: status %d", code)
+	}
+	if code := post("hook-secret"); code != http.StatusOK {
+		t.Fatalf("a webhook with the right token: status %d", code)
+	}
+	for {
+		r := run(t, o.dir, o.env, "issue", "show", "1", "--json")
+		var is struct{ Labels []string }
+		json.Unmarshal([]byte(r.stdout), &is)
+		if strings.Join(is.Labels, ",") == "plan:review" {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("the webhook did not wake the daemon; labels %v\n%s", is.Labels, b)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
