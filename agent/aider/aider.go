@@ -81,7 +81,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // The files aider keeps in the worktree (its default names).
@@ -192,7 +192,7 @@ func (a *Agent) run(ctx context.Context, resume bool, t agentorg.Task) (agentorg
 	if access == "" {
 		access = agentorg.ReadOnly
 	}
-	bin, err := lookPath(a.cfg.Binary, t.Env)
+	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
 	if err != nil {
 		return agentorg.Result{}, fmt.Errorf("aider agent: %w", err)
 	}
@@ -201,14 +201,6 @@ func (a *Agent) run(ctx context.Context, resume bool, t agentorg.Task) (agentorg
 		return agentorg.Result{}, fmt.Errorf("aider agent: %w", err)
 	}
 	defer os.Remove(msgFile)
-	timeout := t.Timeout
-	if timeout == 0 {
-		timeout = a.cfg.Timeout
-	}
-	stall := t.StallTimeout
-	if stall == 0 {
-		stall = a.cfg.StallTimeout
-	}
 
 	// Usage and summary are read from what this run adds to the chat
 	// history file (see parse.go for why not from stdout).
@@ -218,38 +210,30 @@ func (a *Agent) run(ctx context.Context, resume bool, t agentorg.Task) (agentorg
 		offset = fi.Size()
 	}
 
-	res, err := proc.Run(ctx, proc.Spec{
+	res, err := cli.Run(ctx, t, cli.Spec{
+		Name:         "aider",
+		Tool:         "aider",
 		Argv:         a.argv(bin, dir, msgFile, resume, access),
 		Dir:          dir,
 		Env:          t.Env,
-		Log:          t.Transcript,
-		Timeout:      timeout,
-		StallTimeout: stall,
-		Started:      t.OnStart,
+		Timeout:      a.cfg.Timeout,
+		StallTimeout: a.cfg.StallTimeout,
+		TailOfBoth:   true, // aider prints its errors on stdout
 	})
 	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("aider agent: %w", err)
+		return agentorg.Result{}, err
 	}
 	h := parseHistory(readFrom(history, offset))
 	out := agentorg.Result{SessionID: session, Usage: h.usage, Summary: h.reply}
-	// aider prints its errors on stdout, so the tail of both is the context.
-	tail := lastLines(res.Tail, 20, 4096)
+	if err := res.Stopped(); err != nil {
+		return out, err
+	}
 
 	switch {
-	case res.Canceled:
-		return out, fmt.Errorf("aider agent: cancelled: %w", context.Cause(ctx))
-	case res.TimedOut:
-		return out, agentErr(fmt.Sprintf("timed out after %s", timeout), tail)
-	case res.Stalled:
-		return out, agentErr(fmt.Sprintf("stalled: no output for %s", stall), tail)
 	case res.ExitCode != 0:
-		msg := fmt.Sprintf("exit status %d", res.ExitCode)
-		if res.ExitCode < 0 {
-			msg = "killed by a signal"
-		}
-		return out, agentErr(msg, tail)
+		return out, res.Fail(res.ExitStatus())
 	case h.reports == 0:
-		return out, agentErr("no usage report (\"Tokens: ...\"): no model reply completed (aider exits 0 when the model API fails)", tail)
+		return out, res.Fail("no usage report (\"Tokens: ...\"): no model reply completed (aider exits 0 when the model API fails)")
 	}
 	return out, nil
 }
@@ -304,15 +288,6 @@ func readFrom(path string, offset int64) []byte {
 	return data[:n]
 }
 
-func agentErr(msg, tail string) error {
-	if tail != "" {
-		return fmt.Errorf("%w: aider: %s: %s", agentorg.ErrAgent, msg, tail)
-	}
-	return fmt.Errorf("%w: aider: %s", agentorg.ErrAgent, msg)
-}
-
-const installFix = "install aider: python -m pip install aider-install && aider-install (see aider.chat)"
-
 // flagsUsed are the options of `aider --help` this adapter relies on.
 var flagsUsed = []string{"--message-file", "--yes-always", "--auto-commits", "--dirty-commits", "--gitignore",
 	"--pretty", "--fancy-input", "--check-update", "--show-model-warnings", "--detect-urls", "--analytics-disable",
@@ -320,33 +295,14 @@ var flagsUsed = []string{"--message-file", "--yes-always", "--auto-commits", "--
 
 // Probe checks that aider is there and knows the flags used.
 func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
-	bin, err := lookPath(a.cfg.Binary, env)
-	if err != nil {
-		return agentorg.Probe{Problem: err.Error(), Fix: installFix}
-	}
-	pr := agentorg.Probe{Path: bin}
-	version, _, err := quickRun(ctx, env, bin, "--version")
-	if err != nil {
-		pr.Problem = "aider --version failed: " + err.Error()
-		pr.Fix = installFix
-		return pr
-	}
-	pr.Version = strings.TrimPrefix(firstLine(version), "aider ")
-	_, help, err := quickRun(ctx, env, bin, "--help")
-	if err != nil {
-		pr.Problem = "aider --help failed: " + err.Error()
-		pr.Fix = installFix
-		return pr
-	}
-	var missing []string
-	for _, f := range flagsUsed {
-		if !strings.Contains(help, f) {
-			missing = append(missing, f)
-		}
-	}
-	if len(missing) > 0 {
-		pr.Problem = fmt.Sprintf("aider %s does not support %s", pr.Version, strings.Join(missing, ", "))
-		pr.Fix = "upgrade aider: aider --upgrade"
-	}
-	return pr
+	return cli.Probe(ctx, env, cli.ProbeSpec{
+		Binary:       a.cfg.Binary,
+		Help:         []string{"--help"},
+		HelpOnStderr: true,
+		Flags:        flagsUsed,
+		Version:      func(line string) string { return strings.TrimPrefix(line, "aider ") },
+		Lacks:        "aider %s does not support %s",
+		Install:      "install aider: python -m pip install aider-install && aider-install (see aider.chat)",
+		Upgrade:      "upgrade aider: aider --upgrade",
+	})
 }

@@ -3,7 +3,6 @@ package aider
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,58 +15,15 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/proc"
 )
 
-func TestMain(m *testing.M) {
-	if mode := os.Getenv(fakeEnv); mode != "" {
-		os.Exit(fakeMain(mode))
-	}
-	os.Exit(m.Run())
-}
-
 func fakeAgent(t *testing.T, mode string, c Config) (*Agent, agentorg.Task, *bytes.Buffer) {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Binary = self
-	var transcript bytes.Buffer
-	task := agentorg.Task{
-		Role: "developer", Issue: 2, Attempt: 1,
-		Dir:        t.TempDir(),
-		Prompt:     "Issue #2: Add is wrong",
-		Access:     agentorg.ReadWrite,
-		Env:        append(proc.BaseEnv(), fakeEnv+"="+mode),
-		Transcript: &transcript,
-	}
-	return New(c), task, &transcript
-}
-
-func wantAgentErr(t *testing.T, err error, substrs ...string) {
-	t.Helper()
-	if !errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("error %v does not wrap ErrAgent", err)
-	}
-	for _, s := range substrs {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not say %q", err, s)
-		}
-	}
-}
-
-func recordedArgv(t *testing.T, dir string) []string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, ".fake-argv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var argv []string
-	if err := json.Unmarshal(data, &argv); err != nil {
-		t.Fatal(err)
-	}
-	return argv
+	c.Binary = fakecli.Self(t)
+	task, transcript := fakecli.Task(t, append(proc.BaseEnv(), fakeEnv+"="+mode))
+	return New(c), task, transcript
 }
 
 func TestSuccessUsageAndSummary(t *testing.T) {
@@ -146,7 +102,7 @@ func TestArgvPerCase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := recordedArgv(t, task.Dir)
+			got := fakecli.Argv(t, task.Dir)
 			if len(got) < 2 {
 				t.Fatalf("argv %q", got)
 			}
@@ -240,7 +196,7 @@ func TestResumeReplaysTheHistoryOfItsDirectory(t *testing.T) {
 func TestAPIErrorWithExitZero(t *testing.T) {
 	a, task, _ := fakeAgent(t, "api-error", Config{})
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no usage report", "The API provider is not reachable.")
+	fakecli.WantAgentErr(t, err, "no usage report", "The API provider is not reachable.")
 	if res.SessionID == "" {
 		t.Error("no session id on the error result")
 	}
@@ -249,12 +205,12 @@ func TestAPIErrorWithExitZero(t *testing.T) {
 func TestCrashCarriesOutput(t *testing.T) {
 	a, task, _ := fakeAgent(t, "crash", Config{})
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 1: ", "ModuleNotFoundError: No module named 'litellm'")
+	fakecli.WantAgentErr(t, err, "exit status 1: ", "ModuleNotFoundError: No module named 'litellm'")
 }
 
 func TestVeryLongOutput(t *testing.T) {
 	a, task, _ := fakeAgent(t, "long", Config{})
-	var n countingWriter
+	var n fakecli.Counter
 	task.Transcript = &n
 	res, err := a.Start(context.Background(), task)
 	if err != nil {
@@ -264,14 +220,10 @@ func TestVeryLongOutput(t *testing.T) {
 	if res.Summary != "short reply\nend of reply" || res.Usage.InputTokens != 1000 {
 		t.Fatalf("got summary %q, usage %+v", res.Summary, res.Usage)
 	}
-	if n.n < 8_000_000 {
-		t.Errorf("transcript got %d bytes", n.n)
+	if n.N < 8_000_000 {
+		t.Errorf("transcript got %d bytes", n.N)
 	}
 }
-
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 func TestStallKillsTheProcessGroup(t *testing.T) {
 	a, task, _ := fakeAgent(t, "stall", Config{StallTimeout: time.Minute})
@@ -279,7 +231,7 @@ func TestStallKillsTheProcessGroup(t *testing.T) {
 	var group int
 	task.OnStart = func(pgid int) { group = pgid }
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 500ms", "last words")
+	fakecli.WantAgentErr(t, err, "stalled: no output for 500ms", "last words")
 	if err := syscall.Kill(-group, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("process group %d still exists: %v", group, err)
 	}
@@ -288,7 +240,7 @@ func TestStallKillsTheProcessGroup(t *testing.T) {
 func TestHardTimeoutAndCancellation(t *testing.T) {
 	a, task, _ := fakeAgent(t, "stall", Config{Timeout: 300 * time.Millisecond})
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "timed out after 300ms")
+	fakecli.WantAgentErr(t, err, "timed out after 300ms")
 
 	a, task, _ = fakeAgent(t, "stall", Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

@@ -1,11 +1,12 @@
 package aider
 
 import (
-	"encoding/json"
+	"testing"
+
 	"fmt"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -16,10 +17,10 @@ import (
 // console's plain output, wrapped at 80 columns.
 const fakeEnv = "AGENTORG_FAKE_AIDER"
 
+func TestMain(m *testing.M) { fakecli.Main(m, fakeEnv, fakeMain) }
+
 func fakeMain(mode string) int {
-	argv, _ := json.Marshal(os.Args[1:])
-	os.WriteFile(".fake-argv", argv, 0o644)
-	os.WriteFile(".fake-env", []byte(strings.Join(os.Environ(), "\n")), 0o644)
+	fakecli.Record(false)
 	var msgFile, histFile string
 	restore := false
 	for i, a := range os.Args {
@@ -115,7 +116,7 @@ func fakeMain(mode string) int {
 		fmt.Fprintln(os.Stderr, "last words")
 		time.Sleep(30 * time.Second)
 	case "pgid":
-		g, _ := syscall.Getpgid(0)
+		g := fakecli.Pgid()
 		aiOutput(fmt.Sprint(g))
 		toolOutput("Tokens: 1 sent, 1 received.")
 	default:

@@ -62,14 +62,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // MaxLineBytes caps one stdout line kept for parsing. Longer lines still
@@ -155,35 +153,27 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 	if t.Dir == "" {
 		return agentorg.Result{}, errors.New("claude agent: task has no directory")
 	}
-	bin, err := lookPath(a.cfg.Binary, t.Env)
+	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
 	if err != nil {
 		return agentorg.Result{}, fmt.Errorf("claude agent: %w", err)
 	}
-	timeout := t.Timeout
-	if timeout == 0 {
-		timeout = a.cfg.Timeout
-	}
-	stall := t.StallTimeout
-	if stall == 0 {
-		stall = a.cfg.StallTimeout
-	}
 
-	p := newParser(a.maxLine)
-	res, err := proc.Run(ctx, proc.Spec{
+	p := newParser()
+	res, err := cli.Run(ctx, t, cli.Spec{
+		Name:         "claude",
+		Tool:         "claude",
 		Argv:         append([]string{bin}, a.argv(session, t.Access)...),
 		Dir:          t.Dir,
 		Env:          t.Env,
 		Stdin:        strings.NewReader(t.Prompt),
-		Stdout:       p,
-		Log:          t.Transcript,
-		Timeout:      timeout,
-		StallTimeout: stall,
-		Started:      t.OnStart,
+		Line:         p.handle,
+		MaxLine:      a.maxLine,
+		Timeout:      a.cfg.Timeout,
+		StallTimeout: a.cfg.StallTimeout,
 	})
 	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("claude agent: %w", err)
+		return agentorg.Result{}, err
 	}
-	p.Flush()
 
 	out := agentorg.Result{SessionID: session, Summary: p.lastText}
 	if p.session != "" {
@@ -196,39 +186,27 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 		}
 		out.Usage = r.usage(t.SessionUsage)
 	}
-	stderr := lastLines(res.Stderr, 20, 4096)
+	if err := res.Stopped(); err != nil {
+		return out, err
+	}
 
 	switch {
-	case res.Canceled:
-		return out, fmt.Errorf("claude agent: cancelled: %w", context.Cause(ctx))
-	case res.TimedOut:
-		return out, agentErr(fmt.Sprintf("timed out after %s", timeout), stderr)
-	case res.Stalled:
-		return out, agentErr(fmt.Sprintf("stalled: no output for %s", stall), stderr)
 	case r != nil && r.failed():
 		msg := r.message()
 		if res.ExitCode != 0 {
 			msg = fmt.Sprintf("%s (exit status %d)", msg, res.ExitCode)
 		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail(msg)
 	case res.ExitCode != 0:
-		msg := fmt.Sprintf("exit status %d", res.ExitCode)
-		if res.ExitCode < 0 {
-			msg = "killed by a signal"
-		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail(res.ExitStatus())
 	case r == nil:
-		msg := "no result line"
-		if p.Dropped > 0 {
-			msg += fmt.Sprintf(" (%d stdout lines over %d bytes were dropped)", p.Dropped, a.maxLine)
-		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail("no result line" + res.DroppedNote())
 	case out.SessionID == "":
-		return out, agentErr("result line has no session_id", "")
+		return out, res.FailNoTail("result line has no session_id")
 	case t.Access == agentorg.ReadWrite && r.deniedWrites():
 		// Claude Code ends such a run "success" with exit 0: a read-write
 		// run whose writes were refused has not done its job.
-		return out, agentErr("permission denied for "+r.deniedTools(), "")
+		return out, res.FailNoTail("permission denied for " + r.deniedTools())
 	}
 	// A read-only run's summary may be the answer itself (the PM's plan):
 	// denials there are by design and not worth a note.
@@ -236,65 +214,4 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 		out.Summary += "\n\n(Claude Code denied: " + r.deniedTools() + ")"
 	}
 	return out, nil
-}
-
-func agentErr(msg, stderr string) error {
-	if stderr != "" {
-		return fmt.Errorf("%w: claude: %s: %s", agentorg.ErrAgent, msg, stderr)
-	}
-	return fmt.Errorf("%w: claude: %s", agentorg.ErrAgent, msg)
-}
-
-// lookPath finds name the way the child's environment would: in env's PATH
-// when it has one, else in agentorg's own.
-func lookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	path, ok := envValue(env, "PATH")
-	if !ok {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			return "", fmt.Errorf("%s not found in PATH", name)
-		}
-		return p, nil
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" || !filepath.IsAbs(dir) {
-			continue // a relative PATH entry would depend on Task.Dir
-		}
-		p := filepath.Join(dir, name)
-		if err := isExecutable(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH %q", name, path)
-}
-
-func envValue(env []string, key string) (string, bool) {
-	v, ok := "", false
-	for _, kv := range env {
-		if k, val, found := strings.Cut(kv, "="); found && k == key {
-			v, ok = val, true // the last one wins, as for exec
-		}
-	}
-	return v, ok
-}
-
-// lastLines returns at most n trailing non-empty lines of s, at most max
-// bytes, for error messages.
-func lastLines(s string, n, max int) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	s = strings.Join(lines, "\n")
-	if len(s) > max {
-		s = "..." + strings.ToValidUTF8(s[len(s)-max:], "")
-	}
-	return s
 }

@@ -1,7 +1,6 @@
 package claude
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 )
 
 // Canned lines shaped like `claude -p --output-format stream-json --verbose`
@@ -39,22 +39,10 @@ func result(repl ...string) string {
 	return s
 }
 
-func newTask(t *testing.T, f *fake) (agentorg.Task, *bytes.Buffer) {
-	var transcript bytes.Buffer
-	return agentorg.Task{
-		Role: "developer", Issue: 2, Attempt: 1,
-		Dir:        t.TempDir(),
-		Prompt:     "Issue #2: Add is wrong",
-		Access:     agentorg.ReadWrite,
-		Env:        f.env,
-		Transcript: &transcript,
-	}, &transcript
-}
-
 func TestSuccess(t *testing.T) {
-	f := newFake(t, jsonl(lInit, lToolUse, lToolRes, lText, lResultOK), "FAKE_STDERR=a warning\n")
-	task, transcript := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	f := newFake(t, fakecli.JSONL(lInit, lToolUse, lToolRes, lText, lResultOK), "FAKE_STDERR=a warning\n")
+	task, transcript := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +60,8 @@ func TestSuccess(t *testing.T) {
 }
 
 func TestArgvStdinDirAndEnv(t *testing.T) {
-	f := newFake(t, jsonl(lInit, lText, lResultOK))
-	a := New(Config{Binary: f.bin, Model: "sonnet", MaxTurns: 30, Args: []string{"--append-system-prompt", "Be brief."}})
+	f := newFake(t, fakecli.JSONL(lInit, lText, lResultOK))
+	a := New(Config{Binary: f.Bin, Model: "sonnet", MaxTurns: 30, Args: []string{"--append-system-prompt", "Be brief."}})
 	head := []string{"-p"}
 	rw := []string{"--permission-mode", "acceptEdits"}
 	ro := []string{"--disallowedTools", "Write,Edit,NotebookEdit", "--permission-mode", "dontAsk"}
@@ -92,7 +80,7 @@ func TestArgvStdinDirAndEnv(t *testing.T) {
 		{"resume read-only", sid, agentorg.ReadOnly, slices.Concat(head, ro, tail, resume)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			task, _ := newTask(t, f)
+			task, _ := fakecli.Task(t, f.Env)
 			task.Access = c.access
 			task.Prompt = "line one\n\"quoted\" $HOME `x`\n--resume not-a-flag\n" + strings.Repeat("long prompt ", 50000)
 			var err error
@@ -104,7 +92,7 @@ func TestArgvStdinDirAndEnv(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			run := f.run()
+			run := f.Run()
 			if !reflect.DeepEqual(run.Args, c.want) {
 				t.Errorf("argv\n got %q\nwant %q", run.Args, c.want)
 			}
@@ -121,35 +109,35 @@ func TestArgvStdinDirAndEnv(t *testing.T) {
 	}
 
 	// Without a model or max turns, neither flag is passed.
-	task, _ := newTask(t, f)
-	if _, err := New(Config{Binary: f.bin}).Start(context.Background(), task); err != nil {
+	task, _ := fakecli.Task(t, f.Env)
+	if _, err := New(Config{Binary: f.Bin}).Start(context.Background(), task); err != nil {
 		t.Fatal(err)
 	}
-	if want := slices.Concat(head, rw, []string{"--output-format", "stream-json", "--verbose"}); !reflect.DeepEqual(f.run().Args, want) {
-		t.Errorf("argv %q, want %q", f.run().Args, want)
+	if want := slices.Concat(head, rw, []string{"--output-format", "stream-json", "--verbose"}); !reflect.DeepEqual(f.Run().Args, want) {
+		t.Errorf("argv %q, want %q", f.Run().Args, want)
 	}
 }
 
 func TestNewestSessionIDWins(t *testing.T) {
 	// A resume that forks (or a tool that renames) reports a new id.
-	f := newFake(t, jsonl(lInit, lText, result(`"session_id":"`+sid, `"session_id":"forked-1`)))
-	task, _ := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Resume(context.Background(), sid, task)
+	f := newFake(t, fakecli.JSONL(lInit, lText, result(`"session_id":"`+sid, `"session_id":"forked-1`)))
+	task, _ := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Resume(context.Background(), sid, task)
 	if err != nil || res.SessionID != "forked-1" {
 		t.Fatalf("got %+v, %v", res, err)
 	}
 	for _, bad := range []string{"", "--continue", "a b"} {
-		if _, err := New(Config{Binary: f.bin}).Resume(context.Background(), bad, task); err == nil || errors.Is(err, agentorg.ErrAgent) {
+		if _, err := New(Config{Binary: f.Bin}).Resume(context.Background(), bad, task); err == nil || errors.Is(err, agentorg.ErrAgent) {
 			t.Errorf("resume %q: %v", bad, err)
 		}
 	}
 }
 
 func TestCostIsThisRunsShareOfTheSessionTotal(t *testing.T) {
-	f := newFake(t, jsonl(lInit, lText, result(`"total_cost_usd":0.00944`, `"total_cost_usd":0.01888`)))
-	task, _ := newTask(t, f)
+	f := newFake(t, fakecli.JSONL(lInit, lText, result(`"total_cost_usd":0.00944`, `"total_cost_usd":0.01888`)))
+	task, _ := fakecli.Task(t, f.Env)
 	task.SessionUsage = agentorg.Usage{InputTokens: 2500, CachedTokens: 400, OutputTokens: 68, CostUSD: 0.00944}
-	res, err := New(Config{Binary: f.bin}).Resume(context.Background(), sid, task)
+	res, err := New(Config{Binary: f.Bin}).Resume(context.Background(), sid, task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,10 +161,10 @@ func TestErrorResults(t *testing.T) {
 			"0", "error result: error_during_execution"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFake(t, jsonl(lInit, lToolUse, c.line), "FAKE_EXIT="+c.exit, "FAKE_STDERR=stderr says why\n")
-			task, _ := newTask(t, f)
-			res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-			wantAgentErr(t, err, c.want, "stderr says why")
+			f := newFake(t, fakecli.JSONL(lInit, lToolUse, c.line), "FAKE_EXIT="+c.exit, "FAKE_STDERR=stderr says why\n")
+			task, _ := fakecli.Task(t, f.Env)
+			res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+			fakecli.WantAgentErr(t, err, c.want, "stderr says why")
 			if res.SessionID != sid || res.Usage.OutputTokens != 68 {
 				t.Errorf("the session or usage is lost on error: %+v", res)
 			}
@@ -185,10 +173,10 @@ func TestErrorResults(t *testing.T) {
 }
 
 func TestNonZeroExitWithoutResult(t *testing.T) {
-	f := newFake(t, jsonl(lInit), "FAKE_EXIT=1", "FAKE_STDERR=early noise\nError: --dangerously-skip-permissions cannot be used with root/sudo privileges\n")
-	task, _ := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 1: early noise\nError: --dangerously-skip-permissions cannot be used")
+	f := newFake(t, fakecli.JSONL(lInit), "FAKE_EXIT=1", "FAKE_STDERR=early noise\nError: --dangerously-skip-permissions cannot be used with root/sudo privileges\n")
+	task, _ := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "exit status 1: early noise\nError: --dangerously-skip-permissions cannot be used")
 	if res.SessionID != sid {
 		t.Errorf("the init line's session is lost: %+v", res)
 	}
@@ -197,15 +185,15 @@ func TestNonZeroExitWithoutResult(t *testing.T) {
 func TestNoResultLine(t *testing.T) {
 	for name, out := range map[string]string{
 		"nothing":      "",
-		"no result":    jsonl(lInit, lToolUse, lToolRes, lText),
-		"broken":       jsonl(lInit, lText, lResultOK[:len(lResultOK)/2]),
-		"wrong fields": jsonl(lInit, lText, result(`"usage":{`, `"usage":"lots","x":{`)),
+		"no result":    fakecli.JSONL(lInit, lToolUse, lToolRes, lText),
+		"broken":       fakecli.JSONL(lInit, lText, lResultOK[:len(lResultOK)/2]),
+		"wrong fields": fakecli.JSONL(lInit, lText, result(`"usage":{`, `"usage":"lots","x":{`)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFake(t, out)
-			task, _ := newTask(t, f)
-			res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-			wantAgentErr(t, err, "no result line")
+			task, _ := fakecli.Task(t, f.Env)
+			res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+			fakecli.WantAgentErr(t, err, "no result line")
 			if out != "" && (res.SessionID != sid || res.Summary != "Created hello.txt.") {
 				t.Errorf("partial result %+v", res)
 			}
@@ -214,11 +202,11 @@ func TestNoResultLine(t *testing.T) {
 }
 
 func TestMalformedLinesAreSkipped(t *testing.T) {
-	f := newFake(t, jsonl(
+	f := newFake(t, fakecli.JSONL(
 		"some log line", lInit, `{broken`, `["an","array"]`, `{"type":42}`, `{"type":"frobnicate"}`,
 		`{"type":"assistant","message":"not an object"}`, lRetry, "", "   ", lText, lResultOK))
-	task, transcript := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	task, transcript := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,30 +218,26 @@ func TestMalformedLinesAreSkipped(t *testing.T) {
 	}
 }
 
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
 func TestVeryLongLinesAreDroppedNotBuffered(t *testing.T) {
-	f := newFake(t, jsonl(lInit, lText, lResultOK), "FAKE_JUNK=9000000")
-	task, _ := newTask(t, f)
-	var seen countingWriter
+	f := newFake(t, fakecli.JSONL(lInit, lText, lResultOK), "FAKE_JUNK=9000000")
+	task, _ := fakecli.Task(t, f.Env)
+	var seen fakecli.Counter
 	task.Transcript = &seen
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	if err != nil || res.Summary != "Created hello.txt." {
 		t.Fatalf("got %+v, %v", res, err)
 	}
-	if seen.n < 9000000 {
-		t.Errorf("transcript got %d bytes", seen.n)
+	if seen.N < 9000000 {
+		t.Errorf("transcript got %d bytes", seen.N)
 	}
 
 	long := result(`"result":"Created hello.txt."`, `"result":"`+strings.Repeat("y", 2000)+`"`)
-	f = newFake(t, jsonl(lInit, lText, long))
-	task, _ = newTask(t, f)
-	a := New(Config{Binary: f.bin})
+	f = newFake(t, fakecli.JSONL(lInit, lText, long))
+	task, _ = fakecli.Task(t, f.Env)
+	a := New(Config{Binary: f.Bin})
 	a.maxLine = 1024
 	res, err = a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no result line (1 stdout lines over 1024 bytes were dropped)")
+	fakecli.WantAgentErr(t, err, "no result line (1 stdout lines over 1024 bytes were dropped)")
 	if res.Summary != "Created hello.txt." {
 		t.Errorf("the last assistant text is lost: %+v", res)
 	}
@@ -261,10 +245,10 @@ func TestVeryLongLinesAreDroppedNotBuffered(t *testing.T) {
 
 func TestPermissionDenials(t *testing.T) {
 	denied := result(`"permission_denials":[]`, `"permission_denials":[{"tool_name":"Write","tool_use_id":"toolu_1","tool_input":{"file_path":"/etc/x","content":"x"}},{"tool_name":"Bash","tool_use_id":"toolu_2","tool_input":{"command":"curl example.com"}},{"tool_name":"Write","tool_use_id":"toolu_3","tool_input":{"file_path":"/etc/y","content":"y"}}]`)
-	f := newFake(t, jsonl(lInit, lToolUse, lDenied, lText, denied))
-	task, _ := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-	wantAgentErr(t, err, "permission denied for Bash, Write (2)")
+	f := newFake(t, fakecli.JSONL(lInit, lToolUse, lDenied, lText, denied))
+	task, _ := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "permission denied for Bash, Write (2)")
 	if res.SessionID != sid || res.Summary != "Created hello.txt." || res.Usage.CostUSD == 0 {
 		t.Errorf("result on denial %+v", res)
 	}
@@ -272,44 +256,44 @@ func TestPermissionDenials(t *testing.T) {
 	// A denied shell command alone does not fail the run (acceptEdits
 	// denies `go test`); it is noted in the summary.
 	bashOnly := result(`"permission_denials":[]`, `"permission_denials":[{"tool_name":"Bash","tool_use_id":"toolu_2","tool_input":{"command":"go test ./..."}}]`)
-	f2 := newFake(t, jsonl(lInit, lToolUse, lText, bashOnly))
-	task2, _ := newTask(t, f2)
-	res, err = New(Config{Binary: f2.bin}).Start(context.Background(), task2)
+	f2 := newFake(t, fakecli.JSONL(lInit, lToolUse, lText, bashOnly))
+	task2, _ := fakecli.Task(t, f2.Env)
+	res, err = New(Config{Binary: f2.Bin}).Start(context.Background(), task2)
 	if err != nil || !strings.Contains(res.Summary, "Claude Code denied: Bash") {
 		t.Fatalf("a denied shell command: %v, summary %q", err, res.Summary)
 	}
 
 	// A read-only run is denied writes by design: that is no failure.
 	task.Access = agentorg.ReadOnly
-	if _, err := New(Config{Binary: f.bin}).Start(context.Background(), task); err != nil {
+	if _, err := New(Config{Binary: f.Bin}).Start(context.Background(), task); err != nil {
 		t.Fatalf("read-only run: %v", err)
 	}
 }
 
 func TestStallAndHardTimeout(t *testing.T) {
-	f := newFake(t, jsonl(lInit), "FAKE_SLEEP=30s", "FAKE_STDERR=last words\n")
-	task, _ := newTask(t, f)
+	f := newFake(t, fakecli.JSONL(lInit), "FAKE_SLEEP=30s", "FAKE_STDERR=last words\n")
+	task, _ := fakecli.Task(t, f.Env)
 	task.StallTimeout = 300 * time.Millisecond // the task's bound wins over the config's
 	start := time.Now()
-	_, err := New(Config{Binary: f.bin, StallTimeout: time.Hour}).Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 300ms", "last words")
+	_, err := New(Config{Binary: f.Bin, StallTimeout: time.Hour}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "stalled: no output for 300ms", "last words")
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s", d)
 	}
 
 	task.StallTimeout = 0
-	_, err = New(Config{Binary: f.bin, Timeout: 400 * time.Millisecond}).Start(context.Background(), task)
-	wantAgentErr(t, err, "timed out after 400ms")
+	_, err = New(Config{Binary: f.Bin, Timeout: 400 * time.Millisecond}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "timed out after 400ms")
 }
 
 func TestCancellationIsNotAnAgentFailure(t *testing.T) {
-	f := newFake(t, jsonl(lInit), "FAKE_SLEEP=30s")
-	task, _ := newTask(t, f)
+	f := newFake(t, fakecli.JSONL(lInit), "FAKE_SLEEP=30s")
+	task, _ := fakecli.Task(t, f.Env)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var pgid int
 	task.OnStart = func(id int) { pgid = id }
-	_, err := New(Config{Binary: f.bin}).Start(ctx, task)
+	_, err := New(Config{Binary: f.Bin}).Start(ctx, task)
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, agentorg.ErrAgent) {
 		t.Fatalf("got %v", err)
 	}
@@ -320,7 +304,7 @@ func TestCancellationIsNotAnAgentFailure(t *testing.T) {
 
 func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
 	f := newFake(t, "")
-	task, _ := newTask(t, f)
+	task, _ := fakecli.Task(t, f.Env)
 	for name, a := range map[string]*Agent{
 		"missing path": New(Config{Binary: filepath.Join(t.TempDir(), "claude")}),
 		"not in PATH":  New(Config{Binary: "claude-that-does-not-exist"}),
@@ -330,7 +314,7 @@ func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
 		}
 	}
 	task.Dir = ""
-	if _, err := New(Config{Binary: f.bin}).Start(context.Background(), task); err == nil || errors.Is(err, agentorg.ErrAgent) {
+	if _, err := New(Config{Binary: f.Bin}).Start(context.Background(), task); err == nil || errors.Is(err, agentorg.ErrAgent) {
 		t.Errorf("no dir: %v", err)
 	}
 }
@@ -339,13 +323,13 @@ func TestProbe(t *testing.T) {
 	help := "Usage: claude [options] [command] [prompt]\n  -p, --print\n  --output-format <format> \"stream-json\"\n  --verbose\n" +
 		"  -r, --resume [value]\n  --permission-mode <mode> (choices: \"acceptEdits\", \"dontAsk\", \"plan\")\n  --disallowedTools <tools...>\n  --model <model>\n"
 	f := newFake(t, "", "FAKE_VERSION=2.1.332 (Claude Code)\n", "FAKE_HELP="+help)
-	pr := New(Config{Binary: f.bin}).Probe(context.Background(), f.env)
-	if pr.Path != f.bin || pr.Version != "2.1.332 (Claude Code)" || pr.Problem != "" {
+	pr := New(Config{Binary: f.Bin}).Probe(context.Background(), f.Env)
+	if pr.Path != f.Bin || pr.Version != "2.1.332 (Claude Code)" || pr.Problem != "" {
 		t.Fatalf("probe %+v", pr)
 	}
 
 	old := newFake(t, "", "FAKE_VERSION=1.0.3 (Claude Code)\n", "FAKE_HELP=Usage: claude [options]\n  -p, --print\n  --output-format <format> \"stream-json\"\n  --verbose\n  -r, --resume\n  --model <model>\n")
-	pr = New(Config{Binary: old.bin}).Probe(context.Background(), old.env)
+	pr = New(Config{Binary: old.Bin}).Probe(context.Background(), old.Env)
 	if !strings.Contains(pr.Problem, "claude 1.0.3 (Claude Code) lacks --permission-mode, acceptEdits, dontAsk, --disallowedTools") || !strings.Contains(pr.Fix, "npm install") {
 		t.Fatalf("old version probe %+v", pr)
 	}

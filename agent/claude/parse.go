@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/agent/lines"
 )
 
 // line is the part of a stream-json line this package reads: system/init
@@ -113,22 +112,15 @@ func (r *resultLine) deniedTools() string {
 	return strings.Join(names, ", ")
 }
 
-// parser interprets stdout lines as they arrive. It is written to by one
+// parser interprets stdout lines as they arrive. Its handle is called by one
 // goroutine (proc's stdout copier) and read after Run returns.
 type parser struct {
-	lines.Splitter
-
 	session  string // the newest session id seen
 	lastText string // the newest assistant text, for when there is no result
 	result   *resultLine
 }
 
-func newParser(max int) *parser {
-	p := &parser{}
-	p.Max = max
-	p.Line = p.handle
-	return p
-}
+func newParser() *parser { return &parser{} }
 
 func (p *parser) handle(b []byte) {
 	if len(b) == 0 || b[0] != '{' {

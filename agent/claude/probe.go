@@ -2,17 +2,10 @@ package claude
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"strings"
-	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/agent/cli"
 )
-
-const installFix = "install Claude Code: npm install -g @anthropic-ai/claude-code (or set the agent's binary to its path)"
 
 // requiredFlags are what `claude --help` must mention for the command lines
 // this package builds; older versions lack some of them. --max-turns works
@@ -23,78 +16,13 @@ var requiredFlags = []string{"--print", "--output-format", "stream-json", "--ver
 // Probe checks that Claude Code is installed and that it supports the flags
 // used here.
 func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
-	bin, err := lookPath(a.cfg.Binary, env)
-	if err == nil {
-		err = isExecutable(bin)
-	}
-	if err != nil {
-		return agentorg.Probe{Problem: err.Error(), Fix: installFix}
-	}
-	pr := agentorg.Probe{Path: bin}
-	version, err := runQuiet(ctx, env, bin, "--version")
-	if err != nil {
-		pr.Problem = fmt.Sprintf("%s --version: %v", bin, err)
-		pr.Fix = "check that node is in the agent's PATH and that " + bin + " runs, or reinstall Claude Code"
-		return pr
-	}
-	pr.Version = firstLine(version)
-	help, err := runQuiet(ctx, env, bin, "--help")
-	if err != nil {
-		pr.Problem = fmt.Sprintf("%s --help: %v", bin, err)
-		pr.Fix = "upgrade Claude Code: npm install -g @anthropic-ai/claude-code@latest"
-		return pr
-	}
-	var missing []string
-	for _, f := range requiredFlags {
-		if !strings.Contains(help, f) {
-			missing = append(missing, f)
-		}
-	}
-	if len(missing) > 0 {
-		pr.Problem = fmt.Sprintf("claude %s lacks %s", pr.Version, strings.Join(missing, ", "))
-		pr.Fix = "upgrade Claude Code: npm install -g @anthropic-ai/claude-code@latest"
-	}
-	return pr
-}
-
-// runQuiet runs a short informational command and returns its stdout.
-func runQuiet(ctx context.Context, env []string, argv ...string) (string, error) {
-	var out strings.Builder
-	dir, err := os.MkdirTemp("", "agentorg-probe-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	res, err := proc.Run(ctx, proc.Spec{Argv: argv, Dir: dir, Env: env, Stdout: &out, Timeout: 30 * time.Second})
-	if err != nil {
-		return "", err
-	}
-	if reason := res.Reason(); reason != "" {
-		if tail := lastLines(res.Stderr, 3, 500); tail != "" {
-			reason += ": " + tail
-		}
-		return out.String(), errors.New(reason)
-	}
-	return out.String(), nil
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
-}
-
-func isExecutable(p string) error {
-	fi, err := os.Stat(p)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%s: %w", p, err)
-	case fi.IsDir():
-		return fmt.Errorf("%s is a directory", p)
-	case fi.Mode()&0o111 == 0:
-		return fmt.Errorf("%s is not executable", p)
-	}
-	return nil
+	return cli.Probe(ctx, env, cli.ProbeSpec{
+		Binary:  a.cfg.Binary,
+		Help:    []string{"--help"},
+		Flags:   requiredFlags,
+		Lacks:   "claude %s lacks %s",
+		Install: "install Claude Code: npm install -g @anthropic-ai/claude-code (or set the agent's binary to its path)",
+		Broken:  "check that node is in the agent's PATH and that claude runs, or reinstall Claude Code",
+		Upgrade: "upgrade Claude Code: npm install -g @anthropic-ai/claude-code@latest",
+	})
 }

@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/agent/clitest"
 	"github.com/agentorg/agentorg/modelserver"
 )
@@ -44,7 +42,7 @@ func newRealRig(t *testing.T, cfg Config, steps ...modelserver.Step) *realRig {
 		agent: New(cfg),
 		env: clitest.NewHome(t).Env(cli, "ANTHROPIC_BASE_URL="+srv.URL(),
 			"ANTHROPIC_API_KEY=not-a-real-key", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"),
-		dir: gitRepo(t),
+		dir: clitest.GitRepo(t),
 	}
 }
 
@@ -52,20 +50,6 @@ func (r *realRig) task(prompt string, access agentorg.Access) (agentorg.Task, *b
 	var tr bytes.Buffer
 	return agentorg.Task{Role: "developer", Issue: 7, Attempt: 1, Dir: r.dir, Prompt: prompt,
 		Access: access, Env: r.env, Transcript: &tr}, &tr
-}
-
-func gitRepo(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "init"},
-	} {
-		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return dir
 }
 
 func readFile(t *testing.T, p string) string {
@@ -184,7 +168,7 @@ func TestRealDeniedWriteFailsAReadWriteRun(t *testing.T) {
 	)
 	task, tr := r.task("Write outside (OUTSIDE)", agentorg.ReadWrite)
 	res, err := r.agent.Start(context.Background(), task)
-	wantAgentErr(t, err, "permission denied for Write")
+	fakecli.WantAgentErr(t, err, "permission denied for Write")
 	if res.SessionID == "" || res.Summary != "Wrote it." || res.Usage.InputTokens == 0 {
 		t.Errorf("result on denial %+v\n%s", res, tr)
 	}
@@ -233,7 +217,7 @@ func TestRealMaxTurns(t *testing.T) {
 	)
 	task, tr := r.task("A long job (LONG)", agentorg.ReadWrite)
 	res, err := r.agent.Start(context.Background(), task)
-	wantAgentErr(t, err, "error_max_turns")
+	fakecli.WantAgentErr(t, err, "error_max_turns")
 	if res.SessionID == "" {
 		t.Errorf("no session on max turns: %+v\n%s", res, tr)
 	}
@@ -244,7 +228,7 @@ func TestRealAPIError(t *testing.T) {
 		{Fail: &modelserver.Fail{Status: 400, Message: "scripted refusal: prompt too long"}}}})
 	task, tr := r.task("Do it (FAIL)", agentorg.ReadWrite)
 	res, err := r.agent.Start(context.Background(), task)
-	wantAgentErr(t, err, "scripted refusal: prompt too long")
+	fakecli.WantAgentErr(t, err, "scripted refusal: prompt too long")
 	if res.SessionID == "" {
 		t.Errorf("no session on failure: %+v\n%s", res, tr)
 	}
@@ -258,48 +242,16 @@ func TestRealStall(t *testing.T) {
 	task.OnStart = func(id int) { pgid = id }
 	start := time.Now()
 	_, err := r.agent.Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 3s")
+	fakecli.WantAgentErr(t, err, "stalled: no output for 3s")
 	if d := time.Since(start); d > time.Minute {
 		t.Errorf("the stall took %s to end\n%s", d, tr)
 	}
 	if pgid <= 0 {
 		t.Fatal("OnStart was not called")
 	}
-	if live := liveInGroup(pgid); len(live) > 0 {
+	if live := clitest.LiveInGroup(pgid); len(live) > 0 {
 		t.Errorf("processes of group %d outlived the run: %v", pgid, live)
 	}
-}
-
-// liveInGroup lists the processes of group pgid that are not zombies,
-// giving them a few seconds to die.
-func liveInGroup(pgid int) []string {
-	var live []string
-	for range 50 {
-		live = live[:0]
-		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-		for _, p := range stats {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				continue
-			}
-			// pid (comm) state ppid pgrp ...; comm may hold spaces.
-			s := string(b)
-			i := strings.LastIndexByte(s, ')')
-			if i < 0 {
-				continue
-			}
-			f := strings.Fields(s[i+1:])
-			if len(f) < 3 || f[0] == "Z" || f[2] != strconv.Itoa(pgid) {
-				continue
-			}
-			live = append(live, s[:i+1])
-		}
-		if len(live) == 0 {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return live
 }
 
 func TestRealProbe(t *testing.T) {
@@ -309,17 +261,5 @@ func TestRealProbe(t *testing.T) {
 	if pr.Problem != "" || pr.Path != cli || !strings.Contains(pr.Version, "Claude Code") {
 		b, _ := json.Marshal(pr)
 		t.Fatalf("probe of the installed Claude Code: %s", b)
-	}
-}
-
-func wantAgentErr(t *testing.T, err error, substrs ...string) {
-	t.Helper()
-	if !errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("error %v does not wrap ErrAgent", err)
-	}
-	for _, s := range substrs {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not say %q", err, s)
-		}
 	}
 }

@@ -1,6 +1,8 @@
 // Package clitest helps tests run the real coding CLIs (Codex, Claude Code,
 // Gemini CLI, OpenCode) without touching anyone's configuration: it finds the
-// installed CLI and builds an environment from scratch around a fresh home.
+// installed CLI, builds an environment from scratch around a fresh home, makes
+// a repository for it to work in, and checks that none of its processes
+// outlive a run.
 package clitest
 
 import (

@@ -57,13 +57,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // MaxLineBytes caps one stdout line kept for parsing. Longer lines still
@@ -148,35 +146,27 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 	if t.Dir == "" {
 		return agentorg.Result{}, errors.New("codex agent: task has no directory")
 	}
-	bin, err := lookPath(a.cfg.Binary, t.Env)
+	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
 	if err != nil {
 		return agentorg.Result{}, fmt.Errorf("codex agent: %w", err)
 	}
-	timeout := t.Timeout
-	if timeout == 0 {
-		timeout = a.cfg.Timeout
-	}
-	stall := t.StallTimeout
-	if stall == 0 {
-		stall = a.cfg.StallTimeout
-	}
 
-	p := newParser(a.maxLine)
-	res, err := proc.Run(ctx, proc.Spec{
+	p := newParser()
+	res, err := cli.Run(ctx, t, cli.Spec{
+		Name:         "codex",
+		Tool:         "codex",
 		Argv:         append([]string{bin}, a.argv(session, t.Access)...),
 		Dir:          t.Dir,
 		Env:          t.Env,
 		Stdin:        strings.NewReader(t.Prompt),
-		Stdout:       p,
-		Log:          t.Transcript,
-		Timeout:      timeout,
-		StallTimeout: stall,
-		Started:      t.OnStart,
+		Line:         p.handle,
+		MaxLine:      a.maxLine,
+		Timeout:      a.cfg.Timeout,
+		StallTimeout: a.cfg.StallTimeout,
 	})
 	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("codex agent: %w", err)
+		return agentorg.Result{}, err
 	}
-	p.Flush()
 
 	out := agentorg.Result{SessionID: session, Summary: p.summary}
 	if p.thread != "" {
@@ -185,38 +175,31 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 	if p.usage != nil {
 		out.Usage = p.usage.Sub(t.SessionUsage)
 	}
-	stderr := lastLines(res.Stderr, 20, 4096)
+	if err := res.Stopped(); err != nil {
+		return out, err
+	}
 
 	switch {
-	case res.Canceled:
-		return out, fmt.Errorf("codex agent: cancelled: %w", context.Cause(ctx))
-	case res.TimedOut:
-		return out, agentErr(fmt.Sprintf("timed out after %s", timeout), stderr)
-	case res.Stalled:
-		return out, agentErr(fmt.Sprintf("stalled: no output for %s", stall), stderr)
 	case p.failed != "":
 		msg := "turn failed: " + p.failed
 		if res.ExitCode != 0 {
 			msg = fmt.Sprintf("%s (exit status %d)", msg, res.ExitCode)
 		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail(msg)
 	case res.ExitCode != 0:
-		msg := fmt.Sprintf("exit status %d", res.ExitCode)
-		if res.ExitCode < 0 {
-			msg = "killed by a signal"
-		}
+		msg := res.ExitStatus()
 		if p.lastError != "" {
 			msg += " (codex reported: " + p.lastError + ")"
 		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail(msg)
 	case p.thread == "" && session == "":
-		return out, agentErr("no thread.started event"+p.droppedNote(a.maxLine), stderr)
+		return out, res.Fail("no thread.started event" + res.DroppedNote())
 	case p.usage == nil:
 		msg := "no turn.completed event"
 		if p.lastError != "" {
 			msg += " (codex reported: " + p.lastError + ")"
 		}
-		return out, agentErr(msg+p.droppedNote(a.maxLine), stderr)
+		return out, res.Fail(msg + res.DroppedNote())
 	}
 	// Codex exits 0 and the model carries on when the sandbox refuses a
 	// write: a read-write run that could not write has not done its job.
@@ -224,69 +207,8 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 	// what is kept; Codex logs little else there.
 	if t.Access == agentorg.ReadWrite {
 		if refused := append(p.refused, rejections(res.Stderr)...); len(refused) > 0 {
-			return out, agentErr("the sandbox refused: "+strings.Join(refused, "; "), "")
+			return out, res.FailNoTail("the sandbox refused: " + strings.Join(refused, "; "))
 		}
 	}
 	return out, nil
-}
-
-func agentErr(msg, stderr string) error {
-	if stderr != "" {
-		return fmt.Errorf("%w: codex: %s: %s", agentorg.ErrAgent, msg, stderr)
-	}
-	return fmt.Errorf("%w: codex: %s", agentorg.ErrAgent, msg)
-}
-
-// lookPath finds name the way the child's environment would: in env's PATH
-// when it has one, else in agentorg's own.
-func lookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	path, ok := envValue(env, "PATH")
-	if !ok {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			return "", fmt.Errorf("%s not found in PATH", name)
-		}
-		return p, nil
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" || !filepath.IsAbs(dir) {
-			continue // a relative PATH entry would depend on Task.Dir
-		}
-		p := filepath.Join(dir, name)
-		if err := isExecutable(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH %q", name, path)
-}
-
-func envValue(env []string, key string) (string, bool) {
-	v, ok := "", false
-	for _, kv := range env {
-		if k, val, found := strings.Cut(kv, "="); found && k == key {
-			v, ok = val, true // the last one wins, as for exec
-		}
-	}
-	return v, ok
-}
-
-// lastLines returns at most n trailing non-empty lines of s, at most max
-// bytes, for error messages.
-func lastLines(s string, n, max int) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	s = strings.Join(lines, "\n")
-	if len(s) > max {
-		s = "..." + strings.ToValidUTF8(s[len(s)-max:], "")
-	}
-	return s
 }

@@ -1,7 +1,6 @@
 package codex
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 )
 
 // Canned lines shaped like `codex exec --json` of codex-cli 0.169.0.
@@ -28,34 +28,10 @@ const (
 	lRetryError = `{"type":"error","message":"Reconnecting... 1/5 (stream disconnected before completion: error sending request)"}`
 )
 
-func newTask(t *testing.T, f *fake) (agentorg.Task, *bytes.Buffer) {
-	var transcript bytes.Buffer
-	return agentorg.Task{
-		Role: "developer", Issue: 2, Attempt: 1,
-		Dir:        t.TempDir(),
-		Prompt:     "Issue #2: Add is wrong",
-		Access:     agentorg.ReadWrite,
-		Env:        f.env,
-		Transcript: &transcript,
-	}, &transcript
-}
-
-func wantAgentErr(t *testing.T, err error, substrs ...string) {
-	t.Helper()
-	if !errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("error %v does not wrap ErrAgent", err)
-	}
-	for _, s := range substrs {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not say %q", err, s)
-		}
-	}
-}
-
 func TestSuccess(t *testing.T) {
-	f := newFake(t, jsonl(lThread, lTurn, lCmdStart, lCmdDone, lMsg1, lPatch, lMsg2, lDone), "FAKE_STDERR=WARNING: proceeding\n")
-	task, transcript := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	f := newFake(t, fakecli.JSONL(lThread, lTurn, lCmdStart, lCmdDone, lMsg1, lPatch, lMsg2, lDone), "FAKE_STDERR=WARNING: proceeding\n")
+	task, transcript := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +48,8 @@ func TestSuccess(t *testing.T) {
 }
 
 func TestArgvStdinDirAndEnv(t *testing.T) {
-	f := newFake(t, jsonl(lThread, lTurn, lMsg2, lDone))
-	a := New(Config{Binary: f.bin, Model: "gpt-5.5",
+	f := newFake(t, fakecli.JSONL(lThread, lTurn, lMsg2, lDone))
+	a := New(Config{Binary: f.Bin, Model: "gpt-5.5",
 		Args: []string{"-c", `model_providers.x={name="x",base_url="http://127.0.0.1:1/v1"}`, "-c", "model_provider=x"}})
 	common := []string{"exec", "--json", "--skip-git-repo-check", "--disable", "plugins", "-c", "analytics.enabled=false"}
 	extra := []string{"-m", "gpt-5.5", "-c", `model_providers.x={name="x",base_url="http://127.0.0.1:1/v1"}`, "-c", "model_provider=x"}
@@ -93,7 +69,7 @@ func TestArgvStdinDirAndEnv(t *testing.T) {
 			cat(common, []string{"-c", `sandbox_mode="read-only"`}, extra, []string{"resume", "019abc12-3456-7def-8901-23456789abcd", "-"})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			task, _ := newTask(t, f)
+			task, _ := fakecli.Task(t, f.Env)
 			task.Access = c.access
 			task.Prompt = "line one\n\"quoted\" $HOME `x`\n" + strings.Repeat("long prompt ", 50000)
 			var err error
@@ -105,7 +81,7 @@ func TestArgvStdinDirAndEnv(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			run := f.run()
+			run := f.Run()
 			if !reflect.DeepEqual(run.Args, c.want) {
 				t.Errorf("argv\n got %q\nwant %q", run.Args, c.want)
 			}
@@ -125,25 +101,25 @@ func TestArgvStdinDirAndEnv(t *testing.T) {
 func TestResumeKeepsOrTakesTheThread(t *testing.T) {
 	// Resume prints thread.started with the same id; a fake that prints
 	// none keeps the id it was given.
-	f := newFake(t, jsonl(lTurn, lMsg2, lDone))
-	task, _ := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Resume(context.Background(), "t-1", task)
+	f := newFake(t, fakecli.JSONL(lTurn, lMsg2, lDone))
+	task, _ := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Resume(context.Background(), "t-1", task)
 	if err != nil || res.SessionID != "t-1" {
 		t.Fatalf("got %+v, %v", res, err)
 	}
 	for _, bad := range []string{"", "--last", "a b"} {
-		if _, err := New(Config{Binary: f.bin}).Resume(context.Background(), bad, task); err == nil || errors.Is(err, agentorg.ErrAgent) {
+		if _, err := New(Config{Binary: f.Bin}).Resume(context.Background(), bad, task); err == nil || errors.Is(err, agentorg.ErrAgent) {
 			t.Errorf("resume %q: %v", bad, err)
 		}
 	}
 }
 
 func TestUsageIsThisRunsShareOfTheThreadTotal(t *testing.T) {
-	f := newFake(t, jsonl(lThread, lTurn, lMsg2,
+	f := newFake(t, fakecli.JSONL(lThread, lTurn, lMsg2,
 		`{"type":"turn.completed","usage":{"input_tokens":4800,"cached_input_tokens":800,"output_tokens":136}}`))
-	task, _ := newTask(t, f)
+	task, _ := fakecli.Task(t, f.Env)
 	task.SessionUsage = agentorg.Usage{InputTokens: 2400, CachedTokens: 400, OutputTokens: 68, CostUSD: 0.5}
-	res, err := New(Config{Binary: f.bin}).Resume(context.Background(), "019abc12-3456-7def-8901-23456789abcd", task)
+	res, err := New(Config{Binary: f.Bin}).Resume(context.Background(), "019abc12-3456-7def-8901-23456789abcd", task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,72 +129,72 @@ func TestUsageIsThisRunsShareOfTheThreadTotal(t *testing.T) {
 }
 
 func TestTurnFailed(t *testing.T) {
-	f := newFake(t, jsonl(lThread, lTurn,
+	f := newFake(t, fakecli.JSONL(lThread, lTurn,
 		`{"type":"error","message":"unexpected status 401 Unauthorized: invalid key"}`,
 		`{"type":"turn.failed","error":{"message":"unexpected status 401 Unauthorized: invalid key"}}`),
 		"FAKE_EXIT=1", "FAKE_STDERR=some log\n")
-	task, _ := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-	wantAgentErr(t, err, "turn failed: unexpected status 401 Unauthorized: invalid key (exit status 1)", "some log")
+	task, _ := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "turn failed: unexpected status 401 Unauthorized: invalid key (exit status 1)", "some log")
 	if res.SessionID != "019abc12-3456-7def-8901-23456789abcd" {
 		t.Errorf("the thread is lost on failure: %+v", res)
 	}
 }
 
 func TestErrorEventWithoutTurnCompleted(t *testing.T) {
-	f := newFake(t, jsonl(lThread, lTurn, `{"type":"error","message":"stream disconnected before completion"}`))
-	task, _ := newTask(t, f)
-	_, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-	wantAgentErr(t, err, "no turn.completed event (codex reported: stream disconnected before completion)")
+	f := newFake(t, fakecli.JSONL(lThread, lTurn, `{"type":"error","message":"stream disconnected before completion"}`))
+	task, _ := fakecli.Task(t, f.Env)
+	_, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "no turn.completed event (codex reported: stream disconnected before completion)")
 }
 
 func TestRetriedErrorsAndWarningsDoNotFailACompletedTurn(t *testing.T) {
-	f := newFake(t, jsonl(lThread, lTurn, lWarnItem, lRetryError, lMsg2, lDone))
-	task, _ := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	f := newFake(t, fakecli.JSONL(lThread, lTurn, lWarnItem, lRetryError, lMsg2, lDone))
+	task, _ := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	if err != nil || res.Summary != "Fixed the sign in Add." {
 		t.Fatalf("got %+v, %v", res, err)
 	}
 }
 
 func TestNonZeroExitCarriesStderr(t *testing.T) {
-	f := newFake(t, jsonl(lThread, lTurn), "FAKE_EXIT=2", "FAKE_STDERR=early noise\nError: config.toml: bad key\n")
-	task, _ := newTask(t, f)
-	_, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 2: early noise\nError: config.toml: bad key")
+	f := newFake(t, fakecli.JSONL(lThread, lTurn), "FAKE_EXIT=2", "FAKE_STDERR=early noise\nError: config.toml: bad key\n")
+	task, _ := fakecli.Task(t, f.Env)
+	_, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "exit status 2: early noise\nError: config.toml: bad key")
 }
 
 func TestNonZeroExitAfterCompletedTurn(t *testing.T) {
-	f := newFake(t, jsonl(lThread, lTurn, lMsg2, lDone), "FAKE_EXIT=1")
-	task, _ := newTask(t, f)
-	_, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 1")
+	f := newFake(t, fakecli.JSONL(lThread, lTurn, lMsg2, lDone), "FAKE_EXIT=1")
+	task, _ := fakecli.Task(t, f.Env)
+	_, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "exit status 1")
 }
 
 func TestMissingEventsAreErrors(t *testing.T) {
 	for name, c := range map[string]struct{ out, want string }{
 		"nothing":        {"", "no thread.started event"},
-		"no thread":      {jsonl(lTurn, lMsg2, lDone), "no thread.started event"},
-		"no completion":  {jsonl(lThread, lTurn, lMsg2), "no turn.completed event"},
-		"broken closing": {jsonl(lThread, lTurn, lMsg2, `{"type":"turn.completed","usage":{"input_tokens":`), "no turn.completed event"},
+		"no thread":      {fakecli.JSONL(lTurn, lMsg2, lDone), "no thread.started event"},
+		"no completion":  {fakecli.JSONL(lThread, lTurn, lMsg2), "no turn.completed event"},
+		"broken closing": {fakecli.JSONL(lThread, lTurn, lMsg2, `{"type":"turn.completed","usage":{"input_tokens":`), "no turn.completed event"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFake(t, c.out)
-			task, _ := newTask(t, f)
-			_, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-			wantAgentErr(t, err, c.want)
+			task, _ := fakecli.Task(t, f.Env)
+			_, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+			fakecli.WantAgentErr(t, err, c.want)
 		})
 	}
 }
 
 func TestMalformedLinesAreSkipped(t *testing.T) {
-	f := newFake(t, jsonl(
+	f := newFake(t, fakecli.JSONL(
 		"WARNING: proceeding, even though we could not create PATH aliases",
 		lThread, `{broken`, `["an","array"]`, `{"type":42}`, `{"type":"frobnicate"}`,
 		`{"type":"item.completed","item":"not an object"}`, `{"type":"turn.completed","usage":"lots"}`,
 		lTurn, lMsg2, "", "   ", lDone))
-	task, transcript := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	task, transcript := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,93 +206,89 @@ func TestMalformedLinesAreSkipped(t *testing.T) {
 	}
 }
 
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
 func TestVeryLongLinesAreDroppedNotBuffered(t *testing.T) {
 	// A 9 MB line (over MaxLineBytes) before the real events: it reaches
 	// the transcript and is skipped by the parser.
-	f := newFake(t, jsonl(lThread, lTurn, lMsg2, lDone), "FAKE_JUNK=9000000")
-	task, _ := newTask(t, f)
-	var seen countingWriter
+	f := newFake(t, fakecli.JSONL(lThread, lTurn, lMsg2, lDone), "FAKE_JUNK=9000000")
+	task, _ := fakecli.Task(t, f.Env)
+	var seen fakecli.Counter
 	task.Transcript = &seen
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	if err != nil || res.Summary != "Fixed the sign in Add." {
 		t.Fatalf("got %+v, %v", res, err)
 	}
-	if seen.n < 9000000 {
-		t.Errorf("transcript got %d bytes", seen.n)
+	if seen.N < 9000000 {
+		t.Errorf("transcript got %d bytes", seen.N)
 	}
 
 	// When the line dropped is the closing event, the error says so.
 	long := `{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1},"pad":"` + strings.Repeat("p", 2000) + `"}`
-	f = newFake(t, jsonl(lThread, lTurn, lMsg2, long))
-	task, _ = newTask(t, f)
-	a := New(Config{Binary: f.bin})
+	f = newFake(t, fakecli.JSONL(lThread, lTurn, lMsg2, long))
+	task, _ = fakecli.Task(t, f.Env)
+	a := New(Config{Binary: f.Bin})
 	a.maxLine = 1024
 	_, err = a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no turn.completed event (1 stdout lines over 1024 bytes were dropped)")
+	fakecli.WantAgentErr(t, err, "no turn.completed event (1 stdout lines over 1024 bytes were dropped)")
 }
 
 func TestSandboxRefusalFailsAReadWriteRun(t *testing.T) {
 	// What codex-cli 0.169.0 prints when workspace-write refuses a patch:
 	// nothing on stdout but the model's reply, a log line on stderr.
-	refused := jsonl(lThread, lTurn,
+	refused := fakecli.JSONL(lThread, lTurn,
 		`{"type":"item.completed","item":{"id":"item_2","type":"command_execution","command":"/bin/bash -lc 'rm -rf /'","aggregated_output":"","exit_code":null,"status":"declined"}}`,
 		`{"type":"item.completed","item":{"id":"item_3","type":"agent_message","text":"I could not write the files."}}`,
 		lDone)
 	stderr := "FAKE_STDERR=2026-11-25T15:44:32.340781Z ERROR codex_core::tools::router: error=patch rejected: writing outside of the project; rejected by user approval settings\n"
 	f := newFake(t, refused, stderr)
-	task, _ := newTask(t, f)
-	res, err := New(Config{Binary: f.bin}).Start(context.Background(), task)
-	wantAgentErr(t, err, "the sandbox refused: command declined: /bin/bash -lc 'rm -rf /'; patch rejected: writing outside of the project; rejected by user approval settings")
+	task, _ := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "the sandbox refused: command declined: /bin/bash -lc 'rm -rf /'; patch rejected: writing outside of the project; rejected by user approval settings")
 	if res.Summary != "I could not write the files." || res.SessionID == "" || res.Usage.InputTokens != 2400 {
 		t.Errorf("result on refusal = %+v", res)
 	}
 
 	// A read-only run is expected to be refused writes.
 	task.Access = agentorg.ReadOnly
-	if _, err := New(Config{Binary: f.bin}).Start(context.Background(), task); err != nil {
+	if _, err := New(Config{Binary: f.Bin}).Start(context.Background(), task); err != nil {
 		t.Fatalf("read-only run: %v", err)
 	}
 
 	// Failing commands and patches that did not apply are the model's
 	// business, not refusals.
-	f = newFake(t, jsonl(lThread, lTurn,
+	f = newFake(t, fakecli.JSONL(lThread, lTurn,
 		`{"type":"item.completed","item":{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'go test ./...'","aggregated_output":"FAIL\n","exit_code":1,"status":"failed"}}`,
 		`{"type":"item.completed","item":{"id":"item_1","type":"file_change","changes":[{"path":"/work/calc.go","kind":"update"}],"status":"failed"}}`,
 		lMsg2, lDone), "FAKE_STDERR=2026-11-25T15:44:32Z WARN codex_core::exec: something else\n")
-	task, _ = newTask(t, f)
-	if _, err := New(Config{Binary: f.bin}).Start(context.Background(), task); err != nil {
+	task, _ = fakecli.Task(t, f.Env)
+	if _, err := New(Config{Binary: f.Bin}).Start(context.Background(), task); err != nil {
 		t.Fatalf("failing test command: %v", err)
 	}
 }
 
 func TestStallAndHardTimeout(t *testing.T) {
-	f := newFake(t, jsonl(lThread, lTurn), "FAKE_SLEEP=30s", "FAKE_STDERR=last words\n")
-	task, _ := newTask(t, f)
+	f := newFake(t, fakecli.JSONL(lThread, lTurn), "FAKE_SLEEP=30s", "FAKE_STDERR=last words\n")
+	task, _ := fakecli.Task(t, f.Env)
 	task.StallTimeout = 300 * time.Millisecond // the task's bound wins over the config's
 	start := time.Now()
-	_, err := New(Config{Binary: f.bin, StallTimeout: time.Hour}).Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 300ms", "last words")
+	_, err := New(Config{Binary: f.Bin, StallTimeout: time.Hour}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "stalled: no output for 300ms", "last words")
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s", d)
 	}
 
 	task.StallTimeout = 0
-	_, err = New(Config{Binary: f.bin, Timeout: 400 * time.Millisecond}).Start(context.Background(), task)
-	wantAgentErr(t, err, "timed out after 400ms")
+	_, err = New(Config{Binary: f.Bin, Timeout: 400 * time.Millisecond}).Start(context.Background(), task)
+	fakecli.WantAgentErr(t, err, "timed out after 400ms")
 }
 
 func TestCancellationIsNotAnAgentFailure(t *testing.T) {
-	f := newFake(t, jsonl(lThread), "FAKE_SLEEP=30s")
-	task, _ := newTask(t, f)
+	f := newFake(t, fakecli.JSONL(lThread), "FAKE_SLEEP=30s")
+	task, _ := fakecli.Task(t, f.Env)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var pgid int
 	task.OnStart = func(id int) { pgid = id }
-	_, err := New(Config{Binary: f.bin}).Start(ctx, task)
+	_, err := New(Config{Binary: f.Bin}).Start(ctx, task)
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, agentorg.ErrAgent) {
 		t.Fatalf("got %v", err)
 	}
@@ -327,7 +299,7 @@ func TestCancellationIsNotAnAgentFailure(t *testing.T) {
 
 func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
 	f := newFake(t, "")
-	task, _ := newTask(t, f)
+	task, _ := fakecli.Task(t, f.Env)
 	for name, a := range map[string]*Agent{
 		"missing path": New(Config{Binary: filepath.Join(t.TempDir(), "codex")}),
 		"not in PATH":  New(Config{Binary: "codex-that-does-not-exist"}),
@@ -337,7 +309,7 @@ func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
 		}
 	}
 	task.Dir = ""
-	if _, err := New(Config{Binary: f.bin}).Start(context.Background(), task); err == nil || errors.Is(err, agentorg.ErrAgent) {
+	if _, err := New(Config{Binary: f.Bin}).Start(context.Background(), task); err == nil || errors.Is(err, agentorg.ErrAgent) {
 		t.Errorf("no dir: %v", err)
 	}
 }
@@ -345,13 +317,13 @@ func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
 func TestProbe(t *testing.T) {
 	help := "Usage: codex exec [OPTIONS] [PROMPT]\n  resume  Resume a previous session\n  -c, --config <key=value>\n      --disable <FEATURE>\n      --skip-git-repo-check\n      --json\n"
 	f := newFake(t, "", "FAKE_VERSION=codex-cli 0.169.0\n", "FAKE_HELP="+help)
-	pr := New(Config{Binary: f.bin}).Probe(context.Background(), f.env)
-	if pr.Path != f.bin || pr.Version != "codex-cli 0.169.0" || pr.Problem != "" {
+	pr := New(Config{Binary: f.Bin}).Probe(context.Background(), f.Env)
+	if pr.Path != f.Bin || pr.Version != "codex-cli 0.169.0" || pr.Problem != "" {
 		t.Fatalf("probe %+v", pr)
 	}
 
 	old := newFake(t, "", "FAKE_VERSION=codex-cli 0.20.0\n", "FAKE_HELP=Usage: codex exec [OPTIONS] [PROMPT]\n  --json\n")
-	pr = New(Config{Binary: old.bin}).Probe(context.Background(), old.env)
+	pr = New(Config{Binary: old.Bin}).Probe(context.Background(), old.Env)
 	if pr.Version != "codex-cli 0.20.0" || !strings.Contains(pr.Problem, "lacks --skip-git-repo-check, --disable, --config, resume") || !strings.Contains(pr.Fix, "npm install") {
 		t.Fatalf("old version probe %+v", pr)
 	}

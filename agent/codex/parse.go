@@ -2,12 +2,10 @@ package codex
 
 import (
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/agent/lines"
 )
 
 // event is one line of `codex exec --json` (codex-rs/exec/src/exec_events.rs):
@@ -41,11 +39,9 @@ type item struct {
 	} `json:"changes"` // file_change
 }
 
-// parser interprets stdout lines as they arrive. It is written to by one
+// parser interprets stdout lines as they arrive. Its handle is called by one
 // goroutine (proc's stdout copier) and read after Run returns.
 type parser struct {
-	lines.Splitter
-
 	thread    string          // from thread.started
 	summary   string          // the newest agent_message
 	usage     *agentorg.Usage // the thread's total, from the last turn.completed
@@ -54,12 +50,7 @@ type parser struct {
 	refused   []string        // writes the sandbox refused
 }
 
-func newParser(max int) *parser {
-	p := &parser{}
-	p.Max = max
-	p.Line = p.handle
-	return p
-}
+func newParser() *parser { return &parser{} }
 
 func (p *parser) handle(line []byte) {
 	if len(line) == 0 || line[0] != '{' {
@@ -131,11 +122,4 @@ func rejections(stderr string) []string {
 		out = append(out, strings.TrimSpace(m[1]))
 	}
 	return out
-}
-
-func (p *parser) droppedNote(max int) string {
-	if p.Dropped == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (%d stdout lines over %d bytes were dropped)", p.Dropped, max)
 }

@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/agent/clitest"
 	"github.com/agentorg/agentorg/modelserver"
 )
@@ -42,7 +41,7 @@ func newRealRig(t *testing.T, steps ...modelserver.Step) *realRig {
 		agent: New(Config{Binary: cli, Model: "gpt-5.5", Timeout: 3 * time.Minute,
 			Args: []string{"-c", provider, "-c", "model_provider=scripted"}}),
 		env: clitest.NewHome(t).Env(cli, "SCRIPTED_API_KEY=not-a-real-key"),
-		dir: gitRepo(t),
+		dir: clitest.GitRepo(t),
 	}
 	return r
 }
@@ -51,20 +50,6 @@ func (r *realRig) task(prompt string, access agentorg.Access) (agentorg.Task, *b
 	var tr bytes.Buffer
 	return agentorg.Task{Role: "developer", Issue: 7, Attempt: 1, Dir: r.dir, Prompt: prompt,
 		Access: access, Env: r.env, Transcript: &tr}, &tr
-}
-
-func gitRepo(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "init"},
-	} {
-		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	return dir
 }
 
 func readFile(t *testing.T, p string) string {
@@ -187,7 +172,7 @@ func TestRealSandboxPerAccess(t *testing.T) {
 	// Read-write: a refused write fails the run even though Codex exits 0.
 	task, tr = r.task("Write outside the project (OUTSIDE)", agentorg.ReadWrite)
 	res, err = r.agent.Start(context.Background(), task)
-	wantAgentErr(t, err, "the sandbox refused: patch rejected: writing outside of the project")
+	fakecli.WantAgentErr(t, err, "the sandbox refused: patch rejected: writing outside of the project")
 	if res.SessionID == "" || res.Summary != "Wrote outside." {
 		t.Errorf("result on refusal %+v\n%s", res, tr)
 	}
@@ -201,7 +186,7 @@ func TestRealAPIError(t *testing.T) {
 		{Fail: &modelserver.Fail{Status: 400, Message: "scripted refusal: context too long"}}}})
 	task, tr := r.task("Do it (FAIL)", agentorg.ReadWrite)
 	res, err := r.agent.Start(context.Background(), task)
-	wantAgentErr(t, err, "scripted refusal: context too long")
+	fakecli.WantAgentErr(t, err, "scripted refusal: context too long")
 	if res.SessionID == "" {
 		t.Errorf("no thread id on failure: %+v\n%s", res, tr)
 	}
@@ -215,48 +200,16 @@ func TestRealStall(t *testing.T) {
 	task.OnStart = func(id int) { pgid = id }
 	start := time.Now()
 	_, err := r.agent.Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 3s")
+	fakecli.WantAgentErr(t, err, "stalled: no output for 3s")
 	if d := time.Since(start); d > time.Minute {
 		t.Errorf("the stall took %s to end\n%s", d, tr)
 	}
 	if pgid <= 0 {
 		t.Fatal("OnStart was not called")
 	}
-	if live := liveInGroup(pgid); len(live) > 0 {
+	if live := clitest.LiveInGroup(pgid); len(live) > 0 {
 		t.Errorf("processes of group %d outlived the run: %v", pgid, live)
 	}
-}
-
-// liveInGroup lists the processes of group pgid that are not zombies,
-// giving them a few seconds to die.
-func liveInGroup(pgid int) []string {
-	var live []string
-	for range 50 {
-		live = live[:0]
-		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-		for _, p := range stats {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				continue
-			}
-			// pid (comm) state ppid pgrp ...; comm may hold spaces.
-			s := string(b)
-			i := strings.LastIndexByte(s, ')')
-			if i < 0 {
-				continue
-			}
-			f := strings.Fields(s[i+1:])
-			if len(f) < 3 || f[0] == "Z" || f[2] != strconv.Itoa(pgid) {
-				continue
-			}
-			live = append(live, s[:i+1])
-		}
-		if len(live) == 0 {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return live
 }
 
 func TestRealProbe(t *testing.T) {

@@ -7,13 +7,12 @@ package command
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // Names of the variables the agent receives on top of Task.Env.
@@ -77,33 +76,22 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 	if access == "" {
 		access = agentorg.ReadOnly
 	}
-	timeout := t.Timeout
-	if timeout == 0 {
-		timeout = a.cfg.Timeout
-	}
-	stall := t.StallTimeout
-	if stall == 0 {
-		stall = a.cfg.StallTimeout
-	}
 
-	p := newParser(a.maxLine)
-	res, err := proc.Run(ctx, proc.Spec{
+	p := newParser()
+	res, err := cli.Run(ctx, t, cli.Spec{
+		Name:         "command",
 		Argv:         a.cfg.Command,
 		Dir:          t.Dir,
 		Env:          agentEnv(t, access, session),
 		Stdin:        strings.NewReader(t.Prompt),
-		Stdout:       p,
-		Log:          t.Transcript,
-		Timeout:      timeout,
-		StallTimeout: stall,
-		Started:      t.OnStart,
+		Line:         p.handle,
+		MaxLine:      a.maxLine,
+		Timeout:      a.cfg.Timeout,
+		StallTimeout: a.cfg.StallTimeout,
 	})
 	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("command agent: %w", err)
+		return agentorg.Result{}, err
 	}
-	// Run has waited for the stdout copier, so the parser is no longer
-	// written to; a last line without a newline is still pending.
-	p.Flush()
 
 	out := agentorg.Result{SessionID: session, Usage: p.usage}
 	if p.result != nil {
@@ -113,45 +101,27 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 			out.SessionID = p.result.SessionID
 		}
 	}
-	stderr := lastLines(res.Stderr, 20, 4096)
+	if err := res.Stopped(); err != nil {
+		return out, err
+	}
 
 	switch {
-	case res.Canceled:
-		return out, fmt.Errorf("command agent: cancelled: %w", context.Cause(ctx))
-	case res.TimedOut:
-		return out, agentErr(fmt.Sprintf("timed out after %s", timeout), stderr)
-	case res.Stalled:
-		return out, agentErr(fmt.Sprintf("stalled: no output for %s", stall), stderr)
 	case res.ExitCode != 0:
-		msg := fmt.Sprintf("exit status %d", res.ExitCode)
-		if res.ExitCode < 0 {
-			msg = "killed by a signal"
-		}
+		msg := res.ExitStatus()
 		if p.result != nil && p.result.IsError {
 			msg += " (agent reported an error: " + p.result.message() + ")"
 		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail(msg)
 	case p.bad != "":
-		return out, agentErr(p.bad, stderr)
+		return out, res.Fail(p.bad)
 	case p.result == nil:
-		msg := "no result line"
-		if p.Dropped > 0 {
-			msg += fmt.Sprintf(" (%d stdout lines over %d bytes were dropped)", p.Dropped, a.maxLine)
-		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail("no result line" + res.DroppedNote())
 	case p.result.IsError:
-		return out, agentErr("agent reported an error: "+p.result.message(), "")
+		return out, res.FailNoTail("agent reported an error: " + p.result.message())
 	case out.SessionID == "":
-		return out, agentErr("result line has no session_id", "")
+		return out, res.FailNoTail("result line has no session_id")
 	}
 	return out, nil
-}
-
-func agentErr(msg, stderr string) error {
-	if stderr != "" {
-		return fmt.Errorf("%w: %s: %s", agentorg.ErrAgent, msg, stderr)
-	}
-	return fmt.Errorf("%w: %s", agentorg.ErrAgent, msg)
 }
 
 // agentEnv is Task.Env with the AGENTORG_* variables set by us, replacing
@@ -175,22 +145,4 @@ func agentEnv(t agentorg.Task, access agentorg.Access, session string) []string 
 		env = append(env, k+"="+ours[k])
 	}
 	return env
-}
-
-// lastLines returns at most n trailing non-empty lines of s, at most max
-// bytes, for error messages.
-func lastLines(s string, n, max int) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	s = strings.Join(lines, "\n")
-	if len(s) > max {
-		s = "..." + strings.ToValidUTF8(s[len(s)-max:], "")
-	}
-	return s
 }

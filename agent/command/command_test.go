@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/proc"
 )
 
@@ -27,27 +28,7 @@ func fake(t *testing.T, body string) string {
 }
 
 func newTask(t *testing.T) (agentorg.Task, *bytes.Buffer) {
-	var transcript bytes.Buffer
-	return agentorg.Task{
-		Role: "developer", Issue: 2, Attempt: 1,
-		Dir:        t.TempDir(),
-		Prompt:     "Issue #2: Add is wrong",
-		Access:     agentorg.ReadWrite,
-		Env:        proc.BaseEnv(),
-		Transcript: &transcript,
-	}, &transcript
-}
-
-func wantAgentErr(t *testing.T, err error, substrs ...string) {
-	t.Helper()
-	if !errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("error %v does not wrap ErrAgent", err)
-	}
-	for _, s := range substrs {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not say %q", err, s)
-		}
-	}
+	return fakecli.Task(t, proc.BaseEnv())
 }
 
 func TestSuccessSumsUsage(t *testing.T) {
@@ -83,7 +64,7 @@ echo '{"type":"result","session_id":"sess-9","summary":"","is_error":true,"error
 `)}})
 	task, _ := newTask(t)
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "agent reported an error: model refused")
+	fakecli.WantAgentErr(t, err, "agent reported an error: model refused")
 	// The session and usage survive so the caller can resume and account.
 	if res.SessionID != "sess-9" || res.Usage.InputTokens != 5 {
 		t.Errorf("result on error = %+v", res)
@@ -99,14 +80,14 @@ exit 2
 `)}})
 	task, _ := newTask(t)
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 2: ", "early noise\nfatal: disk full")
+	fakecli.WantAgentErr(t, err, "exit status 2: ", "early noise\nfatal: disk full")
 }
 
 func TestKilledBySignal(t *testing.T) {
 	a := New(Config{Command: []string{fake(t, "echo 'segfault imminent' >&2\nkill -9 $$\n")}})
 	task, _ := newTask(t)
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "killed by a signal: segfault imminent")
+	fakecli.WantAgentErr(t, err, "killed by a signal: segfault imminent")
 }
 
 func TestNonZeroExitAfterErrorResult(t *testing.T) {
@@ -116,7 +97,7 @@ exit 1
 `)}})
 	task, _ := newTask(t)
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 1", "agent reported an error: quota exceeded")
+	fakecli.WantAgentErr(t, err, "exit status 1", "agent reported an error: quota exceeded")
 }
 
 func TestNoResultLine(t *testing.T) {
@@ -126,7 +107,7 @@ echo 'done, I guess'
 `)}})
 	task, _ := newTask(t)
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no result line")
+	fakecli.WantAgentErr(t, err, "no result line")
 }
 
 func TestMalformedAndUnknownLinesAreIgnored(t *testing.T) {
@@ -163,9 +144,9 @@ echo '{"type":"result","session_id":"s3","summary":"b"}'`,
 		task, _ := newTask(t)
 		_, err := a.Start(context.Background(), task)
 		if name == "two results" {
-			wantAgentErr(t, err, "more than one result line")
+			fakecli.WantAgentErr(t, err, "more than one result line")
 		} else {
-			wantAgentErr(t, err, "malformed result line")
+			fakecli.WantAgentErr(t, err, "malformed result line")
 		}
 	}
 }
@@ -179,10 +160,6 @@ func TestResultWithoutNewlineCounts(t *testing.T) {
 	}
 }
 
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
 func TestVeryLongOutput(t *testing.T) {
 	// 5 MB of log lines, a line longer than the parser keeps, then a result
 	// whose 1 MB summary is far beyond bufio.Scanner's 64 KiB default.
@@ -195,7 +172,7 @@ head -c 1000000 /dev/zero | tr '\0' 'y'
 printf '"}\n'
 `)}})
 	task, _ := newTask(t)
-	var seen countingWriter
+	var seen fakecli.Counter
 	task.Transcript = &seen
 	res, err := a.Start(context.Background(), task)
 	if err != nil {
@@ -204,8 +181,8 @@ printf '"}\n'
 	if res.SessionID != "big" || len(res.Summary) != 1000000 || strings.Trim(res.Summary, "y") != "" || res.Usage.InputTokens != 7 {
 		t.Fatalf("session %q, summary of %d bytes, usage %+v", res.SessionID, len(res.Summary), res.Usage)
 	}
-	if seen.n < 15_000_000 { // 5 MB + 9 MB + 1 MB
-		t.Errorf("transcript got %d bytes", seen.n)
+	if seen.N < 15_000_000 { // 5 MB + 9 MB + 1 MB
+		t.Errorf("transcript got %d bytes", seen.N)
 	}
 }
 
@@ -219,7 +196,7 @@ printf '"}\n'
 	a.maxLine = 1024
 	task, _ := newTask(t)
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no result line (2 stdout lines over 1024 bytes were dropped)")
+	fakecli.WantAgentErr(t, err, "no result line (2 stdout lines over 1024 bytes were dropped)")
 }
 
 func TestStallTimeout(t *testing.T) {
@@ -233,7 +210,7 @@ echo '{"type":"result","session_id":"late"}'
 	task.StallTimeout = 300 * time.Millisecond // the task's bound wins over the config's
 	start := time.Now()
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 300ms", "last words")
+	fakecli.WantAgentErr(t, err, "stalled: no output for 300ms", "last words")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s", d)
 	}
@@ -246,7 +223,7 @@ while :; do echo '{"type":"message","text":"still busy"}'; sleep 0.05; done
 	task, _ := newTask(t)
 	start := time.Now()
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "timed out after 500ms")
+	fakecli.WantAgentErr(t, err, "timed out after 500ms")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s", d)
 	}
@@ -300,7 +277,7 @@ func TestStartWithoutSessionIDIsAnError(t *testing.T) {
 	a := New(Config{Command: []string{fake(t, `echo '{"type":"result","summary":"anonymous"}'`+"\n")}})
 	task, _ := newTask(t)
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no session_id")
+	fakecli.WantAgentErr(t, err, "no session_id")
 }
 
 func TestPromptArrivesOnStdinIntact(t *testing.T) {

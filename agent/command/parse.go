@@ -6,7 +6,6 @@ import (
 	"regexp"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/agent/lines"
 )
 
 // resultLine is the final line of a run.
@@ -32,23 +31,16 @@ func (r *resultLine) message() string {
 // broken final answer is an error rather than a silently ignored log line.
 var looksLikeResult = regexp.MustCompile(`^\s*\{.*"type"\s*:\s*"result"`)
 
-// parser interprets stdout lines as they arrive. It is written to by one
+// parser interprets stdout lines as they arrive. Its handle is called by one
 // goroutine (proc's stdout copier) and read after Run returns, so it needs no
 // lock.
 type parser struct {
-	lines.Splitter
-
 	usage  agentorg.Usage
 	result *resultLine
 	bad    string // the first protocol violation
 }
 
-func newParser(max int) *parser {
-	p := &parser{}
-	p.Max = max
-	p.Line = p.handle
-	return p
-}
+func newParser() *parser { return &parser{} }
 
 func (p *parser) handle(line []byte) {
 	if len(line) == 0 || line[0] != '{' {

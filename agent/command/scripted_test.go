@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/agent/scripted"
 	"github.com/agentorg/agentorg/proc"
 )
@@ -17,18 +18,14 @@ import (
 // TestMain lets the test binary act as the scripted agent, so these tests
 // run the real thing as a subprocess through the real protocol.
 func TestMain(m *testing.M) {
-	if os.Getenv("AGENTORG_TEST_SCRIPTED_AGENT") == "1" {
-		os.Exit(scripted.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
-	}
-	os.Exit(m.Run())
+	fakecli.Main(m, "AGENTORG_TEST_SCRIPTED_AGENT", func(string) int {
+		return scripted.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	})
 }
 
 func scriptedAgent(t *testing.T, script string) (*Agent, []string, string) {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := fakecli.Self(t)
 	sp := filepath.Join(t.TempDir(), "script.yaml")
 	if err := os.WriteFile(sp, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
@@ -108,7 +105,7 @@ func TestScriptedReadOnlyRoleCannotWrite(t *testing.T) {
 	task.Role = "validator"
 	task.Access = agentorg.ReadOnly
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "agent reported an error: write verdict.txt: refused: this run is read-only")
+	fakecli.WantAgentErr(t, err, "agent reported an error: write verdict.txt: refused: this run is read-only")
 	if res.SessionID == "" {
 		t.Error("no session on the error result")
 	}
@@ -133,13 +130,13 @@ steps:
 	task.Env = env
 	task.Role = "pm"
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 3 (agent reported an error: model refused)")
+	fakecli.WantAgentErr(t, err, "exit status 3 (agent reported an error: model refused)")
 
 	task.Role = "developer"
 	task.StallTimeout = 500 * time.Millisecond
 	start := time.Now()
 	_, err = a.Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 500ms")
+	fakecli.WantAgentErr(t, err, "stalled: no output for 500ms")
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s", d)
 	}

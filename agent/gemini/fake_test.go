@@ -1,9 +1,10 @@
 package gemini
 
 import (
-	"encoding/json"
+	"testing"
+
 	"fmt"
-	"io"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"os"
 	"strings"
 	"time"
@@ -15,13 +16,11 @@ import (
 // CLI against a scripted model server).
 const fakeEnv = "AGENTORG_FAKE_GEMINI"
 
+func TestMain(m *testing.M) { fakecli.Main(m, fakeEnv, fakeMain) }
+
 func fakeMain(mode string) int {
 	// Record what the adapter passed, in the working directory.
-	argv, _ := json.Marshal(os.Args[1:])
-	os.WriteFile(".fake-argv", argv, 0o644)
-	stdin, _ := io.ReadAll(os.Stdin)
-	os.WriteFile(".fake-stdin", stdin, 0o644)
-	os.WriteFile(".fake-env", []byte(strings.Join(os.Environ(), "\n")), 0o644)
+	stdin := fakecli.Record(true)
 
 	session := "2f1c9a4e-7b1d-4d38-9a55-0c4be1d3e7aa"
 	for i, a := range os.Args {
@@ -32,7 +31,7 @@ func fakeMain(mode string) int {
 	out := func(s string) { fmt.Println(s) }
 	ts := `"timestamp":"2026-11-25T15:40:00.000Z"`
 	initLine := `{"type":"init",` + ts + `,"session_id":"` + session + `","model":"auto"}`
-	user := `{"type":"message",` + ts + `,"role":"user","content":` + jsonString(string(stdin)) + `}`
+	user := `{"type":"message",` + ts + `,"role":"user","content":` + fakecli.JSONString(string(stdin)) + `}`
 	stats := `"stats":{"total_tokens":3702,"input_tokens":3600,"output_tokens":102,"cached":600,"input":3000,"duration_ms":812,"tool_calls":1,"models":{"gemini-3.8-flash":{"total_tokens":2468,"input_tokens":2400,"output_tokens":68,"cached":400,"input":2000},"gemini-3.5-flash-lite":{"total_tokens":1234,"input_tokens":1200,"output_tokens":34,"cached":200,"input":1000}}}`
 	toolTurn := func() {
 		out(`{"type":"message",` + ts + `,"role":"assistant","content":"I will create hello.txt.","delta":true}`)
@@ -109,16 +108,11 @@ func fakeMain(mode string) int {
 		out(`{"type":"result",` + ts + `,"status":"success",` + stats + `}`)
 	case "pgid":
 		out(initLine)
-		out(fmt.Sprintf(`{"type":"message","role":"assistant","content":"%d"}`, pgid()))
+		out(fmt.Sprintf(`{"type":"message","role":"assistant","content":"%d"}`, fakecli.Pgid()))
 		out(`{"type":"result",` + ts + `,"status":"success",` + stats + `}`)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown fake mode", mode)
 		return 2
 	}
 	return 0
-}
-
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

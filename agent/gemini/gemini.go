@@ -67,7 +67,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // MaxLineBytes caps one stdout line kept for parsing; longer lines still
@@ -174,63 +174,47 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 	if access == "" {
 		access = agentorg.ReadOnly
 	}
-	bin, err := lookPath(a.cfg.Binary, t.Env)
+	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
 	if err != nil {
 		return agentorg.Result{}, fmt.Errorf("gemini agent: %w", err)
 	}
-	timeout := t.Timeout
-	if timeout == 0 {
-		timeout = a.cfg.Timeout
-	}
-	stall := t.StallTimeout
-	if stall == 0 {
-		stall = a.cfg.StallTimeout
-	}
 
-	p := newParser(a.maxLine)
-	res, err := proc.Run(ctx, proc.Spec{
+	p := newParser()
+	res, err := cli.Run(ctx, t, cli.Spec{
+		Name:         "gemini",
+		Tool:         "gemini",
 		Argv:         a.argv(bin, session, access),
 		Dir:          t.Dir,
 		Env:          t.Env,
 		Stdin:        strings.NewReader(literalPrompt(t.Prompt)),
-		Stdout:       p,
-		Log:          t.Transcript,
-		Timeout:      timeout,
-		StallTimeout: stall,
-		Started:      t.OnStart,
+		Line:         p.handle,
+		MaxLine:      a.maxLine,
+		Timeout:      a.cfg.Timeout,
+		StallTimeout: a.cfg.StallTimeout,
 	})
 	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("gemini agent: %w", err)
+		return agentorg.Result{}, err
 	}
-	p.Flush()
 
 	out := agentorg.Result{SessionID: session, Summary: p.summary(), Usage: p.usage()}
 	if p.session != "" {
 		out.SessionID = p.session
 	}
-	stderr := lastLines(res.Stderr, 20, 4096)
+	if err := res.Stopped(); err != nil {
+		return out, err
+	}
 
 	switch {
-	case res.Canceled:
-		return out, fmt.Errorf("gemini agent: cancelled: %w", context.Cause(ctx))
-	case res.TimedOut:
-		return out, agentErr(fmt.Sprintf("timed out after %s", timeout), stderr)
-	case res.Stalled:
-		return out, agentErr(fmt.Sprintf("stalled: no output for %s", stall), stderr)
 	case res.ExitCode != 0:
-		return out, agentErr(exitMessage(res.ExitCode, session, t.Dir, res.Stderr, p), stderr)
+		return out, res.Fail(exitMessage(res, session, t.Dir, p))
 	case p.bad != "":
-		return out, agentErr(p.bad, stderr)
+		return out, res.Fail(p.bad)
 	case p.result == nil:
-		msg := "no result line"
-		if p.Dropped > 0 {
-			msg += fmt.Sprintf(" (%d stdout lines over %d bytes were dropped)", p.Dropped, a.maxLine)
-		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail("no result line" + res.DroppedNote())
 	case p.result.Status != "success":
-		return out, agentErr(fmt.Sprintf("result status %q: %s", p.result.Status, p.failure()), stderr)
+		return out, res.Fail(fmt.Sprintf("result status %q: %s", p.result.Status, p.failure()))
 	case out.SessionID == "":
-		return out, agentErr("no init line with a session_id", stderr)
+		return out, res.Fail("no init line with a session_id")
 	}
 	return out, nil
 }
@@ -255,12 +239,10 @@ func literalPrompt(p string) string {
 }
 
 // exitMessage explains a non-zero exit, with what the CLI said about it.
-func exitMessage(code int, session, dir, stderr string, p *parser) string {
-	msg := fmt.Sprintf("exit status %d", code)
-	switch {
-	case code < 0:
-		msg = "killed by a signal"
-	case code == exitInput && session != "" && strings.Contains(stderr, "Error resuming session"):
+func exitMessage(res *cli.Outcome, session, dir string, p *parser) string {
+	msg := res.ExitStatus()
+	switch code := res.ExitCode; {
+	case code == exitInput && session != "" && strings.Contains(res.Stderr, "Error resuming session"):
 		msg += fmt.Sprintf(" (session %s cannot be resumed from %s: the Gemini CLI resumes a session only from the directory it was created in)", session, dir)
 	case code == exitAuth:
 		msg += " (authentication failed: check GEMINI_API_KEY and the auth type in settings.json)"
@@ -277,29 +259,4 @@ func exitMessage(code int, session, dir, stderr string, p *parser) string {
 		msg += " (agent reported an error: " + p.failure() + ")"
 	}
 	return msg
-}
-
-func agentErr(msg, stderr string) error {
-	if stderr != "" {
-		return fmt.Errorf("%w: gemini: %s: %s", agentorg.ErrAgent, msg, stderr)
-	}
-	return fmt.Errorf("%w: gemini: %s", agentorg.ErrAgent, msg)
-}
-
-// lastLines returns at most n trailing non-empty lines of s, at most max
-// bytes, for error messages.
-func lastLines(s string, n, max int) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	s = strings.Join(lines, "\n")
-	if len(s) > max {
-		s = "..." + strings.ToValidUTF8(s[len(s)-max:], "")
-	}
-	return s
 }

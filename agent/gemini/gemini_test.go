@@ -3,7 +3,6 @@ package gemini
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,62 +14,17 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/proc"
 )
-
-func TestMain(m *testing.M) {
-	if mode := os.Getenv(fakeEnv); mode != "" {
-		os.Exit(fakeMain(mode))
-	}
-	os.Exit(m.Run())
-}
-
-func pgid() int { p, _ := syscall.Getpgid(0); return p }
 
 // fakeAgent returns an agent whose binary is this test binary acting as the
 // fake CLI in mode, and a task whose environment selects that mode.
 func fakeAgent(t *testing.T, mode string, c Config) (*Agent, agentorg.Task, *bytes.Buffer) {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Binary = self
-	var transcript bytes.Buffer
-	task := agentorg.Task{
-		Role: "developer", Issue: 2, Attempt: 1,
-		Dir:        t.TempDir(),
-		Prompt:     "Issue #2: Add is wrong",
-		Access:     agentorg.ReadWrite,
-		Env:        append(proc.BaseEnv(), fakeEnv+"="+mode),
-		Transcript: &transcript,
-	}
-	return New(c), task, &transcript
-}
-
-func wantAgentErr(t *testing.T, err error, substrs ...string) {
-	t.Helper()
-	if !errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("error %v does not wrap ErrAgent", err)
-	}
-	for _, s := range substrs {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not say %q", err, s)
-		}
-	}
-}
-
-func recordedArgv(t *testing.T, dir string) []string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, ".fake-argv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var argv []string
-	if err := json.Unmarshal(data, &argv); err != nil {
-		t.Fatal(err)
-	}
-	return argv
+	c.Binary = fakecli.Self(t)
+	task, transcript := fakecli.Task(t, append(proc.BaseEnv(), fakeEnv+"="+mode))
+	return New(c), task, transcript
 }
 
 func TestSuccess(t *testing.T) {
@@ -128,7 +82,7 @@ func TestArgvPerCase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := recordedArgv(t, task.Dir); !reflect.DeepEqual(got, c.want) {
+			if got := fakecli.Argv(t, task.Dir); !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("argv %q, want %q", got, c.want)
 			}
 		})
@@ -150,7 +104,7 @@ func TestPromptArrivesOnStdinIntact(t *testing.T) {
 		if string(got) != prompt {
 			t.Fatalf("prompt of %d bytes arrived as %d bytes", len(prompt), len(got))
 		}
-		for _, arg := range recordedArgv(t, task.Dir) {
+		for _, arg := range fakecli.Argv(t, task.Dir) {
 			if strings.Contains(arg, "Issue #2") || strings.Contains(arg, "Ünïcødé") {
 				t.Fatalf("the prompt leaked into argv: %q", arg)
 			}
@@ -212,7 +166,7 @@ func TestEnvironmentIsExactlyTheTasks(t *testing.T) {
 func TestAPIErrorResult(t *testing.T) {
 	a, task, _ := fakeAgent(t, "api-error", Config{})
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 1", "agent reported an error: ApiError: [API Error: model overloaded (Status: 500)]; Retrying after 500",
+	fakecli.WantAgentErr(t, err, "exit status 1", "agent reported an error: ApiError: [API Error: model overloaded (Status: 500)]; Retrying after 500",
 		"Full report available")
 	if res.SessionID != "2f1c9a4e-7b1d-4d38-9a55-0c4be1d3e7aa" {
 		t.Errorf("the session is lost on error: %+v", res)
@@ -222,7 +176,7 @@ func TestAPIErrorResult(t *testing.T) {
 func TestErrorResultWithExitZero(t *testing.T) {
 	a, task, _ := fakeAgent(t, "invalid-stream", Config{})
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, `result status "error": Model stream ended with empty response text.`)
+	fakecli.WantAgentErr(t, err, `result status "error": Model stream ended with empty response text.`)
 	if res.Usage.InputTokens != 3600 {
 		t.Errorf("usage is lost on error: %+v", res)
 	}
@@ -231,7 +185,7 @@ func TestErrorResultWithExitZero(t *testing.T) {
 func TestResumeFromAnotherDirectory(t *testing.T) {
 	a, task, _ := fakeAgent(t, "resume-elsewhere", Config{})
 	_, err := a.Resume(context.Background(), "2f1c9a4e-7b1d-4d38-9a55-0c4be1d3e7aa", task)
-	wantAgentErr(t, err, "exit status 42 (session 2f1c9a4e-7b1d-4d38-9a55-0c4be1d3e7aa cannot be resumed from "+task.Dir,
+	fakecli.WantAgentErr(t, err, "exit status 42 (session 2f1c9a4e-7b1d-4d38-9a55-0c4be1d3e7aa cannot be resumed from "+task.Dir,
 		"only from the directory it was created in", "No previous sessions found for this project.")
 }
 
@@ -248,22 +202,22 @@ func TestResumeRefusesIDsThatMeanOtherSessions(t *testing.T) {
 func TestCrashCarriesStderr(t *testing.T) {
 	a, task, _ := fakeAgent(t, "crash", Config{})
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 134: early noise\nFATAL ERROR: Reached heap limit")
+	fakecli.WantAgentErr(t, err, "exit status 134: early noise\nFATAL ERROR: Reached heap limit")
 }
 
 func TestMissingFinalState(t *testing.T) {
 	a, task, _ := fakeAgent(t, "no-result", Config{})
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no result line")
+	fakecli.WantAgentErr(t, err, "no result line")
 	if res.SessionID == "" {
 		t.Error("the session is lost")
 	}
 	a, task, _ = fakeAgent(t, "no-init", Config{})
 	_, err = a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no init line with a session_id")
+	fakecli.WantAgentErr(t, err, "no init line with a session_id")
 	a, task, _ = fakeAgent(t, "malformed-result", Config{})
 	_, err = a.Start(context.Background(), task)
-	wantAgentErr(t, err, "malformed result line")
+	fakecli.WantAgentErr(t, err, "malformed result line")
 }
 
 func TestMalformedLinesAreSkipped(t *testing.T) {
@@ -280,14 +234,10 @@ func TestMalformedLinesAreSkipped(t *testing.T) {
 	}
 }
 
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
 func TestVeryLongOutput(t *testing.T) {
 	a, task, _ := fakeAgent(t, "long", Config{})
 	a.maxLine = 2 << 20 // the 9 MB line is dropped, the 1 MB message kept
-	var seen countingWriter
+	var seen fakecli.Counter
 	task.Transcript = &seen
 	res, err := a.Start(context.Background(), task)
 	if err != nil {
@@ -296,8 +246,8 @@ func TestVeryLongOutput(t *testing.T) {
 	if len(res.Summary) != 1_000_000 || strings.Trim(res.Summary, "z") != "" || res.Usage.InputTokens != 3600 {
 		t.Fatalf("summary of %d bytes, usage %+v", len(res.Summary), res.Usage)
 	}
-	if seen.n < 15_000_000 {
-		t.Errorf("transcript got %d bytes", seen.n)
+	if seen.N < 15_000_000 {
+		t.Errorf("transcript got %d bytes", seen.N)
 	}
 }
 
@@ -314,7 +264,7 @@ func TestOverlongLinesAreDropped(t *testing.T) {
 	a, task, _ = fakeAgent(t, "no-result", Config{})
 	a.maxLine = 10
 	_, err = a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no result line (3 stdout lines over 10 bytes were dropped)")
+	fakecli.WantAgentErr(t, err, "no result line (3 stdout lines over 10 bytes were dropped)")
 }
 
 func TestStallKillsTheProcessGroup(t *testing.T) {
@@ -324,7 +274,7 @@ func TestStallKillsTheProcessGroup(t *testing.T) {
 	task.OnStart = func(pgid int) { group = pgid }
 	start := time.Now()
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 500ms", "last words")
+	fakecli.WantAgentErr(t, err, "stalled: no output for 500ms", "last words")
 	if res.SessionID == "" {
 		t.Error("the session is lost")
 	}
@@ -339,7 +289,7 @@ func TestStallKillsTheProcessGroup(t *testing.T) {
 func TestHardTimeout(t *testing.T) {
 	a, task, _ := fakeAgent(t, "stall", Config{Timeout: 300 * time.Millisecond})
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "timed out after 300ms")
+	fakecli.WantAgentErr(t, err, "timed out after 300ms")
 }
 
 func TestCancellationIsNotAnAgentFailure(t *testing.T) {
@@ -379,21 +329,6 @@ func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
 	task.Dir = ""
 	if _, err := New(Config{}).Start(context.Background(), task); err == nil || !strings.Contains(err.Error(), "no directory") {
 		t.Errorf("no dir: %v", err)
-	}
-}
-
-func TestLookPathUsesTheTasksPATH(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "gemini")
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	got, err := lookPath("gemini", []string{"PATH=/nonexistent:" + dir})
-	if err != nil || got != bin {
-		t.Fatalf("got %q, %v", got, err)
-	}
-	if _, err := lookPath("gemini", []string{"PATH=/nonexistent"}); err == nil || !strings.Contains(err.Error(), "not found in the agent's PATH (/nonexistent)") {
-		t.Fatalf("got %v", err)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/agent/lines"
 )
 
 // The stream-json lines of the CLI (packages/core/src/output/types.ts).
@@ -38,11 +37,9 @@ type resultLine struct {
 // broken final state is an error rather than an ignored log line.
 var looksLikeResult = regexp.MustCompile(`^\s*\{.*"type"\s*:\s*"result"`)
 
-// parser interprets stdout lines as they arrive. It is written to by one
+// parser interprets stdout lines as they arrive. Its handle is called by one
 // goroutine (proc's stdout copier) and read after Run returns.
 type parser struct {
-	lines.Splitter
-
 	session string
 	turn    strings.Builder // assistant text since the last tool call
 	errors  []string        // messages of error lines, for the error message
@@ -50,12 +47,7 @@ type parser struct {
 	bad     string // the first protocol violation
 }
 
-func newParser(max int) *parser {
-	p := &parser{}
-	p.Max = max
-	p.Line = p.handle
-	return p
-}
+func newParser() *parser { return &parser{} }
 
 func (p *parser) handle(line []byte) {
 	if len(line) == 0 || line[0] != '{' {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/agent/clitest"
 	"github.com/agentorg/agentorg/modelserver"
 )
@@ -147,7 +148,7 @@ func TestRealStartResumeUsage(t *testing.T) {
 	// From another directory the CLI finds no session: a clear error.
 	task.Dir = t.TempDir()
 	_, err = a.Resume(context.Background(), first.SessionID, task)
-	wantAgentErr(t, err, "exit status 42", "only from the directory it was created in")
+	fakecli.WantAgentErr(t, err, "exit status 42", "only from the directory it was created in")
 }
 
 func TestRealReadOnlyCannotWrite(t *testing.T) {
@@ -203,7 +204,7 @@ func TestRealAPIError(t *testing.T) {
 	a, task, _, transcript := realSetup(t, sc, Config{Model: "gemini-2.5-flash"})
 	task.Prompt = "Do something."
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "scripted failure: invalid argument")
+	fakecli.WantAgentErr(t, err, "scripted failure: invalid argument")
 	if res.SessionID == "" {
 		t.Errorf("no session id on the error result\n%s", transcript)
 	}
@@ -220,7 +221,7 @@ func TestRealStall(t *testing.T) {
 	var group int
 	task.OnStart = func(pgid int) { group = pgid }
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 5s")
+	fakecli.WantAgentErr(t, err, "stalled: no output for 5s")
 	if err := syscall.Kill(-group, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("process group %d still exists: %v", group, err)
 	}

@@ -1,12 +1,12 @@
 package opencode
 
 import (
-	"encoding/json"
+	"testing"
+
 	"fmt"
-	"io"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -16,12 +16,10 @@ import (
 // scripted model server.
 const fakeEnv = "AGENTORG_FAKE_OPENCODE"
 
+func TestMain(m *testing.M) { fakecli.Main(m, fakeEnv, fakeMain) }
+
 func fakeMain(mode string) int {
-	argv, _ := json.Marshal(os.Args[1:])
-	os.WriteFile(".fake-argv", argv, 0o644)
-	stdin, _ := io.ReadAll(os.Stdin)
-	os.WriteFile(".fake-stdin", stdin, 0o644)
-	os.WriteFile(".fake-env", []byte(strings.Join(os.Environ(), "\n")), 0o644)
+	fakecli.Record(true)
 
 	session := "ses_dec9bef20ffeUKViW5kg2OSDeI"
 	for i, a := range os.Args {
@@ -35,7 +33,7 @@ func fakeMain(mode string) int {
 	}
 	stepStart := head("step_start") + `,"part":{"id":"prt_1","messageID":"msg_1","sessionID":"` + session + `","snapshot":"4b825dc6","type":"step-start"}}`
 	text := func(s string) string {
-		return head("text") + `,"part":{"id":"prt_2","messageID":"msg_1","sessionID":"` + session + `","type":"text","text":` + jsonString(s) + `,"time":{"start":1795621661828,"end":1795621661831}}}`
+		return head("text") + `,"part":{"id":"prt_2","messageID":"msg_1","sessionID":"` + session + `","type":"text","text":` + fakecli.JSONString(s) + `,"time":{"start":1795621661828,"end":1795621661831}}}`
 	}
 	tool := head("tool_use") + `,"part":{"type":"tool","tool":"write","callID":"call_1","state":{"status":"completed","input":{"filePath":"/w/hello.txt","content":"hello\n"},"output":"Wrote file successfully.","title":"hello.txt","time":{"start":1,"end":2}},"id":"prt_3","sessionID":"` + session + `","messageID":"msg_1"}}`
 	finish := func(reason string, input, read, output, reasoning int, cost float64) string {
@@ -108,7 +106,7 @@ func fakeMain(mode string) int {
 		time.Sleep(30 * time.Second)
 		out(finish("stop", 1000, 200, 34, 0, 0))
 	case "pgid":
-		g, _ := syscall.Getpgid(0)
+		g := fakecli.Pgid()
 		out(stepStart)
 		out(text(fmt.Sprint(g)))
 		out(finish("stop", 1, 0, 1, 0, 0))
@@ -117,9 +115,4 @@ func fakeMain(mode string) int {
 		return 2
 	}
 	return 0
-}
-
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

@@ -76,7 +76,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // MaxLineBytes caps one stdout line kept for parsing; longer lines still
@@ -146,14 +146,14 @@ func (a *Agent) argv(bin, dir, session string) []string {
 // read-only permissions for ReadOnly runs.
 func agentEnv(env []string, access agentorg.Access) ([]string, error) {
 	out := append([]string(nil), env...)
-	if _, ok := getenv(env, "OPENCODE_DISABLE_AUTOUPDATE"); !ok {
+	if _, ok := cli.Getenv(env, "OPENCODE_DISABLE_AUTOUPDATE"); !ok {
 		out = append(out, "OPENCODE_DISABLE_AUTOUPDATE=1")
 	}
 	if access == agentorg.ReadWrite {
 		return out, nil
 	}
 	cfg := map[string]any{}
-	if s, ok := getenv(env, "OPENCODE_CONFIG_CONTENT"); ok && strings.TrimSpace(s) != "" {
+	if s, ok := cli.Getenv(env, "OPENCODE_CONFIG_CONTENT"); ok && strings.TrimSpace(s) != "" {
 		if err := json.Unmarshal([]byte(s), &cfg); err != nil {
 			return nil, fmt.Errorf("OPENCODE_CONFIG_CONTENT is not a JSON object, so the read-only permissions cannot be added to it: %w", err)
 		}
@@ -199,120 +199,72 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 	if err != nil {
 		return agentorg.Result{}, fmt.Errorf("opencode agent: %w", err)
 	}
-	bin, err := lookPath(a.cfg.Binary, t.Env)
+	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
 	if err != nil {
 		return agentorg.Result{}, fmt.Errorf("opencode agent: %w", err)
 	}
-	timeout := t.Timeout
-	if timeout == 0 {
-		timeout = a.cfg.Timeout
-	}
-	stall := t.StallTimeout
-	if stall == 0 {
-		stall = a.cfg.StallTimeout
-	}
 
-	p := newParser(a.maxLine)
-	res, err := proc.Run(ctx, proc.Spec{
+	p := newParser()
+	res, err := cli.Run(ctx, t, cli.Spec{
+		Name:         "opencode",
+		Tool:         "opencode",
 		Argv:         a.argv(bin, dir, session),
 		Dir:          dir,
 		Env:          env,
 		Stdin:        strings.NewReader(t.Prompt),
-		Stdout:       p,
-		Log:          t.Transcript,
-		Timeout:      timeout,
-		StallTimeout: stall,
-		Started:      t.OnStart,
+		Line:         p.handle,
+		MaxLine:      a.maxLine,
+		Timeout:      a.cfg.Timeout,
+		StallTimeout: a.cfg.StallTimeout,
 	})
 	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("opencode agent: %w", err)
+		return agentorg.Result{}, err
 	}
-	p.Flush()
 
 	out := agentorg.Result{SessionID: session, Summary: p.summary(), Usage: p.usage}
 	if p.session != "" {
 		out.SessionID = p.session
 	}
-	stderr := lastLines(res.Stderr, 20, 4096)
+	if err := res.Stopped(); err != nil {
+		return out, err
+	}
 
 	switch {
-	case res.Canceled:
-		return out, fmt.Errorf("opencode agent: cancelled: %w", context.Cause(ctx))
-	case res.TimedOut:
-		return out, agentErr(fmt.Sprintf("timed out after %s", timeout), stderr)
-	case res.Stalled:
-		return out, agentErr(fmt.Sprintf("stalled: no output for %s", stall), stderr)
 	case res.ExitCode != 0:
-		msg := fmt.Sprintf("exit status %d", res.ExitCode)
-		if res.ExitCode < 0 {
-			msg = "killed by a signal"
-		}
+		msg := res.ExitStatus()
 		if session != "" && strings.Contains(res.Stderr, "Session not found") {
 			msg += fmt.Sprintf(" (session %s not found: OpenCode keeps sessions in its data directory, $XDG_DATA_HOME/opencode; resume with the same home)", session)
 		}
 		if len(p.errors) > 0 {
 			msg += " (agent reported an error: " + strings.Join(p.errors, "; ") + ")"
 		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail(msg)
 	case len(p.errors) > 0:
-		return out, agentErr("agent reported an error: "+strings.Join(p.errors, "; "), stderr)
+		return out, res.Fail("agent reported an error: " + strings.Join(p.errors, "; "))
 	case p.bad != "":
-		return out, agentErr(p.bad, stderr)
+		return out, res.Fail(p.bad)
 	case p.finish == "":
-		msg := "no step_finish line"
-		if p.Dropped > 0 {
-			msg += fmt.Sprintf(" (%d stdout lines over %d bytes were dropped)", p.Dropped, a.maxLine)
-		}
-		return out, agentErr(msg, stderr)
+		return out, res.Fail("no step_finish line" + res.DroppedNote())
 	case p.finish != "stop":
-		return out, agentErr(fmt.Sprintf("the last step finished with reason %q, not \"stop\"", p.finish), stderr)
+		return out, res.Fail(fmt.Sprintf("the last step finished with reason %q, not \"stop\"", p.finish))
 	case out.SessionID == "":
-		return out, agentErr("no sessionID in the output", stderr)
+		return out, res.Fail("no sessionID in the output")
 	}
 	return out, nil
-}
-
-func agentErr(msg, stderr string) error {
-	if stderr != "" {
-		return fmt.Errorf("%w: opencode: %s: %s", agentorg.ErrAgent, msg, stderr)
-	}
-	return fmt.Errorf("%w: opencode: %s", agentorg.ErrAgent, msg)
 }
 
 // flagsUsed are the options of `opencode run --help` this adapter relies on.
 var flagsUsed = []string{"--format", "json", "--session", "--model", "--dir"}
 
-const installFix = "install OpenCode: npm install -g opencode-ai@1.18.33"
-
 // Probe checks that the CLI is there and knows the flags used.
 func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
-	bin, err := lookPath(a.cfg.Binary, env)
-	if err != nil {
-		return agentorg.Probe{Problem: err.Error(), Fix: installFix}
-	}
-	pr := agentorg.Probe{Path: bin}
-	version, _, err := quickRun(ctx, env, bin, "--version")
-	if err != nil {
-		pr.Problem = "opencode --version failed: " + err.Error()
-		pr.Fix = installFix
-		return pr
-	}
-	pr.Version = firstLine(version)
-	_, help, err := quickRun(ctx, env, bin, "run", "--help")
-	if err != nil {
-		pr.Problem = "opencode run --help failed: " + err.Error()
-		pr.Fix = installFix
-		return pr
-	}
-	var missing []string
-	for _, f := range flagsUsed {
-		if !strings.Contains(help, f) {
-			missing = append(missing, f)
-		}
-	}
-	if len(missing) > 0 {
-		pr.Problem = fmt.Sprintf("opencode %s: `opencode run` does not support %s", pr.Version, strings.Join(missing, ", "))
-		pr.Fix = "upgrade OpenCode: npm install -g opencode-ai@1.18.33"
-	}
-	return pr
+	return cli.Probe(ctx, env, cli.ProbeSpec{
+		Binary:       a.cfg.Binary,
+		Help:         []string{"run", "--help"},
+		HelpOnStderr: true, // yargs may print help on either stream
+		Flags:        flagsUsed,
+		Lacks:        "opencode %s: `opencode run` does not support %s",
+		Install:      "install OpenCode: npm install -g opencode-ai@1.18.33",
+		Upgrade:      "upgrade OpenCode: npm install -g opencode-ai@1.18.33",
+	})
 }

@@ -3,7 +3,6 @@ package opencode
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,54 +14,15 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/proc"
 )
 
-func TestMain(m *testing.M) {
-	if mode := os.Getenv(fakeEnv); mode != "" {
-		os.Exit(fakeMain(mode))
-	}
-	os.Exit(m.Run())
-}
-
 func fakeAgent(t *testing.T, mode string, c Config) (*Agent, agentorg.Task, *bytes.Buffer) {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Binary = self
-	var transcript bytes.Buffer
-	task := agentorg.Task{
-		Role: "developer", Issue: 2, Attempt: 1,
-		Dir:        t.TempDir(),
-		Prompt:     "Issue #2: Add is wrong",
-		Access:     agentorg.ReadWrite,
-		Env:        append(proc.BaseEnv(), fakeEnv+"="+mode),
-		Transcript: &transcript,
-	}
-	return New(c), task, &transcript
-}
-
-func recorded(t *testing.T, dir, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-func recordedArgv(t *testing.T, dir string) []string {
-	var argv []string
-	if err := json.Unmarshal(recorded(t, dir, ".fake-argv"), &argv); err != nil {
-		t.Fatal(err)
-	}
-	return argv
-}
-
-func recordedEnv(t *testing.T, dir string) []string {
-	return strings.Split(string(recorded(t, dir, ".fake-env")), "\n")
+	c.Binary = fakecli.Self(t)
+	task, transcript := fakecli.Task(t, append(proc.BaseEnv(), fakeEnv+"="+mode))
+	return New(c), task, transcript
 }
 
 func TestSuccessSumsSteps(t *testing.T) {
@@ -114,10 +74,10 @@ func TestArgvAndEnvPerCase(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := append([]string{"run", "--format", "json", "--dir", task.Dir}, c.args...)
-			if got := recordedArgv(t, task.Dir); !reflect.DeepEqual(got, want) {
+			if got := fakecli.Argv(t, task.Dir); !reflect.DeepEqual(got, want) {
 				t.Fatalf("argv %q, want %q", got, want)
 			}
-			env := recordedEnv(t, task.Dir)
+			env := fakecli.Env(t, task.Dir)
 			wantEnv := append(append([]string(nil), task.Env...), "OPENCODE_DISABLE_AUTOUPDATE=1")
 			if c.access == agentorg.ReadOnly {
 				wantEnv = append(wantEnv, `OPENCODE_CONFIG_CONTENT={"permission":{"bash":"deny","edit":"deny"}}`)
@@ -138,7 +98,7 @@ func TestReadOnlyMergesTheCallersConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cfgs []string
-	for _, kv := range recordedEnv(t, task.Dir) {
+	for _, kv := range fakecli.Env(t, task.Dir) {
 		if v, ok := strings.CutPrefix(kv, "OPENCODE_CONFIG_CONTENT="); ok {
 			cfgs = append(cfgs, v)
 		}
@@ -166,10 +126,10 @@ func TestPromptArrivesOnStdinIntact(t *testing.T) {
 		if _, err := a.Start(context.Background(), task); err != nil {
 			t.Fatal(err)
 		}
-		if got := recorded(t, task.Dir, ".fake-stdin"); string(got) != prompt {
+		if got := fakecli.Recorded(t, task.Dir, ".fake-stdin"); string(got) != prompt {
 			t.Fatalf("prompt of %d bytes arrived as %d bytes", len(prompt), len(got))
 		}
-		if argv := recordedArgv(t, task.Dir); len(argv) != 5 {
+		if argv := fakecli.Argv(t, task.Dir); len(argv) != 5 {
 			t.Fatalf("argv carries more than the flags: %q", argv)
 		}
 	}
@@ -183,7 +143,7 @@ func TestPromptArrivesOnStdinIntact(t *testing.T) {
 func TestAPIError(t *testing.T) {
 	a, task, _ := fakeAgent(t, "api-error", Config{})
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 1 (agent reported an error: APIError: scripted failure): Error: scripted failure")
+	fakecli.WantAgentErr(t, err, "exit status 1 (agent reported an error: APIError: scripted failure): Error: scripted failure")
 	if res.SessionID != "ses_dec9bef20ffeUKViW5kg2OSDeI" {
 		t.Errorf("the session is lost: %+v", res)
 	}
@@ -192,13 +152,13 @@ func TestAPIError(t *testing.T) {
 func TestErrorLineFailsEvenWithExitZero(t *testing.T) {
 	a, task, _ := fakeAgent(t, "error-exit-0", Config{})
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "agent reported an error: APIError: scripted failure")
+	fakecli.WantAgentErr(t, err, "agent reported an error: APIError: scripted failure")
 }
 
 func TestResumeOfAnUnknownSession(t *testing.T) {
 	a, task, _ := fakeAgent(t, "session-not-found", Config{})
 	_, err := a.Resume(context.Background(), "ses_0000nope", task)
-	wantAgentErr(t, err, "exit status 1 (session ses_0000nope not found", "Session not found")
+	fakecli.WantAgentErr(t, err, "exit status 1 (session ses_0000nope not found", "Session not found")
 	for _, id := range []string{"", "latest", "--continue", "ses_", "ses_a/b"} {
 		if _, err := a.Resume(context.Background(), id, task); err == nil || errors.Is(err, agentorg.ErrAgent) {
 			t.Errorf("Resume(%q): %v", id, err)
@@ -236,14 +196,10 @@ func TestMalformedLinesAreSkipped(t *testing.T) {
 	}
 }
 
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
 func TestVeryLongOutput(t *testing.T) {
 	a, task, _ := fakeAgent(t, "long", Config{})
 	a.maxLine = 2 << 20
-	var seen countingWriter
+	var seen fakecli.Counter
 	task.Transcript = &seen
 	res, err := a.Start(context.Background(), task)
 	if err != nil {
@@ -252,13 +208,13 @@ func TestVeryLongOutput(t *testing.T) {
 	if len(res.Summary) != 1_000_000 || strings.Trim(res.Summary, "z") != "" {
 		t.Fatalf("summary of %d bytes", len(res.Summary))
 	}
-	if seen.n < 15_000_000 {
-		t.Errorf("transcript got %d bytes", seen.n)
+	if seen.N < 15_000_000 {
+		t.Errorf("transcript got %d bytes", seen.N)
 	}
 	a, task, _ = fakeAgent(t, "success", Config{})
 	a.maxLine = 100 // every JSON line is longer
 	_, err = a.Start(context.Background(), task)
-	wantAgentErr(t, err, "no step_finish line (8 stdout lines over 100 bytes were dropped)")
+	fakecli.WantAgentErr(t, err, "no step_finish line (8 stdout lines over 100 bytes were dropped)")
 }
 
 func TestStallKillsTheProcessGroup(t *testing.T) {
@@ -268,7 +224,7 @@ func TestStallKillsTheProcessGroup(t *testing.T) {
 	task.OnStart = func(pgid int) { group = pgid }
 	start := time.Now()
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 500ms", "last words")
+	fakecli.WantAgentErr(t, err, "stalled: no output for 500ms", "last words")
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s", d)
 	}
@@ -280,7 +236,7 @@ func TestStallKillsTheProcessGroup(t *testing.T) {
 func TestHardTimeoutAndCancellation(t *testing.T) {
 	a, task, _ := fakeAgent(t, "stall", Config{Timeout: 300 * time.Millisecond})
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "timed out after 300ms")
+	fakecli.WantAgentErr(t, err, "timed out after 300ms")
 
 	a, task, _ = fakeAgent(t, "stall", Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/agent/lines"
 )
 
 // event is one line of `opencode run --format json`: {type, timestamp,
@@ -46,11 +45,9 @@ type stepFinish struct {
 // the final state, so a broken one is an error.
 var looksLikeFinish = regexp.MustCompile(`^\s*\{.*"type"\s*:\s*"step_finish"`)
 
-// parser interprets stdout lines as they arrive. It is written to by one
+// parser interprets stdout lines as they arrive. Its handle is called by one
 // goroutine (proc's stdout copier) and read after Run returns.
 type parser struct {
-	lines.Splitter
-
 	session string
 	step    []string // text parts of the current step
 	final   []string // text parts of the last finished step
@@ -60,12 +57,7 @@ type parser struct {
 	bad     string
 }
 
-func newParser(max int) *parser {
-	p := &parser{}
-	p.Max = max
-	p.Line = p.handle
-	return p
-}
+func newParser() *parser { return &parser{} }
 
 func (p *parser) handle(line []byte) {
 	if len(line) == 0 || line[0] != '{' {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/agent/clitest"
 	"github.com/agentorg/agentorg/modelserver"
 )
@@ -154,7 +155,7 @@ func TestRealStartResumeUsage(t *testing.T) {
 	}
 
 	_, err = a.Resume(context.Background(), "ses_0000000000000000000000nope", task)
-	wantAgentErr(t, err, "session ses_0000000000000000000000nope not found")
+	fakecli.WantAgentErr(t, err, "session ses_0000000000000000000000nope not found")
 }
 
 func TestRealReadOnlyCannotWrite(t *testing.T) {
@@ -201,7 +202,7 @@ func TestRealAPIError(t *testing.T) {
 	a, task, _, transcript := realSetup(t, sc)
 	task.Prompt = "Do something."
 	res, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "scripted failure: invalid argument")
+	fakecli.WantAgentErr(t, err, "scripted failure: invalid argument")
 	if !strings.HasPrefix(res.SessionID, "ses_") {
 		t.Errorf("no session id on the error result: %+v\n%s", res, transcript)
 	}
@@ -218,7 +219,7 @@ func TestRealStall(t *testing.T) {
 	var group int
 	task.OnStart = func(pgid int) { group = pgid }
 	_, err := a.Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for 5s")
+	fakecli.WantAgentErr(t, err, "stalled: no output for 5s")
 	if err := syscall.Kill(-group, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("process group %d still exists: %v", group, err)
 	}

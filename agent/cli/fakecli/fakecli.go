@@ -1,0 +1,135 @@
+// Package fakecli lets an adapter's tests use the test binary itself as a
+// fake coding CLI, so that the adapter drives a real subprocess through the
+// real pipes, process group and timeouts. It is imported by tests only.
+//
+// A package's TestMain calls Main, which hands the process over to the fake
+// when the test set the fake's variable in the task's environment. The fake
+// is either Canned (output chosen by the test through FAKE_* variables) or
+// the package's own, which prints what its tool prints and calls Record so
+// the test can check what the adapter passed.
+package fakecli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/agentorg/agentorg"
+)
+
+// Main is TestMain for a test binary that doubles as a fake CLI: when the
+// variable env is set, the process is the fake, run with its value.
+func Main(m *testing.M, env string, fake func(value string) int) {
+	if v := os.Getenv(env); v != "" {
+		os.Exit(fake(v))
+	}
+	os.Exit(m.Run())
+}
+
+// Self is the test binary, the fake's executable.
+func Self(t testing.TB) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return self
+}
+
+// Task is a developer's read-write task in a fresh directory, with env as
+// its whole environment, and its transcript.
+func Task(t testing.TB, env []string) (agentorg.Task, *bytes.Buffer) {
+	var transcript bytes.Buffer
+	return agentorg.Task{
+		Role: "developer", Issue: 2, Attempt: 1,
+		Dir:        t.TempDir(),
+		Prompt:     "Issue #2: Add is wrong",
+		Access:     agentorg.ReadWrite,
+		Env:        env,
+		Transcript: &transcript,
+	}, &transcript
+}
+
+// WantAgentErr fails the test unless err wraps agentorg.ErrAgent and says
+// every one of substrs.
+func WantAgentErr(t testing.TB, err error, substrs ...string) {
+	t.Helper()
+	if !errors.Is(err, agentorg.ErrAgent) {
+		t.Fatalf("error %v does not wrap ErrAgent", err)
+	}
+	for _, s := range substrs {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not say %q", err, s)
+		}
+	}
+}
+
+// The files Record writes in the fake's working directory.
+const (
+	ArgvFile  = ".fake-argv"  // the arguments, as a JSON array
+	StdinFile = ".fake-stdin" // stdin, as read
+	EnvFile   = ".fake-env"   // the environment, one "K=V" a line
+)
+
+// Record, called by a fake, writes its arguments and environment in its
+// working directory, and with withStdin also stdin, read to the end and
+// returned.
+func Record(withStdin bool) (stdin []byte) {
+	argv, _ := json.Marshal(os.Args[1:])
+	os.WriteFile(ArgvFile, argv, 0o644)
+	if withStdin {
+		stdin, _ = io.ReadAll(os.Stdin)
+		os.WriteFile(StdinFile, stdin, 0o644)
+	}
+	os.WriteFile(EnvFile, []byte(strings.Join(os.Environ(), "\n")), 0o644)
+	return stdin
+}
+
+// Recorded is the content of a file Record wrote in dir.
+func Recorded(t testing.TB, dir, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// Argv is the argument list Record wrote in dir.
+func Argv(t testing.TB, dir string) []string {
+	t.Helper()
+	var argv []string
+	if err := json.Unmarshal(Recorded(t, dir, ArgvFile), &argv); err != nil {
+		t.Fatal(err)
+	}
+	return argv
+}
+
+// Env is the environment Record wrote in dir.
+func Env(t testing.TB, dir string) []string {
+	t.Helper()
+	return strings.Split(string(Recorded(t, dir, EnvFile)), "\n")
+}
+
+// Pgid is the calling process's group, for a fake to print.
+func Pgid() int {
+	g, _ := syscall.Getpgid(0)
+	return g
+}
+
+// JSONString is s as a JSON string literal, for a fake's output lines.
+func JSONString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// Counter is an io.Writer that only counts the bytes written to it.
+type Counter struct{ N int64 }
+
+func (c *Counter) Write(p []byte) (int, error) { c.N += int64(len(p)); return len(p), nil }
