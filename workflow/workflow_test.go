@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -1243,5 +1244,35 @@ func TestDefaultWithCLIAgent(t *testing.T) {
 	if a.Kind != "codex" || a.Binary != "/opt/codex" || a.Model != "gpt-5.5" || !slices.Equal(a.Args, []string{"-c", `model_provider="x"`}) ||
 		a.Env["CODEX_HOME"] != "/tmp/h/.codex" || a.Env["OPENAI_API_KEY"] != "scripted" || len(a.Command) != 0 {
 		t.Errorf("coder = %+v", *a)
+	}
+}
+
+// The README's agent examples are real workflow text: each parses when put
+// in place of the default workflow's agents.
+func TestREADMEAgentExamplesParse(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(readme)
+	i := strings.Index(section, "\n## Agents\n")
+	if i < 0 {
+		t.Fatal("README has no Agents section")
+	}
+	section = section[i:]
+	section = section[:strings.Index(section[1:], "\n## ")+1]
+	blocks := regexp.MustCompile("(?s)```yaml\n(agents:\n.*?)```").FindAllStringSubmatch(section, -1)
+	if len(blocks) < 2 {
+		t.Fatalf("want the README's agent examples, found %d", len(blocks))
+	}
+	base := string(Default(DefaultOptions{Approvers: []string{"a"}, Check: "c", E2E: "e", AgentCommand: []string{"x"}}))
+	for _, b := range blocks {
+		j := strings.Index(base, "agents:\n")
+		k := strings.Index(base, "\n# Automated steps.")
+		// Keep the default coder (the stages name it) after the examples.
+		text := base[:j] + b[1] + "  coder:\n    kind: command\n    command: [x]\n" + base[k:]
+		if _, err := Parse("README.md", []byte(text), func(k string) (string, bool) { return "from-env-" + k, true }); err != nil {
+			t.Errorf("README example does not parse:\n%s\n%v", b[1], err)
+		}
 	}
 }
