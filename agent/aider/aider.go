@@ -30,9 +30,10 @@
 //     the worktree (aider's default name, .aider.chat.history.md); Resume
 //     adds --restore-chat-history, which replays that file into the new
 //     chat. Resume therefore works only in the directory the session began
-//     in, and refuses an id made for another directory. The workspace should
-//     exclude .aider* from commits (for example in .git/info/exclude):
-//     --no-gitignore keeps aider from editing the repository's .gitignore.
+//     in, and refuses an id made for another directory. Before each run the
+//     adapter lists aider's files in the repository's info/exclude, so that
+//     they never enter a commit; --no-gitignore keeps aider from editing the
+//     repository's .gitignore.
 //   - No exit status for model failures: aider prints an API error, retries,
 //     and gives up with exit 0. It prints a usage report ("Tokens: ... sent,
 //     ... received.") after every successful model reply, so a run that
@@ -195,6 +196,9 @@ func (a *Agent) run(ctx context.Context, resume bool, t agentorg.Task) (agentorg
 	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
 	if err != nil {
 		return agentorg.Result{}, fmt.Errorf("aider agent: %w", err)
+	}
+	if err := excludeFromCommits(ctx, dir); err != nil {
+		return agentorg.Result{}, err
 	}
 	msgFile, err := writeMessageFile(literalPrompt(t.Prompt))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -310,5 +311,34 @@ func TestProbeWithFakes(t *testing.T) {
 	}
 	if pr := New(Config{Binary: "no-such-aider"}).Probe(context.Background(), env); pr.Path != "" || pr.Problem == "" || pr.Fix == "" {
 		t.Errorf("missing: %+v", pr)
+	}
+}
+
+// aider's history files live in the worktree, for resume; they are excluded
+// so that committing the agent's work never picks them up.
+func TestHistoryFilesStayOutOfCommits(t *testing.T) {
+	a, task, _ := fakeAgent(t, "success", Config{})
+	git := func(args ...string) string {
+		out, err := exec.Command("git", append([]string{"-C", task.Dir}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	git("init", "-q")
+	for i := 0; i < 2; i++ {
+		if _, err := a.Start(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(task.Dir, ChatHistoryFile)); err != nil {
+		t.Fatalf("the fake should have written the history: %v", err)
+	}
+	if st := git("status", "--porcelain", "--untracked-files=all"); strings.Contains(st, ".aider") {
+		t.Fatalf("aider's files would be committed:\n%s", st)
+	}
+	exclude, _ := os.ReadFile(filepath.Join(task.Dir, ".git", "info", "exclude"))
+	if n := strings.Count(string(exclude), "/"+ChatHistoryFile); n != 1 {
+		t.Fatalf("exclude lists the history %d times:\n%s", n, exclude)
 	}
 }
