@@ -13,9 +13,13 @@ import (
 	"github.com/agentorg/agentorg/workflow"
 )
 
-// CLIs are the real coding CLIs the demo can run in place of the scripted
-// agent, each driven by agentorg's scripted model server.
-var CLIs = []string{"codex", "claude", "gemini", "opencode"}
+// CLIs are the agents the demo can run in place of the scripted agent, each
+// driven by agentorg's scripted model server: the real coding CLIs, and
+// "openai", agentorg's built-in agent on the server's chat-completions API.
+var CLIs = []string{"codex", "claude", "gemini", "opencode", BuiltIn}
+
+// BuiltIn names agentorg's own agent, which needs no installation.
+const BuiltIn = "openai"
 
 // cliPackages are the npm packages, at the versions the tests pin.
 var cliPackages = map[string]string{
@@ -30,6 +34,9 @@ var cliPackages = map[string]string{
 func findCLI(name string) (string, error) {
 	if !slices.Contains(CLIs, name) {
 		return "", fmt.Errorf("demo: unknown agent %q (known: scripted, %s)", name, strings.Join(CLIs, ", "))
+	}
+	if name == BuiltIn {
+		return "", nil
 	}
 	if p, err := exec.LookPath(name); err == nil {
 		return filepath.Abs(p)
@@ -83,6 +90,10 @@ func cliAgent(name, binary, url, agentHome string) (workflow.AgentOptions, error
 		env["GEMINI_CLI_TRUST_WORKSPACE"] = "true"
 		a.Model = "gemini-2.5-flash" // a fixed model skips the router request
 		files[filepath.Join(agentHome, ".gemini", "settings.json")] = `{"security":{"auth":{"selectedType":"gemini-api-key"}}}` + "\n"
+	case BuiltIn:
+		// No CLI, no home: the built-in agent talks to the server itself
+		// and keeps its sessions in agentorg's home.
+		return workflow.AgentOptions{Kind: name, BaseURL: url + "/v1", Model: "scripted-model"}, nil
 	case "opencode":
 		env["OPENCODE_DISABLE_MODELS_FETCH"] = "1"
 		env["OPENCODE_DISABLE_AUTOUPDATE"] = "1"

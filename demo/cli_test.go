@@ -11,16 +11,18 @@ import (
 	"github.com/agentorg/agentorg/workflow"
 )
 
-// TestDemoWithRealCLI runs the whole lifecycle with a real coding CLI in
-// place of the scripted agent, the scripted model server playing the model:
+// TestDemoWithRealCLI runs the whole lifecycle with a real coding CLI (or
+// agentorg's built-in agent) in place of the scripted agent, the scripted model server playing the model:
 // plans, edits made by the CLI's own tools, a NO-GO resumed in the same
 // session, merges and E2E. Run verifies every outcome; here we also check
 // that each attempt's usage is that run's own, not the session's running
 // total.
 func TestDemoWithRealCLI(t *testing.T) {
-	for _, cli := range []string{"codex", "claude", "gemini"} {
+	for _, cli := range []string{"codex", "claude", "gemini", BuiltIn} {
 		t.Run(cli, func(t *testing.T) {
-			clitest.Find(t, cli) // skips locally, fails under CI, when missing
+			if cli != BuiltIn {
+				clitest.Find(t, cli) // skips locally, fails under CI, when missing
+			}
 			home := filepath.Join(t.TempDir(), "home")
 			ctx := context.Background()
 			if err := Run(ctx, Options{Keep: home, CLI: cli, Out: testWriter(t)}); err != nil {

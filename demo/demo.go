@@ -88,6 +88,9 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		agents = fmt.Sprintf("the real %s CLI (%s), with agentorg's scripted model server at %s playing the model", o.CLI, binary, model.URL())
+		if o.CLI == BuiltIn {
+			agents = fmt.Sprintf("agentorg's built-in agent, with agentorg's scripted model server at %s playing the model", model.URL())
+		}
 	}
 	wfText := workflow.Default(wfOpts)
 	// The workflow is repo-owned: it is committed with the sample.

@@ -20,7 +20,8 @@ one fails validation (a real failing go test) and converges on its second
 attempt in the same agent session, one never converges and ends in needs:human.
 
 The agents are agentorg's scripted agent standing in for a model; with
---agent codex (or claude, gemini, opencode) the real CLI does the work instead,
+--agent codex (or claude, gemini, opencode) the real CLI does the work instead
+(--agent openai: agentorg's built-in agent),
 in its own private home, with agentorg's scripted model server playing the
 model. The CLI is looked up in PATH, then in .tools/clis (.ci/install-clis).
 The demo plays the human (alice) through the same code as 'agentorg approve'.
