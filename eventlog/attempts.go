@@ -118,6 +118,15 @@ func (l *Log) SetSession(ctx context.Context, issue int64, n int, agent, session
 	return l.update(ctx, issue, n, `agent = ?, session_id = ?, summary = ?, usage = ?`, agent, session, summary, string(usage))
 }
 
+// FailurePrefix starts the summary of an attempt whose agent run failed.
+const FailurePrefix = "agent failed: "
+
+// SetFailure records why an attempt's agent run failed (a timeout, a stall,
+// an error result). The attempt stays open: a retry runs the agent again.
+func (l *Log) SetFailure(ctx context.Context, issue int64, n int, reason string) error {
+	return l.update(ctx, issue, n, `summary = ?`, FailurePrefix+reason)
+}
+
 // SetCommit stores the commit an attempt produced.
 func (l *Log) SetCommit(ctx context.Context, issue int64, n int, sha string) error {
 	return l.update(ctx, issue, n, `commit_sha = ?`, sha)

@@ -91,7 +91,7 @@ CREATE TABLE IF NOT EXISTS agentorg_attempts (
 // Migrate creates the tables if they are missing, and adds the columns
 // later versions added to a table an older version made.
 func (l *Log) Migrate(ctx context.Context) error {
-	if _, err := l.db.ExecContext(ctx, schema); err != nil {
+	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema); err != nil {
 		return fmt.Errorf("eventlog: migrate: %w", err)
 	}
 	var n int

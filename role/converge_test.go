@@ -1,6 +1,10 @@
 package role_test
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -150,5 +154,74 @@ steps:
 	}
 	if as[1].Verdict != eventlog.NOGO {
 		t.Fatal("the budget stops only after a NO-GO")
+	}
+}
+
+// A check's result is cached by (tree, check definition): an attempt that
+// changes nothing is not validated twice, and the report says so.
+func TestUnchangedTreeIsNotCheckedTwice(t *testing.T) {
+	script := `
+steps:
+  - match: {role: pm}
+    summary: plan
+  - match: {role: developer, attempt: 1}
+    actions: [{write: {path: notes.txt, content: "tried\n"}}]
+    summary: Tried.
+  - match: {role: developer}
+    summary: Changed nothing.
+`
+	runs := filepath.Join(t.TempDir(), "runs")
+	check := fmt.Sprintf("echo run >> %s; test -f a.txt", runs)
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: check, E2E: "true", Edit: setBudget(5, "")})
+	n, _ := start(t, org, "Add a.txt.\n\n## Acceptance criteria\n- [ ] `test -f a.txt` passes\n")
+	if got := distances(attempts(t, org, n)); got != "NO-GO:2 NO-GO:2" {
+		t.Fatalf("distances %s", got)
+	}
+	if b, _ := os.ReadFile(runs); strings.Count(string(b), "run") != 1 {
+		t.Fatalf("the check ran %d times on one tree, want once", strings.Count(string(b), "run"))
+	}
+	second := comment(t, org, n, "## Validation of attempt 2")
+	for _, want := range []string{"FAILED: exit status 1 (cached: same tree)", "`test -f a.txt` failed (exit status 1) (cached: same tree)"} {
+		if !strings.Contains(second, want) {
+			t.Fatalf("attempt 2's report lacks %q:\n%s", want, second)
+		}
+	}
+	if strings.Contains(comment(t, org, n, "## Validation of attempt 1"), "cached") {
+		t.Fatal("attempt 1 ran its checks: nothing is cached yet")
+	}
+}
+
+// A hung agent is killed by its stall timeout, and the issue says why.
+func TestHungAgentIsKilledByTheStallTimeout(t *testing.T) {
+	script := `
+steps:
+  - match: {role: pm}
+    summary: plan
+  - match: {role: developer}
+    actions: [{sleep: 60s}]
+    summary: never reached
+`
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "true", E2E: "true", Edit: func(s string) string {
+		return strings.Replace(s, "stall_timeout: 10m", "stall_timeout: 1s", 1)
+	}})
+	n, _ := start(t, org, "Anything.")
+	if got := labels(t, org, n); got != "needs:human" {
+		t.Fatalf("labels %s", got)
+	}
+	if as := attempts(t, org, n); len(as) != 1 || !strings.Contains(as[0].Summary, "agent failed: ") || !strings.Contains(as[0].Summary, "stalled: no output for 1s") {
+		t.Fatalf("the attempt should record the stall: %+v", as)
+	}
+	evs, err := org.Log.Events(context.Background(), eventlog.Filter{Issue: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var why string
+	for _, e := range evs {
+		if e.To == "needs:human" {
+			why = e.Reason
+		}
+	}
+	if !strings.Contains(why, "stalled: no output for 1s") {
+		t.Fatalf("the escalation should say the agent stalled, says %q", why)
 	}
 }

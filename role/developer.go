@@ -2,6 +2,7 @@ package role
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -98,6 +99,10 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		}
 		external = time.Since(began)
 		if err != nil {
+			if errors.Is(err, agentorg.ErrAgent) {
+				// Kept on the attempt, so that `issue show` says why.
+				_ = d.Log.SetFailure(ctx, n, a.N, oneLine(err.Error()))
+			}
 			return Outcome{}, err
 		}
 		session := res.SessionID

@@ -62,16 +62,25 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 	}
 	defer tr.Close()
 
-	var checks []check.Check
-	for _, c := range d.Workflow.Checks {
-		checks = append(checks, check.Check{Name: c.Name, Run: c.Run, Timeout: c.Timeout, Started: r.OnStart})
+	tree, err := d.Mirror.Tree(ctx, sha)
+	if err != nil {
+		return v, err
 	}
-	results := check.RunAll(ctx, dir, d.CheckEnv, checks, tr)
-	if ctx.Err() != nil {
-		return v, ctx.Err()
+	runner := checkRunner{d: d, tree: tree, dir: dir, log: tr}
+	var results []check.Result
+	cached := map[string]bool{}
+	for _, c := range d.Workflow.Checks {
+		res, err := runner.run(ctx, check.Check{Name: c.Name, Run: c.Run, Timeout: c.Timeout, Started: r.OnStart})
+		if err != nil {
+			return v, err
+		}
+		results = append(results, res.Result)
+		cached[res.Name] = res.Cached
 	}
 	for _, res := range results {
-		v.external += res.Duration
+		if !cached[res.Name] {
+			v.external += res.Duration
+		}
 		status := agentorg.CheckPassed
 		if !res.Passed {
 			status = agentorg.CheckFailed
@@ -88,7 +97,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		return v, err
 	}
 	crits, source := criteria.FromIssueOrPlan(r.Issue.Body, plan)
-	verdicts, spent, err := judge(ctx, d, r, attempt, dir, base, sha, crits, results, tr)
+	verdicts, spent, err := judge(ctx, d, r, attempt, runner, base, sha, crits, results, tr)
 	v.external += spent
 	if err != nil {
 		return v, err
@@ -111,6 +120,9 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		if !res.Passed {
 			mark = "FAILED: " + res.Reason
 		}
+		if cached[res.Name] {
+			mark += " (cached: same tree)"
+		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", res.Name, mark, res.Duration.Round(time.Millisecond))
 	}
 	if len(verdicts) > 0 {
@@ -130,7 +142,8 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 
 // judge gives every criterion a verdict: a command criterion by running its
 // command in the checkout, the others by the validator agent.
-func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha string, crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }) ([]criteria.Result, time.Duration, error) {
+func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner, base, sha string, crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }) ([]criteria.Result, time.Duration, error) {
+	dir := runner.dir
 	var spent time.Duration
 	out := make([]criteria.Result, len(crits))
 	var toJudge []int
@@ -140,16 +153,23 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha str
 			toJudge = append(toJudge, i)
 			continue
 		}
-		res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: fmt.Sprintf("criterion %d", c.ID), Run: c.Command, Started: r.OnStart}, tr)
-		if ctx.Err() != nil {
-			return nil, spent, ctx.Err()
+		// Named by the command, not the criterion's number, so that the
+		// cache finds it whatever the checklist's order.
+		res, err := runner.run(ctx, check.Check{Name: "criterion: " + c.Command, Run: c.Command, Started: r.OnStart})
+		if err != nil {
+			return nil, spent, err
 		}
-		spent += res.Duration
+		note := ""
+		if res.Cached {
+			note = " (cached: same tree)"
+		} else {
+			spent += res.Duration
+		}
 		out[i].By = "command"
 		if res.Passed {
-			out[i].Verdict, out[i].Evidence = criteria.Met, fmt.Sprintf("`%s` passed", c.Command)
+			out[i].Verdict, out[i].Evidence = criteria.Met, fmt.Sprintf("`%s` passed%s", c.Command, note)
 		} else {
-			out[i].Verdict, out[i].Evidence = criteria.Unmet, fmt.Sprintf("`%s` failed (%s): %s", c.Command, res.Reason, lastLines(res.Output, 5))
+			out[i].Verdict, out[i].Evidence = criteria.Unmet, fmt.Sprintf("`%s` failed (%s)%s: %s", c.Command, res.Reason, note, lastLines(res.Output, 5))
 		}
 	}
 	if len(toJudge) == 0 {

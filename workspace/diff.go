@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -77,6 +78,19 @@ func (m *Mirror) Diff(ctx context.Context, from, to string) (string, error) {
 		return "", err
 	}
 	return git(ctx, m.Dir, "diff", "--no-color", "--no-renames", from, to, "--")
+}
+
+// Tree returns the tree a commit records: two commits with the same tree
+// hold the same files, so a check's result on one holds for the other.
+func (m *Mirror) Tree(ctx context.Context, commit string) (string, error) {
+	if err := revArgs(commit); err != nil {
+		return "", err
+	}
+	out, err := git(ctx, m.Dir, "rev-parse", "--verify", "--quiet", commit+"^{tree}")
+	if err != nil {
+		return "", fmt.Errorf("tree of %s: %w", commit, err)
+	}
+	return strings.TrimSpace(out), nil
 }
 
 // IsAncestor reports whether commit a is an ancestor of (or equal to) b.

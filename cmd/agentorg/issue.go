@@ -191,7 +191,11 @@ func newIssueShowCmd(g *globals) *cobra.Command {
 					if a.Distance >= 0 {
 						dist = strconv.Itoa(a.Distance)
 					}
-					rows = append(rows, []string{strconv.Itoa(a.N), orDash(a.Verdict), dist, short(a.CommitSHA), orDash(a.SessionID), orDash(strings.Join(a.FindingKeys(), "; "))})
+					findings := strings.Join(a.FindingKeys(), "; ")
+					if a.Verdict == "" && strings.HasPrefix(a.Summary, eventlog.FailurePrefix) {
+						findings = a.Summary
+					}
+					rows = append(rows, []string{strconv.Itoa(a.N), orDash(a.Verdict), dist, short(a.CommitSHA), orDash(a.SessionID), orDash(findings)})
 				}
 				table(w, "  ATTEMPT\tVERDICT\tDISTANCE\tCOMMIT\tSESSION\tFINDINGS", indent(rows))
 			}

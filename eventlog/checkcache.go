@@ -1,0 +1,67 @@
+package eventlog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+const checkCacheSchema = `
+CREATE TABLE IF NOT EXISTS agentorg_check_cache (
+	tree        TEXT NOT NULL,
+	def         TEXT NOT NULL,
+	passed      INTEGER NOT NULL,
+	exit_code   INTEGER NOT NULL,
+	reason      TEXT NOT NULL DEFAULT '',
+	output      TEXT NOT NULL DEFAULT '',
+	duration_ms INTEGER NOT NULL,
+	at          TEXT NOT NULL,
+	PRIMARY KEY (tree, def)
+);`
+
+// CheckRun is a check's outcome as the cache keeps it.
+type CheckRun struct {
+	Passed   bool
+	ExitCode int
+	Reason   string
+	Output   string
+	Duration time.Duration
+	At       time.Time // when it ran
+}
+
+// CachedCheck returns the outcome of the check defined by def (a digest of
+// its definition) on tree, if it ran before.
+func (l *Log) CachedCheck(ctx context.Context, tree, def string) (CheckRun, bool, error) {
+	var c CheckRun
+	var passed, ms int64
+	var at string
+	err := l.db.QueryRowContext(ctx, `SELECT passed, exit_code, reason, output, duration_ms, at FROM agentorg_check_cache WHERE tree = ? AND def = ?`,
+		tree, def).Scan(&passed, &c.ExitCode, &c.Reason, &c.Output, &ms, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, fmt.Errorf("eventlog: check cache: %w", err)
+	}
+	c.Passed, c.Duration = passed != 0, time.Duration(ms)*time.Millisecond
+	c.At, _ = time.Parse(timeFormat, at)
+	return c, true, nil
+}
+
+// CacheCheck keeps the outcome of a check on tree. A check that did not run
+// to the end (cancelled) must not be cached; the caller decides.
+func (l *Log) CacheCheck(ctx context.Context, tree, def string, c CheckRun) error {
+	passed := 0
+	if c.Passed {
+		passed = 1
+	}
+	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_check_cache (tree, def, passed, exit_code, reason, output, duration_ms, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tree, def) DO NOTHING`,
+		tree, def, passed, c.ExitCode, c.Reason, c.Output, c.Duration.Milliseconds(), l.now().UTC().Format(timeFormat))
+	if err != nil {
+		return fmt.Errorf("eventlog: check cache: %w", err)
+	}
+	return nil
+}

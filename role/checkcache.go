@@ -1,0 +1,60 @@
+package role
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/agentorg/agentorg/check"
+	"github.com/agentorg/agentorg/eventlog"
+)
+
+// checkRunner runs checks in a clean checkout of one tree, answering from
+// the cache when the same check already ran on the same tree: an unchanged
+// tree is not validated twice.
+type checkRunner struct {
+	d    *Deps
+	tree string // "" disables the cache
+	dir  string
+	log  io.Writer
+}
+
+// cachedResult is a check result and whether it came from the cache.
+type cachedResult struct {
+	check.Result
+	Cached bool
+}
+
+// definition identifies a check for the cache: what runs, and its bound.
+func definition(c check.Check) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s", c.Name, c.Run, c.Timeout)))
+	return hex.EncodeToString(h[:])
+}
+
+func (cr checkRunner) run(ctx context.Context, c check.Check) (cachedResult, error) {
+	def := definition(c)
+	if cr.tree != "" {
+		hit, ok, err := cr.d.Log.CachedCheck(ctx, cr.tree, def)
+		if err != nil {
+			return cachedResult{}, err
+		}
+		if ok {
+			fmt.Fprintf(cr.log, "== check %s: from the cache (tree %.10s, run %s)\n", c.Name, cr.tree, hit.At.Format("2006-01-02 15:04:05"))
+			return cachedResult{Result: check.Result{Name: c.Name, Passed: hit.Passed, ExitCode: hit.ExitCode, Reason: hit.Reason,
+				Output: hit.Output, Duration: hit.Duration}, Cached: true}, nil
+		}
+	}
+	res := check.Run(ctx, cr.dir, cr.d.CheckEnv, c, cr.log)
+	if ctx.Err() != nil {
+		return cachedResult{Result: res}, ctx.Err() // cut short: not an outcome to keep
+	}
+	if cr.tree != "" {
+		if err := cr.d.Log.CacheCheck(ctx, cr.tree, def, eventlog.CheckRun{Passed: res.Passed, ExitCode: res.ExitCode,
+			Reason: res.Reason, Output: res.Output, Duration: res.Duration}); err != nil {
+			return cachedResult{}, err
+		}
+	}
+	return cachedResult{Result: res}, nil
+}
