@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -44,10 +43,6 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no GO from validation; refusing to merge", mr.Number))
 		}
 		gate := d.Workflow.GateApproving(r.Stage.On)
-		var approvers []string
-		if gate != nil {
-			approvers = gate.Approvers
-		}
 		reviewed := a.CommitSHA // the commit a human approved
 		if a.Agent == engineAgent {
 			// A crash after this stage rebased the reviewed commit: the
@@ -64,8 +59,18 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			why := fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA))
 			return backToValidation(ctx, d, r, why)
 		}
-		if gate != nil && !approvedAt(mr, a.CommitSHA, approvers, d.Workflow.Tracker.Bot) && !approvedAt(mr, reviewed, approvers, d.Workflow.Tracker.Bot) {
-			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no approval at its head by an allowed approver", mr.Number))
+		if gate != nil {
+			bot := d.Workflow.Tracker.Bot
+			ok, err := approvedAt(ctx, d.Tracker, gate, bot, mr, a.CommitSHA)
+			if err == nil && !ok {
+				ok, err = approvedAt(ctx, d.Tracker, gate, bot, mr, reviewed)
+			}
+			if err != nil {
+				return Outcome{}, err
+			}
+			if !ok {
+				return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no approval at its head by an allowed approver", mr.Number))
+			}
 		}
 		// A merge queue: when the target moved since validation, the
 		// approved change is brought in on top of it and validated again;
@@ -145,17 +150,6 @@ func validateFailure(d *Deps) string {
 	return ""
 }
 
-// approvedAt reports whether an allowed human (never the bot) approved the
-// merge request at sha.
-func approvedAt(mr agentorg.MergeRequest, sha string, approvers []string, bot string) bool {
-	for _, a := range mr.Approvals {
-		if a.SHA == sha && a.User != bot && slices.Contains(approvers, a.User) {
-			return true
-		}
-	}
-	return false
-}
-
 // IssueMR returns the newest merge request of an issue that is open or merged.
 func IssueMR(ctx context.Context, t agentorg.Tracker, issue int64) (agentorg.MergeRequest, error) {
 	mrs, err := t.ListMRs(ctx, agentorg.MRFilter{Issue: issue})
@@ -168,15 +162,4 @@ func IssueMR(ctx context.Context, t agentorg.Tracker, issue int64) (agentorg.Mer
 		}
 	}
 	return agentorg.MergeRequest{}, fmt.Errorf("issue #%d has no open merge request: %w", issue, agentorg.ErrNotFound)
-}
-
-// ApprovedByAllowed reports whether an allowed human (never the bot)
-// approved the merge request at its current head.
-func ApprovedByAllowed(mr agentorg.MergeRequest, approvers []string, bot string) bool {
-	for _, a := range mr.ApprovedAtHead() {
-		if a.User != bot && slices.Contains(approvers, a.User) {
-			return true
-		}
-	}
-	return false
 }
