@@ -87,6 +87,10 @@ type user struct {
 	ID       int64
 	Username string
 	Admin    bool
+	// Level is the user's access level in the project (0: not a member;
+	// AddUser makes people developers), Blocked a blocked account.
+	Level   int
+	Blocked bool
 }
 
 type issue struct {
@@ -192,7 +196,7 @@ func (s *Server) AddUser(username, token string, admin bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
-	s.users[username] = &user{ID: s.nextID, Username: username, Admin: admin}
+	s.users[username] = &user{ID: s.nextID, Username: username, Admin: admin, Level: 30}
 	if token != "" {
 		s.tokens[token] = username
 	}
@@ -269,6 +273,8 @@ func (s *Server) routes() http.Handler {
 	}
 	p := "/api/v4/projects/{id}"
 	api("GET /api/v4/user", s.currentUser)
+	api("GET /api/v4/users", s.listUsers)
+	api("GET "+p+"/members/all/{uid}", s.memberAll)
 	api("GET "+p, s.getProject)
 	api("GET "+p+"/issues", s.listIssues)
 	api("POST "+p+"/issues", s.createIssue)

@@ -97,10 +97,7 @@ func (s *Server) currentUser(c *call) (int, any) {
 }
 
 func (s *Server) getProject(c *call) (int, any) {
-	level := s.AccessLevel
-	if c.actor.Username != "agentorg-bot" {
-		level = 30
-	}
+	level := s.level(c.actor)
 	return 200, map[string]any{"id": projectID, "path_with_namespace": s.ProjectPath, "default_branch": "main",
 		"http_url_to_repo": s.GitURL(), "web_url": s.URL + "/" + s.ProjectPath,
 		"permissions": map[string]any{"project_access": map[string]any{"access_level": level, "notification_level": 3},
