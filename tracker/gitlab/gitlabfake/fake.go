@@ -150,6 +150,9 @@ type mergeRequest struct {
 	Merged             *time.Time
 	Approvals          []approval
 	Versions           []version
+	// AutoMergeBy set: merge when the pipeline on SHA succeeds.
+	AutoMergeBy *user
+	AutoMergeMsg string // the commit message to merge with
 }
 
 type commitStatus struct {
