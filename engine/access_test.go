@@ -18,10 +18,10 @@ import (
 )
 
 // onGitLabEdited is onGitLab with a further edit of the workflow.
-func onGitLabEdited(t *testing.T, fake *gitlabfake.Server, edit func(string) string) (*orgtest.Org, *human.Desk) {
+func onGitLabEdited(t *testing.T, fake *gitlabfake.Server, script string, edit func(string) string) (*orgtest.Org, *human.Desk) {
 	t.Helper()
 	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
-	org := orgtest.New(t, orgtest.Options{Script: goodScript, Edit: func(s string) string {
+	org := orgtest.New(t, orgtest.Options{Script: script, Edit: func(s string) string {
 		s = strings.Replace(s, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+fake.URL+
 			"\n    project: "+fake.ProjectPath+"\n    token: $AGENTORG_TEST_FAKE_GITLAB_TOKEN\n", 1)
 		return edit(s)
@@ -50,7 +50,7 @@ func TestApprovalByAccessLevelOnGitLab(t *testing.T) {
 	fake.SetAccessLevel("alice", 40)
 	fake.SetAccessLevel("devon", 30)
 	fake.SetAccessLevel("agentorg-bot", 50)
-	org, desk := onGitLabEdited(t, fake, func(s string) string {
+	org, desk := onGitLabEdited(t, fake, goodScript, func(s string) string {
 		if strings.Count(s, `    approvers: ["alice"]`+"\n") != 2 {
 			t.Fatalf("the default workflow no longer lists alice as both gates' approver:\n%s", s)
 		}

@@ -135,6 +135,12 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		}
 		return e.escalateError(ctx, is, st, from, runID, attempt, runErr)
 	}
+	if out.Wait {
+		// Something outside finishes this stage (GitLab's auto-merge):
+		// the labels stay, and a later poll runs the stage again.
+		e.cfg.Logger.Debug("stage waits", "issue", is.Number, "stage", st.Name, "reason", out.Reason)
+		return nil
+	}
 	to := out.To
 	if to == "" {
 		to = st.Success

@@ -21,6 +21,12 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		return Outcome{}, err
 	}
 	var external time.Duration
+	if mr.State == agentorg.MRMerged && r.Stage.AutoMerge {
+		// GitLab's auto-merge did it between polls.
+		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindMerge,
+			Reason: fmt.Sprintf("GitLab merged !%d into %s (auto-merge)", mr.Number, mr.TargetBranch),
+			Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": mr.MergeSHA, "auto_merge": "merged"}})
+	}
 	if mr.State != agentorg.MRMerged {
 		a, ok, err := d.Log.LastAttempt(ctx, n)
 		if err != nil {
@@ -106,14 +112,27 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				Reason: fmt.Sprintf("the approval of %s carries to %s: the same change on the moved %s, validated GO", short(reviewed), short(b.CommitSHA), d.Workflow.Repo.TargetBranch)})
 			a = b
 		}
-		merged, err := d.Tracker.MergeMR(ctx, mr.Number, a.CommitSHA, d.Workflow.Tracker.Bot)
-		if errors.Is(err, agentorg.ErrHeadMoved) || errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
-			return escalate(ctx, d, r, fmt.Sprintf("merge of !%d refused: %v", mr.Number, err))
+		if r.Stage.AutoMerge {
+			auto, out, err := autoMerge(ctx, d, r, mr, a.CommitSHA)
+			if err != nil || out != nil {
+				if out != nil {
+					out.External += external
+					return *out, err
+				}
+				return Outcome{}, err
+			}
+			mr = auto
 		}
-		if err != nil {
-			return Outcome{}, err
+		if mr.State != agentorg.MRMerged {
+			merged, err := d.Tracker.MergeMR(ctx, mr.Number, a.CommitSHA, d.Workflow.Tracker.Bot)
+			if errors.Is(err, agentorg.ErrHeadMoved) || errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
+				return escalate(ctx, d, r, fmt.Sprintf("merge of !%d refused: %v", mr.Number, err))
+			}
+			if err != nil {
+				return Outcome{}, err
+			}
+			mr = merged
 		}
-		mr = merged
 		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindMerge,
 			Reason: fmt.Sprintf("merged !%d at %s into %s", mr.Number, short(a.CommitSHA), mr.TargetBranch),
 			Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": mr.MergeSHA}})

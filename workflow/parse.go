@@ -25,7 +25,7 @@ var (
 	labelKeys   = []string{"name", "color", "description"}
 	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price"}
 	priceKeys   = []string{"input", "cached_input", "output"}
-	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency"}
+	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency", "auto_merge"}
 	gateKeys    = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request"}
 	checkKeys   = []string{"name", "run", "timeout"}
 	e2eKeys     = []string{"run", "timeout"}
@@ -514,6 +514,8 @@ func (d *decoder) stages(v value) []Stage {
 				s.Failure = d.str(f.v)
 			case "timeout":
 				s.Timeout = d.duration(f.v)
+			case "auto_merge":
+				s.AutoMerge = d.boolean(f.v)
 			case "concurrency":
 				if c, ok := d.integer(f.v); ok {
 					if c < 1 {

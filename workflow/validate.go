@@ -184,6 +184,14 @@ func (d *decoder) checkStages(w *Workflow) {
 			}
 		}
 		rolePos := d.valPos[at(p, "role")]
+		if s.AutoMerge {
+			switch {
+			case s.Role != agentorg.RoleMerge:
+				d.errorf(d.valPos[at(p, "auto_merge")], "stage %q sets auto_merge, which only a merge stage can use (its role is %s)", s.Name, s.Role)
+			case w.Tracker.Kind != TrackerGitLab:
+				d.errorf(d.valPos[at(p, "auto_merge")], "stage %q sets auto_merge, which hands the merge to GitLab's auto-merge: it needs tracker.kind gitlab", s.Name)
+			}
+		}
 		switch s.Role {
 		case agentorg.RoleValidator:
 			if len(w.Checks) == 0 {

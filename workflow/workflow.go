@@ -129,6 +129,11 @@ type Stage struct {
 	Failure     string // optional: where failures go; default is Escalation
 	Concurrency int    // jobs of this stage at once; default 1
 	Timeout     time.Duration
+	// AutoMerge, on a merge stage on GitLab, hands the merge to GitLab's
+	// auto-merge while the head's pipeline runs: the stage comes back on
+	// later polls until GitLab reports the merge request merged, and a
+	// failed pipeline goes back to the developer like the ci role's.
+	AutoMerge bool
 }
 
 // Gate is a human decision. While an issue carries Waits it waits for a

@@ -654,6 +654,17 @@ func TestParseProblems(t *testing.T) {
 			want: []string{`unknown access level "maintaner" (known: guest, reporter, developer, maintainer, owner) (did you mean "maintainer"?)`},
 		},
 		{
+			name:  "auto_merge on the embedded tracker",
+			edits: []edit{{"role: merge, on: mr:approved,", "role: merge, auto_merge: «true, on: mr:approved,"}},
+			want:  []string{`stage "merge" sets auto_merge, which hands the merge to GitLab's auto-merge: it needs tracker.kind gitlab`},
+		},
+		{
+			name: "auto_merge on a stage that does not merge",
+			edits: []edit{{"  kind: embedded\n", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: team/app, token: $GITLAB_TOKEN}\n"},
+				{"role: pick, on: issue:approved,", "role: pick, auto_merge: «true, on: issue:approved,"}},
+			want: []string{`stage "pick" sets auto_merge, which only a merge stage can use (its role is pick)`},
+		},
+		{
 			name:  "gate with an empty approver list",
 			edits: []edit{{"approvers: [alice, bob]", "approvers: «[]"}},
 			want:  []string{`gate "merge" has no approvers and no min_access_level: nobody could approve`},
@@ -1306,7 +1317,24 @@ func TestGateMinAccessLevel(t *testing.T) {
 	if plan.MinAccessLevel != 30 || !slices.Equal(plan.Approvers, []string{"alice"}) {
 		t.Fatalf("plan gate: %+v", plan)
 	}
+	if w.Stage("merge").AutoMerge {
+		t.Fatal("auto_merge is off unless set")
+	}
 	if got, want := plan.Allowed(), "alice, or anyone with developer access or above in the project"; got != want {
 		t.Fatalf("Allowed() = %q, want %q", got, want)
+	}
+}
+
+func TestStageAutoMerge(t *testing.T) {
+	src := applyEdits(t, readBase(t), []edit{
+		{"  kind: embedded\n", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: team/app, token: $GITLAB_TOKEN}\n"},
+		{"role: merge, on: mr:approved,", "role: merge, auto_merge: true, on: mr:approved,"},
+	})
+	w, err := Parse("wf.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Stage("merge").AutoMerge {
+		t.Fatalf("merge stage %+v", w.Stage("merge"))
 	}
 }

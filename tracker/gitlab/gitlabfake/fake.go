@@ -151,7 +151,7 @@ type mergeRequest struct {
 	Approvals          []approval
 	Versions           []version
 	// AutoMergeBy set: merge when the pipeline on SHA succeeds.
-	AutoMergeBy *user
+	AutoMergeBy  *user
 	AutoMergeMsg string // the commit message to merge with
 }
 
