@@ -14,4 +14,7 @@ type AutoMerger interface {
 	// auto-merge on the forge's side; asking again when it is already set
 	// changes nothing.
 	AutoMergeMR(ctx context.Context, number int64, expectedSHA, actor string) (MergeRequest, error)
+	// CancelAutoMerge withdraws a pending auto-merge (the approval behind
+	// it no longer holds); a merge request without one is left as it is.
+	CancelAutoMerge(ctx context.Context, number int64, actor string) (MergeRequest, error)
 }

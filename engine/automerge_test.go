@@ -219,3 +219,40 @@ func TestAutoMergeFailedPipelineEscalates(t *testing.T) {
 		t.Fatalf("merge request %+v: want open, auto-merge cancelled", mr)
 	}
 }
+
+// An auto-merge pending on GitLab is withdrawn when the approval behind it
+// is refused: GitLab must not merge what the gate no longer allows.
+func TestRefusedApprovalCancelsAutoMerge(t *testing.T) {
+	fake := gitlabfake.New(t)
+	fake.AddUser("alice", "", false)
+	fake.CI = func(string) *gitlabfake.PipelineSpec {
+		return &gitlabfake.PipelineSpec{Status: "success", RunningReads: 1000}
+	}
+	org, d := onGitLabEdited(t, fake, goodScript, autoMergeWorkflow(t, ""))
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	n := toReview(t, org, eng, d)
+	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Auto-merge is pending (as a run of the merge stage leaves it), then
+	// alice adds the label without approving the merge request.
+	if _, err := d.Tracker.(agentorg.PipelineReader).Pipeline(ctx, mr.HeadSHA); err != nil {
+		t.Fatal(err)
+	}
+	if set, err := d.Tracker.(agentorg.AutoMerger).AutoMergeMR(ctx, mr.Number, mr.HeadSHA, ""); err != nil || !set.AutoMerge {
+		t.Fatalf("setting auto-merge: %+v, %v", set, err)
+	}
+	if _, err := d.Tracker.UpdateLabels(ctx, n, []string{"mr:approved"}, []string{"mr:ready-for-review"}, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "mr:ready-for-review")
+	if fake.AutoMergeSet(mr.Number) {
+		t.Fatal("the refused approval left GitLab's auto-merge pending")
+	}
+	if cur, _ := org.Tracker.MR(ctx, mr.Number); cur.State != agentorg.MROpen {
+		t.Fatalf("merge request %+v", cur)
+	}
+}

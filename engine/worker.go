@@ -244,6 +244,11 @@ func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Is
 		actor = last.Actor
 		key = fmt.Sprintf("refused:%d:%s:%d", is.Number, g.Name, last.ID)
 	}
+	if g.MergeRequest {
+		if err := e.cancelAutoMerge(ctx, is.Number); err != nil {
+			return false, err
+		}
+	}
 	body := fmt.Sprintf("## Approval refused\n\n%s. The issue stays at `%s`; %s.", why, g.Waits, e.wf.HowToApprove(g, is.Number))
 	if _, err := e.tracker.UpsertComment(ctx, is.Number, key, body, bot); err != nil {
 		return false, err

@@ -60,3 +60,22 @@ func (t *Tracker) AutoMergeMR(ctx context.Context, number int64, expectedSHA, ac
 	out := t.mr(ctx, &g.BasicMergeRequest)
 	return out, t.approvals(ctx, &out)
 }
+
+// CancelAutoMerge withdraws GitLab's auto-merge
+// (POST .../cancel_merge_when_pipeline_succeeds). A merge request that has
+// none, or is no longer open, is returned as it is.
+func (t *Tracker) CancelAutoMerge(ctx context.Context, number int64, actor string) (agentorg.MergeRequest, error) {
+	m, err := t.MR(ctx, number)
+	if err != nil || !m.AutoMerge {
+		return m, err
+	}
+	opts, err := t.as(ctx, actor)
+	if err != nil {
+		return agentorg.MergeRequest{}, err
+	}
+	_, _, err = t.c.MergeRequests.CancelMergeWhenPipelineSucceeds(t.project, number, opts...)
+	if err != nil && status(err) != http.StatusNotAcceptable { // 406: already not set
+		return agentorg.MergeRequest{}, wrap(err, fmt.Sprintf("gitlab: merge request !%d: cancel auto-merge", number))
+	}
+	return t.MR(ctx, number)
+}

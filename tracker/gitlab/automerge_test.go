@@ -70,6 +70,16 @@ func TestAutoMergeWhenPipelineSucceeds(t *testing.T) {
 		t.Fatalf("after the pipeline failed: %+v, %v (want open, auto-merge cancelled)", cur, err)
 	}
 
+	c := open("feature/cancelled", &gitlabfake.PipelineSpec{Status: "success", RunningReads: 5})
+	if got, err := e.tr.AutoMergeMR(ctx, c.Number, c.HeadSHA, ""); err != nil || !got.AutoMerge {
+		t.Fatalf("auto-merge: %+v, %v", got, err)
+	}
+	for i := 0; i < 2; i++ { // twice: the second finds nothing to cancel
+		if got, err := e.tr.CancelAutoMerge(ctx, c.Number, ""); err != nil || got.AutoMerge || e.fake.AutoMergeSet(c.Number) {
+			t.Fatalf("cancel %d: %+v, %v", i, got, err)
+		}
+	}
+
 	// GitLab's trap, which the fake keeps: with no running pipeline the
 	// request merges at once.
 	n := open("feature/no-ci", nil)

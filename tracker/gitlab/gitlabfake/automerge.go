@@ -62,6 +62,20 @@ func (s *Server) settleAutoMerge(m *mergeRequest) {
 	s.mergeNow(m, m.AutoMergeBy, tree, m.AutoMergeMsg)
 }
 
+// cancelAutoMerge answers POST .../cancel_merge_when_pipeline_succeeds:
+// 406 when there is nothing to cancel, as GitLab.
+func (s *Server) cancelAutoMerge(c *call) (int, any) {
+	m := s.findMR(c)
+	if m == nil {
+		return notFound("Merge Request")
+	}
+	if m.AutoMergeBy == nil || m.State != "opened" {
+		return msg(406, "406 Not Acceptable")
+	}
+	m.AutoMergeBy, m.Updated = nil, s.now()
+	return 201, s.mrJSON(m)
+}
+
 // AutoMergeSet reports whether merge request iid waits to merge when its
 // pipeline succeeds.
 func (s *Server) AutoMergeSet(iid int64) bool {

@@ -278,6 +278,7 @@ func (s *Server) routes() http.Handler {
 	api("GET /api/v4/user", s.currentUser)
 	api("GET /api/v4/users", s.listUsers)
 	api("GET "+p+"/members/all/{uid}", s.memberAll)
+	api("POST "+p+"/merge_requests/{iid}/cancel_merge_when_pipeline_succeeds", s.cancelAutoMerge)
 	api("GET "+p, s.getProject)
 	api("GET "+p+"/issues", s.listIssues)
 	api("POST "+p+"/issues", s.createIssue)
