@@ -256,3 +256,38 @@ func TestRefusedApprovalCancelsAutoMerge(t *testing.T) {
 		t.Fatalf("merge request %+v", cur)
 	}
 }
+
+// A head that gets no pipeline is waited for up to the CI grace, then
+// merged by agentorg itself: auto-merge is never asked for without a
+// running pipeline, since GitLab would merge at once.
+func TestAutoMergeWithoutPipelineMergesAfterTheGrace(t *testing.T) {
+	fake := gitlabfake.New(t)
+	fake.AddUser("alice", "", false)
+	org, d := onGitLabEdited(t, fake, goodScript, autoMergeWorkflow(t, ""))
+	eng := org.Engine(t, app.EngineOptions{CINoPipeline: time.Nanosecond})
+	ctx := context.Background()
+	n := toReview(t, org, eng, d)
+	if _, err := d.Approve(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mr.State != agentorg.MRMerged {
+		t.Fatalf("merge request %+v", mr)
+	}
+	waited := false
+	for _, ev := range events(t, org, n, eventlog.KindUpdate) {
+		waited = waited || ev.Data["waiting_for_pipeline"] != ""
+	}
+	if !waited {
+		t.Fatal("no event records the wait for a pipeline")
+	}
+	for _, ev := range events(t, org, n, eventlog.KindMerge) {
+		if ev.Data["auto_merge"] != "" {
+			t.Fatalf("auto-merge was asked for without a pipeline: %+v", ev)
+		}
+	}
+}

@@ -312,13 +312,13 @@ stages:
     running: validate:running
     success: mr:ready-for-review
     failure: dev:ready
+  # merge merges what a human approved at the validated head, guarded by
+  # that SHA. On GitLab, "auto_merge: true" hands the merge to GitLab's
+  # auto-merge while the head's pipeline runs; the stage checks again on
+  # later polls until GitLab merged it. A failed pipeline goes back to the
+  # developer (the ci stage's failure label, else this stage's failure) or,
+  # by default, to a human with the reason.
   merge:
-    # Merges what a human approved at the validated head, guarded by that
-    # SHA. On GitLab, auto_merge: true hands the merge to GitLab's
-    # auto-merge while the head's pipeline runs; the stage checks again on
-    # later polls until GitLab merged it. A failed pipeline goes back to the
-    # developer (the ci stage's failure label, else this stage's failure)
-    # or, by default, to a human with the reason.
     role: merge
     on: mr:approved
     success: e2e:ready
