@@ -134,6 +134,9 @@ type MergeRequest struct {
 	Author       string     `json:"author"`
 	CreatedAt    time.Time  `json:"created_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
+	// AutoMerge is set while the forge is to merge the request by itself
+	// once its pipeline succeeds (see AutoMerger).
+	AutoMerge bool `json:"auto_merge,omitempty"`
 }
 
 // ApprovedAtHead returns the approvals given at the current head SHA.

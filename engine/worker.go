@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -136,6 +135,12 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		}
 		return e.escalateError(ctx, is, st, from, runID, attempt, runErr)
 	}
+	if out.Wait {
+		// Something outside finishes this stage (GitLab's auto-merge):
+		// the labels stay, and a later poll runs the stage again.
+		e.cfg.Logger.Debug("stage waits", "issue", is.Number, "stage", st.Name, "reason", out.Reason)
+		return nil
+	}
 	to := out.To
 	if to == "" {
 		to = st.Success
@@ -205,14 +210,29 @@ func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Is
 		why = fmt.Sprintf("nobody is recorded adding %s", g.Approve)
 	case last.Actor == bot:
 		why = fmt.Sprintf("%s was added by the bot (%s); only a human may approve", g.Approve, bot)
-	case !slices.Contains(g.Approvers, last.Actor):
-		why = fmt.Sprintf("%s was added by %s, who is not an approver of gate %q (allowed: %s)", g.Approve, last.Actor, g.Name, strings.Join(g.Approvers, ", "))
-	case g.MergeRequest:
+	default:
+		ok, whyNot, err := role.MayApprove(ctx, e.tracker, g, bot, last.Actor)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			why = fmt.Sprintf("%s was added by %s, who may not approve: %s", g.Approve, last.Actor, whyNot)
+			break
+		}
+		if !g.MergeRequest {
+			break
+		}
 		mr, err := role.IssueMR(ctx, e.tracker, is.Number)
 		if err != nil {
 			why = fmt.Sprintf("no merge request to approve: %v", err)
-		} else if !role.ApprovedByAllowed(mr, g.Approvers, bot) {
-			why = fmt.Sprintf("merge request !%d has no approval by an allowed approver at its head %.10s (an approval is void once new commits land)", mr.Number, mr.HeadSHA)
+			break
+		}
+		approved, err := role.ApprovedByAllowed(ctx, e.tracker, g, bot, mr)
+		if err != nil {
+			return false, err
+		}
+		if !approved {
+			why = fmt.Sprintf("merge request !%d has no approval by an allowed approver (%s) at its head %.10s (an approval is void once new commits land)", mr.Number, g.Allowed(), mr.HeadSHA)
 		}
 	}
 	if why == "" {
@@ -223,6 +243,11 @@ func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Is
 	if last != nil {
 		actor = last.Actor
 		key = fmt.Sprintf("refused:%d:%s:%d", is.Number, g.Name, last.ID)
+	}
+	if g.MergeRequest {
+		if err := e.cancelAutoMerge(ctx, is.Number); err != nil {
+			return false, err
+		}
 	}
 	body := fmt.Sprintf("## Approval refused\n\n%s. The issue stays at `%s`; %s.", why, g.Waits, e.wf.HowToApprove(g, is.Number))
 	if _, err := e.tracker.UpsertComment(ctx, is.Number, key, body, bot); err != nil {

@@ -6,7 +6,6 @@ package human
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/agentorg/agentorg"
@@ -28,11 +27,16 @@ type Desk struct {
 type NotAllowedError struct {
 	User string
 	Gate *workflow.Gate
+	Why  string // e.g. their access level, when the gate allows by level
 }
 
 func (e *NotAllowedError) Error() string {
-	return fmt.Sprintf("%s may not approve or reject at gate %q (approvers: %s); change `gates.%s.approvers` in the workflow to allow them",
-		e.User, e.Gate.Name, strings.Join(e.Gate.Approvers, ", "), e.Gate.Name)
+	why := ""
+	if e.Why != "" {
+		why = ": " + e.Why
+	}
+	return fmt.Sprintf("%s may not approve or reject at gate %q%s (allowed: %s); change `gates.%s.approvers` or `min_access_level` in the workflow to allow them",
+		e.User, e.Gate.Name, why, e.Gate.Allowed(), e.Gate.Name)
 }
 
 // OptIn adds the workflow's opt-in label, which hands the issue to the PM.
@@ -71,8 +75,10 @@ func (d *Desk) Approve(ctx context.Context, issue int64, user string) (*workflow
 	if err != nil {
 		return nil, err
 	}
-	if user == d.Workflow.Tracker.Bot || !slices.Contains(g.Approvers, user) {
-		return g, &NotAllowedError{User: user, Gate: g}
+	if ok, why, err := role.MayApprove(ctx, d.Tracker, g, d.Workflow.Tracker.Bot, user); err != nil {
+		return g, err
+	} else if !ok {
+		return g, &NotAllowedError{User: user, Gate: g, Why: why}
 	}
 	what := "the plan"
 	if g.MergeRequest {
@@ -99,8 +105,10 @@ func (d *Desk) Reject(ctx context.Context, issue int64, user, reason string) (*w
 	if err != nil {
 		return nil, err
 	}
-	if user == d.Workflow.Tracker.Bot || !slices.Contains(g.Approvers, user) {
-		return g, &NotAllowedError{User: user, Gate: g}
+	if ok, why, err := role.MayApprove(ctx, d.Tracker, g, d.Workflow.Tracker.Bot, user); err != nil {
+		return g, err
+	} else if !ok {
+		return g, &NotAllowedError{User: user, Gate: g, Why: why}
 	}
 	if strings.TrimSpace(reason) == "" {
 		return g, fmt.Errorf("a rejection needs a reason: it is what the agent is told to change")

@@ -78,7 +78,16 @@ func (ci) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if _, passed := p.Finished(); passed {
 		return Outcome{Reason: fmt.Sprintf("pipeline #%d passed (%s) on %s", p.ID, p.Status, short(mr.HeadSHA)), External: external}, nil
 	}
+	out, err := pipelineFailed(ctx, d, r, mr, p, r.Stage.Failure)
+	out.External = external
+	return out, err
+}
 
+// pipelineFailed reports a failed pipeline as feedback for the developer's
+// same session and sends the issue to the label to (the escalation label
+// when ""), or escalates when the attempt budget is spent.
+func pipelineFailed(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, p agentorg.Pipeline, to string) (Outcome, error) {
+	n := r.Issue.Number
 	// The report goes where a reviewer's words go: the developer's fix
 	// prompt reads the newest feedback comment.
 	var b strings.Builder
@@ -111,9 +120,8 @@ func (ci) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if len(as) >= d.Workflow.Budget.Attempts {
 		return escalate(ctx, d, r, fmt.Sprintf("CI failed on attempt %d; the attempt budget (%d) is spent", len(as), d.Workflow.Budget.Attempts))
 	}
-	to := r.Stage.Failure
 	if to == "" {
 		to = d.Workflow.Escalation
 	}
-	return Outcome{To: to, Reason: fmt.Sprintf("pipeline #%d %s: back to the developer's session", p.ID, p.Status), External: external}, nil
+	return Outcome{To: to, Reason: fmt.Sprintf("pipeline #%d %s: back to the developer's session", p.ID, p.Status)}, nil
 }

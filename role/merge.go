@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -22,6 +21,12 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		return Outcome{}, err
 	}
 	var external time.Duration
+	if mr.State == agentorg.MRMerged && r.Stage.AutoMerge {
+		// GitLab's auto-merge did it between polls.
+		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindMerge,
+			Reason: fmt.Sprintf("GitLab merged !%d into %s (auto-merge)", mr.Number, mr.TargetBranch),
+			Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": mr.MergeSHA, "auto_merge": "merged"}})
+	}
 	if mr.State != agentorg.MRMerged {
 		a, ok, err := d.Log.LastAttempt(ctx, n)
 		if err != nil {
@@ -44,10 +49,6 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no GO from validation; refusing to merge", mr.Number))
 		}
 		gate := d.Workflow.GateApproving(r.Stage.On)
-		var approvers []string
-		if gate != nil {
-			approvers = gate.Approvers
-		}
 		reviewed := a.CommitSHA // the commit a human approved
 		if a.Agent == engineAgent {
 			// A crash after this stage rebased the reviewed commit: the
@@ -64,8 +65,18 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			why := fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA))
 			return backToValidation(ctx, d, r, why)
 		}
-		if gate != nil && !approvedAt(mr, a.CommitSHA, approvers, d.Workflow.Tracker.Bot) && !approvedAt(mr, reviewed, approvers, d.Workflow.Tracker.Bot) {
-			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no approval at its head by an allowed approver", mr.Number))
+		if gate != nil {
+			bot := d.Workflow.Tracker.Bot
+			ok, err := approvedAt(ctx, d.Tracker, gate, bot, mr, a.CommitSHA)
+			if err == nil && !ok {
+				ok, err = approvedAt(ctx, d.Tracker, gate, bot, mr, reviewed)
+			}
+			if err != nil {
+				return Outcome{}, err
+			}
+			if !ok {
+				return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no approval at its head by an allowed approver", mr.Number))
+			}
 		}
 		// A merge queue: when the target moved since validation, the
 		// approved change is brought in on top of it and validated again;
@@ -101,14 +112,27 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				Reason: fmt.Sprintf("the approval of %s carries to %s: the same change on the moved %s, validated GO", short(reviewed), short(b.CommitSHA), d.Workflow.Repo.TargetBranch)})
 			a = b
 		}
-		merged, err := d.Tracker.MergeMR(ctx, mr.Number, a.CommitSHA, d.Workflow.Tracker.Bot)
-		if errors.Is(err, agentorg.ErrHeadMoved) || errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
-			return escalate(ctx, d, r, fmt.Sprintf("merge of !%d refused: %v", mr.Number, err))
+		if r.Stage.AutoMerge {
+			auto, out, err := autoMerge(ctx, d, r, mr, a.CommitSHA)
+			if err != nil || out != nil {
+				if out != nil {
+					out.External += external
+					return *out, err
+				}
+				return Outcome{}, err
+			}
+			mr = auto
 		}
-		if err != nil {
-			return Outcome{}, err
+		if mr.State != agentorg.MRMerged {
+			merged, err := d.Tracker.MergeMR(ctx, mr.Number, a.CommitSHA, d.Workflow.Tracker.Bot)
+			if errors.Is(err, agentorg.ErrHeadMoved) || errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
+				return escalate(ctx, d, r, fmt.Sprintf("merge of !%d refused: %v", mr.Number, err))
+			}
+			if err != nil {
+				return Outcome{}, err
+			}
+			mr = merged
 		}
-		mr = merged
 		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindMerge,
 			Reason: fmt.Sprintf("merged !%d at %s into %s", mr.Number, short(a.CommitSHA), mr.TargetBranch),
 			Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": mr.MergeSHA}})
@@ -145,17 +169,6 @@ func validateFailure(d *Deps) string {
 	return ""
 }
 
-// approvedAt reports whether an allowed human (never the bot) approved the
-// merge request at sha.
-func approvedAt(mr agentorg.MergeRequest, sha string, approvers []string, bot string) bool {
-	for _, a := range mr.Approvals {
-		if a.SHA == sha && a.User != bot && slices.Contains(approvers, a.User) {
-			return true
-		}
-	}
-	return false
-}
-
 // IssueMR returns the newest merge request of an issue that is open or merged.
 func IssueMR(ctx context.Context, t agentorg.Tracker, issue int64) (agentorg.MergeRequest, error) {
 	mrs, err := t.ListMRs(ctx, agentorg.MRFilter{Issue: issue})
@@ -168,15 +181,4 @@ func IssueMR(ctx context.Context, t agentorg.Tracker, issue int64) (agentorg.Mer
 		}
 	}
 	return agentorg.MergeRequest{}, fmt.Errorf("issue #%d has no open merge request: %w", issue, agentorg.ErrNotFound)
-}
-
-// ApprovedByAllowed reports whether an allowed human (never the bot)
-// approved the merge request at its current head.
-func ApprovedByAllowed(mr agentorg.MergeRequest, approvers []string, bot string) bool {
-	for _, a := range mr.ApprovedAtHead() {
-		if a.User != bot && slices.Contains(approvers, a.User) {
-			return true
-		}
-	}
-	return false
 }

@@ -62,6 +62,10 @@ type Outcome struct {
 	// command: what the orchestrator does not control. The engine reports
 	// the rest as its own time.
 	External time.Duration
+	// Wait says the stage is not done yet and something outside the
+	// organization will finish it (GitLab's auto-merge): the labels stay,
+	// no worker is held, and the stage runs again on a later poll.
+	Wait bool
 }
 
 // Role is one job of the organization.

@@ -312,10 +312,17 @@ stages:
     running: validate:running
     success: mr:ready-for-review
     failure: dev:ready
+  # merge merges what a human approved at the validated head, guarded by
+  # that SHA. On GitLab, "auto_merge: true" hands the merge to GitLab's
+  # auto-merge while the head's pipeline runs; the stage checks again on
+  # later polls until GitLab merged it. A failed pipeline goes back to the
+  # developer (the ci stage's failure label, else this stage's failure) or,
+  # by default, to a human with the reason.
   merge:
     role: merge
     on: mr:approved
     success: e2e:ready
+    # auto_merge: true
   e2e:
     role: e2e
     on: e2e:ready
@@ -326,7 +333,11 @@ stages:
 # Human decisions. While an issue carries "waits", it waits for a human. The
 # "approve" label only counts when one of the approvers adds it (anyone
 # else's approval is undone, with a comment); "reject" sends the issue back,
-# and the rejecting comment reaches the agent as feedback.
+# and the rejecting comment reaches the agent as feedback. On GitLab a gate
+# may also allow everyone with a minimum role in the project (inherited
+# from groups included), with or without approvers:
+#   min_access_level: maintainer   # guest, reporter, developer, maintainer, owner
+# The bot's own label changes never count, whatever its role.
 gates:
   plan:
     waits: plan:review

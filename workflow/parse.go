@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/hygiene"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -24,8 +25,8 @@ var (
 	labelKeys   = []string{"name", "color", "description"}
 	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price"}
 	priceKeys   = []string{"input", "cached_input", "output"}
-	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency"}
-	gateKeys    = []string{"waits", "approve", "reject", "approvers", "merge_request"}
+	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency", "auto_merge"}
+	gateKeys    = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request"}
 	checkKeys   = []string{"name", "run", "timeout"}
 	e2eKeys     = []string{"run", "timeout"}
 )
@@ -513,6 +514,8 @@ func (d *decoder) stages(v value) []Stage {
 				s.Failure = d.str(f.v)
 			case "timeout":
 				s.Timeout = d.duration(f.v)
+			case "auto_merge":
+				s.AutoMerge = d.boolean(f.v)
 			case "concurrency":
 				if c, ok := d.integer(f.v); ok {
 					if c < 1 {
@@ -543,6 +546,8 @@ func (d *decoder) gates(v value) []Gate {
 				g.Reject = d.str(f.v)
 			case "merge_request":
 				g.MergeRequest = d.boolean(f.v)
+			case "min_access_level":
+				g.MinAccessLevel = d.accessLevel(f.v)
 			case "approvers":
 				its, _ := d.items(f.v)
 				for i, it := range its {
@@ -559,6 +564,19 @@ func (d *decoder) gates(v value) []Gate {
 		out = append(out, g)
 	})
 	return out
+}
+
+// accessLevel reads a project access level by name (guest ... owner).
+func (d *decoder) accessLevel(v value) agentorg.AccessLevel {
+	name := d.str(v)
+	if name == "" {
+		return agentorg.AccessNone
+	}
+	l, err := agentorg.ParseAccessLevel(name)
+	if err != nil {
+		d.errorf(v.pos, "%v%s", err, suggest(strings.ToLower(name), agentorg.AccessLevelNames()))
+	}
+	return l
 }
 
 func (d *decoder) checks(v value) []Check {

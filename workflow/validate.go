@@ -184,6 +184,14 @@ func (d *decoder) checkStages(w *Workflow) {
 			}
 		}
 		rolePos := d.valPos[at(p, "role")]
+		if s.AutoMerge {
+			switch {
+			case s.Role != agentorg.RoleMerge:
+				d.errorf(d.valPos[at(p, "auto_merge")], "stage %q sets auto_merge, which only a merge stage can use (its role is %s)", s.Name, s.Role)
+			case w.Tracker.Kind != TrackerGitLab:
+				d.errorf(d.valPos[at(p, "auto_merge")], "stage %q sets auto_merge, which hands the merge to GitLab's auto-merge: it needs tracker.kind gitlab", s.Name)
+			}
+		}
 		switch s.Role {
 		case agentorg.RoleValidator:
 			if len(w.Checks) == 0 {
@@ -231,12 +239,16 @@ func (d *decoder) checkGates(w *Workflow) {
 				approves[g.Approve] = g.Name
 			}
 		}
-		if len(g.Approvers) == 0 {
+		if len(g.Approvers) == 0 && g.MinAccessLevel == agentorg.AccessNone {
 			pos, ok := d.valPos[at(p, "approvers")]
 			if !ok {
 				pos = d.keyPos[p]
 			}
-			d.errorf(pos, "gate %q has no approvers: nobody could approve", g.Name)
+			d.errorf(pos, "gate %q has no approvers and no min_access_level: nobody could approve", g.Name)
+		}
+		if g.MinAccessLevel != agentorg.AccessNone && w.Tracker.Kind != TrackerGitLab {
+			d.errorf(d.valPos[at(p, "min_access_level")], "gate %q sets min_access_level, but the %s tracker has no project roles: it needs tracker.kind gitlab (name the approvers instead)",
+				g.Name, nonEmpty(w.Tracker.Kind, TrackerEmbedded))
 		}
 		for i, a := range g.Approvers {
 			if a == bot {

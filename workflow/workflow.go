@@ -5,6 +5,8 @@ package workflow
 
 import (
 	"time"
+
+	"github.com/agentorg/agentorg"
 )
 
 // DefaultPath is where a repository keeps its workflow, relative to its root.
@@ -127,18 +129,28 @@ type Stage struct {
 	Failure     string // optional: where failures go; default is Escalation
 	Concurrency int    // jobs of this stage at once; default 1
 	Timeout     time.Duration
+	// AutoMerge, on a merge stage on GitLab, hands the merge to GitLab's
+	// auto-merge while the head's pipeline runs: the stage comes back on
+	// later polls until GitLab reports the merge request merged, and a
+	// failed pipeline goes back to the developer like the ci role's.
+	AutoMerge bool
 }
 
 // Gate is a human decision. While an issue carries Waits it waits for a
-// human; Approve counts only when added by one of Approvers (an approval by
-// anyone else, or by the bot, is removed with a comment). Reject sends the
-// issue to the Reject label with the human's reason.
+// human; Approve counts only when added by one of Approvers or, when
+// MinAccessLevel is set, by a project member at that level or above (an
+// approval by anyone else, or by the bot whatever its level, is removed with
+// a comment). Reject sends the issue to the Reject label with the human's
+// reason.
 type Gate struct {
 	Name      string
 	Waits     string
 	Approve   string
 	Reject    string
 	Approvers []string
+	// MinAccessLevel, when set, also allows every project member at this
+	// level or above (forges with project roles only: tracker kind gitlab).
+	MinAccessLevel agentorg.AccessLevel
 	// MergeRequest is true for a gate on a merge request: approvals are
 	// recorded at the head SHA and void once new commits land.
 	MergeRequest bool

@@ -640,12 +640,34 @@ func TestParseProblems(t *testing.T) {
 		{
 			name:  "gate without approvers",
 			edits: []edit{{", approvers: [alice]}", "}"}, {"  plan: {waits", "  «plan: {waits"}},
-			want:  []string{`gate "plan" has no approvers: nobody could approve`},
+			want:  []string{`gate "plan" has no approvers and no min_access_level: nobody could approve`},
+		},
+		{
+			name:  "min_access_level on the embedded tracker",
+			edits: []edit{{"    approvers: [alice, bob]", "    min_access_level: «maintainer"}},
+			want:  []string{`gate "merge" sets min_access_level, but the embedded tracker has no project roles: it needs tracker.kind gitlab (name the approvers instead)`},
+		},
+		{
+			name: "unknown access level",
+			edits: []edit{{"  kind: embedded\n", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: team/app, token: $GITLAB_TOKEN}\n"},
+				{"    approvers: [alice, bob]", "    approvers: [alice, bob]\n    min_access_level: «maintaner"}},
+			want: []string{`unknown access level "maintaner" (known: guest, reporter, developer, maintainer, owner) (did you mean "maintainer"?)`},
+		},
+		{
+			name:  "auto_merge on the embedded tracker",
+			edits: []edit{{"role: merge, on: mr:approved,", "role: merge, auto_merge: «true, on: mr:approved,"}},
+			want:  []string{`stage "merge" sets auto_merge, which hands the merge to GitLab's auto-merge: it needs tracker.kind gitlab`},
+		},
+		{
+			name: "auto_merge on a stage that does not merge",
+			edits: []edit{{"  kind: embedded\n", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: team/app, token: $GITLAB_TOKEN}\n"},
+				{"role: pick, on: issue:approved,", "role: pick, auto_merge: «true, on: issue:approved,"}},
+			want: []string{`stage "pick" sets auto_merge, which only a merge stage can use (its role is pick)`},
 		},
 		{
 			name:  "gate with an empty approver list",
 			edits: []edit{{"approvers: [alice, bob]", "approvers: «[]"}},
-			want:  []string{`gate "merge" has no approvers: nobody could approve`},
+			want:  []string{`gate "merge" has no approvers and no min_access_level: nobody could approve`},
 		},
 		{
 			name:  "empty approver name",
@@ -797,7 +819,7 @@ func TestParseProblems(t *testing.T) {
 				"unsupported version 3: this agentorg reads version 1",
 				`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e, ci) (did you mean "pick"?)`,
 				`concurrency in stage "develop" must be an integer, not the string "none"`,
-				`gate "merge" has no approvers: nobody could approve`,
+				`gate "merge" has no approvers and no min_access_level: nobody could approve`,
 			},
 		},
 	}
@@ -1145,8 +1167,8 @@ func TestDefaultWithoutOptionsIsInvalid(t *testing.T) {
 	}
 	for _, want := range []string{
 		`command in agent "coder" must name a program: a list like ["my-agent", "--flag"]`,
-		`gate "plan" has no approvers: nobody could approve`,
-		`gate "merge" has no approvers: nobody could approve`,
+		`gate "plan" has no approvers and no min_access_level: nobody could approve`,
+		`gate "merge" has no approvers and no min_access_level: nobody could approve`,
 		`run in check "test" is empty`,
 		`stage "e2e" has role e2e but e2e.run is empty: set the end-to-end command`,
 	} {
@@ -1274,5 +1296,45 @@ func TestREADMEAgentExamplesParse(t *testing.T) {
 		if _, err := Parse("README.md", []byte(text), func(k string) (string, bool) { return "from-env-" + k, true }); err != nil {
 			t.Errorf("README example does not parse:\n%s\n%v", b[1], err)
 		}
+	}
+}
+
+// A gate on GitLab may allow by access level instead of (or besides) names.
+func TestGateMinAccessLevel(t *testing.T) {
+	src := applyEdits(t, readBase(t), []edit{
+		{"  kind: embedded\n", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: team/app, token: $GITLAB_TOKEN}\n"},
+		{"    approvers: [alice, bob]", "    min_access_level: Maintainer"},
+		{"approvers: [alice]}", "approvers: [alice], min_access_level: developer}"},
+	})
+	w, err := Parse("wf.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merge, plan := w.Gate("merge"), w.Gate("plan")
+	if merge.MinAccessLevel != 40 || len(merge.Approvers) != 0 {
+		t.Fatalf("merge gate: %+v", merge)
+	}
+	if plan.MinAccessLevel != 30 || !slices.Equal(plan.Approvers, []string{"alice"}) {
+		t.Fatalf("plan gate: %+v", plan)
+	}
+	if w.Stage("merge").AutoMerge {
+		t.Fatal("auto_merge is off unless set")
+	}
+	if got, want := plan.Allowed(), "alice, or anyone with developer access or above in the project"; got != want {
+		t.Fatalf("Allowed() = %q, want %q", got, want)
+	}
+}
+
+func TestStageAutoMerge(t *testing.T) {
+	src := applyEdits(t, readBase(t), []edit{
+		{"  kind: embedded\n", "  kind: gitlab\n  gitlab: {url: https://gitlab.example.com, project: team/app, token: $GITLAB_TOKEN}\n"},
+		{"role: merge, on: mr:approved,", "role: merge, auto_merge: true, on: mr:approved,"},
+	})
+	w, err := Parse("wf.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Stage("merge").AutoMerge {
+		t.Fatalf("merge stage %+v", w.Stage("merge"))
 	}
 }

@@ -19,7 +19,8 @@ func newApproveCmd(g *globals) *cobra.Command {
 		Short: "Approve what issue N waits for: its plan, or its merge request at the current head",
 		Long: `Approve what issue N waits for at a human gate: the PM's plan, or the merge
 request at its current head (an approval is void once new commits land). Only
-users listed as the gate's approvers in the workflow may approve.`,
+users listed as the gate's approvers in the workflow (or, on GitLab, members at
+its min_access_level or above) may approve.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.act(cmd, args[0], func(ctx context.Context, org *app.Org, n int64, user string) error {

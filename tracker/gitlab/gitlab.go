@@ -85,6 +85,8 @@ type Tracker struct {
 
 	syncMu   sync.Mutex // one issue sync at a time
 	keyLocks sync.Map   // comment key -> *sync.Mutex, so concurrent upserts do not race
+
+	access accessCache // project access levels by username, briefly
 }
 
 var _ agentorg.Tracker = (*Tracker)(nil)

@@ -30,6 +30,7 @@ func (t *Tracker) mr(ctx context.Context, g *gl.BasicMergeRequest) agentorg.Merg
 		SourceBranch: g.SourceBranch, TargetBranch: g.TargetBranch, HeadSHA: g.SHA,
 		State: agentorg.MROpen, Approvals: []agentorg.Approval{},
 		Author: t.name(ctx, userName(g.Author)), CreatedAt: tm(g.CreatedAt), UpdatedAt: tm(g.UpdatedAt),
+		AutoMerge: g.MergeWhenPipelineSucceeds && g.State == "opened",
 	}
 	if mm := issueMarkerRE.FindStringSubmatch(g.Description); mm != nil {
 		m.Issue, _ = strconv.ParseInt(mm[1], 10, 64)

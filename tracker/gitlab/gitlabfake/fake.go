@@ -87,6 +87,10 @@ type user struct {
 	ID       int64
 	Username string
 	Admin    bool
+	// Level is the user's access level in the project (0: not a member;
+	// AddUser makes people developers), Blocked a blocked account.
+	Level   int
+	Blocked bool
 }
 
 type issue struct {
@@ -146,6 +150,9 @@ type mergeRequest struct {
 	Merged             *time.Time
 	Approvals          []approval
 	Versions           []version
+	// AutoMergeBy set: merge when the pipeline on SHA succeeds.
+	AutoMergeBy  *user
+	AutoMergeMsg string // the commit message to merge with
 }
 
 type commitStatus struct {
@@ -192,7 +199,7 @@ func (s *Server) AddUser(username, token string, admin bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
-	s.users[username] = &user{ID: s.nextID, Username: username, Admin: admin}
+	s.users[username] = &user{ID: s.nextID, Username: username, Admin: admin, Level: 30}
 	if token != "" {
 		s.tokens[token] = username
 	}
@@ -269,6 +276,9 @@ func (s *Server) routes() http.Handler {
 	}
 	p := "/api/v4/projects/{id}"
 	api("GET /api/v4/user", s.currentUser)
+	api("GET /api/v4/users", s.listUsers)
+	api("GET "+p+"/members/all/{uid}", s.memberAll)
+	api("POST "+p+"/merge_requests/{iid}/cancel_merge_when_pipeline_succeeds", s.cancelAutoMerge)
 	api("GET "+p, s.getProject)
 	api("GET "+p+"/issues", s.listIssues)
 	api("POST "+p+"/issues", s.createIssue)

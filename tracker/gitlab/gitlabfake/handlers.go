@@ -73,7 +73,7 @@ func (s *Server) mrJSON(m *mergeRequest) map[string]any {
 		"merge_user": s.userJSON(m.MergedBy), "merged_by": s.userJSON(m.MergedBy), "closed_at": nil, "closed_by": nil,
 		"target_branch": m.Target, "source_branch": m.Source, "source_project_id": projectID, "target_project_id": projectID,
 		"author": s.userJSON(m.Author), "assignees": []any{}, "reviewers": []any{}, "labels": []string{}, "draft": false,
-		"work_in_progress": false, "merge_when_pipeline_succeeds": false, "merge_status": status,
+		"work_in_progress": false, "merge_when_pipeline_succeeds": m.AutoMergeBy != nil, "merge_status": status,
 		"detailed_merge_status": detailed, "has_conflicts": conflicts, "sha": m.SHA, "merge_commit_sha": nilIfEmpty(m.MergeSHA),
 		"squash_commit_sha": nil, "should_remove_source_branch": nil, "force_remove_source_branch": false, "squash": false,
 		"web_url":    fmt.Sprintf("%s/%s/-/merge_requests/%d", s.URL, s.ProjectPath, m.IID),
@@ -97,10 +97,7 @@ func (s *Server) currentUser(c *call) (int, any) {
 }
 
 func (s *Server) getProject(c *call) (int, any) {
-	level := s.AccessLevel
-	if c.actor.Username != "agentorg-bot" {
-		level = 30
-	}
+	level := s.level(c.actor)
 	return 200, map[string]any{"id": projectID, "path_with_namespace": s.ProjectPath, "default_branch": "main",
 		"http_url_to_repo": s.GitURL(), "web_url": s.URL + "/" + s.ProjectPath,
 		"permissions": map[string]any{"project_access": map[string]any{"access_level": level, "notification_level": 3},
@@ -463,6 +460,7 @@ func (s *Server) refresh(m *mergeRequest) {
 	if s.ResetApprovalsOnPush {
 		m.Approvals = nil
 	}
+	m.AutoMergeBy = nil // a push aborts auto-merge, as on GitLab
 }
 
 func (s *Server) findMR(c *call) *mergeRequest {
@@ -470,6 +468,7 @@ func (s *Server) findMR(c *call) *mergeRequest {
 	for _, m := range s.mrs {
 		if m.IID == iid {
 			s.refresh(m)
+			s.settleAutoMerge(m)
 			return m
 		}
 	}
@@ -483,6 +482,7 @@ func (s *Server) listMRs(c *call) (int, any) {
 	var out []*mergeRequest
 	for _, m := range s.mrs {
 		s.refresh(m)
+		s.settleAutoMerge(m)
 		if (state == "" || state == "all" || m.State == state) && (src == "" || m.Source == src) && (dst == "" || m.Target == dst) {
 			out = append(out, m)
 		}
@@ -635,6 +635,15 @@ func (s *Server) merge(c *call) (int, any) {
 	if text == "" {
 		text = fmt.Sprintf("Merge branch '%s' into '%s'\n\n%s\n\nSee merge request %s!%d", m.Source, m.Target, m.Title, s.ProjectPath, m.IID)
 	}
+	if s.autoMergeRequested(c) && s.pipelineActive(m.SHA) {
+		m.AutoMergeBy, m.AutoMergeMsg, m.Updated = c.actor, text, s.now()
+		return 200, s.mrJSON(m)
+	}
+	return s.mergeNow(m, c.actor, tree, text)
+}
+
+// mergeNow merges m with the merge tree computed by mergeTree.
+func (s *Server) mergeNow(m *mergeRequest, by *user, tree, text string) (int, any) {
 	target := s.head(m.Target)
 	commit, err := git(s.Repo, "", "commit-tree", tree, "-p", target, "-p", m.SHA, "-m", text)
 	if err != nil {
@@ -644,7 +653,8 @@ func (s *Server) merge(c *call) (int, any) {
 		return msg(409, "the target branch moved; try again")
 	}
 	t := s.now()
-	m.State, m.MergeSHA, m.MergedBy, m.Merged, m.Updated = "merged", commit, c.actor, &t, t
+	m.State, m.MergeSHA, m.MergedBy, m.Merged, m.Updated = "merged", commit, by, &t, t
+	m.AutoMergeBy = nil
 	return 200, s.mrJSON(m)
 }
 

@@ -96,6 +96,9 @@ func (s *Server) listPipelines(c *call) (int, any) {
 		docs = append(docs, s.pipelineJSON(p))
 		p.reads++
 	}
+	for _, m := range s.mrs {
+		s.settleAutoMerge(m)
+	}
 	return 200, docs
 }
 

@@ -1,0 +1,137 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/human"
+	"github.com/agentorg/agentorg/orgtest"
+	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/tracker/gitlab"
+	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
+)
+
+// onGitLabEdited is onGitLab with a further edit of the workflow.
+func onGitLabEdited(t *testing.T, fake *gitlabfake.Server, script string, edit func(string) string) (*orgtest.Org, *human.Desk) {
+	t.Helper()
+	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
+	org := orgtest.New(t, orgtest.Options{Script: script, Edit: func(s string) string {
+		s = strings.Replace(s, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+fake.URL+
+			"\n    project: "+fake.ProjectPath+"\n    token: $AGENTORG_TEST_FAKE_GITLAB_TOKEN\n", 1)
+		return edit(s)
+	}})
+	orgtest.Git(t, org.Origin, "push", "--quiet", "--force", fake.Repo, "main:main")
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "humans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	people, err := gitlab.New(context.Background(), gitlab.Options{BaseURL: fake.URL, Project: fake.ProjectPath,
+		Token: gitlabfake.Token, Bot: org.Workflow.Tracker.Bot, Sudo: true, DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org, &human.Desk{Workflow: org.Workflow, Tracker: people, Log: org.Log}
+}
+
+// Gates that allow maintainers, not named people: a developer's label and
+// merge request approval are refused with a comment saying their level, the
+// bot is refused at owner level, and a maintainer's approvals count.
+func TestApprovalByAccessLevelOnGitLab(t *testing.T) {
+	fake := gitlabfake.New(t)
+	fake.AddUser("alice", "", false)
+	fake.AddUser("devon", "", false)
+	fake.SetAccessLevel("alice", 40)
+	fake.SetAccessLevel("devon", 30)
+	fake.SetAccessLevel("agentorg-bot", 50)
+	org, desk := onGitLabEdited(t, fake, goodScript, func(s string) string {
+		if strings.Count(s, `    approvers: ["alice"]`+"\n") != 2 {
+			t.Fatalf("the default workflow no longer lists alice as both gates' approver:\n%s", s)
+		}
+		return strings.ReplaceAll(s, `    approvers: ["alice"]`+"\n", "    min_access_level: maintainer\n")
+	})
+	if g := org.Workflow.Gate("plan"); len(g.Approvers) != 0 || g.MinAccessLevel != agentorg.AccessMaintainer {
+		t.Fatalf("plan gate %+v", g)
+	}
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	people := desk.Tracker
+
+	is, err := people.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := is.Number
+	if err := desk.OptIn(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "plan:review")
+
+	// The desk refuses a developer at once, naming their level.
+	var na *human.NotAllowedError
+	if _, err := desk.Approve(ctx, n, "devon"); !errors.As(err, &na) || !strings.Contains(err.Error(), "developer access") {
+		t.Fatalf("desk approval by a developer: %v", err)
+	}
+	// In GitLab, a developer and the bot (an owner) add the label: refused.
+	for _, forger := range []string{"devon", "agentorg-bot"} {
+		if _, err := people.UpdateLabels(ctx, n, []string{"issue:approved"}, []string{"plan:review"}, forger); err != nil {
+			t.Fatal(err)
+		}
+		orgtest.RunUntilIdle(t, eng)
+		wantLabels(t, org, n, "plan:review")
+	}
+	if commentsWith(t, org, n, "devon has developer access in the project; gate \"plan\" needs maintainer or above") != 1 {
+		t.Fatal("no refusal comment names the developer's level")
+	}
+	if commentsWith(t, org, n, "only a human may approve") != 1 {
+		t.Fatal("the bot's approval at owner level was not refused as the bot's")
+	}
+
+	// A maintainer adds the label in GitLab: it counts.
+	if _, err := people.UpdateLabels(ctx, n, []string{"issue:approved"}, []string{"plan:review"}, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "mr:ready-for-review")
+	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The merge request approved by a developer only; a maintainer adds
+	// the label: refused, the approval does not count.
+	if _, err := people.ApproveMR(ctx, mr.Number, "devon"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := people.UpdateLabels(ctx, n, []string{"mr:approved"}, []string{"mr:ready-for-review"}, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "mr:ready-for-review")
+	if commentsWith(t, org, n, "has no approval by an allowed approver (anyone with maintainer access or above in the project)") != 1 {
+		t.Fatal("no refusal comment for the developer's merge request approval")
+	}
+	if cur, _ := org.Tracker.MR(ctx, mr.Number); cur.State != agentorg.MROpen {
+		t.Fatalf("a developer's approval merged: %+v", cur)
+	}
+
+	// The maintainer approves the merge request too: it merges.
+	if _, err := desk.Approve(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	done, err := org.Tracker.MR(ctx, mr.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.State != agentorg.MRMerged {
+		t.Fatalf("merge request after the maintainer's approval: %+v", done)
+	}
+}
