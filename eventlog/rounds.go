@@ -11,9 +11,10 @@ import (
 
 // Statuses of a review round.
 const (
-	RoundTriaging = "triaging" // the triage agent classifies the threads
-	RoundFixing   = "fixing"   // the developer's session fixes what must change
-	RoundDone     = "done"     // every handled thread was answered
+	RoundTriaging  = "triaging"  // the triage agent classifies the threads
+	RoundFixing    = "fixing"    // the developer's session fixes what must change
+	RoundAnswering = "answering" // replies are being posted in the threads
+	RoundDone      = "done"      // every handled thread was answered
 )
 
 // Round is one review-triage round of an issue's merge request: the

@@ -86,6 +86,8 @@ func For(name string) Role {
 		return e2e{}
 	case agentorg.RoleCI:
 		return ci{}
+	case agentorg.RoleTriage:
+		return triager{}
 	}
 	return nil
 }
