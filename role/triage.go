@@ -507,7 +507,7 @@ func replyFor(ctx context.Context, d *Deps, round *eventlog.Round, t eventlog.Ro
 		return fmt.Sprintf("The fix for this round is in %s, validated GO, but it does not change `%s`: left open for you to check. (%s)", commit, t.Path, dec.Reason),
 			false, fmt.Sprintf("fix in `%s` does not touch the file: left open", short(commit)), nil
 	case dec.NeedsFix():
-		return fmt.Sprintf("Fixed in %s (validated GO: every check and acceptance criterion). %s", commit, dec.Reason), true, fmt.Sprintf("fixed in `%s`, resolved", short(commit)), nil
+		return fmt.Sprintf("Fixed in %s, validated GO (every check and acceptance criterion). What was wrong: %s", commit, dec.Reason), true, fmt.Sprintf("fixed in `%s`, resolved", short(commit)), nil
 	case dec.Class == triage.Question:
 		return dec.Answer, false, "answered", nil
 	case dec.Class == triage.Suggestion:
