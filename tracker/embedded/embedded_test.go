@@ -216,6 +216,7 @@ func TestContract(t *testing.T) {
 			Tracker: newTracker(t, embedded.Options{Merge: o.merge}),
 			Push:    o.push,
 			Target:  "main",
+			File:    func(branch string) string { return "changes/" + branch + ".txt" },
 		}
 	})
 }

@@ -24,6 +24,9 @@ type Harness struct {
 	// files of its own branch (say, one named after it) so that branches never conflict.
 	Push   func(t *testing.T, branch string) string
 	Target string // the target branch name, e.g. "main"
+	// File is the path of the file Push writes on branch (one line), where
+	// the review contract anchors a diff note.
+	File func(branch string) string
 }
 
 // Run runs the suite. Each subtest calls newHarness for a fresh tracker and
@@ -678,8 +681,9 @@ func testReviewThreads(t *testing.T, h Harness) {
 		t.Fatalf("general thread %+v", general)
 	}
 	// A diff note: anchored to a line of a file of the change.
-	diff := val(rt.StartThread(ctx, m.Number, agentorg.NewReviewThread{Body: "Off by one.", Author: "second", Path: "feature/review.txt", Line: 1})).must(t)
-	if diff.ID == general.ID || diff.Path != "feature/review.txt" || diff.Line != 1 || diff.Author() != "second" {
+	file := h.File("feature/review")
+	diff := val(rt.StartThread(ctx, m.Number, agentorg.NewReviewThread{Body: "Off by one.", Author: "second", Path: file, Line: 1})).must(t)
+	if diff.ID == general.ID || diff.Path != file || diff.Line != 1 || diff.Author() != "second" {
 		t.Fatalf("diff thread %+v", diff)
 	}
 	note := val(rt.Reply(ctx, m.Number, general.ID, "Because it says what it does.", "dev")).must(t)
@@ -701,7 +705,7 @@ func testReviewThreads(t *testing.T, h Harness) {
 	if !ts[0].Resolved || ts[1].Resolved || len(ts[0].Notes) != 2 || ts[0].Notes[1].Author != "dev" || ts[0].Notes[1].Body != note.Body {
 		t.Fatalf("threads after reply and resolve %+v", ts)
 	}
-	if ts[1].Path != "feature/review.txt" || ts[1].Line != 1 || ts[1].MR != m.Number {
+	if ts[1].Path != file || ts[1].Line != 1 || ts[1].MR != m.Number {
 		t.Fatalf("diff thread as listed %+v", ts[1])
 	}
 	got = val(rt.ResolveThread(ctx, m.Number, general.ID, false, "reviewer")).must(t)

@@ -58,6 +58,7 @@ type Server struct {
 	notes    []*note
 	events   []*labelEvent
 	mrs      []*mergeRequest
+	discs    []*discussion
 	statuses []*commitStatus
 	pipes    []*pipeline
 	asked    map[string]bool // SHAs CI was asked about
@@ -146,6 +147,25 @@ type mergeRequest struct {
 	Merged             *time.Time
 	Approvals          []approval
 	Versions           []version
+}
+
+// discussion is a thread on a merge request; its notes are resolved together.
+type discussion struct {
+	ID         string // 40 hex digits, as GitLab's
+	MR         *mergeRequest
+	Individual bool
+	Notes      []*mrNote
+}
+
+type mrNote struct {
+	ID               int64
+	Body             string
+	Author           *user
+	Created, Updated time.Time
+	Position         map[string]any // a diff note's position; nil otherwise
+	Resolved         bool
+	ResolvedBy       *user
+	ResolvedAt       *time.Time
 }
 
 type commitStatus struct {
@@ -287,6 +307,11 @@ func (s *Server) routes() http.Handler {
 	api("POST "+p+"/merge_requests/{iid}/unapprove", s.unapprove)
 	api("GET "+p+"/merge_requests/{iid}/versions", s.versions)
 	api("PUT "+p+"/merge_requests/{iid}/merge", s.merge)
+	api("GET "+p+"/merge_requests/{iid}/discussions", s.listDiscussions)
+	api("POST "+p+"/merge_requests/{iid}/discussions", s.createDiscussion)
+	api("GET "+p+"/merge_requests/{iid}/discussions/{did}", s.getDiscussion)
+	api("PUT "+p+"/merge_requests/{iid}/discussions/{did}", s.resolveDiscussion)
+	api("POST "+p+"/merge_requests/{iid}/discussions/{did}/notes", s.addDiscussionNote)
 	api("POST "+p+"/statuses/{sha}", s.setStatus)
 	api("GET "+p+"/repository/commits/{sha}/statuses", s.listStatuses)
 	api("GET /api/v4/personal_access_tokens/self", s.tokenSelf)
