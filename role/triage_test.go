@@ -389,3 +389,38 @@ func TestReviewThreadComingBackEscalates(t *testing.T) {
 		t.Fatalf("escalation:\n%s", esc)
 	}
 }
+
+// A reviewer may ask for changes outright with the changes_requested label
+// and a plain comment: with no thread to triage, the change goes back to
+// the developer's session with their words; the same label from someone
+// who is not a reviewer sends the issue back to wait for review.
+func TestChangesRequestedLabelWithoutThreads(t *testing.T) {
+	fix := `
+  - match: {role: developer, attempt: 2, prompt: "Please add a test for Sub."}
+    actions: [{write: {path: sub_test.go, content: "package calc\n\nimport \"testing\"\n\nfunc TestSub(t *testing.T) {\n\tif Sub(3, 1) != 2 {\n\t\tt.Fatal(\"Sub\")\n\t}\n}\n"}}]
+    summary: Added the test.`
+	org := orgtest.New(t, orgtest.Options{Script: reviewScript("unused", fix), Check: "go vet ./... && go test ./...", E2E: "true"})
+	ctx := context.Background()
+	n, eng := start(t, org, "Add a Sub function.")
+	if _, err := org.Tracker.UpdateLabels(ctx, n, []string{"mr:changes-requested"}, nil, "mallory"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	if got := labels(t, org, n); got != "mr:ready-for-review" || len(attempts(t, org, n)) != 1 {
+		t.Fatalf("after mallory's label: labels %s, %d attempts", got, len(attempts(t, org, n)))
+	}
+	if _, err := org.Tracker.AddComment(ctx, n, "Please add a test for Sub.", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.Tracker.UpdateLabels(ctx, n, []string{"mr:changes-requested"}, nil, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	as := attempts(t, org, n)
+	if got := labels(t, org, n); got != "mr:ready-for-review" || distances(as) != "GO:0 GO:0" || as[1].SessionID != as[0].SessionID {
+		t.Fatalf("labels %s, attempts %s", got, distances(as))
+	}
+	if tri := runsOfRole(t, org, n, "triage"); len(tri) != 0 {
+		t.Fatal("the triage agent ran with no thread to triage")
+	}
+}
