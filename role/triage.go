@@ -48,14 +48,14 @@ func ReviewWaiting(ctx context.Context, d *Deps, g *workflow.Gate, issue int64) 
 	if !ok {
 		return nil, nil
 	}
-	mr, err := IssueMR(ctx, d.Tracker, issue)
-	if errors.Is(err, agentorg.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil || mr.State != agentorg.MROpen {
+	// The engine asks on every poll for every issue at the gate: one narrow
+	// query (the issue's branch, open) rather than all merge requests.
+	mrs, err := d.Tracker.ListMRs(ctx, agentorg.MRFilter{State: agentorg.MROpen, Issue: issue,
+		SourceBranch: Branch(d.Workflow, issue), TargetBranch: d.Workflow.Repo.TargetBranch})
+	if err != nil || len(mrs) == 0 {
 		return nil, err
 	}
-	ts, err := rt.Threads(ctx, mr.Number)
+	ts, err := rt.Threads(ctx, mrs[len(mrs)-1].Number)
 	if err != nil {
 		return nil, err
 	}
@@ -304,12 +304,24 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 }
 
 // fileContext returns the numbered lines around a diff note's line, read
-// from the checkout; the path is the reviewer's text, so it must stay inside.
+// from the checkout. The path is the reviewer's text and the checkout the
+// change's: neither may lead outside the checkout, by ".." or a symlink.
 func fileContext(dir string, th agentorg.ReviewThread) string {
-	if th.Path == "" || !filepath.IsLocal(th.Path) {
+	if th.Path == "" || !filepath.IsLocal(filepath.FromSlash(th.Path)) {
 		return ""
 	}
-	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(th.Path)))
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return ""
+	}
+	p, err := filepath.EvalSymlinks(filepath.Join(dir, filepath.FromSlash(th.Path)))
+	if err != nil {
+		return ""
+	}
+	if rel, err := filepath.Rel(root, p); err != nil || !filepath.IsLocal(rel) {
+		return ""
+	}
+	data, err := os.ReadFile(p)
 	if err != nil {
 		return ""
 	}
