@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
@@ -20,10 +21,12 @@ import (
 // and general question, and a note by someone who is not a reviewer. The
 // diff note is fixed in the developer's same session, validated, answered
 // with the commit and resolved; the question is answered and left open;
-// the other note is left alone.
+// the other note is left alone. The answer to the first reply is lost on the
+// way back (GitLab made the note, the client saw a 502): the retried step
+// finds the reply by its marker and posts nothing twice.
 func TestReviewTriageOnGitLabDiscussions(t *testing.T) {
-	org, _, desk := onGitLabScript(t, gitlabfake.New(t), goodScript)
-	eng := org.Engine(t, app.EngineOptions{})
+	org, fake, desk := onGitLabScript(t, gitlabfake.New(t), goodScript)
+	eng := org.Engine(t, app.EngineOptions{UnavailableDelay: 100 * time.Millisecond})
 	ctx := context.Background()
 	is, err := desk.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice"})
 	if err != nil {
@@ -71,6 +74,8 @@ steps:
 	if err := os.WriteFile(filepath.Join(org.Dir, "script.yaml"), []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	const replies = "POST /api/v4/projects/{id}/merge_requests/{iid}/discussions/{did}/notes"
+	fake.Inject(gitlabfake.Fault{Method: "POST", Pattern: replies, Status: 502, Times: 1, Lost: true})
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
 
@@ -104,6 +109,12 @@ steps:
 	}
 	if r := bot(byID[other.ID]); len(r) != 0 || byID[other.ID].Resolved {
 		t.Fatalf("mallory's note was acted on: %q", r)
+	}
+	if _, counts := fake.Requests(); counts[replies] != 2 {
+		t.Fatalf("%d replies posted, want 2 (the lost answer's reply is found, not posted again)", counts[replies])
+	}
+	if evs, _ := org.Log.Events(ctx, eventlog.Filter{Issue: n, Kind: eventlog.KindError}); len(evs) != 1 || !strings.Contains(evs[0].Reason, "unavailable") {
+		t.Fatalf("the lost answer should pause the stage once: %+v", evs)
 	}
 	cur, err := org.Tracker.MR(ctx, mr.Number)
 	if err != nil || cur.HeadSHA != as[1].CommitSHA || len(cur.ApprovedAtHead()) != 0 {

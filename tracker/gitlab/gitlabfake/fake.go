@@ -76,6 +76,9 @@ type Fault struct {
 	Status          int
 	Header          http.Header
 	Times           int
+	// Lost handles the request first and then answers with Status: the
+	// change is made but its answer is lost on the way back.
+	Lost bool
 }
 
 // RateLimit is what the RateLimit-* headers of every answer say.
@@ -338,11 +341,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, pattern string
 	if !s.limit.Reset.IsZero() {
 		w.Header().Set("RateLimit-Reset", strconv.FormatInt(s.limit.Reset.Unix(), 10))
 	}
+	var lost *Fault
 	for i := range s.faults {
 		f := &s.faults[i]
 		method, _, _ := strings.Cut(pattern, " ")
 		if f.Times > 0 && (f.Method == "" || f.Method == method) && (f.Pattern == "" || f.Pattern == pattern) {
 			f.Times--
+			if f.Lost {
+				lost = f
+				break
+			}
 			for k, v := range f.Header {
 				w.Header()[k] = v
 			}
@@ -382,6 +390,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, pattern string
 		return
 	}
 	code, body := h(c)
+	if lost != nil {
+		for k, v := range lost.Header {
+			w.Header()[k] = v
+		}
+		writeJSON(w, lost.Status, map[string]string{"message": fmt.Sprintf("%d %s", lost.Status, http.StatusText(lost.Status))})
+		return
+	}
 	writeJSON(w, code, body)
 }
 
