@@ -240,6 +240,10 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 	if mr4 == 0 {
 		t.Fatal("no merge request of #4")
 	}
+	r = run(t, t.TempDir(), nil, "--home", home, "issue", "show", "4")
+	if !strings.Contains(r.stdout, "review rounds:") || !strings.Contains(r.stdout, "abs.go:3  must-fix") || !strings.Contains(r.stdout, "question") {
+		t.Errorf("issue show 4 lacks its review round:\n%s", r.stdout)
+	}
 	// Review threads from the CLI: comment on a line, reply, resolve, show.
 	n := fmt.Sprint(mr4)
 	for _, args := range [][]string{
