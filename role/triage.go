@@ -239,7 +239,12 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 	if data.Plan, err = Plan(ctx, d.Tracker, n); err != nil {
 		return 0, "", err
 	}
-	base, err := d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch)
+	target, err := d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch)
+	if err != nil {
+		return 0, "", err
+	}
+	// The change as the reviewers saw it: from where it left the target.
+	base, err := d.Mirror.MergeBase(ctx, target, round.Head)
 	if err != nil {
 		return 0, "", err
 	}
