@@ -92,7 +92,13 @@ func Quote(th agentorg.ReviewThread, context string, reviewers []string, bot str
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Thread %s, on %s\n\n", th.ID, Where(th))
 	if context != "" {
-		fmt.Fprintf(&b, "```\n%s\n```\n\n", strings.TrimRight(context, "\n"))
+		// A fence longer than any run of backticks in the code, so that
+		// the code cannot close it.
+		fence := "```"
+		for strings.Contains(context, fence) {
+			fence += "`"
+		}
+		fmt.Fprintf(&b, "%s\n%s\n%s\n\n", fence, strings.TrimRight(context, "\n"), fence)
 	}
 	for _, n := range th.Notes {
 		who := n.Author

@@ -57,6 +57,10 @@ func TestQuoteMarksDataAndStripsMarkers(t *testing.T) {
 	if strings.Contains(q, "agentorg:k") {
 		t.Fatalf("marker leaked:\n%s", q)
 	}
+	fenced := Quote(th, Context("x := `a`\ns := \"```\"", 2, 1), []string{"alice"}, "bot")
+	if !strings.Contains(fenced, "````\n") || strings.Contains(fenced, "\n```\n") {
+		t.Fatalf("the code's backticks can close the fence:\n%s", fenced)
+	}
 	if Context("a", 5, 2) != "" {
 		t.Fatal("a line out of range has no context")
 	}
