@@ -19,6 +19,9 @@ const (
 	// RoleCI waits for the forge's pipeline on the merge request's head;
 	// a failure goes back to the developer with the failed jobs' logs.
 	RoleCI = "ci"
+	// RoleTriage classifies the review threads of a merge request and sends
+	// what must change to the developer's same session.
+	RoleTriage = "triage"
 )
 
 // Access is what an agent may do in its directory.

@@ -43,8 +43,9 @@ type Options struct {
 // The human the demo plays.
 const human = "alice"
 
-// Run runs the demo and returns an error unless all three issues end as
-// described: two merged with E2E done, one escalated to a human.
+// Run runs the demo and returns an error unless all four issues end as
+// described: three merged with E2E done (one after a review round), one
+// escalated to a human.
 func Run(ctx context.Context, o Options) error {
 	start := time.Now()
 	out := o.Out
@@ -167,9 +168,21 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// The human approves whatever waits at a gate, until nothing does (a
 	// merge request sent back to validation would wait for review again).
-	for round := 0; round < 4; round++ {
+	// The fourth issue's merge request gets a review first.
+	reviewed := false
+	for round := 0; round < 6; round++ {
 		approved := false
 		for _, n := range numbers {
+			if n == numbers[3] && !reviewed {
+				ok, err := reviewIfWaiting(ctx, org, n, step)
+				if err != nil {
+					return err
+				}
+				if ok {
+					reviewed, approved = true, true
+					continue
+				}
+			}
 			ok, err := approveIfWaiting(ctx, org, n, step)
 			if err != nil {
 				return err
@@ -199,8 +212,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return fmt.Errorf("demo: %d issue(s) did not end as expected", len(problems))
 	}
-	fmt.Fprintf(out, "OK in %.1fs: #%d merged straight through, #%d converged on attempt 2 in the same session (distance 3 -> 0), #%d escalated to a human when the same findings came back.\n",
-		time.Since(start).Seconds(), numbers[0], numbers[1], numbers[2])
+	fmt.Fprintf(out, "OK in %.1fs: #%d merged straight through, #%d converged on attempt 2 in the same session (distance 3 -> 0), #%d escalated to a human when the same findings came back, #%d merged after a review round (triage, the fix in the same session, re-validation, replies, the fixed thread resolved, a new approval).\n",
+		time.Since(start).Seconds(), numbers[0], numbers[1], numbers[2], numbers[3])
 	if o.Keep != "" {
 		fmt.Fprintf(out, "\nState kept in %s. Try:\n  agentorg --home %s issue list\n  agentorg --home %s issue show %d\n  agentorg --home %s events --issue %d\n",
 			home, home, home, numbers[1], home, numbers[1])
@@ -254,6 +267,44 @@ func approveIfWaiting(ctx context.Context, org *app.Org, n int64, step func(stri
 	return approved, nil
 }
 
+// reviewIfWaiting plays the human reviewing a merge request that waits for
+// approval: a must-fix comment on a line of the change and a question, the
+// way `agentorg mr comment` posts them. It reports whether it reviewed.
+func reviewIfWaiting(ctx context.Context, org *app.Org, n int64, step func(string, ...any)) (bool, error) {
+	is, err := org.Tracker.Issue(ctx, n)
+	if err != nil {
+		return false, err
+	}
+	g := org.Workflow.GateWaiting(firstGateLabel(org.Workflow, is))
+	if g == nil || !g.MergeRequest {
+		return false, nil
+	}
+	mrs, err := org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n, State: agentorg.MROpen})
+	if err != nil || len(mrs) == 0 {
+		return false, err
+	}
+	mr := mrs[len(mrs)-1].Number
+	if _, err := org.Desk.Comment(ctx, mr, human, "abs.go", 3, absMustFix); err != nil {
+		return false, err
+	}
+	step("%s reviews !%d: %q on abs.go:3 (agentorg mr comment %d --as %s --file abs.go --line 3 ...)", human, mr, absMustFix, mr, human)
+	if _, err := org.Desk.Comment(ctx, mr, human, "", 0, absQuestion); err != nil {
+		return false, err
+	}
+	step("%s asks on !%d: %q", human, mr, absQuestion)
+	return true, nil
+}
+
+// firstGateLabel returns the first label of the issue some gate waits on.
+func firstGateLabel(w *workflow.Workflow, is agentorg.Issue) string {
+	for _, l := range is.Labels {
+		if w.GateWaiting(l) != nil {
+			return l
+		}
+	}
+	return ""
+}
+
 func printTimeline(ctx context.Context, out io.Writer, org *app.Org, numbers []int64, start time.Time) error {
 	fmt.Fprintln(out, "Timeline")
 	for _, n := range numbers {
@@ -271,7 +322,7 @@ func printTimeline(ctx context.Context, out io.Writer, org *app.Org, numbers []i
 			switch e.Kind {
 			case eventlog.KindTransition, eventlog.KindHuman:
 				fmt.Fprintf(out, "  %5.1fs  %-22s %s (%s)\n", at, e.To, e.Reason, e.Actor)
-			case eventlog.KindVerdict, eventlog.KindEscalate, eventlog.KindRefused, eventlog.KindMerge:
+			case eventlog.KindVerdict, eventlog.KindEscalate, eventlog.KindRefused, eventlog.KindMerge, eventlog.KindUpdate:
 				fmt.Fprintf(out, "  %5.1fs  %-22s %s\n", at, "  "+e.Kind, e.Reason)
 			}
 		}
@@ -291,8 +342,53 @@ func printTimeline(ctx context.Context, out io.Writer, org *app.Org, numbers []i
 				}
 			}
 		}
+		if err := printThreads(ctx, out, org, n); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// printThreads shows the review threads of an issue's merge requests: who
+// said what, and which threads are resolved.
+func printThreads(ctx context.Context, out io.Writer, org *app.Org, n int64) error {
+	rt, ok := org.Tracker.(agentorg.ReviewThreads)
+	if !ok {
+		return nil
+	}
+	mrs, err := org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n})
+	if err != nil {
+		return err
+	}
+	for _, mr := range mrs {
+		ts, err := rt.Threads(ctx, mr.Number)
+		if err != nil {
+			return err
+		}
+		for _, th := range ts {
+			where := "!" + fmt.Sprint(mr.Number)
+			if th.Path != "" {
+				where += fmt.Sprintf(" %s:%d", th.Path, th.Line)
+			}
+			state := "open"
+			if th.Resolved {
+				state = "resolved by " + th.ResolvedBy
+			}
+			fmt.Fprintf(out, "  review thread %s on %s (%s)\n", th.ID, where, state)
+			for _, note := range th.Notes {
+				fmt.Fprintf(out, "             %s: %s\n", note.Author, oneLine(agentorg.StripMarkers(note.Body)))
+			}
+		}
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	return s
 }
 
 // verify checks that the three issues ended as the demo promises.
@@ -317,8 +413,8 @@ func verify(ctx context.Context, org *app.Org, origin string, numbers []int64, b
 			return nil, err
 		}
 	}
-	one, two, three := numbers[0], numbers[1], numbers[2]
-	for _, n := range []int64{one, two} {
+	one, two, three, four := numbers[0], numbers[1], numbers[2], numbers[3]
+	for _, n := range []int64{one, two, four} {
 		is := issues[n]
 		want(is.State == agentorg.IssueClosed && slices.Equal(is.Labels, []string{e2eDone}),
 			"#%d should be closed with only %s, is %s with %v", n, e2eDone, is.State, is.Labels)
@@ -334,6 +430,13 @@ func verify(ctx context.Context, org *app.Org, origin string, numbers []int64, b
 		}
 	}
 	want(revalidated == 1, "exactly one of #%d and #%d should be re-validated after the other merged, got %d", one, two, revalidated)
+	// #4 merges last, after a review round; main moved under it, so the
+	// merge queue may validate it once more before merging.
+	if as := attempts[four]; len(as) > 2 && as[len(as)-1].Agent == "engine" {
+		want(as[len(as)-1].Verdict == eventlog.GO, "#%d re-validation before merging should be GO", four)
+		attempts[four] = as[:len(as)-1]
+	}
+	problems = append(problems, verifyReview(ctx, org, four, attempts[four])...)
 	want(verdicts(attempts[one]) == "GO", "#%d attempts should be GO, are %s", one, verdicts(attempts[one]))
 	want(verdicts(attempts[two]) == "NO-GO GO", "#%d attempts should be NO-GO GO, are %s", two, verdicts(attempts[two]))
 	if as := attempts[two]; len(as) == 2 {
@@ -362,12 +465,60 @@ func verify(ctx context.Context, org *app.Org, origin string, numbers []int64, b
 	if err != nil {
 		return nil, err
 	}
-	expected := append(slices.Clone(baseFiles), "mul.go", "mul_test.go", "sub.go", "sub_test.go")
+	expected := append(slices.Clone(baseFiles), "abs.go", "abs_test.go", "mul.go", "mul_test.go", "sub.go", "sub_test.go")
 	sort.Strings(expected)
 	got := strings.Fields(files)
 	sort.Strings(got)
 	want(slices.Equal(got, expected), "main should hold %v, holds %v", expected, got)
 	return problems, nil
+}
+
+// verifyReview checks the review round of issue n: the must-fix fixed in
+// the developer's same session and validated GO, the thread answered with
+// that commit and resolved, the question answered and left open.
+func verifyReview(ctx context.Context, org *app.Org, n int64, as []eventlog.Attempt) []string {
+	var problems []string
+	want := func(cond bool, format string, a ...any) {
+		if !cond {
+			problems = append(problems, fmt.Sprintf(format, a...))
+		}
+	}
+	want(verdicts(as) == "GO GO", "#%d attempts should be GO (the first review) then GO (the review fix), are %s", n, verdicts(as))
+	if len(as) != 2 {
+		return problems
+	}
+	want(as[0].SessionID != "" && as[0].SessionID == as[1].SessionID, "#%d review fix should resume the developer's session, has %q and %q", n, as[0].SessionID, as[1].SessionID)
+	rounds, err := org.Log.Rounds(ctx, n)
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	want(len(rounds) == 1 && rounds[0].Status == eventlog.RoundDone && rounds[0].Commit == as[1].CommitSHA,
+		"#%d should have one review round answered by attempt 2's commit %.10s, has %+v", n, as[1].CommitSHA, rounds)
+	if len(rounds) != 1 {
+		return problems
+	}
+	ts, err := org.Tracker.(agentorg.ReviewThreads).Threads(ctx, rounds[0].MR)
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	replies := func(th agentorg.ReviewThread) []string {
+		var out []string
+		for _, note := range th.Notes {
+			if note.Author == org.Workflow.Tracker.Bot {
+				out = append(out, note.Body)
+			}
+		}
+		return out
+	}
+	want(len(ts) == 2, "#%d's merge request should have 2 review threads, has %d", n, len(ts))
+	if len(ts) == 2 {
+		fix, q := replies(ts[0]), replies(ts[1])
+		want(ts[0].Resolved && len(fix) == 1 && strings.Contains(fix[0], "Fixed in "+as[1].CommitSHA),
+			"#%d must-fix thread should be resolved with one reply naming %s: resolved %v, replies %q", n, as[1].CommitSHA, ts[0].Resolved, fix)
+		want(!ts[1].Resolved && len(q) == 1 && strings.Contains(q[0], "calc works on int throughout"),
+			"#%d question should be answered once and left open: resolved %v, replies %q", n, ts[1].Resolved, q)
+	}
+	return problems
 }
 
 func verdicts(as []eventlog.Attempt) string {

@@ -5,10 +5,12 @@ import "github.com/agentorg/agentorg/modelserver"
 // demoModel plays the model for a real CLI in the demo, as demoScript does
 // for the scripted agent: issue 1 goes straight through, issue 2 fails its
 // test on attempt 1 and is fixed on attempt 2 in the same session, issue 3
-// never fixes its bug. Steps are picked by a phrase of the workflow's
-// prompts (pm: "issue #N of this repository", developer: "Implement issue
-// #N in this", fix: "issue #N failed validation", validate: "#N meets each
-// acceptance criterion"); the CLI's own write and edit tools do the editing.
+// never fixes its bug, issue 4 gets a review round. Steps are picked by a
+// phrase of the workflow's prompts (pm: "issue #N of this repository",
+// developer: "Implement issue #N in this", fix: "issue #N failed
+// validation", validate: "#N meets each acceptance criterion", triage:
+// "merge request for issue #N. Decide", review: "issue #N, and triage found
+// changes to make"); the CLI's own write and edit tools do the editing.
 var demoModel = modelserver.Script{
 	Usage: modelserver.Usage{InputTokens: 1800, CachedInputTokens: 600, OutputTokens: 120},
 	Steps: []modelserver.Step{
@@ -43,12 +45,35 @@ calc gains Div, which refuses a zero divisor.
 - [ ] Div(a, 0) returns an error
 - [ ] ` + "`go test ./...`" + ` passes`}}},
 
+		{Match: "issue #4 of this repository", Actions: []modelserver.Action{{Text: `## Goal
+calc gains Abs.
+
+## Approach
+1. Add abs.go with Abs(a int) int.
+2. Add abs_test.go.
+
+## Acceptance criteria
+- [ ] Abs(a) returns the absolute value of a
+- [ ] ` + "`go test ./...`" + ` passes`}}},
+
+		// Review triage of issue 4's merge request, read-only in its own
+		// session: thread 1 is the human's must-fix, thread 2 their question.
+		{Match: "merge request for issue #4. Decide", Actions: []modelserver.Action{{Text: "The comment is indeed empty; the question deserves an answer.\n\n```json\n" +
+			`{"threads": [{"thread": "1", "class": "must-fix", "reason": "abs.go:3 documents nothing and the overflow of Abs(math.MinInt) is not mentioned"}, ` +
+			`{"thread": "2", "class": "question", "reason": "asks about the type", "answer": "calc works on int throughout (Add, Sub, Mul take int), so Abs does too."}]}` + "\n```\n"}}},
+		// The review fix, in the developer's same session.
+		{Match: "issue #4, and triage found changes to make", Actions: []modelserver.Action{
+			{Edit: &modelserver.Edit{Path: "abs.go", Old: "// Abs is a helper.", New: "// Abs returns the absolute value of a. Abs(math.MinInt) overflows and\n// returns math.MinInt."}},
+			{Text: "Documented what Abs returns and its overflow (review thread 1)."},
+		}},
+
 		// The validator judges, read-only and in its own session, the
 		// criteria no command checks; it is picked by its prompt and, for
 		// issue 2, by the diff it is shown.
 		{Match: "+func Mul(a, b int) int { return a + b }", Actions: []modelserver.Action{{Text: verdict("unmet", "mul.go:4 returns a + b, so Mul(3, 4) is 7")}}},
 		{Match: "#1 meets each acceptance criterion", Actions: []modelserver.Action{{Text: verdict("met", "sub.go:4 returns a - b; TestSub covers 5-3 and 0-4")}}},
 		{Match: "#2 meets each acceptance criterion", Actions: []modelserver.Action{{Text: verdict("met", "mul.go:4 returns a * b; TestMul checks Mul(3, 4) == 12")}}},
+		{Match: "#4 meets each acceptance criterion", Actions: []modelserver.Action{{Text: verdict("met", "abs.go returns -a for a < 0, else a; TestAbs covers -3 and 4")}}},
 		{Match: "#3 meets each acceptance criterion", Actions: []modelserver.Action{{Text: verdict("unmet", "div.go:6 returns 0, nil when b == 0")}}},
 
 		{Match: "Implement issue #1 in this", Actions: []modelserver.Action{
@@ -85,6 +110,12 @@ func TestMul(t *testing.T) {
 		{Match: "issue #2 failed validation", Actions: []modelserver.Action{
 			{Edit: &modelserver.Edit{Path: "mul.go", Old: "return a + b", New: "return a * b"}},
 			{Text: "The validation report shows TestMul failing: Mul added instead of multiplying. Fixed."},
+		}},
+
+		{Match: "Implement issue #4 in this", Actions: []modelserver.Action{
+			{Write: &modelserver.Write{Path: "abs.go", Content: "package calc\n\n// Abs is a helper.\nfunc Abs(a int) int {\n\tif a < 0 {\n\t\treturn -a\n\t}\n\treturn a\n}\n"}},
+			{Write: &modelserver.Write{Path: "abs_test.go", Content: "package calc\n\nimport \"testing\"\n\nfunc TestAbs(t *testing.T) {\n\tif Abs(-3) != 3 || Abs(4) != 4 {\n\t\tt.Fatal(\"Abs is wrong\")\n\t}\n}\n"}},
+			{Text: "Added Abs with a test."},
 		}},
 
 		{Match: "Implement issue #3 in this", Actions: []modelserver.Action{

@@ -31,7 +31,22 @@ var demoIssues = []issueSpec{
 - [ ] Div(a, 0) returns an error
 - [ ] ` + "`go test ./...`" + ` passes`,
 	},
+	{
+		Title: "Add an Abs function",
+		Body: `calc needs the absolute value of an int.
+
+## Acceptance criteria
+- [ ] Abs(a) returns the absolute value of a
+- [ ] ` + "`go test ./...`" + ` passes`,
+	},
 }
+
+// The review the demo's human gives issue 4's merge request: a must-fix on
+// a line of the change and a question on the whole of it.
+const (
+	absMustFix  = "This comment says nothing: say what Abs returns, and that Abs(math.MinInt) overflows."
+	absQuestion = "Why int and not float64?"
+)
 
 // fence opens and closes a Markdown code block; a Go raw string cannot hold it.
 const fence = "```"
@@ -39,7 +54,9 @@ const fence = "```"
 // demoScript plays the model for every role: issue 1 goes straight through,
 // issue 2 fails its test and a criterion on attempt 1 (distance 3) and is
 // fixed on attempt 2 in the same session (distance 0), issue 3 never fixes
-// its bug, and the same findings coming back send it to a human.
+// its bug, and the same findings coming back send it to a human. Issue 4
+// goes through, then its merge request gets a review: triage finds one
+// thread to fix and one question, the fix is made in the same session.
 const demoScript = `# The scripted agent's script for agentorg demo. It stands in for a model:
 # each step says what the "model" does for a (role, issue, attempt).
 steps:
@@ -123,6 +140,39 @@ steps:
     summary: "The validation report shows TestMul failing: Mul added instead of multiplying. Fixed."
     usage: {input_tokens: 2600, output_tokens: 60}
 
+  - match: {role: pm, issue: 4}
+    summary: |
+      1. Add abs.go with Abs(a int) int.
+      2. Add abs_test.go.
+
+      ## Acceptance criteria
+      - [ ] Abs(a) returns the absolute value of a
+      - [ ] ` + "`go test ./...`" + ` passes
+  - match: {role: developer, issue: 4, attempt: 1}
+    actions:
+      - write: {path: abs.go, content: ` + "\"" + `package calc\n\n// Abs is a helper.\nfunc Abs(a int) int {\n\tif a < 0 {\n\t\treturn -a\n\t}\n\treturn a\n}\n` + "\"" + `}
+      - write: {path: abs_test.go, content: ` + "\"" + `package calc\n\nimport \"testing\"\n\nfunc TestAbs(t *testing.T) {\n\tif Abs(-3) != 3 || Abs(4) != 4 {\n\t\tt.Fatal(\"Abs is wrong\")\n\t}\n}\n` + "\"" + `}
+    summary: Added Abs with a test.
+    usage: {input_tokens: 1500, output_tokens: 150}
+  # Review triage, read-only in its own session: thread 1 is the human's
+  # must-fix on abs.go:3, thread 2 their question.
+  - match: {role: triage, issue: 4}
+    summary: |
+      The comment is indeed empty; the question deserves an answer.
+
+      ` + fence + `json
+      {"threads": [
+        {"thread": "1", "class": "must-fix", "reason": "abs.go:3 documents nothing and the overflow of Abs(math.MinInt) is not mentioned"},
+        {"thread": "2", "class": "question", "reason": "asks about the type", "answer": "calc works on int throughout (Add, Sub, Mul take int), so Abs does too."}
+      ]}
+      ` + fence + `
+  # The review fix, in the developer's same session.
+  - match: {role: developer, issue: 4, attempt: 2}
+    actions:
+      - edit: {path: abs.go, old: "// Abs is a helper.", new: "// Abs returns the absolute value of a. Abs(math.MinInt) overflows and\n// returns math.MinInt."}
+    summary: Documented what Abs returns and its overflow (review thread 1).
+    usage: {input_tokens: 2100, output_tokens: 70}
+
   - match: {role: developer, issue: 3, attempt: 1}
     actions:
       - write:
@@ -179,6 +229,13 @@ steps:
 
       ` + fence + `json
       {"criteria": [{"id": 1, "verdict": "met", "evidence": "mul.go:4 returns a * b; TestMul checks Mul(3, 4) == 12"}]}
+      ` + fence + `
+  - match: {role: validator, issue: 4}
+    summary: |
+      Abs is implemented and tested.
+
+      ` + fence + `json
+      {"criteria": [{"id": 1, "verdict": "met", "evidence": "abs.go returns -a for a < 0, else a; TestAbs covers -3 and 4"}]}
       ` + fence + `
   - match: {role: validator, issue: 3}
     summary: |

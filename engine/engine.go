@@ -14,6 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -294,7 +296,60 @@ func (e *Engine) Reconcile(ctx context.Context) (int, error) {
 		}
 		inserted += n
 	}
-	return inserted, nil
+	n, err := e.reviews(ctx)
+	return inserted + n, err
+}
+
+// reviews starts review triage on merge requests waiting for a human where
+// an allowed reviewer's thread waits for an answer: the issue moves from
+// the gate's waits label to its changes_requested label. It returns how
+// many issues moved. Trackers without review threads are skipped.
+func (e *Engine) reviews(ctx context.Context) (int, error) {
+	if _, ok := e.tracker.(agentorg.ReviewThreads); !ok {
+		return 0, nil
+	}
+	moved := 0
+	for i := range e.wf.Gates {
+		g := &e.wf.Gates[i]
+		if !g.MergeRequest || g.ChangesRequested == "" || e.wf.StageOn(g.ChangesRequested) == nil {
+			continue
+		}
+		issues, err := e.tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen, AnyLabel: []string{g.Waits}})
+		if err != nil {
+			return moved, fmt.Errorf("engine: reviews: %w", err)
+		}
+		for _, is := range issues {
+			waiting, err := role.ReviewWaiting(ctx, e.deps, g, is.Number)
+			if err != nil {
+				return moved, fmt.Errorf("engine: reviews of #%d: %w", is.Number, err)
+			}
+			if len(waiting) == 0 {
+				continue
+			}
+			var ids, who []string
+			for _, th := range waiting {
+				ids = append(ids, th.ID)
+				if !slices.Contains(who, th.Author()) {
+					who = append(who, th.Author())
+				}
+			}
+			bot := e.wf.Tracker.Bot
+			is, err = e.tracker.UpdateLabels(ctx, is.Number, []string{g.ChangesRequested}, []string{g.Waits}, bot)
+			if err != nil {
+				return moved, err
+			}
+			if err := e.record(ctx, eventlog.Event{Issue: is.Number, Actor: bot, Kind: eventlog.KindTransition, From: g.Waits, To: g.ChangesRequested,
+				Reason: fmt.Sprintf("review thread(s) %s by %s wait for an answer", strings.Join(ids, ", "), strings.Join(who, ", ")),
+				Data:   map[string]string{"threads": strings.Join(ids, " ")}}); err != nil {
+				return moved, err
+			}
+			if _, err := e.enqueue(ctx, is); err != nil {
+				return moved, err
+			}
+			moved++
+		}
+	}
+	return moved, nil
 }
 
 // enqueue inserts the jobs an issue's labels call for.

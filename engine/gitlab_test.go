@@ -31,10 +31,15 @@ func onGitLab(t *testing.T) (*orgtest.Org, *gitlabfake.Server, *human.Desk) {
 
 func onGitLabWith(t *testing.T, fake *gitlabfake.Server) (*orgtest.Org, *gitlabfake.Server, *human.Desk) {
 	t.Helper()
+	return onGitLabScript(t, fake, goodScript)
+}
+
+func onGitLabScript(t *testing.T, fake *gitlabfake.Server, script string) (*orgtest.Org, *gitlabfake.Server, *human.Desk) {
+	t.Helper()
 	fake.AddUser("alice", "", false)
 	fake.AddUser("mallory", "", false)
 	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
-	org := orgtest.New(t, orgtest.Options{Script: goodScript, Edit: func(s string) string {
+	org := orgtest.New(t, orgtest.Options{Script: script, Edit: func(s string) string {
 		return strings.Replace(s, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+fake.URL+
 			"\n    project: "+fake.ProjectPath+"\n    token: $AGENTORG_TEST_FAKE_GITLAB_TOKEN\n", 1)
 	}})

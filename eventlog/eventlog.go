@@ -86,6 +86,18 @@ CREATE TABLE IF NOT EXISTS agentorg_attempts (
 	finished_at TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (issue, n)
 );
+CREATE TABLE IF NOT EXISTS agentorg_review_rounds (
+	issue      INTEGER NOT NULL,
+	n          INTEGER NOT NULL,
+	mr         INTEGER NOT NULL,
+	head_sha   TEXT NOT NULL,
+	status     TEXT NOT NULL,
+	attempt    INTEGER NOT NULL DEFAULT 0,
+	commit_sha TEXT NOT NULL DEFAULT '',
+	threads    TEXT NOT NULL DEFAULT '[]',
+	started_at TEXT NOT NULL,
+	PRIMARY KEY (issue, n)
+);
 `
 
 // Migrate creates the tables if they are missing, and adds the columns

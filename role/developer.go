@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/workflow"
 )
 
 // developer runs its agent in the worktree and commits exactly what
@@ -63,7 +64,24 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 					return Outcome{}, err
 				}
 			}
-			if prev.Verdict == eventlog.GO {
+			round, inRound, err := d.Log.OpenRound(ctx, n)
+			if err != nil {
+				return Outcome{}, err
+			}
+			switch {
+			case prev.Verdict == eventlog.GO && inRound && round.Status == eventlog.RoundFixing:
+				// Review triage found changes to make: the threads, quoted
+				// with their locations, are the task.
+				prompt = workflow.PromptReview
+				data.Report, data.Findings = "", ""
+				data.Threads = reviewText(round)
+				if round.Attempt == 0 {
+					round.Attempt = a.N
+					if err := d.Log.UpdateRound(ctx, round); err != nil {
+						return Outcome{}, err
+					}
+				}
+			case prev.Verdict == eventlog.GO:
 				data.Report, data.Findings = "", ""
 				// Validation passed but a human sent it back: their words are the report.
 				if data.Feedback, err = Feedback(ctx, d.Tracker, n); err != nil {

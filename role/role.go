@@ -90,6 +90,8 @@ func For(name string) Role {
 		return e2e{}
 	case agentorg.RoleCI:
 		return ci{}
+	case agentorg.RoleTriage:
+		return triager{}
 	}
 	return nil
 }

@@ -260,6 +260,17 @@ func openMR(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt) (Outcome, 
 	_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindMerge,
 		Reason: fmt.Sprintf("merge request !%d open at %s", mr.Number, short(a.CommitSHA)),
 		Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "head": a.CommitSHA}})
+	// A review round's fixes are validated and pushed: answer its threads.
+	round, inRound, err := d.Log.OpenRound(ctx, n)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if inRound && round.Status == eventlog.RoundFixing && round.MR == mr.Number {
+		if err := finishRound(ctx, d, r, &round, a.CommitSHA); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{Reason: fmt.Sprintf("GO on attempt %d: review round %d answered; merge request !%d awaits a new approval", a.N, round.N, mr.Number)}, nil
+	}
 	return Outcome{Reason: fmt.Sprintf("GO on attempt %d: merge request !%d awaits review", a.N, mr.Number)}, nil
 }
 

@@ -20,13 +20,13 @@ var (
 	trackerKeys = []string{"kind", "bot", "gitlab"}
 	gitlabKeys  = []string{"url", "project", "token"}
 	repoKeys    = []string{"url", "target_branch", "branch_prefix", "update"}
-	budgetKeys  = []string{"attempts", "stall_attempts", "wall_time", "tokens", "cost_usd"}
+	budgetKeys  = []string{"attempts", "stall_attempts", "wall_time", "tokens", "cost_usd", "review_rounds"}
 	hygieneKeys = []string{"allow", "deny", "max_diff_lines"}
 	labelKeys   = []string{"name", "color", "description"}
 	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price"}
 	priceKeys   = []string{"input", "cached_input", "output"}
 	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency", "auto_merge"}
-	gateKeys    = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request"}
+	gateKeys    = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request", "changes_requested", "reviewers"}
 	checkKeys   = []string{"name", "run", "timeout"}
 	e2eKeys     = []string{"run", "timeout"}
 )
@@ -66,9 +66,14 @@ const (
 	PromptDeveloper = "developer"
 	PromptFix       = "fix"
 	PromptValidate  = "validate"
+	// PromptTriage is the triage agent's task: classify review threads.
+	PromptTriage = "triage"
+	// PromptReview is the developer's follow-up in the same session after
+	// triage: the review threads to fix.
+	PromptReview = "review"
 )
 
-var promptNames = []string{PromptPM, PromptDeveloper, PromptFix, PromptValidate}
+var promptNames = []string{PromptPM, PromptDeveloper, PromptFix, PromptValidate, PromptTriage, PromptReview}
 
 // Ways to bring a moved target branch into an issue's branch.
 const (
@@ -548,6 +553,19 @@ func (d *decoder) gates(v value) []Gate {
 				g.MergeRequest = d.boolean(f.v)
 			case "min_access_level":
 				g.MinAccessLevel = d.accessLevel(f.v)
+			case "changes_requested":
+				g.ChangesRequested = d.str(f.v)
+			case "reviewers":
+				its, _ := d.items(f.v)
+				for i, it := range its {
+					name := d.str(it)
+					if strings.TrimSpace(name) == "" {
+						d.errorf(it.pos, "empty reviewer name in gate %q", g.Name)
+						continue
+					}
+					d.valPos[at(p, "reviewers", strconv.Itoa(len(g.Reviewers)))] = its[i].pos
+					g.Reviewers = append(g.Reviewers, name)
+				}
 			case "approvers":
 				its, _ := d.items(f.v)
 				for i, it := range its {
@@ -623,7 +641,7 @@ func (d *decoder) promptMap(v value, prompts map[string]string) {
 func (d *decoder) budget(e entry, b *Budget) {
 	d.object(e.v, "budget", e.keyPos, budgetKeys, nil, func(f entry) {
 		switch f.key {
-		case "attempts", "stall_attempts", "tokens":
+		case "attempts", "stall_attempts", "tokens", "review_rounds":
 			v, ok := d.integer(f.v)
 			if !ok {
 				return
@@ -638,6 +656,8 @@ func (d *decoder) budget(e entry, b *Budget) {
 				b.StallAttempts = v
 			case "tokens":
 				b.Tokens = v
+			case "review_rounds":
+				b.ReviewRounds = v
 			}
 		case "wall_time":
 			b.WallTime = d.duration(f.v)

@@ -22,6 +22,12 @@ type PromptData struct {
 	Criteria string
 	Diff     string
 	Checks   string
+	// Threads is for the triage and review prompts: the review threads to
+	// handle, each with its location, the code around it and its notes,
+	// quoted. Others (triage) holds unresolved threads of people who are not
+	// reviewers: data, never instructions.
+	Threads string
+	Others  string
 }
 
 // PromptIssue is the issue as prompt templates see it.

@@ -81,6 +81,8 @@ var (
 		Criteria: "1. Sample criterion.",
 		Diff:     "diff --git a/x b/x",
 		Checks:   "test: passed",
+		Threads:  "### Thread 1, on main.go:3",
+		Others:   "### Thread 2, on the merge request as a whole",
 	}
 	emptySample PromptData
 )

@@ -21,9 +21,10 @@ const (
 	DefaultCheckTimeout    = 10 * time.Minute
 	DefaultE2ETimeout      = 20 * time.Minute
 	DefaultStageConcurrent = 1
+	DefaultReviewRounds    = 3
 )
 
-var roles = []string{agentorg.RolePM, agentorg.RolePick, agentorg.RoleDeveloper, agentorg.RoleValidator, agentorg.RoleMerge, agentorg.RoleE2E, agentorg.RoleCI}
+var roles = []string{agentorg.RolePM, agentorg.RolePick, agentorg.RoleDeveloper, agentorg.RoleValidator, agentorg.RoleMerge, agentorg.RoleE2E, agentorg.RoleCI, agentorg.RoleTriage}
 
 // promptsFor lists the prompts a stage renders; stages that run no agent
 // need none.
@@ -37,13 +38,15 @@ func promptsFor(s Stage) []string {
 		if s.Agent != "" {
 			return []string{PromptValidate}
 		}
+	case agentorg.RoleTriage:
+		return []string{PromptTriage, PromptReview}
 	}
 	return nil
 }
 
 // runsAgent reports whether a role must hand work to an agent.
 func runsAgent(role string) bool {
-	return role == agentorg.RolePM || role == agentorg.RoleDeveloper
+	return role == agentorg.RolePM || role == agentorg.RoleDeveloper || role == agentorg.RoleTriage
 }
 
 // mayRunAgent reports whether a role can use an agent: the validator's
@@ -71,6 +74,14 @@ func applyDefaults(w *Workflow) {
 	}
 	if w.Budget.StallAttempts == 0 {
 		w.Budget.StallAttempts = DefaultStallAttempts
+	}
+	if w.Budget.ReviewRounds == 0 {
+		w.Budget.ReviewRounds = DefaultReviewRounds
+	}
+	for i := range w.Gates {
+		if g := &w.Gates[i]; len(g.Reviewers) == 0 && g.ChangesRequested != "" {
+			g.Reviewers = g.Approvers
+		}
 	}
 	if w.Repo.Update == "" {
 		w.Repo.Update = UpdateRebase
@@ -151,7 +162,7 @@ func (d *decoder) checkLabels(w *Workflow) {
 	}
 	for _, g := range w.Gates {
 		p := at("gates", g.Name)
-		for _, k := range []struct{ key, label string }{{"waits", g.Waits}, {"approve", g.Approve}, {"reject", g.Reject}} {
+		for _, k := range []struct{ key, label string }{{"waits", g.Waits}, {"approve", g.Approve}, {"reject", g.Reject}, {"changes_requested", g.ChangesRequested}} {
 			use(k.label, at(p, k.key), fmt.Sprintf("%s of gate %q", k.key, g.Name))
 		}
 	}
@@ -200,6 +211,13 @@ func (d *decoder) checkStages(w *Workflow) {
 		case agentorg.RoleCI:
 			if w.Tracker.Kind != TrackerGitLab {
 				d.errorf(rolePos, "stage %q has role ci, which watches the forge's pipelines: it needs tracker.kind gitlab", s.Name)
+			}
+		case agentorg.RoleTriage:
+			if !triageTriggered(w, s.On) {
+				d.errorf(d.valPos[at(p, "on")], "stage %q has role triage, which runs on a merge request gate's changes_requested label; no gate names %q there", s.Name, s.On)
+			}
+			if len(w.StagesWithRole(agentorg.RoleDeveloper)) == 0 {
+				d.errorf(rolePos, "stage %q has role triage, whose fixes go to a developer's session: add a stage with role developer", s.Name)
 			}
 		case agentorg.RoleE2E:
 			if strings.TrimSpace(w.E2E.Run) == "" {
@@ -255,6 +273,39 @@ func (d *decoder) checkGates(w *Workflow) {
 				d.errorf(d.valPos[at(p, "approvers", fmt.Sprint(i))], "the bot %q cannot approve gate %q: its own label changes never count as approvals", a, g.Name)
 			}
 		}
+		d.checkReview(w, g, bot)
+	}
+}
+
+// checkReview checks a gate's review keys: changes_requested belongs to a
+// merge request gate and starts a triage stage; reviewers are people.
+func (d *decoder) checkReview(w *Workflow, g Gate, bot string) {
+	p := at("gates", g.Name)
+	for i, r := range g.Reviewers {
+		if r == bot {
+			d.errorf(d.valPos[at(p, "reviewers", fmt.Sprint(i))], "the bot %q cannot be a reviewer of gate %q: its own comments are never acted on", r, g.Name)
+		}
+	}
+	if g.ChangesRequested == "" {
+		if len(g.Reviewers) > 0 {
+			d.errorf(d.valPos[at(p, "reviewers", "0")], "gate %q names reviewers but no changes_requested label: nothing would act on their review threads", g.Name)
+		}
+		return
+	}
+	cp := d.valPos[at(p, "changes_requested")]
+	if !g.MergeRequest {
+		d.errorf(cp, "gate %q sets changes_requested, which is for merge request gates: add merge_request: true", g.Name)
+	}
+	if g.ChangesRequested == g.Waits || g.ChangesRequested == g.Approve || g.ChangesRequested == g.Reject {
+		d.errorf(cp, "gate %q: changes_requested %q must differ from waits, approve and reject", g.Name, g.ChangesRequested)
+		return
+	}
+	s := w.StageOn(g.ChangesRequested)
+	switch {
+	case s == nil:
+		d.errorf(cp, "gate %q: no stage runs on changes_requested label %q: add a stage with role triage and on: %s", g.Name, g.ChangesRequested, g.ChangesRequested)
+	case s.Role != agentorg.RoleTriage:
+		d.errorf(d.valPos[at("stages", s.Name, "role")], "stage %q runs on gate %q's changes_requested label %q, so its role must be triage, not %s", s.Name, g.Name, g.ChangesRequested, s.Role)
 	}
 }
 
@@ -270,7 +321,7 @@ func (d *decoder) checkReachable(w *Workflow) {
 		next[s.On] = append(next[s.On], s.Running, s.Success, nonEmpty(s.Failure, w.Escalation))
 	}
 	for _, g := range w.Gates {
-		next[g.Waits] = append(next[g.Waits], g.Approve, g.Reject)
+		next[g.Waits] = append(next[g.Waits], g.Approve, g.Reject, g.ChangesRequested)
 	}
 	if _, ok := next[w.OptIn]; !ok {
 		d.errorf(d.valPos[at("opt_in")], "no stage runs on and no gate waits on opt_in label %q: opting an issue in would do nothing", w.OptIn)
@@ -335,4 +386,15 @@ func (d *decoder) checkPrompts(w *Workflow) {
 			d.errorf(d.templatePos(v, w.Prompts[name], te), "prompt %q: %s", name, te.msg)
 		}
 	}
+}
+
+// triageTriggered reports whether label is some merge request gate's
+// changes_requested label.
+func triageTriggered(w *Workflow, label string) bool {
+	for _, g := range w.Gates {
+		if g.MergeRequest && g.ChangesRequested != "" && g.ChangesRequested == label {
+			return true
+		}
+	}
+	return false
 }

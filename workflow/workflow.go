@@ -154,6 +154,14 @@ type Gate struct {
 	// MergeRequest is true for a gate on a merge request: approvals are
 	// recorded at the head SHA and void once new commits land.
 	MergeRequest bool
+	// ChangesRequested, on a merge request gate, is the label that asks
+	// for changes: the engine sets it when an allowed reviewer's review
+	// thread waits for an answer (a reviewer may also add it), and the
+	// triage stage runs on it.
+	ChangesRequested string
+	// Reviewers are the users whose review threads are acted on; anyone
+	// else's are at most shown to agents as quoted data. Default: Approvers.
+	Reviewers []string
 }
 
 // Check is one validation command, run with sh -c in a clean checkout of the
@@ -180,6 +188,9 @@ type Budget struct {
 	WallTime      time.Duration // since the first attempt started
 	Tokens        int           // input + output tokens the developer agent reported
 	CostUSD       float64       // cost the developer agent reported
+	// ReviewRounds caps the review-triage rounds per merge request before
+	// escalation; default 3.
+	ReviewRounds int
 }
 
 // Hygiene says what a change may touch before it is pushed. A violation is

@@ -155,7 +155,7 @@ prompts: {developer: "d", fix: "f"}
 		Escalation: "help",
 		Tracker:    Tracker{Kind: "embedded", Bot: "agentorg"},
 		Repo:       Repo{URL: ".", TargetBranch: "main", BranchPrefix: "agentorg/issue-", Update: "rebase"},
-		Budget:     Budget{Attempts: 3, StallAttempts: 2},
+		Budget:     Budget{Attempts: 3, StallAttempts: 2, ReviewRounds: 3},
 		Labels:     []Label{{Name: "go"}, {Name: "done"}, {Name: "help"}},
 		Agents:     []Agent{{Name: "a", Kind: "command", Command: []string{"x"}, Timeout: 30 * time.Minute, StallTimeout: 10 * time.Minute}},
 		Stages:     []Stage{{Name: "s", Role: "developer", Agent: "a", On: "go", Success: "done", Failure: "help", Concurrency: 1}},
@@ -205,7 +205,7 @@ prompts: {developer: "d", fix: "f"}
 	if want := (Repo{URL: "../origin.git", TargetBranch: "trunk", BranchPrefix: "ai/", Update: "merge"}); w.Repo != want {
 		t.Errorf("repo = %+v", w.Repo)
 	}
-	if want := (Budget{Attempts: 5, StallAttempts: 3, WallTime: 2 * time.Hour, Tokens: 1000, CostUSD: 2.5}); w.Budget != want {
+	if want := (Budget{Attempts: 5, StallAttempts: 3, WallTime: 2 * time.Hour, Tokens: 1000, CostUSD: 2.5, ReviewRounds: 3}); w.Budget != want {
 		t.Errorf("budget = %+v", w.Budget)
 	}
 	if want := (Hygiene{Allow: []string{"**/*.go", "docs/**"}, Deny: []string{"*.pem"}, MaxDiffLines: 300}); !reflect.DeepEqual(w.Hygiene, want) {
@@ -283,6 +283,31 @@ func TestParseProblems(t *testing.T) {
 				`stage "develop" has role developer, which needs an agent: add agent: <name of an agent>`,
 				`unknown key "agnet" in stage "develop" (did you mean "agent"?)`,
 			},
+		},
+		{
+			name: "review triage keys",
+			edits: []edit{
+				{"    approvers: [alice, bob]\n", "    approvers: [alice, bob]\n    changes_requested: ««mr:changes\n    reviewers: [carol, «agentorg]\n"},
+				{"  plan: {waits: plan:review, approve: issue:approved, reject: agentorg, approvers: [alice]}",
+					"  plan: {waits: plan:review, approve: issue:approved, reject: agentorg, approvers: [alice], reviewers: [«bob]}"},
+				{"  e2e: {role: e2e,", "  triage: {role: ««triage, agent: coder, on: «««mr:approved2, success: mr:ready-for-review}\n  e2e: {role: e2e,"},
+			},
+			want: []string{
+				`stage "triage" has role triage, which needs prompt "triage": add it under prompts`,
+				`stage "triage" has role triage, which needs prompt "review": add it under prompts`,
+				`label "mr:approved2" (on of stage "triage") is not defined in labels (did you mean "mr:approved"?)`,
+				`stage "triage" has role triage, which runs on a merge request gate's changes_requested label; no gate names "mr:approved2" there`,
+				`stage "triage" can never run: nothing sets label "mr:approved2"`,
+				`gate "plan" names reviewers but no changes_requested label: nothing would act on their review threads`,
+				`label "mr:changes" (changes_requested of gate "merge") is not defined in labels`,
+				`gate "merge": no stage runs on changes_requested label "mr:changes": add a stage with role triage and on: mr:changes`,
+				`the bot "agentorg" cannot be a reviewer of gate "merge": its own comments are never acted on`,
+			},
+		},
+		{
+			name:  "budget review rounds",
+			edits: []edit{{"tracker:\n", "budget: {review_rounds: «0}\ntracker:\n"}},
+			want:  []string{`budget.review_rounds must be at least 1, not 0`},
 		},
 		{
 			name:  "unknown top-level key",
@@ -519,7 +544,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name:  "unknown role",
 			edits: []edit{{"role: pick,", "role: «picker,"}},
-			want:  []string{`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e, ci) (did you mean "pick"?)`},
+			want:  []string{`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e, ci, triage) (did you mean "pick"?)`},
 		},
 		{
 			name:  "unknown tracker kind",
@@ -727,7 +752,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name:  "unknown prompt name",
 			edits: []edit{{"prompts:\n", "prompts:\n  «develop: x\n"}},
-			want:  []string{`unknown prompt "develop" (known: pm, developer, fix, validate) (did you mean "developer"?)`},
+			want:  []string{`unknown prompt "develop" (known: pm, developer, fix, validate, triage, review) (did you mean "developer"?)`},
 		},
 		{
 			name:  "missing prompt for a role",
@@ -817,7 +842,7 @@ func TestParseProblems(t *testing.T) {
 			edits: []edit{{"version: 1", "version: «3"}, {"role: pick,", "role: «picker,"}, {"concurrency: 2", "concurrency: «none"}, {"approvers: [alice, bob]", "approvers: «[]"}},
 			want: []string{
 				"unsupported version 3: this agentorg reads version 1",
-				`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e, ci) (did you mean "pick"?)`,
+				`unknown role "picker" for stage "pick" (known: pm, pick, developer, validator, merge, e2e, ci, triage) (did you mean "pick"?)`,
 				`concurrency in stage "develop" must be an integer, not the string "none"`,
 				`gate "merge" has no approvers and no min_access_level: nobody could approve`,
 			},
@@ -1038,7 +1063,7 @@ func TestDefault(t *testing.T) {
 		t.Fatalf("Parse(Default) has problems:\n%v\n%s", err, data)
 	}
 	wantLabels := []string{"agentorg", "pm:running", "plan:review", "issue:approved", "dev:ready", "dev:running",
-		"dev:done", "validate:running", "mr:ready-for-review", "mr:approved", "e2e:ready", "e2e:running",
+		"dev:done", "validate:running", "mr:ready-for-review", "mr:changes-requested", "triage:running", "mr:approved", "e2e:ready", "e2e:running",
 		"e2e:done", "e2e:failed", "needs:human"}
 	var labels []string
 	for _, l := range w.Labels {
@@ -1061,6 +1086,7 @@ func TestDefault(t *testing.T) {
 		{Name: "pick", Role: "pick", On: "issue:approved", Success: "dev:ready", Failure: "needs:human", Concurrency: 1},
 		{Name: "develop", Role: "developer", Agent: "coder", On: "dev:ready", Running: "dev:running", Success: "dev:done", Failure: "needs:human", Concurrency: 2},
 		{Name: "validate", Role: "validator", Agent: "coder", On: "dev:done", Running: "validate:running", Success: "mr:ready-for-review", Failure: "dev:ready", Concurrency: 1},
+		{Name: "triage", Role: "triage", Agent: "coder", On: "mr:changes-requested", Running: "triage:running", Success: "mr:ready-for-review", Failure: "dev:ready", Concurrency: 1},
 		{Name: "merge", Role: "merge", On: "mr:approved", Success: "e2e:ready", Failure: "needs:human", Concurrency: 1},
 		{Name: "e2e", Role: "e2e", On: "e2e:ready", Running: "e2e:running", Success: "e2e:done", Failure: "e2e:failed", Concurrency: 1},
 	}
@@ -1069,7 +1095,8 @@ func TestDefault(t *testing.T) {
 	}
 	wantGates := []Gate{
 		{Name: "plan", Waits: "plan:review", Approve: "issue:approved", Reject: "agentorg", Approvers: opts.Approvers},
-		{Name: "merge", Waits: "mr:ready-for-review", Approve: "mr:approved", Reject: "dev:ready", Approvers: opts.Approvers, MergeRequest: true},
+		{Name: "merge", Waits: "mr:ready-for-review", Approve: "mr:approved", Reject: "dev:ready", Approvers: opts.Approvers, MergeRequest: true,
+			ChangesRequested: "mr:changes-requested", Reviewers: opts.Approvers},
 	}
 	if !reflect.DeepEqual(w.Gates, wantGates) {
 		t.Errorf("gates = %+v\nwant %+v", w.Gates, wantGates)

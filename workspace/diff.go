@@ -93,6 +93,16 @@ func (m *Mirror) Tree(ctx context.Context, commit string) (string, error) {
 	return strings.TrimSpace(out), nil
 }
 
+// MergeBase returns the best common ancestor of two commits: what a change
+// on b was made from, when a is the target it goes into.
+func (m *Mirror) MergeBase(ctx context.Context, a, b string) (string, error) {
+	if err := revArgs(a, b); err != nil {
+		return "", err
+	}
+	out, err := git(ctx, m.Dir, "merge-base", a, b)
+	return strings.TrimSpace(out), err
+}
+
 // IsAncestor reports whether commit a is an ancestor of (or equal to) b.
 func (m *Mirror) IsAncestor(ctx context.Context, a, b string) (bool, error) {
 	if err := revArgs(a, b); err != nil {

@@ -113,3 +113,21 @@ func TestBringInRebaseMergeAndConflict(t *testing.T) {
 		}
 	}
 }
+
+// MergeBase finds where a branch left a target that moved on since.
+func TestMergeBase(t *testing.T) {
+	f := newFixture(t)
+	topic := f.commit(t, "topic", f.base, map[string]string{"t.txt": "t\n"}, "topic")
+	moved := f.commit(t, "main", f.base, map[string]string{"m.txt": "m\n"}, "moved")
+	m := f.mirror(t)
+	if err := m.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.MergeBase(ctx, moved, topic)
+	if err != nil || got != f.base {
+		t.Fatalf("merge base %q %v, want %s", got, err, f.base)
+	}
+	if _, err := m.MergeBase(ctx, "--all", topic); err == nil {
+		t.Fatal("an option was taken for a revision")
+	}
+}

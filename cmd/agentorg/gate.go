@@ -60,7 +60,7 @@ func newRejectCmd(g *globals) *cobra.Command {
 }
 
 func newMRCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "mr", Short: "List and show merge requests"}
+	c := &cobra.Command{Use: "mr", Short: "List and show merge requests; comment, reply and resolve review threads"}
 	var state string
 	list := &cobra.Command{
 		Use:   "list",
@@ -123,11 +123,18 @@ func newMRCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			threads := []agentorg.ReviewThread{}
+			if rt, ok := org.Tracker.(agentorg.ReviewThreads); ok {
+				if threads, err = rt.Threads(cmd.Context(), n); err != nil {
+					return err
+				}
+			}
 			if g.json {
 				return printJSON(cmd.OutOrStdout(), struct {
 					agentorg.MergeRequest
-					Checks []agentorg.CheckResult `json:"checks"`
-				}{m, checks})
+					Checks  []agentorg.CheckResult  `json:"checks"`
+					Threads []agentorg.ReviewThread `json:"threads"`
+				}{m, checks, threads})
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "!%d %s (%s)\n%s -> %s, head %s\nissue #%d, by %s\n", m.Number, m.Title, m.State, m.SourceBranch, m.TargetBranch, m.HeadSHA, m.Issue, m.Author)
@@ -138,11 +145,12 @@ func newMRCmd(g *globals) *cobra.Command {
 			for _, c := range checks {
 				fmt.Fprintf(w, "check %s: %s (%s)\n", c.Name, c.Status, c.Duration.Round(1e6))
 			}
+			printThreads(w, threads)
 			return nil
 		},
 	}
 	g.addJSON(show)
-	c.AddCommand(list, show)
+	c.AddCommand(list, show, newMRCommentCmd(g), newMRReplyCmd(g), newMRResolveCmd(g))
 	return c
 }
 

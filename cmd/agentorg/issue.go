@@ -144,6 +144,7 @@ type issueView struct {
 	Comments      []agentorg.Comment      `json:"comments"`
 	Attempts      []eventlog.Attempt      `json:"attempts"`
 	MergeRequests []agentorg.MergeRequest `json:"merge_requests"`
+	ReviewRounds  []eventlog.Round        `json:"review_rounds"`
 }
 
 func newIssueShowCmd(g *globals) *cobra.Command {
@@ -175,6 +176,9 @@ func newIssueShowCmd(g *globals) *cobra.Command {
 			if v.MergeRequests, err = org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n}); err != nil {
 				return err
 			}
+			if v.ReviewRounds, err = org.Log.Rounds(ctx, n); err != nil {
+				return err
+			}
 			if g.json {
 				return printJSON(cmd.OutOrStdout(), v)
 			}
@@ -201,6 +205,24 @@ func newIssueShowCmd(g *globals) *cobra.Command {
 			}
 			for _, mr := range v.MergeRequests {
 				fmt.Fprintf(w, "\nmerge request !%d %s -> %s (%s) head %s\n", mr.Number, mr.SourceBranch, mr.TargetBranch, mr.State, short(mr.HeadSHA))
+			}
+			if len(v.ReviewRounds) > 0 {
+				fmt.Fprintln(w, "\nreview rounds:")
+				var rows [][]string
+				for _, r := range v.ReviewRounds {
+					for _, th := range r.Threads {
+						class := orDash(th.Decision.Class)
+						if th.Decision.Class == "suggestion" {
+							class += map[bool]string{true: " (accepted)", false: " (declined)"}[th.Decision.Accept]
+						}
+						where := "-"
+						if th.Path != "" {
+							where = fmt.Sprintf("%s:%d", th.Path, th.Line)
+						}
+						rows = append(rows, []string{strconv.Itoa(r.N), fmt.Sprintf("!%d", r.MR), short(r.Head), r.Status, orDash(short(r.Commit)), th.ID, where, class})
+					}
+				}
+				table(w, "  ROUND	MR	HEAD	STATUS	ANSWERED BY	THREAD	WHERE	CLASS", indent(rows))
 			}
 			for _, cm := range v.Comments {
 				fmt.Fprintf(w, "\n--- %s, %s\n%s\n", cm.Author, ago(cm.CreatedAt), strings.TrimSpace(agentorg.StripMarkers(cm.Body)))

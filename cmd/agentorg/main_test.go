@@ -72,7 +72,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		{"--help"}, {"init", "--help"}, {"check", "--help"}, {"issue", "--help"}, {"issue", "new", "--help"},
 		{"issue", "list", "--help"}, {"issue", "show", "--help"}, {"issue", "close", "--help"},
 		{"label", "add", "--help"}, {"label", "remove", "--help"}, {"approve", "--help"}, {"reject", "--help"},
-		{"mr", "list", "--help"}, {"mr", "show", "--help"}, {"events", "--help"}, {"serve", "--help"},
+		{"mr", "list", "--help"}, {"mr", "show", "--help"}, {"mr", "comment", "--help"}, {"mr", "reply", "--help"}, {"mr", "resolve", "--help"}, {"events", "--help"}, {"serve", "--help"},
 		{"demo", "--help"}, {"bench", "--help"}, {"labels", "sync", "--help"}, {"doctor", "--help"},
 	} {
 		r := run(t, t.TempDir(), nil, args...)
@@ -101,9 +101,9 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &issues); err != nil {
 		t.Fatalf("issue list --json: %v\n%s%s", err, r.stdout, r.stderr)
 	}
-	want := map[int64]string{1: "closed e2e:done", 2: "closed e2e:done", 3: "open needs:human"}
-	if len(issues) != 3 {
-		t.Fatalf("want 3 issues, got %+v", issues)
+	want := map[int64]string{1: "closed e2e:done", 2: "closed e2e:done", 3: "open needs:human", 4: "closed e2e:done"}
+	if len(issues) != 4 {
+		t.Fatalf("want 4 issues, got %+v", issues)
 	}
 	for _, is := range issues {
 		if got := is.State + " " + strings.Join(is.Labels, ","); got != want[is.Number] {
@@ -175,7 +175,7 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Fields(string(out))
-	wantFiles := ".agentorg/.gitignore .agentorg/workflow.yaml .gitignore README.md calc.go calc_test.go go.mod mul.go mul_test.go sub.go sub_test.go"
+	wantFiles := ".agentorg/.gitignore .agentorg/workflow.yaml .gitignore README.md abs.go abs_test.go calc.go calc_test.go go.mod mul.go mul_test.go sub.go sub_test.go"
 	if strings.Join(got, " ") != wantFiles {
 		t.Fatalf("main holds\n  %s\nwant\n  %s", strings.Join(got, " "), wantFiles)
 	}
@@ -205,8 +205,67 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 
 	r = run(t, t.TempDir(), nil, "--home", home, "mr", "list", "--json")
 	var mrs []struct{ State string }
-	if err := json.Unmarshal([]byte(r.stdout), &mrs); err != nil || len(mrs) != 2 || mrs[0].State != "merged" || mrs[1].State != "merged" {
+	if err := json.Unmarshal([]byte(r.stdout), &mrs); err != nil || len(mrs) != 3 || mrs[0].State != "merged" || mrs[1].State != "merged" || mrs[2].State != "merged" {
 		t.Fatalf("mr list: %v %s", err, r.stdout)
+	}
+
+	// #4's merge request carries the review: the fixed thread resolved by
+	// the bot with the commit, the question answered and open.
+	var mr4 int
+	for i, m := range mrs {
+		_ = m
+		r = run(t, t.TempDir(), nil, "--home", home, "mr", "show", fmt.Sprint(i+1), "--json")
+		var shown struct {
+			Issue   int64
+			Threads []struct {
+				ID       string
+				Path     string
+				Resolved bool
+				Notes    []struct{ Author, Body string }
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil {
+			t.Fatalf("mr show --json: %v\n%s", err, r.stdout)
+		}
+		if shown.Issue != 4 {
+			continue
+		}
+		mr4 = i + 1
+		th := shown.Threads
+		if len(th) != 2 || th[0].Path != "abs.go" || !th[0].Resolved || th[1].Resolved || len(th[0].Notes) != 2 || th[0].Notes[1].Author != "agentorg" ||
+			!strings.Contains(th[0].Notes[1].Body, "Fixed in ") || !strings.Contains(th[1].Notes[1].Body, "calc works on int") {
+			t.Fatalf("#4's review threads: %+v", th)
+		}
+	}
+	if mr4 == 0 {
+		t.Fatal("no merge request of #4")
+	}
+	r = run(t, t.TempDir(), nil, "--home", home, "issue", "show", "4")
+	if !strings.Contains(r.stdout, "review rounds:") || !strings.Contains(r.stdout, "abs.go:3  must-fix") || !strings.Contains(r.stdout, "question") {
+		t.Errorf("issue show 4 lacks its review round:\n%s", r.stdout)
+	}
+	// Review threads from the CLI: comment on a line, reply, resolve, show.
+	n := fmt.Sprint(mr4)
+	for _, args := range [][]string{
+		{"mr", "comment", n, "--as", "bob", "--file", "abs.go", "--line", "4", "Nice."},
+		{"mr", "reply", n, "3", "--as", "alice", "Thanks."},
+		{"mr", "resolve", n, "3", "--as", "alice"},
+	} {
+		if r = run(t, t.TempDir(), nil, append([]string{"--home", home}, args...)...); r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	r = run(t, t.TempDir(), nil, "--home", home, "mr", "show", n)
+	for _, want := range []string{"thread 1 on abs.go:3 (resolved by agentorg)", "thread 2 (open)", "thread 3 on abs.go:4 (resolved by alice)", "bob, ", "    Nice.", "    Thanks."} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("mr show lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "agentorg:review") {
+		t.Errorf("mr show leaks markers:\n%s", r.stdout)
+	}
+	if r = run(t, t.TempDir(), nil, "--home", home, "mr", "comment", n, "--as", "bob", "--file", "abs.go", "Where?"); r.code == 0 || !strings.Contains(r.stderr, "--file and --line go together") {
+		t.Errorf("a file without a line: exit %d, %s", r.code, r.stderr)
 	}
 }
 

@@ -216,6 +216,7 @@ func TestContract(t *testing.T) {
 			Tracker: newTracker(t, embedded.Options{Merge: o.merge}),
 			Push:    o.push,
 			Target:  "main",
+			File:    func(branch string) string { return "changes/" + branch + ".txt" },
 		}
 	})
 }
@@ -637,8 +638,8 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*), MAX(version) FROM tracker_schema").Scan(&rows, &version); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 1 || version != 1 {
-		t.Fatalf("tracker_schema has %d rows, version %d; want one row, version 1", rows, version)
+	if rows != 1 || version != 2 {
+		t.Fatalf("tracker_schema has %d rows, version %d; want one row, version 2", rows, version)
 	}
 }
 

@@ -99,6 +99,25 @@ CREATE TABLE tracker_checks (
 	PRIMARY KEY (sha, name)
 ) WITHOUT ROWID;
 `,
+	// 2: review threads on merge requests.
+	`
+CREATE TABLE tracker_review_threads (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	mr          INTEGER NOT NULL REFERENCES tracker_merge_requests (number),
+	path        TEXT NOT NULL DEFAULT '', -- '' for a thread on the whole merge request
+	line        INTEGER NOT NULL DEFAULT 0,
+	resolved_by TEXT NOT NULL DEFAULT ''  -- '' while unresolved
+);
+CREATE INDEX tracker_review_threads_mr ON tracker_review_threads (mr, id);
+CREATE TABLE tracker_review_notes (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	thread     INTEGER NOT NULL REFERENCES tracker_review_threads (id),
+	author     TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	body       TEXT NOT NULL
+);
+CREATE INDEX tracker_review_notes_thread ON tracker_review_notes (thread, id);
+`,
 }
 
 // Migrate creates the tracker's tables or brings them up to the latest schema

@@ -99,7 +99,8 @@ func gitOut(t *testing.T, dir, stdin string, args ...string) string {
 func TestContract(t *testing.T) {
 	trackertest.Run(t, func(t *testing.T) trackertest.Harness {
 		e := newEnv(t, true)
-		return trackertest.Harness{Tracker: e.tr, Push: e.push, Target: "main"}
+		return trackertest.Harness{Tracker: e.tr, Push: e.push, Target: "main",
+			File: func(branch string) string { return strings.ReplaceAll(branch, "/", "-") }}
 	})
 }
 

@@ -61,7 +61,8 @@ func TestContractLive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return trackertest.Harness{Tracker: tr, Push: livePusher(t, p.HTTPURLToRepo, token), Target: "main"}
+		return trackertest.Harness{Tracker: tr, Push: livePusher(t, p.HTTPURLToRepo, token), Target: "main",
+			File: func(branch string) string { return strings.ReplaceAll(branch, "/", "-") }}
 	})
 }
 

@@ -24,6 +24,9 @@ type Harness struct {
 	// files of its own branch (say, one named after it) so that branches never conflict.
 	Push   func(t *testing.T, branch string) string
 	Target string // the target branch name, e.g. "main"
+	// File is the path of the file Push writes on branch (one line), where
+	// the review contract anchors a diff note.
+	File func(branch string) string
 }
 
 // Run runs the suite. Each subtest calls newHarness for a fresh tracker and
@@ -50,6 +53,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"MergeTwoBranches", testMergeTwo},
 		{"SetCheckReplaces", testChecks},
 		{"NotFound", testNotFound},
+		{"ReviewThreads", testReviewThreads},
+		{"ReviewThreadsNotFound", testReviewThreadsNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -650,5 +655,80 @@ func testNotFound(t *testing.T, h Harness) {
 	}
 	if got := val(tr.MR(ctx, m.Number)).must(t); got.State != agentorg.MROpen {
 		t.Errorf("merge request !%d: %+v", m.Number, got)
+	}
+}
+
+func reviewer(t *testing.T, h Harness) agentorg.ReviewThreads {
+	t.Helper()
+	rt, ok := h.Tracker.(agentorg.ReviewThreads)
+	if !ok {
+		t.Skip("the tracker has no review threads (agentorg.ReviewThreads)")
+	}
+	return rt
+}
+
+func testReviewThreads(t *testing.T, h Harness) {
+	rt := reviewer(t, h)
+	ctx := t.Context()
+	sha := h.Push(t, "feature/review")
+	m := newMR(t, h, 0, "feature/review", sha)
+	if ts := val(rt.Threads(ctx, m.Number)).must(t); len(ts) != 0 {
+		t.Fatalf("a new merge request has threads: %+v", ts)
+	}
+	general := val(rt.StartThread(ctx, m.Number, agentorg.NewReviewThread{Body: "Why this name?", Author: "reviewer"})).must(t)
+	if general.ID == "" || general.Path != "" || general.Resolved || len(general.Notes) != 1 ||
+		general.Author() != "reviewer" || general.Notes[0].Body != "Why this name?" || general.Notes[0].CreatedAt.IsZero() {
+		t.Fatalf("general thread %+v", general)
+	}
+	// A diff note: anchored to a line of a file of the change.
+	file := h.File("feature/review")
+	diff := val(rt.StartThread(ctx, m.Number, agentorg.NewReviewThread{Body: "Off by one.", Author: "second", Path: file, Line: 1})).must(t)
+	if diff.ID == general.ID || diff.Path != file || diff.Line != 1 || diff.Author() != "second" {
+		t.Fatalf("diff thread %+v", diff)
+	}
+	note := val(rt.Reply(ctx, m.Number, general.ID, "Because it says what it does.", "dev")).must(t)
+	if note.Author != "dev" || note.Body != "Because it says what it does." || note.ID == 0 {
+		t.Fatalf("reply %+v", note)
+	}
+	got := val(rt.ResolveThread(ctx, m.Number, general.ID, true, "reviewer")).must(t)
+	if !got.Resolved {
+		t.Fatalf("resolved thread %+v", got)
+	}
+	// Resolving again changes nothing and is no error.
+	if got = val(rt.ResolveThread(ctx, m.Number, general.ID, true, "reviewer")).must(t); !got.Resolved {
+		t.Fatalf("resolved twice %+v", got)
+	}
+	ts := val(rt.Threads(ctx, m.Number)).must(t)
+	if len(ts) != 2 || ts[0].ID != general.ID || ts[1].ID != diff.ID {
+		t.Fatalf("threads %+v", ts)
+	}
+	if !ts[0].Resolved || ts[1].Resolved || len(ts[0].Notes) != 2 || ts[0].Notes[1].Author != "dev" || ts[0].Notes[1].Body != note.Body {
+		t.Fatalf("threads after reply and resolve %+v", ts)
+	}
+	if ts[1].Path != file || ts[1].Line != 1 || ts[1].MR != m.Number {
+		t.Fatalf("diff thread as listed %+v", ts[1])
+	}
+	got = val(rt.ResolveThread(ctx, m.Number, general.ID, false, "reviewer")).must(t)
+	if got.Resolved {
+		t.Fatalf("reopened thread %+v", got)
+	}
+}
+
+func testReviewThreadsNotFound(t *testing.T, h Harness) {
+	rt := reviewer(t, h)
+	ctx := t.Context()
+	if _, err := rt.Threads(ctx, 9999); !errors.Is(err, agentorg.ErrNotFound) {
+		t.Fatalf("threads of a missing merge request: %v", err)
+	}
+	sha := h.Push(t, "feature/review-nf")
+	m := newMR(t, h, 0, "feature/review-nf", sha)
+	if _, err := rt.Reply(ctx, m.Number, "12345", "hello", "dev"); !errors.Is(err, agentorg.ErrNotFound) {
+		t.Fatalf("reply to a missing thread: %v", err)
+	}
+	if _, err := rt.ResolveThread(ctx, m.Number, "12345", true, "dev"); !errors.Is(err, agentorg.ErrNotFound) {
+		t.Fatalf("resolve a missing thread: %v", err)
+	}
+	if _, err := rt.StartThread(ctx, m.Number, agentorg.NewReviewThread{Body: " ", Author: "dev"}); err == nil {
+		t.Fatal("an empty thread was accepted")
 	}
 }

@@ -58,6 +58,7 @@ type Server struct {
 	notes    []*note
 	events   []*labelEvent
 	mrs      []*mergeRequest
+	discs    []*discussion
 	statuses []*commitStatus
 	pipes    []*pipeline
 	asked    map[string]bool // SHAs CI was asked about
@@ -75,6 +76,9 @@ type Fault struct {
 	Status          int
 	Header          http.Header
 	Times           int
+	// Lost handles the request first and then answers with Status: the
+	// change is made but its answer is lost on the way back.
+	Lost bool
 }
 
 // RateLimit is what the RateLimit-* headers of every answer say.
@@ -153,6 +157,25 @@ type mergeRequest struct {
 	// AutoMergeBy set: merge when the pipeline on SHA succeeds.
 	AutoMergeBy  *user
 	AutoMergeMsg string // the commit message to merge with
+}
+
+// discussion is a thread on a merge request; its notes are resolved together.
+type discussion struct {
+	ID         string // 40 hex digits, as GitLab's
+	MR         *mergeRequest
+	Individual bool
+	Notes      []*mrNote
+}
+
+type mrNote struct {
+	ID               int64
+	Body             string
+	Author           *user
+	Created, Updated time.Time
+	Position         map[string]any // a diff note's position; nil otherwise
+	Resolved         bool
+	ResolvedBy       *user
+	ResolvedAt       *time.Time
 }
 
 type commitStatus struct {
@@ -297,6 +320,11 @@ func (s *Server) routes() http.Handler {
 	api("POST "+p+"/merge_requests/{iid}/unapprove", s.unapprove)
 	api("GET "+p+"/merge_requests/{iid}/versions", s.versions)
 	api("PUT "+p+"/merge_requests/{iid}/merge", s.merge)
+	api("GET "+p+"/merge_requests/{iid}/discussions", s.listDiscussions)
+	api("POST "+p+"/merge_requests/{iid}/discussions", s.createDiscussion)
+	api("GET "+p+"/merge_requests/{iid}/discussions/{did}", s.getDiscussion)
+	api("PUT "+p+"/merge_requests/{iid}/discussions/{did}", s.resolveDiscussion)
+	api("POST "+p+"/merge_requests/{iid}/discussions/{did}/notes", s.addDiscussionNote)
 	api("POST "+p+"/statuses/{sha}", s.setStatus)
 	api("GET "+p+"/repository/commits/{sha}/statuses", s.listStatuses)
 	api("GET /api/v4/personal_access_tokens/self", s.tokenSelf)
@@ -323,11 +351,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, pattern string
 	if !s.limit.Reset.IsZero() {
 		w.Header().Set("RateLimit-Reset", strconv.FormatInt(s.limit.Reset.Unix(), 10))
 	}
+	var lost *Fault
 	for i := range s.faults {
 		f := &s.faults[i]
 		method, _, _ := strings.Cut(pattern, " ")
 		if f.Times > 0 && (f.Method == "" || f.Method == method) && (f.Pattern == "" || f.Pattern == pattern) {
 			f.Times--
+			if f.Lost {
+				lost = f
+				break
+			}
 			for k, v := range f.Header {
 				w.Header()[k] = v
 			}
@@ -367,6 +400,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, pattern string
 		return
 	}
 	code, body := h(c)
+	if lost != nil {
+		for k, v := range lost.Header {
+			w.Header()[k] = v
+		}
+		writeJSON(w, lost.Status, map[string]string{"message": fmt.Sprintf("%d %s", lost.Status, http.StatusText(lost.Status))})
+		return
+	}
 	writeJSON(w, code, body)
 }
 

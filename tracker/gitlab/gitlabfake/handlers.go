@@ -76,6 +76,7 @@ func (s *Server) mrJSON(m *mergeRequest) map[string]any {
 		"work_in_progress": false, "merge_when_pipeline_succeeds": m.AutoMergeBy != nil, "merge_status": status,
 		"detailed_merge_status": detailed, "has_conflicts": conflicts, "sha": m.SHA, "merge_commit_sha": nilIfEmpty(m.MergeSHA),
 		"squash_commit_sha": nil, "should_remove_source_branch": nil, "force_remove_source_branch": false, "squash": false,
+		"diff_refs":  s.diffRefs(m),
 		"web_url":    fmt.Sprintf("%s/%s/-/merge_requests/%d", s.URL, s.ProjectPath, m.IID),
 		"references": map[string]any{"short": fmt.Sprintf("!%d", m.IID)},
 	}

@@ -1,0 +1,86 @@
+package human
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/eventlog"
+)
+
+// errNoThreads says the tracker keeps no review threads.
+var errNoThreads = errors.New("this tracker keeps no review threads on merge requests")
+
+func (d *Desk) threads() (agentorg.ReviewThreads, error) {
+	rt, ok := d.Tracker.(agentorg.ReviewThreads)
+	if !ok {
+		return nil, errNoThreads
+	}
+	return rt, nil
+}
+
+// Comment opens a review thread on merge request mr as user, on a line of
+// a file of the change when path is set. Whether it is acted on is the
+// workflow's call (gates.*.reviewers), not the desk's: anyone may comment.
+func (d *Desk) Comment(ctx context.Context, mr int64, user, path string, line int, body string) (agentorg.ReviewThread, error) {
+	rt, err := d.threads()
+	if err != nil {
+		return agentorg.ReviewThread{}, err
+	}
+	m, err := d.Tracker.MR(ctx, mr)
+	if err != nil {
+		return agentorg.ReviewThread{}, err
+	}
+	th, err := rt.StartThread(ctx, mr, agentorg.NewReviewThread{Body: body, Author: user, Path: path, Line: line})
+	if err != nil {
+		return th, err
+	}
+	where := "the merge request"
+	if path != "" {
+		where = fmt.Sprintf("%s:%d", path, line)
+	}
+	return th, d.Log.Record(ctx, eventlog.Event{Issue: m.Issue, Actor: user, Kind: eventlog.KindHuman,
+		Reason: fmt.Sprintf("%s opened review thread %s on !%d (%s)", user, th.ID, mr, where),
+		Data:   map[string]string{"mr": fmt.Sprint(mr), "thread": th.ID}})
+}
+
+// Reply answers in a review thread as user.
+func (d *Desk) Reply(ctx context.Context, mr int64, thread, user, body string) error {
+	rt, err := d.threads()
+	if err != nil {
+		return err
+	}
+	m, err := d.Tracker.MR(ctx, mr)
+	if err != nil {
+		return err
+	}
+	if _, err := rt.Reply(ctx, mr, thread, body, user); err != nil {
+		return err
+	}
+	return d.Log.Record(ctx, eventlog.Event{Issue: m.Issue, Actor: user, Kind: eventlog.KindHuman,
+		Reason: fmt.Sprintf("%s replied in review thread %s on !%d", user, thread, mr),
+		Data:   map[string]string{"mr": fmt.Sprint(mr), "thread": thread}})
+}
+
+// Resolve resolves (or, with resolved false, reopens) a review thread.
+func (d *Desk) Resolve(ctx context.Context, mr int64, thread, user string, resolved bool) error {
+	rt, err := d.threads()
+	if err != nil {
+		return err
+	}
+	m, err := d.Tracker.MR(ctx, mr)
+	if err != nil {
+		return err
+	}
+	if _, err := rt.ResolveThread(ctx, mr, thread, resolved, user); err != nil {
+		return err
+	}
+	what := "resolved"
+	if !resolved {
+		what = "reopened"
+	}
+	return d.Log.Record(ctx, eventlog.Event{Issue: m.Issue, Actor: user, Kind: eventlog.KindHuman,
+		Reason: fmt.Sprintf("%s %s review thread %s on !%d", user, what, thread, mr),
+		Data:   map[string]string{"mr": fmt.Sprint(mr), "thread": thread}})
+}
