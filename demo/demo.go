@@ -1,5 +1,5 @@
 // Package demo builds a small sample Go repository and runs the whole
-// lifecycle on it with the embedded tracker: three issues are opted in, a
+// lifecycle on it with the embedded tracker: four issues are opted in, a
 // human (played by the demo through the same code as the CLI) approves plans
 // and merge requests, and the engine runs until every issue is at rest. The
 // agents are agentorg's scripted agent standing in for a model.
@@ -391,7 +391,7 @@ func oneLine(s string) string {
 	return s
 }
 
-// verify checks that the three issues ended as the demo promises.
+// verify checks that the four issues ended as the demo promises.
 func verify(ctx context.Context, org *app.Org, origin string, numbers []int64, baseFiles []string) ([]string, error) {
 	var problems []string
 	wf := org.Workflow

@@ -12,20 +12,22 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var keep, agent string
 	c := &cobra.Command{
 		Use:   "demo",
-		Short: "Watch three issues go from opt-in through merge and E2E on a sample repository",
+		Short: "Watch four issues go from opt-in through merge and E2E on a sample repository",
 		Long: `Build a small sample Go repository in a temporary directory and run the whole
-lifecycle on the embedded tracker: three issues are opted in, planned, approved,
-developed, validated, merged and tested end to end. One goes straight through,
-one fails validation (a real failing go test) and converges on its second
-attempt in the same agent session, one never converges and ends in needs:human.
+lifecycle on the embedded tracker: four issues are opted in, planned, approved,
+developed, validated, reviewed, merged and tested end to end. One goes straight
+through; one fails validation (a real failing go test) and converges on its
+second attempt in the same agent session; one never converges and ends in
+needs:human; one gets review comments on its merge request, which triage turns
+into a fix, replies and a resolved thread before a new approval.
 
-The agents are agentorg's scripted agent standing in for a model; with
---agent codex (or claude, gemini, opencode) the real CLI does the work instead
-(--agent openai: agentorg's built-in agent),
+The agents are agentorg's scripted agent standing in for a model. With
+--agent codex (or claude, gemini, opencode) the real CLI does the work instead,
 in its own private home, with agentorg's scripted model server playing the
-model. The CLI is looked up in PATH, then in .tools/clis (.ci/install-clis).
-The demo plays the human (alice) through the same code as 'agentorg approve'.
-It exits 0 only when all three issues end as described.`,
+model; --agent openai runs agentorg's built-in agent against that server. The
+CLI is looked up in PATH, then in .tools/clis (.ci/install-clis). The demo
+plays the human (alice) through the same code as 'agentorg approve'. It exits
+0 only when all four issues end as described.`,
 		Example: `  agentorg demo
   agentorg demo --keep /tmp/org && agentorg --home /tmp/org issue list
   agentorg demo --agent codex`,
