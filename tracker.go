@@ -18,6 +18,9 @@ var (
 	ErrConflict = errors.New("merge conflict")
 	// ErrNotMergeable: the merge request is closed or otherwise cannot merge.
 	ErrNotMergeable = errors.New("merge request cannot be merged")
+	// ErrTargetMoved: a merge was refused because the target branch is no
+	// longer at the commit the caller validated the merge on.
+	ErrTargetMoved = errors.New("target branch moved")
 )
 
 // IssueState is open or closed.
@@ -222,4 +225,13 @@ type Tracker interface {
 	// same (SHA, name) replaces the first.
 	SetCheck(ctx context.Context, r CheckResult) error
 	Checks(ctx context.Context, sha string) ([]CheckResult, error)
+}
+
+// TargetGuardedMerger is a Tracker that can also refuse a merge when the
+// target branch moved: MergeMRAt merges like MergeMR, but only onto
+// expectedTarget (ErrTargetMoved otherwise), so that what lands is exactly
+// the combination that was validated. Merging an already merged request
+// returns it unchanged, whatever the target.
+type TargetGuardedMerger interface {
+	MergeMRAt(ctx context.Context, number int64, expectedSHA, expectedTarget, actor string) (MergeRequest, error)
 }

@@ -16,12 +16,26 @@ import (
 type merge struct{}
 
 func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
+	trainMu.Lock()
+	defer trainMu.Unlock()
 	n := r.Issue.Number
 	mr, err := IssueMR(ctx, d.Tracker, n)
 	if err != nil {
 		return Outcome{}, err
 	}
 	var external time.Duration
+	if mr.State != agentorg.MRMerged {
+		// Merge every ready merge request at once, this one first; what
+		// the train leaves goes through the merge queue below.
+		ext, err := runTrain(ctx, d, r)
+		external += ext
+		if err != nil {
+			return Outcome{}, err
+		}
+		if mr, err = IssueMR(ctx, d.Tracker, n); err != nil {
+			return Outcome{}, err
+		}
+	}
 	if mr.State != agentorg.MRMerged {
 		a, ok, err := d.Log.LastAttempt(ctx, n)
 		if err != nil {
@@ -101,7 +115,11 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				Reason: fmt.Sprintf("the approval of %s carries to %s: the same change on the moved %s, validated GO", short(reviewed), short(b.CommitSHA), d.Workflow.Repo.TargetBranch)})
 			a = b
 		}
-		merged, err := d.Tracker.MergeMR(ctx, mr.Number, a.CommitSHA, d.Workflow.Tracker.Bot)
+		merged, err := mergeOnto(ctx, d, mr.Number, a.CommitSHA)
+		if errors.Is(err, agentorg.ErrTargetMoved) {
+			// Moved since it was validated: a retry validates it again.
+			return Outcome{}, err
+		}
 		if errors.Is(err, agentorg.ErrHeadMoved) || errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
 			return escalate(ctx, d, r, fmt.Sprintf("merge of !%d refused: %v", mr.Number, err))
 		}
@@ -125,6 +143,30 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA)), External: external}, nil
+}
+
+// mergeOnto merges the merge request at head onto the target the mirror
+// last saw, which validation showed head contains: if the target moved
+// since, a tracker that can guard it refuses (agentorg.ErrTargetMoved).
+func mergeOnto(ctx context.Context, d *Deps, number int64, head string) (agentorg.MergeRequest, error) {
+	bot := d.Workflow.Tracker.Bot
+	guarded, ok := d.Tracker.(agentorg.TargetGuardedMerger)
+	if !ok {
+		return d.Tracker.MergeMR(ctx, number, head, bot)
+	}
+	base, err := d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch)
+	if err != nil {
+		return agentorg.MergeRequest{}, err
+	}
+	contains, err := d.Mirror.IsAncestor(ctx, base, head)
+	if err != nil {
+		return agentorg.MergeRequest{}, err
+	}
+	if !contains {
+		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: %s moved to %s, which %s was not validated on: %w",
+			number, d.Workflow.Repo.TargetBranch, short(base), short(head), agentorg.ErrTargetMoved)
+	}
+	return guarded.MergeMRAt(ctx, number, head, base, bot)
 }
 
 // backToValidation sends the issue to the validate stage, which validates

@@ -88,7 +88,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		return v, err
 	}
 	crits, source := criteria.FromIssueOrPlan(r.Issue.Body, plan)
-	verdicts, spent, err := judge(ctx, d, r, attempt, dir, base, sha, crits, results, tr)
+	verdicts, spent, err := judge(ctx, d, r, attempt, dir, base, sha, crits, results, tr, nil)
 	v.external += spent
 	if err != nil {
 		return v, err
@@ -129,8 +129,10 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 }
 
 // judge gives every criterion a verdict: a command criterion by running its
-// command in the checkout, the others by the validator agent.
-func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha string, crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }) ([]criteria.Result, time.Duration, error) {
+// command in the checkout, the others by the validator agent. With ran set,
+// a command runs once per checkout: ran keeps its result for the next
+// criterion that names it (a merge train judges several issues on one tree).
+func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha string, crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }, ran map[string]check.Result) ([]criteria.Result, time.Duration, error) {
 	var spent time.Duration
 	out := make([]criteria.Result, len(crits))
 	var toJudge []int
@@ -140,11 +142,17 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, dir, base, sha str
 			toJudge = append(toJudge, i)
 			continue
 		}
-		res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: fmt.Sprintf("criterion %d", c.ID), Run: c.Command, Started: r.OnStart}, tr)
-		if ctx.Err() != nil {
-			return nil, spent, ctx.Err()
+		res, done := ran[c.Command]
+		if !done {
+			res = check.Run(ctx, dir, d.CheckEnv, check.Check{Name: fmt.Sprintf("criterion %d", c.ID), Run: c.Command, Started: r.OnStart}, tr)
+			if ctx.Err() != nil {
+				return nil, spent, ctx.Err()
+			}
+			spent += res.Duration
+			if ran != nil {
+				ran[c.Command] = res
+			}
 		}
-		spent += res.Duration
 		out[i].By = "command"
 		if res.Passed {
 			out[i].Verdict, out[i].Evidence = criteria.Met, fmt.Sprintf("`%s` passed", c.Command)

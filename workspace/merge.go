@@ -32,6 +32,19 @@ var beforeUpdateRef func()
 //
 // It returns the SHA of the merge.
 func MergeInto(ctx context.Context, originDir, source, target, expectedHead, message string, who Identity) (string, error) {
+	return MergeIntoAt(ctx, originDir, source, target, expectedHead, "", message, who)
+}
+
+// MergeIntoAt is MergeInto that merges only onto expectedTarget: when target
+// is at another commit (and expectedHead is not merged yet) it returns
+// agentorg.ErrTargetMoved instead of merging onto a tree nobody validated,
+// and a lost compare-and-swap is that error too, not a retry. An empty
+// expectedTarget is MergeInto.
+func MergeIntoAt(ctx context.Context, originDir, source, target, expectedHead, expectedTarget, message string, who Identity) (string, error) {
+	expectedTarget = strings.ToLower(expectedTarget)
+	if expectedTarget != "" && !isSHA(expectedTarget) {
+		return "", fmt.Errorf("merge %s: expected target %q is not a full commit SHA", source, expectedTarget)
+	}
 	if err := checkBranch(ctx, source); err != nil {
 		return "", err
 	}
@@ -66,7 +79,7 @@ func MergeInto(ctx context.Context, originDir, source, target, expectedHead, mes
 			case <-time.After(d):
 			}
 		}
-		sha, retry, err := mergeOnce(ctx, originDir, source, target, expectedHead, message, who)
+		sha, retry, err := mergeOnce(ctx, originDir, source, target, expectedHead, expectedTarget, message, who)
 		if !retry {
 			if err == nil {
 				// Like a forge's "delete source branch": a merged branch
@@ -82,7 +95,7 @@ func MergeInto(ctx context.Context, originDir, source, target, expectedHead, mes
 }
 
 // mergeOnce makes one attempt; retry reports a lost compare-and-swap.
-func mergeOnce(ctx context.Context, dir, source, target, expected, message string, who Identity) (sha string, retry bool, err error) {
+func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarget, message string, who Identity) (sha string, retry bool, err error) {
 	head, ok, err := revParse(ctx, dir, "refs/heads/"+source)
 	if err != nil {
 		return "", false, err
@@ -108,6 +121,8 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, message strin
 		// commit that brought it in.
 		sha, err := mergedBy(ctx, dir, tip, expected)
 		return sha, false, err
+	case expectedTarget != "" && tip != expectedTarget:
+		return "", false, fmt.Errorf("merge %s into %s: %s is at %s, expected %s: %w", source, target, target, tip, expectedTarget, agentorg.ErrTargetMoved)
 	}
 
 	out, err := git(ctx, dir, "merge-tree", "--write-tree", "-z", "--name-only", tip, expected)
@@ -127,7 +142,11 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, message strin
 		beforeUpdateRef()
 	}
 	if _, err := gitWith(ctx, dir, who, nil, "update-ref", "-m", "agentorg: "+message, "refs/heads/"+target, commit, tip); err != nil {
-		// Another merge moved target (or holds its lock): start over.
+		// Another merge moved target (or holds its lock): start over,
+		// unless the caller validated this very target.
+		if expectedTarget != "" {
+			return "", false, fmt.Errorf("merge %s into %s: %w (%v)", source, target, agentorg.ErrTargetMoved, err)
+		}
 		return "", true, err
 	}
 	// Every merge walks the target's history (merge-base, merge-tree); a
@@ -192,4 +211,31 @@ func conflictFiles(out string) []string {
 		files = append(files, f)
 	}
 	return files
+}
+
+// MergeCommit merges head into tip in the mirror with plumbing only, as the
+// embedded forge's merge does (merge-tree, then a commit with tip and head
+// as parents), and touches no ref. A merge train builds its combination this
+// way: merging the same heads in the same order on the forge yields the same
+// trees. Conflicts are returned as the conflicting paths, with no commit.
+func (m *Mirror) MergeCommit(ctx context.Context, tip, head, message string, who Identity) (commit string, conflicts []string, err error) {
+	if err := plainArg("revision", tip); err != nil {
+		return "", nil, err
+	}
+	if err := plainArg("revision", head); err != nil {
+		return "", nil, err
+	}
+	out, err := git(ctx, m.Dir, "merge-tree", "--write-tree", "-z", "--name-only", tip, head)
+	if err != nil {
+		if exitCode(err) == 1 {
+			return "", conflictFiles(out), nil
+		}
+		return "", nil, err
+	}
+	tree := strings.TrimSpace(strings.SplitN(out, "\x00", 2)[0])
+	out, err = gitWith(ctx, m.Dir, who, nil, "commit-tree", tree, "-p", tip, "-p", head, "-m", message)
+	if err != nil {
+		return "", nil, err
+	}
+	return strings.TrimSpace(out), nil, nil
 }
