@@ -403,7 +403,7 @@ func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() 
 		if admin != "" {
 			// Fast path: what the fast path made, it removes by hand.
 			m.mu.RLock()
-			err := errors.Join(forceRemoveAll(dir), forceRemoveAll(admin))
+			err := errors.Join(forceRemoveAll(dir), m.removeRegistration(admin))
 			m.mu.RUnlock()
 			if err == nil {
 				return nil
@@ -462,24 +462,33 @@ func (m *Mirror) quickWorktree(ctx context.Context, dir, head, commit string) (s
 	if err := os.MkdirAll(filepath.Dir(admin), 0o755); err != nil {
 		return "", err
 	}
-	if err := os.Mkdir(admin, 0o755); err != nil {
+	// The registration is written aside and renamed into place whole: git
+	// reads every registration on each fetch and push, and one without its
+	// commondir yet fails them ("failed to read worktrees/<id>/commondir").
+	tmp, err := os.MkdirTemp(m.Dir, ".new-worktree-")
+	if err != nil {
+		return "", err
+	}
+	files := []struct{ name, body string }{
+		{"locked", "initializing"},
+		{"gitdir", filepath.Join(dir, ".git") + "\n"},
+		{"commondir", "../..\n"},
+		{"HEAD", head + "\n"},
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(tmp, f.name), []byte(f.body), 0o644); err != nil {
+			forceRemoveAll(tmp)
+			return "", err
+		}
+	}
+	if err := os.Rename(tmp, admin); err != nil {
+		forceRemoveAll(tmp)
 		return "", err // the name is taken: the slow path copes
 	}
 	fail := func(err error) (string, error) {
 		forceRemoveAll(dir)
-		forceRemoveAll(admin)
+		m.removeRegistration(admin)
 		return "", err
-	}
-	files := []struct{ path, body string }{
-		{filepath.Join(admin, "locked"), "initializing"},
-		{filepath.Join(admin, "gitdir"), filepath.Join(dir, ".git") + "\n"},
-		{filepath.Join(admin, "commondir"), "../..\n"},
-		{filepath.Join(admin, "HEAD"), head + "\n"},
-	}
-	for _, f := range files {
-		if err := os.WriteFile(f.path, []byte(f.body), 0o644); err != nil {
-			return fail(err)
-		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
@@ -494,6 +503,37 @@ func (m *Mirror) quickWorktree(ctx context.Context, dir, head, commit string) (s
 		return fail(err)
 	}
 	return admin, nil
+}
+
+// removeRegistration deletes a worktree's registration directory, renamed
+// out of worktrees/ first so that git, which reads them all, never sees one
+// half deleted.
+func (m *Mirror) removeRegistration(admin string) error {
+	gone, err := os.MkdirTemp(m.Dir, ".old-worktree-")
+	if err == nil {
+		target := filepath.Join(gone, "x")
+		if err = os.Rename(admin, target); err == nil {
+			return forceRemoveAll(gone)
+		}
+		os.Remove(gone)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return forceRemoveAll(admin)
+}
+
+// RemoveLeftovers deletes the registrations a crash left half made or half
+// deleted beside worktrees/. Call it only when nothing else uses the mirror.
+func (m *Mirror) RemoveLeftovers() error {
+	var errs []error
+	for _, pattern := range []string{".new-worktree-*", ".old-worktree-*"} {
+		found, _ := filepath.Glob(filepath.Join(m.Dir, pattern))
+		for _, p := range found {
+			errs = append(errs, forceRemoveAll(p))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DeleteBranch deletes the mirror's local branch (after its merge, once its
@@ -523,7 +563,7 @@ func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
 	// delete, its files and its registration.
 	if admin, ok := m.settledWorktree(path); ok {
 		m.mu.RLock()
-		err := errors.Join(forceRemoveAll(path), forceRemoveAll(admin))
+		err := errors.Join(forceRemoveAll(path), m.removeRegistration(admin))
 		m.mu.RUnlock()
 		if err == nil {
 			return nil
