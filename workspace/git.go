@@ -7,6 +7,7 @@ package workspace
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,9 @@ var safetyConfig = []string{
 	// The mirror is a cache: `git gc` can run on it from cron if needed.
 	"-c", "gc.auto=0",
 	"-c", "maintenance.auto=false",
+	// A push to a local origin runs receive-pack here, with this config:
+	// without this it starts `git gc --auto` after every push.
+	"-c", "receive.autogc=false",
 }
 
 // gitEnv builds the environment of a git call from scratch.
@@ -197,6 +201,11 @@ func revParse(ctx context.Context, dir, rev string) (sha string, ok bool, err er
 			return sha, found, nil
 		}
 	}
+	// A full SHA whose commit is a loose object (every commit the engine
+	// makes is, until a gc packs it) is read from its file too.
+	if isSHA(rev) && looseCommit(dir, rev) {
+		return rev, true, nil
+	}
 	out, err := git(ctx, dir, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
 	if err != nil {
 		if exitCode(err) == 1 {
@@ -205,6 +214,33 @@ func revParse(ctx context.Context, dir, rev string) (sha string, ok bool, err er
 		return "", false, err
 	}
 	return strings.TrimSpace(out), true, nil
+}
+
+// looseCommit reports whether the bare repository dir holds sha as a loose
+// commit object: its file's zlib stream starts with the header "commit ".
+// false means "ask git" (packed, another type, not bare, anything odd).
+func looseCommit(dir, sha string) bool {
+	if len(sha) != 40 {
+		return false
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "objects")); err != nil || !fi.IsDir() {
+		return false
+	}
+	f, err := os.Open(filepath.Join(dir, "objects", sha[:2], sha[2:]))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	z, err := zlib.NewReader(f)
+	if err != nil {
+		return false
+	}
+	defer z.Close()
+	var head [7]byte
+	if _, err := io.ReadFull(z, head[:]); err != nil {
+		return false
+	}
+	return string(head[:]) == "commit "
 }
 
 // refFromFiles reads a ref of the bare repository dir as git stores it: a
@@ -265,7 +301,11 @@ func checkBranch(ctx context.Context, branch string) error {
 		return err
 	}
 	// Asking git once per name is exact; asking every time costs a process
-	// on every call of the hot path.
+	// on every call of the hot path. Names made only of the plainest
+	// characters are judged here (each issue has a new branch name).
+	if plainBranch(branch) {
+		return nil
+	}
 	if _, ok := validBranches.Load(branch); ok {
 		return nil
 	}
@@ -274,6 +314,28 @@ func checkBranch(ctx context.Context, branch string) error {
 	}
 	validBranches.Store(branch, true)
 	return nil
+}
+
+// plainBranch accepts a subset of the names git-check-ref-format(1)
+// accepts: letters, digits, '-', '_', '.' and '/' only, no empty component,
+// no component that starts with '.' or ends with ".lock", no "..", and no
+// '.' at the end. Anything else is for git to judge.
+func plainBranch(b string) bool {
+	if b == "" || strings.Contains(b, "..") || strings.HasSuffix(b, ".") {
+		return false
+	}
+	for _, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/'
+		if !ok {
+			return false
+		}
+	}
+	for _, part := range strings.Split(b, "/") {
+		if part == "" || strings.HasPrefix(part, ".") || strings.HasSuffix(part, ".lock") {
+			return false
+		}
+	}
+	return true
 }
 
 // validBranches caches names git accepted.

@@ -2,9 +2,13 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -58,13 +62,15 @@ func MergeIntoAt(ctx context.Context, originDir, source, target, expectedHead, e
 	if strings.TrimSpace(message) == "" {
 		message = fmt.Sprintf("Merge branch '%s' into %s", source, target)
 	}
-	wts, err := listWorktrees(ctx, originDir)
-	if err != nil {
-		return "", err
-	}
-	for _, e := range wts {
-		if e.branch == "refs/heads/"+target {
-			return "", fmt.Errorf("merge into %s: the branch is checked out in %s; merging would leave that work tree stale", target, e.path)
+	if mayHaveWorktrees(originDir) {
+		wts, err := listWorktrees(ctx, originDir)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range wts {
+			if e.branch == "refs/heads/"+target {
+				return "", fmt.Errorf("merge into %s: the branch is checked out in %s; merging would leave that work tree stale", target, e.path)
+			}
 		}
 	}
 
@@ -81,12 +87,6 @@ func MergeIntoAt(ctx context.Context, originDir, source, target, expectedHead, e
 		}
 		sha, retry, err := mergeOnce(ctx, originDir, source, target, expectedHead, expectedTarget, message, who)
 		if !retry {
-			if err == nil {
-				// Like a forge's "delete source branch": a merged branch
-				// only slows every later fetch and push. Only if it still
-				// points at what was merged; best effort.
-				gitWith(ctx, originDir, who, nil, "update-ref", "-d", "refs/heads/"+source, expectedHead)
-			}
 			return sha, err
 		}
 		lastErr = err
@@ -120,6 +120,11 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarge
 		// Done before (or a source branch deleted after merging): find the
 		// commit that brought it in.
 		sha, err := mergedBy(ctx, dir, tip, expected)
+		if err == nil && ok {
+			// Merged by someone else, who left the branch: delete it as
+			// below. Only if it still points at what was merged; best effort.
+			gitWith(ctx, dir, who, nil, "update-ref", "-d", "refs/heads/"+source, expected)
+		}
 		return sha, false, err
 	case expectedTarget != "" && tip != expectedTarget:
 		return "", false, fmt.Errorf("merge %s into %s: %s is at %s, expected %s: %w", source, target, target, tip, expectedTarget, agentorg.ErrTargetMoved)
@@ -141,7 +146,11 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarge
 	if beforeUpdateRef != nil {
 		beforeUpdateRef()
 	}
-	if _, err := gitWith(ctx, dir, who, nil, "update-ref", "-m", "agentorg: "+message, "refs/heads/"+target, commit, tip); err != nil {
+	// One transaction moves target (a compare-and-swap) and, like a forge's
+	// "delete source branch", deletes the merged branch if it still points at
+	// what was merged: a merged branch only slows every later fetch and push.
+	tx := fmt.Sprintf("update refs/heads/%s %s %s\ndelete refs/heads/%s %s\n", target, commit, tip, source, expected)
+	if _, err := gitWith(ctx, dir, who, strings.NewReader(tx), "update-ref", "-m", "agentorg: "+firstLine(message), "--stdin"); err != nil {
 		// Another merge moved target (or holds its lock): start over,
 		// unless the caller validated this very target.
 		if expectedTarget != "" {
@@ -153,8 +162,37 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarge
 	// commit-graph keeps that walk short as history grows, as a forge does.
 	// Incremental (--split, from the new commit only: --reachable would
 	// visit every ref) and best effort: the merge already happened.
-	gitWith(ctx, dir, who, strings.NewReader(commit+"\n"), "commit-graph", "write", "--split", "--stdin-commits", "--no-progress")
+	// Every few merges: the commits since the last write are reachable from
+	// this one, so the graph catches up whole.
+	if mergesSinceGraph.Add(1)%graphEvery == 1 {
+		gitWith(ctx, dir, who, strings.NewReader(commit+"\n"), "commit-graph", "write", "--split", "--stdin-commits", "--no-progress")
+	}
 	return commit, false, nil
+}
+
+// graphEvery is how many merges share one commit-graph write.
+const graphEvery = 8
+
+var mergesSinceGraph atomic.Int64
+
+// mayHaveWorktrees reports whether a repository may have a branch checked
+// out: it is not bare, or it has linked worktrees. From files; when unsure,
+// true.
+func mayHaveWorktrees(dir string) bool {
+	if fi, err := os.Stat(filepath.Join(dir, "objects")); err != nil || !fi.IsDir() {
+		return true // not bare: its own work tree has a branch checked out
+	}
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(dir, "worktrees"))
+	return !errors.Is(err, os.ErrNotExist)
+}
+
+// firstLine is a reflog message: one line.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func isAncestor(ctx context.Context, dir, a, b string) (bool, error) {

@@ -155,6 +155,10 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 		return nil
 	}
 	started := time.Now()
+	if m.upToDate() {
+		m.lastFetch = started
+		return nil
+	}
 	args := []string{"fetch", "--prune", "--quiet", "origin"}
 	for _, b := range m.Branches {
 		if err := checkBranch(ctx, b); err != nil {
@@ -169,6 +173,27 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 		m.lastFetch = started
 	}
 	return err
+}
+
+// upToDate reports, from files alone, that a local origin's branches are
+// where the mirror's remote-tracking refs already point: a fetch would
+// bring nothing (and cost a fetch, an upload-pack and a walk of every ref).
+// Anything it cannot read for sure means "fetch".
+func (m *Mirror) upToDate() bool {
+	if len(m.Branches) == 0 || strings.Contains(m.Origin, "://") || !filepath.IsAbs(m.Origin) {
+		return false
+	}
+	for _, b := range m.Branches {
+		theirs, found, handled := refFromFiles(m.Origin, "refs/heads/"+b)
+		if !handled || !found {
+			return false
+		}
+		ours, found, handled := refFromFiles(m.Dir, "refs/remotes/origin/"+b)
+		if !handled || !found || ours != theirs {
+			return false
+		}
+	}
+	return true
 }
 
 // RemoteHead returns the SHA of origin's branch as of the last fetch. A
