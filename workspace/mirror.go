@@ -180,7 +180,7 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 // bring nothing (and cost a fetch, an upload-pack and a walk of every ref).
 // Anything it cannot read for sure means "fetch".
 func (m *Mirror) upToDate() bool {
-	if len(m.Branches) == 0 || strings.Contains(m.Origin, "://") || !filepath.IsAbs(m.Origin) {
+	if len(m.Branches) == 0 || !m.localOrigin() {
 		return false
 	}
 	for _, b := range m.Branches {
@@ -237,8 +237,21 @@ func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	_, err = git(ctx, m.Dir, "push", "--quiet", "origin", "+"+commit+":refs/heads/"+branch)
+	args := []string{"push", "--quiet"}
+	if m.localOrigin() {
+		// git does not pass its -c settings to a local receive-pack, which
+		// would start `git gc --auto` after every push and, once loose
+		// objects pile up, repack the origin in the engine's hot path.
+		args = append(args, "--receive-pack=git -c receive.autogc=false receive-pack")
+	}
+	_, err = git(ctx, m.Dir, append(args, "origin", "+"+commit+":refs/heads/"+branch)...)
 	return err
+}
+
+// localOrigin reports whether the origin is a repository on this machine
+// (an absolute path, not a URL).
+func (m *Mirror) localOrigin() bool {
+	return !strings.Contains(m.Origin, "://") && filepath.IsAbs(m.Origin)
 }
 
 // DiffFiles lists the paths that differ between two commits (a rename counts
