@@ -46,8 +46,11 @@ type Config struct {
 	MaxAttempts int
 	// RetryDelay is the first retry's delay; each next one is 4x. Default 2 s.
 	RetryDelay time.Duration
-	// FetchCooldown and FetchPollInterval tune River's fetch loop (SQLite
-	// has no LISTEN/NOTIFY). Defaults 20 ms and 200 ms.
+	// FetchCooldown and FetchPollInterval tune River's fetch loop. SQLite
+	// has no LISTEN/NOTIFY, but River fetches at once when this process
+	// inserts a job or a worker frees up, so the poll is only a backstop
+	// (retries coming due, jobs inserted by another process); each poll
+	// costs a query per queue. Defaults 20 ms and 1 s.
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
 	// Logger receives River's and the engine's diagnostics.
@@ -144,7 +147,7 @@ func setDefaults(c *Config) {
 		c.FetchCooldown = 20 * time.Millisecond
 	}
 	if c.FetchPollInterval <= 0 {
-		c.FetchPollInterval = 200 * time.Millisecond
+		c.FetchPollInterval = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
