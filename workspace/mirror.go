@@ -168,11 +168,32 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 	}
 	m.mu.RLock()
 	_, err := git(ctx, m.Dir, args...)
+	if err == nil {
+		m.growGraph(ctx)
+	}
 	m.mu.RUnlock()
 	if err == nil {
 		m.lastFetch = started
 	}
 	return err
+}
+
+// growGraph adds the fetched target branches' new commits to the mirror's
+// commit-graph. Every merge walks the target's history down to where the
+// branch forked (merge-base, merge-tree, is-ancestor); without a graph each
+// commit on the way is inflated from its object, and a train's merges
+// onto a target a thousand merges deep cost tens of milliseconds each.
+// Incremental (--split, from the new tips only) and best effort.
+func (m *Mirror) growGraph(ctx context.Context) {
+	var tips strings.Builder
+	for _, b := range m.Branches {
+		if sha, found, handled := refFromFiles(m.Dir, "refs/remotes/origin/"+b); handled && found {
+			tips.WriteString(sha + "\n")
+		}
+	}
+	if tips.Len() > 0 {
+		gitWith(ctx, m.Dir, defaultIdentity, strings.NewReader(tips.String()), "commit-graph", "write", "--split", "--stdin-commits", "--no-progress")
+	}
 }
 
 // upToDate reports, from files alone, that a local origin's branches are
