@@ -16,12 +16,19 @@ import (
 type merge struct{}
 
 func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
-	trainMu.Lock()
-	defer trainMu.Unlock()
 	n := r.Issue.Number
 	mr, err := IssueMR(ctx, d.Tracker, n)
 	if err != nil {
 		return Outcome{}, err
+	}
+	if mr.State != agentorg.MRMerged {
+		// Merges take turns; a run whose merge request a train merged
+		// meanwhile only finishes the issue, side by side with the others.
+		trainMu.Lock()
+		defer trainMu.Unlock()
+		if mr, err = IssueMR(ctx, d.Tracker, n); err != nil {
+			return Outcome{}, err
+		}
 	}
 	var external time.Duration
 	if mr.State != agentorg.MRMerged {

@@ -220,27 +220,41 @@ func revParse(ctx context.Context, dir, rev string) (sha string, ok bool, err er
 // commit object: its file's zlib stream starts with the header "commit ".
 // false means "ask git" (packed, another type, not bare, anything odd).
 func looseCommit(dir, sha string) bool {
+	_, ok := looseCommitTree(dir, sha)
+	return ok
+}
+
+// looseCommitTree returns the tree of a loose commit object of the bare
+// repository dir, read from its file; ok is false when it cannot say.
+func looseCommitTree(dir, sha string) (tree string, ok bool) {
 	if len(sha) != 40 {
-		return false
+		return "", false
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "objects")); err != nil || !fi.IsDir() {
-		return false
+		return "", false
 	}
 	f, err := os.Open(filepath.Join(dir, "objects", sha[:2], sha[2:]))
 	if err != nil {
-		return false
+		return "", false
 	}
 	defer f.Close()
 	z, err := zlib.NewReader(f)
 	if err != nil {
-		return false
+		return "", false
 	}
 	defer z.Close()
-	var head [7]byte
-	if _, err := io.ReadFull(z, head[:]); err != nil {
-		return false
+	// "commit <size>\0tree <40 hex>\n": the header and the first line.
+	var b [64]byte
+	n, _ := io.ReadFull(z, b[:])
+	header, body, found := strings.Cut(string(b[:n]), "\x00")
+	if !found || !strings.HasPrefix(header, "commit ") {
+		return "", false
 	}
-	return string(head[:]) == "commit "
+	tree, found = strings.CutPrefix(body, "tree ")
+	if !found || len(tree) < 40 || !isSHA(tree[:40]) {
+		return "", false
+	}
+	return tree[:40], true
 }
 
 // refFromFiles reads a ref of the bare repository dir as git stores it: a

@@ -115,6 +115,9 @@ func TestLooseCommitFromItsFile(t *testing.T) {
 	if !looseCommit(f.origin, f.base) {
 		t.Fatal("a loose commit was not recognised")
 	}
+	if got, ok := looseCommitTree(f.origin, f.base); !ok || got != tree {
+		t.Fatalf("tree of the loose commit: %s %v, want %s", got, ok, tree)
+	}
 	for _, sha := range []string{tree, blob, strings.Repeat("0", 40)} {
 		if looseCommit(f.origin, sha) {
 			t.Fatalf("%s taken for a loose commit", sha)

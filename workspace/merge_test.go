@@ -240,6 +240,13 @@ func TestMergeIntoAtGuardsTheTarget(t *testing.T) {
 	if again, err := MergeIntoAt(ctx, f.origin, "agentorg/issue-1", "main", head, f.base, "m", merger); err != nil || again != sha {
 		t.Fatalf("retry of a done merge = %s, %v; want %s", again, err, sha)
 	}
+	// Merged, but the branch is back where it was (as after a crash before
+	// it was deleted): a guarded retry onto the very target finds the merge
+	// and commits nothing.
+	g(t, f.origin, "update-ref", "refs/heads/agentorg/issue-1", head)
+	if again, err := MergeIntoAt(ctx, f.origin, "agentorg/issue-1", "main", head, sha, "m", merger); err != nil || again != sha || f.originHead(t, "main") != sha {
+		t.Fatalf("guarded retry of a done merge = %s, %v, main %s; want %s", again, err, f.originHead(t, "main"), sha)
+	}
 
 	// The same merge built in another repository with plumbing has the
 	// same tree.
