@@ -52,9 +52,6 @@ var safetyConfig = []string{
 	// The mirror is a cache: `git gc` can run on it from cron if needed.
 	"-c", "gc.auto=0",
 	"-c", "maintenance.auto=false",
-	// A push to a local origin runs receive-pack here, with this config:
-	// without this it starts `git gc --auto` after every push.
-	"-c", "receive.autogc=false",
 }
 
 // gitEnv builds the environment of a git call from scratch.
