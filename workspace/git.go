@@ -217,41 +217,60 @@ func revParse(ctx context.Context, dir, rev string) (sha string, ok bool, err er
 // commit object: its file's zlib stream starts with the header "commit ".
 // false means "ask git" (packed, another type, not bare, anything odd).
 func looseCommit(dir, sha string) bool {
-	_, ok := looseCommitTree(dir, sha)
+	_, _, ok := looseCommitHeader(dir, sha)
 	return ok
 }
 
 // looseCommitTree returns the tree of a loose commit object of the bare
 // repository dir, read from its file; ok is false when it cannot say.
 func looseCommitTree(dir, sha string) (tree string, ok bool) {
+	tree, _, ok = looseCommitHeader(dir, sha)
+	return tree, ok
+}
+
+// looseCommitHeader reads the tree and the parents of a loose commit object
+// of the bare repository dir from its file: "commit <size>\0", then
+// "tree <sha>\n" and one "parent <sha>\n" per parent. ok is false when it
+// cannot say (packed, another type, more parents than it reads).
+func looseCommitHeader(dir, sha string) (tree string, parents []string, ok bool) {
 	if len(sha) != 40 {
-		return "", false
+		return "", nil, false
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "objects")); err != nil || !fi.IsDir() {
-		return "", false
+		return "", nil, false
 	}
 	f, err := os.Open(filepath.Join(dir, "objects", sha[:2], sha[2:]))
 	if err != nil {
-		return "", false
+		return "", nil, false
 	}
 	defer f.Close()
 	z, err := zlib.NewReader(f)
 	if err != nil {
-		return "", false
+		return "", nil, false
 	}
 	defer z.Close()
-	// "commit <size>\0tree <40 hex>\n": the header and the first line.
-	var b [64]byte
+	var b [256]byte
 	n, _ := io.ReadFull(z, b[:])
 	header, body, found := strings.Cut(string(b[:n]), "\x00")
 	if !found || !strings.HasPrefix(header, "commit ") {
-		return "", false
+		return "", nil, false
 	}
-	tree, found = strings.CutPrefix(body, "tree ")
-	if !found || len(tree) < 40 || !isSHA(tree[:40]) {
-		return "", false
+	lines := strings.Split(body, "\n")
+	tree, found = strings.CutPrefix(lines[0], "tree ")
+	if !found || !isSHA(tree) {
+		return "", nil, false
 	}
-	return tree[:40], true
+	for _, line := range lines[1 : len(lines)-1] { // the last may be cut short
+		p, found := strings.CutPrefix(line, "parent ")
+		if !found {
+			return tree, parents, true // past the parents: the list is whole
+		}
+		if !isSHA(p) {
+			return "", nil, false
+		}
+		parents = append(parents, p)
+	}
+	return tree, nil, false // more parents than fit: ask git
 }
 
 // refFromFiles reads a ref of the bare repository dir as git stores it: a

@@ -130,3 +130,24 @@ func TestLooseCommitFromItsFile(t *testing.T) {
 		t.Fatalf("revParse(base) = %s %v %v", got, ok, err)
 	}
 }
+
+// IsAncestor answers a commit's own parents from its file, and anything
+// else as git does.
+func TestIsAncestorFromParents(t *testing.T) {
+	f := newFixture(t)
+	child := f.commit(t, "agentorg/issue-1", f.base, map[string]string{"x": "x\n"}, "child")
+	grandchild := f.commit(t, "agentorg/issue-1", child, map[string]string{"y": "y\n"}, "grandchild")
+	other := f.commit(t, "main", f.base, map[string]string{"z": "z\n"}, "other")
+	if _, parents, ok := looseCommitHeader(f.origin, grandchild); !ok || len(parents) != 1 || parents[0] != child {
+		t.Fatalf("parents of the grandchild: %v %v", parents, ok)
+	}
+	m := &Mirror{Dir: f.origin}
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{{f.base, child, true}, {child, child, true}, {f.base, grandchild, true}, {child, f.base, false}, {other, grandchild, false}} {
+		if got, err := m.IsAncestor(ctx, c.a, c.b); err != nil || got != c.want {
+			t.Errorf("IsAncestor(%.7s, %.7s) = %v, %v; want %v", c.a, c.b, got, err, c.want)
+		}
+	}
+}
