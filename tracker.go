@@ -23,6 +23,9 @@ var (
 	// says nothing about the work: the engine waits and tries the same step
 	// again without counting it as a failure.
 	ErrUnavailable = errors.New("tracker unavailable")
+	// ErrTargetMoved: a merge was refused because the target branch is no
+	// longer at the commit the caller validated the merge on.
+	ErrTargetMoved = errors.New("target branch moved")
 )
 
 // IssueState is open or closed.
@@ -279,4 +282,13 @@ type PipelineJob struct {
 // failed, or an error wrapping ErrNotFound when there is none (yet).
 type PipelineReader interface {
 	Pipeline(ctx context.Context, sha string) (Pipeline, error)
+}
+
+// TargetGuardedMerger is a Tracker that can also refuse a merge when the
+// target branch moved: MergeMRAt merges like MergeMR, but only onto
+// expectedTarget (ErrTargetMoved otherwise), so that what lands is exactly
+// the combination that was validated. Merging an already merged request
+// returns it unchanged, whatever the target.
+type TargetGuardedMerger interface {
+	MergeMRAt(ctx context.Context, number int64, expectedSHA, expectedTarget, actor string) (MergeRequest, error)
 }

@@ -157,11 +157,11 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 	switch wf.Tracker.Kind {
 	case "embedded":
 		identity := workspace.Identity{Name: wf.Tracker.Bot, Email: wf.Tracker.Bot + "@agentorg.invalid"}
-		tr := embedded.New(db, embedded.Options{Merge: func(ctx context.Context, source, target, expectedHead, message string) (string, error) {
+		tr := embedded.New(db, embedded.Options{MergeAt: func(ctx context.Context, source, target, expectedHead, expectedTarget, message string) (string, error) {
 			if isRemoteURL(origin) {
 				return "", fmt.Errorf("the embedded tracker merges into a local repository, but repo.url is %s", origin)
 			}
-			return workspace.MergeInto(ctx, origin, source, target, expectedHead, message, identity)
+			return workspace.MergeIntoAt(ctx, origin, source, target, expectedHead, expectedTarget, message, identity)
 		}})
 		if err := tr.Migrate(ctx); err != nil {
 			db.Close()

@@ -26,7 +26,7 @@ import (
 // Options configure a benchmark run.
 type Options struct {
 	Issues      int
-	Concurrency int // workers per stage (merge stays at 1: merges are serial)
+	Concurrency int // workers per stage (merges take turns inside the merge role)
 	Out         io.Writer
 	Keep        string // keep the state here; empty: a temporary directory
 }
@@ -100,12 +100,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	defer org.Close()
+	// Merge too: merges take turns inside the merge role, and the runs of
+	// the issues a merge train merged only finish them, side by side.
 	for i := range org.Workflow.Stages {
-		st := &org.Workflow.Stages[i]
-		st.Concurrency = o.Concurrency
-		if st.Role == agentorg.RoleMerge {
-			st.Concurrency = 1
-		}
+		org.Workflow.Stages[i].Concurrency = o.Concurrency
 	}
 	agents := map[string]agentorg.Agent{}
 	for _, a := range org.Workflow.Agents {

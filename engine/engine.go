@@ -52,8 +52,11 @@ type Config struct {
 	// unavailable (agentorg.ErrUnavailable) before it tries the same step
 	// again; such waits do not count as failed tries. Default 30 s.
 	UnavailableDelay time.Duration
-	// FetchCooldown and FetchPollInterval tune River's fetch loop (SQLite
-	// has no LISTEN/NOTIFY). Defaults 20 ms and 200 ms.
+	// FetchCooldown and FetchPollInterval tune River's fetch loop. SQLite
+	// has no LISTEN/NOTIFY, but River fetches at once when this process
+	// inserts a job or a worker frees up, so the poll is only a backstop
+	// (retries coming due, jobs inserted by another process); each poll
+	// costs a query per queue. Defaults 20 ms and 1 s.
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
 	// Logger receives River's and the engine's diagnostics.
@@ -72,6 +75,10 @@ type Engine struct {
 	queues  map[string]string
 	mu      sync.Mutex
 	started bool
+
+	idleOnce sync.Once
+	idleStmt *sql.Stmt
+	idleErr  error
 }
 
 // StageArgs is the River job of one stage on one issue. Unique by args
@@ -149,7 +156,7 @@ func setDefaults(c *Config) {
 		c.FetchCooldown = 20 * time.Millisecond
 	}
 	if c.FetchPollInterval <= 0 {
-		c.FetchPollInterval = 200 * time.Millisecond
+		c.FetchPollInterval = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -261,16 +268,28 @@ func (e *Engine) RunUntilIdle(ctx context.Context) error {
 	}
 }
 
+// idleQuery finds one unfinished stage job. It reads River's table
+// directly (as reap does), once prepared: RunUntilIdle asks 40 times a
+// second, and River's JobList parsed a query and walked every job of the
+// kind each time (a quarter of the engine's CPU at 1000 issues). "+kind"
+// keeps SQLite on the state index, where unfinished jobs are few.
+const idleQuery = `SELECT 1 FROM river_job
+	WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') AND +kind = ? LIMIT 1`
+
 func (e *Engine) idle(ctx context.Context) (bool, error) {
-	res, err := e.client.JobList(ctx, river.NewJobListParams().
-		Kinds(StageArgs{}.Kind()).
-		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-			rivertype.JobStateRetryable, rivertype.JobStateScheduled).
-		First(1))
+	e.idleOnce.Do(func() { e.idleStmt, e.idleErr = e.cfg.DB.PrepareContext(context.WithoutCancel(ctx), idleQuery) })
+	if e.idleErr != nil {
+		return false, fmt.Errorf("engine: list jobs: %w", e.idleErr)
+	}
+	var one int
+	err := e.idleStmt.QueryRowContext(ctx, StageArgs{}.Kind()).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("engine: list jobs: %w", err)
 	}
-	return len(res.Jobs) == 0, nil
+	return false, nil
 }
 
 // Reconcile reads the tracker and enqueues a job for every (issue, stage)

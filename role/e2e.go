@@ -21,23 +21,14 @@ type e2e struct{}
 // e2eCheck is the check name E2E results are recorded under.
 const e2eCheck = "e2e"
 
-// e2eLocks makes concurrent E2E jobs at the same head wait for one run.
-var e2eLocks sync.Map // head SHA -> *sync.Mutex
+// e2eMu makes E2E jobs take turns: a job that waited for a run reads the
+// target afresh and shares the run at the newest head, so a batch of
+// merges waits for and shares one run instead of one each.
+var e2eMu sync.Mutex
 
 func (e2e) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	n := r.Issue.Number
-	if err := d.Mirror.Fetch(ctx); err != nil {
-		return Outcome{}, err
-	}
-	head, err := d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch)
-	if err != nil {
-		return Outcome{}, err
-	}
-	mu, _ := e2eLocks.LoadOrStore(head, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-
-	res, shared, err := e2eResult(ctx, d, r, head)
+	head, res, shared, err := e2eAtNewestHead(ctx, d, r)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -66,6 +57,21 @@ func (e2e) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		to = d.Workflow.Escalation
 	}
 	return Outcome{To: to, Reason: fmt.Sprintf("E2E failed at %s", short(head)), External: external}, nil
+}
+
+// e2eAtNewestHead returns the E2E result at the target's newest head,
+// which contains every merge made before the call.
+func e2eAtNewestHead(ctx context.Context, d *Deps, r *Run) (head string, res agentorg.CheckResult, shared bool, err error) {
+	e2eMu.Lock()
+	defer e2eMu.Unlock()
+	if err := d.Mirror.Fetch(ctx); err != nil {
+		return "", res, false, err
+	}
+	if head, err = d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch); err != nil {
+		return "", res, false, err
+	}
+	res, shared, err = e2eResult(ctx, d, r, head)
+	return head, res, shared, err
 }
 
 // e2eResult returns the E2E result at head: the recorded one if there is

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/workflow"
 )
 
 // merge merges the issue's merge request once an allowed human approved it
@@ -20,12 +21,33 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	if mr.State != agentorg.MRMerged {
+		// Merges take turns; a run whose merge request a train merged
+		// meanwhile only finishes the issue, side by side with the others.
+		trainMu.Lock()
+		defer trainMu.Unlock()
+		if mr, err = IssueMR(ctx, d.Tracker, n); err != nil {
+			return Outcome{}, err
+		}
+	}
 	var external time.Duration
 	if mr.State == agentorg.MRMerged && r.Stage.AutoMerge {
 		// GitLab's auto-merge did it between polls.
 		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindMerge,
 			Reason: fmt.Sprintf("GitLab merged !%d into %s (auto-merge)", mr.Number, mr.TargetBranch),
 			Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": mr.MergeSHA, "auto_merge": "merged"}})
+	}
+	if mr.State != agentorg.MRMerged {
+		// Merge every ready merge request at once, this one first; what
+		// the train leaves goes through the merge queue below.
+		ext, err := runTrain(ctx, d, r)
+		external += ext
+		if err != nil {
+			return Outcome{}, err
+		}
+		if mr, err = IssueMR(ctx, d.Tracker, n); err != nil {
+			return Outcome{}, err
+		}
 	}
 	if mr.State != agentorg.MRMerged {
 		a, ok, err := d.Log.LastAttempt(ctx, n)
@@ -49,28 +71,31 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no GO from validation; refusing to merge", mr.Number))
 		}
 		gate := d.Workflow.GateApproving(r.Stage.On)
-		reviewed := a.CommitSHA // the commit a human approved
+		bot := d.Workflow.Tracker.Bot
 		if a.Agent == engineAgent {
-			// A crash after this stage rebased the reviewed commit: the
-			// approval is of the attempt before.
-			p, err := previous(ctx, d, n, a.N)
-			if err != nil {
-				return Outcome{}, err
+			// The merge queue's rebase of the approved change, validated
+			// GO. Its commits are new, so the approval of the change
+			// before it is void: a human approves this one (which is how
+			// this stage runs again) before it merges.
+			approved := gate == nil
+			if !approved && mr.HeadSHA == a.CommitSHA {
+				if approved, err = approvedAt(ctx, d.Tracker, gate, bot, mr, a.CommitSHA); err != nil {
+					return Outcome{}, err
+				}
 			}
-			reviewed = p.CommitSHA
-		}
-		if mr.HeadSHA != a.CommitSHA {
+			if !approved {
+				out, err := backForApproval(ctx, d, r, gate, mr, a, "")
+				out.External += external
+				return out, err
+			}
+		} else if mr.HeadSHA != a.CommitSHA {
 			// Someone else's commit is at the head: validate again, and
 			// a human reviews what is pushed then.
 			why := fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA))
 			return backToValidation(ctx, d, r, why)
 		}
 		if gate != nil {
-			bot := d.Workflow.Tracker.Bot
 			ok, err := approvedAt(ctx, d.Tracker, gate, bot, mr, a.CommitSHA)
-			if err == nil && !ok {
-				ok, err = approvedAt(ctx, d.Tracker, gate, bot, mr, reviewed)
-			}
 			if err != nil {
 				return Outcome{}, err
 			}
@@ -78,9 +103,10 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no approval at its head by an allowed approver", mr.Number))
 			}
 		}
-		// A merge queue: when the target moved since validation, the
-		// approved change is brought in on top of it and validated again;
-		// only a GO is merged, under the same approval.
+		// A merge queue, for what the merge train left: when the target
+		// moved since validation, the approved change is brought in on top
+		// of it and validated again; a GO goes back to the human gate, since
+		// its commits are new (DESIGN rule 5), and merges once approved.
 		moved, err := staleGO(ctx, d, n, a)
 		if err != nil {
 			return Outcome{}, err
@@ -90,7 +116,7 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			if err != nil {
 				return Outcome{}, err
 			}
-			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
+			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: bot, Kind: eventlog.KindUpdate,
 				Reason: fmt.Sprintf("validating again as attempt %d before merging: %s", b.N, moved)})
 			ext, err := revalidate(ctx, d, r, &b)
 			external += ext
@@ -102,14 +128,17 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				out.External = external
 				return out, err
 			}
+			if gate != nil {
+				out, err := backForApproval(ctx, d, r, gate, mr, b, a.CommitSHA)
+				out.External += external
+				return out, err
+			}
 			if err := d.Mirror.Push(ctx, b.CommitSHA, Branch(d.Workflow, n)); err != nil {
 				return Outcome{}, err
 			}
 			if mr, err = d.Tracker.SetMRHead(ctx, mr.Number, b.CommitSHA); err != nil {
 				return Outcome{}, err
 			}
-			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
-				Reason: fmt.Sprintf("the approval of %s carries to %s: the same change on the moved %s, validated GO", short(reviewed), short(b.CommitSHA), d.Workflow.Repo.TargetBranch)})
 			a = b
 		}
 		if r.Stage.AutoMerge {
@@ -124,7 +153,11 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			mr = auto
 		}
 		if mr.State != agentorg.MRMerged {
-			merged, err := d.Tracker.MergeMR(ctx, mr.Number, a.CommitSHA, d.Workflow.Tracker.Bot)
+			merged, err := mergeOnto(ctx, d, mr.Number, a.CommitSHA)
+			if errors.Is(err, agentorg.ErrTargetMoved) {
+				// Moved since it was validated: a retry validates it again.
+				return Outcome{}, err
+			}
 			if errors.Is(err, agentorg.ErrHeadMoved) || errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
 				return escalate(ctx, d, r, fmt.Sprintf("merge of !%d refused: %v", mr.Number, err))
 			}
@@ -149,6 +182,54 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA)), External: external}, nil
+}
+
+// backForApproval pushes the merge queue's GO rebase b of the approved
+// change and sends the merge request back to the human gate: new commits
+// void the approval (DESIGN rule 5). Idempotent: after a crash anywhere in
+// it, the stage's next run ends here again.
+func backForApproval(ctx context.Context, d *Deps, r *Run, gate *workflow.Gate, mr agentorg.MergeRequest, b eventlog.Attempt, approved string) (Outcome, error) {
+	n := r.Issue.Number
+	if mr.HeadSHA != b.CommitSHA {
+		if err := d.Mirror.Push(ctx, b.CommitSHA, Branch(d.Workflow, n)); err != nil {
+			return Outcome{}, err
+		}
+		var err error
+		if mr, err = d.Tracker.SetMRHead(ctx, mr.Number, b.CommitSHA); err != nil {
+			return Outcome{}, err
+		}
+	}
+	why := fmt.Sprintf("%s moved: the change was brought up to date as %s and validated GO (attempt %d); new commits void the earlier approval, so merge request !%d waits for a new one",
+		d.Workflow.Repo.TargetBranch, short(b.CommitSHA), b.N, mr.Number)
+	if approved != "" {
+		why = fmt.Sprintf("%s moved after %s was approved: the change was brought up to date as %s and validated GO (attempt %d); new commits void that approval, so merge request !%d waits for a new one",
+			d.Workflow.Repo.TargetBranch, short(approved), short(b.CommitSHA), b.N, mr.Number)
+	}
+	return Outcome{To: gate.Waits, Reason: why}, nil
+}
+
+// mergeOnto merges the merge request at head onto the target the mirror
+// last saw, which validation showed head contains: if the target moved
+// since, a tracker that can guard it refuses (agentorg.ErrTargetMoved).
+func mergeOnto(ctx context.Context, d *Deps, number int64, head string) (agentorg.MergeRequest, error) {
+	bot := d.Workflow.Tracker.Bot
+	guarded, ok := d.Tracker.(agentorg.TargetGuardedMerger)
+	if !ok {
+		return d.Tracker.MergeMR(ctx, number, head, bot)
+	}
+	base, err := d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch)
+	if err != nil {
+		return agentorg.MergeRequest{}, err
+	}
+	contains, err := d.Mirror.IsAncestor(ctx, base, head)
+	if err != nil {
+		return agentorg.MergeRequest{}, err
+	}
+	if !contains {
+		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: %s moved to %s, which %s was not validated on: %w",
+			number, d.Workflow.Repo.TargetBranch, short(base), short(head), agentorg.ErrTargetMoved)
+	}
+	return guarded.MergeMRAt(ctx, number, head, base, bot)
 }
 
 // backToValidation sends the issue to the validate stage, which validates

@@ -121,6 +121,9 @@ func CheckoutsDir(home string) string { return filepath.Join(home, "checkouts") 
 // engine left behind. Call it only when no run is active (at engine start,
 // under the home lock).
 func RemoveLeftoverCheckouts(ctx context.Context, d *Deps) error {
+	if err := d.Mirror.RemoveLeftovers(); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(CheckoutsDir(d.Home))
 	if err != nil {
 		if os.IsNotExist(err) {

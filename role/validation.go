@@ -141,7 +141,9 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 }
 
 // judge gives every criterion a verdict: a command criterion by running its
-// command in the checkout, the others by the validator agent.
+// command in the checkout, the others by the validator agent. A command runs
+// once per tree: the runner's cache answers the next criterion that names it
+// (a merge train judges several issues on one tree).
 func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner, base, sha string, crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }) ([]criteria.Result, time.Duration, error) {
 	dir := runner.dir
 	var spent time.Duration

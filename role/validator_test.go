@@ -239,9 +239,10 @@ steps:
 	}
 }
 
-// A target that moved after the merge request was approved is brought in
-// and validated again before the merge (a merge queue): a GO merges under
-// the same approval; the rebased commit is what lands.
+// A target that moved after the merge request was approved: the merge
+// train merges the approved commit onto it only after validating the
+// combination (checks on exactly the tree that lands); the approval stands,
+// since the reviewed commit is what is merged.
 func TestMovedTargetBeforeMergeIsValidatedAgain(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: "steps:" + writeFeature, Check: "test -f feature.txt", E2E: "true"})
 	ctx := context.Background()
@@ -255,19 +256,33 @@ func TestMovedTargetBeforeMergeIsValidatedAgain(t *testing.T) {
 		t.Fatalf("labels %s", got)
 	}
 	as := attempts(t, org, n)
-	if len(as) != 2 || as[1].Agent != "engine" || as[1].Verdict != eventlog.GO || as[1].CommitSHA == as[0].CommitSHA {
-		t.Fatalf("want a re-validation of the rebased commit, attempts %+v", as)
-	}
 	mr, _ := role.IssueMR(ctx, org.Tracker, n)
-	if mr.State != agentorg.MRMerged || mr.HeadSHA != as[1].CommitSHA {
-		t.Fatalf("the re-validated commit should be merged: %+v", mr)
+	if len(as) != 1 || mr.State != agentorg.MRMerged || mr.HeadSHA != as[0].CommitSHA {
+		t.Fatalf("the approved commit should be merged as it is: %+v, attempts %+v", mr, as)
 	}
-	if parents := strings.Fields(orgtest.Git(t, org.Origin, "log", "-1", "--format=%P", as[1].CommitSHA)); len(parents) != 1 || parents[0] != moved {
-		t.Fatalf("the merged commit should be rebased onto %s, parents %v", moved, parents)
+	if parents := strings.Fields(orgtest.Git(t, org.Origin, "log", "-1", "--format=%P", mr.MergeSHA)); len(parents) != 2 || parents[0] != moved || parents[1] != mr.HeadSHA {
+		t.Fatalf("the merge should join %s and %s, parents %v", moved, mr.HeadSHA, parents)
 	}
-	ups := eventsOf(t, org, n, eventlog.KindUpdate)
-	if len(ups) == 0 || !strings.Contains(ups[len(ups)-1].Reason, "the approval of") {
-		t.Fatalf("update events %+v", ups)
+	// The train's own commit for the combination carries the checks, and
+	// its tree is the one that landed.
+	evs := eventsOf(t, org, n, eventlog.KindMerge)
+	last := evs[len(evs)-1]
+	if !strings.Contains(last.Reason, "merge train") || last.Data["merge_sha"] != mr.MergeSHA {
+		t.Fatalf("merge event %+v", last)
+	}
+	body := comment(t, org, n, "Validated in a merge train")
+	i := strings.Index(body, "checked out clean at `")
+	if i < 0 {
+		t.Fatalf("train report %s", body)
+	}
+	abbrev := body[i+len("checked out clean at `") : i+len("checked out clean at `")+10]
+	tip := orgtest.Git(t, org.Home+"/mirror.git", "rev-parse", abbrev)
+	if got, want := orgtest.Git(t, org.Home+"/mirror.git", "rev-parse", tip+"^{tree}"), orgtest.Git(t, org.Origin, "rev-parse", mr.MergeSHA+"^{tree}"); got != want {
+		t.Fatalf("validated tree %s, merged tree %s", got, want)
+	}
+	checks, err := org.Tracker.Checks(ctx, tip)
+	if err != nil || len(checks) != 1 || checks[0].Status != agentorg.CheckPassed {
+		t.Fatalf("checks on the validated combination %s: %+v %v", tip, checks, err)
 	}
 }
 

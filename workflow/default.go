@@ -180,9 +180,11 @@ repo:
   # Each issue is developed on its own branch: this prefix + issue number.
   branch_prefix: agentorg/issue-
   # When the target branch moved since the issue's branch was made, it is
-  # brought in before validation (so before the merge request opens) and
-  # again before the merge, then validated again: rebase (default) or merge.
-  # A conflict goes back to the developer with the conflicting files.
+  # brought in before validation (so before the merge request opens):
+  # rebase (default) or merge. Before the merge, the merge train validates
+  # the approved commit merged onto the moved target; one that leaves the
+  # train has the target brought in this way and is validated again. A
+  # conflict goes back to the developer with the conflicting files.
   update: rebase
 
 # The convergence loop. Each validation measures a distance: failing checks

@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -107,6 +108,14 @@ func (m *Mirror) MergeBase(ctx context.Context, a, b string) (string, error) {
 func (m *Mirror) IsAncestor(ctx context.Context, a, b string) (bool, error) {
 	if err := revArgs(a, b); err != nil {
 		return false, err
+	}
+	// The common case, a branch one commit ahead of the target it was
+	// validated on, is answered from the commit's file.
+	if a == b && looseCommit(m.Dir, b) {
+		return true, nil
+	}
+	if _, parents, ok := looseCommitHeader(m.Dir, b); ok && slices.Contains(parents, a) && isSHA(a) {
+		return true, nil
 	}
 	return isAncestor(ctx, m.Dir, a, b)
 }

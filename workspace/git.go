@@ -7,6 +7,7 @@ package workspace
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
@@ -202,6 +203,11 @@ func revParse(ctx context.Context, dir, rev string) (sha string, ok bool, err er
 			return sha, found, nil
 		}
 	}
+	// A full SHA whose commit is a loose object (every commit the engine
+	// makes is, until a gc packs it) is read from its file too.
+	if isSHA(rev) && looseCommit(dir, rev) {
+		return rev, true, nil
+	}
 	out, err := git(ctx, dir, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
 	if err != nil {
 		if exitCode(err) == 1 {
@@ -210,6 +216,66 @@ func revParse(ctx context.Context, dir, rev string) (sha string, ok bool, err er
 		return "", false, err
 	}
 	return strings.TrimSpace(out), true, nil
+}
+
+// looseCommit reports whether the bare repository dir holds sha as a loose
+// commit object: its file's zlib stream starts with the header "commit ".
+// false means "ask git" (packed, another type, not bare, anything odd).
+func looseCommit(dir, sha string) bool {
+	_, _, ok := looseCommitHeader(dir, sha)
+	return ok
+}
+
+// looseCommitTree returns the tree of a loose commit object of the bare
+// repository dir, read from its file; ok is false when it cannot say.
+func looseCommitTree(dir, sha string) (tree string, ok bool) {
+	tree, _, ok = looseCommitHeader(dir, sha)
+	return tree, ok
+}
+
+// looseCommitHeader reads the tree and the parents of a loose commit object
+// of the bare repository dir from its file: "commit <size>\0", then
+// "tree <sha>\n" and one "parent <sha>\n" per parent. ok is false when it
+// cannot say (packed, another type, more parents than it reads).
+func looseCommitHeader(dir, sha string) (tree string, parents []string, ok bool) {
+	if len(sha) != 40 {
+		return "", nil, false
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "objects")); err != nil || !fi.IsDir() {
+		return "", nil, false
+	}
+	f, err := os.Open(filepath.Join(dir, "objects", sha[:2], sha[2:]))
+	if err != nil {
+		return "", nil, false
+	}
+	defer f.Close()
+	z, err := zlib.NewReader(f)
+	if err != nil {
+		return "", nil, false
+	}
+	defer z.Close()
+	var b [256]byte
+	n, _ := io.ReadFull(z, b[:])
+	header, body, found := strings.Cut(string(b[:n]), "\x00")
+	if !found || !strings.HasPrefix(header, "commit ") {
+		return "", nil, false
+	}
+	lines := strings.Split(body, "\n")
+	tree, found = strings.CutPrefix(lines[0], "tree ")
+	if !found || !isSHA(tree) {
+		return "", nil, false
+	}
+	for _, line := range lines[1 : len(lines)-1] { // the last may be cut short
+		p, found := strings.CutPrefix(line, "parent ")
+		if !found {
+			return tree, parents, true // past the parents: the list is whole
+		}
+		if !isSHA(p) {
+			return "", nil, false
+		}
+		parents = append(parents, p)
+	}
+	return tree, nil, false // more parents than fit: ask git
 }
 
 // refFromFiles reads a ref of the bare repository dir as git stores it: a
@@ -270,7 +336,11 @@ func checkBranch(ctx context.Context, branch string) error {
 		return err
 	}
 	// Asking git once per name is exact; asking every time costs a process
-	// on every call of the hot path.
+	// on every call of the hot path. Names made only of the plainest
+	// characters are judged here (each issue has a new branch name).
+	if plainBranch(branch) {
+		return nil
+	}
 	if _, ok := validBranches.Load(branch); ok {
 		return nil
 	}
@@ -279,6 +349,28 @@ func checkBranch(ctx context.Context, branch string) error {
 	}
 	validBranches.Store(branch, true)
 	return nil
+}
+
+// plainBranch accepts a subset of the names git-check-ref-format(1)
+// accepts: letters, digits, '-', '_', '.' and '/' only, no empty component,
+// no component that starts with '.' or ends with ".lock", no "..", and no
+// '.' at the end. Anything else is for git to judge.
+func plainBranch(b string) bool {
+	if b == "" || strings.Contains(b, "..") || strings.HasSuffix(b, ".") {
+		return false
+	}
+	for _, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/'
+		if !ok {
+			return false
+		}
+	}
+	for _, part := range strings.Split(b, "/") {
+		if part == "" || strings.HasPrefix(part, ".") || strings.HasSuffix(part, ".lock") {
+			return false
+		}
+	}
+	return true
 }
 
 // validBranches caches names git accepted.

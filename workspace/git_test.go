@@ -89,3 +89,65 @@ func TestRefFromFilesAgreesWithGit(t *testing.T) {
 		t.Fatal("answered for a non-bare repository from files")
 	}
 }
+
+// Every name plainBranch accepts without asking git, git accepts too, and
+// checkBranch agrees with git on every name.
+func TestPlainBranchIsASubsetOfGits(t *testing.T) {
+	names := []string{"agentorg/issue-1", "main", "a.b/c_d", "x/.hidden", "x.lock", "a..b", "a/", "/a", "a//b",
+		"a.", "release/1.2", "feature/x.lock/y", "a@{b", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[b", `a\b`, "@", "ok-", "a/b.lock.x"}
+	for _, n := range names {
+		_, gitErr := git(ctx, "", "check-ref-format", "refs/heads/"+n)
+		if plainBranch(n) && gitErr != nil {
+			t.Errorf("plainBranch accepts %q, git does not: %v", n, gitErr)
+		}
+		if err := checkBranch(ctx, n); (err == nil) != (gitErr == nil) {
+			t.Errorf("checkBranch(%q) = %v, git says %v", n, err, gitErr)
+		}
+	}
+}
+
+// A loose commit is recognised from its file; a tree, a blob or a missing
+// object is left for git to judge, and revParse still says the truth.
+func TestLooseCommitFromItsFile(t *testing.T) {
+	f := newFixture(t)
+	tree := g(t, f.origin, "rev-parse", f.base+"^{tree}")
+	blob := g(t, f.origin, "rev-parse", f.base+":README")
+	if !looseCommit(f.origin, f.base) {
+		t.Fatal("a loose commit was not recognised")
+	}
+	if got, ok := looseCommitTree(f.origin, f.base); !ok || got != tree {
+		t.Fatalf("tree of the loose commit: %s %v, want %s", got, ok, tree)
+	}
+	for _, sha := range []string{tree, blob, strings.Repeat("0", 40)} {
+		if looseCommit(f.origin, sha) {
+			t.Fatalf("%s taken for a loose commit", sha)
+		}
+		if _, ok, err := revParse(ctx, f.origin, sha); ok || err != nil {
+			t.Fatalf("revParse(%s) = %v, %v; want not a commit", sha, ok, err)
+		}
+	}
+	if got, ok, err := revParse(ctx, f.origin, f.base); !ok || err != nil || got != f.base {
+		t.Fatalf("revParse(base) = %s %v %v", got, ok, err)
+	}
+}
+
+// IsAncestor answers a commit's own parents from its file, and anything
+// else as git does.
+func TestIsAncestorFromParents(t *testing.T) {
+	f := newFixture(t)
+	child := f.commit(t, "agentorg/issue-1", f.base, map[string]string{"x": "x\n"}, "child")
+	grandchild := f.commit(t, "agentorg/issue-1", child, map[string]string{"y": "y\n"}, "grandchild")
+	other := f.commit(t, "main", f.base, map[string]string{"z": "z\n"}, "other")
+	if _, parents, ok := looseCommitHeader(f.origin, grandchild); !ok || len(parents) != 1 || parents[0] != child {
+		t.Fatalf("parents of the grandchild: %v %v", parents, ok)
+	}
+	m := &Mirror{Dir: f.origin}
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{{f.base, child, true}, {child, child, true}, {f.base, grandchild, true}, {child, f.base, false}, {other, grandchild, false}} {
+		if got, err := m.IsAncestor(ctx, c.a, c.b); err != nil || got != c.want {
+			t.Errorf("IsAncestor(%.7s, %.7s) = %v, %v; want %v", c.a, c.b, got, err, c.want)
+		}
+	}
+}

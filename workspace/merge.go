@@ -2,9 +2,13 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -32,6 +36,19 @@ var beforeUpdateRef func()
 //
 // It returns the SHA of the merge.
 func MergeInto(ctx context.Context, originDir, source, target, expectedHead, message string, who Identity) (string, error) {
+	return MergeIntoAt(ctx, originDir, source, target, expectedHead, "", message, who)
+}
+
+// MergeIntoAt is MergeInto that merges only onto expectedTarget: when target
+// is at another commit (and expectedHead is not merged yet) it returns
+// agentorg.ErrTargetMoved instead of merging onto a tree nobody validated,
+// and a lost compare-and-swap is that error too, not a retry. An empty
+// expectedTarget is MergeInto.
+func MergeIntoAt(ctx context.Context, originDir, source, target, expectedHead, expectedTarget, message string, who Identity) (string, error) {
+	expectedTarget = strings.ToLower(expectedTarget)
+	if expectedTarget != "" && !isSHA(expectedTarget) {
+		return "", fmt.Errorf("merge %s: expected target %q is not a full commit SHA", source, expectedTarget)
+	}
 	if err := checkBranch(ctx, source); err != nil {
 		return "", err
 	}
@@ -45,13 +62,15 @@ func MergeInto(ctx context.Context, originDir, source, target, expectedHead, mes
 	if strings.TrimSpace(message) == "" {
 		message = fmt.Sprintf("Merge branch '%s' into %s", source, target)
 	}
-	wts, err := listWorktrees(ctx, originDir)
-	if err != nil {
-		return "", err
-	}
-	for _, e := range wts {
-		if e.branch == "refs/heads/"+target {
-			return "", fmt.Errorf("merge into %s: the branch is checked out in %s; merging would leave that work tree stale", target, e.path)
+	if mayHaveWorktrees(originDir) {
+		wts, err := listWorktrees(ctx, originDir)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range wts {
+			if e.branch == "refs/heads/"+target {
+				return "", fmt.Errorf("merge into %s: the branch is checked out in %s; merging would leave that work tree stale", target, e.path)
+			}
 		}
 	}
 
@@ -66,14 +85,8 @@ func MergeInto(ctx context.Context, originDir, source, target, expectedHead, mes
 			case <-time.After(d):
 			}
 		}
-		sha, retry, err := mergeOnce(ctx, originDir, source, target, expectedHead, message, who)
+		sha, retry, err := mergeOnce(ctx, originDir, source, target, expectedHead, expectedTarget, message, who)
 		if !retry {
-			if err == nil {
-				// Like a forge's "delete source branch": a merged branch
-				// only slows every later fetch and push. Only if it still
-				// points at what was merged; best effort.
-				gitWith(ctx, originDir, who, nil, "update-ref", "-d", "refs/heads/"+source, expectedHead)
-			}
 			return sha, err
 		}
 		lastErr = err
@@ -82,7 +95,7 @@ func MergeInto(ctx context.Context, originDir, source, target, expectedHead, mes
 }
 
 // mergeOnce makes one attempt; retry reports a lost compare-and-swap.
-func mergeOnce(ctx context.Context, dir, source, target, expected, message string, who Identity) (sha string, retry bool, err error) {
+func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarget, message string, who Identity) (sha string, retry bool, err error) {
 	head, ok, err := revParse(ctx, dir, "refs/heads/"+source)
 	if err != nil {
 		return "", false, err
@@ -94,9 +107,15 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, message strin
 	if !tipOK {
 		return "", false, fmt.Errorf("merge into %s: target branch: %w", target, agentorg.ErrNotFound)
 	}
-	merged, err := isAncestor(ctx, dir, expected, tip)
-	if err != nil {
-		return "", false, err
+	// Is expected in tip already (a retry after a crash, or merged by hand)?
+	// When the caller validated this very target and the branch is where
+	// it was, the merge itself tells (see below): no need to ask git first.
+	guarded := ok && head == expected && expectedTarget != "" && tip == expectedTarget
+	merged := false
+	if !guarded {
+		if merged, err = isAncestor(ctx, dir, expected, tip); err != nil {
+			return "", false, err
+		}
 	}
 	switch {
 	case ok && head != expected:
@@ -107,7 +126,14 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, message strin
 		// Done before (or a source branch deleted after merging): find the
 		// commit that brought it in.
 		sha, err := mergedBy(ctx, dir, tip, expected)
+		if err == nil && ok {
+			// Merged by someone else, who left the branch: delete it as
+			// below. Only if it still points at what was merged; best effort.
+			gitWith(ctx, dir, who, nil, "update-ref", "-d", "refs/heads/"+source, expected)
+		}
 		return sha, false, err
+	case expectedTarget != "" && tip != expectedTarget:
+		return "", false, fmt.Errorf("merge %s into %s: %s is at %s, expected %s: %w", source, target, target, tip, expectedTarget, agentorg.ErrTargetMoved)
 	}
 
 	out, err := git(ctx, dir, "merge-tree", "--write-tree", "-z", "--name-only", tip, expected)
@@ -118,6 +144,22 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, message strin
 		return "", false, err
 	}
 	tree := strings.TrimSpace(strings.SplitN(out, "\x00", 2)[0])
+	if guarded {
+		// A merge of something tip already holds changes nothing; so only
+		// a merge that changes nothing needs the ancestry asked.
+		if tipTree, ok := looseCommitTree(dir, tip); !ok || tipTree == tree {
+			if merged, err = isAncestor(ctx, dir, expected, tip); err != nil {
+				return "", false, err
+			}
+			if merged {
+				sha, err := mergedBy(ctx, dir, tip, expected)
+				if err == nil {
+					gitWith(ctx, dir, who, nil, "update-ref", "-d", "refs/heads/"+source, expected)
+				}
+				return sha, false, err
+			}
+		}
+	}
 	out, err = gitWith(ctx, dir, who, nil, "commit-tree", tree, "-p", tip, "-p", expected, "-m", message)
 	if err != nil {
 		return "", false, err
@@ -126,16 +168,53 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, message strin
 	if beforeUpdateRef != nil {
 		beforeUpdateRef()
 	}
-	if _, err := gitWith(ctx, dir, who, nil, "update-ref", "-m", "agentorg: "+message, "refs/heads/"+target, commit, tip); err != nil {
-		// Another merge moved target (or holds its lock): start over.
+	// One transaction moves target (a compare-and-swap) and, like a forge's
+	// "delete source branch", deletes the merged branch if it still points at
+	// what was merged: a merged branch only slows every later fetch and push.
+	tx := fmt.Sprintf("update refs/heads/%s %s %s\ndelete refs/heads/%s %s\n", target, commit, tip, source, expected)
+	if _, err := gitWith(ctx, dir, who, strings.NewReader(tx), "update-ref", "-m", "agentorg: "+firstLine(message), "--stdin"); err != nil {
+		// Another merge moved target (or holds its lock): start over,
+		// unless the caller validated this very target.
+		if expectedTarget != "" {
+			return "", false, fmt.Errorf("merge %s into %s: %w (%v)", source, target, agentorg.ErrTargetMoved, err)
+		}
 		return "", true, err
 	}
 	// Every merge walks the target's history (merge-base, merge-tree); a
 	// commit-graph keeps that walk short as history grows, as a forge does.
 	// Incremental (--split, from the new commit only: --reachable would
 	// visit every ref) and best effort: the merge already happened.
-	gitWith(ctx, dir, who, strings.NewReader(commit+"\n"), "commit-graph", "write", "--split", "--stdin-commits", "--no-progress")
+	// Every few merges: the commits since the last write are reachable from
+	// this one, so the graph catches up whole.
+	if mergesSinceGraph.Add(1)%graphEvery == 1 {
+		gitWith(ctx, dir, who, strings.NewReader(commit+"\n"), "commit-graph", "write", "--split", "--stdin-commits", "--no-progress")
+	}
 	return commit, false, nil
+}
+
+// graphEvery is how many merges share one commit-graph write.
+const graphEvery = 8
+
+var mergesSinceGraph atomic.Int64
+
+// mayHaveWorktrees reports whether a repository may have a branch checked
+// out: it is not bare, or it has linked worktrees. From files; when unsure,
+// true.
+func mayHaveWorktrees(dir string) bool {
+	if fi, err := os.Stat(filepath.Join(dir, "objects")); err != nil || !fi.IsDir() {
+		return true // not bare: its own work tree has a branch checked out
+	}
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(dir, "worktrees"))
+	return !errors.Is(err, os.ErrNotExist)
+}
+
+// firstLine is a reflog message: one line.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func isAncestor(ctx context.Context, dir, a, b string) (bool, error) {
@@ -192,4 +271,31 @@ func conflictFiles(out string) []string {
 		files = append(files, f)
 	}
 	return files
+}
+
+// MergeCommit merges head into tip in the mirror with plumbing only, as the
+// embedded forge's merge does (merge-tree, then a commit with tip and head
+// as parents), and touches no ref. A merge train builds its combination this
+// way: merging the same heads in the same order on the forge yields the same
+// trees. Conflicts are returned as the conflicting paths, with no commit.
+func (m *Mirror) MergeCommit(ctx context.Context, tip, head, message string, who Identity) (commit string, conflicts []string, err error) {
+	if err := plainArg("revision", tip); err != nil {
+		return "", nil, err
+	}
+	if err := plainArg("revision", head); err != nil {
+		return "", nil, err
+	}
+	out, err := git(ctx, m.Dir, "merge-tree", "--write-tree", "-z", "--name-only", tip, head)
+	if err != nil {
+		if exitCode(err) == 1 {
+			return "", conflictFiles(out), nil
+		}
+		return "", nil, err
+	}
+	tree := strings.TrimSpace(strings.SplitN(out, "\x00", 2)[0])
+	out, err = gitWith(ctx, m.Dir, who, nil, "commit-tree", tree, "-p", tip, "-p", head, "-m", message)
+	if err != nil {
+		return "", nil, err
+	}
+	return strings.TrimSpace(out), nil, nil
 }

@@ -212,3 +212,54 @@ func TestMergeIntoRefusesCheckedOutTarget(t *testing.T) {
 		t.Fatalf("main %s, want %s", got, sha)
 	}
 }
+
+// MergeIntoAt merges only onto the target that was validated: a moved target
+// is refused and left alone, and a merge done already is found whatever the
+// target. The mirror's MergeCommit builds the same tree as the forge.
+func TestMergeIntoAtGuardsTheTarget(t *testing.T) {
+	f := newFixture(t)
+	head := f.commit(t, "agentorg/issue-1", f.base, map[string]string{"feature.txt": "f\n"}, "feature")
+	moved := f.commit(t, "main", f.base, map[string]string{"README": "moved\n"}, "someone else's work")
+
+	if _, err := MergeIntoAt(ctx, f.origin, "agentorg/issue-1", "main", head, f.base, "m", merger); !errors.Is(err, agentorg.ErrTargetMoved) {
+		t.Fatalf("merge onto a moved target: %v, want ErrTargetMoved", err)
+	}
+	if f.originHead(t, "main") != moved {
+		t.Fatal("a refused merge moved main")
+	}
+	if _, err := MergeIntoAt(ctx, f.origin, "agentorg/issue-1", "main", head, "main", "m", merger); err == nil {
+		t.Fatal("an expected target that is not a SHA was accepted")
+	}
+	sha, err := MergeIntoAt(ctx, f.origin, "agentorg/issue-1", "main", head, moved, "m", merger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := parents(t, f.origin, sha); len(p) != 2 || p[0] != moved || p[1] != head {
+		t.Fatalf("parents %q", p)
+	}
+	if again, err := MergeIntoAt(ctx, f.origin, "agentorg/issue-1", "main", head, f.base, "m", merger); err != nil || again != sha {
+		t.Fatalf("retry of a done merge = %s, %v; want %s", again, err, sha)
+	}
+	// Merged, but the branch is back where it was (as after a crash before
+	// it was deleted): a guarded retry onto the very target finds the merge
+	// and commits nothing.
+	g(t, f.origin, "update-ref", "refs/heads/agentorg/issue-1", head)
+	if again, err := MergeIntoAt(ctx, f.origin, "agentorg/issue-1", "main", head, sha, "m", merger); err != nil || again != sha || f.originHead(t, "main") != sha {
+		t.Fatalf("guarded retry of a done merge = %s, %v, main %s; want %s", again, err, f.originHead(t, "main"), sha)
+	}
+
+	// The same merge built in another repository with plumbing has the
+	// same tree.
+	m := &Mirror{Dir: f.origin}
+	commit, conflicts, err := m.MergeCommit(ctx, moved, head, "train", merger)
+	if err != nil || len(conflicts) != 0 {
+		t.Fatalf("MergeCommit: %v %v", conflicts, err)
+	}
+	if g(t, f.origin, "rev-parse", commit+"^{tree}") != g(t, f.origin, "rev-parse", sha+"^{tree}") {
+		t.Fatal("MergeCommit and the forge's merge differ")
+	}
+	clash := f.commit(t, "agentorg/issue-2", f.base, map[string]string{"README": "clash\n"}, "clash")
+	if _, conflicts, err := m.MergeCommit(ctx, sha, clash, "train", merger); err != nil || strings.Join(conflicts, " ") != "README" {
+		t.Fatalf("a conflicting MergeCommit: %v %v, want README", conflicts, err)
+	}
+}

@@ -178,6 +178,10 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 		return nil
 	}
 	started := time.Now()
+	if m.upToDate() {
+		m.lastFetch = started
+		return nil
+	}
 	args := []string{"fetch", "--prune", "--quiet", "origin"}
 	for _, b := range m.Branches {
 		if err := checkBranch(ctx, b); err != nil {
@@ -187,11 +191,53 @@ func (m *Mirror) Fetch(ctx context.Context) error {
 	}
 	m.mu.RLock()
 	_, err := m.remote(ctx, m.Dir, args...)
+	if err == nil {
+		m.growGraph(ctx)
+	}
 	m.mu.RUnlock()
 	if err == nil {
 		m.lastFetch = started
 	}
 	return err
+}
+
+// growGraph adds the fetched target branches' new commits to the mirror's
+// commit-graph. Every merge walks the target's history down to where the
+// branch forked (merge-base, merge-tree, is-ancestor); without a graph each
+// commit on the way is inflated from its object, and a train's merges
+// onto a target a thousand merges deep cost tens of milliseconds each.
+// Incremental (--split, from the new tips only) and best effort.
+func (m *Mirror) growGraph(ctx context.Context) {
+	var tips strings.Builder
+	for _, b := range m.Branches {
+		if sha, found, handled := refFromFiles(m.Dir, "refs/remotes/origin/"+b); handled && found {
+			tips.WriteString(sha + "\n")
+		}
+	}
+	if tips.Len() > 0 {
+		gitWith(ctx, m.Dir, defaultIdentity, strings.NewReader(tips.String()), "commit-graph", "write", "--split", "--stdin-commits", "--no-progress")
+	}
+}
+
+// upToDate reports, from files alone, that a local origin's branches are
+// where the mirror's remote-tracking refs already point: a fetch would
+// bring nothing (and cost a fetch, an upload-pack and a walk of every ref).
+// Anything it cannot read for sure means "fetch".
+func (m *Mirror) upToDate() bool {
+	if len(m.Branches) == 0 || !m.localOrigin() {
+		return false
+	}
+	for _, b := range m.Branches {
+		theirs, found, handled := refFromFiles(m.Origin, "refs/heads/"+b)
+		if !handled || !found {
+			return false
+		}
+		ours, found, handled := refFromFiles(m.Dir, "refs/remotes/origin/"+b)
+		if !handled || !found || ours != theirs {
+			return false
+		}
+	}
+	return true
 }
 
 // RemoteHead returns the SHA of origin's branch as of the last fetch. A
@@ -235,8 +281,21 @@ func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	_, err = m.remote(ctx, m.Dir, "push", "--quiet", "origin", "+"+commit+":refs/heads/"+branch)
+	args := []string{"push", "--quiet"}
+	if m.localOrigin() {
+		// git does not pass its -c settings to a local receive-pack, which
+		// would start `git gc --auto` after every push and, once loose
+		// objects pile up, repack the origin in the engine's hot path.
+		args = append(args, "--receive-pack=git -c receive.autogc=false receive-pack")
+	}
+	_, err = m.remote(ctx, m.Dir, append(args, "origin", "+"+commit+":refs/heads/"+branch)...)
 	return err
+}
+
+// localOrigin reports whether the origin is a repository on this machine
+// (an absolute path, not a URL).
+func (m *Mirror) localOrigin() bool {
+	return !strings.Contains(m.Origin, "://") && filepath.IsAbs(m.Origin)
 }
 
 // DiffFiles lists the paths that differ between two commits (a rename counts
@@ -426,7 +485,7 @@ func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() 
 		if admin != "" {
 			// Fast path: what the fast path made, it removes by hand.
 			m.mu.RLock()
-			err := errors.Join(forceRemoveAll(dir), forceRemoveAll(admin))
+			err := errors.Join(forceRemoveAll(dir), m.removeRegistration(admin))
 			m.mu.RUnlock()
 			if err == nil {
 				return nil
@@ -485,24 +544,33 @@ func (m *Mirror) quickWorktree(ctx context.Context, dir, head, commit string) (s
 	if err := os.MkdirAll(filepath.Dir(admin), 0o755); err != nil {
 		return "", err
 	}
-	if err := os.Mkdir(admin, 0o755); err != nil {
+	// The registration is written aside and renamed into place whole: git
+	// reads every registration on each fetch and push, and one without its
+	// commondir yet fails them ("failed to read worktrees/<id>/commondir").
+	tmp, err := os.MkdirTemp(m.Dir, ".new-worktree-")
+	if err != nil {
+		return "", err
+	}
+	files := []struct{ name, body string }{
+		{"locked", "initializing"},
+		{"gitdir", filepath.Join(dir, ".git") + "\n"},
+		{"commondir", "../..\n"},
+		{"HEAD", head + "\n"},
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(tmp, f.name), []byte(f.body), 0o644); err != nil {
+			forceRemoveAll(tmp)
+			return "", err
+		}
+	}
+	if err := os.Rename(tmp, admin); err != nil {
+		forceRemoveAll(tmp)
 		return "", err // the name is taken: the slow path copes
 	}
 	fail := func(err error) (string, error) {
 		forceRemoveAll(dir)
-		forceRemoveAll(admin)
+		m.removeRegistration(admin)
 		return "", err
-	}
-	files := []struct{ path, body string }{
-		{filepath.Join(admin, "locked"), "initializing"},
-		{filepath.Join(admin, "gitdir"), filepath.Join(dir, ".git") + "\n"},
-		{filepath.Join(admin, "commondir"), "../..\n"},
-		{filepath.Join(admin, "HEAD"), head + "\n"},
-	}
-	for _, f := range files {
-		if err := os.WriteFile(f.path, []byte(f.body), 0o644); err != nil {
-			return fail(err)
-		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
@@ -517,6 +585,37 @@ func (m *Mirror) quickWorktree(ctx context.Context, dir, head, commit string) (s
 		return fail(err)
 	}
 	return admin, nil
+}
+
+// removeRegistration deletes a worktree's registration directory, renamed
+// out of worktrees/ first so that git, which reads them all, never sees one
+// half deleted.
+func (m *Mirror) removeRegistration(admin string) error {
+	gone, err := os.MkdirTemp(m.Dir, ".old-worktree-")
+	if err == nil {
+		target := filepath.Join(gone, "x")
+		if err = os.Rename(admin, target); err == nil {
+			return forceRemoveAll(gone)
+		}
+		os.Remove(gone)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return forceRemoveAll(admin)
+}
+
+// RemoveLeftovers deletes the registrations a crash left half made or half
+// deleted beside worktrees/. Call it only when nothing else uses the mirror.
+func (m *Mirror) RemoveLeftovers() error {
+	var errs []error
+	for _, pattern := range []string{".new-worktree-*", ".old-worktree-*"} {
+		found, _ := filepath.Glob(filepath.Join(m.Dir, pattern))
+		for _, p := range found {
+			errs = append(errs, forceRemoveAll(p))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DeleteBranch deletes the mirror's local branch (after its merge, once its
@@ -546,7 +645,7 @@ func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
 	// delete, its files and its registration.
 	if admin, ok := m.settledWorktree(path); ok {
 		m.mu.RLock()
-		err := errors.Join(forceRemoveAll(path), forceRemoveAll(admin))
+		err := errors.Join(forceRemoveAll(path), m.removeRegistration(admin))
 		m.mu.RUnlock()
 		if err == nil {
 			return nil

@@ -307,3 +307,33 @@ func TestDeleteBranch(t *testing.T) {
 		t.Fatalf("deleting twice: %v", err)
 	}
 }
+
+// Registrations are made and removed beside worktrees/ and renamed, so git
+// never reads one half there; what a crash leaves beside it is swept.
+func TestRegistrationsLeaveNothingBeside(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	cleanup, err := m.Checkout(ctx, filepath.Join(f.root, "validate"), f.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Fetch(ctx); err != nil { // reads every registration
+		t.Fatal(err)
+	}
+	if err := cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(m.Dir, ".*-worktree-*"))
+	if len(left) != 0 {
+		t.Fatalf("left beside worktrees/: %v", left)
+	}
+	for _, p := range []string{".new-worktree-1", ".old-worktree-2/x"} {
+		writeFile(t, filepath.Join(m.Dir, p, "HEAD"), "crashed\n")
+	}
+	if err := m.RemoveLeftovers(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(m.Dir, ".*-worktree-*")); len(left) != 0 {
+		t.Fatalf("not swept: %v", left)
+	}
+}

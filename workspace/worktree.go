@@ -19,6 +19,9 @@ type Worktree struct {
 
 // Head returns the SHA HEAD points to.
 func (w *Worktree) Head(ctx context.Context) (string, error) {
+	if _, sha, ok := w.headFromFiles(); ok && sha != "" {
+		return sha, nil
+	}
 	out, err := git(ctx, w.Path, "rev-parse", "--verify", "HEAD")
 	if err != nil {
 		return "", err
@@ -95,10 +98,50 @@ func (w *Worktree) merging(ctx context.Context) bool {
 	return err == nil && ok
 }
 
+// headFromFiles reads the worktree's HEAD as git stores it, in its
+// registration in the mirror: the branch ref it names ("" when detached)
+// and the commit ("" on an unborn branch). ok is false when the files
+// cannot answer for sure; the caller then asks git.
+func (w *Worktree) headFromFiles() (ref, sha string, ok bool) {
+	if w.m == nil {
+		return "", "", false
+	}
+	admin, ok := w.m.registration(w.Path)
+	if !ok {
+		return "", "", false
+	}
+	b, err := os.ReadFile(filepath.Join(admin, "HEAD"))
+	if err != nil {
+		return "", "", false
+	}
+	v := strings.TrimSpace(string(b))
+	if isSHA(v) {
+		return "", v, true
+	}
+	ref, found := strings.CutPrefix(v, "ref: ")
+	if !found || !strings.HasPrefix(ref, "refs/heads/") {
+		return "", "", false
+	}
+	sha, found, handled := refFromFiles(w.m.Dir, ref)
+	if !handled {
+		return "", "", false
+	}
+	if !found {
+		return ref, "", true
+	}
+	return ref, sha, true
+}
+
 func (w *Worktree) onBranch(ctx context.Context) error {
-	out, err := git(ctx, w.Path, "symbolic-ref", "--quiet", "HEAD")
-	if err != nil && exitCode(err) != 1 {
-		return err
+	var out string
+	if ref, _, ok := w.headFromFiles(); ok {
+		out = ref
+	} else {
+		var err error
+		out, err = git(ctx, w.Path, "symbolic-ref", "--quiet", "HEAD")
+		if err != nil && exitCode(err) != 1 {
+			return err
+		}
 	}
 	if got := strings.TrimSpace(out); got != "refs/heads/"+w.Branch {
 		if got == "" {

@@ -223,6 +223,10 @@ func TestCommitAllIgnoresIgnoredAndReportsClean(t *testing.T) {
 	if _, _, err := w.CommitAll(ctx, "stray", tester); err == nil {
 		t.Fatal("committed on a detached HEAD")
 	}
+	g(t, w.Path, "checkout", "--quiet", "-b", "elsewhere")
+	if _, _, err := w.CommitAll(ctx, "stray", tester); err == nil || !strings.Contains(err.Error(), "refs/heads/elsewhere") {
+		t.Fatalf("committed on another branch: %v", err)
+	}
 }
 
 func TestResetDiscardsChangesKeepsIgnored(t *testing.T) {

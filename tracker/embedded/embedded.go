@@ -34,18 +34,25 @@ type Options struct {
 	// expectedHead (agentorg.ErrHeadMoved) or the merge conflicts (agentorg.ErrConflict).
 	// It returns the SHA of the merge commit on the target branch.
 	Merge func(ctx context.Context, source, target, expectedHead, message string) (mergeSHA string, err error)
-	Now   func() time.Time // defaults to time.Now; tests may fix it
+	// MergeAt, when set, replaces Merge: it also refuses to merge when the
+	// target branch is not at expectedTarget (agentorg.ErrTargetMoved); an
+	// empty expectedTarget means any. MergeMRAt needs it.
+	MergeAt func(ctx context.Context, source, target, expectedHead, expectedTarget, message string) (mergeSHA string, err error)
+	Now     func() time.Time // defaults to time.Now; tests may fix it
 }
 
 // Tracker implements agentorg.Tracker on SQLite. It is safe for concurrent use,
 // also by several processes sharing the database file.
 type Tracker struct {
 	db    *sql.DB
-	merge func(ctx context.Context, source, target, expectedHead, message string) (string, error)
+	merge func(ctx context.Context, source, target, expectedHead, expectedTarget, message string) (string, error)
 	now   func() time.Time
 }
 
-var _ agentorg.Tracker = (*Tracker)(nil)
+var (
+	_ agentorg.Tracker             = (*Tracker)(nil)
+	_ agentorg.TargetGuardedMerger = (*Tracker)(nil)
+)
 
 // New returns a tracker over db, which should come from sqlitedb.Open: the
 // tracker relies on write transactions taking the write lock at BEGIN, which
@@ -56,7 +63,16 @@ func New(db *sql.DB, o Options) *Tracker {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tracker{db: db, merge: o.Merge, now: now}
+	merge := o.MergeAt
+	if merge == nil && o.Merge != nil {
+		merge = func(ctx context.Context, source, target, head, expectedTarget, message string) (string, error) {
+			if expectedTarget != "" {
+				return "", fmt.Errorf("merge %s: this tracker cannot guard the target branch (Options.MergeAt is nil)", source)
+			}
+			return o.Merge(ctx, source, target, head, message)
+		}
+	}
+	return &Tracker{db: db, merge: merge, now: now}
 }
 
 // timeLayout is fixed width (always nine fractional digits, always Z) so that

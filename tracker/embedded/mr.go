@@ -310,6 +310,13 @@ func (t *Tracker) UnapproveMR(ctx context.Context, number int64, user string) (a
 // whatever expectedSHA is. Errors from Options.Merge (ErrHeadMoved,
 // ErrConflict) are wrapped and the request stays open.
 func (t *Tracker) MergeMR(ctx context.Context, number int64, expectedSHA, actor string) (agentorg.MergeRequest, error) {
+	return t.MergeMRAt(ctx, number, expectedSHA, "", actor)
+}
+
+// MergeMRAt is MergeMR onto expectedTarget only: when the target branch is
+// at another commit it merges nothing and returns agentorg.ErrTargetMoved.
+// An empty expectedTarget is MergeMR.
+func (t *Tracker) MergeMRAt(ctx context.Context, number int64, expectedSHA, expectedTarget, actor string) (agentorg.MergeRequest, error) {
 	m, err := t.MR(ctx, number)
 	if err != nil {
 		return agentorg.MergeRequest{}, err
@@ -332,7 +339,7 @@ func (t *Tracker) MergeMR(ctx context.Context, number int64, expectedSHA, actor 
 	// concurrent MergeMR of the same request gets the same merge commit, and
 	// a retry after a crash between git and the record below completes it.
 	msg := fmt.Sprintf("Merge branch '%s' into '%s'\n\n%s\n\nMerge request !%d", m.SourceBranch, m.TargetBranch, m.Title, number)
-	mergeSHA, err := t.merge(ctx, m.SourceBranch, m.TargetBranch, expectedSHA, msg)
+	mergeSHA, err := t.merge(ctx, m.SourceBranch, m.TargetBranch, expectedSHA, expectedTarget, msg)
 	if err != nil {
 		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: merge %s into %s: %w", number, m.SourceBranch, m.TargetBranch, err)
 	}
