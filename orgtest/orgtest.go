@@ -1,7 +1,8 @@
 // Package orgtest builds a whole organization for tests: a real sample git
 // repository, a workflow whose agents are the scripted agent (run as a real
 // subprocess: the test binary itself), an opened home and an engine tuned
-// for quick heartbeats.
+// for quick heartbeats. The tracker is the embedded one, or a fake GitLab
+// (Options.GitLab), with the humans acting through a client of their own.
 package orgtest
 
 import (
