@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,32 +11,14 @@ import (
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/role"
-	"github.com/agentorg/agentorg/sqlitedb"
-	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
 
 // onGitLabEdited is onGitLab with a further edit of the workflow.
 func onGitLabEdited(t *testing.T, fake *gitlabfake.Server, script string, edit func(string) string) (*orgtest.Org, *human.Desk) {
 	t.Helper()
-	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
-	org := orgtest.New(t, orgtest.Options{Script: script, Edit: func(s string) string {
-		s = strings.Replace(s, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+fake.URL+
-			"\n    project: "+fake.ProjectPath+"\n    token: $AGENTORG_TEST_FAKE_GITLAB_TOKEN\n", 1)
-		return edit(s)
-	}})
-	orgtest.Git(t, org.Origin, "push", "--quiet", "--force", fake.Repo, "main:main")
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "humans.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	people, err := gitlab.New(context.Background(), gitlab.Options{BaseURL: fake.URL, Project: fake.ProjectPath,
-		Token: gitlabfake.Token, Bot: org.Workflow.Tracker.Bot, Sudo: true, DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return org, &human.Desk{Workflow: org.Workflow, Tracker: people, Log: org.Log}
+	org := orgtest.New(t, orgtest.Options{Script: script, GitLab: fake, Edit: edit})
+	return org, org.Humans
 }
 
 // Gates that allow maintainers, not named people: a developer's label and

@@ -15,7 +15,6 @@ import (
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/role"
-	"github.com/agentorg/agentorg/sqlitedb"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 	"github.com/agentorg/agentorg/workflow"
@@ -38,23 +37,8 @@ func onGitLabScript(t *testing.T, fake *gitlabfake.Server, script string) (*orgt
 	t.Helper()
 	fake.AddUser("alice", "", false)
 	fake.AddUser("mallory", "", false)
-	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
-	org := orgtest.New(t, orgtest.Options{Script: script, Edit: func(s string) string {
-		return strings.Replace(s, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+fake.URL+
-			"\n    project: "+fake.ProjectPath+"\n    token: $AGENTORG_TEST_FAKE_GITLAB_TOKEN\n", 1)
-	}})
-	orgtest.Git(t, org.Origin, "push", "--quiet", "--force", fake.Repo, "main:main")
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "humans.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	people, err := gitlab.New(context.Background(), gitlab.Options{BaseURL: fake.URL, Project: fake.ProjectPath,
-		Token: gitlabfake.Token, Bot: org.Workflow.Tracker.Bot, Sudo: true, DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return org, fake, &human.Desk{Workflow: org.Workflow, Tracker: people, Log: org.Log}
+	org := orgtest.New(t, orgtest.Options{Script: script, GitLab: fake})
+	return org, fake, org.Humans
 }
 
 // The whole lifecycle on GitLab, with forged and stale approvals refused in
@@ -243,24 +227,8 @@ steps:
 		return &gitlabfake.PipelineSpec{Status: "success", RunningReads: 1,
 			Jobs: []gitlabfake.JobSpec{{Name: "unit", Stage: "test", Status: "success", Log: "ok\n"}}}
 	}
-	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
-	org := orgtest.New(t, orgtest.Options{Script: script, Edit: func(s string) string {
-		s = strings.Replace(s, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+fake.URL+
-			"\n    project: "+fake.ProjectPath+"\n    token: $AGENTORG_TEST_FAKE_GITLAB_TOKEN\n", 1)
-		return ciWorkflow(s)
-	}})
-	orgtest.Git(t, org.Origin, "push", "--quiet", "--force", fake.Repo, "main:main")
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "humans.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	people, err := gitlab.New(context.Background(), gitlab.Options{BaseURL: fake.URL, Project: fake.ProjectPath,
-		Token: gitlabfake.Token, Bot: org.Workflow.Tracker.Bot, Sudo: true, DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	desk := &human.Desk{Workflow: org.Workflow, Tracker: people, Log: org.Log}
+	org := orgtest.New(t, orgtest.Options{Script: script, GitLab: fake, Edit: ciWorkflow})
+	people, desk := org.People, org.Humans
 	eng := org.Engine(t, app.EngineOptions{CIPoll: 10 * time.Millisecond})
 	ctx := context.Background()
 
@@ -398,22 +366,8 @@ steps:
 `
 	fake := gitlabfake.New(t)
 	fake.AddUser("alice", "", false)
-	t.Setenv("AGENTORG_TEST_FAKE_GITLAB_TOKEN", gitlabfake.Token)
-	org := orgtest.New(t, orgtest.Options{Script: script, Edit: func(s string) string {
-		return strings.Replace(s, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+fake.URL+
-			"\n    project: "+fake.ProjectPath+"\n    token: $AGENTORG_TEST_FAKE_GITLAB_TOKEN\n", 1)
-	}})
-	orgtest.Git(t, org.Origin, "push", "--quiet", "--force", fake.Repo, "main:main")
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "humans.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	people, err := gitlab.New(context.Background(), gitlab.Options{BaseURL: fake.URL, Project: fake.ProjectPath,
-		Token: gitlabfake.Token, Bot: org.Workflow.Tracker.Bot, Sudo: true, DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
+	org := orgtest.New(t, orgtest.Options{Script: script, GitLab: fake})
+	people := org.People
 	eng := org.Engine(t, app.EngineOptions{})
 	ctx := context.Background()
 	// alice writes on the issue before anything happens: not feedback.

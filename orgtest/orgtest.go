@@ -1,20 +1,27 @@
 // Package orgtest builds a whole organization for tests: a real sample git
 // repository, a workflow whose agents are the scripted agent (run as a real
 // subprocess: the test binary itself), an opened home and an engine tuned
-// for quick heartbeats.
+// for quick heartbeats. The tracker is the embedded one, or a fake GitLab
+// (Options.GitLab), with the humans acting through a client of their own.
 package orgtest
 
 import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/scripted"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/engine"
+	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/sample"
+	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/tracker/gitlab"
+	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -39,6 +46,10 @@ type Options struct {
 	// Agent is the executable run as `AGENT scripted-agent ...`; default
 	// the test binary (see Main).
 	Agent string
+	// GitLab, when set, is the tracker: the workflow's tracker.kind is
+	// gitlab at the fake's project, which gets the sample repository. The
+	// fake should know the users the test acts as (AddUser).
+	GitLab *gitlabfake.Server
 }
 
 // Org is an organization under test.
@@ -49,6 +60,14 @@ type Org struct {
 	Origin   string // the bare origin
 	WFPath   string
 	Sessions string // the scripted agent's session state
+	// People is the tracker as the humans use it: it acts as the author or
+	// actor a call names. On the embedded tracker it is Tracker; on GitLab a
+	// client of its own (an administrator's token and Sudo), as people act
+	// in GitLab itself rather than through the bot.
+	People agentorg.Tracker
+	// Humans is the desk the humans approve, opt in and comment through,
+	// over People.
+	Humans *human.Desk
 }
 
 // New builds the sample repository and opens its home. The caller starts an
@@ -82,6 +101,11 @@ func New(t *testing.T, o Options) *Org {
 	if o.Edit != nil {
 		text = o.Edit(text)
 	}
+	if o.GitLab != nil {
+		t.Setenv(gitlabTokenEnv, gitlabfake.Token)
+		text = strings.Replace(text, "  kind: embedded\n", "  kind: gitlab\n  gitlab:\n    url: "+o.GitLab.URL+
+			"\n    project: "+o.GitLab.ProjectPath+"\n    token: $"+gitlabTokenEnv+"\n", 1)
+	}
 	repo, origin, err := sample.Make(ctx, filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: text})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +116,36 @@ func New(t *testing.T, o Options) *Org {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { org.Close() })
-	return &Org{Org: org, Dir: dir, Repo: repo, Origin: origin, WFPath: wfPath, Sessions: sessions}
+	out := &Org{Org: org, Dir: dir, Repo: repo, Origin: origin, WFPath: wfPath, Sessions: sessions, People: org.Tracker, Humans: org.Desk}
+	if o.GitLab != nil {
+		out.onGitLab(t, o.GitLab)
+	}
+	return out
+}
+
+// gitlabTokenEnv holds the fake's token for the workflow to read.
+const gitlabTokenEnv = "AGENTORG_TEST_FAKE_GITLAB_TOKEN"
+
+// onGitLab gives the fake project the sample repository and the humans a
+// GitLab client of their own.
+func (o *Org) onGitLab(t *testing.T, fake *gitlabfake.Server) {
+	t.Helper()
+	if _, ok := o.Tracker.(*gitlab.Tracker); !ok {
+		t.Fatalf("the workflow's tracker.kind gitlab opened a %T", o.Tracker)
+	}
+	Git(t, o.Origin, "push", "--quiet", "--force", fake.Repo, "main:main")
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "humans.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	people, err := gitlab.New(context.Background(), gitlab.Options{BaseURL: fake.URL, Project: fake.ProjectPath,
+		Token: gitlabfake.Token, Bot: o.Workflow.Tracker.Bot, Sudo: true, DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.People = people
+	o.Humans = &human.Desk{Workflow: o.Workflow, Tracker: people, Log: o.Log}
 }
 
 // Engine builds and starts an engine with quick heartbeats and retries, and

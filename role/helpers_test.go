@@ -44,21 +44,21 @@ func setBudget(attempts int, extra string) func(string) string {
 	}
 }
 
-// start opens an issue with body, runs the plan and approves it, and runs
-// the engine until the issue rests.
+// start opens an issue with body as alice, runs the plan and approves it,
+// and runs the engine until the issue rests.
 func start(t *testing.T, org *orgtest.Org, body string) (int64, *engine.Engine) {
 	t.Helper()
 	ctx := context.Background()
 	eng := org.Engine(t, app.EngineOptions{})
-	is, err := org.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: "Feature", Body: body, Author: "alice"})
+	is, err := org.People.CreateIssue(ctx, agentorg.NewIssue{Title: "Feature", Body: body, Author: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := org.Desk.OptIn(ctx, is.Number, "alice"); err != nil {
+	if err := org.Humans.OptIn(ctx, is.Number, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	orgtest.RunUntilIdle(t, eng)
-	if _, err := org.Desk.Approve(ctx, is.Number, "alice"); err != nil {
+	if _, err := org.Humans.Approve(ctx, is.Number, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	orgtest.RunUntilIdle(t, eng)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,19 +14,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/sample"
+	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/tracker/embedded"
 	"github.com/agentorg/agentorg/workflow"
 )
 
 // crashScript makes every agent run last about a second, so that each stage
 // stays in its running label long enough for the test to kill the engine
-// there. The developer writes a valid file, so that the checks pass.
+// there. The developer writes a valid file, so that the checks pass. The
+// review round has two threads, 1 (a must-fix on twice.go:3) and 2 (a
+// question): triage classifies them, and the developer's second attempt is
+// the fix. The fix writes the whole file, so that a rerun after a kill
+// finds nothing half-applied to trip over.
 const crashScript = `
 steps:
   - match: {role: pm}
     actions:
       - sleep: 1s
     summary: "Add twice.go with Twice(n int) int.\n\n## Acceptance criteria\n- [ ] ` + "`go test ./...`" + ` passes"
+  - match: {role: triage}
+    actions:
+      - sleep: 1s
+    summary: "Two threads.\n\n` + "```" + `json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"must-fix\", \"reason\": \"twice.go:3 does not say how Twice doubles\"}, {\"thread\": \"2\", \"class\": \"question\", \"reason\": \"asks why\", \"answer\": \"Add(n, n) reuses the package's Add.\"}]}\n` + "```" + `"
+  - match: {role: developer, attempt: 2, prompt: "twice.go:3"}
+    actions:
+      - sleep: 1s
+      - write:
+          path: twice.go
+          content: |
+            package calc
+
+            // Twice returns n doubled, as Add(n, n).
+            func Twice(n int) int { return Add(n, n) }
+    summary: Said how Twice doubles (review thread 1).
   - match: {role: developer}
     actions:
       - sleep: 1s
@@ -47,6 +70,11 @@ var runningLabels = []string{"pm:running", "dev:running", "validate:running", "e
 // may be busy (starting up, picking, merging, enqueueing the next stage). A
 // kill the first time one is seen is a bonus: it is not always caught.
 var betweenLabels = []string{"issue:approved", "dev:done", "mr:approved", "e2e:ready"}
+
+// reviewRunning are the running labels of the review round: triage, then the
+// developer's fix and its re-validation. Each gets a kill of its own, on top
+// of the first pass through dev:running and validate:running.
+var reviewRunning = []string{"triage:running", "dev:running", "validate:running"}
 
 // crashOrg is an organization driven only through the agentorg binary.
 type crashOrg struct {
@@ -230,6 +258,12 @@ func (o *crashOrg) atWork() string {
 // the promise of `agentorg serve`: after a crash a restart finishes every
 // issue exactly once, with no duplicate merge request, comment or merge and
 // nothing left in a running label.
+//
+// On the way the issue goes through a review round (a must-fix on a line
+// and a question, opened with `agentorg mr comment`), killed again in
+// triage:running, in the developer's fix, in its re-validation, and after
+// the GO between the round's first reply and the rest: each thread gets
+// exactly one reply, the fixed one is resolved once, and it merges once.
 func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole lifecycle with real processes and real kills")
@@ -281,11 +315,28 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 		}
 	}
 
-	deadline := time.Now().Add(3 * time.Minute)
+	// The test watches the engine's database directly (reads only: WAL
+	// readers never wait for the engine), so that it sees the first reply of
+	// a round as soon as it is committed and never waits behind a write.
+	db, err := sqlitedb.Open(filepath.Join(o.home, "agentorg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	watch := embedded.New(db, embedded.Options{})
+	ctx := context.Background()
+	countResolutions(t, db)
+
+	var (
+		phase    string // "" until the review threads are opened, then "review "
+		mrNumber int64
+		stalled  bool // the resolution of a thread is stalled (see stallResolutions)
+	)
+	deadline := time.Now().Add(5 * time.Minute)
 	start()
 	for {
 		if time.Now().After(deadline) {
-			t.Fatalf("issue #%d did not reach e2e:done in 3 minutes (kills in %v)\n%s", n, killedIn, dump())
+			t.Fatalf("issue #%d did not reach e2e:done in 5 minutes (kills in %v)\n%s", n, killedIn, dump())
 		}
 		if srv.exited() {
 			if srv.err != nil {
@@ -300,6 +351,25 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 			if labels != "plan:review" && labels != "mr:ready-for-review" {
 				t.Fatalf("serve --once left #%d %s with labels [%s] (kills in %v)\n%s", n, is.State, labels, killedIn, dump())
 			}
+			if labels == "mr:ready-for-review" && phase == "" {
+				// The reviewer comments instead of approving: a must-fix
+				// on a line and a question start a review round.
+				phase = "review "
+				var mrs []struct {
+					Number int64 `json:"number"`
+				}
+				o.cliJSON(t, &mrs, "mr", "list")
+				if len(mrs) != 1 {
+					t.Fatalf("merge requests before the review: %+v", mrs)
+				}
+				mrNumber = mrs[0].Number
+				o.cli(t, "mr", "comment", fmt.Sprint(mrNumber), "--as", "alice", "--file", "twice.go", "--line", "3", "This comment does not say how Twice doubles n.")
+				o.cli(t, "mr", "comment", fmt.Sprint(mrNumber), "--as", "alice", "Why Add(n, n) and not 2 * n?")
+				stallResolutions(t, db)
+				stalled = true
+				start()
+				continue
+			}
 			if slices.Contains(approvals, labels) {
 				t.Fatalf("#%d is back at %s after it was approved there\n%s", n, labels, dump())
 			}
@@ -308,17 +378,57 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 			start()
 			continue
 		}
-		is := o.issue(t, n)
-		for _, l := range is.Labels {
-			if seen[l] || (!slices.Contains(runningLabels, l) && !slices.Contains(betweenLabels, l)) {
+		// After the GO of the fix, the engine answers the threads: the
+		// first reply is committed and the resolution after it stalls, so
+		// a kill now lands between the replies.
+		if stalled {
+			ths, err := watch.Threads(ctx, mrNumber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ths) == 2 && len(botNotes(ths[0])) > 0 {
+				srv.kill(t)
+				killedIn = append(killedIn, "replies")
+				t.Logf("%6.2fs: kill -9 serve run %d after the first reply of the round, while it resolved thread %s", time.Since(began).Seconds(), len(servers), ths[0].ID)
+				after, err := watch.Threads(ctx, mrNumber)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(botNotes(after[0])) != 1 || after[0].Resolved || len(botNotes(after[1])) != 0 {
+					t.Errorf("the kill was to land after the first reply and before the resolution and the second reply; threads then: %+v", after)
+				}
+				unstallResolutions(t, db)
+				stalled = false
+				noteOrphans("replies")
+				start()
 				continue
 			}
-			seen[l] = true
+		}
+		cur, err := watch.Issue(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range cur.Labels {
+			wantKill := slices.Contains(runningLabels, l) || slices.Contains(betweenLabels, l)
+			if phase != "" {
+				wantKill = wantKill || slices.Contains(reviewRunning, l)
+			}
+			// The review round's running labels get a kill of their own;
+			// any other label, one kill over the whole run.
+			key := l
+			if phase != "" && slices.Contains(reviewRunning, l) {
+				key = phase + l
+			}
+			if seen[key] || !wantKill {
+				continue
+			}
+			seen[key] = true
 			// In a running label, wait until the stage's agent or check
 			// is at work, so that the kill lands mid-run rather than
 			// between the claim and the work.
 			what := "between stages"
-			if slices.Contains(runningLabels, l) {
+			running := slices.Contains(runningLabels, l) || slices.Contains(reviewRunning, l)
+			if running {
 				what = "before its agent or check started"
 				for wait := time.Now().Add(1500 * time.Millisecond); time.Now().Before(wait) && !srv.exited(); time.Sleep(10 * time.Millisecond) {
 					if p := o.atWork(); p != "" {
@@ -331,12 +441,12 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 				break // it finished on its own; the next turn handles it
 			}
 			srv.kill(t)
-			killedIn = append(killedIn, l)
+			killedIn = append(killedIn, key)
 			if strings.HasPrefix(what, "before") && procsWhere(func(string, string) bool { return true }) != nil {
-				notMidRun = append(notMidRun, l)
+				notMidRun = append(notMidRun, key)
 			}
-			t.Logf("%6.2fs: kill -9 serve run %d with #%d in %s, %s", time.Since(began).Seconds(), len(servers), n, strings.Join(is.Labels, ","), what)
-			noteOrphans(l)
+			t.Logf("%6.2fs: kill -9 serve run %d with #%d in %s%s, %s", time.Since(began).Seconds(), len(servers), n, phase, strings.Join(cur.Labels, ","), what)
+			noteOrphans(key)
 			start()
 			break
 		}
@@ -357,8 +467,16 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 	if len(notMidRun) > 0 {
 		t.Errorf("the kills in %v landed before the stage's agent or check was seen running", notMidRun)
 	}
-	if len(killedIn) < len(runningLabels) {
-		t.Errorf("%d kills, want at least %d", len(killedIn), len(runningLabels))
+	for _, l := range append(reviewRunning, "replies") {
+		if l != "replies" {
+			l = "review " + l
+		}
+		if !slices.Contains(killedIn, l) {
+			t.Errorf("no kill landed in the review round's %s (kills in %v)", l, killedIn)
+		}
+	}
+	if want := len(runningLabels) + len(reviewRunning) + 1; len(killedIn) < want {
+		t.Errorf("%d kills, want at least %d", len(killedIn), want)
 	}
 
 	// The issue is finished: closed, e2e:done only.
@@ -397,7 +515,13 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 			N         int    `json:"n"`
 			Verdict   string `json:"verdict"`
 			CommitSHA string `json:"commit_sha"`
+			SessionID string `json:"session_id"`
 		} `json:"attempts"`
+		ReviewRounds []struct {
+			N      int    `json:"n"`
+			Status string `json:"status"`
+			Commit string `json:"commit"`
+		} `json:"review_rounds"`
 	}
 	o.cliJSON(t, &show, "issue", "show", fmt.Sprint(n))
 	count := func(text string) int {
@@ -412,10 +536,50 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 	if k := count(fmt.Sprintf("## Plan for #%d", n)); k != 1 {
 		t.Errorf("%d plan comments, want exactly 1", k)
 	}
-	// Crashes must not use up the attempt budget: one developer attempt,
-	// validated GO, and that commit is what was merged.
-	if len(show.Attempts) != 1 || show.Attempts[0].Verdict != "GO" || show.Attempts[0].CommitSHA != mr.HeadSHA {
-		t.Errorf("attempts %+v; want exactly one, GO, at the merge request's head %s", show.Attempts, mr.HeadSHA)
+	// Crashes must not use up the attempt budget: two developer attempts
+	// (the change, then the review fix in the same session), each validated
+	// GO, and the fix is what was merged.
+	if len(show.Attempts) != 2 || show.Attempts[0].Verdict != "GO" || show.Attempts[1].Verdict != "GO" ||
+		show.Attempts[1].SessionID != show.Attempts[0].SessionID || show.Attempts[1].CommitSHA != mr.HeadSHA {
+		t.Errorf("attempts %+v; want exactly two, both GO, in one session, the second at the merge request's head %s", show.Attempts, mr.HeadSHA)
+	}
+	// One review round, answered by the fix.
+	if len(show.ReviewRounds) != 1 || show.ReviewRounds[0].Status != "done" || show.ReviewRounds[0].Commit != mr.HeadSHA {
+		t.Errorf("review rounds %+v; want one, done, answered by %s", show.ReviewRounds, mr.HeadSHA)
+	}
+	if k := count("## Review triage, round 1"); k != 1 {
+		t.Errorf("%d triage summaries of round 1, want exactly 1", k)
+	}
+	if k := count("## Review round 1 answered"); k != 1 {
+		t.Errorf("%d answers of round 1, want exactly 1", k)
+	}
+	// Each thread got exactly one reply; only the fixed one is resolved,
+	// and it was resolved once (the stalled resolution the kill cut short
+	// was never committed).
+	var shown struct {
+		Threads []agentorg.ReviewThread `json:"threads"`
+	}
+	o.cliJSON(t, &shown, "mr", "show", fmt.Sprint(mr.Number))
+	if len(shown.Threads) != 2 {
+		t.Fatalf("threads of !%d: %+v", mr.Number, shown.Threads)
+	}
+	fixed, question := shown.Threads[0], shown.Threads[1]
+	if r := botNotes(fixed); len(r) != 1 || !strings.Contains(r[0], "Fixed in "+mr.HeadSHA) || !fixed.Resolved || fixed.ResolvedBy != "agentorg" {
+		t.Errorf("the must-fix thread: resolved %v by %q, bot replies %q; want one reply naming %s, resolved by the bot", fixed.Resolved, fixed.ResolvedBy, r, mr.HeadSHA)
+	}
+	if r := botNotes(question); len(r) != 1 || !strings.Contains(r[0], "Add(n, n) reuses the package's Add.") || question.Resolved {
+		t.Errorf("the question: resolved %v, bot replies %q; want one reply with the answer, left open", question.Resolved, r)
+	}
+	if got := resolutions(t, db); got != fixed.ID {
+		t.Errorf("committed resolutions by thread: %q, want thread %s once", got, fixed.ID)
+	}
+	notes := map[string]int{}
+	for _, th := range shown.Threads {
+		for _, nt := range th.Notes {
+			if notes[nt.Body]++; notes[nt.Body] == 2 {
+				t.Errorf("note posted twice in !%d:\n%s", mr.Number, nt.Body)
+			}
+		}
 	}
 	for _, a := range show.Attempts {
 		if k := count(fmt.Sprintf("## Validation of attempt %d:", a.N)); k != 1 {
@@ -492,10 +656,11 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 			total++
 		}
 	}
-	stageOf := map[string]string{"pm:running": "plan", "dev:running": "develop", "validate:running": "validate", "e2e:running": "e2e"}
+	stageOf := map[string]string{"pm:running": "plan", "dev:running": "develop", "validate:running": "validate", "e2e:running": "e2e",
+		"triage:running": "triage", "replies": "validate"}
 	inRunning := 0
 	for _, l := range killedIn {
-		if st, ok := stageOf[l]; ok {
+		if st, ok := stageOf[strings.TrimPrefix(l, "review ")]; ok {
 			inRunning++
 			if released[st] == 0 {
 				t.Errorf("the kill in %s left no released claim of stage %s (released: %v)", l, st, released)
@@ -538,4 +703,85 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 		t.Log(dump())
 	}
 	t.Logf("took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// botNotes returns the bodies of the bot's notes in a thread, markers
+// stripped.
+func botNotes(th agentorg.ReviewThread) []string {
+	var out []string
+	for _, n := range th.Notes {
+		if n.Author == "agentorg" {
+			out = append(out, agentorg.StripMarkers(n.Body))
+		}
+	}
+	return out
+}
+
+// countResolutions records, in a table of the test's own, every committed
+// write that resolves a review thread, so that "resolved once" can be told
+// from "resolved, again and again" (the tracker keeps only the flag).
+func countResolutions(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for _, q := range []string{
+		`CREATE TABLE crash_resolutions (thread INTEGER NOT NULL, by TEXT NOT NULL)`,
+		`CREATE TRIGGER crash_count_resolutions AFTER UPDATE OF resolved_by ON tracker_review_threads
+		 WHEN NEW.resolved_by <> '' BEGIN INSERT INTO crash_resolutions (thread, by) VALUES (NEW.id, NEW.resolved_by); END`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// resolutions lists the threads of the committed resolutions, in order.
+func resolutions(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	rows, err := db.Query(`SELECT thread FROM crash_resolutions ORDER BY rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return strings.Join(ids, ",")
+}
+
+// stallResolutions makes the bot's resolution of a review thread never
+// finish: a trigger on it runs a query that would take hours (a four-way
+// cross join of 1000 rows) inside the engine's own write transaction. The
+// round's first reply, written just before, is committed; the resolution
+// and every later reply are not. So a kill once the first reply is seen
+// lands in the middle of answering the round every time, without a sleep
+// in agentorg's code and without failing any call the engine makes.
+func stallResolutions(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for _, q := range []string{
+		`CREATE TABLE crash_burn (x INTEGER)`,
+		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) INSERT INTO crash_burn SELECT x FROM c`,
+		`CREATE TABLE crash_burn_out (n INTEGER)`,
+		`CREATE TRIGGER crash_stall_resolution AFTER UPDATE OF resolved_by ON tracker_review_threads
+		 WHEN NEW.resolved_by = 'agentorg' BEGIN
+		 INSERT INTO crash_burn_out SELECT count(*) FROM crash_burn a, crash_burn b, crash_burn c, crash_burn d; END`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// unstallResolutions drops what stallResolutions made, once the engine that
+// was stuck in it is dead.
+func unstallResolutions(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for _, q := range []string{`DROP TRIGGER crash_stall_resolution`, `DROP TABLE crash_burn`, `DROP TABLE crash_burn_out`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
