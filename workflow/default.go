@@ -183,8 +183,10 @@ repo:
   # brought in before validation (so before the merge request opens):
   # rebase (default) or merge. Before the merge, the merge train validates
   # the approved commit merged onto the moved target; one that leaves the
-  # train has the target brought in this way and is validated again. A
-  # conflict goes back to the developer with the conflicting files.
+  # train has the target brought in this way, is validated again, and goes
+  # back to the merge request gate for a new approval (new commits void the
+  # old one). A conflict goes back to the developer with the conflicting
+  # files.
   update: rebase
 
 # The convergence loop. Each validation measures a distance: failing checks
