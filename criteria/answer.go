@@ -1,12 +1,10 @@
 package criteria
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/agentorg/agentorg/fenced"
 )
 
 // Judgement is the validator agent's verdict on one criterion.
@@ -21,27 +19,16 @@ const AnswerFormat = "End your answer with one fenced JSON block, exactly:\n\n" 
 	"```json\n{\"criteria\": [{\"id\": 1, \"verdict\": \"met\", \"evidence\": \"what you saw, with file:line\"}]}\n```\n\n" +
 	"with one entry per criterion you were asked to judge; verdict is met, unmet or unclear, and evidence is never empty."
 
-var fenceRE = regexp.MustCompile("(?s)```json[ \t]*\n(.*?)\n?```")
-
 // ParseAnswer reads the validator agent's answer: the last ```json fenced
 // block of its summary, holding {"criteria": [{id, verdict, evidence}]}, with
 // exactly one entry for each id in want. Anything else is an error saying
 // what is wrong, so that the agent can be asked again.
 func ParseAnswer(summary string, want []int) (map[int]Judgement, error) {
-	ms := fenceRE.FindAllStringSubmatch(summary, -1)
-	if len(ms) == 0 {
-		return nil, errors.New("no ```json fenced block in the answer")
-	}
 	var ans struct {
 		Criteria []Judgement `json:"criteria"`
 	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(ms[len(ms)-1][1])))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ans); err != nil {
-		return nil, fmt.Errorf("the JSON block does not parse: %v", err)
-	}
-	if dec.More() {
-		return nil, errors.New("the JSON block holds more than one value")
+	if err := fenced.Decode(summary, &ans); err != nil {
+		return nil, err
 	}
 	wanted := map[int]bool{}
 	for _, id := range want {

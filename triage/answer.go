@@ -1,13 +1,11 @@
 package triage
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/agentorg/agentorg/fenced"
 )
 
 // AnswerFormat tells the triage agent how to answer; the prompt carries it.
@@ -18,27 +16,16 @@ const AnswerFormat = "End your answer with one fenced JSON block, exactly:\n\n" 
 	"question (put the reply in \"answer\"), out-of-scope (a follow-up issue: give it a \"title\"), " +
 	"already-addressed (the reason says where). reason is never empty."
 
-var fenceRE = regexp.MustCompile("(?s)```json[ \t]*\n(.*?)\n?```")
-
 // ParseAnswer reads the triage agent's answer: the last ```json fenced block
 // of its summary, holding {"threads": [...]}, with exactly one valid decision
 // for each thread id in want. Anything else is an error saying what is
 // wrong, so that the agent can be asked again.
 func ParseAnswer(summary string, want []string) (map[string]Decision, error) {
-	ms := fenceRE.FindAllStringSubmatch(summary, -1)
-	if len(ms) == 0 {
-		return nil, errors.New("no ```json fenced block in the answer")
-	}
 	var ans struct {
 		Threads []Decision `json:"threads"`
 	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(ms[len(ms)-1][1])))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ans); err != nil {
-		return nil, fmt.Errorf("the JSON block does not parse: %v", err)
-	}
-	if dec.More() {
-		return nil, errors.New("the JSON block holds more than one value")
+	if err := fenced.Decode(summary, &ans); err != nil {
+		return nil, err
 	}
 	got := map[string]Decision{}
 	for i, d := range ans.Threads {
