@@ -378,12 +378,7 @@ func (d *decoder) agents(v value) []Agent {
 			case "model":
 				a.Model = d.str(f.v)
 			case "args":
-				its, ok := d.items(f.v)
-				if ok {
-					for _, it := range its {
-						a.Args = append(a.Args, d.str(it))
-					}
-				}
+				a.Args = d.strs(f.v)
 			case "env":
 				a.Env = d.env(f.v)
 			case "timeout":
@@ -408,12 +403,7 @@ func (d *decoder) agents(v value) []Agent {
 					d.errorf(f.v.pos, "%s must name an environment variable (passed to the agent through env), not %q", f.v.desc, a.APIKeyEnv)
 				}
 			case "commands":
-				its, ok := d.items(f.v)
-				if ok {
-					for _, it := range its {
-						a.Commands = append(a.Commands, d.str(it))
-					}
-				}
+				a.Commands = d.strs(f.v)
 			case "price":
 				a.Price = d.price(f.v, at(p, "price"), f.keyPos)
 			}
@@ -445,18 +435,41 @@ func (d *decoder) agents(v value) []Agent {
 	return out
 }
 
-// argv reads a non-empty list of strings naming a program and its arguments.
-func (d *decoder) argv(v value, example string) []string {
-	its, ok := d.items(v)
-	if !ok {
-		return nil
-	}
+// strs reads a list of strings.
+func (d *decoder) strs(v value) []string {
+	its, _ := d.items(v)
 	var out []string
 	for _, it := range its {
 		out = append(out, d.str(it))
 	}
+	return out
+}
+
+// argv reads a non-empty list of strings naming a program and its arguments.
+func (d *decoder) argv(v value, example string) []string {
+	if _, ok := d.items(v); !ok {
+		return nil
+	}
+	out := d.strs(v)
 	if len(out) == 0 || out[0] == "" {
 		d.errorf(v.pos, "%s must name a program: %s", v.desc, example)
+	}
+	return out
+}
+
+// users reads a gate's list of user names; each position is kept under
+// path.i so that later checks can point at the name.
+func (d *decoder) users(v value, path, what, gate string) []string {
+	its, _ := d.items(v)
+	var out []string
+	for _, it := range its {
+		name := d.str(it)
+		if strings.TrimSpace(name) == "" {
+			d.errorf(it.pos, "empty %s name in gate %q", what, gate)
+			continue
+		}
+		d.valPos[at(path, strconv.Itoa(len(out)))] = it.pos
+		out = append(out, name)
 	}
 	return out
 }
@@ -556,27 +569,9 @@ func (d *decoder) gates(v value) []Gate {
 			case "changes_requested":
 				g.ChangesRequested = d.str(f.v)
 			case "reviewers":
-				its, _ := d.items(f.v)
-				for i, it := range its {
-					name := d.str(it)
-					if strings.TrimSpace(name) == "" {
-						d.errorf(it.pos, "empty reviewer name in gate %q", g.Name)
-						continue
-					}
-					d.valPos[at(p, "reviewers", strconv.Itoa(len(g.Reviewers)))] = its[i].pos
-					g.Reviewers = append(g.Reviewers, name)
-				}
+				g.Reviewers = d.users(f.v, at(p, "reviewers"), "reviewer", g.Name)
 			case "approvers":
-				its, _ := d.items(f.v)
-				for i, it := range its {
-					name := d.str(it)
-					if strings.TrimSpace(name) == "" {
-						d.errorf(it.pos, "empty approver name in gate %q", g.Name)
-						continue
-					}
-					d.valPos[at(p, "approvers", strconv.Itoa(len(g.Approvers)))] = its[i].pos
-					g.Approvers = append(g.Approvers, name)
-				}
+				g.Approvers = d.users(f.v, at(p, "approvers"), "approver", g.Name)
 			}
 		})
 		out = append(out, g)
