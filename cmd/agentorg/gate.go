@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -106,9 +105,9 @@ func newMRCmd(g *globals) *cobra.Command {
 		Short: "Show a merge request",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := strconv.ParseInt(strings.TrimPrefix(args[0], "!"), 10, 64)
+			n, err := mrArg(args[0])
 			if err != nil {
-				return fmt.Errorf("%q is not a merge request number", args[0])
+				return err
 			}
 			org, err := g.open(cmd.Context())
 			if err != nil {

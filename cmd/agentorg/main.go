@@ -103,7 +103,13 @@ func (g *globals) read(cmd *cobra.Command, f func(ctx context.Context, org *app.
 // act runs a human's command on the issue named by arg: it parses the
 // number, works out who is acting (--as), and opens the home.
 func (g *globals) act(cmd *cobra.Command, arg string, f func(ctx context.Context, org *app.Org, n int64, user string) error) error {
-	n, err := issueArg(arg)
+	return g.actOn(cmd, arg, issueArg, f)
+}
+
+// actOn is act for a number parse reads: an issue's, or a merge request's
+// (mrArg).
+func (g *globals) actOn(cmd *cobra.Command, arg string, parse func(string) (int64, error), f func(ctx context.Context, org *app.Org, n int64, user string) error) error {
+	n, err := parse(arg)
 	if err != nil {
 		return err
 	}

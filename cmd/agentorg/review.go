@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/app"
 )
 
 func mrArg(s string) (int64, error) {
@@ -30,28 +32,17 @@ reviewers (gates.<gate>.reviewers, default its approvers) start review triage
 when the merge request waits for approval; anyone else's are never acted on.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := mrArg(args[0])
-			if err != nil {
-				return err
-			}
 			if (file == "") != (line == 0) || line < 0 {
 				return fmt.Errorf("--file and --line go together (a line is 1 or more)")
 			}
-			user, err := g.user()
-			if err != nil {
-				return err
-			}
-			org, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer org.Close()
-			th, err := org.Desk.Comment(cmd.Context(), n, user, file, line, args[1])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s opened thread %s on !%d\n", user, th.ID, n)
-			return nil
+			return g.actOn(cmd, args[0], mrArg, func(ctx context.Context, org *app.Org, n int64, user string) error {
+				th, err := org.Desk.Comment(ctx, n, user, file, line, args[1])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s opened thread %s on !%d\n", user, th.ID, n)
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&file, "file", "", "the file of the change the comment is about")
@@ -66,24 +57,13 @@ func newMRReplyCmd(g *globals) *cobra.Command {
 		Short: "Reply in review thread THREAD of merge request N",
 		Args:  cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := mrArg(args[0])
-			if err != nil {
-				return err
-			}
-			user, err := g.user()
-			if err != nil {
-				return err
-			}
-			org, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer org.Close()
-			if err := org.Desk.Reply(cmd.Context(), n, args[1], user, args[2]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s replied in thread %s on !%d\n", user, args[1], n)
-			return nil
+			return g.actOn(cmd, args[0], mrArg, func(ctx context.Context, org *app.Org, n int64, user string) error {
+				if err := org.Desk.Reply(ctx, n, args[1], user, args[2]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s replied in thread %s on !%d\n", user, args[1], n)
+				return nil
+			})
 		},
 	}
 	g.addAs(c)
@@ -97,28 +77,17 @@ func newMRResolveCmd(g *globals) *cobra.Command {
 		Short: "Resolve review thread THREAD of merge request N (--reopen to unresolve it)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n, err := mrArg(args[0])
-			if err != nil {
-				return err
-			}
-			user, err := g.user()
-			if err != nil {
-				return err
-			}
-			org, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer org.Close()
-			if err := org.Desk.Resolve(cmd.Context(), n, args[1], user, !reopen); err != nil {
-				return err
-			}
-			what := "resolved"
-			if reopen {
-				what = "reopened"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s thread %s on !%d\n", user, what, args[1], n)
-			return nil
+			return g.actOn(cmd, args[0], mrArg, func(ctx context.Context, org *app.Org, n int64, user string) error {
+				if err := org.Desk.Resolve(ctx, n, args[1], user, !reopen); err != nil {
+					return err
+				}
+				what := "resolved"
+				if reopen {
+					what = "reopened"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s thread %s on !%d\n", user, what, args[1], n)
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&reopen, "reopen", false, "reopen a resolved thread")
