@@ -79,7 +79,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli"
@@ -91,14 +90,8 @@ const (
 	InputHistoryFile = ".aider.input.history"
 )
 
-// Config says how to run aider.
-type Config struct {
-	Binary       string        // executable name or path; default "aider"
-	Model        string        // --model; "" = aider's default
-	Args         []string      // extra arguments the workflow adds
-	Timeout      time.Duration // default when Task.Timeout is 0
-	StallTimeout time.Duration // default when Task.StallTimeout is 0
-}
+// Config says how to run aider: Model is passed as --model.
+type Config = cli.Config
 
 // Agent runs aider once per Start or Resume.
 type Agent struct {
@@ -112,10 +105,7 @@ var (
 
 // New returns an agent running aider as c says.
 func New(c Config) *Agent {
-	if c.Binary == "" {
-		c.Binary = "aider"
-	}
-	c.Args = append([]string(nil), c.Args...)
+	c = c.WithDefaults("aider")
 	return &Agent{cfg: c}
 }
 

@@ -58,7 +58,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli"
@@ -68,14 +67,9 @@ import (
 // reach the transcript but are dropped by the parser.
 const MaxLineBytes = 8 << 20
 
-// Config says how to run Codex.
-type Config struct {
-	Binary       string        // executable name or path; default "codex"
-	Model        string        // -m; "" = the tool's default
-	Args         []string      // extra arguments the workflow adds (before the prompt)
-	Timeout      time.Duration // default when Task.Timeout is 0
-	StallTimeout time.Duration // default when Task.StallTimeout is 0
-}
+// Config says how to run Codex: Model is passed as -m, Args come before
+// the prompt.
+type Config = cli.Config
 
 // Agent runs `codex exec` once per Start or Resume.
 type Agent struct {
@@ -90,10 +84,7 @@ var (
 
 // New returns an agent that runs Codex as c says.
 func New(c Config) *Agent {
-	if c.Binary == "" {
-		c.Binary = "codex"
-	}
-	c.Args = append([]string(nil), c.Args...)
+	c = c.WithDefaults("codex")
 	return &Agent{cfg: c, maxLine: MaxLineBytes}
 }
 

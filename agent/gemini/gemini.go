@@ -64,7 +64,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli"
@@ -88,14 +87,9 @@ const (
 	exitUntrusted = 55
 )
 
-// Config says how to run the CLI.
-type Config struct {
-	Binary       string        // executable name or path; default "gemini"
-	Model        string        // -m; "" = the CLI's default (its router picks)
-	Args         []string      // extra arguments the workflow adds
-	Timeout      time.Duration // default when Task.Timeout is 0
-	StallTimeout time.Duration // default when Task.StallTimeout is 0
-}
+// Config says how to run the Gemini CLI: Model is passed as -m ("" lets its
+// router pick).
+type Config = cli.Config
 
 // Agent runs the Gemini CLI once per Start or Resume.
 type Agent struct {
@@ -110,10 +104,7 @@ var (
 
 // New returns an agent running the Gemini CLI as c says.
 func New(c Config) *Agent {
-	if c.Binary == "" {
-		c.Binary = "gemini"
-	}
-	c.Args = append([]string(nil), c.Args...)
+	c = c.WithDefaults("gemini")
 	return &Agent{cfg: c, maxLine: MaxLineBytes}
 }
 

@@ -73,7 +73,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli"
@@ -86,14 +85,9 @@ const MaxLineBytes = 8 << 20
 // readOnlyPermission is the OpenCode permission config of ReadOnly runs.
 var readOnlyPermission = map[string]any{"edit": "deny", "bash": "deny"}
 
-// Config says how to run the CLI.
-type Config struct {
-	Binary       string        // executable name or path; default "opencode"
-	Model        string        // -m provider/model; "" = the config's "model"
-	Args         []string      // extra arguments the workflow adds
-	Timeout      time.Duration // default when Task.Timeout is 0
-	StallTimeout time.Duration // default when Task.StallTimeout is 0
-}
+// Config says how to run OpenCode: Model is passed as -m provider/model ("" =
+// the config's "model").
+type Config = cli.Config
 
 // Agent runs `opencode run` once per Start or Resume.
 type Agent struct {
@@ -108,10 +102,7 @@ var (
 
 // New returns an agent running OpenCode as c says.
 func New(c Config) *Agent {
-	if c.Binary == "" {
-		c.Binary = "opencode"
-	}
-	c.Args = append([]string(nil), c.Args...)
+	c = c.WithDefaults("opencode")
 	return &Agent{cfg: c, maxLine: MaxLineBytes}
 }
 
