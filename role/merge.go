@@ -133,10 +133,7 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				out.External += external
 				return out, err
 			}
-			if err := d.Mirror.Push(ctx, b.CommitSHA, Branch(d.Workflow, n)); err != nil {
-				return Outcome{}, err
-			}
-			if mr, err = d.Tracker.SetMRHead(ctx, mr.Number, b.CommitSHA); err != nil {
+			if mr, err = pushHead(ctx, d, n, mr, b.CommitSHA); err != nil {
 				return Outcome{}, err
 			}
 			a = b
@@ -184,20 +181,26 @@ func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA)), External: external}, nil
 }
 
+// pushHead makes sha the head of the issue's branch and merge request,
+// unless it is already.
+func pushHead(ctx context.Context, d *Deps, n int64, mr agentorg.MergeRequest, sha string) (agentorg.MergeRequest, error) {
+	if mr.HeadSHA == sha {
+		return mr, nil
+	}
+	if err := d.Mirror.Push(ctx, sha, Branch(d.Workflow, n)); err != nil {
+		return mr, err
+	}
+	return d.Tracker.SetMRHead(ctx, mr.Number, sha)
+}
+
 // backForApproval pushes the merge queue's GO rebase b of the approved
 // change and sends the merge request back to the human gate: new commits
 // void the approval (DESIGN rule 5). Idempotent: after a crash anywhere in
 // it, the stage's next run ends here again.
 func backForApproval(ctx context.Context, d *Deps, r *Run, gate *workflow.Gate, mr agentorg.MergeRequest, b eventlog.Attempt, approved string) (Outcome, error) {
-	n := r.Issue.Number
-	if mr.HeadSHA != b.CommitSHA {
-		if err := d.Mirror.Push(ctx, b.CommitSHA, Branch(d.Workflow, n)); err != nil {
-			return Outcome{}, err
-		}
-		var err error
-		if mr, err = d.Tracker.SetMRHead(ctx, mr.Number, b.CommitSHA); err != nil {
-			return Outcome{}, err
-		}
+	mr, err := pushHead(ctx, d, r.Issue.Number, mr, b.CommitSHA)
+	if err != nil {
+		return Outcome{}, err
 	}
 	why := fmt.Sprintf("%s moved: the change was brought up to date as %s and validated GO (attempt %d); new commits void the earlier approval, so merge request !%d waits for a new one",
 		d.Workflow.Repo.TargetBranch, short(b.CommitSHA), b.N, mr.Number)
