@@ -3,12 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/aider"
+	"github.com/agentorg/agentorg/agent/cli"
 	"github.com/agentorg/agentorg/agent/claude"
 	"github.com/agentorg/agentorg/agent/codex"
 	"github.com/agentorg/agentorg/agent/command"
@@ -92,35 +91,9 @@ func Probe(ctx context.Context, a workflow.Agent, home string) agentorg.Probe {
 	if p, ok := ag.(agentorg.Prober); ok {
 		return p.Probe(ctx, env)
 	}
-	path, err := lookPath(a.Command[0], env)
+	path, err := cli.LookPath(a.Command[0], env)
 	if err != nil {
 		return agentorg.Probe{Problem: err.Error(), Fix: fmt.Sprintf("install %s or give its full path in agents.%s.command", a.Command[0], a.Name)}
 	}
 	return agentorg.Probe{Path: path}
-}
-
-// lookPath finds prog in the PATH of env, as the agent's process would.
-func lookPath(prog string, env []string) (string, error) {
-	if strings.Contains(prog, "/") {
-		if _, err := exec.LookPath(prog); err != nil {
-			return "", fmt.Errorf("%s: not found or not executable", prog)
-		}
-		return prog, nil
-	}
-	path := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			continue
-		}
-		p := filepath.Join(dir, prog)
-		if _, err := exec.LookPath(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s: not found in the agent's PATH (%s)", prog, path)
 }
