@@ -7,8 +7,8 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/aider"
-	"github.com/agentorg/agentorg/agent/cli"
 	"github.com/agentorg/agentorg/agent/claude"
+	"github.com/agentorg/agentorg/agent/cli"
 	"github.com/agentorg/agentorg/agent/codex"
 	"github.com/agentorg/agentorg/agent/command"
 	"github.com/agentorg/agentorg/agent/gemini"
