@@ -266,32 +266,6 @@ func (m *Mirror) head(ctx context.Context, prefix, branch string) (string, error
 	return sha, nil
 }
 
-// Push sets origin's refs/heads/<branch> to sha, forcibly: agentorg owns the
-// branch and the validated SHA is what must be there.
-func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
-	if err := checkBranch(ctx, branch); err != nil {
-		return err
-	}
-	commit, ok, err := revParse(ctx, m.Dir, sha)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("push %s: no such commit in %s", sha, m.Dir)
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	args := []string{"push", "--quiet"}
-	if m.localOrigin() {
-		// git does not pass its -c settings to a local receive-pack, which
-		// would start `git gc --auto` after every push and, once loose
-		// objects pile up, repack the origin in the engine's hot path.
-		args = append(args, "--receive-pack=git -c receive.autogc=false receive-pack")
-	}
-	_, err = m.remote(ctx, m.Dir, append(args, "origin", "+"+commit+":refs/heads/"+branch)...)
-	return err
-}
-
 // localOrigin reports whether the origin is a repository on this machine
 // (an absolute path, not a URL).
 func (m *Mirror) localOrigin() bool {
