@@ -87,6 +87,10 @@ func (m *Mirror) Tree(ctx context.Context, commit string) (string, error) {
 	if err := revArgs(commit); err != nil {
 		return "", err
 	}
+	// A commit the developer just made is a loose object: read it.
+	if tree, ok := looseCommitTree(m.Dir, strings.ToLower(commit)); ok {
+		return tree, nil
+	}
 	out, err := git(ctx, m.Dir, "rev-parse", "--verify", "--quiet", commit+"^{tree}")
 	if err != nil {
 		return "", fmt.Errorf("tree of %s: %w", commit, err)

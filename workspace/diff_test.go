@@ -131,3 +131,33 @@ func TestMergeBase(t *testing.T) {
 		t.Fatal("an option was taken for a revision")
 	}
 }
+
+func TestTreeLooseAndPacked(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	w, _, err := m.Worktree(ctx, filepath.Join(f.root, "wt", "issue-9"), "agentorg/issue-9", "refs/remotes/origin/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.Path, "new.txt"), "new\n")
+	loose, _, err := w.CommitAll(ctx, "new", tester)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := looseCommitTree(m.Dir, loose); !ok {
+		t.Fatal("setup: the new commit is not a loose object")
+	}
+	// The base came with the clone, packed.
+	for _, c := range []string{loose, f.base, strings.ToUpper(loose)} {
+		got, err := m.Tree(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := g(t, m.Dir, "rev-parse", strings.ToLower(c)+"^{tree}"); got != want {
+			t.Fatalf("Tree(%s) = %s, want %s", c, got, want)
+		}
+	}
+	if _, err := m.Tree(ctx, strings.Repeat("ab", 20)); err == nil {
+		t.Fatal("Tree of a missing commit succeeded")
+	}
+}
