@@ -3,6 +3,7 @@ package agentorg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -291,4 +292,20 @@ type PipelineReader interface {
 // returns it unchanged, whatever the target.
 type TargetGuardedMerger interface {
 	MergeMRAt(ctx context.Context, number int64, expectedSHA, expectedTarget, actor string) (MergeRequest, error)
+}
+
+// MergeMessage is the message of the commit that merges a merge request,
+// the same whether the forge builds it or a merge train does.
+func MergeMessage(source, target, title string, number int64) string {
+	return fmt.Sprintf("Merge branch '%s' into '%s'\n\n%s\n\nMerge request !%d", source, target, title, number)
+}
+
+// CommitLander is a TargetGuardedMerger that can also land a merge commit
+// the caller built and validated (a merge train's) instead of merging
+// again: LandMR is MergeMRAt with the merge commit given, whose parents
+// must be expectedTarget and expectedSHA, and whose objects the caller
+// made sure the forge has. What lands is then the very commit that was
+// validated. Landing an already merged request returns it unchanged.
+type CommitLander interface {
+	LandMR(ctx context.Context, number int64, expectedSHA, expectedTarget, commit, actor string) (MergeRequest, error)
 }

@@ -157,12 +157,26 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 	switch wf.Tracker.Kind {
 	case "embedded":
 		identity := workspace.Identity{Name: wf.Tracker.Bot, Email: wf.Tracker.Bot + "@agentorg.invalid"}
-		tr := embedded.New(db, embedded.Options{MergeAt: func(ctx context.Context, source, target, expectedHead, expectedTarget, message string) (string, error) {
+		local := func() error {
 			if isRemoteURL(origin) {
-				return "", fmt.Errorf("the embedded tracker merges into a local repository, but repo.url is %s", origin)
+				return fmt.Errorf("the embedded tracker merges into a local repository, but repo.url is %s", origin)
 			}
-			return workspace.MergeIntoAt(ctx, origin, source, target, expectedHead, expectedTarget, message, identity)
-		}})
+			return nil
+		}
+		tr := embedded.New(db, embedded.Options{
+			MergeAt: func(ctx context.Context, source, target, expectedHead, expectedTarget, message string) (string, error) {
+				if err := local(); err != nil {
+					return "", err
+				}
+				return workspace.MergeIntoAt(ctx, origin, source, target, expectedHead, expectedTarget, message, identity)
+			},
+			Land: func(ctx context.Context, source, target, expectedHead, expectedTarget, commit, message string) (string, error) {
+				if err := local(); err != nil {
+					return "", err
+				}
+				return workspace.LandMerge(ctx, origin, source, target, expectedHead, expectedTarget, commit, message, identity)
+			},
+		})
 		if err := tr.Migrate(ctx); err != nil {
 			db.Close()
 			return nil, err

@@ -23,8 +23,10 @@ import (
 // commit-tree), validates the combination once (checks once on the last
 // tree, a command criterion once per command, judged criteria per issue on
 // that issue's own step), then merges them on the forge in the same order,
-// each only onto the target the previous one left: merges are
-// deterministic, so the forge reproduces exactly the validated trees. A
+// each only onto the target the previous one left. A forge that can
+// (agentorg.CommitLander: the embedded one) lands the validated merge
+// commits themselves; another merges again, and since merges are
+// deterministic it reproduces exactly the validated trees. A
 // conflict or an unmet criterion takes that merge request out of the train
 // (its own merge run then sends it back to its developer, as the merge
 // queue does) and the rest is built and validated again. The other issues'
@@ -182,7 +184,7 @@ func buildAndValidate(ctx context.Context, d *Deps, r *Run, cars []car) (string,
 		tip := base
 		var kept []car
 		for _, c := range cars {
-			msg := fmt.Sprintf("Merge branch '%s' into '%s' (merge train)", c.mr.SourceBranch, target)
+			msg := agentorg.MergeMessage(c.mr.SourceBranch, target, c.mr.Title, c.mr.Number)
 			commit, conflicts, err := d.Mirror.MergeCommit(ctx, tip, c.a.CommitSHA, msg, d.Identity)
 			if err != nil {
 				return "", nil, external, err
@@ -331,8 +333,25 @@ func leaveTrain(ctx context.Context, d *Deps, r *Run, c car, why string) {
 func mergeCars(ctx context.Context, d *Deps, r *Run, guarded agentorg.TargetGuardedMerger, base string, cars []car) (moved bool, err error) {
 	expected := base
 	bot := d.Workflow.Tracker.Bot
+	// A forge that can land the validated merge commits is sent them all
+	// at once, and each merge is then only a move of the target.
+	lander, land := d.Tracker.(agentorg.CommitLander)
+	if land {
+		if err := d.Mirror.SendObjects(ctx, cars[len(cars)-1].above); err != nil {
+			if !errors.Is(err, errors.ErrUnsupported) {
+				return false, err
+			}
+			land = false
+		}
+	}
 	for _, c := range cars {
-		merged, err := guarded.MergeMRAt(ctx, c.mr.Number, c.a.CommitSHA, expected, bot)
+		var merged agentorg.MergeRequest
+		var err error
+		if land {
+			merged, err = lander.LandMR(ctx, c.mr.Number, c.a.CommitSHA, expected, c.above, bot)
+		} else {
+			merged, err = guarded.MergeMRAt(ctx, c.mr.Number, c.a.CommitSHA, expected, bot)
+		}
 		if errors.Is(err, agentorg.ErrTargetMoved) {
 			return true, nil
 		}

@@ -165,20 +165,28 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarge
 		return "", false, err
 	}
 	commit := strings.TrimSpace(out)
-	if beforeUpdateRef != nil {
-		beforeUpdateRef()
-	}
-	// One transaction moves target (a compare-and-swap) and, like a forge's
-	// "delete source branch", deletes the merged branch if it still points at
-	// what was merged: a merged branch only slows every later fetch and push.
-	tx := fmt.Sprintf("update refs/heads/%s %s %s\ndelete refs/heads/%s %s\n", target, commit, tip, source, expected)
-	if _, err := gitWith(ctx, dir, who, strings.NewReader(tx), "update-ref", "-m", "agentorg: "+firstLine(message), "--stdin"); err != nil {
+	if err := moveTarget(ctx, dir, who, source, target, expected, tip, commit, message); err != nil {
 		// Another merge moved target (or holds its lock): start over,
 		// unless the caller validated this very target.
 		if expectedTarget != "" {
 			return "", false, fmt.Errorf("merge %s into %s: %w (%v)", source, target, agentorg.ErrTargetMoved, err)
 		}
 		return "", true, err
+	}
+	return commit, false, nil
+}
+
+// moveTarget moves target from tip to the merge commit in one transaction (a
+// compare-and-swap) that, like a forge's "delete source branch", also
+// deletes the merged branch if it still points at what was merged: a merged
+// branch only slows every later fetch and push.
+func moveTarget(ctx context.Context, dir string, who Identity, source, target, head, tip, commit, message string) error {
+	if beforeUpdateRef != nil {
+		beforeUpdateRef()
+	}
+	tx := fmt.Sprintf("update refs/heads/%s %s %s\ndelete refs/heads/%s %s\n", target, commit, tip, source, head)
+	if _, err := gitWith(ctx, dir, who, strings.NewReader(tx), "update-ref", "-m", "agentorg: "+firstLine(message), "--stdin"); err != nil {
+		return err
 	}
 	// Every merge walks the target's history (merge-base, merge-tree); a
 	// commit-graph keeps that walk short as history grows, as a forge does.
@@ -189,7 +197,7 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarge
 	if mergesSinceGraph.Add(1)%graphEvery == 1 {
 		gitWith(ctx, dir, who, strings.NewReader(commit+"\n"), "commit-graph", "write", "--split", "--stdin-commits", "--no-progress")
 	}
-	return commit, false, nil
+	return nil
 }
 
 // graphEvery is how many merges share one commit-graph write.

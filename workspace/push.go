@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -43,21 +44,55 @@ func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
 const unpackLimit = 100
 
 // pushLocal is Push to a local bare origin (with no branch checked out
-// anywhere), which is agentorg's embedded forge:
-// like the forge's merges, it works on the origin repository with
-// plumbing. A git push there costs seven processes, and both ends read
-// every ref of the origin (the advertisement, the sender's "what do they
-// have", the connectivity check twice): with a thousand merge requests
-// open, 50 to 75 ms of CPU a push, half of all the git time `agentorg
-// bench` measured. Here it is three processes whatever the number of refs:
-// the commit's objects that the target branch lacks, packed in the mirror
-// and stored in the origin, then the ref. The origin's hooks do not run,
-// as they do not for the forge's merges.
+// anywhere), which is agentorg's embedded forge: like the forge's merges,
+// it works on the origin repository with plumbing. A git push there costs
+// seven processes, and both ends read every ref of the origin (the
+// advertisement, the sender's "what do they have", the connectivity check
+// twice): with a thousand merge requests open, 50 to 75 ms of CPU a push,
+// half of all the git time `agentorg bench` measured. Here it is three
+// processes whatever the number of refs: the commit's objects that the
+// target branch lacks, packed in the mirror and stored in the origin (see
+// SendObjects), then the ref. The origin's hooks do not run, as they do not
+// for the forge's merges.
 //
-// done is false, with no error, when the objects cannot be sent this way
-// for sure (no target branch fetched, or the origin lacks the fetched
-// tip); the caller then pushes with git.
+// done is false, with no error, when the objects cannot be sent this way;
+// the caller then pushes with git.
 func (m *Mirror) pushLocal(ctx context.Context, commit, branch string) (done bool, err error) {
+	if sent, err := m.sendObjects(ctx, commit); !sent || err != nil {
+		return false, err
+	}
+	if _, err := gitWith(ctx, m.Origin, defaultIdentity, nil, "update-ref", "-m", "agentorg: push", "refs/heads/"+branch, commit); err != nil {
+		return false, fmt.Errorf("push %s to %s: %w", commit, branch, err)
+	}
+	return true, nil
+}
+
+// SendObjects copies into a local bare origin the objects of commit that
+// it lacks, moving no ref: a merge train sends its validated merge commits
+// this way, once for the whole train, for the forge to land them
+// (LandMerge). It fails with errors.ErrUnsupported when the origin is not
+// such a repository or the objects cannot be sent for sure.
+func (m *Mirror) SendObjects(ctx context.Context, commit string) error {
+	if !m.localOrigin() || mayHaveWorktrees(m.Origin) {
+		return fmt.Errorf("send %s to %s: %w", commit, m.Origin, errors.ErrUnsupported)
+	}
+	if err := revArgs(commit); err != nil {
+		return err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	sent, err := m.sendObjects(ctx, commit)
+	if err == nil && !sent {
+		err = fmt.Errorf("send %s to %s: %w", commit, m.Origin, errors.ErrUnsupported)
+	}
+	return err
+}
+
+// sendObjects packs in the mirror the objects of commit that the origin's
+// target branches lack and stores them in the origin. sent is false, with
+// no error, when that cannot be done for sure: no target branch fetched,
+// the origin lacks the fetched tip, or the pack is too large to hold.
+func (m *Mirror) sendObjects(ctx context.Context, commit string) (sent bool, err error) {
 	// What the origin surely has: a target branch's tip as last fetched,
 	// present in the origin (a target moves forward, keeping it, unless
 	// someone rewrote it; then ask).
@@ -88,7 +123,7 @@ func (m *Mirror) pushLocal(ctx context.Context, commit, branch string) (done boo
 	}
 	// A pack starts "PACK", version, object count (big-endian).
 	if len(pack) < 12 || pack[:4] != "PACK" {
-		return false, fmt.Errorf("push %s: pack-objects wrote no pack", commit)
+		return false, fmt.Errorf("send %s: pack-objects wrote no pack", commit)
 	}
 	if n := binary.BigEndian.Uint32([]byte(pack[8:12])); n > 0 {
 		store := []string{"unpack-objects", "-q"}
@@ -96,11 +131,8 @@ func (m *Mirror) pushLocal(ctx context.Context, commit, branch string) (done boo
 			store = []string{"index-pack", "--stdin"}
 		}
 		if _, err := gitWith(ctx, m.Origin, defaultIdentity, strings.NewReader(pack), store...); err != nil {
-			return false, fmt.Errorf("push %s to %s: %w", commit, branch, err)
+			return false, fmt.Errorf("send %s to %s: %w", commit, m.Origin, err)
 		}
-	}
-	if _, err := gitWith(ctx, m.Origin, defaultIdentity, nil, "update-ref", "-m", "agentorg: push", "refs/heads/"+branch, commit); err != nil {
-		return false, fmt.Errorf("push %s to %s: %w", commit, branch, err)
 	}
 	return true, nil
 }

@@ -38,7 +38,12 @@ type Options struct {
 	// target branch is not at expectedTarget (agentorg.ErrTargetMoved); an
 	// empty expectedTarget means any. MergeMRAt needs it.
 	MergeAt func(ctx context.Context, source, target, expectedHead, expectedTarget, message string) (mergeSHA string, err error)
-	Now     func() time.Time // defaults to time.Now; tests may fix it
+	// Land, when set, lands a merge commit the caller built (see
+	// agentorg.CommitLander): target moves from expectedTarget to commit,
+	// whose parents must be expectedTarget and expectedHead. Idempotent
+	// like Merge; LandMR needs it.
+	Land func(ctx context.Context, source, target, expectedHead, expectedTarget, commit, message string) (mergeSHA string, err error)
+	Now  func() time.Time // defaults to time.Now; tests may fix it
 }
 
 // Tracker implements agentorg.Tracker on SQLite. It is safe for concurrent use,
@@ -46,12 +51,14 @@ type Options struct {
 type Tracker struct {
 	db    *sql.DB
 	merge func(ctx context.Context, source, target, expectedHead, expectedTarget, message string) (string, error)
+	land  func(ctx context.Context, source, target, expectedHead, expectedTarget, commit, message string) (string, error)
 	now   func() time.Time
 }
 
 var (
 	_ agentorg.Tracker             = (*Tracker)(nil)
 	_ agentorg.TargetGuardedMerger = (*Tracker)(nil)
+	_ agentorg.CommitLander        = (*Tracker)(nil)
 )
 
 // New returns a tracker over db, which should come from sqlitedb.Open: the
@@ -72,7 +79,7 @@ func New(db *sql.DB, o Options) *Tracker {
 			return o.Merge(ctx, source, target, head, message)
 		}
 	}
-	return &Tracker{db: db, merge: merge, now: now}
+	return &Tracker{db: db, merge: merge, land: o.Land, now: now}
 }
 
 // timeLayout is fixed width (always nine fractional digits, always Z) so that

@@ -317,6 +317,28 @@ func (t *Tracker) MergeMR(ctx context.Context, number int64, expectedSHA, actor 
 // at another commit it merges nothing and returns agentorg.ErrTargetMoved.
 // An empty expectedTarget is MergeMR.
 func (t *Tracker) MergeMRAt(ctx context.Context, number int64, expectedSHA, expectedTarget, actor string) (agentorg.MergeRequest, error) {
+	if t.merge == nil {
+		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: the embedded tracker has no repository to merge into (Options.Merge is nil)", number)
+	}
+	return t.mergeWith(ctx, number, expectedSHA, actor, func(m agentorg.MergeRequest, msg string) (string, error) {
+		return t.merge(ctx, m.SourceBranch, m.TargetBranch, expectedSHA, expectedTarget, msg)
+	})
+}
+
+// LandMR is MergeMRAt landing commit, a merge commit the caller built on
+// expectedTarget and validated (a merge train's), through Options.Land.
+func (t *Tracker) LandMR(ctx context.Context, number int64, expectedSHA, expectedTarget, commit, actor string) (agentorg.MergeRequest, error) {
+	if t.land == nil {
+		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: the embedded tracker has no repository to land merges in (Options.Land is nil)", number)
+	}
+	return t.mergeWith(ctx, number, expectedSHA, actor, func(m agentorg.MergeRequest, msg string) (string, error) {
+		return t.land(ctx, m.SourceBranch, m.TargetBranch, expectedSHA, expectedTarget, commit, msg)
+	})
+}
+
+// mergeWith checks that the request is open at expectedSHA, runs the git
+// side through do, and records the merge.
+func (t *Tracker) mergeWith(ctx context.Context, number int64, expectedSHA, actor string, do func(m agentorg.MergeRequest, message string) (string, error)) (agentorg.MergeRequest, error) {
 	m, err := t.MR(ctx, number)
 	if err != nil {
 		return agentorg.MergeRequest{}, err
@@ -330,16 +352,12 @@ func (t *Tracker) MergeMRAt(ctx context.Context, number int64, expectedSHA, expe
 	if m.HeadSHA != expectedSHA {
 		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: head is %s, expected %s: %w", number, m.HeadSHA, expectedSHA, agentorg.ErrHeadMoved)
 	}
-	if t.merge == nil {
-		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: the embedded tracker has no repository to merge into (Options.Merge is nil)", number)
-	}
 
 	// The git merge runs outside any transaction: it can take a while and
 	// must not hold SQLite's write lock meanwhile. It is idempotent, so a
 	// concurrent MergeMR of the same request gets the same merge commit, and
 	// a retry after a crash between git and the record below completes it.
-	msg := fmt.Sprintf("Merge branch '%s' into '%s'\n\n%s\n\nMerge request !%d", m.SourceBranch, m.TargetBranch, m.Title, number)
-	mergeSHA, err := t.merge(ctx, m.SourceBranch, m.TargetBranch, expectedSHA, expectedTarget, msg)
+	mergeSHA, err := do(m, agentorg.MergeMessage(m.SourceBranch, m.TargetBranch, m.Title, number))
 	if err != nil {
 		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: merge %s into %s: %w", number, m.SourceBranch, m.TargetBranch, err)
 	}
