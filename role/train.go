@@ -291,7 +291,8 @@ func validateTrain(ctx context.Context, d *Deps, vr *Run, dir, base, tip string,
 			return nil, external, err
 		}
 		crits, source := criteria.FromIssueOrPlan(c.issue.Body, plan)
-		verdicts, spent, err := judge(ctx, d, &cr, c.a.N, runner, c.below, c.above, crits, results, tr)
+		diff := func() (string, error) { return d.Mirror.Diff(ctx, c.below, c.above) }
+		verdicts, spent, err := judge(ctx, d, &cr, c.a.N, runner, diff, crits, results, tr)
 		external += spent
 		if err != nil {
 			return nil, external, err

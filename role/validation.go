@@ -33,17 +33,13 @@ type validation struct {
 // finding; GO means none. The report is posted on the issue.
 func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha string) (v validation, err error) {
 	n := r.Issue.Number
-	changes, err := d.Mirror.Numstat(ctx, base, sha)
-	if err != nil {
-		return v, err
-	}
-	added, err := d.Mirror.AddedLines(ctx, base, sha)
+	ch, err := d.Mirror.Changes(ctx, base, sha)
 	if err != nil {
 		return v, err
 	}
 	h := d.Workflow.Hygiene
-	hyg := hygiene.Check(hygiene.Rules{Allow: h.Allow, Deny: h.Deny, MaxDiffLines: h.MaxDiffLines}, changes, added)
-	if len(changes) == 0 {
+	hyg := hygiene.Check(hygiene.Rules{Allow: h.Allow, Deny: h.Deny, MaxDiffLines: h.MaxDiffLines}, ch.Files, ch.Added)
+	if len(ch.Files) == 0 {
 		v.findings = append(v.findings, eventlog.Finding{Key: keyEmpty, Text: "The commit changes nothing compared with the target branch."})
 	}
 	for _, f := range hyg {
@@ -97,7 +93,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		return v, err
 	}
 	crits, source := criteria.FromIssueOrPlan(r.Issue.Body, plan)
-	verdicts, spent, err := judge(ctx, d, r, attempt, runner, base, sha, crits, results, tr)
+	verdicts, spent, err := judge(ctx, d, r, attempt, runner, func() (string, error) { return ch.Diff, nil }, crits, results, tr)
 	v.external += spent
 	if err != nil {
 		return v, err
@@ -114,7 +110,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Validation of attempt %d: **%s** (distance %d)\n\nCommit `%s`, checked out clean, on top of the target branch at `%s`; %d file(s) changed.\n\n| check | result | time |\n|---|---|---|\n",
-		attempt, v.verdict, len(v.findings), short(sha), short(base), len(changes))
+		attempt, v.verdict, len(v.findings), short(sha), short(base), len(ch.Files))
 	for _, res := range results {
 		mark := "passed"
 		if !res.Passed {
@@ -144,7 +140,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 // command in the checkout, the others by the validator agent. A command runs
 // once per tree: the runner's cache answers the next criterion that names it
 // (a merge train judges several issues on one tree).
-func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner, base, sha string, crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }) ([]criteria.Result, time.Duration, error) {
+func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner, diff func() (string, error), crits []criteria.Criterion, results []check.Result, tr interface{ Write([]byte) (int, error) }) ([]criteria.Result, time.Duration, error) {
 	dir := runner.dir
 	var spent time.Duration
 	out := make([]criteria.Result, len(crits))
@@ -190,7 +186,7 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner
 	if err != nil {
 		return nil, spent, err
 	}
-	prompt, ids, err := judgePrompt(ctx, d, r, base, sha, crits, out, toJudge, results)
+	prompt, ids, err := judgePrompt(d, r, diff, crits, out, toJudge, results)
 	if err != nil {
 		return nil, spent, err
 	}
@@ -240,7 +236,7 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner
 	return out, spent, nil
 }
 
-func judgePrompt(ctx context.Context, d *Deps, r *Run, base, sha string, crits []criteria.Criterion, done []criteria.Result, toJudge []int, results []check.Result) (string, []int, error) {
+func judgePrompt(d *Deps, r *Run, diffOf func() (string, error), crits []criteria.Criterion, done []criteria.Result, toJudge []int, results []check.Result) (string, []int, error) {
 	var cb strings.Builder
 	cb.WriteString("Acceptance criteria:\n\n")
 	for i, c := range crits {
@@ -265,7 +261,7 @@ func judgePrompt(ctx context.Context, d *Deps, r *Run, base, sha string, crits [
 			fmt.Fprintf(&kb, "- `%s`: FAILED (%s)\n\n```\n%s\n```\n", res.Name, res.Reason, strings.TrimRight(check.Trim(res.Output, 2<<10), "\n"))
 		}
 	}
-	diff, err := d.Mirror.Diff(ctx, base, sha)
+	diff, err := diffOf()
 	if err != nil {
 		return "", nil, err
 	}

@@ -4,39 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/agentorg/agentorg/hygiene"
 )
-
-// Numstat lists the files that differ between two commits with their added
-// and deleted lines; binary files are marked, as git sees them.
-func (m *Mirror) Numstat(ctx context.Context, from, to string) ([]hygiene.Change, error) {
-	if err := revArgs(from, to); err != nil {
-		return nil, err
-	}
-	out, err := git(ctx, m.Dir, "diff", "--numstat", "-z", "--no-renames", "--no-color", from, to, "--")
-	if err != nil {
-		return nil, err
-	}
-	var cs []hygiene.Change
-	for _, rec := range splitZ(out) {
-		f := strings.SplitN(rec, "\t", 3)
-		if len(f) != 3 {
-			continue
-		}
-		c := hygiene.Change{Path: f[2]}
-		if f[0] == "-" && f[1] == "-" {
-			c.Binary = true
-		} else {
-			c.Added, _ = strconv.Atoi(f[0])
-			c.Deleted, _ = strconv.Atoi(f[1])
-		}
-		cs = append(cs, c)
-	}
-	return cs, nil
-}
 
 // AddedLines returns every line added by each commit in from..to (not just
 // the net diff: pushing a branch pushes its whole history).
@@ -44,41 +15,33 @@ func (m *Mirror) AddedLines(ctx context.Context, from, to string) ([]hygiene.Add
 	if err := revArgs(from, to); err != nil {
 		return nil, err
 	}
-	out, err := git(ctx, m.Dir, "log", "-p", "-U0", "--no-color", "--no-renames", "--no-merges", "--format=%x01%H", from+".."+to, "--")
+	out, err := git(ctx, m.Dir, append(append([]string{"log", "-p", "-U0", "--no-merges", "--format=%x01%H"}, diffOptions...), from+".."+to, "--")...)
 	if err != nil {
 		return nil, err
 	}
+	// Each commit's patch follows its "\x01<sha>" line; no line of a
+	// patch starts with \x01 (each has its prefix: +, -, space, \).
 	var added []hygiene.Added
-	var commit, path string
-	line := 0
-	for _, l := range strings.Split(out, "\n") {
-		switch {
-		case strings.HasPrefix(l, "\x01"):
-			commit, path = l[1:], ""
-		case strings.HasPrefix(l, "+++ "):
-			path = strings.TrimPrefix(strings.TrimPrefix(l, "+++ "), "b/")
-		case strings.HasPrefix(l, "@@ "):
-			// @@ -a,b +c,d @@: added lines start at c.
-			if i := strings.Index(l, " +"); i >= 0 {
-				f := strings.FieldsFunc(l[i+2:], func(r rune) bool { return r == ',' || r == ' ' })
-				if len(f) > 0 {
-					line, _ = strconv.Atoi(f[0])
-				}
-			}
-		case strings.HasPrefix(l, "+") && path != "" && path != "/dev/null":
-			added = append(added, hygiene.Added{Commit: commit, Path: path, Line: line, Text: l[1:]})
-			line++
-		}
+	for _, part := range strings.Split(out, "\n\x01") {
+		part = strings.TrimPrefix(part, "\x01")
+		commit, patch, _ := strings.Cut(part, "\n")
+		_, a := parseDiff(patch, commit)
+		added = append(added, a...)
 	}
 	return added, nil
 }
+
+// diffOptions make a diff read the same whatever the user's git config
+// says, since it is parsed (parseDiff): no color, no renames, the a/ and b/
+// prefixes, paths from the top, no external or converted diff.
+var diffOptions = []string{"--no-color", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-relative", "--src-prefix=a/", "--dst-prefix=b/"}
 
 // Diff returns the unified diff between two commits.
 func (m *Mirror) Diff(ctx context.Context, from, to string) (string, error) {
 	if err := revArgs(from, to); err != nil {
 		return "", err
 	}
-	return git(ctx, m.Dir, "diff", "--no-color", "--no-renames", from, to, "--")
+	return git(ctx, m.Dir, append(append([]string{"diff"}, diffOptions...), from, to, "--")...)
 }
 
 // Tree returns the tree a commit records: two commits with the same tree

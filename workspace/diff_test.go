@@ -1,10 +1,14 @@
 package workspace
 
 import (
+	"context"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/agentorg/agentorg/hygiene"
 )
 
 func TestNumstatAndAddedLinesSeeHistory(t *testing.T) {
@@ -12,7 +16,7 @@ func TestNumstatAndAddedLinesSeeHistory(t *testing.T) {
 	c1 := f.commit(t, "topic", f.base, map[string]string{"key.txt": "AKIAIOSFODNN7EXAMPLE\n", "logo.png": "\x89PNG\x00\x01\x02"}, "add key")
 	c2 := f.commit(t, "topic", c1, map[string]string{"key.txt": "", "a.go": "package a\n\nvar x = 1\n"}, "drop key")
 	m := f.mirror(t)
-	cs, err := m.Numstat(ctx, f.base, c2)
+	cs, err := m.numstat(ctx, f.base, c2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,4 +164,32 @@ func TestTreeLooseAndPacked(t *testing.T) {
 	if _, err := m.Tree(ctx, strings.Repeat("ab", 20)); err == nil {
 		t.Fatal("Tree of a missing commit succeeded")
 	}
+}
+
+// numstat is git's own count of what Changes reads from the diff: the
+// files that differ with their added and deleted lines, binary marked.
+func (m *Mirror) numstat(ctx context.Context, from, to string) ([]hygiene.Change, error) {
+	if err := revArgs(from, to); err != nil {
+		return nil, err
+	}
+	out, err := git(ctx, m.Dir, "diff", "--numstat", "-z", "--no-renames", "--no-color", from, to, "--")
+	if err != nil {
+		return nil, err
+	}
+	var cs []hygiene.Change
+	for _, rec := range splitZ(out) {
+		f := strings.SplitN(rec, "\t", 3)
+		if len(f) != 3 {
+			continue
+		}
+		c := hygiene.Change{Path: f[2]}
+		if f[0] == "-" && f[1] == "-" {
+			c.Binary = true
+		} else {
+			c.Added, _ = strconv.Atoi(f[0])
+			c.Deleted, _ = strconv.Atoi(f[1])
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
 }
