@@ -78,14 +78,40 @@ type cachedStmt struct {
 // of wrappers (sqlite.Limit finds the connection that way).
 func (c *cachingConn) Unwrap() driver.Conn { return c.innerConn }
 
-// cacheable reports whether the cache may keep a statement for query. Text
-// with a ';' before its end may hold several statements (migrations send
-// whole scripts), which the driver runs one by one, parsing each run; they
-// go to the driver unchanged. A ';' in a literal or comment also refuses
-// caching, which costs only the parse.
+// cacheable reports whether query is one statement the cache may keep: one
+// with no ';' but at its very end, outside literals, quoted names and
+// comments (River's SQL has ';' in comments). Text with several statements
+// (migrations send whole scripts) goes to the driver unchanged, which runs
+// them one by one. Should a script pass as one statement anyway, the driver
+// runs it the same way from a prepared statement, parsing it each time.
 func cacheable(query string) bool {
-	i := strings.IndexByte(query, ';')
-	return i < 0 || i == len(query)-1
+	for i := 0; i < len(query); i++ {
+		var end string // what closes the literal, name or comment at i
+		switch query[i] {
+		case ';':
+			return i == len(query)-1
+		case '\'', '"', '`':
+			end = query[i : i+1]
+		case '[':
+			end = "]"
+		case '-':
+			if strings.HasPrefix(query[i:], "--") {
+				end = "\n"
+			}
+		case '/':
+			if strings.HasPrefix(query[i:], "/*") {
+				end, i = "*/", i+1
+			}
+		}
+		if end != "" {
+			j := strings.Index(query[i+1:], end)
+			if j < 0 {
+				return true // open to the end of the text: no ';' follows
+			}
+			i += j + len(end)
+		}
+	}
+	return true
 }
 
 // stmt returns the statement cached for query, preparing it on a miss. It

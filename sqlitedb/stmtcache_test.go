@@ -328,16 +328,48 @@ func TestSeveralStatementsInOneText(t *testing.T) {
 	if got := n.direct.Load(); got != 2 {
 		t.Errorf("%d calls went to the driver unchanged, want the 2 scripts", got)
 	}
-	// One statement ending in ';' is cached.
+	// One statement ending in ';', or with one in a comment, is cached.
 	if err := db.QueryRow("SELECT count(*) FROM a;").Scan(&c); err != nil || c != 3 {
 		t.Fatalf("query with a final ';': %d, %v", c, err)
 	}
-	if got := n.prepared.Load() - before; got != 1 {
-		t.Errorf("prepared %d statements, want 1", got)
+	if err := db.QueryRow("SELECT count(*) -- all; of them\nFROM a").Scan(&c); err != nil || c != 3 {
+		t.Fatalf("query with a ';' in a comment: %d, %v", c, err)
+	}
+	if got := n.prepared.Load() - before; got != 2 {
+		t.Errorf("prepared %d statements, want 2", got)
 	}
 	for _, q := range cached(t, db) {
-		if strings.Contains(strings.TrimSuffix(q, ";"), ";") {
+		if strings.Contains(q, "INSERT") {
 			t.Errorf("cached a script: %q", q)
+		}
+	}
+}
+
+func TestCacheableFindsOneStatement(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		one   bool
+	}{
+		{"SELECT 1", true},
+		{"SELECT 1;", true},
+		{"", true},
+		{"SELECT 1; SELECT 2", false},
+		{"SELECT 1;\n", false}, // the driver runs a tail as a script
+		{"SELECT 1 -- one; two\nFROM t", true},
+		{"SELECT 1 -- one; two", true},
+		{"SELECT 1 /* one; two */ FROM t", true},
+		{"SELECT 1 /*/ ; */ FROM t", true},
+		{"SELECT 1 /* open; ", true},
+		{"SELECT 'a;b', 'it''s;' FROM t", true},
+		{"SELECT 'it''s'; DROP TABLE t", false},
+		{`SELECT "a;b", ` + "`c;d`, [e;f] FROM t", true},
+		{"SELECT 1 - -2; SELECT 2", false},
+		{"SELECT 2 / 1; SELECT 2", false},
+		{"SELECT '-- not a comment'; SELECT 2", false},
+		{"CREATE TABLE a (x); INSERT INTO a VALUES (1)", false},
+	} {
+		if got := cacheable(c.query); got != c.one {
+			t.Errorf("cacheable(%q) = %v, want %v", c.query, got, c.one)
 		}
 	}
 }
