@@ -7,6 +7,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -14,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the pure Go driver "sqlite"
+	"modernc.org/sqlite"
 )
 
 // BusyTimeout is how long a connection waits for another connection's write
@@ -51,8 +52,15 @@ var params = strings.Join([]string{
 // with WAL journaling, a busy timeout of BusyTimeout, foreign keys enforced,
 // synchronous=NORMAL, and transactions that take the write lock at BEGIN
 // (read-only transactions, sql.TxOptions{ReadOnly: true}, begin deferred and
-// must not write). The caller closes the returned pool.
+// must not write). Each connection keeps its statements prepared, by their
+// text. The caller closes the returned pool.
 func Open(path string) (*sql.DB, error) {
+	return openDB(path, newCachingConnector)
+}
+
+// openDB is Open with the driver's connector wrapped by wrap: tests compare
+// the statement cache with the driver alone, and count what it does.
+func openDB(path string, wrap func(driver.Connector) driver.Connector) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlitedb: empty database path")
 	}
@@ -60,15 +68,16 @@ func Open(path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", dsn)
+	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitedb: open %s: %w", path, err)
 	}
+	db := sql.OpenDB(wrap(connector))
 	db.SetMaxOpenConns(MaxOpenConns)
 	// Keep the connections: reopening one reruns the pragmas and drops its cache.
 	db.SetMaxIdleConns(MaxOpenConns)
 
-	// sql.Open is lazy; open one connection now so that a bad path or a
+	// sql.OpenDB is lazy; open one connection now so that a bad path or a
 	// file that cannot switch to WAL fails here rather than on first use.
 	ctx, cancel := context.WithTimeout(context.Background(), BusyTimeout+5*time.Second)
 	defer cancel()
