@@ -58,7 +58,7 @@ const unpackLimit = 100
 // done is false, with no error, when the objects cannot be sent this way;
 // the caller then pushes with git.
 func (m *Mirror) pushLocal(ctx context.Context, commit, branch string) (done bool, err error) {
-	if sent, err := m.sendObjects(ctx, commit); !sent || err != nil {
+	if sent, err := m.sendObjects(ctx, commit, unpackLimit); !sent || err != nil {
 		return false, err
 	}
 	if _, err := gitWith(ctx, m.Origin, defaultIdentity, nil, "update-ref", "-m", "agentorg: push", "refs/heads/"+branch, commit); err != nil {
@@ -81,7 +81,10 @@ func (m *Mirror) SendObjects(ctx context.Context, commit string) error {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	sent, err := m.sendObjects(ctx, commit)
+	// Loose up to a larger count: LandMerge reads each merge commit's
+	// parents and tree, which it does from a loose object's file and
+	// otherwise with a git process per commit.
+	sent, err := m.sendObjects(ctx, commit, 10*unpackLimit)
 	if err == nil && !sent {
 		err = fmt.Errorf("send %s to %s: %w", commit, m.Origin, errors.ErrUnsupported)
 	}
@@ -89,10 +92,11 @@ func (m *Mirror) SendObjects(ctx context.Context, commit string) error {
 }
 
 // sendObjects packs in the mirror the objects of commit that the origin's
-// target branches lack and stores them in the origin. sent is false, with
+// target branches lack and stores them in the origin, as loose objects
+// when fewer than looseMax, else as a pack. sent is false, with
 // no error, when that cannot be done for sure: no target branch fetched,
 // the origin lacks the fetched tip, or the pack is too large to hold.
-func (m *Mirror) sendObjects(ctx context.Context, commit string) (sent bool, err error) {
+func (m *Mirror) sendObjects(ctx context.Context, commit string, looseMax uint32) (sent bool, err error) {
 	// What the origin surely has: a target branch's tip as last fetched,
 	// present in the origin (a target moves forward, keeping it, unless
 	// someone rewrote it; then ask).
@@ -127,7 +131,7 @@ func (m *Mirror) sendObjects(ctx context.Context, commit string) (sent bool, err
 	}
 	if n := binary.BigEndian.Uint32([]byte(pack[8:12])); n > 0 {
 		store := []string{"unpack-objects", "-q"}
-		if n >= unpackLimit {
+		if n >= looseMax {
 			store = []string{"index-pack", "--stdin"}
 		}
 		if _, err := gitWith(ctx, m.Origin, defaultIdentity, strings.NewReader(pack), store...); err != nil {
