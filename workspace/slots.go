@@ -1,0 +1,372 @@
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+)
+
+// maxIdleSlots bounds the clean checkouts a pool keeps between leases: as
+// many as runs usually overlap; a burst beyond it is deleted on release.
+const maxIdleSlots = 8
+
+// A pool of slots: detached worktrees of the mirror that runs lease one at a
+// time, each brought to the commit asked for. Reusing them instead of
+// creating and deleting a checkout per run matters on ext4, where the cost
+// of every new inode grows with the inodes freed in the last minutes.
+type slotPool struct {
+	mu     sync.Mutex
+	free   []*slot
+	leased map[string]bool // dirs of the slots out on lease or being made
+}
+
+type slot struct {
+	dir   string
+	admin string      // its registration, <mirror>/worktrees/<id>
+	mode  fs.FileMode // of the directories git makes in it: 0777 less the umask, and a setgid bit they inherit
+}
+
+// pool returns the pool of the slots under dir (absolute).
+func (m *Mirror) pool(dir string) *slotPool {
+	m.poolsMu.Lock()
+	defer m.poolsMu.Unlock()
+	if m.pools == nil {
+		m.pools = map[string]*slotPool{}
+	}
+	p := m.pools[dir]
+	if p == nil {
+		p = &slotPool{leased: map[string]bool{}}
+		m.pools[dir] = p
+	}
+	return p
+}
+
+// Lease returns dir, a detached worktree of exactly sha under poolDir, as
+// clean as a fresh checkout, for the caller's use alone until it calls
+// release (which may be called more than once). An idle slot from an earlier
+// lease is reused when it can be brought to sha; otherwise, or if that
+// fails in any way, a new slot is made. A pool knows only the slots it made:
+// what another process or a crash left under poolDir is never leased (see
+// RemoveIdleSlots).
+func (m *Mirror) Lease(ctx context.Context, poolDir, sha string) (dir string, release func() error, err error) {
+	poolDir, err = filepath.Abs(poolDir)
+	if err != nil {
+		return "", nil, err
+	}
+	commit, err := m.exactCommit(ctx, sha)
+	if err != nil {
+		return "", nil, err
+	}
+	p := m.pool(poolDir)
+	if s := p.take(); s != nil {
+		m.mu.RLock()
+		err := m.refresh(ctx, s, commit)
+		m.mu.RUnlock()
+		if err == nil {
+			return s.dir, p.releaser(m, s), nil
+		}
+		if ctx.Err() != nil {
+			// Cut short, not broken: it is only dirty, as every idle slot is.
+			p.put(m, s)
+			return "", nil, ctx.Err()
+		}
+		// Something the refresh could not undo: start over in a new slot.
+		p.drop(m, s)
+	}
+	s, err := m.newSlot(ctx, p, poolDir, commit)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.dir, p.releaser(m, s), nil
+}
+
+// take hands out an idle slot, the most recently used, or nil.
+func (p *slotPool) take() *slot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) == 0 {
+		return nil
+	}
+	s := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	p.leased[s.dir] = true
+	return s
+}
+
+// releaser returns the release function of a lease of s; only its first
+// call returns s, so that a slot never goes to two leases.
+func (p *slotPool) releaser(m *Mirror, s *slot) func() error {
+	var once sync.Once
+	var err error
+	return func() error {
+		once.Do(func() { err = p.put(m, s) })
+		return err
+	}
+}
+
+// put returns a leased slot to the idle ones, or deletes it when enough
+// are idle.
+func (p *slotPool) put(m *Mirror, s *slot) error {
+	p.mu.Lock()
+	if len(p.free) < maxIdleSlots {
+		delete(p.leased, s.dir)
+		p.free = append(p.free, s)
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	return p.drop(m, s)
+}
+
+// drop deletes a leased slot. It stays marked leased until it is gone, so
+// that RemoveIdleSlots does not delete it at the same time.
+func (p *slotPool) drop(m *Mirror, s *slot) error {
+	err := m.removeTree(context.Background(), s.dir, s.admin)
+	p.mu.Lock()
+	delete(p.leased, s.dir)
+	p.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("remove checkout slot %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// newSlot makes a new slot at commit under poolDir, leased to the caller.
+// Its name is random and its directory made exclusively, so that it never
+// lands on a slot another process or a crash left there.
+func (m *Mirror) newSlot(ctx context.Context, p *slotPool, poolDir, commit string) (*slot, error) {
+	if err := os.MkdirAll(poolDir, 0o755); err != nil {
+		return nil, err
+	}
+	var dir string
+	for {
+		dir = filepath.Join(poolDir, "slot-"+strconv.FormatUint(rand.Uint64(), 36))
+		p.mu.Lock()
+		taken := p.leased[dir]
+		p.leased[dir] = true
+		p.mu.Unlock()
+		if taken {
+			continue
+		}
+		// 0777 as git makes directories: the umask decides, as in the rest of
+		// the checkout (see sameModes).
+		err := os.Mkdir(dir, 0o777)
+		if err == nil {
+			break
+		}
+		p.mu.Lock()
+		delete(p.leased, dir)
+		p.mu.Unlock()
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+	}
+	s, err := m.fillSlot(ctx, dir, commit)
+	if err != nil {
+		p.drop(m, &slot{dir: dir})
+		return nil, err
+	}
+	return s, nil
+}
+
+// fillSlot checks commit out in the empty directory dir: the quick path
+// (registration by hand, one read-tree), else `git worktree add`.
+func (m *Mirror) fillSlot(ctx context.Context, dir, commit string) (*slot, error) {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	admin, err := m.quickDetached(ctx, dir, commit)
+	m.mu.RUnlock()
+	if err != nil {
+		if err := m.addDetached(ctx, dir, commit); err != nil {
+			return nil, err
+		}
+		var ok bool
+		if admin, ok = m.settledWorktree(dir); !ok {
+			return nil, fmt.Errorf("checkout slot %s: git made no registration of it", dir)
+		}
+	}
+	return &slot{dir: dir, admin: admin, mode: fi.Mode() &^ fs.ModeType}, nil
+}
+
+// adminKeep is what a detached worktree's registration holds when it is
+// fresh. Anything else there (a lock, MERGE_HEAD, a rebase, reflogs,
+// per-worktree refs or config, sparse-checkout patterns) is the last
+// lease's and goes.
+var adminKeep = map[string]bool{"gitdir": true, "commondir": true, "HEAD": true, "index": true}
+
+// refresh brings an idle slot to exactly commit, as clean as a fresh
+// checkout: HEAD detached at commit, tracked files as in commit, nothing
+// untracked or ignored, modes as git makes them. Whatever it cannot make so
+// is an error, and the caller gives up the slot.
+func (m *Mirror) refresh(ctx context.Context, s *slot, commit string) error {
+	// The .git file is the one thing of the slot git trusts blindly; one
+	// pointing anywhere else is not ours to repair.
+	if fi, err := os.Lstat(filepath.Join(s.dir, ".git")); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("checkout slot %s: .git is not the file it was", s.dir)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.dir, ".git")); err != nil || canonical(string(bytes.TrimSpace(bytes.TrimPrefix(b, []byte("gitdir:"))))) != canonical(s.admin) {
+		return fmt.Errorf("checkout slot %s: .git does not point at %s", s.dir, s.admin)
+	}
+	entries, err := os.ReadDir(s.admin)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !adminKeep[e.Name()] {
+			if err := forceRemoveAll(filepath.Join(s.admin, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	// read-tree keeps the skip-worktree and intent-to-add flags of entries
+	// it finds unchanged, and a file marked skip-worktree is never compared
+	// with the tree. Those flags need index version 3 (or 4, where they
+	// cannot be told apart cheaply); such an index goes, and read-tree
+	// writes every file afresh.
+	index := filepath.Join(s.admin, "index")
+	if !plainIndex(index) {
+		if err := os.Remove(index); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := writeHead(s.admin, commit); err != nil {
+		return err
+	}
+	// --reset -u rewrites the tracked files that differ from commit by their
+	// stat data (modified, deleted, replaced by a directory) and deletes
+	// those commit no longer tracks; clean then deletes the rest, ignored
+	// files and nested repositories (-ff) included.
+	if _, err := git(ctx, s.dir, "-c", "index.version=2", "read-tree", "--reset", "-u", commit); err != nil {
+		return err
+	}
+	if _, err := git(ctx, s.dir, "clean", "-ffdxq"); err != nil {
+		return err
+	}
+	return sameModes(s)
+}
+
+// plainIndex reports whether the index file at path is absent or of
+// version 2, which has no room for skip-worktree or intent-to-add flags.
+func plainIndex(path string) bool {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [8]byte
+	_, err = f.ReadAt(h[:], 0)
+	return err == nil && bytes.Equal(h[:], []byte("DIRC\x00\x00\x00\x02"))
+}
+
+// writeHead detaches the registration's HEAD at commit, written aside and
+// renamed into place as git does (fetches read every worktree's HEAD).
+func writeHead(admin, commit string) error {
+	head := filepath.Join(admin, "HEAD")
+	if b, err := os.ReadFile(head); err == nil && string(b) == commit+"\n" {
+		return nil
+	}
+	lock := head + ".lock"
+	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(commit + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(lock, head)
+	}
+	if err != nil {
+		os.Remove(lock)
+	}
+	return err
+}
+
+// sameModes checks that every directory and file of the slot (its .git
+// file aside) has the mode a fresh checkout gives it: git cares only for a
+// file's executable bit, so a directory or file made read-only, or opened
+// to others, would survive read-tree unnoticed, and a directory read-tree
+// could not write in makes it warn, not fail.
+func sameModes(s *slot) error {
+	// Files inherit no setgid bit; executable ones get 0777 less the umask.
+	exec := s.mode.Perm()
+	plain := exec &^ 0o111
+	return filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path == s.dir || d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		if d.Name() == ".git" && filepath.Dir(path) == s.dir {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := fi.Mode() &^ fs.ModeType
+		switch {
+		case fi.IsDir() && mode == s.mode:
+		case fi.Mode().IsRegular() && (mode == plain || mode == exec):
+		default:
+			return fmt.Errorf("checkout slot %s: %s has mode %s, not as checked out", s.dir, path, fi.Mode())
+		}
+		return nil
+	})
+}
+
+// RemoveIdleSlots deletes every slot under poolDir that no lease of this
+// Mirror holds: the idle ones, and whatever a crash left there (a slot is
+// only ever dirty, but a pool leases only the slots it made itself). Call
+// it when no other process uses poolDir: at engine start, to sweep a
+// crash's slots, and at engine stop, so that an engine at rest leaves no
+// checkouts behind.
+func (m *Mirror) RemoveIdleSlots(ctx context.Context, poolDir string) error {
+	poolDir, err := filepath.Abs(poolDir)
+	if err != nil {
+		return err
+	}
+	p := m.pool(poolDir)
+	// Held throughout, so that no lease takes or makes a slot meanwhile.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, s := range p.free {
+		if err := m.removeTree(ctx, s.dir, s.admin); err != nil {
+			errs = append(errs, fmt.Errorf("remove checkout slot %s: %w", s.dir, err))
+		}
+	}
+	p.free = nil
+	entries, err := os.ReadDir(poolDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errors.Join(errs...)
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		dir := filepath.Join(poolDir, e.Name())
+		if p.leased[dir] {
+			continue
+		}
+		if err := m.RemoveWorktree(ctx, dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove leftover checkout slot %s: %w", e.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
