@@ -142,31 +142,9 @@ func (p *slotPool) drop(m *Mirror, s *slot) error {
 // Its name is random and its directory made exclusively, so that it never
 // lands on a slot another process or a crash left there.
 func (m *Mirror) newSlot(ctx context.Context, p *slotPool, poolDir, commit string) (*slot, error) {
-	if err := os.MkdirAll(poolDir, 0o755); err != nil {
+	dir, err := p.reserve(poolDir)
+	if err != nil {
 		return nil, err
-	}
-	var dir string
-	for {
-		dir = filepath.Join(poolDir, "slot-"+strconv.FormatUint(rand.Uint64(), 36))
-		p.mu.Lock()
-		taken := p.leased[dir]
-		p.leased[dir] = true
-		p.mu.Unlock()
-		if taken {
-			continue
-		}
-		// 0777 as git makes directories: the umask decides, as in the rest of
-		// the checkout (see sameModes).
-		err := os.Mkdir(dir, 0o777)
-		if err == nil {
-			break
-		}
-		p.mu.Lock()
-		delete(p.leased, dir)
-		p.mu.Unlock()
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
 	}
 	s, err := m.fillSlot(ctx, dir, commit)
 	if err != nil {
@@ -174,6 +152,33 @@ func (m *Mirror) newSlot(ctx context.Context, p *slotPool, poolDir, commit strin
 		return nil, err
 	}
 	return s, nil
+}
+
+// reserve makes the empty directory of a new slot, marked leased. Under
+// the pool's lock, so that RemoveIdleSlots neither deletes it nor the pool
+// directory meanwhile.
+func (p *slotPool) reserve(poolDir string) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := os.MkdirAll(poolDir, 0o755); err != nil {
+		return "", err
+	}
+	for {
+		dir := filepath.Join(poolDir, "slot-"+strconv.FormatUint(rand.Uint64(), 36))
+		if p.leased[dir] {
+			continue
+		}
+		// 0777 as git makes directories: the umask decides, as in the rest of
+		// the checkout (see sameModes).
+		err := os.Mkdir(dir, 0o777)
+		if err == nil {
+			p.leased[dir] = true
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
 }
 
 // fillSlot checks commit out in the empty directory dir: the quick path
@@ -366,6 +371,12 @@ func (m *Mirror) RemoveIdleSlots(ctx context.Context, poolDir string) error {
 		}
 		if err := m.RemoveWorktree(ctx, dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove leftover checkout slot %s: %w", e.Name(), err))
+		}
+	}
+	if len(p.leased) == 0 && len(errs) == 0 {
+		// Nothing left in it: an engine at rest leaves no trace.
+		if err := os.Remove(poolDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return errors.Join(errs...)
