@@ -3,11 +3,13 @@ package workspace
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -169,7 +171,7 @@ func (p *slotPool) reserve(poolDir string) (string, error) {
 			continue
 		}
 		// 0777 as git makes directories: the umask decides, as in the rest of
-		// the checkout (see sameModes).
+		// the checkout (see tidy).
 		err := os.Mkdir(dir, 0o777)
 		if err == nil {
 			p.leased[dir] = true
@@ -233,13 +235,13 @@ func (m *Mirror) refresh(ctx context.Context, s *slot, commit string) error {
 			}
 		}
 	}
-	// read-tree keeps the skip-worktree and intent-to-add flags of entries
-	// it finds unchanged, and a file marked skip-worktree is never compared
-	// with the tree. Those flags need index version 3 (or 4, where they
-	// cannot be told apart cheaply); such an index goes, and read-tree
-	// writes every file afresh.
+	// read-tree keeps the flags of the entries it finds unchanged (assume
+	// unchanged, skip-worktree, intent-to-add), and a file so marked is not
+	// compared with the tree. An index with any flag, or one tidy cannot
+	// read, goes: read-tree then writes every file afresh.
 	index := filepath.Join(s.admin, "index")
-	if !plainIndex(index) {
+	hashLen := len(commit) / 2
+	if _, err := readIndex(index, hashLen); err != nil {
 		if err := os.Remove(index); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -249,31 +251,16 @@ func (m *Mirror) refresh(ctx context.Context, s *slot, commit string) error {
 	}
 	// --reset -u rewrites the tracked files that differ from commit by their
 	// stat data (modified, deleted, replaced by a directory) and deletes
-	// those commit no longer tracks; clean then deletes the rest, ignored
-	// files and nested repositories (-ff) included.
-	if _, err := git(ctx, s.dir, "-c", "index.version=2", "read-tree", "--reset", "-u", commit); err != nil {
+	// those commit no longer tracks. core.splitIndex off: the index must be
+	// one file for tidy to read.
+	if _, err := git(ctx, s.dir, "-c", "index.version=2", "-c", "core.splitIndex=false", "read-tree", "--reset", "-u", commit); err != nil {
 		return err
 	}
-	if _, err := git(ctx, s.dir, "clean", "-ffdxq"); err != nil {
-		return err
-	}
-	return sameModes(s)
-}
-
-// plainIndex reports whether the index file at path is absent or of
-// version 2, which has no room for skip-worktree or intent-to-add flags.
-func plainIndex(path string) bool {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return true
-	}
+	tracked, err := readIndex(index, hashLen)
 	if err != nil {
-		return false
+		return fmt.Errorf("checkout slot %s: %w", s.dir, err)
 	}
-	defer f.Close()
-	var h [8]byte
-	_, err = f.ReadAt(h[:], 0)
-	return err == nil && bytes.Equal(h[:], []byte("DIRC\x00\x00\x00\x02"))
+	return tidy(s, tracked)
 }
 
 // writeHead detaches the registration's HEAD at commit, written aside and
@@ -301,38 +288,133 @@ func writeHead(admin, commit string) error {
 	return err
 }
 
-// sameModes checks that every directory and file of the slot (its .git
-// file aside) has the mode a fresh checkout gives it: git cares only for a
-// file's executable bit, so a directory or file made read-only, or opened
-// to others, would survive read-tree unnoticed, and a directory read-tree
-// could not write in makes it warn, not fail.
-func sameModes(s *slot) error {
+// Index entry modes (gitformat-index(5)).
+const (
+	modeFile    = 0o100644
+	modeExec    = 0o100755
+	modeSymlink = 0o120000
+	modeGitlink = 0o160000
+)
+
+// readIndex returns the paths a version 2 index holds, with their modes.
+// hashLen is the object ID's length in bytes. Anything unexpected (another
+// version, a flag or a conflict stage, an entry of a sparse index) is an
+// error.
+func readIndex(path string, hashLen int) (map[string]uint32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 12 || string(b[:8]) != "DIRC\x00\x00\x00\x02" {
+		return nil, fmt.Errorf("index %s is not of version 2", path)
+	}
+	n := binary.BigEndian.Uint32(b[8:12])
+	// Each entry: 40 bytes of stat data and mode, the object ID, 2 bytes
+	// of flags, the path, then 1 to 8 NULs to a multiple of 8 bytes.
+	fixed := 40 + hashLen + 2
+	if uint64(n)*uint64((fixed+2+7)&^7) > uint64(len(b)) { // a corrupt count
+		return nil, fmt.Errorf("index %s is cut short", path)
+	}
+	entries := make(map[string]uint32, n)
+	off := 12
+	for range n {
+		if off+fixed > len(b) {
+			return nil, fmt.Errorf("index %s is cut short", path)
+		}
+		mode := binary.BigEndian.Uint32(b[off+24 : off+28])
+		flags := binary.BigEndian.Uint16(b[off+40+hashLen : off+fixed])
+		end := bytes.IndexByte(b[off+fixed:], 0)
+		if end < 0 {
+			return nil, fmt.Errorf("index %s is cut short", path)
+		}
+		name := string(b[off+fixed : off+fixed+end])
+		// The top bits: assume-valid, extended (none in version 2), stage.
+		if flags&0xf000 != 0 {
+			return nil, fmt.Errorf("index %s: %s is not a plain entry (flags %#x)", path, name, flags)
+		}
+		switch mode {
+		case modeFile, modeExec, modeSymlink, modeGitlink:
+		default:
+			return nil, fmt.Errorf("index %s: %s has mode %o", path, name, mode)
+		}
+		entries[name] = mode
+		off += (fixed + end + 8) &^ 7
+	}
+	return entries, nil
+}
+
+// tidy finishes what read-tree began, from the paths the index tracks:
+// it deletes everything else in the slot (untracked and ignored files,
+// nested repositories: what `git clean -ffdx` would, without a process),
+// and checks that every tracked path is there with the mode a fresh
+// checkout gives it. git compares only a file's executable bit, so a file
+// or directory made read-only, or opened to others, would survive
+// read-tree unnoticed; and read-tree only warns about a path it could not
+// write. Such a slot is an error: it is given up.
+func tidy(s *slot, tracked map[string]uint32) error {
+	dirs := map[string]bool{}
+	for p := range tracked {
+		for d := path.Dir(p); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
 	// Files inherit no setgid bit; executable ones get 0777 less the umask.
 	exec := s.mode.Perm()
 	plain := exec &^ 0o111
-	return filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+	found := 0
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		entries, err := os.ReadDir(filepath.Join(s.dir, filepath.FromSlash(rel)))
 		if err != nil {
 			return err
 		}
-		if path == s.dir || d.Type()&fs.ModeSymlink != 0 {
-			return nil
-		}
-		if d.Name() == ".git" && filepath.Dir(path) == s.dir {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		mode := fi.Mode() &^ fs.ModeType
-		switch {
-		case fi.IsDir() && mode == s.mode:
-		case fi.Mode().IsRegular() && (mode == plain || mode == exec):
-		default:
-			return fmt.Errorf("checkout slot %s: %s has mode %s, not as checked out", s.dir, path, fi.Mode())
+		for _, e := range entries {
+			name := path.Join(rel, e.Name())
+			abs := filepath.Join(s.dir, filepath.FromSlash(name))
+			if name == ".git" {
+				continue
+			}
+			mode, isTracked := tracked[name]
+			if !isTracked && !(dirs[name] && e.IsDir()) {
+				if err := forceRemoveAll(abs); err != nil {
+					return err
+				}
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				return err
+			}
+			m := fi.Mode() &^ fs.ModeType
+			var ok bool
+			switch mode {
+			case modeFile:
+				ok = fi.Mode().IsRegular() && m == plain
+			case modeExec:
+				ok = fi.Mode().IsRegular() && m == exec
+			case modeSymlink:
+				ok = fi.Mode()&fs.ModeSymlink != 0
+			default: // a directory of tracked paths, or a submodule's
+				ok = fi.IsDir() && m == s.mode
+			}
+			if !ok {
+				return fmt.Errorf("checkout slot %s: %s is %s, not as checked out", s.dir, name, fi.Mode())
+			}
+			if isTracked {
+				found++
+			} else if err := walk(name); err != nil {
+				return err
+			}
 		}
 		return nil
-	})
+	}
+	if err := walk(""); err != nil {
+		return err
+	}
+	if found != len(tracked) {
+		return fmt.Errorf("checkout slot %s: %d of %d tracked paths are missing", s.dir, len(tracked)-found, len(tracked))
+	}
+	return nil
 }
 
 // RemoveIdleSlots deletes every slot under poolDir that no lease of this

@@ -259,7 +259,7 @@ func TestLeaseIsAsCleanAsAFreshCheckout(t *testing.T) {
 		{"index flags that hide changes", func(t *testing.T, dir string) {
 			g(t, dir, "update-index", "--skip-worktree", "sub/a.txt")
 			writeFile(t, filepath.Join(dir, "sub", "a.txt"), "hidden change\n")
-			g(t, dir, "update-index", "--assume-unchanged", "shared.txt")
+			g(t, dir, "update-index", "--assume-unchanged", "shared.txt", "README")
 			writeFile(t, filepath.Join(dir, "shared.txt"), "assumed unchanged\n")
 		}, reused},
 		{"an interrupted operation", func(t *testing.T, dir string) {
@@ -272,13 +272,13 @@ func TestLeaseIsAsCleanAsAFreshCheckout(t *testing.T) {
 			}
 			g(t, dir, "update-ref", "refs/worktree/mine", f.base)
 		}, reused},
-		{"a corrupt index", func(t *testing.T, dir string) {
+		{"a corrupt index", func(t *testing.T, dir string) { // read-tree then writes every file
 			p := g(t, dir, "rev-parse", "--git-path", "index")
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(dir, p)
 			}
 			writeFile(t, p, "DIRC\x00\x00\x00\x02garbage")
-		}, replaced},
+		}, reused},
 		{"a .git file pointing elsewhere", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, ".git"), "gitdir: "+filepath.Join(outside, "nowhere")+"\n")
 		}, replaced},
@@ -494,5 +494,52 @@ func TestSlotsOfACrashAreNeverLeasedAndAreSwept(t *testing.T) {
 	defer release()
 	if again != dir {
 		t.Fatalf("leased %s, want the idle %s", again, dir)
+	}
+}
+
+// readIndex reads what git writes: short names, a long path, executables,
+// symlinks; and refuses an index with flags.
+func TestReadIndexReadsWhatGitWrites(t *testing.T) {
+	dir := t.TempDir()
+	g(t, dir, "init", "--quiet")
+	want := map[string]uint32{}
+	for i := range 40 {
+		name := string(rune('a' + i%26))
+		if i >= 26 {
+			name = "dir/" + name
+		}
+		writeFile(t, filepath.Join(dir, name), name)
+		want[name] = modeFile
+	}
+	long := strings.Repeat(strings.Repeat("l", 200)+"/", 14) + "f"
+	writeFile(t, filepath.Join(dir, long), "long\n")
+	want[long] = modeFile
+	writeFile(t, filepath.Join(dir, "x.sh"), "#!/bin/sh\n")
+	os.Chmod(filepath.Join(dir, "x.sh"), 0o755)
+	want["x.sh"] = modeExec
+	os.Symlink("a", filepath.Join(dir, "ln"))
+	want["ln"] = modeSymlink
+	g(t, dir, "-c", "index.version=2", "add", "-A")
+	index := filepath.Join(dir, ".git", "index")
+	got, err := readIndex(index, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d entries, want %d", len(got), len(want))
+	}
+	for p, m := range want {
+		if got[p] != m {
+			t.Errorf("%s: mode %o, want %o", p, got[p], m)
+		}
+	}
+	g(t, dir, "update-index", "--assume-unchanged", "a")
+	if _, err := readIndex(index, 20); err == nil {
+		t.Error("an entry marked assume-unchanged was read as plain")
+	}
+	g(t, dir, "update-index", "--no-assume-unchanged", "a")
+	g(t, dir, "update-index", "--skip-worktree", "a")
+	if _, err := readIndex(index, 20); err == nil {
+		t.Error("an index of version 3 was read")
 	}
 }
