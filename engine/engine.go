@@ -207,7 +207,7 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 // Stop stops taking jobs and waits for running ones to finish, or cancels
-// them when ctx ends.
+// them when ctx ends. Then it removes the idle checkout slots.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -217,9 +217,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.started = false
 	err := e.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return e.client.StopAndCancel(context.Background())
+		err = e.client.StopAndCancel(context.Background())
 	}
-	return err
+	return errors.Join(err, role.RemoveIdleCheckouts(context.WithoutCancel(ctx), e.deps))
 }
 
 // Serve reconciles every PollInterval (and whenever Wake is called) until

@@ -13,6 +13,7 @@ import (
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/workspace"
 )
 
 func TestMain(m *testing.M) { orgtest.Main(m) }
@@ -399,5 +400,61 @@ steps:
 	wantLabels(t, org, n, "e2e:done")
 	if !strings.Contains(orgtest.Git(t, org.Origin, "show", "main:feature.go"), "renamed as asked") {
 		t.Fatal("main should hold the reviewed version")
+	}
+}
+
+// Runs lease their clean checkouts from a pool of slots that outlives
+// them; a stopped engine leaves none, and a start sweeps what a crash left:
+// a slot still leased, dirt and all, and a per-run checkout of an earlier
+// version.
+func TestCheckoutSlotsOutliveRunsNotTheEngine(t *testing.T) {
+	org := orgtest.New(t, orgtest.Options{Script: goodScript})
+	ctx := context.Background()
+	checkouts := role.CheckoutsDir(org.Home)
+	slots := filepath.Join(checkouts, "slots")
+	eng := org.Engine(t, app.EngineOptions{})
+	n := newIssue(t, org, "Add Feature")
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "plan:review")
+	if idle, _ := os.ReadDir(slots); len(idle) != 1 {
+		t.Fatalf("after the plan: idle slots %v, want the plan's", idle)
+	}
+	if err := eng.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(checkouts); len(left) != 0 {
+		t.Fatalf("a stopped engine left checkouts: %v", left)
+	}
+
+	mirror, err := workspace.OpenMirror(ctx, filepath.Join(org.Home, "mirror.git"), org.Origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := orgtest.Git(t, org.Origin, "rev-parse", "main")
+	crashed, _, err := mirror.Lease(ctx, slots, head) // never released
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(crashed, "dirt"), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(checkouts, "validate-run-1")
+	orgtest.Git(t, mirror.Dir, "worktree", "add", "--quiet", "--detach", old, head)
+
+	eng = org.Engine(t, app.EngineOptions{})
+	if left, _ := os.ReadDir(checkouts); len(left) != 0 {
+		t.Fatalf("a start left what a crash left: %v", left)
+	}
+	if list := orgtest.Git(t, mirror.Dir, "worktree", "list", "--porcelain"); strings.Contains(list, checkouts) {
+		t.Fatalf("checkouts still registered:\n%s", list)
+	}
+	if _, err := org.Desk.Approve(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "mr:ready-for-review")
+	idle, _ := os.ReadDir(slots)
+	if len(idle) != 1 || filepath.Join(slots, idle[0].Name()) == crashed {
+		t.Fatalf("after the validation: idle slots %v (the crashed one was %s)", idle, crashed)
 	}
 }

@@ -3,7 +3,6 @@ package role
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -86,12 +85,11 @@ func e2eResult(ctx context.Context, d *Deps, r *Run, head string) (agentorg.Chec
 			return c, true, nil
 		}
 	}
-	dir := filepath.Join(CheckoutsDir(d.Home), "e2e-"+r.ID)
-	cleanup, err := d.Mirror.Checkout(ctx, dir, head)
+	dir, release, err := d.checkout(ctx, head)
 	if err != nil {
 		return agentorg.CheckResult{}, false, err
 	}
-	defer cleanup()
+	defer release()
 	tr, err := openTranscript(d.Home, r.ID)
 	if err != nil {
 		return agentorg.CheckResult{}, false, err

@@ -3,7 +3,6 @@ package role
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,12 +27,11 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	dir := filepath.Join(CheckoutsDir(d.Home), "plan-"+r.ID)
-	cleanup, err := d.Mirror.Checkout(ctx, dir, head)
+	dir, release, err := d.checkout(ctx, head)
 	if err != nil {
 		return Outcome{}, err
 	}
-	defer cleanup()
+	defer release()
 
 	data := promptData(d, r, 0)
 	if data.Feedback, err = Feedback(ctx, d.Tracker, r.Issue.Number); err != nil {

@@ -113,13 +113,25 @@ func TranscriptPath(home, runID string) string {
 	return filepath.Join(home, "runs", runID+".log")
 }
 
-// CheckoutsDir holds the clean checkouts of runs (plans, validations,
-// E2E); each is removed when its run ends.
+// CheckoutsDir holds the clean checkouts runs work in (plans, validations,
+// merge trains, E2E, triage): slots under slots/, each leased to one run at
+// a time and brought to its commit, kept for the next run rather than
+// removed when the run ends (see workspace.Mirror.Lease).
 func CheckoutsDir(home string) string { return filepath.Join(home, "checkouts") }
 
-// RemoveLeftoverCheckouts removes the checkouts that runs killed with their
-// engine left behind. Call it only when no run is active (at engine start,
-// under the home lock).
+// slotsDir is the pool of checkout slots.
+func slotsDir(home string) string { return filepath.Join(CheckoutsDir(home), "slots") }
+
+// checkout leases a clean detached checkout of sha for a run: its own until
+// release.
+func (d *Deps) checkout(ctx context.Context, sha string) (dir string, release func() error, err error) {
+	return d.Mirror.Lease(ctx, slotsDir(d.Home), sha)
+}
+
+// RemoveLeftoverCheckouts removes the checkouts a killed engine left behind:
+// its slots (dirty, and leased perhaps) and the per-run checkouts of earlier
+// versions. Call it only when no run is active (at engine start, under the
+// home lock).
 func RemoveLeftoverCheckouts(ctx context.Context, d *Deps) error {
 	if err := d.Mirror.RemoveLeftovers(); err != nil {
 		return err
@@ -132,11 +144,23 @@ func RemoveLeftoverCheckouts(ctx context.Context, d *Deps) error {
 		return err
 	}
 	for _, e := range entries {
-		if err := d.Mirror.RemoveWorktree(ctx, filepath.Join(CheckoutsDir(d.Home), e.Name())); err != nil {
+		p := filepath.Join(CheckoutsDir(d.Home), e.Name())
+		if p == slotsDir(d.Home) {
+			err = d.Mirror.RemoveIdleSlots(ctx, p)
+		} else {
+			err = d.Mirror.RemoveWorktree(ctx, p)
+		}
+		if err != nil {
 			return fmt.Errorf("remove leftover checkout %s: %w", e.Name(), err)
 		}
 	}
 	return nil
+}
+
+// RemoveIdleCheckouts removes the checkout slots no run holds, so that an
+// engine at rest leaves no checkouts behind. Call it when the engine stops.
+func RemoveIdleCheckouts(ctx context.Context, d *Deps) error {
+	return d.Mirror.RemoveIdleSlots(ctx, slotsDir(d.Home))
 }
 
 func openTranscript(home, runID string) (*os.File, error) {

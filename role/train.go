@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -203,15 +202,14 @@ func buildAndValidate(ctx context.Context, d *Deps, r *Run, cars []car) (string,
 		}
 
 		// Validate the combination once.
-		dir := filepath.Join(CheckoutsDir(d.Home), "train-"+r.ID)
-		cleanup, err := d.Mirror.Checkout(ctx, dir, tip)
+		dir, release, err := d.checkout(ctx, tip)
 		if err != nil {
 			return "", nil, external, err
 		}
 		dropped, spent, err := validateTrain(ctx, d, &vr, dir, base, tip, cars)
 		external += spent
-		if cerr := cleanup(); err == nil && cerr != nil {
-			err = cerr
+		if rerr := release(); err == nil && rerr != nil {
+			err = rerr
 		}
 		if err != nil {
 			return "", nil, external, err

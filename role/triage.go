@@ -209,12 +209,11 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 	if err := d.Mirror.Fetch(ctx); err != nil {
 		return 0, "", err
 	}
-	dir := filepath.Join(CheckoutsDir(d.Home), "triage-"+r.ID)
-	cleanup, err := d.Mirror.Checkout(ctx, dir, round.Head)
+	dir, release, err := d.checkout(ctx, round.Head)
 	if err != nil {
 		return 0, "", err
 	}
-	defer cleanup()
+	defer release()
 	byID := map[string]agentorg.ReviewThread{}
 	for _, th := range threads {
 		byID[th.ID] = th

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -46,12 +45,11 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		v.findings = append(v.findings, eventlog.Finding{Key: f.Key(), Text: "Hygiene: " + f.Reason + "; this change may not be pushed until it is gone from the branch."})
 	}
 
-	dir := filepath.Join(CheckoutsDir(d.Home), "validate-"+r.ID)
-	cleanup, err := d.Mirror.Checkout(ctx, dir, sha)
+	dir, release, err := d.checkout(ctx, sha)
 	if err != nil {
 		return v, err
 	}
-	defer cleanup()
+	defer release()
 	tr, err := openTranscript(d.Home, r.ID)
 	if err != nil {
 		return v, err

@@ -1,8 +1,8 @@
 // Package workspace keeps the git side of agentorg: a cached bare mirror of
 // the origin, one stable worktree per issue, clean detached checkouts for
-// validation, pushes, and the embedded forge's merge. Every git call runs the
-// git CLI with an environment built from scratch, an explicit identity, no
-// hooks and bounded output.
+// validation (slots of a pool, reused), pushes, and the embedded forge's
+// merge. Every git call runs the git CLI with an environment built from
+// scratch, an explicit identity, no hooks and bounded output.
 package workspace
 
 import (

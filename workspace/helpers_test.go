@@ -61,6 +61,25 @@ func newFixture(t *testing.T) *fixture {
 // (forcibly) and returns its SHA.
 func (f *fixture) commit(t *testing.T, branch, parent string, files map[string]string, msg string) string {
 	t.Helper()
+	return f.commitEdit(t, branch, parent, func(seed string) {
+		for name, content := range files {
+			p := filepath.Join(seed, name)
+			if content == "" {
+				os.Remove(p)
+				continue
+			}
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}, msg)
+}
+
+// commitEdit is commit with the change made by edit, in the seed's work
+// tree (modes, symlinks, anything git records).
+func (f *fixture) commitEdit(t *testing.T, branch, parent string, edit func(seed string), msg string) string {
+	t.Helper()
 	g(t, f.seed, "fetch", "--quiet", "origin", "+refs/heads/*:refs/remotes/origin/*")
 	if parent == "" {
 		g(t, f.seed, "checkout", "--quiet", "--orphan", "tmp-"+branch)
@@ -68,17 +87,7 @@ func (f *fixture) commit(t *testing.T, branch, parent string, files map[string]s
 	} else {
 		g(t, f.seed, "checkout", "--quiet", "--force", "--detach", parent)
 	}
-	for name, content := range files {
-		p := filepath.Join(f.seed, name)
-		if content == "" {
-			os.Remove(p)
-			continue
-		}
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	edit(f.seed)
 	g(t, f.seed, "add", "-A")
 	if _, err := gitWith(ctx, f.seed, tester, nil, "commit", "--quiet", "-m", msg); err != nil {
 		t.Fatal(err)

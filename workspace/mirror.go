@@ -41,6 +41,9 @@ type Mirror struct {
 	// fetchMu and lastFetch let concurrent callers share one fetch.
 	fetchMu   sync.Mutex
 	lastFetch time.Time // when the last successful fetch started
+	// pools are the checkout slots Lease hands out, by pool directory.
+	poolsMu sync.Mutex
+	pools   map[string]*slotPool
 }
 
 // MirrorOption configures OpenMirror.
@@ -437,57 +440,33 @@ func (m *Mirror) settledWorktree(path string) (string, bool) {
 	return admin, true
 }
 
-// Checkout makes dir a clean detached worktree of exactly sha, replacing
-// whatever an earlier, interrupted validation left there. cleanup removes it.
-func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() error, err error) {
-	dir, err = filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
+// exactCommit resolves sha to a commit of the mirror, refusing an abbreviated
+// SHA that names another commit than the one asked for.
+func (m *Mirror) exactCommit(ctx context.Context, sha string) (string, error) {
 	commit, ok, err := revParse(ctx, m.Dir, sha)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if !ok {
-		return nil, fmt.Errorf("checkout %s: no such commit in %s", sha, m.Dir)
+		return "", fmt.Errorf("checkout %s: no such commit in %s", sha, m.Dir)
 	}
 	if isSHA(strings.ToLower(sha)) && !strings.EqualFold(commit, sha) {
-		return nil, fmt.Errorf("checkout %s resolved to %s", sha, commit)
+		return "", fmt.Errorf("checkout %s resolved to %s", sha, commit)
 	}
-	var admin string // the registration the fast path made
-	cleanup = func() error {
-		if admin != "" {
-			// Fast path: what the fast path made, it removes by hand.
-			m.mu.RLock()
-			err := errors.Join(forceRemoveAll(dir), m.removeRegistration(admin))
-			m.mu.RUnlock()
-			if err == nil {
-				return nil
-			}
-		}
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		return m.dropWorktree(context.WithoutCancel(ctx), dir)
-	}
-	// Fast path: nothing at dir, so register a detached worktree by hand
-	// and fill it with one read-tree (`git worktree add` costs six processes).
-	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
-		m.mu.RLock()
-		admin, err = m.quickDetached(ctx, dir, commit)
-		m.mu.RUnlock()
-		if err == nil {
-			return cleanup, nil
-		}
-		admin = ""
-	}
-	// Slow path: an interrupted run left something behind.
+	return commit, nil
+}
+
+// addDetached makes dir a detached worktree at commit with `git worktree
+// add`, replacing whatever a crash left there: the slow path, for when the
+// quick one failed.
+func (m *Mirror) addDetached(ctx context.Context, dir, commit string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.dropWorktree(ctx, dir); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "--detach", dir, commit); err != nil {
-		return nil, err
+		return err
 	}
 	head, err := git(ctx, dir, "rev-parse", "--verify", "HEAD")
 	if err == nil && strings.TrimSpace(head) != commit {
@@ -495,9 +474,9 @@ func (m *Mirror) Checkout(ctx context.Context, dir, sha string) (cleanup func() 
 	}
 	if err != nil {
 		m.dropWorktree(context.WithoutCancel(ctx), dir)
-		return nil, err
+		return err
 	}
-	return cleanup, nil
+	return nil
 }
 
 // quickDetached registers dir as a detached worktree at commit in the
@@ -615,11 +594,17 @@ func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	// Fast path: a settled worktree of this mirror is two directories to
-	// delete, its files and its registration.
-	if admin, ok := m.settledWorktree(path); ok {
+	admin, _ := m.settledWorktree(path)
+	return m.removeTree(ctx, path, admin)
+}
+
+// removeTree deletes the worktree at dir. When its registration admin is
+// known (a settled worktree, one the quick path made) that is two
+// directories to delete by hand; otherwise, or if that fails, git repairs.
+func (m *Mirror) removeTree(ctx context.Context, dir, admin string) error {
+	if admin != "" {
 		m.mu.RLock()
-		err := errors.Join(forceRemoveAll(path), m.removeRegistration(admin))
+		err := errors.Join(forceRemoveAll(dir), m.removeRegistration(admin))
 		m.mu.RUnlock()
 		if err == nil {
 			return nil
@@ -627,7 +612,7 @@ func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.dropWorktree(ctx, path)
+	return m.dropWorktree(ctx, dir)
 }
 
 // dropWorktree removes the worktree at dir, registered or left behind.

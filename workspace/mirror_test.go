@@ -147,13 +147,13 @@ func TestDiffFiles(t *testing.T) {
 	}
 }
 
-func TestCheckoutExactSHAAndCleanup(t *testing.T) {
+func TestLeaseExactSHAAndRelease(t *testing.T) {
 	f := newFixture(t)
 	next := f.commit(t, "main", f.base, map[string]string{"README": "v2\n"}, "v2")
 	m := f.mirror(t)
-	dir := filepath.Join(f.root, "validate")
+	pool := filepath.Join(f.root, "slots")
 
-	cleanup, err := m.Checkout(ctx, dir, f.base) // not the branch tip
+	dir, release, err := m.Lease(ctx, pool, f.base) // not the branch tip
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,37 +170,49 @@ func TestCheckoutExactSHAAndCleanup(t *testing.T) {
 		t.Fatalf("HEAD is not detached: %v", err)
 	}
 
-	// A validation interrupted before cleanup: the next one replaces it,
-	// dirt and all.
+	// The run's dirt does not follow the slot to the next lease.
 	writeFile(t, filepath.Join(dir, "README"), "dirty\n")
 	writeFile(t, filepath.Join(dir, "junk"), "junk\n")
-	cleanup2, err := m.Checkout(ctx, dir, next)
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := release(); err != nil { // a second release is harmless
+		t.Fatalf("second release: %v", err)
+	}
+	dir2, release2, err := m.Lease(ctx, pool, next)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if dir2 != dir {
+		t.Fatalf("the idle slot %s was not reused (got %s)", dir, dir2)
 	}
 	if got := g(t, dir, "rev-parse", "HEAD"); got != next {
 		t.Fatalf("HEAD %s, want %s", got, next)
 	}
+	if got := readFile(t, filepath.Join(dir, "README")); got != "v2\n" {
+		t.Fatalf("README %q", got)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "junk")); !os.IsNotExist(err) {
-		t.Fatal("leftover file survived a new checkout")
+		t.Fatal("leftover file survived a new lease")
 	}
 	// A check that wrote read-only directories (a Go module cache) must not
-	// defeat cleanup.
+	// defeat removal.
 	writeFile(t, filepath.Join(dir, "cache", "mod", "f"), "x")
 	os.Chmod(filepath.Join(dir, "cache", "mod"), 0o555)
-
-	if err := cleanup2(); err != nil {
+	if err := release2(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveIdleSlots(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Fatalf("checkout dir still there: %v", err)
+		t.Fatalf("idle slot still there: %v", err)
 	}
 	if list := g(t, m.Dir, "worktree", "list"); strings.Contains(list, dir) {
 		t.Fatalf("worktree still registered:\n%s", list)
 	}
-	_ = cleanup // superseded; calling it again must be harmless
-	if err := cleanup(); err != nil {
-		t.Fatalf("second cleanup: %v", err)
+	if _, _, err := m.Lease(ctx, pool, "0123456789abcdef0123456789abcdef01234567"); err == nil {
+		t.Fatal("leased a commit the mirror does not have")
 	}
 }
 
@@ -221,13 +233,13 @@ func TestFetchOnlyTheNamedBranches(t *testing.T) {
 	}
 }
 
-// The clean checkout registers a worktree git itself recognises: listed,
-// detached at the commit, clean, and gone from the list after cleanup.
-func TestCheckoutIsARealDetachedWorktree(t *testing.T) {
+// A slot is a worktree git itself recognises: listed, detached at the
+// commit, clean, and gone from the list once removed.
+func TestLeaseIsARealDetachedWorktree(t *testing.T) {
 	f := newFixture(t)
 	m := f.mirror(t)
-	dir := filepath.Join(f.root, "checkouts", "validate-1")
-	cleanup, err := m.Checkout(ctx, dir, f.base)
+	pool := filepath.Join(f.root, "checkouts", "slots")
+	dir, release, err := m.Lease(ctx, pool, f.base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,16 +253,20 @@ func TestCheckoutIsARealDetachedWorktree(t *testing.T) {
 	if st := g(t, dir, "status", "--porcelain", "--untracked-files=all"); st != "" {
 		t.Fatalf("not clean: %q", st)
 	}
-	// git's own prune keeps a live registration.
+	// git's own prune keeps a live registration, leased or idle.
 	g(t, m.Dir, "worktree", "prune")
 	if got := g(t, dir, "rev-parse", "HEAD"); got != f.base {
 		t.Fatalf("HEAD %s after prune", got)
 	}
-	if err := cleanup(); err != nil {
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	g(t, m.Dir, "worktree", "prune")
+	if err := m.RemoveIdleSlots(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	if list := g(t, m.Dir, "worktree", "list"); strings.Contains(list, dir) {
-		t.Fatalf("still listed after cleanup:\n%s", list)
+		t.Fatalf("still listed after removal:\n%s", list)
 	}
 }
 
@@ -313,14 +329,18 @@ func TestDeleteBranch(t *testing.T) {
 func TestRegistrationsLeaveNothingBeside(t *testing.T) {
 	f := newFixture(t)
 	m := f.mirror(t)
-	cleanup, err := m.Checkout(ctx, filepath.Join(f.root, "validate"), f.base)
+	pool := filepath.Join(f.root, "slots")
+	_, release, err := m.Lease(ctx, pool, f.base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Fetch(ctx); err != nil { // reads every registration
 		t.Fatal(err)
 	}
-	if err := cleanup(); err != nil {
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveIdleSlots(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	left, _ := filepath.Glob(filepath.Join(m.Dir, ".*-worktree-*"))
