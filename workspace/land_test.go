@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/agentorg/agentorg"
@@ -131,13 +130,7 @@ func TestLandMergeRefusals(t *testing.T) {
 
 func TestSendObjectsNeedsABareLocalOrigin(t *testing.T) {
 	f := newFixture(t)
-	work := filepath.Join(f.root, "work")
-	g(t, f.root, "clone", "--quiet", f.origin, work)
-	m, err := OpenMirror(ctx, filepath.Join(f.root, "mirror2.git"), work)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Branches = []string{"main"}
+	_, m := nonBareOrigin(t, f)
 	if err := m.SendObjects(ctx, f.base); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("SendObjects to a non-bare origin: %v", err)
 	}

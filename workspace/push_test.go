@@ -119,13 +119,7 @@ func TestPushToNonBareOriginUsesGit(t *testing.T) {
 	f := newFixture(t)
 	// A non-bare origin may have the branch checked out: only git push
 	// (which refuses to move a checked-out branch) may update it.
-	work := filepath.Join(f.root, "work")
-	g(t, f.root, "clone", "--quiet", f.origin, work)
-	m2, err := OpenMirror(ctx, filepath.Join(f.root, "mirror2.git"), work)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2.Branches = []string{"main"}
+	work, m2 := nonBareOrigin(t, f)
 	sha := commitIn(t, m2, f.root, "agentorg/issue-4", map[string]string{"d.txt": "d\n"})
 	if err := m2.Push(ctx, sha, "main"); err == nil {
 		t.Fatal("pushed over the branch checked out in the origin's work tree")
@@ -139,4 +133,18 @@ func TestPushToNonBareOriginUsesGit(t *testing.T) {
 	if got := g(t, work, "rev-parse", "refs/heads/agentorg/issue-4"); got != sha {
 		t.Fatalf("origin has %s, want %s", got, sha)
 	}
+}
+
+// nonBareOrigin clones the fixture's origin into a work tree with main
+// checked out, and mirrors that, fetching main only as the engine does.
+func nonBareOrigin(t *testing.T, f *fixture) (work string, m *Mirror) {
+	t.Helper()
+	work = filepath.Join(f.root, "work")
+	g(t, f.root, "clone", "--quiet", f.origin, work)
+	m, err := OpenMirror(ctx, filepath.Join(f.root, "mirror2.git"), work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Branches = []string{"main"}
+	return work, m
 }
