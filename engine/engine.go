@@ -75,10 +75,6 @@ type Engine struct {
 	queues  map[string]string
 	mu      sync.Mutex
 	started bool
-
-	idleOnce sync.Once
-	idleStmt *sql.Stmt
-	idleErr  error
 }
 
 // StageArgs is the River job of one stage on one issue. Unique by args
@@ -269,20 +265,17 @@ func (e *Engine) RunUntilIdle(ctx context.Context) error {
 }
 
 // idleQuery finds one unfinished stage job. It reads River's table
-// directly (as reap does), once prepared: RunUntilIdle asks 40 times a
-// second, and River's JobList parsed a query and walked every job of the
-// kind each time (a quarter of the engine's CPU at 1000 issues). "+kind"
+// directly (as reap does; sqlitedb's statement cache keeps it prepared):
+// RunUntilIdle asks 40 times a second, and River's JobList parsed a query
+// and walked every job of the kind each time (a quarter of the engine's CPU
+// at 1000 issues). "+kind"
 // keeps SQLite on the state index, where unfinished jobs are few.
 const idleQuery = `SELECT 1 FROM river_job
 	WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') AND +kind = ? LIMIT 1`
 
 func (e *Engine) idle(ctx context.Context) (bool, error) {
-	e.idleOnce.Do(func() { e.idleStmt, e.idleErr = e.cfg.DB.PrepareContext(context.WithoutCancel(ctx), idleQuery) })
-	if e.idleErr != nil {
-		return false, fmt.Errorf("engine: list jobs: %w", e.idleErr)
-	}
 	var one int
-	err := e.idleStmt.QueryRowContext(ctx, StageArgs{}.Kind()).Scan(&one)
+	err := e.cfg.DB.QueryRowContext(ctx, idleQuery, StageArgs{}.Kind()).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
 	}
