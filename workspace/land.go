@@ -65,12 +65,7 @@ func LandMerge(ctx context.Context, originDir, source, target, expectedHead, exp
 			return "", err
 		}
 		if merged {
-			sha, err := mergedBy(ctx, originDir, tip, expectedHead)
-			if err == nil && ok && head == expectedHead {
-				// Best effort, as MergeInto does.
-				gitWith(ctx, originDir, who, nil, "update-ref", "-d", "refs/heads/"+source, expectedHead)
-			}
-			return sha, err
+			return mergedAlready(ctx, originDir, who, source, tip, expectedHead, ok && head == expectedHead)
 		}
 	}
 	switch {

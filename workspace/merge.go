@@ -123,14 +123,8 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarge
 	case !ok && !merged:
 		return "", false, fmt.Errorf("merge %s: branch is gone, expected %s: %w", source, expected, agentorg.ErrHeadMoved)
 	case merged:
-		// Done before (or a source branch deleted after merging): find the
-		// commit that brought it in.
-		sha, err := mergedBy(ctx, dir, tip, expected)
-		if err == nil && ok {
-			// Merged by someone else, who left the branch: delete it as
-			// below. Only if it still points at what was merged; best effort.
-			gitWith(ctx, dir, who, nil, "update-ref", "-d", "refs/heads/"+source, expected)
-		}
+		// Done before (or a source branch deleted after merging).
+		sha, err := mergedAlready(ctx, dir, who, source, tip, expected, ok)
 		return sha, false, err
 	case expectedTarget != "" && tip != expectedTarget:
 		return "", false, fmt.Errorf("merge %s into %s: %s is at %s, expected %s: %w", source, target, target, tip, expectedTarget, agentorg.ErrTargetMoved)
@@ -152,10 +146,7 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarge
 				return "", false, err
 			}
 			if merged {
-				sha, err := mergedBy(ctx, dir, tip, expected)
-				if err == nil {
-					gitWith(ctx, dir, who, nil, "update-ref", "-d", "refs/heads/"+source, expected)
-				}
+				sha, err := mergedAlready(ctx, dir, who, source, tip, expected, true)
 				return sha, false, err
 			}
 		}
@@ -234,6 +225,18 @@ func isAncestor(ctx context.Context, dir, a, b string) (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// mergedAlready answers a merge of head, which tip already holds: the
+// commit that brought it in (mergedBy). When the source branch is still
+// there (merged by someone who left it), it is deleted as a merge here
+// would, only if it still points at head; best effort.
+func mergedAlready(ctx context.Context, dir string, who Identity, source, tip, head string, sourceThere bool) (string, error) {
+	sha, err := mergedBy(ctx, dir, tip, head)
+	if err == nil && sourceThere {
+		gitWith(ctx, dir, who, nil, "update-ref", "-d", "refs/heads/"+source, head)
+	}
+	return sha, err
 }
 
 // mergedBy returns the commit on tip's first-parent history that brought
