@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/proc"
 )
 
 // The claim table records which process works which job, with a heartbeat.
@@ -43,8 +44,15 @@ func (e *Engine) release(ctx context.Context, jobID int64) {
 	_, _ = e.cfg.DB.ExecContext(ctx, `DELETE FROM agentorg_claims WHERE job_id = ? AND owner = ?`, jobID, e.owner)
 }
 
-// setPGID records the process group of a claim's agent so that a restart can
-// kill it if it outlived its engine.
+// claimMark is the mark (see proc.WithMark) of the processes an engine
+// starts for a job.
+func claimMark(owner string, jobID int64) string {
+	return fmt.Sprintf("%s/%d", owner, jobID)
+}
+
+// setPGID records the process group of a claim's agent or check, so that a
+// restart on a system without /proc (where marks cannot be read) can kill it
+// if it outlived its engine.
 func (e *Engine) setPGID(ctx context.Context, jobID int64, pgid int) {
 	_, _ = e.cfg.DB.ExecContext(ctx, `UPDATE agentorg_claims SET pgid = ? WHERE job_id = ?`, pgid, jobID)
 }
@@ -90,10 +98,15 @@ func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
 		return 0, err
 	}
 	for _, d := range ds {
-		if d.pgid > 0 {
-			// An agent that outlived its engine must not keep editing a
-			// worktree the next run owns.
-			_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
+		// An agent or check that outlived its engine must not keep editing
+		// a worktree the next run owns, nor run on. (Without a claim row,
+		// nothing was started.)
+		if d.owner != "" {
+			mark := claimMark(d.owner, d.job)
+			if _, ok := proc.KillMarked(func(m string) bool { return m == mark }); !ok && d.pgid > 0 {
+				// No /proc: only the group recorded at the start is known.
+				_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
+			}
 		}
 		// A crash is not the stage's fault: give the attempt it used back.
 		if _, err := e.cfg.DB.ExecContext(ctx, `UPDATE river_job SET state = 'available', max_attempts = max_attempts + 1 WHERE id = ? AND state = 'running'`, d.job); err != nil {

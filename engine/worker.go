@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/proc"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -102,7 +103,9 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		}
 	}
 
-	runCtx, cancel := context.WithCancelCause(ctx)
+	// Every process the run starts carries the claim's mark, so that a
+	// restart finds it even when this engine died before recording its group.
+	runCtx, cancel := context.WithCancelCause(proc.WithMark(ctx, claimMark(e.owner, jobID)))
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)

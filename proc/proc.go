@@ -123,6 +123,9 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	if cmd.Env == nil {
 		cmd.Env = []string{}
 	}
+	if m := markOf(ctx); m != "" {
+		cmd.Env = withMark(cmd.Env, m)
+	}
 	cmd.Stdin = s.Stdin // nil reads from /dev/null
 	cmd.Stdout = out
 	cmd.Stderr = errw

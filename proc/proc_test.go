@@ -113,3 +113,54 @@ func TestStartFailure(t *testing.T) {
 		t.Fatal("want a start error")
 	}
 }
+
+func TestMarkReachesTheEnvironmentAndKillsOnlyItsOwn(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		t.Skip("needs /proc")
+	}
+	ctx := context.Background()
+	res, err := Run(WithMark(ctx, "job/1"), Spec{Argv: []string{"/usr/bin/env"}, Env: []string{"ONLY=1", MarkVar + "=forged"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(res.Tail); len(got) != 2 || got[0] != "ONLY=1" || got[1] != MarkVar+"=job/1" {
+		t.Fatalf("environment under a mark: %q", got)
+	}
+
+	// Two sleeping processes under two marks: killing one mark leaves the other.
+	ended := map[string]chan Result{"job/2": make(chan Result, 1), "job/3": make(chan Result, 1)}
+	for mark, ch := range ended {
+		go func() {
+			res, _ := Run(WithMark(ctx, mark), Spec{Argv: []string{"sleep", "60"}, Env: BaseEnv()})
+			ch <- res
+		}()
+	}
+	for wait := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n2, _ := marked(func(m string) bool { return m == "job/2" })
+		n3, _ := marked(func(m string) bool { return m == "job/3" })
+		if len(n2) == 1 && len(n3) == 1 {
+			break
+		}
+		if time.Now().After(wait) {
+			t.Fatalf("marked processes: %v %v", n2, n3)
+		}
+	}
+	if n, ok := KillMarked(func(m string) bool { return m == "job/2" }); !ok || n != 1 {
+		t.Fatalf("KillMarked(job/2) = %d, %v", n, ok)
+	}
+	select {
+	case res := <-ended["job/2"]:
+		if res.ExitCode != -1 {
+			t.Fatalf("job/2 ended %+v, want killed", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("job/2 still runs")
+	}
+	select {
+	case res := <-ended["job/3"]:
+		t.Fatalf("job/3 ended too: %+v", res)
+	case <-time.After(100 * time.Millisecond):
+	}
+	KillMarked(func(m string) bool { return m == "job/3" })
+	<-ended["job/3"]
+}

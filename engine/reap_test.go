@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/tracker/embedded"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+// A dead engine can die between starting a check and recording its process
+// group. The restart still kills what that check started, found by the
+// claim's mark, including a descendant that left the group (setsid).
+func TestRestartKillsADeadClaimsProcessesWithoutItsGroup(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		t.Skip("needs /proc")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlitedb.Open(filepath.Join(dir, "agentorg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
+		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "origin.git",
+		AgentCommand: []string{"true"}, Check: "true", E2E: "true",
+	}), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := embedded.New(db, embedded.Options{})
+	if err := tr.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(ctx, Config{DB: db, Deps: &role.Deps{Workflow: wf, Tracker: tr, Log: eventlog.New(db), Home: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The dead engine's state: its job running, its claim without a group.
+	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := job.Job.ID
+	if _, err := db.Exec(`UPDATE river_job SET state = 'running', attempt = 1 WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, pgid, heartbeat_at)
+		VALUES (?, 1, 'validate', 'run-1', 'dead-engine', 0, 0)`, id); err != nil {
+		t.Fatal(err)
+	}
+
+	// Its check: a shell in its own group, and a sleep in a session of its own.
+	pidFile := filepath.Join(dir, "escaped.pid")
+	script := "setsid sleep 600 >/dev/null 2>&1 & echo $! > " + pidFile + "; sleep 600"
+	done := make(chan proc.Result, 1)
+	go func() {
+		res, _ := proc.Run(proc.WithMark(ctx, claimMark("dead-engine", id)),
+			proc.Spec{Argv: []string{"sh", "-c", script}, Env: proc.BaseEnv()})
+		done <- res
+	}()
+	var escaped int
+	for wait := time.Now().Add(10 * time.Second); escaped == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatal("the check did not start its background sleep")
+		}
+		b, _ := os.ReadFile(pidFile)
+		escaped, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if pg, err := syscall.Getpgid(escaped); err != nil || pg == syscall.Getpgrp() {
+		t.Fatalf("the escaped sleep's group: %d, %v", pg, err)
+	}
+
+	n, err := e.reap(ctx, true)
+	if err != nil || n != 1 {
+		t.Fatalf("reap: %d, %v; want 1 released claim", n, err)
+	}
+	select {
+	case res := <-done:
+		if res.ExitCode != -1 {
+			t.Errorf("the check's shell ended with %+v, want killed", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dead claim's check still runs after the reap")
+	}
+	for wait := time.Now().Add(10 * time.Second); alive(escaped); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(wait) {
+			syscall.Kill(escaped, syscall.SIGKILL)
+			t.Fatalf("the sleep that left the group (pid %d) outlived the reap", escaped)
+		}
+	}
+	var state string
+	if err := db.QueryRow(`SELECT state FROM river_job WHERE id = ?`, id).Scan(&state); err != nil || state != "available" {
+		t.Errorf("job %d after the reap: %q, %v; want available", id, state, err)
+	}
+}
+
+// alive reports whether pid runs (a zombie, dead but not yet waited for,
+// does not).
+func alive(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+}
