@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -35,7 +36,7 @@ func markOf(ctx context.Context) string {
 func withMark(env []string, mark string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
-		if len(kv) > len(MarkVar) && kv[:len(MarkVar)+1] == MarkVar+"=" {
+		if strings.HasPrefix(kv, MarkVar+"=") {
 			continue
 		}
 		out = append(out, kv)
