@@ -317,28 +317,32 @@ func (t *Tracker) MergeMR(ctx context.Context, number int64, expectedSHA, actor 
 // at another commit it merges nothing and returns agentorg.ErrTargetMoved.
 // An empty expectedTarget is MergeMR.
 func (t *Tracker) MergeMRAt(ctx context.Context, number int64, expectedSHA, expectedTarget, actor string) (agentorg.MergeRequest, error) {
-	if t.merge == nil {
-		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: the embedded tracker has no repository to merge into (Options.Merge is nil)", number)
+	var do func(agentorg.MergeRequest, string) (string, error)
+	if t.merge != nil {
+		do = func(m agentorg.MergeRequest, msg string) (string, error) {
+			return t.merge(ctx, m.SourceBranch, m.TargetBranch, expectedSHA, expectedTarget, msg)
+		}
 	}
-	return t.mergeWith(ctx, number, expectedSHA, actor, func(m agentorg.MergeRequest, msg string) (string, error) {
-		return t.merge(ctx, m.SourceBranch, m.TargetBranch, expectedSHA, expectedTarget, msg)
-	})
+	return t.mergeWith(ctx, number, expectedSHA, actor, "merge into (Options.Merge is nil)", do)
 }
 
 // LandMR is MergeMRAt landing commit, a merge commit the caller built on
 // expectedTarget and validated (a merge train's), through Options.Land.
 func (t *Tracker) LandMR(ctx context.Context, number int64, expectedSHA, expectedTarget, commit, actor string) (agentorg.MergeRequest, error) {
-	if t.land == nil {
-		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: the embedded tracker has no repository to land merges in (Options.Land is nil)", number)
+	var do func(agentorg.MergeRequest, string) (string, error)
+	if t.land != nil {
+		do = func(m agentorg.MergeRequest, msg string) (string, error) {
+			return t.land(ctx, m.SourceBranch, m.TargetBranch, expectedSHA, expectedTarget, commit, msg)
+		}
 	}
-	return t.mergeWith(ctx, number, expectedSHA, actor, func(m agentorg.MergeRequest, msg string) (string, error) {
-		return t.land(ctx, m.SourceBranch, m.TargetBranch, expectedSHA, expectedTarget, commit, msg)
-	})
+	return t.mergeWith(ctx, number, expectedSHA, actor, "land merges in (Options.Land is nil)", do)
 }
 
 // mergeWith checks that the request is open at expectedSHA, runs the git
-// side through do, and records the merge.
-func (t *Tracker) mergeWith(ctx context.Context, number int64, expectedSHA, actor string, do func(m agentorg.MergeRequest, message string) (string, error)) (agentorg.MergeRequest, error) {
+// side through do, and records the merge. An already merged request is
+// returned as it is; otherwise a nil do is an error: the tracker has no
+// repository to do it in (what says what is missing).
+func (t *Tracker) mergeWith(ctx context.Context, number int64, expectedSHA, actor, what string, do func(m agentorg.MergeRequest, message string) (string, error)) (agentorg.MergeRequest, error) {
 	m, err := t.MR(ctx, number)
 	if err != nil {
 		return agentorg.MergeRequest{}, err
@@ -351,6 +355,9 @@ func (t *Tracker) mergeWith(ctx context.Context, number int64, expectedSHA, acto
 	}
 	if m.HeadSHA != expectedSHA {
 		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: head is %s, expected %s: %w", number, m.HeadSHA, expectedSHA, agentorg.ErrHeadMoved)
+	}
+	if do == nil {
+		return agentorg.MergeRequest{}, fmt.Errorf("merge request !%d: the embedded tracker has no repository to %s", number, what)
 	}
 
 	// The git merge runs outside any transaction: it can take a while and
