@@ -50,6 +50,16 @@ func claimMark(owner string, jobID int64) string {
 	return fmt.Sprintf("%s/%d", owner, jobID)
 }
 
+// onStart is what a run does with the process group of each agent or check
+// it starts: record it where a restart cannot find the run's processes by
+// their mark, and nothing (no write on every start) where it can.
+func (e *Engine) onStart(ctx context.Context, jobID int64) func(pgid int) {
+	if proc.MarksFindable() {
+		return nil
+	}
+	return func(pgid int) { e.setPGID(context.WithoutCancel(ctx), jobID, pgid) }
+}
+
 // setPGID records the process group of a claim's agent or check, so that a
 // restart on a system without /proc (where marks cannot be read) can kill it
 // if it outlived its engine.

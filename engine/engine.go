@@ -268,8 +268,8 @@ func (e *Engine) RunUntilIdle(ctx context.Context) error {
 // directly (as reap does; sqlitedb's statement cache keeps it prepared):
 // RunUntilIdle asks 40 times a second, and River's JobList parsed a query
 // and walked every job of the kind each time (a quarter of the engine's CPU
-// at 1000 issues). "+kind"
-// keeps SQLite on the state index, where unfinished jobs are few.
+// at 1000 issues). "+kind" keeps SQLite on the state index, where
+// unfinished jobs are few.
 const idleQuery = `SELECT 1 FROM river_job
 	WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') AND +kind = ? LIMIT 1`
 

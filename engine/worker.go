@@ -104,7 +104,7 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	}
 
 	// Every process the run starts carries the claim's mark, so that a
-	// restart finds it even when this engine died before recording its group.
+	// restart finds it from its first instruction (see onStart).
 	runCtx, cancel := context.WithCancelCause(proc.WithMark(ctx, claimMark(e.owner, jobID)))
 	hbDone := make(chan struct{})
 	go func() {
@@ -113,7 +113,7 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	}()
 	r := role.For(st.Role)
 	out, runErr := r.Run(runCtx, e.deps, &role.Run{ID: runID, Stage: st, Issue: is,
-		OnStart: func(pgid int) { e.setPGID(context.WithoutCancel(ctx), jobID, pgid) }})
+		OnStart: e.onStart(ctx, jobID)})
 	cause := context.Cause(runCtx)
 	cancel(nil)
 	<-hbDone

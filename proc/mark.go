@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -17,6 +18,13 @@ import (
 const MarkVar = "AGENTORG_PROC_MARK"
 
 type markKey struct{}
+
+// MarksFindable reports whether KillMarked can read processes' marks here
+// (Linux's /proc). Where it cannot, a caller must record process groups.
+var MarksFindable = sync.OnceValue(func() bool {
+	_, err := os.ReadFile("/proc/self/environ")
+	return err == nil
+})
 
 // WithMark returns a context under which Run gives its processes the mark.
 // A process group id recorded after the start can be lost when the caller
