@@ -27,6 +27,12 @@ var (
 	// ErrTargetMoved: a merge was refused because the target branch is no
 	// longer at the commit the caller validated the merge on.
 	ErrTargetMoved = errors.New("target branch moved")
+	// ErrTargetBusy: the target branch cannot take a merge now, for a reason
+	// outside the change: the embedded forge's target is checked out in a
+	// working tree with uncommitted changes, or in the middle of a rebase.
+	// Nothing about the change is wrong: the merge waits, and what was
+	// validated stays validated.
+	ErrTargetBusy = errors.New("target branch busy")
 )
 
 // IssueState is open or closed.
@@ -298,6 +304,16 @@ type TargetGuardedMerger interface {
 // the same whether the forge builds it or a merge train does.
 func MergeMessage(source, target, title string, number int64) string {
 	return fmt.Sprintf("Merge branch '%s' into '%s'\n\n%s\n\nMerge request !%d", source, target, title, number)
+}
+
+// TargetChecker is implemented by trackers whose forge may be unable to take
+// a merge into a target for a reason outside the change (the embedded
+// forge's target checked out in the user's working tree, with uncommitted
+// changes). CheckTarget returns an error wrapping ErrTargetBusy that says
+// why and what to do, so that the merge waits before any work is done,
+// and a start-up check can say so before any work starts.
+type TargetChecker interface {
+	CheckTarget(ctx context.Context, target string) error
 }
 
 // CommitLander is a TargetGuardedMerger that can also land a merge commit

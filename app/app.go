@@ -149,10 +149,7 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 	if err != nil {
 		return nil, err
 	}
-	origin := wf.Repo.URL
-	if !isRemoteURL(origin) && !filepath.IsAbs(origin) {
-		origin = filepath.Join(RepoRoot(wfPath), origin)
-	}
+	origin := OriginOf(wf)
 	org := &Org{Home: home, Workflow: wf, DB: db, Origin: origin}
 	switch wf.Tracker.Kind {
 	case "embedded":
@@ -175,6 +172,13 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 					return "", err
 				}
 				return workspace.LandMerge(ctx, origin, source, target, expectedHead, expectedTarget, commit, message, identity)
+			},
+			CheckTarget: func(ctx context.Context, target string) error {
+				if local() != nil {
+					return nil // the merge itself says what is wrong
+				}
+				_, err := workspace.TargetCheckout(ctx, origin, target)
+				return err
 			},
 		})
 		if err := tr.Migrate(ctx); err != nil {

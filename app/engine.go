@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -35,6 +36,9 @@ type EngineOptions struct {
 func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, error) {
 	if err := o.Lock(); err != nil {
 		return nil, err
+	}
+	if err := o.CheckRepository(ctx); err != nil {
+		return nil, fmt.Errorf("the engine does not start: %w", err)
 	}
 	if o.Origin == "" && o.cloneURL != nil {
 		url, err := o.cloneURL(ctx)

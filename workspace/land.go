@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -77,6 +78,9 @@ func LandMerge(ctx context.Context, originDir, source, target, expectedHead, exp
 		return "", fmt.Errorf("land %s into %s: %s is at %s, expected %s: %w", source, target, target, tip, expectedTarget, agentorg.ErrTargetMoved)
 	}
 	if err := moveTarget(ctx, originDir, who, source, target, expectedHead, tip, commit, message); err != nil {
+		if errors.Is(err, agentorg.ErrTargetBusy) {
+			return "", err
+		}
 		return "", fmt.Errorf("land %s into %s: %w (%v)", source, target, agentorg.ErrTargetMoved, err)
 	}
 	return commit, nil

@@ -62,18 +62,6 @@ func MergeIntoAt(ctx context.Context, originDir, source, target, expectedHead, e
 	if strings.TrimSpace(message) == "" {
 		message = fmt.Sprintf("Merge branch '%s' into %s", source, target)
 	}
-	if mayHaveWorktrees(originDir) {
-		wts, err := listWorktrees(ctx, originDir)
-		if err != nil {
-			return "", err
-		}
-		for _, e := range wts {
-			if e.branch == "refs/heads/"+target {
-				return "", fmt.Errorf("merge into %s: the branch is checked out in %s; merging would leave that work tree stale", target, e.path)
-			}
-		}
-	}
-
 	var lastErr error
 	for attempt := 0; attempt < mergeAttempts; attempt++ {
 		if attempt > 0 {
@@ -157,6 +145,9 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarge
 	}
 	commit := strings.TrimSpace(out)
 	if err := moveTarget(ctx, dir, who, source, target, expected, tip, commit, message); err != nil {
+		if errors.Is(err, agentorg.ErrTargetBusy) {
+			return "", false, err
+		}
 		// Another merge moved target (or holds its lock): start over,
 		// unless the caller validated this very target.
 		if expectedTarget != "" {
@@ -170,14 +161,26 @@ func mergeOnce(ctx context.Context, dir, source, target, expected, expectedTarge
 // moveTarget moves target from tip to the merge commit in one transaction (a
 // compare-and-swap) that, like a forge's "delete source branch", also
 // deletes the merged branch if it still points at what was merged: a merged
-// branch only slows every later fetch and push.
+// branch only slows every later fetch and push. When target is checked out
+// in a working tree of dir, that working tree follows (see TargetCheckout);
+// when it cannot, the error wraps agentorg.ErrTargetBusy and nothing moves.
 func moveTarget(ctx context.Context, dir string, who Identity, source, target, head, tip, commit, message string) error {
+	wt, err := TargetCheckout(ctx, dir, target)
+	if err != nil {
+		return err
+	}
+	undo := func() error { return nil }
+	if wt != "" {
+		if undo, err = follow(ctx, wt, target, tip, commit); err != nil {
+			return err
+		}
+	}
 	if beforeUpdateRef != nil {
 		beforeUpdateRef()
 	}
 	tx := fmt.Sprintf("update refs/heads/%s %s %s\ndelete refs/heads/%s %s\n", target, commit, tip, source, head)
 	if _, err := gitWith(ctx, dir, who, strings.NewReader(tx), "update-ref", "-m", "agentorg: "+firstLine(message), "--stdin"); err != nil {
-		return err
+		return errors.Join(err, undo())
 	}
 	// Every merge walks the target's history (merge-base, merge-tree); a
 	// commit-graph keeps that walk short as history grows, as a forge does.

@@ -3,7 +3,6 @@ package workspace
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -190,26 +189,6 @@ func TestMergeIntoRetriesWhenTargetMoves(t *testing.T) {
 	}
 	if p := parents(t, f.origin, sha); len(p) != 2 || p[0] != theirs || p[1] != head {
 		t.Fatalf("parents %q, want [%s %s]: the retry must build on the moved target", p, theirs, head)
-	}
-}
-
-func TestMergeIntoRefusesCheckedOutTarget(t *testing.T) {
-	f := newFixture(t)
-	head := f.commit(t, "agentorg/issue-1", f.base, map[string]string{"x": "x\n"}, "x")
-	// A non-bare origin: fine while main is not checked out, refused when it is.
-	work := filepath.Join(f.root, "work")
-	g(t, f.root, "clone", "--quiet", f.origin, work)
-	g(t, work, "branch", "agentorg/issue-1", "origin/agentorg/issue-1")
-	if _, err := MergeInto(ctx, work, "agentorg/issue-1", "main", head, "m", merger); err == nil {
-		t.Fatal("merged into a checked-out branch")
-	}
-	g(t, work, "checkout", "--quiet", "--detach")
-	sha, err := MergeInto(ctx, work, "agentorg/issue-1", "main", head, "m", merger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := g(t, work, "rev-parse", "refs/heads/main"); got != sha {
-		t.Fatalf("main %s, want %s", got, sha)
 	}
 }
 

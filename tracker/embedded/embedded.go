@@ -43,7 +43,11 @@ type Options struct {
 	// whose parents must be expectedTarget and expectedHead. Idempotent
 	// like Merge; LandMR needs it.
 	Land func(ctx context.Context, source, target, expectedHead, expectedTarget, commit, message string) (mergeSHA string, err error)
-	Now  func() time.Time // defaults to time.Now; tests may fix it
+	// CheckTarget, when set, says whether target can take a merge now
+	// (agentorg.TargetChecker): an error wrapping agentorg.ErrTargetBusy
+	// when the origin's working tree that holds it cannot follow.
+	CheckTarget func(ctx context.Context, target string) error
+	Now         func() time.Time // defaults to time.Now; tests may fix it
 }
 
 // Tracker implements agentorg.Tracker on SQLite. It is safe for concurrent use,
@@ -52,6 +56,7 @@ type Tracker struct {
 	db    *sql.DB
 	merge func(ctx context.Context, source, target, expectedHead, expectedTarget, message string) (string, error)
 	land  func(ctx context.Context, source, target, expectedHead, expectedTarget, commit, message string) (string, error)
+	check func(ctx context.Context, target string) error
 	now   func() time.Time
 }
 
@@ -59,6 +64,7 @@ var (
 	_ agentorg.Tracker             = (*Tracker)(nil)
 	_ agentorg.TargetGuardedMerger = (*Tracker)(nil)
 	_ agentorg.CommitLander        = (*Tracker)(nil)
+	_ agentorg.TargetChecker       = (*Tracker)(nil)
 )
 
 // New returns a tracker over db, which should come from sqlitedb.Open: the
@@ -79,7 +85,16 @@ func New(db *sql.DB, o Options) *Tracker {
 			return o.Merge(ctx, source, target, head, message)
 		}
 	}
-	return &Tracker{db: db, merge: merge, land: o.Land, now: now}
+	return &Tracker{db: db, merge: merge, land: o.Land, check: o.CheckTarget, now: now}
+}
+
+// CheckTarget implements agentorg.TargetChecker through Options.CheckTarget
+// (no check configured: any target can take a merge).
+func (t *Tracker) CheckTarget(ctx context.Context, target string) error {
+	if t.check == nil {
+		return nil
+	}
+	return t.check(ctx, target)
 }
 
 // timeLayout is fixed width (always nine fractional digits, always Z) so that
