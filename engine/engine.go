@@ -75,6 +75,10 @@ type Engine struct {
 	queues  map[string]string
 	mu      sync.Mutex
 	started bool
+	// waiting holds the stage runs whose last outcome was to wait (see
+	// setWaiting).
+	waitMu  sync.Mutex
+	waiting map[StageArgs]bool
 }
 
 // StageArgs is the River job of one stage on one issue. Unique by args
@@ -95,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	setDefaults(&cfg)
 	e := &Engine{cfg: cfg, wf: cfg.Deps.Workflow, tracker: cfg.Deps.Tracker, log: cfg.Deps.Log, deps: cfg.Deps,
-		owner: uuid.NewString(), queues: map[string]string{}}
+		owner: uuid.NewString(), queues: map[string]string{}, waiting: map[StageArgs]bool{}}
 	if err := Migrate(ctx, cfg.DB); err != nil {
 		return nil, err
 	}
@@ -251,7 +255,7 @@ func (e *Engine) RunUntilIdle(ctx context.Context) error {
 			return err
 		}
 		if idle {
-			n, err := e.Reconcile(ctx)
+			n, err := e.reconcile(ctx, true)
 			if err != nil || n == 0 {
 				return err
 			}
@@ -289,6 +293,12 @@ func (e *Engine) idle(ctx context.Context) (bool, error) {
 // whose labels call for it. It returns how many jobs it newly enqueued
 // (duplicates of queued or running jobs are not counted).
 func (e *Engine) Reconcile(ctx context.Context) (int, error) {
+	return e.reconcile(ctx, false)
+}
+
+// reconcile is Reconcile; atRest leaves out the stage runs that last
+// waited for something outside (RunUntilIdle counts them as at rest).
+func (e *Engine) reconcile(ctx context.Context, atRest bool) (int, error) {
 	var labels []string
 	for _, st := range e.wf.Stages {
 		labels = append(labels, st.On)
@@ -302,7 +312,7 @@ func (e *Engine) Reconcile(ctx context.Context) (int, error) {
 	}
 	inserted := 0
 	for _, is := range issues {
-		n, err := e.enqueue(ctx, is)
+		n, err := e.enqueueSkipping(ctx, is, atRest)
 		if err != nil {
 			return inserted, err
 		}
@@ -366,10 +376,19 @@ func (e *Engine) reviews(ctx context.Context) (int, error) {
 
 // enqueue inserts the jobs an issue's labels call for.
 func (e *Engine) enqueue(ctx context.Context, is agentorg.Issue) (int, error) {
+	return e.enqueueSkipping(ctx, is, false)
+}
+
+// enqueueSkipping is enqueue; skipWaiting leaves out the stage runs that
+// last waited.
+func (e *Engine) enqueueSkipping(ctx context.Context, is agentorg.Issue, skipWaiting bool) (int, error) {
 	inserted := 0
 	for i := range e.wf.Stages {
 		st := &e.wf.Stages[i]
 		if !is.HasLabel(st.On) && (st.Running == "" || !is.HasLabel(st.Running)) {
+			continue
+		}
+		if skipWaiting && e.isWaiting(StageArgs{Issue: is.Number, Stage: st.Name}) {
 			continue
 		}
 		res, err := e.client.Insert(ctx, StageArgs{Issue: is.Number, Stage: st.Name}, &river.InsertOpts{

@@ -139,11 +139,13 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		return e.escalateError(ctx, is, st, from, runID, attempt, runErr)
 	}
 	if out.Wait {
-		// Something outside finishes this stage (GitLab's auto-merge):
-		// the labels stay, and a later poll runs the stage again.
-		e.cfg.Logger.Debug("stage waits", "issue", is.Number, "stage", st.Name, "reason", out.Reason)
-		return nil
+		// Something outside finishes this stage (GitLab's auto-merge), or
+		// must change first (a busy target): the labels stay, and a later
+		// poll runs the stage again.
+		e.setWaiting(args, out.ForHuman)
+		return e.recordWait(ctx, is.Number, st, runID, out.Reason)
 	}
+	e.setWaiting(args, false)
 	to := out.To
 	if to == "" {
 		to = st.Success
@@ -287,6 +289,38 @@ func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 			return
 		}
 	}
+}
+
+// recordWait records why a stage waits, once per reason: a stage that
+// waits runs again on every poll.
+func (e *Engine) recordWait(ctx context.Context, issue int64, st *workflow.Stage, runID, reason string) error {
+	last, ok, err := e.log.LastEvent(ctx, issue)
+	if err != nil {
+		return err
+	}
+	if ok && last.Kind == eventlog.KindWait && last.Stage == st.Name && last.Reason == reason {
+		return nil
+	}
+	return e.record(ctx, eventlog.Event{Issue: issue, Stage: st.Name, RunID: runID, Actor: e.wf.Tracker.Bot, Kind: eventlog.KindWait, Reason: reason})
+}
+
+// setWaiting notes that the last run of a stage on an issue waited for a
+// person (or did not), so that RunUntilIdle leaves it at rest instead of
+// running it again at once; Serve runs it again on its next poll.
+func (e *Engine) setWaiting(a StageArgs, waiting bool) {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	if waiting {
+		e.waiting[a] = true
+	} else {
+		delete(e.waiting, a)
+	}
+}
+
+func (e *Engine) isWaiting(a StageArgs) bool {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	return e.waiting[a]
 }
 
 func (e *Engine) record(ctx context.Context, ev eventlog.Event) error {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -29,6 +30,7 @@ const (
 	KindMerge      = "merge"      // a merge request was opened or merged
 	KindSkip       = "skip"       // a stale job found nothing to do
 	KindUpdate     = "update"     // a moved target branch was brought in, or a GO is validated again
+	KindWait       = "wait"       // a stage waits for something outside it (a busy target, a forge's auto-merge)
 )
 
 // Event is one line of the record.
@@ -103,7 +105,7 @@ CREATE TABLE IF NOT EXISTS agentorg_review_rounds (
 // Migrate creates the tables if they are missing, and adds the columns
 // later versions added to a table an older version made.
 func (l *Log) Migrate(ctx context.Context) error {
-	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema); err != nil {
+	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema); err != nil {
 		return fmt.Errorf("eventlog: migrate: %w", err)
 	}
 	var n int
@@ -141,6 +143,33 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	return nil
 }
 
+// LastEvent returns the newest event of an issue; ok is false when it has none.
+func (l *Log) LastEvent(ctx context.Context, issue int64) (e Event, ok bool, err error) {
+	e, err = scanEvent(l.db.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM agentorg_events WHERE issue = ? ORDER BY id DESC LIMIT 1`, issue))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Event{}, false, nil
+	}
+	if err != nil {
+		return Event{}, false, fmt.Errorf("eventlog: last event of #%d: %w", issue, err)
+	}
+	return e, true, nil
+}
+
+const eventColumns = `id, at, issue, stage, run_id, actor, kind, from_state, to_state, reason, data`
+
+func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
+	var e Event
+	var at, data string
+	if err := row.Scan(&e.ID, &at, &e.Issue, &e.Stage, &e.RunID, &e.Actor, &e.Kind, &e.From, &e.To, &e.Reason, &data); err != nil {
+		return e, err
+	}
+	e.At, _ = time.Parse(timeFormat, at)
+	if data != "{}" && data != "null" {
+		_ = json.Unmarshal([]byte(data), &e.Data)
+	}
+	return e, nil
+}
+
 // Filter selects events; zero values select all.
 type Filter struct {
 	Issue int64
@@ -149,7 +178,7 @@ type Filter struct {
 
 // Events lists events oldest first.
 func (l *Log) Events(ctx context.Context, f Filter) ([]Event, error) {
-	q := `SELECT id, at, issue, stage, run_id, actor, kind, from_state, to_state, reason, data FROM agentorg_events WHERE 1=1`
+	q := `SELECT ` + eventColumns + ` FROM agentorg_events WHERE 1=1`
 	var args []any
 	if f.Issue != 0 {
 		q += ` AND issue = ?`
@@ -167,14 +196,9 @@ func (l *Log) Events(ctx context.Context, f Filter) ([]Event, error) {
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
-		var e Event
-		var at, data string
-		if err := rows.Scan(&e.ID, &at, &e.Issue, &e.Stage, &e.RunID, &e.Actor, &e.Kind, &e.From, &e.To, &e.Reason, &data); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, err
-		}
-		e.At, _ = time.Parse(timeFormat, at)
-		if data != "{}" && data != "null" {
-			_ = json.Unmarshal([]byte(data), &e.Data)
 		}
 		out = append(out, e)
 	}

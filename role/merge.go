@@ -15,11 +15,28 @@ import (
 // at the head that was validated, guarded by that SHA, then closes the issue.
 type merge struct{}
 
-func (merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
+func (m merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
+	out, err := m.run(ctx, d, r)
+	if errors.Is(err, agentorg.ErrTargetBusy) {
+		// Nothing is wrong with the change, and what was validated stays
+		// validated: the merge waits for the target to take it.
+		return Outcome{Wait: true, ForHuman: true, Reason: "the merge waits: " + err.Error(), External: out.External}, nil
+	}
+	return out, err
+}
+
+func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	n := r.Issue.Number
 	mr, err := IssueMR(ctx, d.Tracker, n)
 	if err != nil {
 		return Outcome{}, err
+	}
+	if tc, ok := d.Tracker.(agentorg.TargetChecker); ok && mr.State != agentorg.MRMerged {
+		// Before any validation or agent run: a target that cannot take
+		// the merge now would only have it all done again later.
+		if err := tc.CheckTarget(ctx, d.Workflow.Repo.TargetBranch); err != nil {
+			return Outcome{}, err
+		}
 	}
 	if mr.State != agentorg.MRMerged {
 		// Merges take turns; a run whose merge request a train merged
