@@ -65,3 +65,40 @@ func (l *Log) CacheCheck(ctx context.Context, tree, def string, c CheckRun) erro
 	}
 	return nil
 }
+
+// The judgement cache keeps a validator agent's verdicts on a tree, so that
+// a stage that runs again for a reason outside validation (a git or forge
+// error in the merge, a crash) does not pay the agent again for the same
+// question: what was validated stays validated for that tree.
+const judgementCacheSchema = `
+CREATE TABLE IF NOT EXISTS agentorg_judgement_cache (
+	tree   TEXT NOT NULL,
+	key    TEXT NOT NULL,
+	answer TEXT NOT NULL,
+	at     TEXT NOT NULL,
+	PRIMARY KEY (tree, key)
+);`
+
+// CachedJudgement returns the answer kept for key (a digest of the
+// question) on tree, if any.
+func (l *Log) CachedJudgement(ctx context.Context, tree, key string) (string, bool, error) {
+	var answer string
+	err := l.db.QueryRowContext(ctx, `SELECT answer FROM agentorg_judgement_cache WHERE tree = ? AND key = ?`, tree, key).Scan(&answer)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("eventlog: judgement cache: %w", err)
+	}
+	return answer, true, nil
+}
+
+// CacheJudgement keeps an answer for key on tree; the first one stays.
+func (l *Log) CacheJudgement(ctx context.Context, tree, key, answer string) error {
+	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_judgement_cache (tree, key, answer, at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tree, key) DO NOTHING`, tree, key, answer, l.now().UTC().Format(timeFormat))
+	if err != nil {
+		return fmt.Errorf("eventlog: judgement cache: %w", err)
+	}
+	return nil
+}
