@@ -26,7 +26,7 @@ type Attempt struct {
 	SessionID  string         `json:"session_id"`
 	CommitSHA  string         `json:"commit_sha"`
 	Verdict    string         `json:"verdict"`  // "", GO or NO-GO
-	Distance   int            `json:"distance"` // len(Findings); -1 before validation
+	Distance   int            `json:"distance"` // Distance(Findings); -1 before validation
 	Findings   []Finding      `json:"findings"` // what failed, behind the distance
 	Report     string         `json:"report"`
 	Summary    string         `json:"summary"`
@@ -41,15 +41,45 @@ type Attempt struct {
 type Finding struct {
 	Key  string `json:"key"`
 	Text string `json:"text"` // one line for people
+	// Target marks a failure the target branch has too, before the change
+	// (a check already red there): shown, but not the change's to fix, so
+	// not part of the distance.
+	Target bool `json:"target,omitempty"`
 }
 
-// FindingKeys returns the keys of an attempt's findings.
+// FindingKeys returns the keys of the findings that make an attempt's
+// distance: those of the target's own (Finding.Target) left out.
 func (a Attempt) FindingKeys() []string {
-	keys := make([]string, len(a.Findings))
-	for i, f := range a.Findings {
-		keys[i] = f.Key
+	keys := make([]string, 0, len(a.Findings))
+	for _, f := range a.Findings {
+		if !f.Target {
+			keys = append(keys, f.Key)
+		}
 	}
 	return keys
+}
+
+// TargetFindings returns the findings the target branch has too.
+func (a Attempt) TargetFindings() []Finding {
+	var out []Finding
+	for _, f := range a.Findings {
+		if f.Target {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Distance is how far a validation found a change from GO: its findings,
+// less the target's own.
+func Distance(findings []Finding) int {
+	n := 0
+	for _, f := range findings {
+		if !f.Target {
+			n++
+		}
+	}
+	return n
 }
 
 // Attempts lists an issue's attempts, oldest first.
@@ -133,7 +163,7 @@ func (l *Log) SetCommit(ctx context.Context, issue int64, n int, sha string) err
 }
 
 // SetVerdict stores the validation verdict, findings and report of an
-// attempt; the distance is the number of findings.
+// attempt; the distance is the number of findings less the target's own.
 func (l *Log) SetVerdict(ctx context.Context, issue int64, n int, verdict string, findings []Finding, report string) error {
 	fs, err := json.Marshal(findings)
 	if err != nil {
@@ -143,7 +173,7 @@ func (l *Log) SetVerdict(ctx context.Context, issue int64, n int, verdict string
 		fs = []byte("[]")
 	}
 	return l.update(ctx, issue, n, `verdict = ?, distance = ?, findings = ?, report = ?, finished_at = ?`,
-		verdict, len(findings), string(fs), report, l.now().UTC().Format(timeFormat))
+		verdict, Distance(findings), string(fs), report, l.now().UTC().Format(timeFormat))
 }
 
 func (l *Log) update(ctx context.Context, issue int64, n int, set string, args ...any) error {

@@ -33,19 +33,25 @@ func definition(c check.Check) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (cr checkRunner) run(ctx context.Context, c check.Check) (cachedResult, error) {
-	def := definition(c)
-	if cr.tree != "" {
-		hit, ok, err := cr.d.Log.CachedCheck(ctx, cr.tree, def)
-		if err != nil {
-			return cachedResult{}, err
-		}
-		if ok {
-			fmt.Fprintf(cr.log, "== check %s: from the cache (tree %.10s, run %s)\n", c.Name, cr.tree, hit.At.Format("2006-01-02 15:04:05"))
-			return cachedResult{Result: check.Result{Name: c.Name, Passed: hit.Passed, ExitCode: hit.ExitCode, Reason: hit.Reason,
-				Output: hit.Output, Duration: hit.Duration}, Cached: true}, nil
-		}
+// cached answers c from the cache, if it ran on this tree before.
+func (cr checkRunner) cached(ctx context.Context, c check.Check) (cachedResult, bool, error) {
+	if cr.tree == "" {
+		return cachedResult{}, false, nil
 	}
+	hit, ok, err := cr.d.Log.CachedCheck(ctx, cr.tree, definition(c))
+	if err != nil || !ok {
+		return cachedResult{}, false, err
+	}
+	fmt.Fprintf(cr.log, "== check %s: from the cache (tree %.10s, run %s)\n", c.Name, cr.tree, hit.At.Format("2006-01-02 15:04:05"))
+	return cachedResult{Result: check.Result{Name: c.Name, Passed: hit.Passed, ExitCode: hit.ExitCode, Reason: hit.Reason,
+		Output: hit.Output, Duration: hit.Duration}, Cached: true}, true, nil
+}
+
+func (cr checkRunner) run(ctx context.Context, c check.Check) (cachedResult, error) {
+	if hit, ok, err := cr.cached(ctx, c); err != nil || ok {
+		return hit, err
+	}
+	def := definition(c)
 	res := check.Run(ctx, cr.dir, cr.d.CheckEnv, c, cr.log)
 	if ctx.Err() != nil {
 		return cachedResult{Result: res}, ctx.Err() // cut short: not an outcome to keep

@@ -51,7 +51,7 @@ steps:
 		t.Fatalf("distances %s", got)
 	}
 	keys := strings.Join(as[0].FindingKeys(), " ")
-	if keys != "criterion:`test -f a.txt` passes criterion:`test -f b.txt` passes criterion:the readme mentions a.txt" {
+	if keys != "criterion:`test -f a.txt` passes criterion:`test -f b.txt` passes criterion:The README mentions a.txt" {
 		t.Fatalf("attempt 1 findings %s", keys)
 	}
 	// The GO report holds the criteria table; every attempt's is posted.
@@ -92,7 +92,8 @@ steps:
     actions: [{append: {path: notes.txt, content: "tried\n"}}]
     summary: Tried.
 `
-	org := orgtest.New(t, orgtest.Options{Script: script, Check: "echo 'FAIL: TestX at 0.01s'; exit 1", E2E: "true", Edit: setBudget(5, "")})
+	// The check passes on the target (no notes.txt): the change breaks it.
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "test ! -f notes.txt || { echo 'FAIL: TestX at 0.01s'; exit 1; }", E2E: "true", Edit: setBudget(5, "")})
 	n, _ := start(t, org, "No criteria here.")
 	if got := labels(t, org, n); got != "needs:human" {
 		t.Fatalf("labels %s", got)
@@ -171,7 +172,8 @@ steps:
     summary: Changed nothing.
 `
 	runs := filepath.Join(t.TempDir(), "runs")
-	check := fmt.Sprintf("echo run >> %s; test -f a.txt", runs)
+	// Counted only on the change's tree (the target has no notes.txt).
+	check := fmt.Sprintf("test -f notes.txt || exit 0; echo run >> %s; test -f a.txt", runs)
 	org := orgtest.New(t, orgtest.Options{Script: script, Check: check, E2E: "true", Edit: setBudget(5, "")})
 	n, _ := start(t, org, "Add a.txt.\n\n## Acceptance criteria\n- [ ] `test -f a.txt` passes\n")
 	if got := distances(attempts(t, org, n)); got != "NO-GO:2 NO-GO:2" {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/agentorg/agentorg/check"
@@ -32,24 +33,89 @@ const promptOutputMax = 3 << 10
 var (
 	digitsRE = regexp.MustCompile(`[0-9]+`)
 	spaceRE  = regexp.MustCompile(`\s+`)
+	// A checkout slot's path (see workspace.Mirror.Lease): a check's output
+	// names the one it ran in, which differs from run to run.
+	slotRE = regexp.MustCompile(`/[^\s'"]*?/checkouts/slots/slot-[0-9a-z]+`)
 )
 
 // checkFinding describes a failing check; its key changes when the failure
 // does, and not with timings, addresses or the checkout's path.
 func checkFinding(res check.Result, dir string) eventlog.Finding {
-	norm := strings.ReplaceAll(res.Output, dir, ".")
-	norm = digitsRE.ReplaceAllString(norm, "N")
-	norm = spaceRE.ReplaceAllString(norm, " ")
-	sum := sha256.Sum256([]byte(res.Reason + "\n" + norm))
 	return eventlog.Finding{
-		Key:  "check:" + res.Name + ":" + hex.EncodeToString(sum[:4]),
+		Key:  "check:" + res.Name + ":" + fingerprint(res, dir),
 		Text: fmt.Sprintf("Check `%s` failed (%s):\n\n```\n%s\n```", res.Name, res.Reason, strings.TrimRight(check.Trim(res.Output, promptOutputMax), "\n")),
 	}
 }
 
+// normalOutput is a check's output without what changes from run to run:
+// the checkout's path (dir, or any slot's), numbers (timings, addresses,
+// line numbers), runs of blank space.
+func normalOutput(output, dir string) string {
+	if dir != "" {
+		output = strings.ReplaceAll(output, dir, ".")
+	}
+	output = slotRE.ReplaceAllString(output, ".")
+	output = digitsRE.ReplaceAllString(output, "N")
+	return spaceRE.ReplaceAllString(output, " ")
+}
+
+// fingerprint names a check's failure: from what failed when the runner's
+// failures can be named (which tests, packages, file messages), so that
+// noise around them (another package's "(cached)", a timing) does not
+// change it; else from the normalised output.
+func fingerprint(res check.Result, dir string) string {
+	text := normalOutput(res.Output, dir)
+	if names := failureNames(res.Output, dir); len(names) > 0 {
+		text = strings.Join(names, "\n")
+	}
+	sum := sha256.Sum256([]byte(res.Reason + "\n" + text))
+	return hex.EncodeToString(sum[:4])
+}
+
+var (
+	// go test: "--- FAIL: TestX (0.00s)", and a failing package's
+	// "FAIL\tpkg\t0.01s" or "FAIL\tpkg [build failed]".
+	goTestFailRE = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
+	goPkgFailRE  = regexp.MustCompile(`(?m)^FAIL[ \t]+(\S+)`)
+	// Compilers and linters (go vet, gcc, tsc, eslint's unix format):
+	// "path:line[:col]: message" at the start of a line (a test's own
+	// log lines are indented: they belong to the failing test).
+	fileMsgRE = regexp.MustCompile(`(?m)^(\S+\.[A-Za-z0-9]+):\d+(?::\d+)?:[ \t]*(.+?)[ \t]*$`)
+)
+
+// failureNames lists what failed in a check's output, sorted and without
+// repeats, for the runners whose failures can be named; nil otherwise.
+func failureNames(output, dir string) []string {
+	output = slotRE.ReplaceAllString(output, ".")
+	if dir != "" {
+		output = strings.ReplaceAll(output, dir, ".")
+	}
+	seen := map[string]bool{}
+	for _, m := range goTestFailRE.FindAllStringSubmatch(output, -1) {
+		seen["test "+m[1]] = true
+	}
+	for _, m := range goPkgFailRE.FindAllStringSubmatch(output, -1) {
+		seen["package "+m[1]] = true
+	}
+	for _, m := range fileMsgRE.FindAllStringSubmatch(output, -1) {
+		seen["file "+strings.TrimPrefix(m[1], "./")+": "+digitsRE.ReplaceAllString(m[2], "N")] = true
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 func criterionFinding(r criteria.Result) eventlog.Finding {
 	return eventlog.Finding{
-		Key:  "criterion:" + strings.ToLower(strings.Join(strings.Fields(r.Text), " ")),
+		// As written (only spaces normalised): commands and test names are
+		// case-sensitive, so the key shows them as they are.
+		Key:  "criterion:" + strings.Join(strings.Fields(r.Text), " "),
 		Text: fmt.Sprintf("Acceptance criterion %d is %s: %s\n  Reason (%s): %s", r.ID, r.Verdict, r.Text, r.By, r.Evidence),
 	}
 }
@@ -82,11 +148,23 @@ func fixText(fs []eventlog.Finding, target string) string {
 	}
 	k := 0
 	for _, f := range fs {
-		if strings.HasPrefix(f.Key, keyConflict) {
+		if strings.HasPrefix(f.Key, keyConflict) || f.Target {
 			continue
 		}
 		k++
 		fmt.Fprintf(&b, "%d. %s\n\n", k, f.Text)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// targetText lists the findings the target branch has too: shown in the
+// report, never given to the developer to fix.
+func targetText(fs []eventlog.Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		if f.Target {
+			fmt.Fprintf(&b, "- %s\n", f.Text)
+		}
 	}
 	return strings.TrimSpace(b.String())
 }

@@ -33,6 +33,12 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	}
 	defer release()
 
+	tr, err := openTranscript(d.Home, r.ID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer tr.Close()
+	began := time.Now()
 	data := promptData(d, r, 0)
 	if data.Feedback, err = Feedback(ctx, d.Tracker, r.Issue.Number); err != nil {
 		return Outcome{}, err
@@ -40,16 +46,18 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if data.Plan, err = Plan(ctx, d.Tracker, r.Issue.Number); err != nil {
 		return Outcome{}, err
 	}
+	// The plan is made knowing which checks the target already fails: the
+	// baseline, run once per target head and kept for validation.
+	fmt.Fprintf(tr, "== baseline: the checks on %s at %.10s\n", d.Workflow.Repo.TargetBranch, head)
+	bl, err := Baseline(ctx, d, head, dir, tr)
+	if err != nil {
+		return Outcome{}, err
+	}
+	data.RedChecks = redChecksText(bl)
 	prompt, err := d.Workflow.Render("pm", data)
 	if err != nil {
 		return Outcome{}, err
 	}
-	tr, err := openTranscript(d.Home, r.ID)
-	if err != nil {
-		return Outcome{}, err
-	}
-	defer tr.Close()
-	began := time.Now()
 	res, err := ag.Start(ctx, agentorg.Task{
 		Role: r.Stage.Role, Issue: r.Issue.Number, Dir: dir, Prompt: prompt,
 		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
@@ -67,7 +75,9 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if g := d.Workflow.GateWaiting(r.Stage.Success); g != nil && d.Workflow.Tracker.Kind == workflow.TrackerGitLab {
 		how = fmt.Sprintf("To approve, an approver adds the `%s` label; to send it back, a comment with the reason and the `%s` label.", g.Approve, g.Reject)
 	}
-	body := fmt.Sprintf("## Plan for #%d\n\n%s\n\n_Session %s. %s_", r.Issue.Number, plan, res.SessionID, how)
+	// The footer is for the humans at the gate: Plan leaves it out of what
+	// the agents are given.
+	body := fmt.Sprintf("%s%s\n\n%s\n_Session %s. %s_", planHeading(r.Issue.Number), plan, agentorg.Marker(planFooterKey), res.SessionID, how)
 	if _, err := d.Tracker.UpsertComment(ctx, r.Issue.Number, PlanKey(r.Issue.Number), body, d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}

@@ -63,9 +63,14 @@ type Outcome struct {
 	// the rest as its own time.
 	External time.Duration
 	// Wait says the stage is not done yet and something outside the
-	// organization will finish it (GitLab's auto-merge): the labels stay,
-	// no worker is held, and the stage runs again on a later poll.
+	// organization will finish it (GitLab's auto-merge) or must change
+	// first (a busy target): the labels stay, no worker is held, and the
+	// stage runs again on a later poll.
 	Wait bool
+	// ForHuman, with Wait, says that what must change is up to a person
+	// (commit or stash the changes in a working tree), so a one-shot run
+	// (serve --once) leaves the issue at rest instead of polling for it.
+	ForHuman bool
 }
 
 // Role is one job of the organization.
@@ -180,11 +185,29 @@ func Plan(ctx context.Context, t agentorg.Tracker, issue int64) (string, error) 
 	}
 	for i := len(cs) - 1; i >= 0; i-- {
 		if agentorg.HasMarker(cs[i].Body, PlanKey(issue)) {
-			return strings.TrimSpace(agentorg.StripMarkers(cs[i].Body)), nil
+			return planText(cs[i].Body, issue), nil
 		}
 	}
 	return "", nil
 }
+
+// planText is the plan a plan comment holds, without its heading and the
+// footer for humans (how to approve, the session), which are not the
+// plan's and must not reach the agents.
+func planText(body string, issue int64) string {
+	if before, _, ok := strings.Cut(body, agentorg.Marker(planFooterKey)); ok {
+		body = before
+	} else if i := strings.LastIndex(body, "\n_Session "); i >= 0 {
+		body = body[:i] // a plan posted before the footer had its marker
+	}
+	body = strings.TrimSpace(agentorg.StripMarkers(body))
+	return strings.TrimSpace(strings.TrimPrefix(body, strings.TrimSpace(planHeading(issue))))
+}
+
+func planHeading(issue int64) string { return fmt.Sprintf("## Plan for #%d\n\n", issue) }
+
+// planFooterKey marks where a plan comment's footer for humans starts.
+const planFooterKey = "plan-footer"
 
 // PlanKey is the marker key of an issue's plan comment.
 func PlanKey(issue int64) string { return fmt.Sprintf("plan:%d", issue) }

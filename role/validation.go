@@ -2,6 +2,8 @@ package role
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -71,6 +73,12 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		results = append(results, res.Result)
 		cached[res.Name] = res.Cached
 	}
+	red, err := redOnTarget(ctx, d, base, results, tr)
+	if err != nil {
+		return v, err
+	}
+	target := d.Workflow.Repo.TargetBranch
+	onTarget := map[string]bool{}
 	for _, res := range results {
 		if !cached[res.Name] {
 			v.external += res.Duration
@@ -78,7 +86,17 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		status := agentorg.CheckPassed
 		if !res.Passed {
 			status = agentorg.CheckFailed
-			v.findings = append(v.findings, checkFinding(res, dir))
+			f := checkFinding(res, dir)
+			if t, ok := red[res.Name]; ok {
+				if sameFailure(res, t, dir) {
+					f.Target, onTarget[res.Name] = true, true
+					f.Text = fmt.Sprintf("Check `%s` fails the same way on %s at `%s`, before this change (%s): not this change's to fix.\n\n  ```\n%s\n  ```",
+						res.Name, target, short(base), res.Reason, indentLines(strings.TrimRight(check.Trim(t.Output, promptOutputMax/2), "\n"), "  "))
+				} else {
+					f.Text += fmt.Sprintf("\n\nThis check already fails on %s, before your change; fix only what your change adds to its failures.", target)
+				}
+			}
+			v.findings = append(v.findings, f)
 		}
 		if err := d.Tracker.SetCheck(ctx, agentorg.CheckResult{SHA: sha, Name: res.Name, Status: status,
 			Output: res.Output, Duration: res.Duration, At: time.Now()}); err != nil {
@@ -106,13 +124,17 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 	if len(v.findings) > 0 {
 		v.verdict = eventlog.NOGO
 	}
+	distance := eventlog.Distance(v.findings)
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Validation of attempt %d: **%s** (distance %d)\n\nCommit `%s`, checked out clean, on top of the target branch at `%s`; %d file(s) changed.\n\n| check | result | time |\n|---|---|---|\n",
-		attempt, v.verdict, len(v.findings), short(sha), short(base), len(ch.Files))
+		attempt, v.verdict, distance, short(sha), short(base), len(ch.Files))
 	for _, res := range results {
 		mark := "passed"
 		if !res.Passed {
 			mark = "FAILED: " + res.Reason
+		}
+		if onTarget[res.Name] {
+			mark += fmt.Sprintf(" (fails the same way on %s: not counted)", target)
 		}
 		if cached[res.Name] {
 			mark += " (cached: same tree)"
@@ -124,8 +146,11 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 	} else {
 		b.WriteString("\nNo acceptance criteria found (neither the issue nor the plan has an \"Acceptance criteria\" checklist).\n")
 	}
-	if len(v.findings) > 0 {
-		fmt.Fprintf(&b, "\n### Findings (distance %d)\n\n%s\n", len(v.findings), fixText(v.findings, d.Workflow.Repo.TargetBranch))
+	if distance > 0 {
+		fmt.Fprintf(&b, "\n### Findings (distance %d)\n\n%s\n", distance, fixText(v.findings, target))
+	}
+	if len(onTarget) > 0 {
+		fmt.Fprintf(&b, "\n### Already failing on %s (not counted)\n\n%s\n", target, targetText(v.findings))
 	}
 	v.report = b.String()
 	if _, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("validation:%d:%d", n, attempt), v.report, d.Workflow.Tracker.Bot); err != nil {
@@ -184,12 +209,24 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner
 	if err != nil {
 		return nil, spent, err
 	}
-	prompt, ids, err := judgePrompt(d, r, diff, crits, out, toJudge, results)
+	prompt, input, ids, key, err := judgePrompt(d, r, def.Name, diff, crits, out, toJudge, results)
 	if err != nil {
 		return nil, spent, err
 	}
+	if runner.tree != "" {
+		if kept, ok, err := d.Log.CachedJudgement(ctx, runner.tree, key); err != nil {
+			return nil, spent, err
+		} else if answer, err := criteria.ParseAnswer(kept, ids); ok && err == nil {
+			fmt.Fprintf(tr, "== validator: criteria %s from the judgement cache (tree %.10s)\n", strings.Trim(fmt.Sprint(ids), "[]"), runner.tree)
+			for _, i := range toJudge {
+				j := answer[crits[i].ID]
+				out[i].Verdict, out[i].By, out[i].Evidence = j.Verdict, "validator agent", j.Evidence+" (cached: same tree)"
+			}
+			return out, spent, nil
+		}
+	}
 	task := agentorg.Task{
-		Role: r.Stage.Role, Issue: r.Issue.Number, Attempt: attempt, Dir: dir, Prompt: prompt,
+		Role: r.Stage.Role, Issue: r.Issue.Number, Attempt: attempt, Dir: dir, Prompt: prompt, Input: input,
 		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
 		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
 	}
@@ -224,6 +261,10 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner
 			return nil, spent, err
 		}
 		unclear("validator agent", "the agent failed: "+oneLine(err.Error()))
+	} else if answer != nil && runner.tree != "" {
+		if err := d.Log.CacheJudgement(ctx, runner.tree, key, res.Summary); err != nil {
+			return nil, spent, err
+		}
 	}
 	recordAgentRun(ctx, d, r, def.Name, res, fmt.Sprintf("validator judged criteria %s", strings.Trim(fmt.Sprint(ids), "[]")), nil)
 	for _, i := range toJudge {
@@ -234,7 +275,10 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner
 	return out, spent, nil
 }
 
-func judgePrompt(d *Deps, r *Run, diffOf func() (string, error), crits []criteria.Criterion, done []criteria.Result, toJudge []int, results []check.Result) (string, []int, error) {
+// judgePrompt renders the validator agent's task, in prose and as its
+// structured input. key identifies the question (issue, agent, criteria,
+// the change) for the judgement cache.
+func judgePrompt(d *Deps, r *Run, agent string, diffOf func() (string, error), crits []criteria.Criterion, done []criteria.Result, toJudge []int, results []check.Result) (prompt string, input []byte, ids []int, key string, err error) {
 	var cb strings.Builder
 	cb.WriteString("Acceptance criteria:\n\n")
 	for i, c := range crits {
@@ -244,13 +288,12 @@ func judgePrompt(d *Deps, r *Run, diffOf func() (string, error), crits []criteri
 		}
 		cb.WriteString("\n")
 	}
-	var ids []string
-	var idNums []int
+	var idText []string
 	for _, i := range toJudge {
-		ids = append(ids, fmt.Sprint(crits[i].ID))
-		idNums = append(idNums, crits[i].ID)
+		idText = append(idText, fmt.Sprint(crits[i].ID))
+		ids = append(ids, crits[i].ID)
 	}
-	fmt.Fprintf(&cb, "\nTo judge: criteria %s.\n\n%s", strings.Join(ids, ", "), criteria.AnswerFormat)
+	fmt.Fprintf(&cb, "\nTo judge: criteria %s.\n\n%s", strings.Join(idText, ", "), criteria.AnswerFormat)
 	var kb strings.Builder
 	for _, res := range results {
 		if res.Passed {
@@ -261,12 +304,14 @@ func judgePrompt(d *Deps, r *Run, diffOf func() (string, error), crits []criteri
 	}
 	diff, err := diffOf()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, "", err
 	}
 	data := promptData(d, r, 0)
 	data.Criteria, data.Checks, data.Diff = cb.String(), kb.String(), "```diff\n"+headTrim(diff, diffMax)+"\n```"
-	text, err := d.Workflow.Render(workflow.PromptValidate, data)
-	return text, idNums, err
+	prompt, err = d.Workflow.Render(workflow.PromptValidate, data)
+	input = validatorInputJSON(d.Workflow, r.Issue, crits, done, ids, results, diff)
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%s\x00%s", r.Issue.Number, agent, cb.String(), diff)))
+	return prompt, input, ids, hex.EncodeToString(sum[:]), err
 }
 
 // headTrim keeps the start of s in at most max bytes, saying how much was cut.
@@ -290,4 +335,10 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " / ")
+}
+
+// indentLines indents every line of s, so that a block stays inside the
+// Markdown list item it belongs to.
+func indentLines(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }

@@ -70,6 +70,10 @@ func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 // noGo decides where a NO-GO goes: back to the developer's session (the
 // label to), or to a human when the convergence policy says stop.
 func noGo(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, to string) (Outcome, error) {
+	if red := a.TargetFindings(); a.Distance == 0 && len(red) > 0 {
+		// Nothing the developer could fix is left: the target itself is red.
+		return escalateRed(ctx, d, r, a, red)
+	}
 	as, err := d.Log.Attempts(ctx, r.Issue.Number)
 	if err != nil {
 		return Outcome{}, err
@@ -102,7 +106,7 @@ func revalidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (time
 	if err := d.Log.SetVerdict(ctx, r.Issue.Number, a.N, v.verdict, v.findings, v.report); err != nil {
 		return v.external, err
 	}
-	a.Verdict, a.Distance, a.Findings, a.Report = v.verdict, len(v.findings), v.findings, v.report
+	a.Verdict, a.Distance, a.Findings, a.Report = v.verdict, eventlog.Distance(v.findings), v.findings, v.report
 	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
 		Kind: eventlog.KindVerdict, Reason: fmt.Sprintf("attempt %d: %s (distance %d)", a.N, a.Verdict, a.Distance),
 		Data: map[string]string{"attempt": fmt.Sprint(a.N), "verdict": a.Verdict, "distance": fmt.Sprint(a.Distance),
@@ -305,6 +309,40 @@ func escalate(ctx context.Context, d *Deps, r *Run, why string) (Outcome, error)
 		return Outcome{}, err
 	}
 	return Outcome{To: d.Workflow.Escalation, Reason: why}, nil
+}
+
+// escalateRed hands the issue to a human when the only failures left are
+// the target branch's own: no attempt of the developer can fix them.
+func escalateRed(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, red []eventlog.Finding) (Outcome, error) {
+	target := d.Workflow.Repo.TargetBranch
+	var names []string
+	for _, f := range red {
+		// check:<name>:<fingerprint>
+		name := strings.TrimPrefix(f.Key, "check:")
+		if i := strings.LastIndexByte(name, ':'); i >= 0 {
+			name = name[:i]
+		}
+		names = append(names, "`"+name+"`")
+	}
+	why := fmt.Sprintf("the target is red: %s fails on %s without this change (%s)", plural(len(red), "check"), target, strings.Join(names, ", "))
+	validate := d.Workflow.StagesWithRole(agentorg.RoleValidator)
+	again := ""
+	if len(validate) > 0 {
+		again = fmt.Sprintf(" Once %s is green again, validate this change again with `agentorg label add %d %s`.", target, r.Issue.Number, validate[0].On)
+	}
+	body := fmt.Sprintf("## Needs a human\n\n%s. Attempt %d passes everything else (distance 0), but it cannot be merged while these checks fail, and they are not its to fix: fix %s (or plan that work in an issue of its own, with an acceptance criterion that runs the check).%s\n\n%s\n",
+		why, a.N, target, again, targetText(red))
+	if _, err := d.Tracker.UpsertComment(ctx, r.Issue.Number, fmt.Sprintf("escalation:%d", r.Issue.Number), body, d.Workflow.Tracker.Bot); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{To: d.Workflow.Escalation, Reason: why}, nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func orNone(keys []string) string {

@@ -407,6 +407,7 @@ e2e:
 # Prompt templates (Go text/template). Fields: .Issue.Number, .Issue.Title,
 # .Issue.Body, .Issue.Labels, .Repo.TargetBranch, .Repo.Branch, .Role,
 # .Attempt, .Plan (the approved plan), .Report (the last validation report),
+# .RedChecks (for pm: the checks that already fail on the target branch),
 # .Findings (what the last validation found still failing, trimmed),
 # .Feedback (what a human said when rejecting), for the validate prompt
 # .Criteria, .Diff and .Checks, for the triage prompt .Diff, .Threads (the
@@ -429,6 +430,14 @@ prompts:
     A human rejected the previous plan with this feedback. Address it:
 
     {{.Feedback}}
+    {{- end}}
+    {{- if .RedChecks}}
+
+    These checks already fail on {{.Repo.TargetBranch}}, before any change.
+    They are not counted against this issue's change unless the plan takes
+    them on, with an acceptance criterion that runs the check:
+
+    {{.RedChecks}}
     {{- end}}
 
     Answer with the plan only, in Markdown, with these sections:

@@ -13,6 +13,10 @@ type PromptData struct {
 	Report string
 	// Feedback is what a human said when rejecting (a plan or a merge request).
 	Feedback string
+	// RedChecks is for the pm prompt: the workflow's checks that already
+	// fail on the target branch, before any change, each with the end of
+	// its output; empty when they all pass.
+	RedChecks string
 	// Findings is what the last validation found still failing, for the fix
 	// prompt: failing checks with the relevant part of their output, unmet
 	// criteria with the validator's reasons, hygiene problems, conflicts.

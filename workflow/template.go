@@ -70,19 +70,20 @@ func splitTemplateError(name string, err error) templateError {
 // branches.
 var (
 	fullSample = PromptData{
-		Issue:    PromptIssue{Number: 42, Title: "Sample issue", Body: "Sample body.", Labels: []string{"agentorg"}},
-		Repo:     PromptRepo{TargetBranch: "main", Branch: "agentorg/issue-42"},
-		Role:     "developer",
-		Attempt:  2,
-		Plan:     "Sample plan.",
-		Report:   "Sample report.",
-		Feedback: "Sample feedback.",
-		Findings: "Sample findings.",
-		Criteria: "1. Sample criterion.",
-		Diff:     "diff --git a/x b/x",
-		Checks:   "test: passed",
-		Threads:  "### Thread 1, on main.go:3",
-		Others:   "### Thread 2, on the merge request as a whole",
+		Issue:     PromptIssue{Number: 42, Title: "Sample issue", Body: "Sample body.", Labels: []string{"agentorg"}},
+		Repo:      PromptRepo{TargetBranch: "main", Branch: "agentorg/issue-42"},
+		Role:      "developer",
+		Attempt:   2,
+		Plan:      "Sample plan.",
+		Report:    "Sample report.",
+		Feedback:  "Sample feedback.",
+		RedChecks: "Sample red checks.",
+		Findings:  "Sample findings.",
+		Criteria:  "1. Sample criterion.",
+		Diff:      "diff --git a/x b/x",
+		Checks:    "test: passed",
+		Threads:   "### Thread 1, on main.go:3",
+		Others:    "### Thread 2, on the merge request as a whole",
 	}
 	emptySample PromptData
 )

@@ -182,7 +182,7 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 
 	// issue show lists the attempts with verdict, distance and findings.
 	r = run(t, t.TempDir(), nil, "--home", home, "issue", "show", "2")
-	for _, want := range []string{"ATTEMPT  VERDICT  DISTANCE", "\n  1        NO-GO    3 ", "criterion:mul(a, b) returns a * b", "\n  2        GO       0 "} {
+	for _, want := range []string{"ATTEMPT  VERDICT  DISTANCE", "\n  1        NO-GO    3 ", "criterion:Mul(a, b) returns a * b", "\n  2        GO       0 "} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("issue show 2 lacks %q:\n%s", want, r.stdout)
 		}
