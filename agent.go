@@ -57,6 +57,11 @@ type Task struct {
 	// running total (Codex's tokens, Claude Code's cost) subtract it, so that
 	// Result.Usage is always this run's alone.
 	SessionUsage Usage
+	// Input is the task's inputs in a structured form (JSON) for the roles
+	// that judge (validator: the criteria to judge, the checks, the diff;
+	// triage: the threads), besides the prose of the prompt; nil for the
+	// others. The command agent gives it as a file (AGENTORG_INPUT).
+	Input []byte
 }
 
 // Usage is what a run consumed, as far as the agent reports it.

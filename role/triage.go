@@ -218,6 +218,8 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 	for _, th := range threads {
 		byID[th.ID] = th
 	}
+	input := triageInput{Role: agentorg.RoleTriage, Issue: issueInput(r.Issue), TargetBranch: d.Workflow.Repo.TargetBranch,
+		MR: round.MR, Head: round.Head, Threads: []inputThread{}, Others: []inputThread{}}
 	var want []string
 	var quoted []string
 	for i := range round.Threads {
@@ -226,13 +228,16 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 		if !ok {
 			return 0, "", fmt.Errorf("review round %d: thread %s vanished from !%d", round.N, t.ID, round.MR)
 		}
-		t.Quote = triage.Quote(th, fileContext(dir, th), g.Reviewers, bot)
+		around := fileContext(dir, th)
+		t.Quote = triage.Quote(th, around, g.Reviewers, bot)
 		want = append(want, t.ID)
 		quoted = append(quoted, t.Quote)
+		input.Threads = append(input.Threads, threadInput(th, around))
 	}
 	var other []string
 	for _, th := range others {
 		other = append(other, triage.Quote(th, "", g.Reviewers, bot))
+		input.Others = append(input.Others, threadInput(th, ""))
 	}
 	data := promptData(d, r, 0)
 	if data.Plan, err = Plan(ctx, d.Tracker, n); err != nil {
@@ -252,6 +257,7 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 		return 0, "", err
 	}
 	data.Diff = "```diff\n" + headTrim(diff, diffMax) + "\n```"
+	input.Plan, input.Diff = data.Plan, headTrim(diff, diffMax)
 	data.Threads = strings.Join(quoted, "\n\n") + "\n\n" + triage.AnswerFormat
 	data.Others = strings.Join(other, "\n\n")
 	prompt, err := d.Workflow.Render(workflow.PromptTriage, data)
@@ -264,7 +270,7 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 	}
 	defer tr.Close()
 	task := agentorg.Task{
-		Role: r.Stage.Role, Issue: n, Attempt: round.N, Dir: dir, Prompt: prompt,
+		Role: r.Stage.Role, Issue: n, Attempt: round.N, Dir: dir, Prompt: prompt, Input: mustJSON(input),
 		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
 		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
 	}

@@ -7,6 +7,9 @@ package command
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +25,9 @@ const (
 	EnvAttempt = "AGENTORG_ATTEMPT"
 	EnvAccess  = "AGENTORG_ACCESS"
 	EnvSession = "AGENTORG_SESSION"
+	// EnvInput names a JSON file holding the task's structured inputs
+	// (agentorg.Task.Input); empty when the task has none.
+	EnvInput = "AGENTORG_INPUT"
 )
 
 // MaxLineBytes caps one stdout line kept for parsing. Longer lines still
@@ -77,12 +83,18 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 		access = agentorg.ReadOnly
 	}
 
+	input, cleanup, err := inputFile(t.Input)
+	if err != nil {
+		return agentorg.Result{}, err
+	}
+	defer cleanup()
+
 	p := newParser()
 	res, err := cli.Run(ctx, t, cli.Spec{
 		Name:         "command",
 		Argv:         a.cfg.Command,
 		Dir:          t.Dir,
-		Env:          agentEnv(t, access, session),
+		Env:          agentEnv(t, access, session, input),
 		Stdin:        strings.NewReader(t.Prompt),
 		Line:         p.handle,
 		MaxLine:      a.maxLine,
@@ -124,15 +136,34 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 	return out, nil
 }
 
+// inputFile writes a task's structured input to a file of its own, readable
+// by the agent, removed after the run; "" when there is none.
+func inputFile(input []byte) (path string, cleanup func(), err error) {
+	if input == nil {
+		return "", func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "agentorg-input-")
+	if err != nil {
+		return "", nil, fmt.Errorf("command agent: input file: %w", err)
+	}
+	path = filepath.Join(dir, "input.json")
+	if err := os.WriteFile(path, input, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("command agent: input file: %w", err)
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
+}
+
 // agentEnv is Task.Env with the AGENTORG_* variables set by us, replacing
 // any the caller passed so the agent cannot be told a different role.
-func agentEnv(t agentorg.Task, access agentorg.Access, session string) []string {
+func agentEnv(t agentorg.Task, access agentorg.Access, session, input string) []string {
 	ours := map[string]string{
 		EnvRole:    t.Role,
 		EnvIssue:   strconv.FormatInt(t.Issue, 10),
 		EnvAttempt: strconv.Itoa(t.Attempt),
 		EnvAccess:  string(access),
 		EnvSession: session,
+		EnvInput:   input,
 	}
 	env := make([]string, 0, len(t.Env)+len(ours))
 	for _, kv := range t.Env {
@@ -141,7 +172,7 @@ func agentEnv(t agentorg.Task, access agentorg.Access, session string) []string 
 			env = append(env, kv)
 		}
 	}
-	for _, k := range []string{EnvRole, EnvIssue, EnvAttempt, EnvAccess, EnvSession} {
+	for _, k := range []string{EnvRole, EnvIssue, EnvAttempt, EnvAccess, EnvSession, EnvInput} {
 		env = append(env, k+"="+ours[k])
 	}
 	return env

@@ -332,7 +332,7 @@ echo '{"type":"result","session_id":"e","summary":"ok"}'
 	want := map[string]string{
 		"PATH": os.Getenv("PATH"), "FOO": "bar baz",
 		"AGENTORG_ROLE": "developer", "AGENTORG_ISSUE": "17", "AGENTORG_ATTEMPT": "3",
-		"AGENTORG_ACCESS": "read-only", "AGENTORG_SESSION": "",
+		"AGENTORG_ACCESS": "read-only", "AGENTORG_SESSION": "", "AGENTORG_INPUT": "",
 	}
 	if len(got) != len(want) {
 		var keys []string
@@ -346,6 +346,29 @@ echo '{"type":"result","session_id":"e","summary":"ok"}'
 		if gv, ok := got[k]; !ok || gv != v {
 			t.Errorf("%s = %q (present %v), want %q", k, gv, ok, v)
 		}
+	}
+}
+
+// A task's structured input reaches the agent as a file named by
+// AGENTORG_INPUT, removed once the run ends.
+func TestInputArrivesAsAFile(t *testing.T) {
+	a := New(Config{Command: []string{fake(t, `
+echo "$AGENTORG_INPUT" > input-path.txt
+cp "$AGENTORG_INPUT" input-copy.json
+echo '{"type":"result","session_id":"i","summary":"ok"}'
+`)}})
+	task, _ := newTask(t)
+	task.Input = []byte(`{"role":"validator","judge":[1]}`)
+	if _, err := a.Start(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(task.Dir, "input-copy.json"))
+	if err != nil || string(got) != string(task.Input) {
+		t.Fatalf("the agent read %q (%v), want %q", got, err, task.Input)
+	}
+	path, _ := os.ReadFile(filepath.Join(task.Dir, "input-path.txt"))
+	if _, err := os.Stat(strings.TrimSpace(string(path))); !os.IsNotExist(err) {
+		t.Fatalf("the input file %s outlived the run: %v", path, err)
 	}
 }
 

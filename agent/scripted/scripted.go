@@ -45,6 +45,9 @@ type Run struct {
 	Attempt int       `json:"attempt"`
 	Resumed bool      `json:"resumed"`
 	Prompt  string    `json:"prompt"`
+	// Input is the task's structured input (the file AGENTORG_INPUT
+	// names), when it has one.
+	Input json.RawMessage `json:"input,omitempty"`
 }
 
 // ReadState returns the runs recorded for session in dir.
@@ -237,10 +240,18 @@ func (a *agent) record(r run, resumed bool) error {
 		}
 		a.message("resumed session %s (%d earlier runs)", a.session, len(earlier))
 	}
-	line, err := json.Marshal(Run{
-		Time: time.Now().UTC(), Role: r.role, Issue: r.issue, Attempt: r.attempt,
-		Resumed: resumed, Prompt: r.prompt,
-	})
+	rec := Run{Time: time.Now().UTC(), Role: r.role, Issue: r.issue, Attempt: r.attempt, Resumed: resumed, Prompt: r.prompt}
+	if p := a.getenv("AGENTORG_INPUT"); p != "" {
+		input, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("input: %v", err)
+		}
+		if !json.Valid(input) {
+			return fmt.Errorf("input %s is not JSON", p)
+		}
+		rec.Input = input
+	}
+	line, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}

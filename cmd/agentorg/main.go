@@ -69,7 +69,7 @@ the state of each piece of work, merge requests are review checkpoints. Roles
 (PM, developer, validator, merge, E2E) never talk to each other; each reads the
 tracker, does its job and moves the label on. Humans set goals and approve.
 
-Start with 'agentorg demo' to watch three issues go through the lifecycle, or
+Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 'agentorg init' in your repository to write a workflow.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
