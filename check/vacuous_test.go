@@ -205,12 +205,12 @@ func goModule(t *testing.T) string {
 // checks build quickly.
 func goEnv() []string {
 	env := proc.BaseEnv()
-	for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOROOT", "GOTOOLCHAIN"} {
+	for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOTOOLCHAIN"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
-	return append(env, "GOFLAGS=-mod=mod")
+	return env
 }
 
 // A real go test that ran no test fails with its reason; the same command
