@@ -9,11 +9,11 @@ import (
 )
 
 // A command that ran no test is not a pass: `go test ./x -run TestNew`
-// exits 0 with "[no tests to run]" before TestNew is written, and a
+// exits 0 with "[no tests to run]" before TestNew is written, and the
 // criterion "`go test ./x -run TestNew` passes" must not be met by that.
-// testScan reads a check's output line by line as it streams (the kept tail
-// may have lost a `go test ./...`'s early lines) and asks each test runner
-// it knows what it reported.
+// testScan reads a check's whole output line by line as it streams (the
+// kept tail may have lost the early ok lines of a `go test ./...`) and asks
+// each test runner it knows what that runner reported.
 
 // maxLine bounds the part of one output line kept for recognition; no
 // runner's summary line comes near it.
@@ -80,7 +80,7 @@ func (s *testScan) ranNoTests() string {
 	}
 	var said []string
 	for _, r := range s.runners {
-		rep := r.report()
+		rep := r.result()
 		if rep.tested {
 			return ""
 		}
@@ -94,14 +94,18 @@ func (s *testScan) ranNoTests() string {
 // runner recognises one test runner's report.
 type runner interface {
 	line(l string)
-	report() report
+	result() report
 }
 
+// report is what a runner made of the output. Runners that keep no more
+// than this embed it.
 type report struct {
 	seen   bool   // the runner's report was in the output
 	tested bool   // a test ran (passed or failed), or something failed
 	said   string // when seen and not tested: what it said, for the reason
 }
+
+func (r report) result() report { return r }
 
 // goTest reads `go test` package lines. A package ran no test when its line
 // says "[no tests to run]" or "[no test files]", when -cover prints it as
@@ -109,8 +113,16 @@ type report struct {
 // comes before its ok line (go test run in the package's directory).
 type goTest struct {
 	ran, failed bool
-	none        []string // "pkg (why)" for each package that ran no test
+	none        int      // packages that ran no test
+	named       []string // "pkg (why)" for the first three of them
 	warned      bool     // a warning not yet matched to a package line
+}
+
+func (g *goTest) noTest(pkg, why string) {
+	g.none++
+	if len(g.named) < 3 {
+		g.named = append(g.named, pkg+" ("+why+")")
+	}
 }
 
 func (g *goTest) line(l string) {
@@ -125,19 +137,19 @@ func (g *goTest) line(l string) {
 	switch {
 	case f[0] == "ok" && len(f) >= 3 && goDuration(f[2]):
 		if strings.HasSuffix(l, "[no tests to run]") || g.warned {
-			g.none = append(g.none, f[1]+" ([no tests to run])")
+			g.noTest(f[1], "[no tests to run]")
 		} else {
 			g.ran = true
 		}
 		g.warned = false
 	case f[0] == "?" && len(f) >= 2 && strings.HasSuffix(l, "\t[no test files]"):
-		g.none = append(g.none, f[1]+" ([no test files])")
+		g.noTest(f[1], "[no test files]")
 	case strings.HasPrefix(l, "\t"):
 		// -cover: "\tpkg\t\tcoverage: 0.0% of statements". A package
 		// without statements gets no newline, so the next line follows.
 		parts := strings.SplitN(l[1:], "\t", 3)
 		if len(parts) == 3 && parts[1] == "" && parts[0] != "" && !strings.ContainsRune(parts[0], ' ') {
-			g.none = append(g.none, parts[0]+" ([no test files])")
+			g.noTest(parts[0], "[no test files]")
 			if rest := parts[2]; rest != "" && !strings.HasPrefix(rest, "coverage:") {
 				g.line(rest)
 			}
@@ -156,16 +168,16 @@ func goDuration(s string) bool {
 	return err == nil && strings.HasSuffix(s, "s")
 }
 
-func (g *goTest) report() report {
-	rep := report{seen: g.ran || g.warned || len(g.none) > 0, tested: g.ran || g.failed}
-	switch n := len(g.none); {
-	case n == 0:
+func (g *goTest) result() report {
+	rep := report{seen: g.ran || g.warned || g.none > 0, tested: g.ran || g.failed}
+	switch {
+	case g.none == 0:
 		// A test binary run by hand warns and prints no package line.
 		rep.said = "go test ran no test (testing: warning: no tests to run)"
-	case n > 3:
-		rep.said = fmt.Sprintf("go test ran no test in %d packages: %s and %d more", n, strings.Join(g.none[:3], ", "), n-3)
+	case g.none > len(g.named):
+		rep.said = fmt.Sprintf("go test ran no test in %d packages: %s and %d more", g.none, strings.Join(g.named, ", "), g.none-len(g.named))
 	default:
-		rep.said = "go test ran no test in " + strings.Join(g.none, ", ")
+		rep.said = "go test ran no test in " + strings.Join(g.named, ", ")
 	}
 	return rep
 }
@@ -188,14 +200,12 @@ func counts(s, sep string) (map[string]int, bool) {
 // pytest reads the final summary line: "=== 3 deselected in 0.01s ===",
 // "no tests ran in 0.00s" (-q), "2 passed, 1 skipped in 0.01s". Only
 // skipped or deselected tests is no test run.
-type pytest struct {
-	seen, tested bool
-	said         string
-}
+type pytest struct{ report }
 
 var pytestSummaryRE = regexp.MustCompile(`^=*\s*((.+) in \d+(?:\.\d+)?s(?: \(\d+:\d\d:\d\d\))?)\s*=*$`)
 
-// pytestWords are the words of pytest's tally; the first five mean a test ran.
+// pytestWords are the words of pytest's tally, true for those that mean a
+// test ran.
 var pytestWords = map[string]bool{"passed": true, "failed": true, "xfailed": true, "xpassed": true, "error": true, "errors": true, "rerun": true,
 	"skipped": false, "deselected": false, "warning": false, "warnings": false}
 
@@ -227,15 +237,10 @@ func (p *pytest) line(l string) {
 	}
 }
 
-func (p *pytest) report() report { return report{seen: p.seen, tested: p.tested, said: p.said} }
-
 // jest reads "No tests found, exiting with code N" (with or without
 // --passWithNoTests) and the "Tests:" tally: a -t pattern that matches no
 // test leaves them all skipped, and jest exits 0.
-type jest struct {
-	seen, tested bool
-	said         string
-}
+type jest struct{ report }
 
 func (j *jest) line(l string) {
 	l = strings.TrimSpace(l)
@@ -261,14 +266,9 @@ func (j *jest) line(l string) {
 	}
 }
 
-func (j *jest) report() report { return report{seen: j.seen, tested: j.tested, said: j.said} }
-
 // vitest reads "No test files found, exiting with code N" and the tallies
 // "Tests  3 skipped (3)", "Tests  no tests", "Test Files  1 failed (1)".
-type vitest struct {
-	seen, tested bool
-	said         string
-}
+type vitest struct{ report }
 
 var vitestTallyRE = regexp.MustCompile(`^(Tests|Test Files) {2,}(.+?)(?: \(\d+\))?$`)
 
@@ -298,8 +298,6 @@ func (v *vitest) line(l string) {
 	}
 }
 
-func (v *vitest) report() report { return report{seen: v.seen, tested: v.tested, said: v.said} }
-
 // libtest reads Rust's test harness (cargo test): one "test result:" line
 // for each unit, integration and doc-test section. No test ran when every
 // section passed and failed nothing: "running 0 tests", all filtered out
@@ -325,7 +323,7 @@ func (t *libtest) line(l string) {
 	t.filtered += n(5)
 }
 
-func (t *libtest) report() report {
+func (t *libtest) result() report {
 	if t.sections == 0 {
 		return report{}
 	}
