@@ -42,14 +42,16 @@ type Result struct {
 	Name     string
 	Passed   bool
 	ExitCode int    // -1 when killed or never started
-	Reason   string // why it failed, e.g. "exit status 1", "killed: hard timeout"; "" when passed
+	Reason   string // why it failed, e.g. "exit status 1", "killed: hard timeout", "ran no tests: ..."; "" when passed
 	Output   string // tail of stdout and stderr, at most OutputMax bytes, whole lines
 	Duration time.Duration
 }
 
 // Run runs c.Run with sh -c in dir. env is the whole environment of the
 // command. Output goes to log as it arrives (log may be nil), framed by a
-// line naming the check and one with its outcome.
+// line naming the check and one with its outcome. A run whose output shows
+// a test runner that ran no test fails, its reason starting "ran no tests:"
+// (see testScan).
 func Run(ctx context.Context, dir string, env []string, c Check, log io.Writer) Result {
 	name := c.Name
 	if name == "" {
@@ -63,11 +65,12 @@ func Run(ctx context.Context, dir string, env []string, c Check, log io.Writer) 
 		fmt.Fprintf(log, "==> check %s: %s\n", name, c.Run)
 	}
 	tail := &tailWriter{log: log, max: keepRaw}
+	tests := newTestScan()
 	pr, err := proc.Run(ctx, proc.Spec{
 		Argv:         []string{"sh", "-c", c.Run},
 		Dir:          dir,
 		Env:          env,
-		Log:          tail,
+		Log:          io.MultiWriter(tail, tests),
 		Timeout:      timeout,
 		StallTimeout: c.StallTimeout,
 		TailBytes:    1, // the tail we keep is ours, with a true count of what was cut
@@ -82,6 +85,14 @@ func Run(ctx context.Context, dir string, env []string, c Check, log io.Writer) 
 	}
 	if err != nil {
 		res.ExitCode, res.Reason = -1, err.Error()
+	}
+	// A run that ended by itself and ran no test is no pass, whatever its
+	// exit status; a non-zero one is named too.
+	if none := tests.ranNoTests(); none != "" && err == nil && !pr.TimedOut && !pr.Stalled && !pr.Canceled {
+		if res.Reason != "" {
+			none += "; " + res.Reason
+		}
+		res.Reason = "ran no tests: " + none
 	}
 	res.Passed = err == nil && res.Reason == ""
 	if log != nil {

@@ -23,7 +23,8 @@ type Criterion struct {
 	ID   int    `json:"id"` // 1-based, in document order
 	Text string `json:"text"`
 	// Command is the command the criterion names in backticks when it says
-	// that command passes (succeeds, exits 0, runs); "" when a validator
+	// that command passes (succeeds, exits 0, runs, and any test runner in
+	// it ran a test: see package check); "" when a validator
 	// agent must judge the criterion.
 	Command string `json:"command,omitempty"`
 }

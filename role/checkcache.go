@@ -27,9 +27,15 @@ type cachedResult struct {
 	Cached bool
 }
 
-// definition identifies a check for the cache: what runs, and its bound.
+// checkJudgement names how check.Run judges a run, so that results judged
+// otherwise are not reused. "2": a run whose test runner ran no test fails;
+// results cached before that may call such a run a pass.
+const checkJudgement = "2"
+
+// definition identifies a check for the cache: what runs, its bound, and
+// how its outcome is judged.
 func definition(c check.Check) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s", c.Name, c.Run, c.Timeout)))
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%s", checkJudgement, c.Name, c.Run, c.Timeout)))
 	return hex.EncodeToString(h[:])
 }
 

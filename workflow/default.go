@@ -318,9 +318,11 @@ stages:
     # plan's) on a clean checkout of exactly the commit that would be
     # pushed. A criterion that names a command in backticks and says it
     # passes (succeeds, exits 0) is run; the agent, in its own read-only
-    # session, judges the others. GO needs every check passing and every
-    # criterion met; a NO-GO goes back to the developer's session with what
-    # still fails (see budget).
+    # session, judges the others. A check or command whose test runner ran
+    # no test (go test's "[no tests to run]", pytest's "no tests ran") does
+    # not pass. GO needs every check passing and every criterion met; a
+    # NO-GO goes back to the developer's session with what still fails (see
+    # budget).
     role: validator
     agent: coder
     on: dev:done
