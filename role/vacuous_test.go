@@ -33,7 +33,7 @@ steps:
 	if got := distances(as); got != "NO-GO:1 GO:0" {
 		t.Fatalf("distances %s; first report:\n%s", got, as[0].Report)
 	}
-	if keys := strings.Join(as[0].FindingKeys(), " "); keys != "criterion:"+strings.ToLower(criterion) {
+	if keys := strings.Join(as[0].FindingKeys(), " "); keys != "criterion:"+criterion {
 		t.Fatalf("attempt 1 findings %s", keys)
 	}
 	unmet := "| 1 | " + criterion + " | **unmet** | command: `go test . -run TestSub` failed (ran no tests: go test ran no test in example.com/calc ([no tests to run])): ok example.com/calc "
