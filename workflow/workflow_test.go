@@ -620,11 +620,6 @@ func TestParseProblems(t *testing.T) {
 			want:  []string{"tracker.gitlab.token must name an environment variable ($GITLAB_TOKEN), never hold the token itself"},
 		},
 		{
-			name:  "unset environment variable for an agent",
-			edits: []edit{{"env: {TOKEN: $AGENT_TOKEN,", "env: {TOKEN: «\"${NOPE}\","}},
-			want:  []string{`environment variable NOPE is not set (TOKEN in env in agent "coder" refers to it)`},
-		},
-		{
 			name:  "invalid environment variable name",
 			edits: []edit{{"MODE: fast}", "«MODE-X: fast}"}},
 			want:  []string{`"MODE-X" is not a valid environment variable name`},
@@ -931,6 +926,66 @@ func TestProblemFormat(t *testing.T) {
 	}
 	if got := (Problem{Message: "m"}).String(); got != "m" {
 		t.Errorf("String() without file = %q", got)
+	}
+}
+
+// An agent's env naming an unset variable stops that agent only: the
+// workflow loads, with a warning at the value and the variable recorded on
+// the agent.
+func TestUnsetAgentVariableIsAWarning(t *testing.T) {
+	src, pos := mark(applyEdits(t, readBase(t), []edit{{"env: {TOKEN: $AGENT_TOKEN, MODE: fast}", "env: {TOKEN: «\"${NOPE}\", MODE: fast, OTHER: «$NOPE_TOO}"}}))
+	w, err := Parse("wf.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatalf("an unset agent variable must not fail the workflow: %v", err)
+	}
+	a := w.Agent("coder")
+	if !slices.Equal(a.MissingEnv, []string{"NOPE", "NOPE_TOO"}) {
+		t.Errorf("MissingEnv = %v", a.MissingEnv)
+	}
+	if _, passed := a.Env["TOKEN"]; passed || a.Env["MODE"] != "fast" {
+		t.Errorf("env = %v: an unset variable must not be passed (not even empty), the rest must", a.Env)
+	}
+	want := Problems{
+		{File: "wf.yaml", Pos: pos[0], Message: `environment variable NOPE is not set (TOKEN in env in agent "coder" refers to it): agent "coder" cannot run until it is set`},
+		{File: "wf.yaml", Pos: pos[1], Message: `environment variable NOPE_TOO is not set (OTHER in env in agent "coder" refers to it): agent "coder" cannot run until it is set`},
+	}
+	if !reflect.DeepEqual(w.Warnings, want) {
+		t.Errorf("warnings =\n%v\nwant\n%v", w.Warnings, want)
+	}
+	problem, fix := a.Unready()
+	if problem != `agent "coder" needs $NOPE and $NOPE_TOO, which are not set in agentorg's environment` || fix != "set them and restart agentorg serve" {
+		t.Errorf("Unready() = %q, %q", problem, fix)
+	}
+	a.MissingEnv = a.MissingEnv[:1]
+	if problem, fix := a.Unready(); problem != `agent "coder" needs $NOPE, which is not set in agentorg's environment` || fix != "set it and restart agentorg serve" {
+		t.Errorf("Unready() = %q, %q", problem, fix)
+	}
+	if problem, _ := w.Agent("coder").Unready(); problem == "" {
+		t.Error("Unready must report the missing variables")
+	}
+	ok, err := Parse("wf.yaml", []byte(readBase(t)), testEnv)
+	if err != nil || len(ok.Warnings) != 0 || len(ok.Agent("coder").MissingEnv) != 0 {
+		t.Fatalf("all variables set: %v, warnings %v", err, ok.Warnings)
+	}
+	if problem, fix := ok.Agent("coder").Unready(); problem != "" || fix != "" {
+		t.Errorf("a ready agent: Unready() = %q, %q", problem, fix)
+	}
+}
+
+// api_key_env must be passed through env; passing it as an unset variable
+// counts as passing it (the warning says what to set).
+func TestAPIKeyEnvUnset(t *testing.T) {
+	data := string(Default(DefaultOptions{Approvers: []string{"a"}, Check: "c", E2E: "e", AgentCommand: []string{"x"}}))
+	agents := "agents:\n  coder:\n    kind: command\n    command: [x]\n" +
+		"  local:\n    kind: openai\n    base_url: http://127.0.0.1:11434/v1\n    model: m\n    api_key_env: LOCAL_KEY\n    env: {LOCAL_KEY: $UNSET_KEY}\n"
+	i := strings.Index(data, "agents:\n")
+	j := strings.Index(data, "\n# Automated steps.")
+	w, err := Parse("wf.yaml", []byte(data[:i]+agents+data[j:]), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := w.Agent("local"); !slices.Equal(l.MissingEnv, []string{"UNSET_KEY"}) || len(w.Warnings) != 1 {
+		t.Errorf("local: MissingEnv %v, warnings %v", l.MissingEnv, w.Warnings)
 	}
 }
 
