@@ -96,29 +96,3 @@ func guessCheck(dir string) string {
 	}
 	return "echo 'set checks in .agentorg/workflow.yaml' && false"
 }
-
-func newCheckCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "check [FILE]",
-		Short: "Validate a workflow file and report every problem with file:line:column",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p := g.workflow
-			if len(args) == 1 {
-				p = args[0]
-			}
-			if p == "" {
-				var err error
-				if _, p, err = resolve(g); err != nil {
-					return err
-				}
-			}
-			wf, err := workflow.Load(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d stages, %d gates, %d checks, %d agents)\n", p, len(wf.Stages), len(wf.Gates), len(wf.Checks), len(wf.Agents))
-			return nil
-		},
-	}
-}
