@@ -1351,6 +1351,66 @@ func TestDefaultWithCLIAgent(t *testing.T) {
 	}
 }
 
+// Several agents, one per kind chosen, each role's stage naming its own;
+// several checks, each with its name.
+func TestDefaultWithAgentsPerRole(t *testing.T) {
+	data := Default(DefaultOptions{Approvers: []string{"a"}, E2E: "make e2e",
+		Checks: []CheckOptions{{Name: "go", Run: "go test ./..."}, {Name: "npm", Run: "npm test"}},
+		Agents: []AgentOptions{
+			{Name: "claude", Kind: AgentClaude},
+			{Name: "openai", Kind: AgentOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Model: "qwen3-coder"},
+			{Name: "command", Kind: AgentCommand, Command: []string{"my-agent", "--fast"}},
+		},
+		RoleAgents: map[string]string{"validator": "openai", "triage": "command"},
+	})
+	w, err := Parse(DefaultPath, data, testEnv)
+	if err != nil {
+		t.Fatalf("Parse: %v\n%s", err, data)
+	}
+	for stage, want := range map[string]string{"plan": "claude", "develop": "claude", "validate": "openai", "triage": "command"} {
+		if got := w.Stage(stage).Agent; got != want {
+			t.Errorf("stage %s names agent %q, want %q", stage, got, want)
+		}
+	}
+	if a := w.Agent("claude"); a == nil || a.Kind != AgentClaude || len(a.Env) != 0 {
+		t.Errorf("claude = %+v", a)
+	}
+	if a := w.Agent("openai"); a == nil || a.BaseURL != "http://127.0.0.1:11434/v1" || a.Model != "qwen3-coder" {
+		t.Errorf("openai = %+v", a)
+	}
+	if a := w.Agent("command"); a == nil || !slices.Equal(a.Command, []string{"my-agent", "--fast"}) {
+		t.Errorf("command = %+v", a)
+	}
+	if len(w.Agents) != 3 || w.Agent("coder") != nil {
+		t.Errorf("agents = %+v, want exactly the three given", w.Agents)
+	}
+	if len(w.Checks) != 2 || w.Checks[0] != (Check{Name: "go", Run: "go test ./...", Timeout: DefaultCheckTimeout}) || w.Checks[1].Name != "npm" {
+		t.Errorf("checks = %+v", w.Checks)
+	}
+	// How to pass an API key is shown, commented out: a CLI logged in under
+	// HOME needs none, and nothing reaches an agent unless env passes it.
+	if !strings.Contains(string(data), "    # env: {ANTHROPIC_API_KEY: $ANTHROPIC_API_KEY}") {
+		t.Errorf("the claude agent lacks the commented env line:\n%s", data)
+	}
+}
+
+// Without a check or an E2E command, the written file says what to fill in
+// right above the lines check reports.
+func TestDefaultWithoutCheckSaysWhatToFillIn(t *testing.T) {
+	data := string(Default(DefaultOptions{Approvers: []string{"a"}, AgentCommand: []string{"x"}}))
+	_, err := Parse("wf.yaml", []byte(data), testEnv)
+	var ps Problems
+	if !errors.As(err, &ps) || len(ps) != 2 {
+		t.Fatalf("want the empty check and the empty e2e reported, got %v", err)
+	}
+	lines := strings.Split(data, "\n")
+	for _, p := range ps {
+		if !strings.Contains(lines[p.Pos.Line-2], "# Fill in:") && !strings.Contains(lines[p.Pos.Line-3], "# Fill in:") {
+			t.Errorf("%v: no fill-in comment just above:\n%s\n%s", p, lines[p.Pos.Line-3], lines[p.Pos.Line-2])
+		}
+	}
+}
+
 // The README's agent examples are real workflow text: each parses when put
 // in place of the default workflow's agents.
 func TestREADMEAgentExamplesParse(t *testing.T) {
