@@ -24,7 +24,7 @@ func Repo(ctx context.Context, dir string) error {
 	}
 	top, err := git(ctx, dir, "rev-parse", "--show-toplevel")
 	if err != nil {
-		return fmt.Errorf("%s is not a git repository (%v): run agentorg init at the root of your repository, or pass --dir; to start one: git init && git commit --allow-empty -m 'Initial commit'", dir, err)
+		return fmt.Errorf("%s is not a git repository: run agentorg init at the root of your repository, or pass --dir; to start one: git init && git commit --allow-empty -m 'Initial commit'", dir)
 	}
 	if !sameDir(top, dir) {
 		return fmt.Errorf("%s is inside the repository %s, not its root: run agentorg init in %s (or pass --dir %s)", dir, top, top, top)
