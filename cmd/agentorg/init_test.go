@@ -81,7 +81,7 @@ func TestInitOnAMasterRepository(t *testing.T) {
 		"e2e: make test (the check, run on the target branch after each merge; --e2e to change)\n",
 		"agents: claude for every role (found " + filepath.Join(bin, "claude") + "; also on PATH: codex; the first found of claude, codex, gemini, opencode, aider is chosen; another: --agent KIND",
 		"approver: alice (git config user.name)\n",
-		"wrote .agentorg/workflow.yaml\n",
+		"wrote .agentorg/workflow.yaml, and .agentorg/.gitignore to keep agentorg's state out of git\n",
 		"next: review .agentorg/workflow.yaml, run `agentorg check`, then commit .agentorg",
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -194,7 +194,7 @@ func TestInitWithoutChecksLeavesThemToFillIn(t *testing.T) {
 		"check: none found (package.json has no test script; Makefile has no test target; looked for go.mod, package.json with a test script, Cargo.toml, pyproject.toml, setup.py, pytest.ini and a Makefile test target): fill it in; agentorg check fails until you do\n",
 		"e2e: none (fill it in, or pass --e2e)\n",
 		"agents: command for every role (--agent-command; runs my-agent --fast)\n",
-		"next: fill in the check and e2e commands in .agentorg/workflow.yaml (agentorg check fails until you do)",
+		"next: fill in the check and the e2e command in .agentorg/workflow.yaml (agentorg check fails until you do)",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("init's output lacks %q:\n%s", want, r.stdout)

@@ -82,19 +82,49 @@ the file, run 'agentorg check', and commit .agentorg.`,
 }
 
 func runInit(cmd *cobra.Command, g *globals, f initFlags) error {
-	ctx := cmd.Context()
 	p := filepath.Join(f.dir, workflow.DefaultPath)
 	if _, err := os.Stat(p); err == nil && !f.force {
 		return fmt.Errorf("%s exists; pass --force to overwrite it", p)
 	}
-	if err := survey.Repo(ctx, f.dir); err != nil {
-		return err
-	}
-	var o workflow.DefaultOptions
-	var found []string // what init found, one line each
-	target, from, err := initTarget(ctx, f)
+	o, found, err := surveyInit(cmd.Context(), g, f)
 	if err != nil {
 		return err
+	}
+	if err := validateInit(p, o); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	for _, l := range found {
+		fmt.Fprintln(out, l)
+	}
+	if interactive() && !f.yes {
+		if ok, err := confirm(cmd.InOrStdin(), out, fmt.Sprintf("Write %s? [Y/n] ", p)); err != nil || !ok {
+			fmt.Fprintln(out, "nothing written")
+			return err
+		}
+	}
+	ignore, err := writeWorkflow(p, workflow.Default(o))
+	if err != nil {
+		return err
+	}
+	if ignore != "" {
+		fmt.Fprintf(out, "wrote %s, and %s to keep agentorg's state out of git\n", p, ignore)
+	} else {
+		fmt.Fprintf(out, "wrote %s\n", p)
+	}
+	fmt.Fprintln(out, nextStep(p, o))
+	return nil
+}
+
+// surveyInit works out the workflow's options from the flags and the
+// repository, with a line for each finding saying where it came from.
+func surveyInit(ctx context.Context, g *globals, f initFlags) (o workflow.DefaultOptions, found []string, err error) {
+	if err := survey.Repo(ctx, f.dir); err != nil {
+		return o, nil, err
+	}
+	target, from, err := initTarget(ctx, f)
+	if err != nil {
+		return o, nil, err
 	}
 	o.TargetBranch = target
 	found = append(found, fmt.Sprintf("target_branch: %s (%s)", target, from))
@@ -110,42 +140,33 @@ func runInit(cmd *cobra.Command, g *globals, f initFlags) error {
 
 	plan, err := survey.PlanAgents(f.agents, survey.Installed(os.Getenv("PATH")))
 	if err != nil {
-		return err
+		return o, nil, err
 	}
 	o.Agents, o.RoleAgents = plan.Agents, plan.Roles
 	for _, l := range plan.Lines {
 		found = append(found, "agents: "+l)
 	}
 
-	o.Approvers, from, err = initApprovers(ctx, g, f)
-	if err != nil {
-		return err
+	if o.Approvers, from, err = initApprovers(ctx, g, f); err != nil {
+		return o, nil, err
 	}
 	found = append(found, fmt.Sprintf("approver: %s (%s)", strings.Join(o.Approvers, ", "), from))
+	return o, found, nil
+}
 
-	if err := validateInit(p, o); err != nil {
-		return err
+// nextStep says what to do with the file just written.
+func nextStep(p string, o workflow.DefaultOptions) string {
+	var missing []string
+	if len(o.Checks) == 0 {
+		missing = append(missing, "the check")
 	}
-	out := cmd.OutOrStdout()
-	for _, l := range found {
-		fmt.Fprintln(out, l)
+	if o.E2E == "" {
+		missing = append(missing, "the e2e command")
 	}
-	if interactive() && !f.yes {
-		if ok, err := confirm(cmd.InOrStdin(), out, fmt.Sprintf("Write %s? [Y/n] ", p)); err != nil || !ok {
-			fmt.Fprintln(out, "nothing written")
-			return err
-		}
+	if len(missing) > 0 {
+		return fmt.Sprintf("next: fill in %s in %s (agentorg check fails until you do), run `agentorg check`, then commit .agentorg", strings.Join(missing, " and "), p)
 	}
-	if err := writeWorkflow(p, workflow.Default(o)); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "wrote %s\n", p)
-	if len(checks) == 0 {
-		fmt.Fprintf(out, "next: fill in the check and e2e commands in %s (agentorg check fails until you do), run `agentorg check`, then commit .agentorg\n", p)
-	} else {
-		fmt.Fprintf(out, "next: review %s, run `agentorg check`, then commit .agentorg (git add .agentorg && git commit -m \"Add the agentorg workflow\")\n", p)
-	}
-	return nil
+	return fmt.Sprintf("next: review %s, run `agentorg check`, then commit .agentorg (git add .agentorg && git commit -m \"Add the agentorg workflow\")", p)
 }
 
 // initTarget is --target, which must name a branch of the repository, or
@@ -240,19 +261,19 @@ func validateInit(p string, o workflow.DefaultOptions) error {
 }
 
 // writeWorkflow writes the workflow, and a .gitignore for the state next
-// to it unless there is one.
-func writeWorkflow(p string, text []byte) error {
+// to it unless there is one; ignore is the .gitignore written, if any.
+func writeWorkflow(p string, text []byte) (ignore string, err error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.WriteFile(p, text, 0o644); err != nil {
-		return err
+		return "", err
 	}
-	ignore := filepath.Join(filepath.Dir(p), ".gitignore")
-	if _, err := os.Stat(ignore); os.IsNotExist(err) {
-		return os.WriteFile(ignore, []byte("# agentorg's state (database, worktrees, transcripts)\nstate/\n"), 0o644)
+	ignore = filepath.Join(filepath.Dir(p), ".gitignore")
+	if _, err := os.Stat(ignore); !os.IsNotExist(err) {
+		return "", nil
 	}
-	return nil
+	return ignore, os.WriteFile(ignore, []byte("# agentorg's state (database, worktrees, transcripts)\nstate/\n"), 0o644)
 }
 
 // interactive reports whether a human is at a terminal to answer.
