@@ -68,26 +68,39 @@ func fakeCLIs(t *testing.T, names ...string) (path, bin string) {
 // initEnv is the environment init runs with: a PATH, and git isolated.
 func initEnv(path string) []string { return append([]string{path}, gitIsolation()...) }
 
+// initIn runs init in dir and fails the test unless it succeeds.
+func initIn(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	r := run(t, dir, env, append([]string{"init"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("init %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// wantAll reports each of wants that out lacks.
+func wantAll(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, out)
+		}
+	}
+}
+
 func TestInitOnAMasterRepository(t *testing.T) {
 	repo := userRepo(t, "master", map[string]string{"go.mod": "module x\n", "Makefile": "test:\n\tgo test ./...\n"})
 	path, bin := fakeCLIs(t, "codex", "claude")
-	r := run(t, repo, initEnv(path), "init")
-	if r.code != 0 {
-		t.Fatalf("init: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	for _, want := range []string{
+	r := initIn(t, repo, initEnv(path))
+	wantAll(t, "init's output", r.stdout,
 		"target_branch: master (the branch checked out)\n",
 		"check: make test (Makefile's test target, which usually runs the rest; also found go.mod)\n",
 		"e2e: make test (the check, run on the target branch after each merge; --e2e to change)\n",
-		"agents: claude for every role (found " + filepath.Join(bin, "claude") + "; also on PATH: codex; the first found of claude, codex, gemini, opencode, aider is chosen; another: --agent KIND",
+		"agents: claude for every role (found "+filepath.Join(bin, "claude")+"; also on PATH: codex; the first found of claude, codex, gemini, opencode, aider is chosen; another: --agent KIND",
 		"approver: alice (git config user.name)\n",
 		"wrote .agentorg/workflow.yaml, and .agentorg/.gitignore to keep agentorg's state out of git\n",
 		"next: review .agentorg/workflow.yaml, run `agentorg check`, then commit .agentorg",
-	} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("init's output lacks %q:\n%s", want, r.stdout)
-		}
-	}
+	)
 	if strings.Contains(r.stdout, "[Y/n]") {
 		t.Error("init asked a question without a terminal")
 	}
@@ -139,16 +152,9 @@ func TestInitTakesOriginsDefaultBranch(t *testing.T) {
 	gitIn(t, origin, "clone", "-q", origin, clone)
 	gitIn(t, clone, "checkout", "-q", "-b", "develop", "origin/develop")
 	path, _ := fakeCLIs(t, "gemini")
-	r := run(t, t.TempDir(), initEnv(path), "init", "--dir", clone, "--approver", "bob")
-	if r.code != 0 {
-		t.Fatalf("init: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	for _, want := range []string{"target_branch: main (the branch origin calls its default)\n", "check: cargo test (Cargo.toml)\n", "approver: bob (--approver)\n",
-		"wrote " + filepath.Join(clone, workflow.DefaultPath)} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("init's output lacks %q:\n%s", want, r.stdout)
-		}
-	}
+	r := initIn(t, t.TempDir(), initEnv(path), "--dir", clone, "--approver", "bob")
+	wantAll(t, "init's output", r.stdout, "target_branch: main (the branch origin calls its default)\n", "check: cargo test (Cargo.toml)\n",
+		"approver: bob (--approver)\n", "wrote "+filepath.Join(clone, workflow.DefaultPath))
 	if _, err := os.Stat(filepath.Join(clone, ".agentorg", ".gitignore")); err != nil {
 		t.Errorf("init writes a .gitignore for the state: %v", err)
 	}
@@ -186,20 +192,13 @@ func TestInitRefuses(t *testing.T) {
 func TestInitWithoutChecksLeavesThemToFillIn(t *testing.T) {
 	repo := userRepo(t, "main", map[string]string{"package.json": `{"scripts": {"build": "tsc"}}`, "Makefile": "build:\n\ttsc\n"})
 	path, _ := fakeCLIs(t)
-	r := run(t, repo, initEnv(path), "init", "--agent-command", "my-agent,--fast")
-	if r.code != 0 {
-		t.Fatalf("init: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	for _, want := range []string{
+	r := initIn(t, repo, initEnv(path), "--agent-command", "my-agent,--fast")
+	wantAll(t, "init's output", r.stdout,
 		"check: none found (package.json has no test script; Makefile has no test target; looked for go.mod, package.json with a test script, Cargo.toml, pyproject.toml, setup.py, pytest.ini and a Makefile test target): fill it in; agentorg check fails until you do\n",
 		"e2e: none (fill it in, or pass --e2e)\n",
 		"agents: command for every role (--agent-command; runs my-agent --fast)\n",
 		"next: fill in the check and the e2e command in .agentorg/workflow.yaml (agentorg check fails until you do)",
-	} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("init's output lacks %q:\n%s", want, r.stdout)
-		}
-	}
+	)
 	wfPath := filepath.Join(repo, workflow.DefaultPath)
 	text, err := os.ReadFile(wfPath)
 	if err != nil {
@@ -207,14 +206,13 @@ func TestInitWithoutChecksLeavesThemToFillIn(t *testing.T) {
 	}
 	runLine, e2eLine := lineOf(t, string(text), `    run: ""`), lineOf(t, string(text), `  run: ""`)
 	r = run(t, repo, initEnv(path), "check")
-	for _, want := range []string{
+	if r.code != 1 {
+		t.Errorf("check: exit %d, want 1", r.code)
+	}
+	wantAll(t, "check's errors", r.stderr,
 		fmt.Sprintf("%s:%d:10: run in check \"test\" is empty", wfPath, runLine),
 		fmt.Sprintf("%s:%d:8: stage \"e2e\" has role e2e but e2e.run is empty: set the end-to-end command", wfPath, e2eLine),
-	} {
-		if r.code != 1 || !strings.Contains(r.stderr, want) {
-			t.Errorf("check: exit %d, want 1 and %q in\n%s", r.code, want, r.stderr)
-		}
-	}
+	)
 }
 
 // lineOf is the 1-based line of the first line of text that is exactly s.
@@ -232,22 +230,15 @@ func lineOf(t *testing.T, text, s string) int {
 func TestInitAgentsPerRole(t *testing.T) {
 	repo := userRepo(t, "main", map[string]string{"go.mod": "module x\n", "package.json": `{"scripts": {"test": "vitest run"}}`, "pnpm-lock.yaml": ""})
 	path, _ := fakeCLIs(t, "codex", "claude", "gemini")
-	r := run(t, repo, initEnv(path), "init", "--agent", "codex", "--validator-agent", "claude", "--triage-agent", "command", "--agent-command", "my-agent")
-	if r.code != 0 {
-		t.Fatalf("init: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	for _, want := range []string{
+	r := initIn(t, repo, initEnv(path), "--agent", "codex", "--validator-agent", "claude", "--triage-agent", "command", "--agent-command", "my-agent")
+	wantAll(t, "init's output", r.stdout,
 		"check go: go vet ./... && go test ./... (go.mod)\n",
 		"check pnpm: pnpm test (package.json's test script, pnpm-lock.yaml)\n",
 		"e2e: go vet ./... && go test ./... && pnpm test (the checks, one after the other",
 		"agents: codex for pm and developer (--agent; found ",
 		"agents: claude for validator (--validator-agent; found ",
 		"agents: command for triage (--triage-agent; runs my-agent)\n",
-	} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("init's output lacks %q:\n%s", want, r.stdout)
-		}
-	}
+	)
 	wf, err := workflow.Load(filepath.Join(repo, workflow.DefaultPath))
 	if err != nil {
 		t.Fatal(err)
