@@ -40,7 +40,8 @@ needs:human), with what init finds filled in:
                  else the branch checked out, else main or master
   checks         from go.mod, package.json's test script (npm, pnpm or yarn
                  by lockfile), Cargo.toml, pyproject.toml/setup.py/pytest.ini,
-                 a Makefile test target (preferred: it usually runs the rest)
+                 a Makefile test target (preferred: it usually runs the
+                 rest); without one, one check per ecosystem found
   agents         the coding CLIs on PATH (claude, codex, gemini, opencode,
                  aider; the first found in that order serves every role)
   approver       git config user.name
