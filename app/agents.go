@@ -77,9 +77,47 @@ func (p priced) cost(r agentorg.Result) agentorg.Result {
 	return r
 }
 
-// Probe checks one workflow agent's installation. Agents whose adapter
-// cannot check itself (kind command) are looked up in the agent's PATH.
+// Probe checks one workflow agent's installation as `agentorg agents`
+// reports it: its env first (a variable that is not set stops the agent),
+// then the adapter's own probe (executable, version, flags; the built-in
+// agent's endpoint). Agents whose adapter cannot check itself (kind
+// command) are looked up in the agent's PATH.
 func Probe(ctx context.Context, a workflow.Agent, home string) agentorg.Probe {
+	if problem, fix := a.Unready(); problem != "" {
+		return agentorg.Probe{Problem: problem, Fix: fix}
+	}
+	return inspect(a, home, func(ag agentorg.Agent, env []string) (agentorg.Probe, bool) {
+		p, ok := ag.(agentorg.Prober)
+		if !ok {
+			return agentorg.Probe{}, false
+		}
+		return p.Probe(ctx, env), true
+	})
+}
+
+// locator is implemented by the CLI adapters: find the executable without
+// running it.
+type locator interface {
+	Locate(env []string) agentorg.Probe
+}
+
+// Locate is the quick part of Probe: the agent's executable looked up in
+// the agent's PATH, nothing run, so that `agentorg check` stays instant. An
+// agent without an executable (the built-in openai one) passes.
+func Locate(a workflow.Agent, home string) agentorg.Probe {
+	return inspect(a, home, func(ag agentorg.Agent, env []string) (agentorg.Probe, bool) {
+		l, ok := ag.(locator)
+		if !ok {
+			return agentorg.Probe{}, false
+		}
+		return l.Locate(env), true
+	})
+}
+
+// inspect builds a's adapter and asks check about it with the environment
+// the agent would run with; when check cannot (ok false), a command agent's
+// program is looked up in that environment's PATH.
+func inspect(a workflow.Agent, home string, check func(ag agentorg.Agent, env []string) (p agentorg.Probe, ok bool)) agentorg.Probe {
 	ag, err := NewAgent(a, home)
 	if err != nil {
 		return agentorg.Probe{Problem: err.Error(), Fix: "fix the agent in the workflow file (agentorg check)"}
@@ -88,8 +126,8 @@ func Probe(ctx context.Context, a workflow.Agent, home string) agentorg.Probe {
 		ag = pa.Agent
 	}
 	env := AgentEnv(&a)
-	if p, ok := ag.(agentorg.Prober); ok {
-		return p.Probe(ctx, env)
+	if p, ok := check(ag, env); ok || a.Kind != workflow.AgentCommand || len(a.Command) == 0 {
+		return p
 	}
 	path, err := cli.LookPath(a.Command[0], env)
 	if err != nil {

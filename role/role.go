@@ -279,6 +279,11 @@ func (d *Deps) agent(r *Run) (agentorg.Agent, *workflow.Agent, error) {
 	if def == nil {
 		return nil, nil, fmt.Errorf("stage %s: agent %q is not defined", r.Stage.Name, r.Stage.Agent)
 	}
+	// Refused here, before any work, so that every role that runs an agent
+	// says which variable to set rather than failing inside the tool.
+	if problem, fix := def.Unready(); problem != "" {
+		return nil, nil, fmt.Errorf("stage %s: %s: %s", r.Stage.Name, problem, fix)
+	}
 	a := d.Agents[def.Name]
 	if a == nil {
 		return nil, nil, fmt.Errorf("stage %s: agent %q has no adapter", r.Stage.Name, def.Name)

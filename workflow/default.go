@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/agentorg/agentorg"
 )
 
 // DefaultOptions fills in the workflow `agentorg init` writes.
@@ -21,30 +23,89 @@ type DefaultOptions struct {
 	// Check is the validation command (run with sh -c), E2E the end-to-end
 	// command. Both are required: agentorg cannot guess how a project is
 	// tested, and left empty they make the written file fail validation at
-	// the line to fill in.
+	// the line to fill in (with a comment there saying so).
 	Check string
 	E2E   string
+	// Checks, when set, replace Check: one named validation command each.
+	Checks []CheckOptions
 	// AgentCommand is the argv of the coding agent (kind command). Required,
 	// like Check, unless Agent names another kind.
 	AgentCommand []string
 	// Agent, when its Kind is set, replaces the command agent with one of
 	// the CLI kinds or the built-in agent.
 	Agent AgentOptions
+	// Agents, when set, replace the one agent "coder" that AgentCommand and
+	// Agent describe: each is written under its Name, and RoleAgents names
+	// the agent of each role that runs one (pm, developer, validator,
+	// triage); a role left out gets the first agent.
+	Agents     []AgentOptions
+	RoleAgents map[string]string
 }
 
-// AgentOptions describe the workflow's agent when it is not a command.
+// CheckOptions is one validation command of the written workflow.
+type CheckOptions struct {
+	Name, Run string
+}
+
+// AgentOptions describe one agent of the written workflow.
 type AgentOptions struct {
+	// Name is the agent's name in the workflow (Agents only; the single
+	// agent is "coder").
+	Name                         string
 	Kind, Binary, Model, BaseURL string
 	Args                         []string
+	Command                      []string          // kind command: the program and its arguments
 	Env                          map[string]string // written in key order
 }
 
-// agentBlock writes the keys of the workflow's one agent, indented under its
-// name.
-func agentBlock(o DefaultOptions) string {
-	a := o.Agent
-	if a.Kind == "" || a.Kind == AgentCommand {
-		return "    kind: command\n    command: " + yamlList(o.AgentCommand) + "\n" +
+// defaultAgentName names the single agent of DefaultOptions.AgentCommand
+// and Agent.
+const defaultAgentName = "coder"
+
+// agentRoles are the roles whose stages in the default workflow name an
+// agent.
+var agentRoles = []string{agentorg.RolePM, agentorg.RoleDeveloper, agentorg.RoleValidator, agentorg.RoleTriage}
+
+// keyEnv is the variable holding each CLI's API key, for the commented env
+// line that shows how to pass one (a CLI logged in under HOME needs none).
+var keyEnv = map[string]string{AgentCodex: "OPENAI_API_KEY", AgentClaude: "ANTHROPIC_API_KEY", AgentGemini: "GEMINI_API_KEY"}
+
+// agents returns the agents to write and the agent each role names.
+func (o DefaultOptions) agents() ([]AgentOptions, map[string]string) {
+	list := o.Agents
+	if len(list) == 0 {
+		a := o.Agent
+		if a.Kind == "" || a.Kind == AgentCommand {
+			a = AgentOptions{Kind: AgentCommand, Command: o.AgentCommand}
+		}
+		a.Name = defaultAgentName
+		list = []AgentOptions{a}
+	}
+	roles := map[string]string{}
+	for _, r := range agentRoles {
+		roles[r] = list[0].Name
+		if name := o.RoleAgents[r]; name != "" {
+			roles[r] = name
+		}
+	}
+	return list, roles
+}
+
+// agentsSection writes the agents, each under its name.
+func agentsSection(list []AgentOptions) string {
+	var b strings.Builder
+	for _, a := range list {
+		fmt.Fprintf(&b, "  %s:\n%s", yamlScalar(a.Name), agentBlock(a))
+		b.WriteString("    timeout: 30m        # hard limit for one run\n" +
+			"    stall_timeout: 10m  # limit on silence: no output for this long ends the run\n")
+	}
+	return b.String()
+}
+
+// agentBlock writes the keys of one agent, indented under its name.
+func agentBlock(a AgentOptions) string {
+	if a.Kind == AgentCommand {
+		return "    kind: command\n    command: " + yamlList(a.Command) + "\n" +
 			"    # env:\n    #   ANTHROPIC_API_KEY: $ANTHROPIC_API_KEY\n"
 	}
 	var b strings.Builder
@@ -67,6 +128,26 @@ func agentBlock(o DefaultOptions) string {
 		for _, k := range keys {
 			fmt.Fprintf(&b, "      %s: %s\n", k, yamlString(a.Env[k]))
 		}
+	} else if k := keyEnv[a.Kind]; k != "" {
+		fmt.Fprintf(&b, "    # env: {%s: $%s}   # an API key, instead of the CLI's own login\n", k, k)
+	}
+	return b.String()
+}
+
+// checksSection writes the validation commands; without any, one check
+// with an empty run, which `agentorg check` reports at its line, under a
+// comment saying what to fill in.
+func checksSection(o DefaultOptions) string {
+	list := o.Checks
+	if len(list) == 0 {
+		list = []CheckOptions{{Name: "test", Run: o.Check}}
+	}
+	var b strings.Builder
+	for _, c := range list {
+		if strings.TrimSpace(c.Run) == "" {
+			b.WriteString("  # Fill in: the command that tests this repository (agentorg init found none).\n")
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    run: %s\n    timeout: 10m\n", yamlScalar(c.Name), yamlString(c.Run))
 	}
 	return b.String()
 }
@@ -83,13 +164,23 @@ func Default(o DefaultOptions) []byte {
 	if url == "" {
 		url = DefaultRepoURL
 	}
+	e2eNote := ""
+	if strings.TrimSpace(o.E2E) == "" {
+		e2eNote = "# Fill in: the end-to-end command (agentorg init found none).\n"
+	}
+	agents, roles := o.agents()
 	r := strings.NewReplacer(
 		"@URL@", yamlScalar(url),
 		"@TARGET@", yamlScalar(target),
 		"@APPROVERS@", yamlList(o.Approvers),
-		"@CHECK@", yamlString(o.Check),
+		"@CHECKS@", checksSection(o),
+		"@E2E_NOTE@", e2eNote,
 		"@E2E@", yamlString(o.E2E),
-		"@AGENT@", agentBlock(o),
+		"@AGENTS@", agentsSection(agents),
+		"@PM_AGENT@", yamlScalar(roles[agentorg.RolePM]),
+		"@DEVELOPER_AGENT@", yamlScalar(roles[agentorg.RoleDeveloper]),
+		"@VALIDATOR_AGENT@", yamlScalar(roles[agentorg.RoleValidator]),
+		"@TRIAGE_AGENT@", yamlScalar(roles[agentorg.RoleTriage]),
 	)
 	return []byte(r.Replace(defaultTemplate))
 }
@@ -283,10 +374,7 @@ labels:
 # passes on purpose. price (USD per million tokens: input, cached_input,
 # output) turns tokens into cost for tools that report no cost.
 agents:
-  coder:
-@AGENT@    timeout: 30m        # hard limit for one run
-    stall_timeout: 10m  # limit on silence: no output for this long ends the run
-
+@AGENTS@
 # Automated steps. A stage runs its role on issues that carry its "on" label,
 # shows "running" while it works, then sets "success", or "failure" (the
 # escalation label when left out). Roles: pm, pick, developer, validator,
@@ -297,7 +385,7 @@ agents:
 stages:
   plan:
     role: pm
-    agent: coder
+    agent: @PM_AGENT@
     on: agentorg
     running: pm:running
     success: plan:review
@@ -307,7 +395,7 @@ stages:
     success: dev:ready
   develop:
     role: developer
-    agent: coder
+    agent: @DEVELOPER_AGENT@
     on: dev:ready
     running: dev:running
     success: dev:done
@@ -324,7 +412,7 @@ stages:
     # NO-GO goes back to the developer's session with what still fails (see
     # budget).
     role: validator
-    agent: coder
+    agent: @VALIDATOR_AGENT@
     on: dev:done
     running: validate:running
     success: mr:ready-for-review
@@ -344,7 +432,7 @@ stages:
     # answers in the threads and goes back to review (success). Threads of
     # anyone else are shown to the agent as quoted data at most.
     role: triage
-    agent: coder
+    agent: @TRIAGE_AGENT@
     on: mr:changes-requested
     running: triage:running
     success: mr:ready-for-review
@@ -397,12 +485,9 @@ gates:
 # Validation commands, each run with sh -c in a clean checkout of the commit
 # under validation. All must pass for a change to reach review.
 checks:
-  - name: test
-    run: @CHECK@
-    timeout: 10m
-
+@CHECKS@
 # The end-to-end command, run on the target branch after each merge.
-e2e:
+@E2E_NOTE@e2e:
   run: @E2E@
   timeout: 20m
 

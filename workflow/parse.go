@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -106,6 +107,10 @@ func Load(path string) (*Workflow, error) {
 //
 // On any problem Parse returns a nil workflow and a Problems error holding
 // every problem found, sorted by position.
+//
+// An agent's env naming a variable that is not set is no problem but a
+// warning (Workflow.Warnings, Agent.MissingEnv): it stops only that agent's
+// runs, so that one unset key never stops the commands that need no agent.
 func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Workflow, error) {
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
@@ -120,6 +125,7 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Wo
 	if len(d.problems) > 0 {
 		return nil, d.problems.sortAndDedup()
 	}
+	w.Warnings = d.warnings.sortAndDedup()
 	return w, nil
 }
 
@@ -251,10 +257,15 @@ func (d *decoder) tracker(e entry, t *Tracker) {
 			return
 		}
 		if use {
-			var set bool
-			if s, set = d.expand(s, f.v); set && s == "" && !isEmpty(f.v.node) {
+			// Nothing works without the tracker: unset is an error here.
+			val, name, set := d.expand(s)
+			switch {
+			case !set:
+				d.errorf(f.v.pos, "%s", unsetMessage(name, f.v.desc))
+			case val == "" && !isEmpty(f.v.node):
 				d.errorf(f.v.pos, "%s is empty", f.v.desc)
 			}
+			s = val
 		}
 		switch f.key {
 		case "url":
@@ -269,19 +280,20 @@ func (d *decoder) tracker(e entry, t *Tracker) {
 
 // expand replaces a value that is exactly $NAME or ${NAME} with the
 // variable's value. Only whole values are references: a "$" inside a longer
-// string is kept as written. ok is false when the variable is not set.
-func (d *decoder) expand(s string, v value) (string, bool) {
+// string is kept as written. set is false when the variable named is not
+// set; the caller decides whether that is an error.
+func (d *decoder) expand(s string) (val, name string, set bool) {
 	m := envRefRE.FindStringSubmatch(s)
 	if m == nil {
-		return s, true
+		return s, "", true
 	}
-	name := m[1] + m[2]
-	val, ok := d.lookupEnv(name)
-	if !ok {
-		d.errorf(v.pos, "environment variable %s is not set (%s refers to it)", name, v.desc)
-		return "", false
-	}
-	return val, true
+	name = m[1] + m[2]
+	val, set = d.lookupEnv(name)
+	return val, name, set
+}
+
+func unsetMessage(name, desc string) string {
+	return fmt.Sprintf("environment variable %s is not set (%s refers to it)", name, desc)
 }
 
 // branchPart reads a branch name or prefix, rejecting what git refuses in a
@@ -362,6 +374,7 @@ func (d *decoder) agents(v value) []Agent {
 		p := at("agents", name)
 		hasCommand := false
 		keyPos := map[string]Position{}
+		var unset []unsetVar
 		d.object(e.v, p, e.keyPos, agentKeys, []string{"kind"}, func(f entry) {
 			keyPos[f.key] = f.keyPos
 			switch f.key {
@@ -380,7 +393,7 @@ func (d *decoder) agents(v value) []Agent {
 			case "args":
 				a.Args = d.strs(f.v)
 			case "env":
-				a.Env = d.env(f.v)
+				a.Env, unset = d.env(f.v, name)
 			case "timeout":
 				a.Timeout = d.duration(f.v)
 			case "stall_timeout":
@@ -425,8 +438,15 @@ func (d *decoder) agents(v value) []Agent {
 		case a.Kind == AgentOpenAI && a.Model == "":
 			d.errorf(e.keyPos, "agent %q of kind openai needs model: the model name the endpoint serves", name)
 		}
+		for _, u := range unset {
+			if !contains(a.MissingEnv, u.name) {
+				a.MissingEnv = append(a.MissingEnv, u.name)
+			}
+		}
 		if a.APIKeyEnv != "" {
-			if _, passed := a.Env[a.APIKeyEnv]; !passed {
+			_, passed := a.Env[a.APIKeyEnv]
+			passed = passed || slices.ContainsFunc(unset, func(u unsetVar) bool { return u.key == a.APIKeyEnv })
+			if !passed {
 				d.errorf(keyPos["api_key_env"], "api_key_env names %s, which env does not pass to the agent: add it under env (e.g. %s: $%s)", a.APIKeyEnv, a.APIKeyEnv, a.APIKeyEnv)
 			}
 		}
@@ -498,16 +518,28 @@ func (d *decoder) price(v value, path string, keyPos Position) Price {
 	return pr
 }
 
-func (d *decoder) env(v value) map[string]string {
+// unsetVar is an env entry whose $NAME is not set.
+type unsetVar struct{ key, name string }
+
+// env reads an agent's env. An entry naming a variable that is not set is
+// left out of env and returned in unset, with a warning: the agent cannot
+// run, but nothing else is stopped by it.
+func (d *decoder) env(v value, agent string) (env map[string]string, unset []unsetVar) {
 	entries, _ := d.mapping(v)
-	env := make(map[string]string, len(entries))
+	env = make(map[string]string, len(entries))
 	for _, e := range entries {
 		if !envNameRE.MatchString(e.key) {
 			d.errorf(e.keyPos, "%q is not a valid environment variable name", e.key)
 		}
-		env[e.key], _ = d.expand(d.str(e.v), e.v)
+		val, name, set := d.expand(d.str(e.v))
+		if !set {
+			d.warnf(e.v.pos, "%s: agent %q cannot run until it is set", unsetMessage(name, e.v.desc), agent)
+			unset = append(unset, unsetVar{key: e.key, name: name})
+			continue
+		}
+		env[e.key] = val
 	}
-	return env
+	return env, unset
 }
 
 func (d *decoder) stages(v value) []Stage {

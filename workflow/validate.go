@@ -221,7 +221,12 @@ func (d *decoder) checkStages(w *Workflow) {
 			}
 		case agentorg.RoleE2E:
 			if strings.TrimSpace(w.E2E.Run) == "" {
-				d.errorf(rolePos, "stage %q has role e2e but e2e.run is empty: set the end-to-end command", s.Name)
+				// At the line to fill in, when the file has one.
+				pos, written := d.valPos[at("e2e", "run")]
+				if !written {
+					pos = rolePos
+				}
+				d.errorf(pos, "stage %q has role e2e but e2e.run is empty: set the end-to-end command", s.Name)
 			}
 		}
 	}

@@ -4,6 +4,8 @@
 package workflow
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -35,6 +37,9 @@ type Workflow struct {
 	Escalation string
 	// Prompts maps a prompt name (pm, developer, fix) to its Go template text.
 	Prompts map[string]string
+	// Warnings are what is wrong but stops nothing else: an agent's env
+	// naming a variable that is not set (see Agent.MissingEnv).
+	Warnings Problems
 }
 
 // Tracker says which coordination layer to use.
@@ -99,7 +104,11 @@ type Agent struct {
 	// Env is passed to the agent on purpose; values may be $ENV references.
 	// Nothing else from the engine's environment reaches an agent but PATH,
 	// HOME, LANG and TMPDIR.
-	Env          map[string]string
+	Env map[string]string
+	// MissingEnv names the variables env refers to that were not set when
+	// the workflow was read. Such an agent cannot run (see Unready); the
+	// rest of the workflow works.
+	MissingEnv   []string
 	Timeout      time.Duration // hard limit per run; 0 means the default (30m)
 	StallTimeout time.Duration // limit on silence; 0 means the default (10m)
 }
@@ -206,4 +215,24 @@ type Hygiene struct {
 type Position struct {
 	Line   int
 	Column int
+}
+
+// Unready says why the agent cannot run as the workflow was read, and the
+// fix ("" and "" when it can): its env names variables that are not set.
+// The same words serve a refused run, `agentorg check` and `agentorg agents`.
+func (a *Agent) Unready() (problem, fix string) {
+	if len(a.MissingEnv) == 0 {
+		return "", ""
+	}
+	names := make([]string, len(a.MissingEnv))
+	for i, n := range a.MissingEnv {
+		names[i] = "$" + n
+	}
+	if len(names) == 1 {
+		return fmt.Sprintf("agent %q needs %s, which is not set in agentorg's environment", a.Name, names[0]),
+			"set it and restart agentorg serve"
+	}
+	return fmt.Sprintf("agent %q needs %s and %s, which are not set in agentorg's environment",
+			a.Name, strings.Join(names[:len(names)-1], ", "), names[len(names)-1]),
+		"set them and restart agentorg serve"
 }

@@ -620,11 +620,6 @@ func TestParseProblems(t *testing.T) {
 			want:  []string{"tracker.gitlab.token must name an environment variable ($GITLAB_TOKEN), never hold the token itself"},
 		},
 		{
-			name:  "unset environment variable for an agent",
-			edits: []edit{{"env: {TOKEN: $AGENT_TOKEN,", "env: {TOKEN: «\"${NOPE}\","}},
-			want:  []string{`environment variable NOPE is not set (TOKEN in env in agent "coder" refers to it)`},
-		},
-		{
 			name:  "invalid environment variable name",
 			edits: []edit{{"MODE: fast}", "«MODE-X: fast}"}},
 			want:  []string{`"MODE-X" is not a valid environment variable name`},
@@ -931,6 +926,66 @@ func TestProblemFormat(t *testing.T) {
 	}
 	if got := (Problem{Message: "m"}).String(); got != "m" {
 		t.Errorf("String() without file = %q", got)
+	}
+}
+
+// An agent's env naming an unset variable stops that agent only: the
+// workflow loads, with a warning at the value and the variable recorded on
+// the agent.
+func TestUnsetAgentVariableIsAWarning(t *testing.T) {
+	src, pos := mark(applyEdits(t, readBase(t), []edit{{"env: {TOKEN: $AGENT_TOKEN, MODE: fast}", "env: {TOKEN: «\"${NOPE}\", MODE: fast, OTHER: «$NOPE_TOO}"}}))
+	w, err := Parse("wf.yaml", []byte(src), testEnv)
+	if err != nil {
+		t.Fatalf("an unset agent variable must not fail the workflow: %v", err)
+	}
+	a := w.Agent("coder")
+	if !slices.Equal(a.MissingEnv, []string{"NOPE", "NOPE_TOO"}) {
+		t.Errorf("MissingEnv = %v", a.MissingEnv)
+	}
+	if _, passed := a.Env["TOKEN"]; passed || a.Env["MODE"] != "fast" {
+		t.Errorf("env = %v: an unset variable must not be passed (not even empty), the rest must", a.Env)
+	}
+	want := Problems{
+		{File: "wf.yaml", Pos: pos[0], Message: `environment variable NOPE is not set (TOKEN in env in agent "coder" refers to it): agent "coder" cannot run until it is set`},
+		{File: "wf.yaml", Pos: pos[1], Message: `environment variable NOPE_TOO is not set (OTHER in env in agent "coder" refers to it): agent "coder" cannot run until it is set`},
+	}
+	if !reflect.DeepEqual(w.Warnings, want) {
+		t.Errorf("warnings =\n%v\nwant\n%v", w.Warnings, want)
+	}
+	problem, fix := a.Unready()
+	if problem != `agent "coder" needs $NOPE and $NOPE_TOO, which are not set in agentorg's environment` || fix != "set them and restart agentorg serve" {
+		t.Errorf("Unready() = %q, %q", problem, fix)
+	}
+	a.MissingEnv = a.MissingEnv[:1]
+	if problem, fix := a.Unready(); problem != `agent "coder" needs $NOPE, which is not set in agentorg's environment` || fix != "set it and restart agentorg serve" {
+		t.Errorf("Unready() = %q, %q", problem, fix)
+	}
+	if problem, _ := w.Agent("coder").Unready(); problem == "" {
+		t.Error("Unready must report the missing variables")
+	}
+	ok, err := Parse("wf.yaml", []byte(readBase(t)), testEnv)
+	if err != nil || len(ok.Warnings) != 0 || len(ok.Agent("coder").MissingEnv) != 0 {
+		t.Fatalf("all variables set: %v, warnings %v", err, ok.Warnings)
+	}
+	if problem, fix := ok.Agent("coder").Unready(); problem != "" || fix != "" {
+		t.Errorf("a ready agent: Unready() = %q, %q", problem, fix)
+	}
+}
+
+// api_key_env must be passed through env; passing it as an unset variable
+// counts as passing it (the warning says what to set).
+func TestAPIKeyEnvUnset(t *testing.T) {
+	data := string(Default(DefaultOptions{Approvers: []string{"a"}, Check: "c", E2E: "e", AgentCommand: []string{"x"}}))
+	agents := "agents:\n  coder:\n    kind: command\n    command: [x]\n" +
+		"  local:\n    kind: openai\n    base_url: http://127.0.0.1:11434/v1\n    model: m\n    api_key_env: LOCAL_KEY\n    env: {LOCAL_KEY: $UNSET_KEY}\n"
+	i := strings.Index(data, "agents:\n")
+	j := strings.Index(data, "\n# Automated steps.")
+	w, err := Parse("wf.yaml", []byte(data[:i]+agents+data[j:]), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := w.Agent("local"); !slices.Equal(l.MissingEnv, []string{"UNSET_KEY"}) || len(w.Warnings) != 1 {
+		t.Errorf("local: MissingEnv %v, warnings %v", l.MissingEnv, w.Warnings)
 	}
 }
 
@@ -1293,6 +1348,66 @@ func TestDefaultWithCLIAgent(t *testing.T) {
 	if a.Kind != "codex" || a.Binary != "/opt/codex" || a.Model != "gpt-5.5" || !slices.Equal(a.Args, []string{"-c", `model_provider="x"`}) ||
 		a.Env["CODEX_HOME"] != "/tmp/h/.codex" || a.Env["OPENAI_API_KEY"] != "scripted" || len(a.Command) != 0 {
 		t.Errorf("coder = %+v", *a)
+	}
+}
+
+// Several agents, one per kind chosen, each role's stage naming its own;
+// several checks, each with its name.
+func TestDefaultWithAgentsPerRole(t *testing.T) {
+	data := Default(DefaultOptions{Approvers: []string{"a"}, E2E: "make e2e",
+		Checks: []CheckOptions{{Name: "go", Run: "go test ./..."}, {Name: "npm", Run: "npm test"}},
+		Agents: []AgentOptions{
+			{Name: "claude", Kind: AgentClaude},
+			{Name: "openai", Kind: AgentOpenAI, BaseURL: "http://127.0.0.1:11434/v1", Model: "qwen3-coder"},
+			{Name: "command", Kind: AgentCommand, Command: []string{"my-agent", "--fast"}},
+		},
+		RoleAgents: map[string]string{"validator": "openai", "triage": "command"},
+	})
+	w, err := Parse(DefaultPath, data, testEnv)
+	if err != nil {
+		t.Fatalf("Parse: %v\n%s", err, data)
+	}
+	for stage, want := range map[string]string{"plan": "claude", "develop": "claude", "validate": "openai", "triage": "command"} {
+		if got := w.Stage(stage).Agent; got != want {
+			t.Errorf("stage %s names agent %q, want %q", stage, got, want)
+		}
+	}
+	if a := w.Agent("claude"); a == nil || a.Kind != AgentClaude || len(a.Env) != 0 {
+		t.Errorf("claude = %+v", a)
+	}
+	if a := w.Agent("openai"); a == nil || a.BaseURL != "http://127.0.0.1:11434/v1" || a.Model != "qwen3-coder" {
+		t.Errorf("openai = %+v", a)
+	}
+	if a := w.Agent("command"); a == nil || !slices.Equal(a.Command, []string{"my-agent", "--fast"}) {
+		t.Errorf("command = %+v", a)
+	}
+	if len(w.Agents) != 3 || w.Agent("coder") != nil {
+		t.Errorf("agents = %+v, want exactly the three given", w.Agents)
+	}
+	if len(w.Checks) != 2 || w.Checks[0] != (Check{Name: "go", Run: "go test ./...", Timeout: DefaultCheckTimeout}) || w.Checks[1].Name != "npm" {
+		t.Errorf("checks = %+v", w.Checks)
+	}
+	// How to pass an API key is shown, commented out: a CLI logged in under
+	// HOME needs none, and nothing reaches an agent unless env passes it.
+	if !strings.Contains(string(data), "    # env: {ANTHROPIC_API_KEY: $ANTHROPIC_API_KEY}") {
+		t.Errorf("the claude agent lacks the commented env line:\n%s", data)
+	}
+}
+
+// Without a check or an E2E command, the written file says what to fill in
+// right above the lines check reports.
+func TestDefaultWithoutCheckSaysWhatToFillIn(t *testing.T) {
+	data := string(Default(DefaultOptions{Approvers: []string{"a"}, AgentCommand: []string{"x"}}))
+	_, err := Parse("wf.yaml", []byte(data), testEnv)
+	var ps Problems
+	if !errors.As(err, &ps) || len(ps) != 2 {
+		t.Fatalf("want the empty check and the empty e2e reported, got %v", err)
+	}
+	lines := strings.Split(data, "\n")
+	for _, p := range ps {
+		if !strings.Contains(lines[p.Pos.Line-2], "# Fill in:") && !strings.Contains(lines[p.Pos.Line-3], "# Fill in:") {
+			t.Errorf("%v: no fill-in comment just above:\n%s\n%s", p, lines[p.Pos.Line-3], lines[p.Pos.Line-2])
+		}
 	}
 }
 

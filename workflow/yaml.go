@@ -23,7 +23,8 @@ type decoder struct {
 	lookupEnv func(string) (string, bool)
 	anchors   map[string]ast.Node
 	problems  Problems
-	merging   int // depth of merge keys being expanded, to stop self-merges
+	warnings  Problems // what does not stop the workflow loading
+	merging   int      // depth of merge keys being expanded, to stop self-merges
 
 	// keyPos and valPos map a path (see at) to where that key and its value
 	// were written; validation points at uses through them.
@@ -48,6 +49,10 @@ func newDecoder(file string, data []byte, lookupEnv func(string) (string, bool))
 
 func (d *decoder) errorf(pos Position, format string, args ...any) {
 	d.problems = append(d.problems, Problem{File: d.file, Pos: pos, Message: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) warnf(pos Position, format string, args ...any) {
+	d.warnings = append(d.warnings, Problem{File: d.file, Pos: pos, Message: fmt.Sprintf(format, args...)})
 }
 
 // at joins path elements. NUL cannot occur in names written in YAML plain

@@ -289,7 +289,14 @@ var flagsUsed = []string{"--message-file", "--yes-always", "--auto-commits", "--
 
 // Probe checks that aider is there and knows the flags used.
 func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
-	return cli.Probe(ctx, env, cli.ProbeSpec{
+	return cli.Probe(ctx, env, a.probeSpec())
+}
+
+// Locate finds the executable without running it (see cli.Locate).
+func (a *Agent) Locate(env []string) agentorg.Probe { return cli.Locate(env, a.probeSpec()) }
+
+func (a *Agent) probeSpec() cli.ProbeSpec {
+	return cli.ProbeSpec{
 		Binary:       a.cfg.Binary,
 		Help:         []string{"--help"},
 		HelpOnStderr: true,
@@ -298,5 +305,5 @@ func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
 		Lacks:        "aider %s does not support %s",
 		Install:      "install aider: python -m pip install aider-install && aider-install (see aider.chat)",
 		Upgrade:      "upgrade aider: aider --upgrade",
-	})
+	}
 }

@@ -16,7 +16,14 @@ var requiredFlags = []string{"--print", "--output-format", "stream-json", "--ver
 // Probe checks that Claude Code is installed and that it supports the flags
 // used here.
 func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
-	return cli.Probe(ctx, env, cli.ProbeSpec{
+	return cli.Probe(ctx, env, a.probeSpec())
+}
+
+// Locate finds the executable without running it (see cli.Locate).
+func (a *Agent) Locate(env []string) agentorg.Probe { return cli.Locate(env, a.probeSpec()) }
+
+func (a *Agent) probeSpec() cli.ProbeSpec {
+	return cli.ProbeSpec{
 		Binary:  a.cfg.Binary,
 		Help:    []string{"--help"},
 		Flags:   requiredFlags,
@@ -24,5 +31,5 @@ func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
 		Install: "install Claude Code: npm install -g @anthropic-ai/claude-code (or set the agent's binary to its path)",
 		Broken:  "check that node is in the agent's PATH and that claude runs, or reinstall Claude Code",
 		Upgrade: "upgrade Claude Code: npm install -g @anthropic-ai/claude-code@latest",
-	})
+	}
 }

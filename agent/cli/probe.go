@@ -39,11 +39,11 @@ type ProbeSpec struct {
 // the binary, run `--version`, search the help for every flag. The first
 // that fails is the Problem, with its Fix.
 func Probe(ctx context.Context, env []string, s ProbeSpec) agentorg.Probe {
-	bin, err := LookPath(s.Binary, env)
-	if err != nil {
-		return agentorg.Probe{Problem: err.Error(), Fix: s.Install}
+	pr := Locate(env, s)
+	if pr.Problem != "" {
+		return pr
 	}
-	pr := agentorg.Probe{Path: bin}
+	bin := pr.Path
 	version, _, err := quiet(ctx, env, bin, "--version")
 	if err != nil {
 		pr.Problem = fmt.Sprintf("%s --version: %v", bin, err)
@@ -78,6 +78,17 @@ func Probe(ctx context.Context, env []string, s ProbeSpec) agentorg.Probe {
 		pr.Fix = s.Upgrade
 	}
 	return pr
+}
+
+// Locate is the first check of Probe alone: find the binary in env's PATH,
+// without running it, so that a command that must answer at once (agentorg
+// check) can tell a missing CLI without waiting on a slow one's start-up.
+func Locate(env []string, s ProbeSpec) agentorg.Probe {
+	bin, err := LookPath(s.Binary, env)
+	if err != nil {
+		return agentorg.Probe{Problem: err.Error(), Fix: s.Install}
+	}
+	return agentorg.Probe{Path: bin}
 }
 
 // quiet runs a short informational command in an empty directory, where no

@@ -249,7 +249,14 @@ var flagsUsed = []string{"--format", "json", "--session", "--model", "--dir"}
 
 // Probe checks that the CLI is there and knows the flags used.
 func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
-	return cli.Probe(ctx, env, cli.ProbeSpec{
+	return cli.Probe(ctx, env, a.probeSpec())
+}
+
+// Locate finds the executable without running it (see cli.Locate).
+func (a *Agent) Locate(env []string) agentorg.Probe { return cli.Locate(env, a.probeSpec()) }
+
+func (a *Agent) probeSpec() cli.ProbeSpec {
+	return cli.ProbeSpec{
 		Binary:       a.cfg.Binary,
 		Help:         []string{"run", "--help"},
 		HelpOnStderr: true, // yargs may print help on either stream
@@ -257,5 +264,5 @@ func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
 		Lacks:        "opencode %s: `opencode run` does not support %s",
 		Install:      "install OpenCode: npm install -g opencode-ai@1.18.33",
 		Upgrade:      "upgrade OpenCode: npm install -g opencode-ai@1.18.33",
-	})
+	}
 }

@@ -314,30 +314,9 @@ prompts:
 	}
 }
 
-func TestInitThenCheck(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n"), 0o644)
-	r := run(t, dir, nil, "init", "--approver", "bob")
-	if r.code != 0 {
-		t.Fatalf("init: %s%s", r.stdout, r.stderr)
-	}
-	r = run(t, dir, nil, "check")
-	if r.code != 0 || !strings.Contains(r.stdout, "ok") {
-		t.Fatalf("check after init: exit %d %s%s", r.code, r.stdout, r.stderr)
-	}
-	b, _ := os.ReadFile(filepath.Join(dir, ".agentorg", "workflow.yaml"))
-	if !strings.Contains(string(b), "go test ./...") || !strings.Contains(string(b), "bob") {
-		t.Fatalf("init should guess the Go check and name the approver:\n%s", b)
-	}
-	if r := run(t, dir, nil, "init", "--approver", "bob"); r.code == 0 {
-		t.Fatal("init must not overwrite an existing workflow without --force")
-	}
-}
-
 func TestAgentsReportsFoundAndMissing(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n"), 0o644)
-	if r := run(t, dir, nil, "init", "--approver", "bob", "--agent-command", "no-such-agent-program"); r.code != 0 {
+	dir := userRepo(t, "main", map[string]string{"go.mod": "module x\n"})
+	if r := run(t, dir, gitIsolation(), "init", "--approver", "bob", "--agent-command", "no-such-agent-program"); r.code != 0 {
 		t.Fatalf("init: %s%s", r.stdout, r.stderr)
 	}
 	wfPath := filepath.Join(dir, ".agentorg", "workflow.yaml")
@@ -371,7 +350,7 @@ func TestAgentsReportsFoundAndMissing(t *testing.T) {
 	if rep := reports[byName["real"]]; !rep.OK || rep.Path != codex || !strings.Contains(rep.Version, "0.169.0") {
 		t.Errorf("real codex should be found with its version: %+v", rep)
 	}
-	for _, name := range []string{"gone", "coder"} {
+	for _, name := range []string{"gone", "command"} {
 		if rep := reports[byName[name]]; rep.OK || rep.Problem == "" || rep.Fix == "" {
 			t.Errorf("%s should be reported missing with a fix: %+v", name, rep)
 		}

@@ -42,6 +42,9 @@ dead claims and finishes every issue exactly once.`,
 				return err
 			}
 			defer org.Close()
+			// Say at start which agents will refuse to run, not only at
+			// their first run.
+			printWarnings(cmd.ErrOrStderr(), org.Workflow.Warnings)
 			eng, err := org.Engine(ctx, app.EngineOptions{PollInterval: poll})
 			if err != nil {
 				return err

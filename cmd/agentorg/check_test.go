@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentorg/agentorg/workflow"
+)
+
+// An agent's env naming a variable that is not set: check warns at the
+// line (exit 0), every command that needs no agent works, `agents` reports
+// the problem with its fix, and a run of that agent is refused before it
+// starts, naming the variable.
+func TestUnsetAgentVariableStopsOnlyThatAgent(t *testing.T) {
+	repo := userRepo(t, "main", map[string]string{"go.mod": "module x\n"})
+	ran := filepath.Join(t.TempDir(), "agent-ran")
+	agent := filepath.Join(t.TempDir(), "agent")
+	if err := os.WriteFile(agent, []byte("#!/bin/sh\ntouch "+ran+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := fakeCLIs(t)
+	env := initEnv(path)
+	if r := run(t, repo, env, "init", "--agent-command", agent, "--check", "true"); r.code != 0 {
+		t.Fatalf("init: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	wfPath := filepath.Join(repo, workflow.DefaultPath)
+	text, err := os.ReadFile(wfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hint = "    # env:\n    #   ANTHROPIC_API_KEY: $ANTHROPIC_API_KEY\n"
+	if !strings.Contains(string(text), hint) {
+		t.Fatalf("the command agent lacks the commented env:\n%s", text)
+	}
+	edited := strings.Replace(string(text), hint, "    env:\n      ANTHROPIC_API_KEY: $AGENTORG_TEST_UNSET_KEY\n", 1)
+	if err := os.WriteFile(wfPath, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	line := lineOf(t, edited, "      ANTHROPIC_API_KEY: $AGENTORG_TEST_UNSET_KEY")
+
+	r := run(t, repo, env, "check")
+	want := fmt.Sprintf(`%s:%d:26: warning: environment variable AGENTORG_TEST_UNSET_KEY is not set (ANTHROPIC_API_KEY in env in agent "command" refers to it): agent "command" cannot run until it is set`, wfPath, line)
+	if r.code != 0 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stdout, "1 agents, 1 warning)") {
+		t.Fatalf("check: exit %d, want 0 and\n%s\ngot\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+
+	if r := run(t, repo, env, "issue", "new", "--title", "Add Sub", "--body", "Sub(a, b).", "--opt-in", "--as", "alice"); r.code != 0 {
+		t.Fatalf("issue new: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, repo, env, "issue", "list"); r.code != 0 || !strings.Contains(r.stdout, "Add Sub") {
+		t.Fatalf("issue list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	const problem = `agent "command" needs $AGENTORG_TEST_UNSET_KEY, which is not set in agentorg's environment`
+	r = run(t, repo, env, "agents")
+	if r.code != 1 || !strings.Contains(r.stdout, "command: "+problem+"\n  fix: set it and restart agentorg serve") {
+		t.Errorf("agents: exit %d, want 1 and the problem with its fix:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = run(t, repo, env, "serve", "--once")
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: environment variable AGENTORG_TEST_UNSET_KEY is not set") {
+		t.Fatalf("serve --once: exit %d, want 0 with the warning\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, repo, env, "events", "--issue", "1")
+	if !strings.Contains(r.stdout, "stage plan: "+problem+": set it and restart agentorg serve") {
+		t.Errorf("the plan run should fail naming the variable:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := run(t, repo, env, "issue", "list"); !strings.Contains(r.stdout, "needs:human") {
+		t.Errorf("the issue should wait for a human:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("the agent ran although its variable is not set")
+	}
+
+	// Set, the warning is gone.
+	r = run(t, repo, append(env, "AGENTORG_TEST_UNSET_KEY=k"), "check")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("check with the variable set: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -1,0 +1,153 @@
+package survey
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Check is a validation command found in the repository.
+type Check struct {
+	Name string // its name in the workflow
+	Run  string
+	From string // what in the repository says so
+}
+
+// Checks works out how the repository in dir is tested, from the files it
+// holds. A Makefile's test target wins alone: it usually runs the others,
+// and running both would test twice. Otherwise each ecosystem found gives
+// one check, so that a change to any part of the repository is tested.
+// notes say what was passed over and why; with no check found they list
+// what was looked for.
+func Checks(dir string) (checks []Check, notes []string) {
+	has := func(name string) bool {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		return err == nil && !fi.IsDir()
+	}
+	var found []Check
+	if has("go.mod") {
+		found = append(found, Check{Name: "go", Run: "go vet ./... && go test ./...", From: "go.mod"})
+	}
+	if c, note := nodeCheck(dir, has); note != "" {
+		notes = append(notes, note)
+	} else if c.Run != "" {
+		found = append(found, c)
+	}
+	if has("Cargo.toml") {
+		found = append(found, Check{Name: "cargo", Run: "cargo test", From: "Cargo.toml"})
+	}
+	for _, f := range []string{"pyproject.toml", "setup.py", "pytest.ini"} {
+		if has(f) {
+			found = append(found, Check{Name: "pytest", Run: "python -m pytest", From: f})
+			break
+		}
+	}
+	mk, hasTest := makefile(dir, has)
+	switch {
+	case hasTest:
+		from := mk + "'s test target"
+		if len(found) > 0 {
+			from += ", which usually runs the rest; also found " + froms(found)
+		}
+		return []Check{{Name: "test", Run: "make test", From: from}}, notes
+	case mk != "":
+		notes = append(notes, mk+" has no test target")
+	}
+	if len(found) == 1 {
+		found[0].Name = "test"
+	}
+	if len(found) == 0 {
+		notes = append(notes, "looked for go.mod, package.json with a test script, Cargo.toml, pyproject.toml, setup.py, pytest.ini and a Makefile test target")
+	}
+	return found, notes
+}
+
+// npmPlaceholder is the test script `npm init` writes: it always fails.
+const npmPlaceholder = `echo "Error: no test specified" && exit 1`
+
+// nodeCheck reads package.json: a check when it has a real test script, run
+// with the package manager its lockfile names; else a note why not ("" when
+// there is no package.json).
+func nodeCheck(dir string, has func(string) bool) (Check, string) {
+	if !has("package.json") {
+		return Check{}, ""
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return Check{}, fmt.Sprintf("package.json: %v", err)
+	}
+	var pkg struct {
+		Scripts map[string]string `json:"scripts"`
+	}
+	if err := json.Unmarshal(data, &pkg); err != nil {
+		return Check{}, fmt.Sprintf("package.json does not parse: %v", err)
+	}
+	switch test := strings.TrimSpace(pkg.Scripts["test"]); test {
+	case "":
+		return Check{}, "package.json has no test script"
+	case npmPlaceholder:
+		return Check{}, "package.json's test script is npm init's placeholder, which always fails"
+	}
+	tool, from := "npm", "package.json's test script"
+	switch {
+	case has("pnpm-lock.yaml"):
+		tool, from = "pnpm", from+", pnpm-lock.yaml"
+	case has("yarn.lock"):
+		tool, from = "yarn", from+", yarn.lock"
+	}
+	return Check{Name: tool, Run: tool + " test", From: from}, ""
+}
+
+// makefile returns the makefile make would read in dir ("" for none) and
+// whether it has a test target.
+func makefile(dir string, has func(string) bool) (name string, hasTest bool) {
+	for _, n := range []string{"GNUmakefile", "makefile", "Makefile"} {
+		if has(n) {
+			name = n
+			break
+		}
+	}
+	if name == "" {
+		return "", false
+	}
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return name, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if definesTarget(line, "test") {
+			return name, true
+		}
+	}
+	return name, false
+}
+
+// definesTarget reports whether a makefile line is a rule for target:
+// "test:", "test: build", "check test::". Recipes (tab-indented),
+// comments and variable assignments ("X := a", "X = a:b") are not rules.
+func definesTarget(line, target string) bool {
+	if line == "" || line[0] == '\t' || line[0] == '#' {
+		return false
+	}
+	targets, rest, ok := strings.Cut(line, ":")
+	if !ok || strings.Contains(targets, "=") || strings.HasPrefix(rest, "=") || strings.HasPrefix(rest, ":=") {
+		return false
+	}
+	for _, t := range strings.Fields(targets) {
+		if t == target {
+			return true
+		}
+	}
+	return false
+}
+
+// froms lists where checks came from: "go.mod, package.json's test script".
+func froms(cs []Check) string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.From)
+	}
+	return strings.Join(out, ", ")
+}
