@@ -131,7 +131,7 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 				Reason: fmt.Sprintf("the tracker is unavailable; the stage waits and tries again: %v", runErr)})
 			return runErr
 		}
-		if attempt < maxAttempts {
+		if attempt < maxAttempts && !errors.Is(runErr, role.ErrPermanent) {
 			_ = e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindError,
 				Reason: fmt.Sprintf("try %d of %d failed, will retry: %v", attempt, maxAttempts, runErr)})
 			return runErr

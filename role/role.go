@@ -10,6 +10,7 @@ package role
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -282,14 +283,19 @@ func (d *Deps) agent(r *Run) (agentorg.Agent, *workflow.Agent, error) {
 	// Refused here, before any work, so that every role that runs an agent
 	// says which variable to set rather than failing inside the tool.
 	if problem, fix := def.Unready(); problem != "" {
-		return nil, nil, fmt.Errorf("stage %s: %s: %s", r.Stage.Name, problem, fix)
+		return nil, nil, fmt.Errorf("stage %s: %s: %s: %w", r.Stage.Name, problem, fix, ErrPermanent)
 	}
 	a := d.Agents[def.Name]
 	if a == nil {
-		return nil, nil, fmt.Errorf("stage %s: agent %q has no adapter", r.Stage.Name, def.Name)
+		return nil, nil, fmt.Errorf("stage %s: agent %q has no adapter: %w", r.Stage.Name, def.Name, ErrPermanent)
 	}
 	return a, def, nil
 }
+
+// ErrPermanent marks a failure no retry can fix (an agent whose variable
+// is not set): the engine hands the issue to a human at once instead of
+// trying the stage again.
+var ErrPermanent = errors.New("a person must fix this before the stage can run")
 
 func (d *Deps) targetRef() string {
 	return "refs/remotes/origin/" + d.Workflow.Repo.TargetBranch

@@ -68,6 +68,9 @@ func TestUnsetAgentVariableStopsOnlyThatAgent(t *testing.T) {
 	if !strings.Contains(r.stdout, "stage plan: "+problem+": set it and restart agentorg serve") {
 		t.Errorf("the plan run should fail naming the variable:\n%s%s", r.stdout, r.stderr)
 	}
+	if strings.Contains(r.stdout, "will retry") {
+		t.Errorf("a run no retry can fix was tried again:\n%s", r.stdout)
+	}
 	if r := run(t, repo, env, "issue", "list"); !strings.Contains(r.stdout, "needs:human") {
 		t.Errorf("the issue should wait for a human:\n%s", r.stdout)
 	}
