@@ -57,37 +57,3 @@ are reported, not changed. Prints what it did to each label.`,
 	})
 	return c
 }
-
-func newDoctorCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "doctor",
-		Short: "Check that agentorg can work on the GitLab project",
-		Long: `Check the GitLab instance URL, the token (accepted, its scopes), the project,
-the bot's right to merge into the target branch, and that the workflow's
-labels exist. Prints each problem with a one-line fix; exits 1 if there is any.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, tr, err := g.gitlabTracker(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer org.Close()
-			var labels []string
-			for _, l := range org.Workflow.Labels {
-				labels = append(labels, l.Name)
-			}
-			problems, err := tr.Doctor(cmd.Context(), org.Workflow.Repo.TargetBranch, labels)
-			if err != nil {
-				return err
-			}
-			if len(problems) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "ok: GitLab is ready for agentorg")
-				return nil
-			}
-			for _, p := range problems {
-				fmt.Fprintf(cmd.OutOrStdout(), "problem: %s\n    fix: %s\n", p.What, p.Fix)
-			}
-			return exitError{1}
-		},
-	}
-}

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/agentorg/agentorg/check"
+	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/workspace"
+)
+
+// Baseline runs the workflow's checks on the head of the target branch, as
+// validation's baseline does, and keeps the results in the home (cached by
+// tree), so that the first issue does not pay for them again. It works
+// beside a running engine: its checkout is a temporary one of its own.
+// log receives the checks' output.
+func (o *Org) Baseline(ctx context.Context, log io.Writer) (head string, results []check.Result, err error) {
+	if o.Origin == "" && o.cloneURL != nil {
+		if o.Origin, err = o.cloneURL(ctx); err != nil {
+			return "", nil, err
+		}
+	}
+	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin, workspace.TransportEnv(o.TransportEnv))
+	if err != nil {
+		return "", nil, err
+	}
+	mirror.Branches = []string{o.Workflow.Repo.TargetBranch}
+	if err := mirror.Fetch(ctx); err != nil {
+		return "", nil, err
+	}
+	if head, err = mirror.RemoteHead(ctx, o.Workflow.Repo.TargetBranch); err != nil {
+		return "", nil, err
+	}
+	pool, err := os.MkdirTemp("", "agentorg-baseline-")
+	if err != nil {
+		return "", nil, err
+	}
+	defer os.RemoveAll(pool)
+	defer mirror.RemoveIdleSlots(context.WithoutCancel(ctx), pool)
+	dir, release, err := mirror.Lease(ctx, pool, head)
+	if err != nil {
+		return "", nil, err
+	}
+	defer release()
+	d := &role.Deps{Workflow: o.Workflow, Tracker: o.Tracker, Log: o.Log, Mirror: mirror, Home: o.Home, CheckEnv: CheckEnv()}
+	results, err = role.Baseline(ctx, d, head, dir, log)
+	return head, results, err
+}

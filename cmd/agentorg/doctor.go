@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/tracker/gitlab"
+)
+
+func newDoctorCmd(g *globals) *cobra.Command {
+	var skipChecks bool
+	c := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check that agentorg can work here: repository, tracker, agents, and the checks on the target",
+		Long: `Check everything agentorg needs before it works, and say what to fix:
+
+  - the workflow's warnings (agents not found, variables not set);
+  - the repository: on the embedded tracker, that the target branch exists
+    and that a working tree holding it can follow a merge (clean, nothing
+    under way); on GitLab, the instance URL, the token (accepted, its
+    scopes), the project, the bot's right to merge into the target branch,
+    and the workflow's labels;
+  - each agent as it would run: found, version, flags supported;
+  - the workflow's checks, run once on the head of the target branch (the
+    results are kept for validation's baseline; --skip-checks to leave them).
+
+Prints each problem with a one-line fix; exits 1 if there is any.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.read(cmd, func(ctx context.Context, org *app.Org) error {
+				w := cmd.OutOrStdout()
+				problems := printWarnings(w, checkWarnings(org.Workflow, org.Home))
+				n, err := doctorRepository(ctx, w, org)
+				if err != nil {
+					return err
+				}
+				problems += n
+				for _, a := range org.Workflow.Agents {
+					p := app.Probe(ctx, a, org.Home)
+					if p.Problem != "" {
+						problems++
+						fmt.Fprintf(w, "problem: agent %s: %s\n    fix: %s\n", a.Name, p.Problem, p.Fix)
+						continue
+					}
+					fmt.Fprintf(w, "ok: agent %s (%s %s)\n", a.Name, a.Kind, dash(p.Version))
+				}
+				if !skipChecks {
+					if err := runBaseline(ctx, w, org); err != nil {
+						if _, red := err.(exitError); !red {
+							return err
+						}
+						problems++
+					}
+				}
+				if problems > 0 {
+					return exitError{1}
+				}
+				fmt.Fprintln(w, "ok: agentorg can work here")
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&skipChecks, "skip-checks", false, "do not run the workflow's checks on the target branch")
+	return c
+}
+
+// doctorRepository checks where the work lands: the local repository on
+// the embedded tracker, the GitLab project otherwise. It returns how many
+// problems it printed.
+func doctorRepository(ctx context.Context, w io.Writer, org *app.Org) (int, error) {
+	if tr, ok := org.Tracker.(*gitlab.Tracker); ok {
+		var labels []string
+		for _, l := range org.Workflow.Labels {
+			labels = append(labels, l.Name)
+		}
+		problems, err := tr.Doctor(ctx, org.Workflow.Repo.TargetBranch, labels)
+		if err != nil {
+			return 0, err
+		}
+		for _, p := range problems {
+			fmt.Fprintf(w, "problem: %s\n    fix: %s\n", p.What, p.Fix)
+		}
+		if len(problems) == 0 {
+			fmt.Fprintln(w, "ok: GitLab is ready for agentorg")
+		}
+		return len(problems), nil
+	}
+	if err := org.CheckRepository(ctx); err != nil {
+		fmt.Fprintf(w, "problem: %s\n", trimPath(err.Error(), org.Workflow.Path))
+		return 1, nil
+	}
+	fmt.Fprintf(w, "ok: the repository %s (target branch %s)\n", org.Origin, org.Workflow.Repo.TargetBranch)
+	return 0, nil
+}
