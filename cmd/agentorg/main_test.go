@@ -180,9 +180,11 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 		t.Fatalf("main holds\n  %s\nwant\n  %s", strings.Join(got, " "), wantFiles)
 	}
 
-	// issue show lists the attempts with verdict, distance and findings.
+	// issue show prints the demo's timeline: the states with their
+	// reasons, then the attempts with verdict, distance and findings.
 	r = run(t, t.TempDir(), nil, "--home", home, "issue", "show", "2")
-	for _, want := range []string{"ATTEMPT  VERDICT  DISTANCE", "\n  1        NO-GO    3 ", "criterion:mul(a, b) returns a * b", "\n  2        GO       0 "} {
+	for _, want := range []string{"\ntimeline (time since the issue was opened, ", "  dev:ready              NO-GO on attempt 1 (distance 3): back to the developer's session (agentorg)\n",
+		"\n  attempt 1: NO-GO distance 3, commit ", "\n             - criterion:mul(a, b) returns a * b\n", "\n  attempt 2: GO    distance 0, commit "} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("issue show 2 lacks %q:\n%s", want, r.stdout)
 		}
