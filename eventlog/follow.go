@@ -82,3 +82,38 @@ func (l *Log) drain(ctx context.Context, after int64, f Filter, fn func(Event) e
 		}
 	}
 }
+
+// RunRef is a run as the event log knows it: its id, and the issue, stage
+// and time of its first event.
+type RunRef struct {
+	ID    string    `json:"run_id"`
+	Issue int64     `json:"issue"`
+	Stage string    `json:"stage"`
+	At    time.Time `json:"at"`
+}
+
+// FindRuns lists the runs whose id starts with prefix ("" for any), newest
+// first, at most limit of them. It reads the whole table (run ids have no
+// index): it answers a person's `agentorg logs`, not a loop.
+func (l *Log) FindRuns(ctx context.Context, prefix string, limit int) ([]RunRef, error) {
+	// SQLite gives the bare columns of the row min(id) picked: the first event.
+	rows, err := l.db.QueryContext(ctx, `SELECT run_id, issue, stage, at, min(id) FROM agentorg_events
+		WHERE run_id != '' AND substr(run_id, 1, ?) = ? GROUP BY run_id ORDER BY max(id) DESC LIMIT ?`,
+		len(prefix), prefix, limit)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: find runs: %w", err)
+	}
+	defer rows.Close()
+	var out []RunRef
+	for rows.Next() {
+		var r RunRef
+		var at string
+		var first int64
+		if err := rows.Scan(&r.ID, &r.Issue, &r.Stage, &at, &first); err != nil {
+			return nil, err
+		}
+		r.At, _ = time.Parse(timeFormat, at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
