@@ -82,20 +82,10 @@ func TestEventsAfterUsesAnIndex(t *testing.T) {
 		{Filter{Issue: 3}, "INDEX agentorg_events_issue"},
 	} {
 		q, args := listQuery(c.f, 10, followBatch)
-		rows, err := l.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		plan, err := sqlitedb.QueryPlan(ctx, l.db, q, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
 		p := strings.Join(plan, "; ")
 		if !strings.Contains(p, c.want) || !strings.Contains(p, "SEARCH") || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%+v: plan %q; want a SEARCH using %s and no sort", c.f, p, c.want)

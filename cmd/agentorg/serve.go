@@ -75,9 +75,11 @@ dead claims and finishes every issue exactly once.`,
 				return err
 			}
 			// Follow the log from here on: what this run and the humans do.
-			var seen []eventlog.Event
+			var seen []eventlog.Event // for --once's summary; a daemon keeps none
 			stopFollowing, err := follow(ctx, org.Log, func(e eventlog.Event) {
-				seen = append(seen, e)
+				if once {
+					seen = append(seen, e)
+				}
 				if eventfmt.Logged(e) {
 					logLine(e)
 				}
