@@ -15,7 +15,7 @@ func newLogsCmd(g *globals) *cobra.Command {
 	var issue string
 	var attempt int
 	c := &cobra.Command{
-		Use:   "logs RUN | logs --issue N [--attempt K]",
+		Use:   "logs [RUN | --issue N [--attempt K]]",
 		Short: "Print the transcripts of runs: one run by its id, or an issue's runs in order",
 		Long: `Print what a stage run's agents and checks wrote (its transcript, kept in
 <home>/runs/<run id>.log).
