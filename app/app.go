@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -255,9 +256,29 @@ func (o *Org) Lock() error {
 	return nil
 }
 
+// EnginePID returns the pid of the engine running on home, or 0. It reads
+// the pid the engine wrote into its lock file (cleared when it stops) and
+// asks whether that process lives, without touching the lock: a reader
+// taking it, even for an instant, could turn a starting engine away.
+func EnginePID(home string) int {
+	b, err := os.ReadFile(filepath.Join(home, "engine.lock"))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return 0 // it died without clearing its pid (kill -9)
+	}
+	return pid
+}
+
 // Close releases the lock and the database.
 func (o *Org) Close() error {
 	if o.lock != nil {
+		o.lock.Truncate(0) // no engine runs here any more (see EnginePID)
 		syscall.Flock(int(o.lock.Fd()), syscall.LOCK_UN)
 		o.lock.Close()
 		o.lock = nil

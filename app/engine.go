@@ -47,7 +47,13 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		}
 		o.Origin = url
 	}
-	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin, workspace.TransportEnv(o.TransportEnv))
+	mopts := []workspace.MirrorOption{workspace.TransportEnv(o.TransportEnv)}
+	if stderrIsTerminal() {
+		// The first mirror of a large repository takes minutes: show git's
+		// progress to the person waiting, and nothing to logs and pipes.
+		mopts = append(mopts, workspace.Progress(os.Stderr))
+	}
+	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin, mopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -119,4 +125,11 @@ func CheckEnv() []string {
 		}
 	}
 	return env
+}
+
+// stderrIsTerminal says whether stderr is a character device: a terminal,
+// or /dev/null, where progress costs nothing either.
+func stderrIsTerminal() bool {
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/sample"
+	"github.com/agentorg/agentorg/timeline"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -313,82 +314,11 @@ func printTimeline(ctx context.Context, out io.Writer, org *app.Org, numbers []i
 			return err
 		}
 		fmt.Fprintf(out, "\n#%d %s (%s)\n", is.Number, is.Title, is.State)
-		evs, err := org.Log.Events(ctx, eventlog.Filter{Issue: n})
-		if err != nil {
-			return err
-		}
-		for _, e := range evs {
-			at := e.At.Sub(start).Seconds()
-			switch e.Kind {
-			case eventlog.KindTransition, eventlog.KindHuman:
-				fmt.Fprintf(out, "  %5.1fs  %-22s %s (%s)\n", at, e.To, e.Reason, e.Actor)
-			case eventlog.KindVerdict, eventlog.KindEscalate, eventlog.KindRefused, eventlog.KindMerge, eventlog.KindUpdate:
-				fmt.Fprintf(out, "  %5.1fs  %-22s %s\n", at, "  "+e.Kind, e.Reason)
-			}
-		}
-		as, err := org.Log.Attempts(ctx, n)
-		if err != nil {
-			return err
-		}
-		for _, a := range as {
-			fmt.Fprintf(out, "  attempt %d: %-5s distance %d, commit %.10s, session %s\n", a.N, a.Verdict, a.Distance, a.CommitSHA, a.SessionID)
-			for _, f := range a.Findings {
-				fmt.Fprintf(out, "             - %s\n", f.Key)
-			}
-			for _, line := range strings.Split(a.Report, "\n") {
-				// The criteria table of the report: criterion, verdict, evidence.
-				if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| #") && !strings.HasPrefix(line, "| `") && !strings.HasPrefix(line, "| check") {
-					fmt.Fprintf(out, "             %s\n", line)
-				}
-			}
-		}
-		if err := printThreads(ctx, out, org, n); err != nil {
+		if err := timeline.Write(ctx, out, org.Tracker, org.Log, n, timeline.Since(start)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// printThreads shows the review threads of an issue's merge requests: who
-// said what, and which threads are resolved.
-func printThreads(ctx context.Context, out io.Writer, org *app.Org, n int64) error {
-	rt, ok := org.Tracker.(agentorg.ReviewThreads)
-	if !ok {
-		return nil
-	}
-	mrs, err := org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n})
-	if err != nil {
-		return err
-	}
-	for _, mr := range mrs {
-		ts, err := rt.Threads(ctx, mr.Number)
-		if err != nil {
-			return err
-		}
-		for _, th := range ts {
-			where := "!" + fmt.Sprint(mr.Number)
-			if th.Path != "" {
-				where += fmt.Sprintf(" %s:%d", th.Path, th.Line)
-			}
-			state := "open"
-			if th.Resolved {
-				state = "resolved by " + th.ResolvedBy
-			}
-			fmt.Fprintf(out, "  review thread %s on %s (%s)\n", th.ID, where, state)
-			for _, note := range th.Notes {
-				fmt.Fprintf(out, "             %s: %s\n", note.Author, oneLine(agentorg.StripMarkers(note.Body)))
-			}
-		}
-	}
-	return nil
-}
-
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i] + " …"
-	}
-	return s
 }
 
 // verify checks that the four issues ended as the demo promises.

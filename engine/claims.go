@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"syscall"
 	"time"
@@ -23,6 +24,48 @@ CREATE TABLE IF NOT EXISTS agentorg_claims (
 	pgid         INTEGER NOT NULL DEFAULT 0,
 	heartbeat_at INTEGER NOT NULL
 );`
+
+// Claim is a stage run in progress, as the claims table shows it.
+type Claim struct {
+	Job       int64     `json:"job"`
+	Issue     int64     `json:"issue"`
+	Stage     string    `json:"stage"`
+	RunID     string    `json:"run_id"`
+	Heartbeat time.Time `json:"heartbeat"`
+}
+
+// Stale says whether the claim's worker has gone quiet for longer than an
+// engine with the default settings waits before it releases the claim.
+func (c Claim) Stale(now time.Time) bool { return now.Sub(c.Heartbeat) > DefaultStaleAfter }
+
+// Claims lists the claims in an engine database, oldest job first. It only
+// reads, so it works beside a running engine in another process, and on a
+// home where no engine ever ran (no claims table yet, so no claims).
+func Claims(ctx context.Context, db *sql.DB) ([]Claim, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'agentorg_claims'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("engine: claims: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT job_id, issue, stage, run_id, heartbeat_at FROM agentorg_claims ORDER BY job_id`)
+	if err != nil {
+		return nil, fmt.Errorf("engine: claims: %w", err)
+	}
+	defer rows.Close()
+	var out []Claim
+	for rows.Next() {
+		var c Claim
+		var beat int64
+		if err := rows.Scan(&c.Job, &c.Issue, &c.Stage, &c.RunID, &beat); err != nil {
+			return nil, fmt.Errorf("engine: claims: %w", err)
+		}
+		c.Heartbeat = time.UnixMilli(beat)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
 
 func (e *Engine) claim(ctx context.Context, jobID int64, a StageArgs, runID string) error {
 	_, err := e.cfg.DB.ExecContext(ctx, `INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, heartbeat_at)

@@ -41,7 +41,7 @@ type Config struct {
 	// that its issue is still in its stage. Default 2 s.
 	Heartbeat time.Duration
 	// StaleAfter is when a claim without a heartbeat counts as dead.
-	// Default 15 s; must exceed Heartbeat.
+	// Default DefaultStaleAfter; must exceed Heartbeat.
 	StaleAfter time.Duration
 	// MaxAttempts bounds River's retries of a failing stage run before the
 	// issue is escalated. Default 3.
@@ -62,6 +62,9 @@ type Config struct {
 	// Logger receives River's and the engine's diagnostics.
 	Logger *slog.Logger
 }
+
+// DefaultStaleAfter is Config.StaleAfter's default.
+const DefaultStaleAfter = 15 * time.Second
 
 // Engine runs the workflow's stages over the tracker's issues.
 type Engine struct {
@@ -141,7 +144,7 @@ func setDefaults(c *Config) {
 		c.Heartbeat = 2 * time.Second
 	}
 	if c.StaleAfter <= c.Heartbeat {
-		c.StaleAfter = max(15*time.Second, 4*c.Heartbeat)
+		c.StaleAfter = max(DefaultStaleAfter, 4*c.Heartbeat)
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 3

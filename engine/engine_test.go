@@ -10,9 +10,11 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/sqlitedb"
 	"github.com/agentorg/agentorg/workspace"
 )
 
@@ -222,6 +224,23 @@ func TestRemovingTheLabelCancelsTheRun(t *testing.T) {
 	start := time.Now()
 	go func() { done <- eng.RunUntilIdle(ctx) }()
 	waitFor(t, func() bool { return contains(labels(t, org, n), "dev:running") })
+	// What runs now, as `agentorg status` reads it from another process:
+	// a pool of its own on the same file, beside the working engine.
+	other, err := sqlitedb.Open(filepath.Join(org.Home, "agentorg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var claims []engine.Claim
+	waitFor(t, func() bool {
+		claims, err = engine.Claims(ctx, other)
+		return err != nil || len(claims) > 0
+	})
+	claimed := events(t, org, n, eventlog.KindTransition)
+	if err != nil || len(claims) != 1 || claims[0].Issue != n || claims[0].Stage != "develop" ||
+		claims[0].RunID != claimed[len(claimed)-1].RunID || claims[0].Stale(time.Now()) {
+		t.Fatalf("claims while develop runs: %+v, %v; want one live claim of develop's run on #%d", claims, err, n)
+	}
 	if _, err := org.Tracker.UpdateLabels(ctx, n, nil, []string{"dev:running"}, "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +259,9 @@ func TestRemovingTheLabelCancelsTheRun(t *testing.T) {
 	if len(events(t, org, n, eventlog.KindCancel)) != 1 {
 		t.Fatal("want one cancel event")
 	}
+	if claims, err := engine.Claims(ctx, other); err != nil || len(claims) != 0 {
+		t.Fatalf("claims after the run: %+v, %v; want none", claims, err)
+	}
 }
 
 func TestStageThatKeepsFailingEscalates(t *testing.T) {
@@ -257,8 +279,13 @@ steps:
 	if commentsWith(t, org, n, "model overloaded") != 1 {
 		t.Fatal("the escalation comment should carry the agent's error")
 	}
-	if got := len(events(t, org, n, eventlog.KindError)); got != 1 {
+	errs := events(t, org, n, eventlog.KindError)
+	if got := len(errs); got != 1 {
 		t.Fatalf("want 1 retried failure before escalation, got %d", got)
+	}
+	esc := events(t, org, n, eventlog.KindEscalate)
+	if len(esc) != 1 || commentsWith(t, org, n, "See `agentorg logs "+esc[0].RunID+"`") != 1 {
+		t.Fatalf("the escalation comment should name the command that shows the last run's transcript (%+v)", esc)
 	}
 }
 

@@ -184,7 +184,7 @@ func (e *Engine) transition(ctx context.Context, issue int64, st *workflow.Stage
 
 // escalateError hands the issue to a human after a stage kept failing.
 func (e *Engine) escalateError(ctx context.Context, is agentorg.Issue, st *workflow.Stage, from, runID string, attempt int, runErr error) error {
-	msg := fmt.Sprintf("## Needs a human\n\nStage `%s` failed %d times; the last error:\n\n```\n%s\n```\n\nTranscript: run `%s`. Move the issue back to `%s` to try again.",
+	msg := fmt.Sprintf("## Needs a human\n\nStage `%s` failed %d times; the last error:\n\n```\n%s\n```\n\nSee `agentorg logs %s` for the run's transcript. Move the issue back to `%s` to try again.",
 		st.Name, attempt, runErr, runID, st.On)
 	if _, err := e.tracker.UpsertComment(ctx, is.Number, fmt.Sprintf("error:%d:%s", is.Number, st.Name), msg, e.wf.Tracker.Bot); err != nil {
 		return err

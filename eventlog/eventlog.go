@@ -178,17 +178,13 @@ type Filter struct {
 
 // Events lists events oldest first.
 func (l *Log) Events(ctx context.Context, f Filter) ([]Event, error) {
-	q := `SELECT ` + eventColumns + ` FROM agentorg_events WHERE 1=1`
-	var args []any
-	if f.Issue != 0 {
-		q += ` AND issue = ?`
-		args = append(args, f.Issue)
-	}
-	if f.Kind != "" {
-		q += ` AND kind = ?`
-		args = append(args, f.Kind)
-	}
-	q += ` ORDER BY id`
+	return l.list(ctx, f, 0, 0)
+}
+
+// list reads the events f selects with an id above after, oldest first, at
+// most limit of them (0: all).
+func (l *Log) list(ctx context.Context, f Filter, after int64, limit int) ([]Event, error) {
+	q, args := listQuery(f, after, limit)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: list: %w", err)
@@ -203,4 +199,28 @@ func (l *Log) Events(ctx context.Context, f Filter) ([]Event, error) {
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// listQuery is list's statement and arguments.
+func listQuery(f Filter, after int64, limit int) (string, []any) {
+	q := `SELECT ` + eventColumns + ` FROM agentorg_events WHERE 1=1`
+	var args []any
+	if f.Issue != 0 {
+		q += ` AND issue = ?`
+		args = append(args, f.Issue)
+	}
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, f.Kind)
+	}
+	if after > 0 {
+		q += ` AND id > ?`
+		args = append(args, after)
+	}
+	q += ` ORDER BY id`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	return q, args
 }

@@ -304,6 +304,7 @@ func escalate(ctx context.Context, d *Deps, r *Run, why string) (Outcome, error)
 	if len(as) > 0 && as[len(as)-1].Report != "" {
 		fmt.Fprintf(&b, "\nLast report:\n\n%s\n", as[len(as)-1].Report)
 	}
+	fmt.Fprintf(&b, "\nThe runs' transcripts: `agentorg logs --issue %d`.\n", n)
 	fmt.Fprintf(&b, "\nTo try again, fix what is needed and move the issue back with `agentorg label add %d %s`.", n, r.Stage.Failure)
 	if _, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("escalation:%d", n), b.String(), d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err

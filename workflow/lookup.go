@@ -137,3 +137,44 @@ func (w *Workflow) HowToApprove(g *Gate, n int64) string {
 	}
 	return fmt.Sprintf("an approver can run `agentorg approve %d`", n)
 }
+
+// Lifecycle returns the state labels in the order an issue meets them: from
+// opt_in along each stage's running and success labels and each gate's
+// approval first, then the side roads (failures, changes requested,
+// rejections) where they branch off, and the escalation label last. Labels
+// nothing leads to from opt_in follow in StateLabels order.
+func (w *Workflow) Lifecycle() []string {
+	seen := map[string]bool{}
+	var order []string
+	var visit func(l string)
+	visit = func(l string) {
+		if l == "" || seen[l] || l == w.Escalation {
+			return
+		}
+		seen[l] = true
+		order = append(order, l)
+		for _, s := range w.Stages {
+			switch l {
+			case s.On:
+				visit(s.Running)
+				fallthrough
+			case s.Running:
+				visit(s.Success)
+				visit(s.Failure)
+			}
+		}
+		if g := w.GateWaiting(l); g != nil {
+			visit(g.Approve)
+			visit(g.ChangesRequested)
+			visit(g.Reject)
+		}
+	}
+	visit(w.OptIn)
+	for _, l := range w.StateLabels() {
+		visit(l)
+	}
+	if w.Escalation != "" {
+		order = append(order, w.Escalation)
+	}
+	return order
+}

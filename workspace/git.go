@@ -135,11 +135,13 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 
 // gitWith runs one git command as who, with stdin.
 func gitWith(ctx context.Context, dir string, who Identity, stdin io.Reader, args ...string) (string, error) {
-	return gitRun(ctx, dir, who, stdin, nil, args...)
+	return gitRun(ctx, dir, who, stdin, nil, nil, args...)
 }
 
 // gitRun runs one git command as who, with stdin and extra environment.
-func gitRun(ctx context.Context, dir string, who Identity, stdin io.Reader, extraEnv []string, args ...string) (string, error) {
+// progress, when not nil, also receives what git writes to stderr, as it
+// comes (the caller asks for --progress).
+func gitRun(ctx context.Context, dir string, who Identity, stdin io.Reader, extraEnv []string, progress io.Writer, args ...string) (string, error) {
 	argv := append(append([]string{}, safetyConfig...), args...)
 	cmd := exec.CommandContext(ctx, "git", argv...)
 	cmd.Dir = dir
@@ -149,6 +151,9 @@ func gitRun(ctx context.Context, dir string, who Identity, stdin io.Reader, extr
 	stderr := &proc.Tail{Max: maxStderr}
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
+	if progress != nil {
+		cmd.Stderr = io.MultiWriter(stderr, progress)
+	}
 	// A session of its own: no controlling terminal for ssh to prompt on,
 	// and cancellation kills git's children (ssh, remote helpers) too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,9 @@ type Mirror struct {
 	// (see TransportEnv) stay out of argv, out of the mirror's config, and
 	// out of every worktree an agent works in.
 	transportEnv []string
+	// progress, when set, shows git's progress of the first clone (see
+	// Progress).
+	progress io.Writer
 	// fetchMu and lastFetch let concurrent callers share one fetch.
 	fetchMu   sync.Mutex
 	lastFetch time.Time // when the last successful fetch started
@@ -54,6 +58,13 @@ type MirrorOption func(*Mirror)
 // carrying an http.extraHeader with a token.
 func TransportEnv(env []string) MirrorOption {
 	return func(m *Mirror) { m.transportEnv = append([]string(nil), env...) }
+}
+
+// Progress streams git's progress of the first clone and fetch to w (a
+// terminal): a large repository takes minutes to mirror, and silence then
+// looks like a hang. Later fetches stay quiet.
+func Progress(w io.Writer) MirrorOption {
+	return func(m *Mirror) { m.progress = w }
 }
 
 // OpenMirror clones origin bare into dir the first time and reuses the clone
@@ -96,13 +107,13 @@ func OpenMirror(ctx context.Context, dir, origin string, opts ...MirrorOption) (
 		return nil, err
 	}
 	defer forceRemoveAll(tmp) // a no-op once renamed
-	if _, err := m.remote(ctx, filepath.Dir(abs), "clone", "--bare", "--quiet", "--", origin, tmp); err != nil {
+	if _, err := m.first(ctx, filepath.Dir(abs), "clone", "--bare", "--quiet", "--", origin, tmp); err != nil {
 		return nil, fmt.Errorf("mirror %s: %w", abs, err)
 	}
 	if err := configureMirror(ctx, tmp, origin); err != nil {
 		return nil, err
 	}
-	if _, err := m.remote(ctx, tmp, "fetch", "--prune", "--quiet", "origin"); err != nil {
+	if _, err := m.first(ctx, tmp, "fetch", "--prune", "--quiet", "origin"); err != nil {
 		return nil, fmt.Errorf("mirror %s: %w", abs, err)
 	}
 	if err := os.Rename(tmp, abs); err != nil {
@@ -117,7 +128,18 @@ func OpenMirror(ctx context.Context, dir, origin string, opts ...MirrorOption) (
 
 // remote runs a git command that talks to the origin.
 func (m *Mirror) remote(ctx context.Context, dir string, args ...string) (string, error) {
-	return gitRun(ctx, dir, defaultIdentity, nil, m.transportEnv, args...)
+	return gitRun(ctx, dir, defaultIdentity, nil, m.transportEnv, nil, args...)
+}
+
+// first is remote for the first clone and fetch: with a progress writer,
+// git reports its progress there (--progress keeps it on when stderr is not
+// a terminal, as here, and it outlasts --quiet, which silences the rest).
+func (m *Mirror) first(ctx context.Context, dir, command string, args ...string) (string, error) {
+	if m.progress == nil {
+		return m.remote(ctx, dir, append([]string{command}, args...)...)
+	}
+	argv := append([]string{command, "--progress"}, args...)
+	return gitRun(ctx, dir, defaultIdentity, nil, m.transportEnv, m.progress, argv...)
 }
 
 func isBare(ctx context.Context, dir string) bool {

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -38,6 +39,29 @@ func TestOpenMirrorClonesOnceAndReuses(t *testing.T) {
 		if strings.Contains(e.Name(), ".clone-") {
 			t.Fatalf("leftover %s", e.Name())
 		}
+	}
+}
+
+// The first mirror of a repository reports git's progress to the writer it
+// is given (serve gives its terminal); opening the mirror again is silent.
+func TestOpenMirrorStreamsTheFirstClonesProgress(t *testing.T) {
+	f := newFixture(t)
+	// Over a transport (not a local path's hard links), as a real origin is.
+	origin := "file://" + f.origin
+	var progress bytes.Buffer
+	dir := filepath.Join(f.root, "mirror.git")
+	if _, err := OpenMirror(ctx, dir, origin, Progress(&progress)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "objects") {
+		t.Fatalf("no progress from the first clone: %q", progress.String())
+	}
+	progress.Reset()
+	if _, err := OpenMirror(ctx, dir, origin, Progress(&progress)); err != nil {
+		t.Fatal(err)
+	}
+	if progress.Len() != 0 {
+		t.Fatalf("reopening the mirror reported %q; want nothing", progress.String())
 	}
 }
 

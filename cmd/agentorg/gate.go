@@ -9,7 +9,6 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
-	"github.com/agentorg/agentorg/eventlog"
 )
 
 func newApproveCmd(g *globals) *cobra.Command {
@@ -159,47 +158,4 @@ func approvers(m agentorg.MergeRequest) string {
 		us = append(us, a.User)
 	}
 	return strings.Join(us, ", ")
-}
-
-func newEventsCmd(g *globals) *cobra.Command {
-	var issue int64
-	c := &cobra.Command{
-		Use:   "events",
-		Short: "Show the event log: every transition with its actor, reason and run",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer org.Close()
-			evs, err := org.Log.Events(cmd.Context(), eventlog.Filter{Issue: issue})
-			if err != nil {
-				return err
-			}
-			if g.json {
-				if evs == nil {
-					evs = []eventlog.Event{}
-				}
-				return printJSON(cmd.OutOrStdout(), evs)
-			}
-			var rows [][]string
-			for _, e := range evs {
-				move := ""
-				if e.From != "" || e.To != "" {
-					move = orDash(e.From) + " -> " + orDash(e.To)
-				}
-				run := e.RunID
-				if len(run) > 8 {
-					run = run[:8]
-				}
-				rows = append(rows, []string{ago(e.At), fmt.Sprintf("#%d", e.Issue), e.Kind, e.Actor, move, e.Reason, run})
-			}
-			table(cmd.OutOrStdout(), "TIME\tISSUE\tKIND\tACTOR\tSTATE\tREASON\tRUN", rows)
-			return nil
-		},
-	}
-	c.Flags().Int64Var(&issue, "issue", 0, "only this issue")
-	g.addJSON(c)
-	return c
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/timeline"
 )
 
 func resolve(g *globals) (home, wf string, err error) {
@@ -150,8 +151,17 @@ type issueView struct {
 func newIssueShowCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "show N",
-		Short: "Show an issue: labels, comments, attempts and merge requests",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show an issue: its timeline, attempts, merge requests, review rounds and comments",
+		Long: `Show an issue: its labels and body; its timeline (each state it went through
+and why, verdicts, merges and escalations, every developer attempt with what
+validation found, the review threads); its merge requests, review rounds and
+comments. With --json, the issue with its comments, attempts, merge requests
+and review rounds as data.
+
+The transcripts of its runs: agentorg logs --issue N.`,
+		Example: `  agentorg issue show 2
+  agentorg issue show 2 --json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := issueArg(args[0])
 			if err != nil {
@@ -187,21 +197,9 @@ func newIssueShowCmd(g *globals) *cobra.Command {
 			if strings.TrimSpace(v.Body) != "" {
 				fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(v.Body))
 			}
-			if len(v.Attempts) > 0 {
-				fmt.Fprintln(w, "\nattempts:")
-				var rows [][]string
-				for _, a := range v.Attempts {
-					dist := "-"
-					if a.Distance >= 0 {
-						dist = strconv.Itoa(a.Distance)
-					}
-					findings := strings.Join(a.FindingKeys(), "; ")
-					if a.Verdict == "" && strings.HasPrefix(a.Summary, eventlog.FailurePrefix) {
-						findings = a.Summary
-					}
-					rows = append(rows, []string{strconv.Itoa(a.N), orDash(a.Verdict), dist, short(a.CommitSHA), orDash(a.SessionID), orDash(findings)})
-				}
-				table(w, "  ATTEMPT\tVERDICT\tDISTANCE\tCOMMIT\tSESSION\tFINDINGS", indent(rows))
+			fmt.Fprintf(w, "\ntimeline (time since the issue was opened, %s):\n", ago(v.CreatedAt))
+			if err := timeline.Write(ctx, w, org.Tracker, org.Log, n, timeline.Since(v.CreatedAt)); err != nil {
+				return err
 			}
 			for _, mr := range v.MergeRequests {
 				fmt.Fprintf(w, "\nmerge request !%d %s -> %s (%s) head %s\n", mr.Number, mr.SourceBranch, mr.TargetBranch, mr.State, short(mr.HeadSHA))

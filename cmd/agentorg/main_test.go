@@ -73,7 +73,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		{"issue", "list", "--help"}, {"issue", "show", "--help"}, {"issue", "close", "--help"},
 		{"label", "add", "--help"}, {"label", "remove", "--help"}, {"approve", "--help"}, {"reject", "--help"},
 		{"mr", "list", "--help"}, {"mr", "show", "--help"}, {"mr", "comment", "--help"}, {"mr", "reply", "--help"}, {"mr", "resolve", "--help"}, {"events", "--help"}, {"serve", "--help"},
-		{"demo", "--help"}, {"bench", "--help"}, {"labels", "sync", "--help"}, {"doctor", "--help"},
+		{"demo", "--help"}, {"bench", "--help"}, {"labels", "sync", "--help"}, {"doctor", "--help"}, {"status", "--help"}, {"logs", "--help"},
 	} {
 		r := run(t, t.TempDir(), nil, args...)
 		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
@@ -83,16 +83,12 @@ func TestEveryCommandHasHelp(t *testing.T) {
 }
 
 func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
-	home := filepath.Join(t.TempDir(), "org")
-	r := run(t, t.TempDir(), nil, "demo", "--keep", home)
-	if r.code != 0 {
-		t.Fatalf("demo failed (exit %d):\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if !strings.Contains(r.stdout, "scripted agent, standing in for a model") {
+	home, stdout := keptDemo(t)
+	if !strings.Contains(stdout, "scripted agent, standing in for a model") {
 		t.Error("the demo must say that a scripted agent stands in for the model")
 	}
 
-	r = run(t, t.TempDir(), nil, "--home", home, "issue", "list", "--json")
+	r := run(t, t.TempDir(), nil, "--home", home, "issue", "list", "--json")
 	var issues []struct {
 		Number int64
 		State  string
@@ -180,9 +176,11 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 		t.Fatalf("main holds\n  %s\nwant\n  %s", strings.Join(got, " "), wantFiles)
 	}
 
-	// issue show lists the attempts with verdict, distance and findings.
+	// issue show prints the demo's timeline: the states with their
+	// reasons, then the attempts with verdict, distance and findings.
 	r = run(t, t.TempDir(), nil, "--home", home, "issue", "show", "2")
-	for _, want := range []string{"ATTEMPT  VERDICT  DISTANCE", "\n  1        NO-GO    3 ", "criterion:Mul(a, b) returns a * b", "\n  2        GO       0 "} {
+	for _, want := range []string{"\ntimeline (time since the issue was opened, ", "  dev:ready              NO-GO on attempt 1 (distance 3): back to the developer's session (agentorg)\n",
+		"\n  attempt 1: NO-GO distance 3, commit ", "\n             - criterion:Mul(a, b) returns a * b\n", "\n  attempt 2: GO    distance 0, commit "} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("issue show 2 lacks %q:\n%s", want, r.stdout)
 		}

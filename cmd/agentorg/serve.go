@@ -2,22 +2,28 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/board"
+	"github.com/agentorg/agentorg/eventfmt"
+	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
 	var once bool
 	var poll time.Duration
-	var hookAddr, hookSecretEnv string
+	var hookAddr, hookSecretEnv, logFormat string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the engine: reconcile the tracker and run every stage that is due",
@@ -25,6 +31,21 @@ func newServeCmd(g *globals) *cobra.Command {
 (issue, stage) that the labels call for, and work them. With --once, drive
 everything currently actionable, then exit (issues waiting for a human stay
 where they are).
+
+serve logs to stderr one line per transition and per failure, with the time,
+the issue, the states it moved between and why:
+
+  23:46:24 #1 dev:ready → dev:running  develop claimed the issue (job 11, try 1)
+
+The log follows the event log, so what humans do meanwhile from other shells
+(agentorg approve, reject, label) shows too. --log-format json prints each
+event as one JSON object per line instead, for machines.
+
+With --once, serve ends with a summary on stdout: which issues it moved are
+done, which wait at a gate and for whom, which were escalated or failed and
+why, and what to run next. It exits 1 when an issue was escalated or a stage
+failed for good during the run (a failed try that a retry made good does not
+count), and 0 otherwise.
 
 With --webhook-addr, serve also accepts GitLab webhooks (issue, note, merge
 request, pipeline events) at /webhooks/gitlab on that address. Each delivery
@@ -34,9 +55,16 @@ source of truth, so a lost webhook only delays work.
 
 One engine runs per home. After a crash (even kill -9) a restart releases the
 dead claims and finishes every issue exactly once.`,
+		Example: `  agentorg serve
+  agentorg serve --once || agentorg status
+  agentorg serve --log-format json 2>>agentorg.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			logLine, err := eventLogger(cmd.ErrOrStderr(), logFormat)
+			if err != nil {
+				return err
+			}
 			org, err := g.open(ctx)
 			if err != nil {
 				return err
@@ -49,6 +77,22 @@ dead claims and finishes every issue exactly once.`,
 			if err != nil {
 				return err
 			}
+			// Follow the log from here on: what this run and the humans do.
+			var seen []eventlog.Event // for --once's summary; a daemon keeps none
+			stopFollowing, err := follow(ctx, org.Log, func(e eventlog.Event) {
+				if once {
+					seen = append(seen, e)
+				}
+				if eventfmt.Logged(e) {
+					logLine(e)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			// Deferred before the engine's stop, so run after it: the log
+			// ends with what the engine recorded last.
+			defer stopFollowing()
 			if err := eng.Start(ctx); err != nil {
 				return err
 			}
@@ -61,7 +105,19 @@ dead claims and finishes every issue exactly once.`,
 				if err := eng.RunUntilIdle(ctx); err != nil {
 					return err
 				}
-				fmt.Fprintln(cmd.OutOrStdout(), "nothing left to do; see `agentorg issue list` and `agentorg events`")
+				if err := stopFollowing(); err != nil {
+					return err
+				}
+				sum, err := board.Summarize(ctx, board.Sources{Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, DB: org.DB}, seen)
+				if err != nil {
+					return err
+				}
+				if err := sum.WriteText(cmd.OutOrStdout()); err != nil {
+					return err
+				}
+				if len(sum.Broke) > 0 {
+					return exitError{1}
+				}
 				return nil
 			}
 			var wake <-chan struct{}
@@ -83,11 +139,44 @@ dead claims and finishes every issue exactly once.`,
 			return eng.Serve(ctx, wake)
 		},
 	}
-	c.Flags().BoolVar(&once, "once", false, "drive everything currently actionable, then exit")
+	c.Flags().BoolVar(&once, "once", false, "drive everything currently actionable, print a summary, then exit (1 if an issue was escalated or failed)")
 	c.Flags().DurationVar(&poll, "poll", 10*time.Second, "how often to read the tracker")
+	c.Flags().StringVar(&logFormat, "log-format", "text", "how to log transitions and failures to stderr: text or json (one object per line)")
 	c.Flags().StringVar(&hookAddr, "webhook-addr", "", "accept GitLab webhooks on this address (host:port)")
 	c.Flags().StringVar(&hookSecretEnv, "webhook-secret-env", "AGENTORG_WEBHOOK_SECRET", "the environment variable holding the webhook's secret token")
 	return c
+}
+
+// follow calls fn with every event recorded from now on, in a goroutine of
+// its own, until stop; stop waits for the last read (so fn has seen all that
+// was recorded before it) and returns the follower's error. Calling stop
+// again returns the same.
+func follow(ctx context.Context, log *eventlog.Log, fn func(eventlog.Event)) (stop func() error, err error) {
+	start, err := log.LastID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- log.Follow(fctx, start, eventlog.Filter{}, followEvery, func(e eventlog.Event) error { fn(e); return nil })
+	}()
+	return sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	}), nil
+}
+
+// eventLogger returns what prints one event of serve's log to w.
+func eventLogger(w io.Writer, format string) (func(eventlog.Event), error) {
+	switch format {
+	case "text":
+		return func(e eventlog.Event) { fmt.Fprintln(w, eventfmt.Line(e)) }, nil
+	case "json":
+		enc := json.NewEncoder(w)
+		return func(e eventlog.Event) { enc.Encode(e) }, nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 }
 
 // serveWebhooks listens on addr and serves the webhook handler until stop.

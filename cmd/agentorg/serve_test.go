@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -65,6 +66,37 @@ func TestServeDaemonPollsAndStopsCleanly(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// status reads beside the running engine: it names it, and says who
+	// may pass the gate the plan waits at.
+	r := run(t, o.dir, o.env, "status")
+	for _, want := range []string{fmt.Sprintf("engine   running (pid %d)", cmd.Process.Pid), "WAITING FOR A HUMAN\n#1 Add Twice\n",
+		"at gate plan (plan:review) for ", "alice may approve: an approver can run `agentorg approve 1`"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("status while serve runs lacks %q (exit %d):\n%s%s", want, r.code, r.stdout, r.stderr)
+		}
+	}
+	// alice approves from another shell: the daemon's log shows her
+	// approval, and status shows the stages that run on it while they run.
+	if r := run(t, o.dir, o.env, "approve", "1", "--as", "alice"); r.code != 0 {
+		t.Fatalf("approve: %s", r.stderr)
+	}
+	waitUntil(t, "status shows a stage running on #1", func() bool {
+		r := run(t, o.dir, o.env, "status", "--json")
+		var b struct {
+			Running []struct {
+				Issue int64
+				Stage string
+				RunID string `json:"run_id"`
+			}
+		}
+		json.Unmarshal([]byte(r.stdout), &b)
+		return len(b.Running) == 1 && b.Running[0].Issue == 1 && b.Running[0].Stage != "" && len(b.Running[0].RunID) == 36
+	})
+	waitUntil(t, "serve logs the approval and the validation", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d #1 plan:review → issue:approved  alice approved the plan$`).Match(b) &&
+			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d #1 validate:running → mr:ready-for-review  GO on attempt 1`).Match(b)
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

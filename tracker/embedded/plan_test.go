@@ -48,20 +48,10 @@ func TestListIssuesFiltersUseIndexes(t *testing.T) {
 			"SELECT " + issueColumns + " FROM tracker_issues" + where + " ORDER BY number",
 			"SELECT issue, label FROM tracker_issue_labels WHERE issue IN (SELECT number FROM tracker_issues" + where + ") ORDER BY issue, position",
 		} {
-			rows, err := tr.db.Query("EXPLAIN QUERY PLAN "+q, args...)
+			plan, err := sqlitedb.QueryPlan(t.Context(), tr.db, q, args...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
 			for _, step := range plan {
 				if strings.HasPrefix(step, "SCAN ") {
 					t.Errorf("filter %+v: query %q\nscans a table: %v", f, q, plan)

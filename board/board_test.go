@@ -1,0 +1,38 @@
+package board
+
+import (
+	"testing"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+func TestWhereAnIssueRests(t *testing.T) {
+	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
+		Approvers: []string{"alice"}, AgentCommand: []string{"agent"}, Check: "true", E2E: "true",
+	}), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		labels []string
+		state  agentorg.IssueState
+		kind   string
+		label  string
+	}{
+		{[]string{"plan:review"}, agentorg.IssueOpen, Waiting, "plan:review"},
+		{[]string{"mr:ready-for-review"}, agentorg.IssueOpen, Waiting, "mr:ready-for-review"},
+		{[]string{"needs:human", "dev:ready"}, agentorg.IssueOpen, Escalated, "needs:human"},
+		{[]string{"dev:ready"}, agentorg.IssueOpen, Working, "dev:ready"}, // validate's failure, and develop runs on it
+		{[]string{"validate:running"}, agentorg.IssueOpen, Working, "validate:running"},
+		{[]string{"e2e:failed"}, agentorg.IssueClosed, Failed, "e2e:failed"},
+		{[]string{"e2e:done"}, agentorg.IssueClosed, Done, "e2e:done"},
+		{nil, agentorg.IssueClosed, Done, ""},
+		{[]string{"bug"}, agentorg.IssueOpen, Outside, ""},
+	} {
+		p := Where(wf, agentorg.Issue{Labels: c.labels, State: c.state})
+		if p.Kind != c.kind || p.Label != c.label {
+			t.Errorf("%v (%s): %s at %q, want %s at %q", c.labels, c.state, p.Kind, p.Label, c.kind, c.label)
+		}
+	}
+}
