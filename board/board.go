@@ -43,6 +43,18 @@ type Board struct {
 	Budgets   []Budget     `json:"budgets"`
 	Escalated []Escalation `json:"escalated"`
 	Failed    []Failure    `json:"failed"`
+	// Held are the issues whose stage waits for something outside it (a
+	// busy target, GitLab's auto-merge) and says why.
+	Held []Hold `json:"held"`
+}
+
+// Hold is a stage that waits, and why.
+type Hold struct {
+	Issue  int64     `json:"issue"`
+	Title  string    `json:"title"`
+	Stage  string    `json:"stage"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // State is one label of the lifecycle and the open issues carrying it.
@@ -112,7 +124,7 @@ type Failure struct {
 // Read reads the board.
 func Read(ctx context.Context, src Sources) (*Board, error) {
 	wf := src.Workflow
-	b := &Board{At: time.Now(), Running: []Run{}, Waiting: []Wait{}, Budgets: []Budget{}, Escalated: []Escalation{}, Failed: []Failure{}, Outside: []int64{}}
+	b := &Board{At: time.Now(), Running: []Run{}, Waiting: []Wait{}, Budgets: []Budget{}, Escalated: []Escalation{}, Failed: []Failure{}, Held: []Hold{}, Outside: []int64{}}
 	issues, err := src.Tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen})
 	if err != nil {
 		return nil, err
@@ -191,6 +203,13 @@ func (b *Board) place(ctx context.Context, src Sources, is agentorg.Issue) error
 			b.Failed = append(b.Failed, Failure{Issue: is.Number, Title: is.Title, Label: p.Label, Reason: last.Reason, Since: last.At})
 		}
 	}
+	if p.Kind == Working {
+		if w, ok, err := waiting(ctx, src.Log, is.Number); err != nil {
+			return err
+		} else if ok {
+			b.Held = append(b.Held, Hold{Issue: is.Number, Title: is.Title, Stage: w.Stage, Reason: w.Reason, Since: w.At})
+		}
+	}
 	as, err := src.Log.Attempts(ctx, is.Number)
 	if err != nil || len(as) == 0 {
 		return err
@@ -206,6 +225,16 @@ func (b *Board) place(ctx context.Context, src Sources, is agentorg.Issue) error
 	}
 	b.Budgets = append(b.Budgets, bu)
 	return nil
+}
+
+// waiting returns the event saying why an issue's stage waits, when that
+// is the newest thing that happened to it.
+func waiting(ctx context.Context, log *eventlog.Log, issue int64) (eventlog.Event, bool, error) {
+	e, ok, err := log.LastEvent(ctx, issue)
+	if err != nil || !ok || e.Kind != eventlog.KindWait {
+		return eventlog.Event{}, false, err
+	}
+	return e, true, nil
 }
 
 // lastInto returns the newest event that moved the issue to label.

@@ -17,7 +17,7 @@ type Summary struct {
 	Waiting   []Item `json:"waiting"`
 	Escalated []Item `json:"escalated"`
 	Failed    []Item `json:"failed"`
-	Working   []Item `json:"working"` // still in a stage (GitLab's auto-merge, a retry)
+	Working   []Item `json:"working"` // still in a stage (a retry; or it waits, and Detail says why)
 	Outside   []Item `json:"outside"` // moved out of the lifecycle by a human
 	// Broke are the issues escalated or failed during the run.
 	Broke []int64 `json:"broke"`
@@ -93,6 +93,11 @@ func Summarize(ctx context.Context, src Sources, evs []eventlog.Event) (Summary,
 				s.Failed = append(s.Failed, it)
 			}
 		case Working:
+			if w, ok, err := waiting(ctx, src.Log, n); err != nil {
+				return Summary{}, err
+			} else if ok {
+				it.Detail = w.Reason
+			}
 			s.Working = append(s.Working, it)
 		default:
 			s.Outside = append(s.Outside, it)

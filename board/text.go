@@ -65,6 +65,15 @@ func (b *Board) WriteText(w io.Writer) error {
 		}
 	}
 
+	if len(b.Held) > 0 {
+		out.line("")
+		out.line("HELD: A STAGE WAITS")
+		for _, h := range b.Held {
+			out.line("#%d %s (%s, for %s)", h.Issue, h.Title, h.Stage, Ago(b.At, h.Since))
+			out.para("   ", h.Reason)
+		}
+	}
+
 	if len(b.Budgets) > 0 {
 		out.line("")
 		out.line("ATTEMPTS AND BUDGET")

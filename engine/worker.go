@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -184,12 +185,22 @@ func (e *Engine) transition(ctx context.Context, issue int64, st *workflow.Stage
 
 // escalateError hands the issue to a human after a stage kept failing.
 func (e *Engine) escalateError(ctx context.Context, is agentorg.Issue, st *workflow.Stage, from, runID string, attempt int, runErr error) error {
-	msg := fmt.Sprintf("## Needs a human\n\nStage `%s` failed %d times; the last error:\n\n```\n%s\n```\n\nSee `agentorg logs %s` for the run's transcript. Move the issue back to `%s` to try again.",
-		st.Name, attempt, runErr, runID, st.On)
+	failed := fmt.Sprintf("failed %d times", attempt)
+	what := fmt.Sprintf("Stage `%s` %s; the last error:", st.Name, failed)
+	if errors.Is(runErr, role.ErrPermanent) {
+		failed = "cannot run"
+		what = fmt.Sprintf("Stage `%s` cannot run until a person fixes this (trying again would not help):", st.Name)
+	}
+	transcript := fmt.Sprintf("See `agentorg logs %s` for the run's transcript.", runID)
+	if _, err := os.Stat(role.TranscriptPath(e.deps.Home, runID)); err != nil {
+		transcript = "No agent or check ran, so the run has no transcript; `agentorg events --issue " + fmt.Sprint(is.Number) + "` shows what happened."
+	}
+	msg := fmt.Sprintf("## Needs a human\n\n%s\n\n```\n%s\n```\n\n%s To try again once it is fixed: `agentorg label add %d %s`.",
+		what, runErr, transcript, is.Number, st.On)
 	if _, err := e.tracker.UpsertComment(ctx, is.Number, fmt.Sprintf("error:%d:%s", is.Number, st.Name), msg, e.wf.Tracker.Bot); err != nil {
 		return err
 	}
-	return e.transition(ctx, is.Number, st, from, e.wf.Escalation, runID, fmt.Sprintf("%s failed %d times: %v", st.Name, attempt, runErr), nil)
+	return e.transition(ctx, is.Number, st, from, e.wf.Escalation, runID, fmt.Sprintf("%s %s: %v", st.Name, failed, runErr), nil)
 }
 
 // gateHolds checks the human approval behind a gate's approve label: the

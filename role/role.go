@@ -283,19 +283,27 @@ func (d *Deps) agent(r *Run) (agentorg.Agent, *workflow.Agent, error) {
 	// Refused here, before any work, so that every role that runs an agent
 	// says which variable to set rather than failing inside the tool.
 	if problem, fix := def.Unready(); problem != "" {
-		return nil, nil, fmt.Errorf("stage %s: %s: %s: %w", r.Stage.Name, problem, fix, ErrPermanent)
+		return nil, nil, Permanent(fmt.Errorf("stage %s: %s: %s", r.Stage.Name, problem, fix))
 	}
 	a := d.Agents[def.Name]
 	if a == nil {
-		return nil, nil, fmt.Errorf("stage %s: agent %q has no adapter: %w", r.Stage.Name, def.Name, ErrPermanent)
+		return nil, nil, Permanent(fmt.Errorf("stage %s: agent %q has no adapter", r.Stage.Name, def.Name))
 	}
 	return a, def, nil
 }
 
 // ErrPermanent marks a failure no retry can fix (an agent whose variable
 // is not set): the engine hands the issue to a human at once instead of
-// trying the stage again.
-var ErrPermanent = errors.New("a person must fix this before the stage can run")
+// trying the stage again. Mark one with Permanent.
+var ErrPermanent = errors.New("permanent failure")
+
+// Permanent marks err as a failure no retry can fix; its message is err's.
+func Permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ error }
+
+func (p permanentError) Unwrap() error        { return p.error }
+func (p permanentError) Is(target error) bool { return target == ErrPermanent }
 
 func (d *Deps) targetRef() string {
 	return "refs/remotes/origin/" + d.Workflow.Repo.TargetBranch

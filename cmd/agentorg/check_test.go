@@ -61,10 +61,10 @@ func TestUnsetAgentVariableStopsOnlyThatAgent(t *testing.T) {
 	}
 
 	r = run(t, repo, env, "serve", "--once")
-	if r.code != 0 || !strings.Contains(r.stderr, "warning: environment variable AGENTORG_TEST_UNSET_KEY is not set") {
-		t.Fatalf("serve --once: exit %d, want 0 with the warning\n%s%s", r.code, r.stdout, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "warning: environment variable AGENTORG_TEST_UNSET_KEY is not set") {
+		t.Fatalf("serve --once: exit %d, want 1 (the issue escalated) with the warning\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = run(t, repo, env, "events", "--issue", "1")
+	r = run(t, repo, env, "events", "--wide", "--issue", "1")
 	if !strings.Contains(r.stdout, "stage plan: "+problem+": set it and restart agentorg serve") {
 		t.Errorf("the plan run should fail naming the variable:\n%s%s", r.stdout, r.stderr)
 	}
