@@ -21,7 +21,8 @@ func Old() int {
 }
 `
 
-// The target's checks already fail before the change: the PM is told, the
+// docs/lifecycle.md I11, F3. The target's checks already fail before the
+// change: the PM is told, the
 // failure is not the change's (not in the distance), and when it is all
 // that is left the issue goes to a human at once, saying the target is red.
 // A real module, a real go vet and go test.

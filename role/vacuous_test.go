@@ -7,7 +7,8 @@ import (
 	"github.com/agentorg/agentorg/orgtest"
 )
 
-// A criterion that names a test by -run is not met by a commit without the
+// docs/lifecycle.md I13. A criterion that names a test by -run is not met
+// by a commit without the
 // test: go test exits 0 with "[no tests to run]", and the criterion's
 // evidence says it ran no tests. Told so, the developer adds the test, and
 // the same criterion is met.

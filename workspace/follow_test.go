@@ -10,6 +10,8 @@ import (
 	"github.com/agentorg/agentorg"
 )
 
+// The tests of this file hold docs/lifecycle.md I12.
+
 // userRepo is a user's own repository as the embedded forge's origin: not
 // bare, with main checked out, and an issue branch to merge.
 func userRepo(t *testing.T) (f *fixture, work, head string) {
