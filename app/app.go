@@ -47,6 +47,9 @@ type Org struct {
 	Tracker  agentorg.Tracker
 	Log      *eventlog.Log
 	Desk     *human.Desk
+	// Users is the home's register of the people who may act as users
+	// (embedded tracker: see human.Users).
+	Users *human.Users
 	// Origin is the repository the organization works on (a path or URL).
 	// With the GitLab tracker and no remote repo.url it is the project's
 	// HTTP clone URL, learnt from GitLab when the engine starts.
@@ -211,6 +214,11 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 		return nil, err
 	}
 	org.Desk = &human.Desk{Workflow: wf, Tracker: org.Tracker, Log: org.Log}
+	org.Users = human.NewUsers(db)
+	if err := org.Users.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return org, nil
 }
 

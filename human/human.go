@@ -20,6 +20,75 @@ type Desk struct {
 	Workflow *workflow.Workflow
 	Tracker  agentorg.Tracker
 	Log      *eventlog.Log
+	// Identity says how the person acting was identified ("credential":
+	// their credential was checked, see Users.Authenticate); it is kept
+	// in the events the desk records, beside the actor.
+	Identity string
+}
+
+// record records a person's action, with how they were identified.
+func (d *Desk) record(ctx context.Context, e eventlog.Event) error {
+	if d.Identity != "" {
+		if e.Data == nil {
+			e.Data = map[string]string{}
+		}
+		e.Data["identity"] = d.Identity
+	}
+	return d.Log.Record(ctx, e)
+}
+
+// Labels adds and removes labels by hand, and records it: a person moving
+// an issue's state is an event like any other.
+func (d *Desk) Labels(ctx context.Context, issue int64, add, remove []string, user string) (agentorg.Issue, error) {
+	before, err := d.Tracker.Issue(ctx, issue)
+	if err != nil {
+		return before, err
+	}
+	is, err := d.Tracker.UpdateLabels(ctx, issue, add, remove, user)
+	if err != nil {
+		return is, err
+	}
+	var added, removed []string
+	for _, l := range add {
+		if !before.HasLabel(l) && is.HasLabel(l) {
+			added = append(added, l)
+		}
+	}
+	for _, l := range remove {
+		if before.HasLabel(l) && !is.HasLabel(l) {
+			removed = append(removed, l)
+		}
+	}
+	if len(added) == 0 && len(removed) == 0 {
+		return is, nil
+	}
+	e := eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindHuman, Reason: labelReason(user, added, removed)}
+	if len(removed) == 1 {
+		e.From = removed[0]
+	}
+	if len(added) == 1 {
+		e.To = added[0]
+	}
+	return is, d.record(ctx, e)
+}
+
+func labelReason(user string, added, removed []string) string {
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, "added "+strings.Join(added, ", "))
+	}
+	if len(removed) > 0 {
+		parts = append(parts, "removed "+strings.Join(removed, ", "))
+	}
+	return user + " " + strings.Join(parts, " and ") + " by hand"
+}
+
+// Close closes an issue by hand, and records it.
+func (d *Desk) Close(ctx context.Context, issue int64, user string) error {
+	if err := d.Tracker.CloseIssue(ctx, issue, user); err != nil {
+		return err
+	}
+	return d.record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindHuman, Reason: user + " closed the issue"})
 }
 
 // NotAllowedError says a user tried to approve or reject at a gate they are
@@ -44,7 +113,7 @@ func (d *Desk) OptIn(ctx context.Context, issue int64, user string) error {
 	if _, err := d.Tracker.UpdateLabels(ctx, issue, []string{d.Workflow.OptIn}, nil, user); err != nil {
 		return err
 	}
-	return d.Log.Record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindTransition, To: d.Workflow.OptIn,
+	return d.record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindTransition, To: d.Workflow.OptIn,
 		Reason: "opted in by " + user})
 }
 
@@ -94,7 +163,7 @@ func (d *Desk) Approve(ctx context.Context, issue int64, user string) (*workflow
 	if _, err := d.Tracker.UpdateLabels(ctx, issue, []string{g.Approve}, []string{g.Waits}, user); err != nil {
 		return g, err
 	}
-	return g, d.Log.Record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindHuman, From: g.Waits, To: g.Approve,
+	return g, d.record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindHuman, From: g.Waits, To: g.Approve,
 		Reason: fmt.Sprintf("%s approved %s", user, what), Data: map[string]string{"gate": g.Name}})
 }
 
@@ -130,6 +199,6 @@ func (d *Desk) Reject(ctx context.Context, issue int64, user, reason string) (*w
 	if _, err := d.Tracker.UpdateLabels(ctx, issue, []string{g.Reject}, []string{g.Waits, g.Approve}, user); err != nil {
 		return g, err
 	}
-	return g, d.Log.Record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindHuman, From: g.Waits, To: g.Reject,
+	return g, d.record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindHuman, From: g.Waits, To: g.Reject,
 		Reason: fmt.Sprintf("%s rejected: %s", user, reason), Data: map[string]string{"gate": g.Name}})
 }

@@ -40,7 +40,7 @@ func (d *Desk) Comment(ctx context.Context, mr int64, user, path string, line in
 	if path != "" {
 		where = fmt.Sprintf("%s:%d", path, line)
 	}
-	return th, d.Log.Record(ctx, eventlog.Event{Issue: m.Issue, Actor: user, Kind: eventlog.KindHuman,
+	return th, d.record(ctx, eventlog.Event{Issue: m.Issue, Actor: user, Kind: eventlog.KindHuman,
 		Reason: fmt.Sprintf("%s opened review thread %s on !%d (%s)", user, th.ID, mr, where),
 		Data:   map[string]string{"mr": fmt.Sprint(mr), "thread": th.ID}})
 }
@@ -58,7 +58,7 @@ func (d *Desk) Reply(ctx context.Context, mr int64, thread, user, body string) e
 	if _, err := rt.Reply(ctx, mr, thread, body, user); err != nil {
 		return err
 	}
-	return d.Log.Record(ctx, eventlog.Event{Issue: m.Issue, Actor: user, Kind: eventlog.KindHuman,
+	return d.record(ctx, eventlog.Event{Issue: m.Issue, Actor: user, Kind: eventlog.KindHuman,
 		Reason: fmt.Sprintf("%s replied in review thread %s on !%d", user, thread, mr),
 		Data:   map[string]string{"mr": fmt.Sprint(mr), "thread": thread}})
 }
@@ -80,7 +80,7 @@ func (d *Desk) Resolve(ctx context.Context, mr int64, thread, user string, resol
 	if !resolved {
 		what = "reopened"
 	}
-	return d.Log.Record(ctx, eventlog.Event{Issue: m.Issue, Actor: user, Kind: eventlog.KindHuman,
+	return d.record(ctx, eventlog.Event{Issue: m.Issue, Actor: user, Kind: eventlog.KindHuman,
 		Reason: fmt.Sprintf("%s %s review thread %s on !%d", user, what, thread, mr),
 		Data:   map[string]string{"mr": fmt.Sprint(mr), "thread": thread}})
 }

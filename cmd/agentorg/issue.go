@@ -62,6 +62,9 @@ func newIssueNewCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer org.Close()
+			if err := authenticate(cmd.Context(), cmd, org, user); err != nil {
+				return err
+			}
 			is, err := org.Tracker.CreateIssue(cmd.Context(), agentorg.NewIssue{Title: title, Body: body, Labels: labels, Author: user})
 			if err != nil {
 				return err
@@ -260,7 +263,7 @@ func newIssueCloseCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.act(cmd, args[0], func(ctx context.Context, org *app.Org, n int64, user string) error {
-				if err := org.Tracker.CloseIssue(ctx, n, user); err != nil {
+				if err := org.Desk.Close(ctx, n, user); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "closed #%d\n", n)
@@ -294,7 +297,7 @@ func newLabelCmd(g *globals) *cobra.Command {
 					if !adding {
 						add, remove = nil, args[1:]
 					}
-					is, err := org.Tracker.UpdateLabels(ctx, n, add, remove, user)
+					is, err := org.Desk.Labels(ctx, n, add, remove, user)
 					if err != nil {
 						return err
 					}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentorg/agentorg/agent/scripted"
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -81,7 +82,7 @@ Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 		newInitCmd(g), newCheckCmd(g),
 		newIssueCmd(g), newLabelCmd(g), newApproveCmd(g), newRejectCmd(g), newMRCmd(g),
 		newEventsCmd(g), newServeCmd(g), newAgentsCmd(g), newUsageCmd(g), newDemoCmd(g), newBenchCmd(g),
-		newLabelsCmd(g), newDoctorCmd(g), newStatusCmd(g), newLogsCmd(g),
+		newLabelsCmd(g), newDoctorCmd(g), newUserCmd(g), newStatusCmd(g), newLogsCmd(g),
 	)
 	return root
 }
@@ -117,7 +118,39 @@ func (g *globals) actOn(cmd *cobra.Command, arg string, parse func(string) (int6
 	if err != nil {
 		return err
 	}
-	return g.read(cmd, func(ctx context.Context, org *app.Org) error { return f(ctx, org, n, user) })
+	return g.read(cmd, func(ctx context.Context, org *app.Org) error {
+		if err := authenticate(ctx, cmd, org, user); err != nil {
+			return err
+		}
+		return f(ctx, org, n, user)
+	})
+}
+
+// authenticate checks, on the embedded tracker, that whoever runs the
+// command holds user's credential (--as alone is not an identity; see
+// human.Users). On GitLab people act in GitLab, as themselves.
+func authenticate(ctx context.Context, cmd *cobra.Command, org *app.Org, user string) error {
+	if org.Workflow.Tracker.Kind != "embedded" {
+		return nil
+	}
+	creds, err := human.DefaultCredentials(os.Getenv)
+	if err != nil {
+		return err
+	}
+	var named []string
+	for _, gate := range org.Workflow.Gates {
+		named = append(append(named, gate.Approvers...), gate.Reviewers...)
+	}
+	enrolled, err := org.Users.Authenticate(ctx, creds, user, named)
+	if err != nil {
+		return err
+	}
+	if enrolled {
+		fmt.Fprintf(cmd.ErrOrStderr(), "agentorg: %s is the first person enrolled in this home; the credential is in %s (keep it private: acting as %s needs it from now on)\n",
+			user, creds.Path, user)
+	}
+	org.Desk.Identity = "credential"
+	return nil
 }
 
 // addAs adds --as, the user a human command acts as.

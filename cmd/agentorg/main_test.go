@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin = filepath.Join(dir, "agentorg")
+	// The people these tests act as keep their credentials here, never in
+	// the machine's own ~/.config.
+	credentials = filepath.Join(dir, "credentials.json")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -57,8 +60,11 @@ func run(t *testing.T, dir string, env []string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
+// credentials is the test people's credentials file (see human.Users).
+var credentials string
+
 func baseEnv() []string {
-	var env []string
+	env := []string{"AGENTORG_CREDENTIALS=" + credentials}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "GOPATH", "GOCACHE", "GOMODCACHE", "GOPROXY", "GOFLAGS"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
@@ -245,6 +251,7 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 	// Review threads from the CLI: comment on a line, reply, resolve, show.
 	n := fmt.Sprint(mr4)
 	for _, args := range [][]string{
+		{"user", "add", "bob", "--as", "alice"},
 		{"mr", "comment", n, "--as", "bob", "--file", "abs.go", "--line", "4", "Nice."},
 		{"mr", "reply", n, "3", "--as", "alice", "Thanks."},
 		{"mr", "resolve", n, "3", "--as", "alice"},
