@@ -30,6 +30,9 @@ type EngineOptions struct {
 	Agents map[string]agentorg.Agent
 	// CIPoll and CINoPipeline tune the ci role (zero: its defaults).
 	CIPoll, CINoPipeline time.Duration
+	// Warn, when set, is told what the engine repaired on its own (a
+	// mirror cleaned of what agentorg did not put there).
+	Warn func(string)
 }
 
 // Engine takes the home's lock and builds the engine over this home.
@@ -74,6 +77,14 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 	if err != nil {
 		return nil, err
 	}
+	guard := o.guard(mirror, func(msg string) {
+		if eo.Warn != nil {
+			eo.Warn(msg)
+		}
+	})
+	if err := guard(ctx); err != nil {
+		return nil, fmt.Errorf("the engine does not start: %w", err)
+	}
 	deps := &role.Deps{
 		Workflow: o.Workflow,
 		Tracker:  o.Tracker,
@@ -85,6 +96,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		AgentEnv: AgentEnv,
 		CheckEnv: CheckEnv(),
 		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
+		Guard:    guard,
 	}
 	return engine.New(ctx, engine.Config{
 		DB:               o.DB,

@@ -42,6 +42,10 @@ type Deps struct {
 	// CIPoll is how often the ci role reads a running pipeline, and
 	// CINoPipeline how long it waits for one to appear. Zero: the defaults.
 	CIPoll, CINoPipeline time.Duration
+	// Guard, when set, runs before each merge train: it makes the mirror
+	// agentorg's alone again and checks that the origin holds nothing
+	// agentorg has not seen (an error stops the merge).
+	Guard func(ctx context.Context) error
 }
 
 // Run is one stage run on one issue.

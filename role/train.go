@@ -56,6 +56,11 @@ func runTrain(ctx context.Context, d *Deps, r *Run) (time.Duration, error) {
 	if !ok {
 		return 0, nil // no way to merge exactly what was validated
 	}
+	if d.Guard != nil {
+		if err := d.Guard(ctx); err != nil {
+			return 0, err
+		}
+	}
 	var external time.Duration
 	for round := 0; round < 3; round++ {
 		cars, err := trainCars(ctx, d, r)

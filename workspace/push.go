@@ -32,8 +32,10 @@ func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
 	if m.localOrigin() {
 		// git does not pass its -c settings to a local receive-pack, which
 		// would start `git gc --auto` after every push and, once loose
-		// objects pile up, repack the origin in the engine's hot path.
-		args = append(args, "--receive-pack=git -c receive.autogc=false receive-pack")
+		// objects pile up, repack the origin in the engine's hot path; and
+		// would run the origin's hooks (the embedded forge runs none, as for
+		// its merges).
+		args = append(args, "--receive-pack=git -c receive.autogc=false -c core.hooksPath=/dev/null receive-pack")
 	}
 	_, err = m.remote(ctx, m.Dir, append(args, "origin", "+"+commit+":refs/heads/"+branch)...)
 	return err

@@ -12,7 +12,7 @@ import (
 )
 
 func newDoctorCmd(g *globals) *cobra.Command {
-	var skipChecks bool
+	var skipChecks, acceptOrigin bool
 	c := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check that agentorg can work here: repository, tracker, agents, and the checks on the target",
@@ -21,7 +21,10 @@ func newDoctorCmd(g *globals) *cobra.Command {
   - the workflow's warnings (agents not found, variables not set);
   - the repository: on the embedded tracker, that the target branch exists
     and that a working tree holding it can follow a merge (clean, nothing
-    under way); on GitLab, the instance URL, the token (accepted, its
+    under way), and that the local origin's hooks and the settings that
+    could make git run a command or go elsewhere are what agentorg last saw
+    (after changing them yourself: --accept-origin); on GitLab, the
+    instance URL, the token (accepted, its
     scopes), the project, the bot's right to merge into the target branch,
     and the workflow's labels;
   - each agent as it would run: found, version, flags supported;
@@ -33,6 +36,12 @@ Prints each problem with a one-line fix; exits 1 if there is any.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.read(cmd, func(ctx context.Context, org *app.Org) error {
 				w := cmd.OutOrStdout()
+				if acceptOrigin {
+					if err := org.AcceptOrigin(ctx); err != nil {
+						return err
+					}
+					fmt.Fprintf(w, "ok: %s's hooks and settings are recorded as known\n", org.Origin)
+				}
 				problems := printWarnings(w, checkWarnings(org.Workflow, org.Home))
 				n, err := doctorRepository(ctx, w, org)
 				if err != nil {
@@ -65,6 +74,7 @@ Prints each problem with a one-line fix; exits 1 if there is any.`,
 		},
 	}
 	c.Flags().BoolVar(&skipChecks, "skip-checks", false, "do not run the workflow's checks on the target branch")
+	c.Flags().BoolVar(&acceptOrigin, "accept-origin", false, "record the local origin's hooks and settings as known (after you changed them)")
 	return c
 }
 
@@ -91,6 +101,10 @@ func doctorRepository(ctx context.Context, w io.Writer, org *app.Org) (int, erro
 	}
 	if err := org.CheckRepository(ctx); err != nil {
 		fmt.Fprintf(w, "problem: %s\n", trimPath(err.Error(), org.Workflow.Path))
+		return 1, nil
+	}
+	if err := org.GuardOrigin(ctx); err != nil {
+		fmt.Fprintf(w, "problem: %s\n", err)
 		return 1, nil
 	}
 	fmt.Fprintf(w, "ok: the repository %s (target branch %s)\n", org.Origin, org.Workflow.Repo.TargetBranch)
