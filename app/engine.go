@@ -96,7 +96,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		AgentEnv: AgentEnv,
 		CheckEnv: CheckEnv(),
 		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
-		Guard:    guard,
+		Guard: guard,
 	}
 	return engine.New(ctx, engine.Config{
 		DB:               o.DB,

@@ -42,4 +42,3 @@ func TestAChangedOriginHookStopsTheEngineUntilAccepted(t *testing.T) {
 		t.Fatalf("serve after accepting: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
-
