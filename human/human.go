@@ -104,8 +104,12 @@ func (e *NotAllowedError) Error() string {
 	if e.Why != "" {
 		why = ": " + e.Why
 	}
-	return fmt.Sprintf("%s may not approve or reject at gate %q%s (allowed: %s); change `gates.%s.approvers` or `min_access_level` in the workflow to allow them",
-		e.User, e.Gate.Name, why, e.Gate.Allowed(), e.Gate.Name)
+	allowed := fmt.Sprintf(" (allowed: %s)", e.Gate.Allowed())
+	if strings.Contains(why, allowed) {
+		allowed = "" // the reason says it already
+	}
+	return fmt.Sprintf("%s may not approve or reject at gate %q%s%s; change `gates.%s.approvers` or `min_access_level` in the workflow to allow them",
+		e.User, e.Gate.Name, why, allowed, e.Gate.Name)
 }
 
 // OptIn adds the workflow's opt-in label, which hands the issue to the PM.

@@ -115,6 +115,9 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Wo
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
 	}
+	if msg := outOfBounds(data); msg != "" {
+		return nil, Problems{{File: file, Message: msg}}
+	}
 	d := newDecoder(file, data, lookupEnv)
 	w := d.decode(data)
 	if w != nil {
@@ -727,4 +730,38 @@ func (d *decoder) hygiene(e entry, h *Hygiene) {
 			}
 		}
 	})
+}
+
+// Bounds of a workflow file: far above any real one, low enough that a
+// hostile or broken file cannot make the YAML parser take gigabytes.
+const (
+	maxFileBytes = 1 << 20
+	maxFlowDepth = 64
+)
+
+// outOfBounds says why data is too large or too deeply nested to parse
+// ("" when it is not): its size, and the nesting of flow collections ([
+// and {). Brackets are counted everywhere, in strings and comments too: a
+// real workflow never opens 64 without closing them, and a count that
+// skipped quoted text could be led astray by a stray quote.
+func outOfBounds(data []byte) string {
+	if len(data) > maxFileBytes {
+		return fmt.Sprintf("the workflow file is %d bytes, over the limit of %d", len(data), maxFileBytes)
+	}
+	depth, line := 0, 1
+	for _, c := range data {
+		switch c {
+		case '\n':
+			line++
+		case '[', '{':
+			if depth++; depth > maxFlowDepth {
+				return fmt.Sprintf("line %d: collections nested more than %d deep", line, maxFlowDepth)
+			}
+		case ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return ""
 }

@@ -3,11 +3,12 @@ package workflow
 import (
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
+	"time"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
@@ -97,17 +98,99 @@ func checkTemplate(name, text string) []templateError {
 	if err != nil {
 		return []templateError{splitTemplateError(name, err)}
 	}
-	var out []templateError
-	if err := t.Execute(io.Discard, fullSample); err != nil {
-		out = append(out, splitTemplateError(name, err))
+	if n := rangeProduct(t.Tree.Root); n > maxRangeIterations {
+		return []templateError{{col: -1, msg: fmt.Sprintf("its ranges over numbers run %d times or more (at most %d)", n, maxRangeIterations)}}
 	}
-	if err := t.Execute(io.Discard, emptySample); err != nil {
+	var out []templateError
+	if err := executeBounded(t, fullSample); err != nil {
+		out = append(out, splitTemplateError(name, err))
+		if errors.Is(err, errRenderBound) {
+			return out
+		}
+	}
+	if err := executeBounded(t, emptySample); err != nil {
 		te := splitTemplateError(name, err)
 		if strings.Contains(te.msg, "can't evaluate field") && (len(out) == 0 || out[0] != te) {
 			out = append(out, te)
 		}
 	}
 	return out
+}
+
+// A prompt renders into an agent's prompt: with the sample data it must
+// stay small and quick. A template that does not (a range over two billion)
+// is an error at `agentorg check`, which then still ends.
+const (
+	renderMaxBytes = 4 << 20
+	renderMaxTime  = 2 * time.Second
+)
+
+var errRenderBound = errors.New("the template renders too much or too long")
+
+// maxRangeIterations bounds what ranges over number literals may add up to
+// (nested ones multiply): a prompt never needs a million.
+const maxRangeIterations = 1_000_000
+
+// rangeProduct is the most iterations nested ranges over number literals
+// make under n (ranges over data count as one: the data bounds them).
+func rangeProduct(n parse.Node) int64 {
+	var most int64 = 1
+	walk := func(list *parse.ListNode, times int64) {
+		if list == nil {
+			return
+		}
+		for _, c := range list.Nodes {
+			if p := times * rangeProduct(c); p > most {
+				most = p
+			}
+		}
+	}
+	switch n := n.(type) {
+	case *parse.ListNode:
+		walk(n, 1)
+	case *parse.RangeNode:
+		times := int64(1)
+		if n.Pipe != nil && len(n.Pipe.Cmds) == 1 && len(n.Pipe.Cmds[0].Args) == 1 {
+			if num, ok := n.Pipe.Cmds[0].Args[0].(*parse.NumberNode); ok && num.IsInt {
+				times = max(num.Int64, 1)
+			}
+		}
+		most = max(most, times)
+		walk(n.List, min(times, maxRangeIterations+1))
+		walk(n.ElseList, 1)
+	case *parse.IfNode:
+		walk(n.List, 1)
+		walk(n.ElseList, 1)
+	case *parse.WithNode:
+		walk(n.List, 1)
+		walk(n.ElseList, 1)
+	}
+	return most
+}
+
+// executeBounded executes t with d into nothing, stopping at
+// renderMaxBytes of output; past renderMaxTime it stops waiting (text/
+// template cannot be interrupted: the execution is left to finish in the
+// background of a command that is about to exit).
+func executeBounded(t *template.Template, d PromptData) error {
+	done := make(chan error, 1)
+	go func() { done <- t.Execute(&boundedWriter{max: renderMaxBytes}, d) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(renderMaxTime):
+		return fmt.Errorf("%w: it still runs after %s with sample data (a range over a huge number?)", errRenderBound, renderMaxTime)
+	}
+}
+
+type boundedWriter struct{ n, max int }
+
+func (w *boundedWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	if w.n > w.max {
+		return 0, fmt.Errorf("%w: over %d bytes with sample data", errRenderBound, w.max)
+	}
+	return len(p), nil
 }
 
 // templatePos maps a position inside a prompt template back to the file.

@@ -1278,10 +1278,24 @@ func TestSuggest(t *testing.T) {
 }
 
 // Parse must report, never panic, whatever the file holds.
+// FuzzParse: Parse returns a workflow or problems, never both, never
+// neither, and never panics. The seeds are small on purpose: the fuzzer
+// minimises what it finds from them, and a large seed (the default
+// workflow is 18 KB) spent its minute minimising instead of fuzzing.
+// TestParseKnownGood and the other tests cover the whole default file.
 func FuzzParse(f *testing.F) {
-	f.Add([]byte(readBaseString()))
-	f.Add(Default(DefaultOptions{Approvers: []string{"a"}, Check: "c", E2E: "e", AgentCommand: []string{"x"}}))
-	f.Add([]byte("a: &a {<<: *a}\n"))
+	for _, seed := range []string{
+		"version: 1\n",
+		"a: &a {<<: *a}\n",
+		"labels:\n  - name: x\n    color: \"#ffffff\"\n",
+		"stages:\n  s: {role: pm, agent: a, on: x, success: y}\ngates:\n  g: {waits: y, approve: z, approvers: [h]}\n",
+		"agents:\n  a: {kind: command, command: [x], env: {K: $UNSET}}\n",
+		"prompts:\n  pm: \"{{.Issue.Title}} {{range 3}}x{{end}}\"\n",
+		"checks:\n  - {name: t, run: \"go test ./...\", timeout: 1m}\n",
+		"[[[[[[[[[[]]]]]]]]]]",
+	} {
+		f.Add([]byte(seed))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, err := Parse("wf.yaml", data, testEnv)
 		if (w == nil) == (err == nil) {
@@ -1478,5 +1492,27 @@ func TestStageAutoMerge(t *testing.T) {
 	}
 	if !w.Stage("merge").AutoMerge {
 		t.Fatalf("merge stage %+v", w.Stage("merge"))
+	}
+}
+
+// A workflow that would make the parser or the template check take minutes
+// or gigabytes is refused quickly, with what is wrong.
+func TestParseBounds(t *testing.T) {
+	base := readBaseString()
+	for _, c := range []struct {
+		name, text, want string
+	}{
+		{"deep flow nesting", "x: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n", "collections nested more than 64 deep"},
+		{"huge file", "# " + strings.Repeat("x", 2<<20) + "\n", "over the limit of"},
+		{"endless range", strings.Replace(base, "prompts:\n", "prompts:\n  pm: \"{{range 2000000000}}{{end}}\"\n", 1), "run 2000000000 times or more"},
+		{"nested ranges", strings.Replace(base, "prompts:\n", "prompts:\n  pm: \"{{range 2000}}{{if .Plan}}{{range 2000}}x{{end}}{{end}}{{end}}\"\n", 1), "run 4000000 times or more"},
+		{"huge output", strings.Replace(base, "prompts:\n", "prompts:\n  pm: \"{{range 900000}}{{$.Diff}}{{end}}\"\n", 1), "over 4194304 bytes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("wf.yaml", []byte(c.text), testEnv)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Parse: %v, want an error with %q", err, c.want)
+			}
+		})
 	}
 }

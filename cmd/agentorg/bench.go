@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime/pprof"
 
@@ -21,6 +22,12 @@ at both gates. Prints issues per second and the orchestrator's own time per
 issue (agent and checks excluded), median and p95.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Issues < 1 || o.Issues > 100000 {
+				return fmt.Errorf("-n %d is out of bounds: between 1 and 100000 issues", o.Issues)
+			}
+			if o.Concurrency < 1 || o.Concurrency > 64 {
+				return fmt.Errorf("--concurrency %d is out of bounds: between 1 and 64 workers per stage", o.Concurrency)
+			}
 			o.Out = cmd.OutOrStdout()
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)

@@ -45,6 +45,9 @@ human's command in another shell, until interrupted (Ctrl-C exits 0); with
   agentorg events --follow --issue 3 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if issue < 0 {
+				return fmt.Errorf("--issue %d is not an issue number: numbers start at 1", issue)
+			}
 			return g.read(cmd, func(ctx context.Context, org *app.Org) error {
 				f := eventlog.Filter{Issue: issue}
 				evs, err := org.Log.Events(ctx, f)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -47,11 +48,14 @@ func newIssueNewCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("--title is required")
 			}
 			if bodyFile != "" {
-				b, err := os.ReadFile(bodyFile)
+				b, err := readBounded(bodyFile, maxBody)
 				if err != nil {
-					return err
+					return fmt.Errorf("--body-file: %w", err)
 				}
 				body = string(b)
+			}
+			if len(body) > maxBody {
+				return fmt.Errorf("--body is %d bytes, over the limit of %d: an issue says what to do, it does not carry data", len(body), maxBody)
 			}
 			user, err := g.user()
 			if err != nil {
@@ -310,4 +314,25 @@ func newLabelCmd(g *globals) *cobra.Command {
 		c.AddCommand(sub)
 	}
 	return c
+}
+
+// maxBody bounds an issue's body: it reaches every agent's prompt.
+const maxBody = 256 << 10
+
+// readBounded reads at most max bytes of a file, and says so when there
+// is more (a FIFO or /dev/zero never ends).
+func readBounded(path string, max int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > max {
+		return nil, fmt.Errorf("%s is over the limit of %d bytes: an issue says what to do, it does not carry data", path, max)
+	}
+	return b, nil
 }

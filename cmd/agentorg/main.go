@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/agentorg/agentorg/agent/scripted"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/human"
+	"github.com/agentorg/agentorg/termsafe"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -42,10 +44,10 @@ func main() {
 		}
 		var ps workflow.Problems
 		if errors.As(err, &ps) {
-			fmt.Fprintln(os.Stderr, ps.Error())
+			fmt.Fprintln(os.Stderr, termsafe.String(ps.Error()))
 			os.Exit(1)
 		}
-		fmt.Fprintln(os.Stderr, "agentorg:", err)
+		fmt.Fprintln(os.Stderr, "agentorg:", termsafe.String(err.Error()))
 		os.Exit(1)
 	}
 }
@@ -75,15 +77,23 @@ Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// Titles, reasons and transcripts are written by agents: controls are
+	// shown, never obeyed by the terminal (JSON escapes its own).
+	out, errOut := termsafe.NewWriter(os.Stdout), termsafe.NewWriter(os.Stderr)
+	out.Raw = func() bool { return g.json }
+	root.SetOut(out)
+	root.SetErr(errOut)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.home, "home", "", "state directory (env AGENTORG_HOME; default <repo>/.agentorg/state)")
 	pf.StringVar(&g.workflow, "workflow", "", "workflow file (env AGENTORG_WORKFLOW; default .agentorg/workflow.yaml found upwards)")
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newInitCmd(g), newCheckCmd(g),
 		newIssueCmd(g), newLabelCmd(g), newApproveCmd(g), newRejectCmd(g), newMRCmd(g),
 		newEventsCmd(g), newServeCmd(g), newAgentsCmd(g), newUsageCmd(g), newDemoCmd(g), newBenchCmd(g),
 		newLabelsCmd(g), newDoctorCmd(g), newUserCmd(g), newStatusCmd(g), newLogsCmd(g),
 	)
+	strictGroups(root)
 	return root
 }
 
@@ -175,4 +185,34 @@ func (g *globals) user() (string, error) {
 		return u, nil
 	}
 	return "", errors.New("no user: pass --as NAME or set git config user.name")
+}
+
+// strictGroups makes every command that only groups others (issue, mr,
+// label, ...) refuse an unknown subcommand with an error (exit 1), where
+// cobra would print the help and exit 0.
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictGroups(sub)
+	}
+	if !c.HasParent() || !c.HasSubCommands() || c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return fmt.Errorf("unknown command %q for %q: see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+}
+
+var negativeRE = regexp.MustCompile(`^unknown shorthand flag: '[0-9]' in (-[0-9]+)$`)
+
+// flagError says plainly what a negative number given as an issue or
+// merge request number is, instead of cobra's "unknown shorthand flag".
+func flagError(c *cobra.Command, err error) error {
+	if m := negativeRE.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("%s is not an issue or merge request number: numbers start at 1 (see %s --help)", m[1], c.CommandPath())
+	}
+	return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 }

@@ -38,6 +38,9 @@ agent's price in the workflow makes of them.`,
 		Example: "  agentorg usage\n  agentorg usage --issue 2 --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if issue < 0 {
+				return fmt.Errorf("--issue %d is not an issue number: numbers start at 1", issue)
+			}
 			return g.read(cmd, func(ctx context.Context, org *app.Org) error {
 				runs, err := org.Log.Runs(ctx, issue)
 				if err != nil {
