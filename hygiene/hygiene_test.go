@@ -69,19 +69,32 @@ func TestCheckEachRule(t *testing.T) {
 		{Commit: "abc", Path: "sub.go", Line: 3, Text: "// AKIAIOSFODNN7EXAMPLE"},
 		{Commit: "abc", Path: "sub.go", Line: 4, Text: "// AKIAIOSFODNN7EXAMPLF"}, // one finding per file
 	}
-	fs := Check(r, changes, added)
-	var keys []string
-	for _, f := range fs {
-		keys = append(keys, f.Key())
-		if strings.Contains(f.Reason, "AKIAIOSFODNN7EXAMPLE") {
-			t.Errorf("finding leaks the secret: %s", f.Reason)
-		}
-	}
+	res := Check(r, Input{Files: changes, Added: added})
 	want := "hygiene:binary:docs/logo.png hygiene:path:Makefile hygiene:path:x_gen.go hygiene:secret:sub.go hygiene:size:"
-	if got := strings.Join(keys, " "); got != want {
+	if got := keys(res.Findings); got != want {
 		t.Fatalf("keys\n got %s\nwant %s", got, want)
 	}
-	if fs := Check(Rules{}, []Change{{Path: "a.go", Added: 5000}}, nil); len(fs) != 0 {
-		t.Fatalf("no rules, clean text: want no findings, got %+v", fs)
+	noLeak(t, res.Findings, "AKIAIOSFODNN7EXAMPLE")
+	if res := Check(Rules{}, Input{Files: []Change{{Path: "a.go", Added: 5000}}}); len(res.Findings)+len(res.Notes) != 0 {
+		t.Fatalf("no rules, clean text: want no findings, got %+v", res)
+	}
+}
+
+// keys lists findings' keys, space-separated.
+func keys(fs []Finding) string {
+	var ks []string
+	for _, f := range fs {
+		ks = append(ks, f.Key())
+	}
+	return strings.Join(ks, " ")
+}
+
+// noLeak fails when a finding's words carry secret.
+func noLeak(t *testing.T, fs []Finding, secret string) {
+	t.Helper()
+	for _, f := range fs {
+		if strings.Contains(f.Text(), secret) {
+			t.Errorf("finding leaks the secret: %s", f.Text())
+		}
 	}
 }
