@@ -176,7 +176,7 @@ func (c *checker) add(f Finding) {
 
 // file applies the rules that look at one changed file.
 func (c *checker) file(ch Change) {
-	undo := "leave it as it is on the target branch"
+	undo := undoText(ch)
 	if len(c.allow) > 0 && !matchAny(c.allow, ch.Path) {
 		c.add(Finding{KindPath, ch.Path, fmt.Sprintf("`%s` is outside the allowed paths (%s)", ch.Path, strings.Join(c.r.Allow, ", ")), undo})
 	} else if g, ok := firstMatch(c.deny, ch.Path); ok {
@@ -202,6 +202,17 @@ func (c *checker) file(ch Change) {
 	if c.r.MaxFileBytes > 0 && ch.Bytes > c.r.MaxFileBytes {
 		c.add(fileBytesFinding(ch, c.r.MaxFileBytes))
 	}
+}
+
+// undoText tells the developer how to take a file out of the change.
+func undoText(ch Change) string {
+	switch {
+	case ch.OldMode == "" && ch.NewMode != "":
+		return "do not add it"
+	case ch.NewMode == "" && ch.OldMode != "":
+		return "do not delete it"
+	}
+	return "leave it as it is on the target branch"
 }
 
 // secrets reports one secret-looking line per file, naming where it is.

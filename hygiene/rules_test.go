@@ -247,3 +247,19 @@ func BenchmarkCheckTenThousandFiles(b *testing.B) {
 		Check(r, Input{Files: files})
 	}
 }
+
+func TestPathFindingsSayHowToUndo(t *testing.T) {
+	r := Rules{Deny: []string{".github/**"}}
+	for _, c := range []struct {
+		ch   Change
+		want string
+	}{
+		{Change{Path: ".github/x.yml", NewMode: "100644"}, "`.github/x.yml` matches the denied path `.github/**`; do not add it"},
+		{Change{Path: ".github/x.yml", OldMode: "100644"}, "`.github/x.yml` matches the denied path `.github/**`; do not delete it"},
+		{Change{Path: ".github/x.yml", OldMode: "100644", NewMode: "100644"}, "`.github/x.yml` matches the denied path `.github/**`; leave it as it is on the target branch"},
+	} {
+		if got := Check(r, Input{Files: []Change{c.ch}}).Findings[0].Text(); got != c.want {
+			t.Errorf("got  %s\nwant %s", got, c.want)
+		}
+	}
+}
