@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/orgtest"
 )
 
@@ -145,5 +146,31 @@ func assertOriginLacks(t *testing.T, org *orgtest.Org, paths, texts []string) {
 		if strings.Contains(all, text) {
 			t.Errorf("an object of the origin holds %q", text)
 		}
+	}
+}
+
+// Under modes: report a mode change is shown in the report, not counted:
+// the change goes on.
+func TestModeChangesOnlyReported(t *testing.T) {
+	script := `
+steps:
+  - match: {role: pm}
+    summary: plan
+  - match: {role: developer}
+    actions:
+      - write: {path: feature.txt, content: "hello\n"}
+      - shell: chmod +x README.md
+    summary: Done.
+`
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "true", E2E: "true", Edit: func(s string) string {
+		return strings.Replace(s, "  modes: refuse\n", "  modes: report\n", 1)
+	}})
+	n, _ := start(t, org, "No criteria.")
+	as := attempts(t, org, n)
+	if len(as) != 1 || as[0].Verdict != eventlog.GO || len(as[0].FindingKeys()) != 0 {
+		t.Fatalf("attempts %+v", as)
+	}
+	if want := "### Hygiene notes (not counted)\n\n- `README.md` changes mode 100644 → 100755 (executable)\n"; !strings.Contains(as[0].Report, want) {
+		t.Fatalf("report lacks %q:\n%s", want, as[0].Report)
 	}
 }
