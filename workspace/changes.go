@@ -33,7 +33,7 @@ func (m *Mirror) Changes(ctx context.Context, from, to string) (Changes, error) 
 	single := ok && len(parents) == 1 && parents[0] == strings.ToLower(from)
 	var err error
 	if ch.Commits, err = m.commitsOf(ctx, from, to, single); err != nil {
-		return unread(ch, err, "its commits' messages")
+		return unread(ch, err, "the text of its commits")
 	}
 	if ch.Diff, err = m.Diff(ctx, from, to); err != nil {
 		return unread(ch, err, "its diff")
