@@ -11,6 +11,7 @@ import (
 	"github.com/agentorg/agentorg/check"
 	"github.com/agentorg/agentorg/criteria"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/hygiene"
 )
 
 // Finding keys are stable across attempts, so the convergence policy can
@@ -153,6 +154,16 @@ func fixText(fs []eventlog.Finding, target string) string {
 		}
 		k++
 		fmt.Fprintf(&b, "%d. %s\n\n", k, f.Text)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// notesText lists what hygiene shows without refusing it (a mode change
+// under hygiene.modes: report).
+func notesText(ns []hygiene.Finding) string {
+	var b strings.Builder
+	for _, n := range ns {
+		fmt.Fprintf(&b, "- %s\n", n.Text())
 	}
 	return strings.TrimSpace(b.String())
 }

@@ -44,6 +44,16 @@ func setBudget(attempts int, extra string) func(string) string {
 	}
 }
 
+// setHygiene replaces the default workflow's hygiene settings with body
+// (indented lines).
+func setHygiene(body string) func(string) string {
+	return func(s string) string {
+		i := strings.Index(s, "\nhygiene:\n") + len("\nhygiene:\n")
+		j := strings.Index(s, "\n\n# Every label")
+		return s[:i] + body + s[j+1:]
+	}
+}
+
 // start opens an issue with body as alice, runs the plan and approves it,
 // and runs the engine until the issue rests.
 func start(t *testing.T, org *orgtest.Org, body string) (int64, *engine.Engine) {

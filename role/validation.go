@@ -38,13 +38,14 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 	if err != nil {
 		return v, err
 	}
-	h := d.Workflow.Hygiene
-	hyg := hygiene.Check(hygiene.Rules{Allow: h.Allow, Deny: h.Deny, MaxDiffLines: h.MaxDiffLines}, ch.Files, ch.Added)
-	if len(ch.Files) == 0 {
+	rules := d.Workflow.Hygiene.Rules()
+	rules.Identity = d.Identity.Person() // who signs every commit the engine makes
+	hyg := hygiene.Check(rules, hygiene.Input{Files: ch.Files, Added: ch.Added, Commits: ch.Commits, Unread: ch.Unread})
+	if len(ch.Files) == 0 && ch.Unread == "" {
 		v.findings = append(v.findings, eventlog.Finding{Key: keyEmpty, Text: "The commit changes nothing compared with the target branch."})
 	}
-	for _, f := range hyg {
-		v.findings = append(v.findings, eventlog.Finding{Key: f.Key(), Text: "Hygiene: " + f.Reason + "; this change may not be pushed until it is gone from the branch."})
+	for _, f := range hyg.Findings {
+		v.findings = append(v.findings, eventlog.Finding{Key: f.Key(), Text: "Hygiene: " + f.Text() + "."})
 	}
 
 	dir, release, err := d.checkout(ctx, sha)
@@ -151,6 +152,9 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 	}
 	if len(onTarget) > 0 {
 		fmt.Fprintf(&b, "\n### Already failing on %s (not counted)\n\n%s\n", target, targetText(v.findings))
+	}
+	if len(hyg.Notes) > 0 {
+		fmt.Fprintf(&b, "\n### Hygiene notes (not counted)\n\n%s\n", notesText(hyg.Notes))
 	}
 	v.report = b.String()
 	if _, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("validation:%d:%d", n, attempt), v.report, d.Workflow.Tracker.Bot); err != nil {

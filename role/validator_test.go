@@ -104,11 +104,10 @@ steps:
     summary: Done.
 `
 	org := orgtest.New(t, orgtest.Options{Script: script, Check: "true", E2E: "true", Edit: func(s string) string {
-		s = setBudget(1, "")(s)
-		return strings.Replace(s, `  deny: [".agentorg/**", "*.pem", "*.key", ".env"]
-  max_diff_lines: 5000`, `  allow: ["*.go", "*.txt", "*.dat", "secrets/**"]
+		return setHygiene(`  allow: ["*.go", "*.txt", "*.dat", "secrets/**"]
   deny: ["secrets/**"]
-  max_diff_lines: 50`, 1)
+  max_diff_lines: 50
+`)(setBudget(1, "")(s))
 	}})
 	n, _ := start(t, org, "No criteria.")
 	as := attempts(t, org, n)

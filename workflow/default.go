@@ -299,16 +299,52 @@ budget:
   # human is asked to step in.
   review_rounds: 3
 
-# What a change may touch. A violation is a NO-GO with the reason; the
-# change is never pushed. Binary files and text that looks like a secret
-# (private keys, AWS, GitHub, GitLab, Slack, OpenAI tokens) are always
-# refused, and files .gitignore covers never enter a commit. Globs: * and ?
-# within a path segment, ** across segments; a glob without / matches the
-# file name at any depth.
+# What a change may carry, checked on every commit to be pushed. A
+# violation is a NO-GO with the reason; the change is never pushed. Always
+# refused: binary files; text that looks like a secret (private keys, AWS,
+# GitHub, GitLab, Slack, OpenAI tokens) in a file, a commit message or a
+# commit's author; submodules (a gitlink, or any change to .gitmodules);
+# commits agentorg did not make itself. Files .gitignore covers never enter
+# a commit. Globs: * and ? within a path segment, ** across segments; a glob
+# without / matches the file name at any depth.
 hygiene:
   # allow: ["**"]          # if set, every changed path must match one
-  deny: [".agentorg/**", "*.pem", "*.key", ".env"]
-  max_diff_lines: 5000    # added + deleted lines
+  # No changed path may match these. Left out, this same list applies.
+  deny:
+    - .agentorg/**         # agentorg's own files: the workflow itself
+    - "*.pem"
+    - "*.key"
+    - .env
+    # CI configuration: a change to it runs on the forge's runners, with
+    # their secrets, before anyone has reviewed it.
+    - .github/**           # GitHub Actions
+    - .gitlab-ci.yml       # GitLab CI
+    - .gitlab/**
+    - .circleci/**         # CircleCI
+    - .buildkite/**        # Buildkite
+    - Jenkinsfile          # Jenkins
+    - azure-pipelines.yml  # Azure Pipelines
+    - .azure-pipelines/**
+    - .travis.yml          # Travis CI
+    - bitbucket-pipelines.yml
+    - .drone.yml           # Drone
+    - .woodpecker.yml      # Woodpecker
+    - .woodpecker/**
+    - .gitea/**            # Gitea and Forgejo Actions
+    - .forgejo/**
+    - appveyor.yml         # AppVeyor
+    - .appveyor.yml
+  max_diff_lines: 5000     # added + deleted lines
+  max_diff_bytes: 5MB      # bytes added (5000000, 5MB, 512KiB: KB and MB are
+                           # 1000-based, KiB and MiB 1024-based)
+  max_file_bytes: 1MB      # bytes added to any one file: a huge file or line
+  max_files: 500           # files added, changed or deleted
+  # Symbolic links: inside (no link may point out of the repository or
+  # into .git), none (no link at all) or any.
+  symlinks: inside
+  # A changed file mode (chmod +x, a new executable file): refuse (a NO-GO)
+  # or report (only shown in the validation report).
+  modes: refuse
 
 # Every label the workflow uses: stages and gates may only name labels listed
 # here. Colours must be quoted: an unquoted # starts a YAML comment.

@@ -22,7 +22,7 @@ var (
 	gitlabKeys  = []string{"url", "project", "token"}
 	repoKeys    = []string{"url", "target_branch", "branch_prefix", "update"}
 	budgetKeys  = []string{"attempts", "stall_attempts", "wall_time", "tokens", "cost_usd", "review_rounds"}
-	hygieneKeys = []string{"allow", "deny", "max_diff_lines"}
+	hygieneKeys = []string{"allow", "deny", "max_diff_lines", "max_diff_bytes", "max_file_bytes", "max_files", "symlinks", "modes"}
 	labelKeys   = []string{"name", "color", "description"}
 	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price"}
 	priceKeys   = []string{"input", "cached_input", "output"}
@@ -707,7 +707,7 @@ func (d *decoder) hygiene(e entry, h *Hygiene) {
 		switch f.key {
 		case "allow", "deny":
 			its, _ := d.items(f.v)
-			var globs []string
+			globs := []string{} // set, even empty: deny's defaults are for a workflow that does not say
 			for _, it := range its {
 				g := d.str(it)
 				if err := hygiene.Valid(g); err != nil {
@@ -721,13 +721,25 @@ func (d *decoder) hygiene(e entry, h *Hygiene) {
 			} else {
 				h.Deny = globs
 			}
-		case "max_diff_lines":
+		case "max_diff_lines", "max_files":
 			if v, ok := d.integer(f.v); ok {
 				if v < 1 {
-					d.errorf(f.v.pos, "hygiene.max_diff_lines must be at least 1, not %d", v)
+					d.errorf(f.v.pos, "hygiene.%s must be at least 1, not %d", f.key, v)
 				}
-				h.MaxDiffLines = v
+				if f.key == "max_files" {
+					h.MaxFiles = v
+				} else {
+					h.MaxDiffLines = v
+				}
 			}
+		case "max_diff_bytes":
+			h.MaxDiffBytes = d.size(f.v, "hygiene."+f.key)
+		case "max_file_bytes":
+			h.MaxFileBytes = d.size(f.v, "hygiene."+f.key)
+		case "symlinks":
+			h.Symlinks = d.oneOf(f.v, "hygiene.symlinks", hygiene.SymlinkPolicies)
+		case "modes":
+			h.Modes = d.oneOf(f.v, "hygiene.modes", hygiene.ModePolicies)
 		}
 	})
 }
@@ -764,4 +776,47 @@ func outOfBounds(data []byte) string {
 		}
 	}
 	return ""
+}
+
+// oneOf reads a string that must be one of values.
+func (d *decoder) oneOf(v value, name string, values []string) string {
+	s := d.str(v)
+	if !contains(values, s) {
+		d.errorf(v.pos, "%s must be %s, not %q%s", name, orList(values), s, suggest(s, values))
+	}
+	return s
+}
+
+// orList writes "a, b or c".
+func orList(values []string) string {
+	if len(values) < 2 {
+		return strings.Join(values, "")
+	}
+	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
+}
+
+// size reads a number of bytes: an integer, or a string with a unit
+// ("5MB", "512KiB"); see parseSize.
+func (d *decoder) size(v value, name string) int {
+	var n int
+	switch node := v.node.(type) {
+	case *ast.IntegerNode:
+		var ok bool
+		if n, ok = d.integer(v); !ok {
+			return 0
+		}
+	case *ast.StringNode:
+		var err error
+		if n, err = parseSize(node.Value); err != nil {
+			d.errorf(v.pos, "%s must be a size such as 5000000, 5MB or 512KiB, not %q", name, node.Value)
+			return 0
+		}
+	default:
+		d.errorf(v.pos, "%s must be a size such as 5000000, 5MB or 512KiB, not %s", name, describe(v.node))
+		return 0
+	}
+	if n < 1 {
+		d.errorf(v.pos, "%s must be at least 1 byte, not %s", name, v.node.GetToken().Value)
+	}
+	return n
 }

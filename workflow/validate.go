@@ -86,6 +86,7 @@ func applyDefaults(w *Workflow) {
 	if w.Repo.Update == "" {
 		w.Repo.Update = UpdateRebase
 	}
+	hygieneDefaults(&w.Hygiene)
 	for i := range w.Agents {
 		a := &w.Agents[i]
 		if a.Timeout == 0 {

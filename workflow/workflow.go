@@ -203,12 +203,17 @@ type Budget struct {
 }
 
 // Hygiene says what a change may touch before it is pushed. A violation is
-// a NO-GO with the reason. Binary files and secret-looking text are always
-// refused.
+// a NO-GO with the reason. Binary files, secret-looking text, submodules and
+// commits agentorg did not make are always refused.
 type Hygiene struct {
 	Allow        []string // globs; empty allows every path
-	Deny         []string // globs no changed path may match
-	MaxDiffLines int      // added + deleted lines; 0 means no limit
+	Deny         []string // globs no changed path may match; nil: DefaultDeny
+	MaxDiffLines int      // added + deleted lines
+	MaxDiffBytes int      // bytes added
+	MaxFileBytes int      // bytes added to one file
+	MaxFiles     int      // files added, changed or deleted
+	Symlinks     string   // hygiene.SymlinkPolicies
+	Modes        string   // hygiene.ModePolicies
 }
 
 // Position is a place in the workflow file, 1-based.

@@ -156,11 +156,13 @@ prompts: {developer: "d", fix: "f"}
 		Tracker:    Tracker{Kind: "embedded", Bot: "agentorg"},
 		Repo:       Repo{URL: ".", TargetBranch: "main", BranchPrefix: "agentorg/issue-", Update: "rebase"},
 		Budget:     Budget{Attempts: 3, StallAttempts: 2, ReviewRounds: 3},
-		Labels:     []Label{{Name: "go"}, {Name: "done"}, {Name: "help"}},
-		Agents:     []Agent{{Name: "a", Kind: "command", Command: []string{"x"}, Timeout: 30 * time.Minute, StallTimeout: 10 * time.Minute}},
-		Stages:     []Stage{{Name: "s", Role: "developer", Agent: "a", On: "go", Success: "done", Failure: "help", Concurrency: 1}},
-		E2E:        E2E{Timeout: 20 * time.Minute},
-		Prompts:    map[string]string{"developer": "d", "fix": "f"},
+		Hygiene: Hygiene{Deny: DefaultDeny, MaxDiffLines: 5000, MaxDiffBytes: 5_000_000, MaxFileBytes: 1_000_000, MaxFiles: 500,
+			Symlinks: "inside", Modes: "refuse"},
+		Labels:  []Label{{Name: "go"}, {Name: "done"}, {Name: "help"}},
+		Agents:  []Agent{{Name: "a", Kind: "command", Command: []string{"x"}, Timeout: 30 * time.Minute, StallTimeout: 10 * time.Minute}},
+		Stages:  []Stage{{Name: "s", Role: "developer", Agent: "a", On: "go", Success: "done", Failure: "help", Concurrency: 1}},
+		E2E:     E2E{Timeout: 20 * time.Minute},
+		Prompts: map[string]string{"developer": "d", "fix": "f"},
 	}
 	if !reflect.DeepEqual(w, want) {
 		t.Errorf("got  %+v\nwant %+v", w, want)
@@ -180,7 +182,7 @@ tracker:
     token: ${GITLAB_TOKEN}
 repo: {url: ../origin.git, target_branch: trunk, branch_prefix: ai/, update: merge}
 budget: {attempts: 5, stall_attempts: 3, wall_time: 2h, tokens: 1000, cost_usd: 2.5}
-hygiene: {allow: ["**/*.go", docs/**], deny: ["*.pem"], max_diff_lines: 300}
+hygiene: {allow: ["**/*.go", docs/**], deny: ["*.pem"], max_diff_lines: 300, max_diff_bytes: 1.5 MiB, max_file_bytes: 20000, max_files: 40, symlinks: none, modes: report}
 labels: [{name: go}, {name: done}, {name: help}]
 agents:
   a:
@@ -208,7 +210,8 @@ prompts: {developer: "d", fix: "f"}
 	if want := (Budget{Attempts: 5, StallAttempts: 3, WallTime: 2 * time.Hour, Tokens: 1000, CostUSD: 2.5, ReviewRounds: 3}); w.Budget != want {
 		t.Errorf("budget = %+v", w.Budget)
 	}
-	if want := (Hygiene{Allow: []string{"**/*.go", "docs/**"}, Deny: []string{"*.pem"}, MaxDiffLines: 300}); !reflect.DeepEqual(w.Hygiene, want) {
+	if want := (Hygiene{Allow: []string{"**/*.go", "docs/**"}, Deny: []string{"*.pem"}, MaxDiffLines: 300, MaxDiffBytes: 1_572_864, MaxFileBytes: 20000,
+		MaxFiles: 40, Symlinks: "none", Modes: "report"}); !reflect.DeepEqual(w.Hygiene, want) {
 		t.Errorf("hygiene = %+v", w.Hygiene)
 	}
 	a := w.Agents[0]
@@ -732,6 +735,26 @@ func TestParseProblems(t *testing.T) {
 				`hygiene.deny: glob "[abc": unclosed [`,
 				`hygiene.max_diff_lines must be at least 1, not 0`,
 				`unknown key "allowed" in hygiene (did you mean "allow"?)`,
+			},
+		},
+		{
+			name:  "bad hygiene sizes and policies",
+			edits: []edit{{"tracker:\n", "hygiene: {max_diff_bytes: «-5, max_file_bytes: «lots, max_files: «0, symlinks: «outside, modes: «reprot}\ntracker:\n"}},
+			want: []string{
+				`hygiene.max_diff_bytes must be at least 1 byte, not -5`,
+				`hygiene.max_file_bytes must be a size such as 5000000, 5MB or 512KiB, not "lots"`,
+				`hygiene.max_files must be at least 1, not 0`,
+				`hygiene.symlinks must be inside, none or any, not "outside"`,
+				`hygiene.modes must be refuse or report, not "reprot" (did you mean "report"?)`,
+			},
+		},
+		{
+			name:  "hygiene sizes of the wrong type",
+			edits: []edit{{"tracker:\n", "hygiene: {max_diff_bytes: «[5], max_file_bytes: «\"-1KB\", max_files: «many}\ntracker:\n"}},
+			want: []string{
+				`hygiene.max_diff_bytes must be a size such as 5000000, 5MB or 512KiB, not a list`,
+				`hygiene.max_file_bytes must be at least 1 byte, not -1KB`,
+				`max_files in hygiene must be an integer, not the string "many"`,
 			},
 		},
 		{

@@ -2,6 +2,8 @@ package workspace
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -10,43 +12,77 @@ import (
 
 // Changes is what validation needs to know about from..to.
 type Changes struct {
-	Files []hygiene.Change // per file: lines added and deleted, binary
-	Added []hygiene.Added  // every line each commit added (see AddedLines)
-	Diff  string           // the unified diff
+	Files   []hygiene.Change // per file: lines and bytes added and deleted, binary, modes, a link's target
+	Added   []hygiene.Added  // every line each commit added (see AddedLines)
+	Commits []hygiene.Commit // who made each commit, and its message (see Commits)
+	Diff    string           // the unified diff
+	// Unread says why the diff could not be read, when it is too large for
+	// that; Files, Added and Diff are then empty.
+	Unread string
 }
 
 // Changes reads from..to with one `git diff` when to is a single commit
 // on top of from (a first attempt, the common case: its diff is all its
-// commits' diffs), else with that and AddedLines' `git log`. The per-file
+// commits' diffs, and its one commit is read from its object file), else
+// with that, AddedLines' `git log -p` and Commits' `git log`. The per-file
 // counts come from the diff itself: the same diff git's --numstat counts.
 func (m *Mirror) Changes(ctx context.Context, from, to string) (Changes, error) {
-	diff, err := m.Diff(ctx, from, to)
-	if err != nil {
-		return Changes{}, err
+	var ch Changes
+	sha := strings.ToLower(to)
+	_, parents, ok := looseCommitHeader(m.Dir, sha)
+	single := ok && len(parents) == 1 && parents[0] == strings.ToLower(from)
+	var err error
+	if ch.Commits, err = m.commitsOf(ctx, from, to, single); err != nil {
+		return unread(ch, err, "the text of its commits")
 	}
-	files, added := parseDiff(diff, strings.ToLower(to))
-	if _, parents, ok := looseCommitHeader(m.Dir, strings.ToLower(to)); !ok || len(parents) != 1 || parents[0] != strings.ToLower(from) {
-		if added, err = m.AddedLines(ctx, from, to); err != nil {
-			return Changes{}, err
+	if ch.Diff, err = m.Diff(ctx, from, to); err != nil {
+		return unread(ch, err, "its diff")
+	}
+	ch.Files, ch.Added = parseDiff(ch.Diff, sha)
+	if !single {
+		if ch.Added, err = m.AddedLines(ctx, from, to); err != nil {
+			return unread(ch, err, "the lines its commits add")
 		}
 	}
-	return Changes{Files: files, Added: added, Diff: diff}, nil
+	return ch, nil
+}
+
+// commitsOf is Commits, answered from the object file when to is one loose
+// commit on top of from.
+func (m *Mirror) commitsOf(ctx context.Context, from, to string, single bool) ([]hygiene.Commit, error) {
+	if single {
+		if c, ok := readLooseCommit(m.Dir, strings.ToLower(to)); ok {
+			return []hygiene.Commit{c}, nil
+		}
+	}
+	return m.Commits(ctx, from, to)
+}
+
+// unread turns git's refusal to print more than maxStdout into a change
+// too large to read, which hygiene refuses; other errors stay errors.
+func unread(ch Changes, err error, what string) (Changes, error) {
+	if !errors.Is(err, errTooLarge) {
+		return Changes{}, err
+	}
+	return Changes{Commits: ch.Commits, Unread: fmt.Sprintf("%s is over %s", what, hygiene.Size(maxStdout))}, nil
 }
 
 // parseDiff reads a `git diff --no-renames` (default context, no color):
-// per file the added and deleted lines, or binary, and the added lines
-// with their line numbers, attributed to commit.
+// per file the added and deleted lines and bytes, or binary, its modes and
+// a symbolic link's target (its blob, shown as the file's one line), and
+// the added lines with their line numbers, attributed to commit.
 func parseDiff(diff, commit string) ([]hygiene.Change, []hygiene.Added) {
 	var files []hygiene.Change
 	var added []hygiene.Added
 	lines := strings.Split(diff, "\n")
 	var cur *hygiene.Change
+	var link []string // the new side of a link's hunk: its target
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
 		switch {
 		case strings.HasPrefix(l, "diff --git "):
 			files = append(files, hygiene.Change{Path: diffGitPath(l[len("diff --git "):])})
-			cur = &files[len(files)-1]
+			cur, link = &files[len(files)-1], nil
 		case cur == nil:
 		case strings.HasPrefix(l, "Binary files ") && strings.HasSuffix(l, " differ"):
 			cur.Binary = true
@@ -67,7 +103,10 @@ func parseDiff(diff, commit string) ([]hygiene.Change, []hygiene.Added) {
 				switch {
 				case strings.HasPrefix(h, "+"):
 					cur.Added++
+					cur.Bytes += len(h)
+					cur.LongestLine = max(cur.LongestLine, len(h)-1)
 					added = append(added, hygiene.Added{Commit: commit, Path: cur.Path, Line: next, Text: h[1:]})
+					link = append(link, h[1:])
 					next++
 					newN--
 				case strings.HasPrefix(h, "-"):
@@ -75,14 +114,43 @@ func parseDiff(diff, commit string) ([]hygiene.Change, []hygiene.Added) {
 					oldN--
 				case strings.HasPrefix(h, `\`): // "\ No newline at end of file"
 				default: // context
+					link = append(link, strings.TrimPrefix(h, " "))
 					next++
 					oldN--
 					newN--
 				}
 			}
+			if cur.NewMode == modeLink {
+				cur.Link = strings.Join(link, "\n")
+			}
+		default:
+			readModes(cur, l)
 		}
 	}
 	return files, added
+}
+
+// modeLink is git's mode for a symbolic link.
+const modeLink = "120000"
+
+// readModes reads the modes a file's extended header lines give: "new file
+// mode M", "deleted file mode M", "old mode M" and "new mode M", or the M
+// of "index a..b M" when the mode did not change.
+func readModes(c *hygiene.Change, l string) {
+	switch {
+	case strings.HasPrefix(l, "new file mode "):
+		c.NewMode = l[len("new file mode "):]
+	case strings.HasPrefix(l, "deleted file mode "):
+		c.OldMode = l[len("deleted file mode "):]
+	case strings.HasPrefix(l, "old mode "):
+		c.OldMode = l[len("old mode "):]
+	case strings.HasPrefix(l, "new mode "):
+		c.NewMode = l[len("new mode "):]
+	case strings.HasPrefix(l, "index "):
+		if f := strings.Fields(l); len(f) == 3 {
+			c.OldMode, c.NewMode = f[2], f[2]
+		}
+	}
 }
 
 // hunkHeader reads "@@ -a[,b] +c[,d] @@": the old and new line counts (1

@@ -65,7 +65,7 @@ func TestChangesAgreesWithNumstatAndLog(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got.Files, files) {
+			if !reflect.DeepEqual(counts(got.Files), files) {
 				t.Errorf("files\n got %+v\nwant %+v", got.Files, files)
 			}
 			added, err := m.AddedLines(ctx, r.from, r.to)
@@ -107,6 +107,15 @@ func TestChangesAgreesWithNumstatAndLog(t *testing.T) {
 	}
 }
 
+// counts keeps what numstat says of each file: its path, lines, binary.
+func counts(cs []hygiene.Change) []hygiene.Change {
+	var out []hygiene.Change
+	for _, c := range cs {
+		out = append(out, hygiene.Change{Path: c.Path, Binary: c.Binary, Added: c.Added, Deleted: c.Deleted})
+	}
+	return out
+}
+
 func nonNil(a []hygiene.Added) []hygiene.Added {
 	if a == nil {
 		return []hygiene.Added{}
@@ -120,7 +129,11 @@ func TestParseDiffReadsHunksByTheirCounts(t *testing.T) {
 		"diff --git \"a/q\\\"uote\" \"b/q\\\"uote\"\nnew file mode 100644\nindex 0..3\n--- /dev/null\n+++ \"b/q\\\"uote\"\n@@ -0,0 +1 @@\n+x\n" +
 		"diff --git a/bin b/bin\nindex 4..5 100644\nBinary files a/bin and b/bin differ\n"
 	files, added := parseDiff(diff, "c1")
-	wantFiles := []hygiene.Change{{Path: "x.txt", Added: 2, Deleted: 1}, {Path: `q"uote`, Added: 1}, {Path: "bin", Binary: true}}
+	wantFiles := []hygiene.Change{
+		{Path: "x.txt", Added: 2, Deleted: 1, OldMode: "100644", NewMode: "100644", Bytes: 23, LongestLine: 11},
+		{Path: `q"uote`, Added: 1, NewMode: "100644", Bytes: 2, LongestLine: 1},
+		{Path: "bin", Binary: true, OldMode: "100644", NewMode: "100644"},
+	}
 	if !reflect.DeepEqual(files, wantFiles) {
 		t.Fatalf("files %+v, want %+v", files, wantFiles)
 	}

@@ -56,12 +56,7 @@ var safetyConfig = []string{
 
 // gitEnv builds the environment of a git call from scratch.
 func gitEnv(who Identity) []string {
-	if who.Name == "" {
-		who.Name = defaultIdentity.Name
-	}
-	if who.Email == "" {
-		who.Email = defaultIdentity.Email
-	}
+	p := who.Person()
 	home := os.Getenv("HOME")
 	if home == "" {
 		home = os.TempDir()
@@ -73,10 +68,15 @@ func gitEnv(who Identity) []string {
 		"LC_ALL=C",
 		"GIT_TERMINAL_PROMPT=0",
 		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=" + who.Name,
-		"GIT_AUTHOR_EMAIL=" + who.Email,
-		"GIT_COMMITTER_NAME=" + who.Name,
-		"GIT_COMMITTER_EMAIL=" + who.Email,
+		// What validation reads must be the objects pushed: a replace ref
+		// or a graft written into the mirror would show git another commit
+		// in place of one, or hide a commit from a range.
+		"GIT_NO_REPLACE_OBJECTS=1",
+		"GIT_GRAFT_FILE=/dev/null/grafts", // a path that cannot exist
+		"GIT_AUTHOR_NAME=" + p.Name,
+		"GIT_AUTHOR_EMAIL=" + p.Email,
+		"GIT_COMMITTER_NAME=" + p.Name,
+		"GIT_COMMITTER_EMAIL=" + p.Email,
 	}
 	// Transport settings the operator chose for reaching the origin over ssh.
 	for _, k := range []string{"SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "GIT_SSH"} {
@@ -86,6 +86,9 @@ func gitEnv(who Identity) []string {
 	}
 	return env
 }
+
+// errTooLarge is a git call whose output is over maxStdout.
+var errTooLarge = errors.New("output too large")
 
 // gitError is a failed git call: the command, where, how it ended, and the
 // tail of its stderr.
@@ -161,7 +164,7 @@ func gitRun(ctx context.Context, dir string, who Identity, stdin io.Reader, extr
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	if err == nil && stdout.over {
-		err = fmt.Errorf("output exceeds %d bytes", maxStdout)
+		err = fmt.Errorf("%w: over %d bytes", errTooLarge, maxStdout)
 	}
 	if err != nil {
 		code := -1
