@@ -429,3 +429,37 @@ func TestInterruptedMigrationIsFinished(t *testing.T) {
 		t.Fatalf("the agent's status %q", got)
 	}
 }
+
+// A crash between a git step of the engine's and showing it to the agent
+// (its repository still at the commit before, or gone) is repaired when
+// the worktree is next opened, the agent's files untouched.
+func TestAgentRepositoryIsShownAgainAfterACrash(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	path := filepath.Join(f.root, "wt", "issue-18")
+	w, _, err := m.Worktree(ctx, path, "agentorg/issue-18", mainBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(path, "a.txt"), "a\n")
+	sha, _, err := w.CommitAll(ctx, "a", tester)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(path, "wip.txt"), "wip\n")
+	for _, crash := range []func(){
+		func() { agent(t, path, intruder, "update-ref", "refs/heads/agentorg/issue-18", f.base) },
+		func() { os.RemoveAll(filepath.Join(path, ".git")) },
+	} {
+		crash()
+		if _, _, err := m.Worktree(ctx, path, "agentorg/issue-18", mainBase); err != nil {
+			t.Fatal(err)
+		}
+		if got := agent(t, path, intruder, "rev-parse", "HEAD"); got != sha {
+			t.Fatalf("the agent's HEAD is %s, want %s", got, sha)
+		}
+		if got := agent(t, path, intruder, "status", "--porcelain"); got != "?? wip.txt" {
+			t.Fatalf("the agent's status %q", got)
+		}
+	}
+}

@@ -19,7 +19,8 @@ import (
 const fetchRefspec = "+refs/heads/*:refs/remotes/origin/*"
 
 // Mirror is a cached bare clone of the origin. Branch work happens in
-// worktrees of it, never in a fresh clone.
+// work trees whose objects and refs it holds (see tree.go), never in a
+// fresh clone; agents see only its objects, read-only.
 type Mirror struct {
 	Dir    string // absolute path of the bare repository
 	Origin string // URL or absolute path of the origin
@@ -348,10 +349,9 @@ func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Work
 	if admin, ok := m.settledTree(path); ok {
 		w := &Worktree{Path: path, Branch: branch, admin: admin, m: m}
 		if w.onBranch(ctx) == nil {
-			if err := w.ensurePublished(); err != nil {
-				return nil, false, err
-			}
-			return w, false, nil
+			// Shown again: a crash may have come between a git step of the
+			// engine's and showing its result to the agent.
+			return w, false, w.publish()
 		}
 	}
 	// Fast path: a new issue, nothing left behind.

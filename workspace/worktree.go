@@ -35,15 +35,6 @@ func (w *Worktree) gitAs(ctx context.Context, who Identity, args ...string) (str
 // publish shows the engine's state to the agent's repository.
 func (w *Worktree) publish() error { return w.m.publish(w.Path, w.admin, false) }
 
-// ensurePublished gives the worktree its agent's repository again if it
-// is gone or is not one (deleted, or a legacy .git file a crash left).
-func (w *Worktree) ensurePublished() error {
-	if fi, err := os.Lstat(filepath.Join(w.Path, ".git")); err == nil && fi.IsDir() {
-		return nil
-	}
-	return w.publish()
-}
-
 // Head returns the SHA HEAD points to.
 func (w *Worktree) Head(ctx context.Context) (string, error) {
 	if _, sha, ok := w.headFromFiles(); ok && sha != "" {
