@@ -3,6 +3,7 @@ package workspace
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -66,6 +67,28 @@ func sameDigests(t *testing.T, what string, before, after map[string]string) {
 	for p := range before {
 		if _, ok := after[p]; !ok {
 			t.Errorf("%s: %s disappeared", what, p)
+		}
+	}
+}
+
+// onlyObjects leaves of the mirror what a confined agent may read, its
+// objects/, until restore puts the rest back.
+func onlyObjects(t *testing.T, m *Mirror) (restore func()) {
+	t.Helper()
+	hidden := m.Dir + ".hidden"
+	if err := os.Rename(m.Dir, hidden); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(m.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(hidden, "objects"), filepath.Join(m.Dir, "objects")); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if err := errors.Join(os.Remove(filepath.Join(m.Dir, "objects")), os.Remove(m.Dir), os.Rename(hidden, m.Dir)); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -207,17 +230,7 @@ func TestAgentGitNeedsOnlyTheMirrorsObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	objects := fileDigests(t, filepath.Join(m.Dir, "objects"))
-	// The mirror as a confined agent sees it: objects/ and nothing else.
-	hidden := m.Dir + ".hidden"
-	if err := os.Rename(m.Dir, hidden); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(m.Dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(hidden, "objects"), filepath.Join(m.Dir, "objects")); err != nil {
-		t.Fatal(err)
-	}
+	restore := onlyObjects(t, m)
 	writeFile(t, filepath.Join(path, "README"), "edited\n")
 	writeFile(t, filepath.Join(path, "new.txt"), "new\n")
 	agent(t, path, intruder, "status", "--porcelain")
@@ -229,15 +242,7 @@ func TestAgentGitNeedsOnlyTheMirrorsObjects(t *testing.T) {
 	agent(t, path, intruder, "reset", "--quiet", "--hard", "HEAD~1")
 	agent(t, path, intruder, "checkout", "--quiet", "agentorg/issue-13")
 	agent(t, path, intruder, "show", "--stat", "HEAD")
-	if err := os.Remove(filepath.Join(m.Dir, "objects")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(m.Dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(hidden, m.Dir); err != nil {
-		t.Fatal(err)
-	}
+	restore()
 	sameDigests(t, "the mirror's objects", objects, fileDigests(t, filepath.Join(m.Dir, "objects")))
 }
 
@@ -251,20 +256,11 @@ func TestSlotGitNeedsOnlyTheMirrorsObjects(t *testing.T) {
 	}
 	defer release()
 	before := fileDigests(t, m.Dir)
-	hidden := m.Dir + ".hidden"
-	if err := os.Rename(m.Dir, hidden); err != nil {
-		t.Fatal(err)
-	}
-	os.Mkdir(m.Dir, 0o755)
-	os.Symlink(filepath.Join(hidden, "objects"), filepath.Join(m.Dir, "objects"))
+	restore := onlyObjects(t, m)
 	for _, args := range [][]string{{"status", "--porcelain"}, {"log", "--oneline"}, {"diff", "HEAD"}, {"ls-files"}, {"show", "HEAD:README"}} {
 		agent(t, dir, intruder, args...)
 	}
-	os.Remove(filepath.Join(m.Dir, "objects"))
-	os.Remove(m.Dir)
-	if err := os.Rename(hidden, m.Dir); err != nil {
-		t.Fatal(err)
-	}
+	restore()
 	sameDigests(t, "the mirror", before, fileDigests(t, m.Dir))
 }
 
