@@ -117,25 +117,35 @@ func (m *Mirror) agentView(admin string) (*agentView, error) {
 	return v, nil
 }
 
-// write brings the repository under root's .git to the view.
+// write brings the repository under root's .git to the view. One listing
+// of .git tells what is there, so that a repository already as shown
+// costs a few reads (it is written at every commit of the engine's).
 func (v *agentView) write(root *os.Root) error {
-	for _, d := range []string{".git/objects/info", ".git/refs/heads", ".git/refs/tags"} {
-		if err := root.MkdirAll(d, 0o755); err != nil {
-			return err
+	have, err := gitEntries(root)
+	if err != nil {
+		return err
+	}
+	if !have["objects"] || !have["refs"] {
+		for _, d := range []string{".git/objects/info", ".git/refs/heads", ".git/refs/tags"} {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
 		}
 	}
-	if _, err := root.Lstat(".git/config"); errors.Is(err, fs.ErrNotExist) {
+	if !have["config"] {
 		if err := writeIfChanged(root, ".git/config", []byte(agentConfig)); err != nil {
 			return err
 		}
 	}
-	if err := writeIfChanged(root, ".git/objects/info/alternates", []byte(v.objects+"\n")); err != nil {
-		return err
-	}
 	for _, name := range staleFiles {
-		if err := root.RemoveAll(".git/" + name); err != nil {
-			return err
+		if have[name] {
+			if err := root.RemoveAll(".git/" + name); err != nil {
+				return err
+			}
 		}
+	}
+	if err := writeMaking(root, ".git/objects/info/alternates", []byte(v.objects+"\n")); err != nil {
+		return err
 	}
 	if v.ref != "" && v.sha != "" {
 		ref := ".git/" + v.ref
@@ -144,10 +154,7 @@ func (v *agentView) write(root *os.Root) error {
 				return err
 			}
 		}
-		if err := root.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
-			return err
-		}
-		if err := writeIfChanged(root, ref, []byte(v.sha+"\n")); err != nil {
+		if err := writeMaking(root, ref, []byte(v.sha+"\n")); err != nil {
 			return err
 		}
 	}
@@ -155,17 +162,50 @@ func (v *agentView) write(root *os.Root) error {
 		return err
 	}
 	for name, body := range v.files {
-		var err error
-		if body == nil {
-			err = root.RemoveAll(".git/" + name)
-		} else {
+		switch {
+		case body != nil:
 			err = writeIfChanged(root, ".git/"+name, body)
+		case have[name]:
+			err = root.RemoveAll(".git/" + name)
 		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// gitEntries lists root's .git, made if missing.
+func gitEntries(root *os.Root) (map[string]bool, error) {
+	if err := root.Mkdir(".git", 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	d, err := root.Open(".git")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(names))
+	for _, n := range names {
+		have[n] = true
+	}
+	return have, nil
+}
+
+// writeMaking is writeIfChanged that makes the file's directory first
+// when it is missing.
+func writeMaking(root *os.Root, name string, body []byte) error {
+	err := writeIfChanged(root, name, body)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = root.MkdirAll(filepath.Dir(name), 0o755); err == nil {
+			err = writeIfChanged(root, name, body)
+		}
+	}
+	return err
 }
 
 // writeIfChanged writes a file under root, aside and renamed into place
