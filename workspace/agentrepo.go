@@ -53,6 +53,10 @@ func (m *Mirror) publish(dir, admin string, wipe bool) error {
 	defer root.Close()
 	if fi, err := root.Lstat(".git"); err == nil && !fi.IsDir() {
 		wipe = true
+	} else if wipe && pristine(root) {
+		// As publish left it: only HEAD and the index are written. Making
+		// it anew at every lease costs dozens of directory writes.
+		wipe = false
 	}
 	if wipe {
 		if err := root.RemoveAll(".git"); err != nil {
@@ -70,6 +74,38 @@ func (m *Mirror) publish(dir, admin string, wipe bool) error {
 		return view.write(root)
 	}
 	return nil
+}
+
+// pristineLayout is a detached agents' repository as publish makes it:
+// each path, and whether it is a directory.
+var pristineLayout = map[string]bool{
+	".git": true, ".git/HEAD": false, ".git/config": false, ".git/index": false,
+	".git/objects": true, ".git/objects/info": true, ".git/objects/info/alternates": false,
+	".git/refs": true, ".git/refs/heads": true, ".git/refs/tags": true,
+}
+
+// pristine reports that root's .git holds nothing but what publish makes
+// for a detached tree, with the config it writes: nothing a run added or
+// changed there but HEAD, the index or alternates, which publish writes
+// anyway.
+func pristine(root *os.Root) bool {
+	ok := true
+	err := fs.WalkDir(root.FS(), ".git", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dir, known := pristineLayout[p]
+		if !known || dir != d.IsDir() || (!dir && !d.Type().IsRegular()) {
+			ok = false
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil || !ok {
+		return false
+	}
+	b, err := root.ReadFile(".git/config")
+	return err == nil && string(b) == agentConfig
 }
 
 // agentView is what an agents' repository is to hold, read from the
