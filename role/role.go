@@ -143,7 +143,7 @@ func (d *Deps) checkout(ctx context.Context, sha string) (dir string, release fu
 // versions. Call it only when no run is active (at engine start, under the
 // home lock).
 func RemoveLeftoverCheckouts(ctx context.Context, d *Deps) error {
-	if err := d.Mirror.RemoveLeftovers(); err != nil {
+	if err := d.Mirror.RemoveLeftovers(ctx); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(CheckoutsDir(d.Home))

@@ -214,3 +214,48 @@ func CheckLocalTarget(ctx context.Context, dir, target string) error {
 	_, err := TargetCheckout(ctx, dir, target)
 	return err
 }
+
+// wtEntry is one record of `git worktree list --porcelain`.
+type wtEntry struct {
+	path, head, branch string
+	bare, locked       bool
+	prunable           bool
+	lockReason         string
+}
+
+func listWorktrees(ctx context.Context, dir string) ([]wtEntry, error) {
+	out, err := git(ctx, dir, "worktree", "list", "--porcelain", "-z")
+	if err != nil {
+		return nil, err
+	}
+	var list []wtEntry
+	var cur *wtEntry
+	for _, f := range strings.Split(out, "\x00") {
+		if f == "" {
+			cur = nil
+			continue
+		}
+		key, val, _ := strings.Cut(f, " ")
+		if key == "worktree" {
+			list = append(list, wtEntry{path: val})
+			cur = &list[len(list)-1]
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		switch key {
+		case "HEAD":
+			cur.head = val
+		case "branch":
+			cur.branch = val
+		case "bare":
+			cur.bare = true
+		case "locked":
+			cur.locked, cur.lockReason = true, val
+		case "prunable":
+			cur.prunable = true
+		}
+	}
+	return list, nil
+}

@@ -129,3 +129,21 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// trees lists the work trees the mirror's engine's git directories are
+// for (see tree.go), with what their HEAD holds.
+func trees(t *testing.T, m *Mirror) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, _ := os.ReadDir(filepath.Join(m.Dir, treesDir))
+	for _, e := range entries {
+		admin := filepath.Join(m.Dir, treesDir, e.Name())
+		gitdir, err := os.ReadFile(filepath.Join(admin, "gitdir"))
+		if err != nil {
+			t.Fatalf("%s: %v", admin, err)
+		}
+		head, _ := os.ReadFile(filepath.Join(admin, "HEAD"))
+		out[filepath.Dir(strings.TrimSpace(string(gitdir)))] = strings.TrimSpace(string(head))
+	}
+	return out
+}

@@ -19,7 +19,8 @@ import (
 const fetchRefspec = "+refs/heads/*:refs/remotes/origin/*"
 
 // Mirror is a cached bare clone of the origin. Branch work happens in
-// worktrees of it, never in a fresh clone.
+// work trees whose objects and refs it holds (see tree.go), never in a
+// fresh clone; agents see only its objects, read-only.
 type Mirror struct {
 	Dir    string // absolute path of the bare repository
 	Origin string // URL or absolute path of the origin
@@ -325,14 +326,15 @@ func splitZ(s string) []string {
 
 // Worktree returns the stable worktree for branch at path:
 //   - path already a worktree on branch: reused (created=false);
-//   - branch exists but its worktree is gone: added back at the branch's tip
-//     (created=false);
+//   - branch exists but its worktree is gone: made again at the branch's
+//     tip (created=false);
 //   - otherwise branch is created from base at path (created=true).
 //
-// Leftovers of a crash (a stale or half-initialised registration, a worktree
-// directory whose registration is gone) are pruned before trying. A path that
-// is a worktree on another branch, or that holds something other than a
-// worktree of this mirror, is an error: it is never deleted.
+// A worktree of the legacy layout (a linked worktree of the mirror) is
+// migrated, its files kept. Leftovers of a crash (a tree half made, a
+// directory whose git directory is gone) are cleared before trying. A
+// path that is a worktree on another branch, or that holds something
+// other than a worktree of this mirror, is an error: it is never deleted.
 func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Worktree, bool, error) {
 	if err := checkBranch(ctx, branch); err != nil {
 		return nil, false, err
@@ -344,122 +346,139 @@ func (m *Mirror) Worktree(ctx context.Context, path, branch, base string) (*Work
 	ref := "refs/heads/" + branch
 	// Fast path: the worktree is there and on its branch (every attempt
 	// after the first).
-	if _, ok := m.settledWorktree(path); ok {
-		w := &Worktree{Path: path, Branch: branch, m: m}
+	if admin, ok := m.settledTree(path); ok {
+		w := &Worktree{Path: path, Branch: branch, admin: admin, m: m}
 		if w.onBranch(ctx) == nil {
-			return w, false, nil
+			// Shown again: a crash may have come between a git step of the
+			// engine's and showing its result to the agent.
+			return w, false, w.publish()
 		}
 	}
-	// Fast path: a new issue, nothing left behind: one `worktree add`.
+	// Fast path: a new issue, nothing left behind.
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		if _, exists, err := revParse(ctx, m.Dir, ref); err == nil && !exists {
-			if start, ok, err := revParse(ctx, m.Dir, base); err == nil && ok {
-				m.mu.RLock()
-				// The branch is created only if it does not exist (the
-				// empty old value), then the worktree registered on it.
-				_, err := git(ctx, m.Dir, "update-ref", ref, start, "")
-				if err == nil {
-					if _, err = m.quickWorktree(ctx, path, "ref: "+ref, start); err != nil {
-						git(ctx, m.Dir, "update-ref", "-d", ref, start)
-					}
-				}
-				m.mu.RUnlock()
-				if err == nil {
-					return &Worktree{Path: path, Branch: branch, m: m}, true, nil
-				}
-			}
+		if w, ok := m.quickNew(ctx, path, branch, base); ok {
+			return w, true, nil
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// Slow path: find out what is there and repair it.
-	if e, err := m.clearStale(ctx, path); err != nil {
-		return nil, false, err
-	} else if e != nil {
-		if e.branch != ref {
-			what := "detached"
-			if e.branch != "" {
-				what = "on " + strings.TrimPrefix(e.branch, "refs/heads/")
-			}
-			return nil, false, fmt.Errorf("worktree %s is %s, not on %s", path, what, branch)
+	if reg, ok := m.legacyRegistration(path); ok {
+		if err := m.openLegacy(ctx, path, reg, ref); err != nil {
+			return nil, false, err
 		}
-		w := &Worktree{Path: path, Branch: branch, m: m}
+	}
+	admin, st := m.treeOf(path)
+	switch st {
+	case treeForeign:
+		return nil, false, errTreeTaken(path, admin)
+	case treeBroken:
+		if err := m.removeRegistration(admin); err != nil {
+			return nil, false, err
+		}
+	case treeHalf:
+		// Made by newTree, which a crash interrupted: no agent ever ran
+		// there, so there is nothing in it to keep.
+		if err := errors.Join(forceRemoveAll(path), m.removeRegistration(admin)); err != nil {
+			return nil, false, err
+		}
+	case treeSettled:
+		if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
+			// The directory is gone: make it again below.
+			if err := m.removeRegistration(admin); err != nil {
+				return nil, false, err
+			}
+			break
+		}
+		w := &Worktree{Path: path, Branch: branch, admin: admin, m: m}
+		if err := w.onBranch(ctx); err != nil {
+			return nil, false, err
+		}
 		if _, err := w.Head(ctx); err != nil {
 			return nil, false, fmt.Errorf("worktree %s is broken: %w", path, err)
 		}
-		return w, false, nil
+		return w, false, m.publish(path, admin, false)
 	}
-
-	wts, err := listWorktrees(ctx, m.Dir)
-	if err != nil {
-		return nil, false, err
-	}
-	for _, e := range wts {
-		if e.branch == ref {
-			return nil, false, fmt.Errorf("branch %s is checked out in another worktree, %s", branch, e.path)
-		}
+	if other := m.branchTaken(path, ref); other != "" {
+		return nil, false, fmt.Errorf("branch %s is checked out in another worktree, %s", branch, other)
 	}
 	if err := m.removeLeftover(path); err != nil {
 		return nil, false, err
 	}
-	_, exists, err := revParse(ctx, m.Dir, ref)
+	return m.makeWorktree(ctx, path, branch, base)
+}
+
+// quickNew makes the worktree of a new issue, its branch created from
+// base: one ref and one tree. ok is false when anything is in the way; the
+// slow path then repairs and tries again.
+func (m *Mirror) quickNew(ctx context.Context, path, branch, base string) (*Worktree, bool) {
+	ref := "refs/heads/" + branch
+	if _, exists, err := revParse(ctx, m.Dir, ref); err != nil || exists {
+		return nil, false
+	}
+	start, ok, err := revParse(ctx, m.Dir, base)
+	if err != nil || !ok {
+		return nil, false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	// The branch is created only if it does not exist (the empty old
+	// value), then the tree made on it.
+	if _, err := git(ctx, m.Dir, "update-ref", ref, start, ""); err != nil {
+		return nil, false
+	}
+	admin, err := m.newTree(ctx, path, "ref: "+ref, start)
+	if err != nil {
+		git(ctx, m.Dir, "update-ref", "-d", ref, start)
+		return nil, false
+	}
+	return &Worktree{Path: path, Branch: branch, admin: admin, m: m}, true
+}
+
+// makeWorktree makes the worktree at path, where nothing is: on branch at
+// its tip when it exists, else on branch created from base.
+func (m *Mirror) makeWorktree(ctx context.Context, path, branch, base string) (*Worktree, bool, error) {
+	ref := "refs/heads/" + branch
+	start, exists, err := revParse(ctx, m.Dir, ref)
 	if err != nil {
 		return nil, false, err
 	}
-	created := false
-	if exists {
-		_, err = git(ctx, m.Dir, "worktree", "add", "--quiet", path, branch)
-	} else {
-		start, ok, rerr := revParse(ctx, m.Dir, base)
-		if rerr != nil {
-			return nil, false, rerr
-		}
-		if !ok {
+	if !exists {
+		var ok bool
+		if start, ok, err = revParse(ctx, m.Dir, base); err != nil {
+			return nil, false, err
+		} else if !ok {
 			return nil, false, fmt.Errorf("base %s: %w", base, agentorg.ErrNotFound)
 		}
-		// From the SHA, not the ref: no upstream tracking gets configured.
-		_, err = git(ctx, m.Dir, "worktree", "add", "--quiet", "-b", branch, path, start)
-		created = true
+		if _, err := git(ctx, m.Dir, "update-ref", ref, start, ""); err != nil {
+			return nil, false, err
+		}
 	}
+	admin, err := m.newTree(ctx, path, "ref: "+ref, start)
 	if err != nil {
+		if !exists {
+			git(ctx, m.Dir, "update-ref", "-d", ref, start)
+		}
 		return nil, false, err
 	}
-	return &Worktree{Path: path, Branch: branch, m: m}, created, nil
+	return &Worktree{Path: path, Branch: branch, admin: admin, m: m}, !exists, nil
 }
 
-// registration returns the registration directory (<mirror>/worktrees/<id>)
-// that path's .git file points to, if it points into this mirror.
-func (m *Mirror) registration(path string) (string, bool) {
-	data, err := os.ReadFile(filepath.Join(path, ".git"))
-	if err != nil {
-		return "", false
+// openLegacy repairs and migrates the legacy worktree at path, registered
+// at reg, which must be on ref; a half-made one is removed instead.
+func (m *Mirror) openLegacy(ctx context.Context, path, reg, ref string) error {
+	e, err := m.clearStale(ctx, path)
+	if err != nil || e == nil {
+		return err
 	}
-	gitdir, found := strings.CutPrefix(strings.TrimSpace(string(data)), "gitdir:")
-	gitdir = strings.TrimSpace(gitdir)
-	if !filepath.IsAbs(gitdir) {
-		gitdir = filepath.Join(path, gitdir)
+	if e.branch != ref {
+		what := "detached"
+		if e.branch != "" {
+			what = "on " + strings.TrimPrefix(e.branch, "refs/heads/")
+		}
+		return fmt.Errorf("worktree %s is %s, not on %s", path, what, strings.TrimPrefix(ref, "refs/heads/"))
 	}
-	inside := strings.HasPrefix(canonical(gitdir), canonical(filepath.Join(m.Dir, "worktrees"))+string(filepath.Separator))
-	return gitdir, found && inside
-}
-
-// settledWorktree reports, from files alone, whether path is a worktree of
-// this mirror whose `git worktree add` finished: its .git file points into the
-// mirror, and the registration exists and carries no lock (git leaves
-// "initializing" on a worktree whose add was interrupted). It returns the
-// registration directory.
-func (m *Mirror) settledWorktree(path string) (string, bool) {
-	admin, ok := m.registration(path)
-	if !ok {
-		return "", false
-	}
-	if _, err := os.Stat(filepath.Join(admin, "locked")); err == nil {
-		return "", false
-	}
-	if _, err := os.Stat(admin); err != nil {
-		return "", false
-	}
-	return admin, true
+	return m.migrate(path, reg)
 }
 
 // exactCommit resolves sha to a commit of the mirror, refusing an abbreviated
@@ -478,111 +497,11 @@ func (m *Mirror) exactCommit(ctx context.Context, sha string) (string, error) {
 	return commit, nil
 }
 
-// addDetached makes dir a detached worktree at commit with `git worktree
-// add`, replacing whatever a crash left there: the slow path, for when the
-// quick one failed.
-func (m *Mirror) addDetached(ctx context.Context, dir, commit string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.dropWorktree(ctx, dir); err != nil {
-		return err
-	}
-	if _, err := git(ctx, m.Dir, "worktree", "add", "--quiet", "--detach", dir, commit); err != nil {
-		return err
-	}
-	head, err := git(ctx, dir, "rev-parse", "--verify", "HEAD")
-	if err == nil && strings.TrimSpace(head) != commit {
-		err = fmt.Errorf("checkout %s: HEAD is %s", commit, strings.TrimSpace(head))
-	}
-	if err != nil {
-		m.dropWorktree(context.WithoutCancel(ctx), dir)
-		return err
-	}
-	return nil
-}
-
-// quickDetached registers dir as a detached worktree at commit in the
-// layout git itself uses (gitrepository-layout(5): worktrees/<id>/gitdir,
-// commondir, HEAD; dir/.git pointing back), then populates it and its index
-// with a single `git read-tree`. It returns the registration's directory.
-// The registration is locked while it is being made, as `git worktree add`
-// does, so that a prune elsewhere leaves it alone.
-func (m *Mirror) quickDetached(ctx context.Context, dir, commit string) (string, error) {
-	return m.quickWorktree(ctx, dir, commit, commit)
-}
-
-// quickWorktree is quickDetached with HEAD given: a SHA for a detached
-// worktree, or "ref: refs/heads/<branch>" for one on a branch (which must
-// already point at commit).
-func (m *Mirror) quickWorktree(ctx context.Context, dir, head, commit string) (string, error) {
-	admin := filepath.Join(m.Dir, "worktrees", filepath.Base(dir))
-	if err := os.MkdirAll(filepath.Dir(admin), 0o755); err != nil {
-		return "", err
-	}
-	// The registration is written aside and renamed into place whole: git
-	// reads every registration on each fetch and push, and one without its
-	// commondir yet fails them ("failed to read worktrees/<id>/commondir").
-	tmp, err := os.MkdirTemp(m.Dir, ".new-worktree-")
-	if err != nil {
-		return "", err
-	}
-	files := []struct{ name, body string }{
-		{"locked", "initializing"},
-		{"gitdir", filepath.Join(dir, ".git") + "\n"},
-		{"commondir", "../..\n"},
-		{"HEAD", head + "\n"},
-	}
-	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(tmp, f.name), []byte(f.body), 0o644); err != nil {
-			forceRemoveAll(tmp)
-			return "", err
-		}
-	}
-	if err := os.Rename(tmp, admin); err != nil {
-		forceRemoveAll(tmp)
-		return "", err // the name is taken: the slow path copes
-	}
-	fail := func(err error) (string, error) {
-		forceRemoveAll(dir)
-		m.removeRegistration(admin)
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fail(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ".git"), []byte("gitdir: "+admin+"\n"), 0o644); err != nil {
-		return fail(err)
-	}
-	if _, err := git(ctx, dir, "read-tree", "--reset", "-u", commit); err != nil {
-		return fail(err)
-	}
-	if err := os.Remove(filepath.Join(admin, "locked")); err != nil {
-		return fail(err)
-	}
-	return admin, nil
-}
-
-// removeRegistration deletes a worktree's registration directory, renamed
-// out of worktrees/ first so that git, which reads them all, never sees one
-// half deleted.
-func (m *Mirror) removeRegistration(admin string) error {
-	gone, err := os.MkdirTemp(m.Dir, ".old-worktree-")
-	if err == nil {
-		target := filepath.Join(gone, "x")
-		if err = os.Rename(admin, target); err == nil {
-			return forceRemoveAll(gone)
-		}
-		os.Remove(gone)
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return forceRemoveAll(admin)
-}
-
-// RemoveLeftovers deletes the registrations a crash left half made or half
-// deleted beside worktrees/. Call it only when nothing else uses the mirror.
-func (m *Mirror) RemoveLeftovers() error {
+// RemoveLeftovers deletes what a crash left in the mirror: git directories
+// half made or half deleted beside agentorg-trees/, those whose work tree
+// is gone, and legacy worktree registrations whose worktree is gone. Call
+// it only when nothing else uses the mirror.
+func (m *Mirror) RemoveLeftovers(ctx context.Context) error {
 	var errs []error
 	for _, pattern := range []string{".new-worktree-*", ".old-worktree-*"} {
 		found, _ := filepath.Glob(filepath.Join(m.Dir, pattern))
@@ -590,6 +509,7 @@ func (m *Mirror) RemoveLeftovers() error {
 			errs = append(errs, forceRemoveAll(p))
 		}
 	}
+	errs = append(errs, m.removeOrphanTrees(), m.removeLegacyRegistrations(ctx))
 	return errors.Join(errs...)
 }
 
@@ -607,157 +527,37 @@ func (m *Mirror) DeleteBranch(ctx context.Context, branch string) error {
 }
 
 // RemoveWorktree deletes the worktree at path (after a merge, when its
-// branch is done with). A missing worktree is not an error.
+// branch is done with), and its git directory. A missing worktree is not
+// an error.
 func (m *Mirror) RemoveWorktree(ctx context.Context, path string) error {
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return err
 	}
+	admin, st := m.treeOf(path)
+	if st == treeSettled || st == treeHalf {
+		return m.removeTree(ctx, path, admin)
+	}
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	admin, _ := m.settledWorktree(path)
-	return m.removeTree(ctx, path, admin)
+	return m.removeTree(ctx, path, "")
 }
 
-// removeTree deletes the worktree at dir. When its registration admin is
-// known (a settled worktree, one the quick path made) that is two
-// directories to delete by hand; otherwise, or if that fails, git repairs.
+// removeTree deletes the work tree dir and its git directory admin (the
+// directory first: a git directory left without its tree is swept by
+// RemoveLeftovers). Without admin, dir is a legacy worktree or a leftover,
+// for git or removeLeftover to remove.
 func (m *Mirror) removeTree(ctx context.Context, dir, admin string) error {
 	if admin != "" {
 		m.mu.RLock()
-		err := errors.Join(forceRemoveAll(dir), m.removeRegistration(admin))
-		m.mu.RUnlock()
-		if err == nil {
-			return nil
+		defer m.mu.RUnlock()
+		if err := forceRemoveAll(dir); err != nil {
+			return err
 		}
+		return m.removeRegistration(admin)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.dropWorktree(ctx, dir)
-}
-
-// dropWorktree removes the worktree at dir, registered or left behind.
-func (m *Mirror) dropWorktree(ctx context.Context, dir string) error {
-	e, err := m.clearStale(ctx, dir)
-	if err != nil {
-		return err
-	}
-	if e != nil {
-		git(ctx, m.Dir, "worktree", "unlock", dir)
-		if _, err := git(ctx, m.Dir, "worktree", "remove", "--force", "--force", dir); err != nil {
-			// Read-only trees defeat git's removal; do it by hand.
-			if rerr := forceRemoveAll(dir); rerr != nil {
-				return fmt.Errorf("%w; %v", err, rerr)
-			}
-			if _, err := git(ctx, m.Dir, "worktree", "prune"); err != nil {
-				return err
-			}
-		}
-	}
-	return m.removeLeftover(dir)
-}
-
-// clearStale prunes registrations whose directory is gone and removes a
-// half-initialised one at path (git locks a worktree "initializing" until
-// `worktree add` finishes, so a crash leaves it locked). It returns the live
-// registration at path, if any.
-func (m *Mirror) clearStale(ctx context.Context, path string) (*wtEntry, error) {
-	if _, err := git(ctx, m.Dir, "worktree", "prune"); err != nil {
-		return nil, err
-	}
-	wts, err := listWorktrees(ctx, m.Dir)
-	if err != nil {
-		return nil, err
-	}
-	want := canonical(path)
-	for _, e := range wts {
-		if e.bare || canonical(e.path) != want {
-			continue
-		}
-		_, statErr := os.Stat(filepath.Join(path, ".git"))
-		if !e.prunable && !(e.locked && e.lockReason == "initializing") && statErr == nil {
-			return &e, nil
-		}
-		git(ctx, m.Dir, "worktree", "unlock", path)
-		if err := m.removeLeftover(path); err != nil {
-			return nil, err
-		}
-		if _, err := git(ctx, m.Dir, "worktree", "prune"); err != nil {
-			return nil, err
-		}
-		return nil, nil
-	}
-	return nil, nil
-}
-
-// removeLeftover deletes path if it is empty or a worktree directory of this
-// mirror whose registration is gone; anything else is refused.
-func (m *Mirror) removeLeftover(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s exists and is not a directory", path)
-	}
-	entries, err := os.ReadDir(path)
-	if err != nil {
-		return err
-	}
-	if len(entries) == 0 {
-		return os.Remove(path)
-	}
-	if _, ok := m.registration(path); ok {
-		return forceRemoveAll(path)
-	}
-	return fmt.Errorf("%s exists and is not a worktree of %s; refusing to remove it", path, m.Dir)
-}
-
-// wtEntry is one record of `git worktree list --porcelain`.
-type wtEntry struct {
-	path, head, branch string
-	bare, locked       bool
-	prunable           bool
-	lockReason         string
-}
-
-func listWorktrees(ctx context.Context, dir string) ([]wtEntry, error) {
-	out, err := git(ctx, dir, "worktree", "list", "--porcelain", "-z")
-	if err != nil {
-		return nil, err
-	}
-	var list []wtEntry
-	var cur *wtEntry
-	for _, f := range strings.Split(out, "\x00") {
-		if f == "" {
-			cur = nil
-			continue
-		}
-		key, val, _ := strings.Cut(f, " ")
-		if key == "worktree" {
-			list = append(list, wtEntry{path: val})
-			cur = &list[len(list)-1]
-			continue
-		}
-		if cur == nil {
-			continue
-		}
-		switch key {
-		case "HEAD":
-			cur.head = val
-		case "branch":
-			cur.branch = val
-		case "bare":
-			cur.bare = true
-		case "locked":
-			cur.locked, cur.lockReason = true, val
-		case "prunable":
-			cur.prunable = true
-		}
-	}
-	return list, nil
 }

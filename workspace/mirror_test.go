@@ -257,9 +257,10 @@ func TestFetchOnlyTheNamedBranches(t *testing.T) {
 	}
 }
 
-// A slot is a worktree git itself recognises: listed, detached at the
-// commit, clean, and gone from the list once removed.
-func TestLeaseIsARealDetachedWorktree(t *testing.T) {
+// A slot is a checkout git itself recognises, a repository of its own
+// (not a worktree registered in the mirror), detached at the commit and
+// clean; its git directory and the engine's go once it is removed.
+func TestLeaseIsARealDetachedCheckout(t *testing.T) {
 	f := newFixture(t)
 	m := f.mirror(t)
 	pool := filepath.Join(f.root, "checkouts", "slots")
@@ -267,30 +268,35 @@ func TestLeaseIsARealDetachedWorktree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list := g(t, m.Dir, "worktree", "list", "--porcelain")
-	if !strings.Contains(list, "worktree "+dir+"\nHEAD "+f.base+"\ndetached") {
-		t.Fatalf("not listed as a detached worktree at %s:\n%s", f.base, list)
+	if fi, err := os.Lstat(filepath.Join(dir, ".git")); err != nil || !fi.IsDir() {
+		t.Fatalf("%s/.git is not a directory: %v", dir, err)
 	}
-	if strings.Contains(list, "locked") {
-		t.Fatalf("left locked:\n%s", list)
+	if got := g(t, dir, "rev-parse", "--absolute-git-dir"); got != filepath.Join(dir, ".git") {
+		t.Fatalf("git in the slot uses %s", got)
+	}
+	if got := g(t, dir, "rev-parse", "HEAD"); got != f.base {
+		t.Fatalf("HEAD %s", got)
+	}
+	if sym, err := git(ctx, dir, "symbolic-ref", "-q", "HEAD"); exitCode(err) != 1 {
+		t.Fatalf("HEAD not detached: %q %v", sym, err)
 	}
 	if st := g(t, dir, "status", "--porcelain", "--untracked-files=all"); st != "" {
 		t.Fatalf("not clean: %q", st)
 	}
-	// git's own prune keeps a live registration, leased or idle.
-	g(t, m.Dir, "worktree", "prune")
-	if got := g(t, dir, "rev-parse", "HEAD"); got != f.base {
-		t.Fatalf("HEAD %s after prune", got)
+	if list := g(t, m.Dir, "worktree", "list", "--porcelain"); strings.Contains(list, dir) {
+		t.Fatalf("registered as a worktree of the mirror:\n%s", list)
+	}
+	if got := trees(t, m)[dir]; got != f.base {
+		t.Fatalf("the engine's git directory has HEAD %q, want %s", got, f.base)
 	}
 	if err := release(); err != nil {
 		t.Fatal(err)
 	}
-	g(t, m.Dir, "worktree", "prune")
 	if err := m.RemoveIdleSlots(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	if list := g(t, m.Dir, "worktree", "list"); strings.Contains(list, dir) {
-		t.Fatalf("still listed after removal:\n%s", list)
+	if _, ok := trees(t, m)[dir]; ok {
+		t.Fatal("the engine's git directory is still there after removal")
 	}
 }
 
@@ -302,8 +308,8 @@ func TestRemoveWorktreeKeepsTheBranch(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("worktree: created=%v err=%v", created, err)
 	}
-	if list := g(t, m.Dir, "worktree", "list", "--porcelain"); !strings.Contains(list, "worktree "+path+"\nHEAD "+f.base+"\nbranch refs/heads/agentorg/issue-3") {
-		t.Fatalf("not registered on its branch:\n%s", list)
+	if got := trees(t, m)[path]; got != "ref: refs/heads/agentorg/issue-3" {
+		t.Fatalf("the engine's git directory has HEAD %q", got)
 	}
 	writeFile(t, filepath.Join(path, "x.txt"), "x\n")
 	sha, _, err := w.CommitAll(ctx, "x", tester)
@@ -316,8 +322,8 @@ func TestRemoveWorktreeKeepsTheBranch(t *testing.T) {
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatal("worktree directory still there")
 	}
-	if list := g(t, m.Dir, "worktree", "list"); strings.Contains(list, path) {
-		t.Fatalf("still registered:\n%s", list)
+	if _, ok := trees(t, m)[path]; ok {
+		t.Fatal("the engine's git directory is still there")
 	}
 	if head, err := m.BranchHead(ctx, "agentorg/issue-3"); err != nil || head != sha {
 		t.Fatalf("branch lost: %q, %v", head, err)
@@ -374,7 +380,7 @@ func TestRegistrationsLeaveNothingBeside(t *testing.T) {
 	for _, p := range []string{".new-worktree-1", ".old-worktree-2/x"} {
 		writeFile(t, filepath.Join(m.Dir, p, "HEAD"), "crashed\n")
 	}
-	if err := m.RemoveLeftovers(); err != nil {
+	if err := m.RemoveLeftovers(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(m.Dir, ".*-worktree-*")); len(left) != 0 {

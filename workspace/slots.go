@@ -19,8 +19,11 @@ import (
 // many as runs usually overlap; a burst beyond it is deleted on release.
 const maxIdleSlots = 8
 
-// A pool of slots: detached worktrees of the mirror that runs lease one at a
-// time, each brought to the commit asked for. Reusing them instead of
+// A pool of slots: detached work trees of the mirror (see tree.go) that runs
+// lease one at a time, each brought to the commit asked for. The agents and
+// checks that run there see a repository of the slot's own in .git, made
+// anew at every lease: nothing one run writes there reaches the mirror or
+// the next run. Reusing them instead of
 // creating and deleting a checkout per run matters on ext4, where the cost
 // of every new inode grows with the inodes freed in the last minutes.
 type slotPool struct {
@@ -31,7 +34,7 @@ type slotPool struct {
 
 type slot struct {
 	dir   string
-	admin string      // its registration, <mirror>/worktrees/<id>
+	admin string      // the engine's git directory for it, <mirror>/agentorg-trees/<id>
 	mode  fs.FileMode // of the directories git makes in it: 0777 less the umask, and a setgid bit they inherit
 }
 
@@ -183,29 +186,23 @@ func (p *slotPool) reserve(poolDir string) (string, error) {
 	}
 }
 
-// fillSlot checks commit out in the empty directory dir: the quick path
-// (registration by hand, one read-tree), else `git worktree add`.
+// fillSlot checks commit out in the empty directory dir (a git directory
+// made by hand, one read-tree).
 func (m *Mirror) fillSlot(ctx context.Context, dir, commit string) (*slot, error) {
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.RLock()
-	admin, err := m.quickDetached(ctx, dir, commit)
+	admin, err := m.newTree(ctx, dir, commit, commit)
 	m.mu.RUnlock()
 	if err != nil {
-		if err := m.addDetached(ctx, dir, commit); err != nil {
-			return nil, err
-		}
-		var ok bool
-		if admin, ok = m.settledWorktree(dir); !ok {
-			return nil, fmt.Errorf("checkout slot %s: git made no registration of it", dir)
-		}
+		return nil, err
 	}
 	return &slot{dir: dir, admin: admin, mode: fi.Mode() &^ fs.ModeType}, nil
 }
 
-// adminKeep is what a detached worktree's registration holds when it is
+// adminKeep is what a detached tree's git directory holds when it is
 // fresh. Anything else there (a lock, MERGE_HEAD, a rebase, reflogs,
 // per-worktree refs or config, sparse-checkout patterns) is the last
 // lease's and goes.
@@ -216,14 +213,6 @@ var adminKeep = map[string]bool{"gitdir": true, "commondir": true, "HEAD": true,
 // untracked or ignored, modes as git makes them. Whatever it cannot make so
 // is an error, and the caller gives up the slot.
 func (m *Mirror) refresh(ctx context.Context, s *slot, commit string) error {
-	// The .git file is the one thing of the slot git trusts blindly; one
-	// pointing anywhere else is not ours to repair.
-	if fi, err := os.Lstat(filepath.Join(s.dir, ".git")); err != nil || !fi.Mode().IsRegular() {
-		return fmt.Errorf("checkout slot %s: .git is not the file it was", s.dir)
-	}
-	if b, err := os.ReadFile(filepath.Join(s.dir, ".git")); err != nil || canonical(string(bytes.TrimSpace(bytes.TrimPrefix(b, []byte("gitdir:"))))) != canonical(s.admin) {
-		return fmt.Errorf("checkout slot %s: .git does not point at %s", s.dir, s.admin)
-	}
 	entries, err := os.ReadDir(s.admin)
 	if err != nil {
 		return err
@@ -253,14 +242,19 @@ func (m *Mirror) refresh(ctx context.Context, s *slot, commit string) error {
 	// stat data (modified, deleted, replaced by a directory) and deletes
 	// those commit no longer tracks. core.splitIndex off: the index must be
 	// one file for tidy to read.
-	if _, err := git(ctx, s.dir, "-c", "index.version=2", "-c", "core.splitIndex=false", "read-tree", "--reset", "-u", commit); err != nil {
+	if _, err := treeGit(ctx, s.admin, s.dir, defaultIdentity, "-c", "index.version=2", "-c", "core.splitIndex=false", "read-tree", "--reset", "-u", commit); err != nil {
 		return err
 	}
 	tracked, err := readIndex(index, hashLen)
 	if err != nil {
 		return fmt.Errorf("checkout slot %s: %w", s.dir, err)
 	}
-	return tidy(s, tracked)
+	if err := tidy(s, tracked); err != nil {
+		return err
+	}
+	// The last run's repository goes whole: the next run's git must not
+	// read its config, hooks or refs.
+	return m.publish(s.dir, s.admin, true)
 }
 
 // writeHead detaches the registration's HEAD at commit, written aside and

@@ -54,6 +54,9 @@ func snapshot(t *testing.T, dir string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
+		if rel == ".git" && d.IsDir() {
+			return fs.SkipDir
+		}
 		if rel == "." || rel == ".git" {
 			return nil
 		}
@@ -138,12 +141,12 @@ func sameAsFresh(t *testing.T, m *Mirror, dir, sha string) {
 	if gv, wv := indexWithoutStat(gitView(t, dir)), indexWithoutStat(gitView(t, ref)); gv != wv {
 		t.Errorf("git sees\n%s\nwant\n%s", gv, wv)
 	}
-	if list := g(t, m.Dir, "worktree", "list", "--porcelain"); !strings.Contains(list, "worktree "+dir+"\nHEAD "+sha+"\ndetached\n") {
-		t.Errorf("not listed as detached at %s:\n%s", sha, list)
+	if !m.ownedTree(dir) {
+		t.Errorf("%s/.git does not borrow the mirror's objects", dir)
 	}
-	admin, ok := m.registration(dir)
-	if !ok {
-		t.Fatalf("%s has no registration in the mirror", dir)
+	admin, st := m.treeOf(dir)
+	if st != treeSettled {
+		t.Fatalf("%s has no git directory of the engine's (%v)", dir, st)
 	}
 	entries, _ := os.ReadDir(admin)
 	for _, e := range entries {
@@ -280,8 +283,22 @@ func TestLeaseIsAsCleanAsAFreshCheckout(t *testing.T) {
 			writeFile(t, p, "DIRC\x00\x00\x00\x02garbage")
 		}, reused},
 		{"a .git file pointing elsewhere", func(t *testing.T, dir string) {
+			os.RemoveAll(filepath.Join(dir, ".git"))
 			writeFile(t, filepath.Join(dir, ".git"), "gitdir: "+filepath.Join(outside, "nowhere")+"\n")
-		}, replaced},
+		}, reused},
+		{"a .git symlink out of the slot", func(t *testing.T, dir string) {
+			os.RemoveAll(filepath.Join(dir, ".git"))
+			if err := os.Symlink(outside, filepath.Join(dir, ".git")); err != nil {
+				t.Fatal(err)
+			}
+		}, reused},
+		{"config, a hook and refs planted in the slot's repository", func(t *testing.T, dir string) {
+			g(t, dir, "config", "core.fsmonitor", "touch "+filepath.Join(outside, "fsmonitor-ran"))
+			g(t, dir, "config", "core.worktree", outside)
+			writeFile(t, filepath.Join(dir, ".git", "hooks", "post-checkout"), "#!/bin/sh\ntouch "+filepath.Join(outside, "hook-ran")+"\n")
+			os.Chmod(filepath.Join(dir, ".git", "hooks", "post-checkout"), 0o755)
+			writeFile(t, filepath.Join(dir, ".git", "refs", "heads", "planted"), f.base+"\n")
+		}, reused},
 		{"the whole slot deleted", func(t *testing.T, dir string) {
 			os.RemoveAll(dir)
 		}, replaced},
@@ -316,8 +333,8 @@ func TestLeaseIsAsCleanAsAFreshCheckout(t *testing.T) {
 					if _, err := os.Lstat(dir); !os.IsNotExist(err) {
 						t.Errorf("the slot given up is still there: %v", err)
 					}
-					if list := g(t, m.Dir, "worktree", "list"); strings.Contains(list, dir+" ") {
-						t.Errorf("the slot given up is still registered:\n%s", list)
+					if _, ok := trees(t, m)[dir]; ok {
+						t.Errorf("the slot given up still has its git directory")
 					}
 				}
 				sameAsFresh(t, m, dir2, target.sha)
@@ -395,8 +412,8 @@ func TestConcurrentLeasesNeverShareASlot(t *testing.T) {
 		entries, _ := os.ReadDir(pool)
 		t.Errorf("the pool directory is still there, with %v", entries)
 	}
-	if list := g(t, m.Dir, "worktree", "list", "--porcelain"); strings.Contains(list, pool) {
-		t.Errorf("slots still registered:\n%s", list)
+	if left := trees(t, m); len(left) != 0 {
+		t.Errorf("slots still have git directories: %v", left)
 	}
 }
 
@@ -424,8 +441,7 @@ func TestIdleSlotsAreBounded(t *testing.T) {
 	if entries, _ := os.ReadDir(pool); len(entries) != maxIdleSlots {
 		t.Fatalf("%d slots idle, want %d", len(entries), maxIdleSlots)
 	}
-	wts := strings.Count(g(t, m.Dir, "worktree", "list", "--porcelain"), "worktree "+pool)
-	if wts != maxIdleSlots {
+	if wts := len(trees(t, m)); wts != maxIdleSlots {
 		t.Fatalf("%d slots registered, want %d", wts, maxIdleSlots)
 	}
 }
@@ -460,6 +476,13 @@ func TestSlotsOfACrashAreNeverLeasedAndAreSwept(t *testing.T) {
 	writeFile(t, filepath.Join(admin, "commondir"), "../..\n")
 	writeFile(t, filepath.Join(admin, "HEAD"), f.base+"\n")
 	writeFile(t, filepath.Join(pool, "slot-locked", ".git"), "gitdir: "+admin+"\n")
+	// The same, of the current layout: the engine's git directory locked.
+	writeFile(t, filepath.Join(pool, "slot-new", "README"), "half\n")
+	admin = filepath.Join(crashed.Dir, treesDir, "slot-new")
+	writeFile(t, filepath.Join(admin, "locked"), "initializing")
+	writeFile(t, filepath.Join(admin, "gitdir"), filepath.Join(pool, "slot-new", ".git")+"\n")
+	writeFile(t, filepath.Join(admin, "commondir"), "../..\n")
+	writeFile(t, filepath.Join(admin, "HEAD"), f.base+"\n")
 
 	m := f.mirror(t) // the restarted process
 	dir, release, err := m.Lease(ctx, pool, f.base)
@@ -479,9 +502,11 @@ func TestSlotsOfACrashAreNeverLeasedAndAreSwept(t *testing.T) {
 	if got := readFile(t, filepath.Join(dir, "README")); got != "hello\n" {
 		t.Fatalf("the live lease was disturbed: README %q", got)
 	}
-	list := g(t, m.Dir, "worktree", "list", "--porcelain")
-	if strings.Count(list, "worktree "+pool) != 1 {
-		t.Fatalf("registrations left:\n%s", list)
+	if list := g(t, m.Dir, "worktree", "list", "--porcelain"); strings.Contains(list, pool) {
+		t.Fatalf("legacy registrations left:\n%s", list)
+	}
+	if left := trees(t, m); len(left) != 1 || left[dir] == "" {
+		t.Fatalf("git directories left for %v, want only the live lease's", left)
 	}
 	// The live lease goes back to the pool and is leased again.
 	if err := release(); err != nil {

@@ -10,19 +10,37 @@ import (
 	"strings"
 )
 
-// Worktree is a worktree of the mirror where one branch is worked on.
+// Worktree is where one branch is worked on: a work tree the agent edits,
+// with its own repository in .git for the agent's git, and the engine's
+// git directory in the mirror (see tree.go) through which agentorg reads,
+// commits and merges, never through the agent's repository.
 type Worktree struct {
 	Path, Branch string
 
-	m *Mirror
+	admin string // the engine's git directory
+	m     *Mirror
 }
+
+// git runs one git command on the worktree through the engine's git
+// directory.
+func (w *Worktree) git(ctx context.Context, args ...string) (string, error) {
+	return treeGit(ctx, w.admin, w.Path, defaultIdentity, args...)
+}
+
+// gitAs is git as who.
+func (w *Worktree) gitAs(ctx context.Context, who Identity, args ...string) (string, error) {
+	return treeGit(ctx, w.admin, w.Path, who, args...)
+}
+
+// publish shows the engine's state to the agent's repository.
+func (w *Worktree) publish() error { return w.m.publish(w.Path, w.admin, false) }
 
 // Head returns the SHA HEAD points to.
 func (w *Worktree) Head(ctx context.Context) (string, error) {
 	if _, sha, ok := w.headFromFiles(); ok && sha != "" {
 		return sha, nil
 	}
-	out, err := git(ctx, w.Path, "rev-parse", "--verify", "HEAD")
+	out, err := w.git(ctx, "rev-parse", "--verify", "HEAD")
 	if err != nil {
 		return "", err
 	}
@@ -32,7 +50,7 @@ func (w *Worktree) Head(ctx context.Context) (string, error) {
 // Status lists the paths that are modified, staged, deleted or untracked
 // (ignored files are not listed), sorted. A rename lists both names.
 func (w *Worktree) Status(ctx context.Context) ([]string, error) {
-	out, err := git(ctx, w.Path, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+	out, err := w.git(ctx, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=all")
 	if err != nil {
 		return nil, err
 	}
@@ -60,57 +78,68 @@ func (w *Worktree) Status(ctx context.Context) ([]string, error) {
 	return paths, nil
 }
 
-// CommitAll stages everything the agent changed (git add -A, so ignored files
-// never enter) and commits it as who if anything is staged. It returns HEAD,
-// and changed=false when there was nothing to commit.
+// CommitAll stages everything in the worktree (git add -A, so ignored
+// files never enter) and commits it as who with msg if anything is staged,
+// on the engine's branch. The agent's own commits are not looked at: the
+// commit holds the tree the agent left, on the commit the engine made
+// before, so whatever the agent committed in its repository reaches the
+// branch only folded into this one commit, with agentorg's identity and
+// message. A merge the engine started (StartMerge) is recorded with the
+// target as second parent, unless the agent gave it up (mergeAbandoned).
+// It returns HEAD, and changed=false when there was nothing to commit.
 func (w *Worktree) CommitAll(ctx context.Context, msg string, who Identity) (sha string, changed bool, err error) {
 	if strings.TrimSpace(msg) == "" {
 		return "", false, errors.New("commit: empty message")
 	}
-	// An agent that switched branches must not have its commit land
-	// somewhere nobody looks.
 	if err := w.onBranch(ctx); err != nil {
 		return "", false, err
 	}
-	if _, err := git(ctx, w.Path, "add", "-A"); err != nil {
+	head, err := w.Head(ctx)
+	if err != nil {
 		return "", false, err
 	}
-	_, err = git(ctx, w.Path, "diff-index", "--cached", "--quiet", "HEAD", "--")
+	merging := w.merging()
+	if merging && mergeAbandoned(w.Path, head) {
+		// As when the merge was aborted in a shared repository: the files
+		// are committed as they are, without the target as a parent.
+		if _, err := w.git(ctx, "merge", "--quit"); err != nil {
+			return "", false, err
+		}
+		merging = false
+	}
+	if _, err := w.git(ctx, "add", "-A"); err != nil {
+		return "", false, err
+	}
+	_, err = w.git(ctx, "diff-index", "--cached", "--quiet", "HEAD", "--")
 	staged := exitCode(err) == 1 // 1 means staged changes
 	if err != nil && !staged {
 		return "", false, err
 	}
-	// A merge in progress (StartMerge) is committed even if its tree is HEAD's.
-	if !staged && !w.merging(ctx) {
-		sha, err := w.Head(ctx)
-		return sha, false, err
+	// A merge in progress is committed even if its tree is HEAD's.
+	if staged || merging {
+		if _, err := w.gitAs(ctx, who, "commit", "--quiet", "--no-verify", "-m", msg); err != nil {
+			return "", false, err
+		}
+		if head, err = w.Head(ctx); err != nil {
+			return "", false, err
+		}
 	}
-	if _, err := gitWith(ctx, w.Path, who, nil, "commit", "--quiet", "--no-verify", "-m", msg); err != nil {
-		return "", false, err
-	}
-	sha, err = w.Head(ctx)
-	return sha, err == nil, err
+	return head, staged || merging, w.publish()
 }
 
-// merging reports a merge in progress (StartMerge, then the agent).
-func (w *Worktree) merging(ctx context.Context) bool {
-	_, ok, err := revParse(ctx, w.Path, "MERGE_HEAD")
-	return err == nil && ok
+// merging reports a merge in progress in the engine's git directory
+// (StartMerge, then the agent).
+func (w *Worktree) merging() bool {
+	b, err := os.ReadFile(filepath.Join(w.admin, "MERGE_HEAD"))
+	return err == nil && len(strings.TrimSpace(string(b))) > 0
 }
 
-// headFromFiles reads the worktree's HEAD as git stores it, in its
-// registration in the mirror: the branch ref it names ("" when detached)
-// and the commit ("" on an unborn branch). ok is false when the files
-// cannot answer for sure; the caller then asks git.
+// headFromFiles reads the worktree's HEAD as git stores it, in the
+// engine's git directory: the branch ref it names ("" when detached) and
+// the commit ("" on an unborn branch). ok is false when the files cannot
+// answer for sure; the caller then asks git.
 func (w *Worktree) headFromFiles() (ref, sha string, ok bool) {
-	if w.m == nil {
-		return "", "", false
-	}
-	admin, ok := w.m.registration(w.Path)
-	if !ok {
-		return "", "", false
-	}
-	b, err := os.ReadFile(filepath.Join(admin, "HEAD"))
+	b, err := os.ReadFile(filepath.Join(w.admin, "HEAD"))
 	if err != nil {
 		return "", "", false
 	}
@@ -138,7 +167,7 @@ func (w *Worktree) onBranch(ctx context.Context) error {
 		out = ref
 	} else {
 		var err error
-		out, err = git(ctx, w.Path, "symbolic-ref", "--quiet", "HEAD")
+		out, err = w.git(ctx, "symbolic-ref", "--quiet", "HEAD")
 		if err != nil && exitCode(err) != 1 {
 			return err
 		}
@@ -153,53 +182,41 @@ func (w *Worktree) onBranch(ctx context.Context) error {
 }
 
 // Reset puts the worktree back on its branch at sha, discarding changes and
-// untracked files (ignored files stay: caches, build outputs). It is for
-// recovery, when nothing else runs in the worktree: it also clears a stale
-// index lock and an abandoned rebase a killed agent may have left.
+// untracked files (ignored files stay: caches, build outputs), and the
+// agent's repository back to that. It is for recovery, when nothing else
+// runs in the worktree: it also clears a stale index lock and an abandoned
+// rebase a killed engine may have left.
 func (w *Worktree) Reset(ctx context.Context, sha string) error {
-	commit, ok, err := revParse(ctx, w.Path, sha)
+	commit, ok, err := revParse(ctx, w.m.Dir, sha)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return fmt.Errorf("reset %s: no such commit", sha)
 	}
-	if p, err := w.gitPath(ctx, "index.lock"); err == nil {
-		os.Remove(p)
-	}
+	os.Remove(filepath.Join(w.admin, "index.lock"))
 	for _, dir := range []string{"rebase-merge", "rebase-apply"} {
-		if p, err := w.gitPath(ctx, dir); err == nil {
-			if _, err := os.Stat(p); err == nil {
-				if _, err := git(ctx, w.Path, "rebase", "--quit"); err != nil {
-					return err
-				}
-				break
+		if _, err := os.Stat(filepath.Join(w.admin, dir)); err == nil {
+			if _, err := w.git(ctx, "rebase", "--quit"); err != nil {
+				return err
 			}
+			break
 		}
 	}
 	// Point HEAD at the branch first so that reset moves the branch, even
-	// if the agent detached HEAD or switched away.
-	if _, err := git(ctx, w.Path, "symbolic-ref", "HEAD", "refs/heads/"+w.Branch); err != nil {
+	// if something detached HEAD or switched away.
+	if _, err := w.git(ctx, "symbolic-ref", "HEAD", "refs/heads/"+w.Branch); err != nil {
 		return err
 	}
-	if _, err := git(ctx, w.Path, "reset", "--hard", "--quiet", commit); err != nil {
+	if _, err := w.git(ctx, "reset", "--hard", "--quiet", commit); err != nil {
 		return err
 	}
-	// -ff also removes untracked nested repositories; no -x keeps ignored files.
-	_, err = git(ctx, w.Path, "clean", "-ffdq")
-	return err
-}
-
-func (w *Worktree) gitPath(ctx context.Context, name string) (string, error) {
-	out, err := git(ctx, w.Path, "rev-parse", "--git-path", name)
-	if err != nil {
-		return "", err
+	// -ff also removes untracked nested repositories; no -x keeps ignored
+	// files. The agent's .git is git's own name: clean leaves it.
+	if _, err = w.git(ctx, "clean", "-ffdq"); err != nil {
+		return err
 	}
-	p := strings.TrimSpace(out)
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(w.Path, p)
-	}
-	return p, nil
+	return w.publish()
 }
 
 // BringIn brings target (a commit or ref the mirror has) into the worktree's
@@ -220,19 +237,21 @@ func (w *Worktree) BringIn(ctx context.Context, target string, merge bool, who I
 		args = []string{"merge", "--quiet", "--no-edit", "--no-ff", "-m", "Bring in " + target, target}
 		undo = []string{"merge", "--abort"}
 	}
-	if _, err := gitWith(ctx, w.Path, who, nil, args...); err != nil {
+	if _, err := w.gitAs(ctx, who, args...); err != nil {
 		conflicts, cerr := w.unmerged(ctx)
 		if cerr != nil || len(conflicts) == 0 {
-			_, _ = git(ctx, w.Path, undo...)
+			_, _ = w.git(ctx, undo...)
 			return "", nil, err
 		}
-		if _, aerr := git(ctx, w.Path, undo...); aerr != nil {
+		if _, aerr := w.git(ctx, undo...); aerr != nil {
 			return "", nil, aerr
 		}
 		return "", conflicts, nil
 	}
-	sha, err = w.Head(ctx)
-	return sha, nil, err
+	if sha, err = w.Head(ctx); err != nil {
+		return "", nil, err
+	}
+	return sha, nil, w.publish()
 }
 
 // StartMerge merges target into the worktree without committing and leaves
@@ -242,10 +261,13 @@ func (w *Worktree) StartMerge(ctx context.Context, target string, who Identity) 
 	if err := plainArg("revision", target); err != nil {
 		return nil, err
 	}
-	if w.merging(ctx) { // started before a crash
+	if w.merging() { // started before a crash
+		if err := w.publish(); err != nil {
+			return nil, err
+		}
 		return w.unmerged(ctx)
 	}
-	if _, err := gitWith(ctx, w.Path, who, nil, "merge", "--quiet", "--no-ff", "--no-commit", target); err != nil {
+	if _, err := w.gitAs(ctx, who, "merge", "--quiet", "--no-ff", "--no-commit", target); err != nil {
 		conflicts, cerr := w.unmerged(ctx)
 		if cerr != nil {
 			return nil, cerr
@@ -253,13 +275,13 @@ func (w *Worktree) StartMerge(ctx context.Context, target string, who Identity) 
 		if len(conflicts) == 0 {
 			return nil, err
 		}
-		return conflicts, nil
+		return conflicts, w.publish()
 	}
-	return nil, nil
+	return nil, w.publish()
 }
 
 func (w *Worktree) unmerged(ctx context.Context) ([]string, error) {
-	out, err := git(ctx, w.Path, "diff", "--name-only", "-z", "--diff-filter=U")
+	out, err := w.git(ctx, "diff", "--name-only", "-z", "--diff-filter=U")
 	if err != nil {
 		return nil, err
 	}

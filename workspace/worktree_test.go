@@ -100,9 +100,9 @@ func TestWorktreeSurvivesCrashLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A crash inside `git worktree add`: git's "initializing" lock is left
-	// on the registration and the checkout is incomplete.
-	g(t, m.Dir, "worktree", "lock", "--reason", "initializing", path)
+	// A crash while the tree was being made: its git directory is left
+	// locked and the checkout is incomplete.
+	writeFile(t, filepath.Join(w.admin, "locked"), "initializing")
 	os.Remove(filepath.Join(path, "a.txt"))
 	w, created, err := m.Worktree(ctx, path, "agentorg/issue-8", mainBase)
 	if err != nil {
@@ -115,15 +115,14 @@ func TestWorktreeSurvivesCrashLeftovers(t *testing.T) {
 		t.Fatalf("head %s, want %s", head, tip)
 	}
 	if readFile(t, filepath.Join(path, "a.txt")) != "a\n" {
-		t.Fatal("half-initialised worktree was reused as is")
+		t.Fatal("half-made worktree was reused as is")
 	}
-	if list := g(t, m.Dir, "worktree", "list", "--porcelain"); strings.Contains(list, "locked") {
-		t.Fatalf("still locked:\n%s", list)
+	if _, err := os.Stat(filepath.Join(w.admin, "locked")); !os.IsNotExist(err) {
+		t.Fatalf("still locked: %v", err)
 	}
 
-	// The registration is gone but the directory was left behind.
-	admin := strings.TrimSpace(g(t, path, "rev-parse", "--absolute-git-dir"))
-	if err := os.RemoveAll(admin); err != nil {
+	// The git directory is gone but the directory was left behind.
+	if err := os.RemoveAll(w.admin); err != nil {
 		t.Fatal(err)
 	}
 	w, _, err = m.Worktree(ctx, path, "agentorg/issue-8", mainBase)
@@ -135,6 +134,20 @@ func TestWorktreeSurvivesCrashLeftovers(t *testing.T) {
 	}
 	if st, err := w.Status(ctx); err != nil || len(st) != 0 {
 		t.Fatalf("status %q, %v", st, err)
+	}
+
+	// A crash left a git directory whose tree is gone, and one half made
+	// beside agentorg-trees/: swept at the next start.
+	writeFile(t, filepath.Join(m.Dir, treesDir, "issue-99", "gitdir"), filepath.Join(f.root, "wt", "issue-99", ".git")+"\n")
+	writeFile(t, filepath.Join(m.Dir, ".new-worktree-1", "HEAD"), f.base+"\n")
+	if err := m.RemoveLeftovers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := trees(t, m); len(got) != 1 || got[path] == "" {
+		t.Fatalf("git directories left: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(m.Dir, ".new-worktree-1")); !os.IsNotExist(err) {
+		t.Fatalf("half-made git directory left: %v", err)
 	}
 }
 
@@ -217,15 +230,23 @@ func TestCommitAllIgnoresIgnoredAndReportsClean(t *testing.T) {
 		t.Fatalf("status after commit %q", st)
 	}
 
-	// A commit must land on the issue branch, not wherever the agent went.
+	// Wherever the agent's own repository went, the commit lands on the
+	// issue branch, and the agent's repository is brought back to it.
 	g(t, w.Path, "checkout", "--quiet", "--detach")
-	writeFile(t, filepath.Join(w.Path, "stray.txt"), "x\n")
-	if _, _, err := w.CommitAll(ctx, "stray", tester); err == nil {
-		t.Fatal("committed on a detached HEAD")
-	}
 	g(t, w.Path, "checkout", "--quiet", "-b", "elsewhere")
-	if _, _, err := w.CommitAll(ctx, "stray", tester); err == nil || !strings.Contains(err.Error(), "refs/heads/elsewhere") {
-		t.Fatalf("committed on another branch: %v", err)
+	writeFile(t, filepath.Join(w.Path, "stray.txt"), "x\n")
+	stray, changed, err := w.CommitAll(ctx, "stray", tester)
+	if err != nil || !changed {
+		t.Fatalf("CommitAll: %v changed=%v", err, changed)
+	}
+	if bh, _ := m.BranchHead(ctx, "agentorg/issue-3"); bh != stray || g(t, w.Path, "rev-parse", stray+"^") != sha {
+		t.Fatalf("branch at %s, want %s on %s", bh, stray, sha)
+	}
+	if got := g(t, w.Path, "symbolic-ref", "HEAD"); got != "refs/heads/agentorg/issue-3" {
+		t.Fatalf("the agent's repository is on %s", got)
+	}
+	if st := g(t, w.Path, "status", "--porcelain"); st != "" {
+		t.Fatalf("the agent's repository is not clean: %q", st)
 	}
 }
 
@@ -250,8 +271,9 @@ func TestResetDiscardsChangesKeepsIgnored(t *testing.T) {
 	writeFile(t, filepath.Join(w.Path, "ignored", "cache"), "c\n")
 	// The agent wandered off its branch and left git's index locked.
 	g(t, w.Path, "checkout", "--quiet", "--detach")
-	admin := g(t, w.Path, "rev-parse", "--absolute-git-dir")
-	writeFile(t, filepath.Join(admin, "index.lock"), "")
+	writeFile(t, filepath.Join(w.Path, ".git", "index.lock"), "")
+	// And a killed engine left its own index locked.
+	writeFile(t, filepath.Join(w.admin, "index.lock"), "")
 
 	if err := w.Reset(ctx, sha); err != nil {
 		t.Fatal(err)
