@@ -25,8 +25,8 @@ steps:
           ln -s /etc/passwd passwd-link
           ln -s ../../secret up-link
           ln -s calc.go in-link
-          git update-index --add --cacheinfo 160000,$(git rev-parse HEAD),sub
-          mkdir sub
+          git init -q sub
+          git -C sub -c user.name=a -c user.email=a@b commit -q --allow-empty -m nested
           printf '[submodule "sub"]\n\tpath = sub\n\turl = https://example.com/x.git\n' > .gitmodules
           mkdir -p .github/workflows
           printf 'on: push\n' > .github/workflows/x.yml

@@ -61,8 +61,8 @@ dead claims and finishes every issue exactly once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if poll < time.Second || poll > 24*time.Hour {
-				return fmt.Errorf("--poll %s is out of bounds: between 1s and 24h (the engine reads the tracker every poll; webhooks make it look sooner)", poll)
+			if poll < 100*time.Millisecond || poll > 24*time.Hour {
+				return fmt.Errorf("--poll %s is out of bounds: between 100ms and 24h (the engine reads the tracker every poll; webhooks make it look sooner)", poll)
 			}
 			logLine, err := eventLogger(cmd.ErrOrStderr(), logFormat)
 			if err != nil {
