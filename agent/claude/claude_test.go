@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli"
 	"github.com/agentorg/agentorg/agent/cli/fakecli"
 )
 
@@ -234,9 +235,9 @@ func TestVeryLongLinesAreDroppedNotBuffered(t *testing.T) {
 	long := result(`"result":"Created hello.txt."`, `"result":"`+strings.Repeat("y", 2000)+`"`)
 	f = newFake(t, fakecli.JSONL(lInit, lText, long))
 	task, _ = fakecli.Task(t, f.Env)
-	a := New(Config{Binary: f.Bin})
-	a.maxLine = 1024
-	res, err = a.Start(context.Background(), task)
+	tl := tool(Config{Binary: f.Bin})
+	tl.MaxLine = 1024
+	res, err = cli.New(tl).Start(context.Background(), task)
 	fakecli.WantAgentErr(t, err, "no result line (1 stdout lines over 1024 bytes were dropped)")
 	if res.Summary != "Created hello.txt." {
 		t.Errorf("the last assistant text is lost: %+v", res)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli"
 	"github.com/agentorg/agentorg/agent/cli/fakecli"
 )
 
@@ -225,9 +226,9 @@ func TestVeryLongLinesAreDroppedNotBuffered(t *testing.T) {
 	long := `{"type":"turn.completed","usage":{"input_tokens":1,"cached_input_tokens":0,"output_tokens":1},"pad":"` + strings.Repeat("p", 2000) + `"}`
 	f = newFake(t, fakecli.JSONL(lThread, lTurn, lMsg2, long))
 	task, _ = fakecli.Task(t, f.Env)
-	a := New(Config{Binary: f.Bin})
-	a.maxLine = 1024
-	_, err = a.Start(context.Background(), task)
+	tl := tool(Config{Binary: f.Bin})
+	tl.MaxLine = 1024
+	_, err = cli.New(tl).Start(context.Background(), task)
 	fakecli.WantAgentErr(t, err, "no turn.completed event (1 stdout lines over 1024 bytes were dropped)")
 }
 

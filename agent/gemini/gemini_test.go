@@ -236,7 +236,7 @@ func TestMalformedLinesAreSkipped(t *testing.T) {
 
 func TestVeryLongOutput(t *testing.T) {
 	a, task, _ := fakeAgent(t, "long", Config{})
-	a.maxLine = 2 << 20 // the 9 MB line is dropped, the 1 MB message kept
+	a = withMaxLine(a, 2<<20) // the 9 MB line is dropped, the 1 MB message kept
 	var seen fakecli.Counter
 	task.Transcript = &seen
 	res, err := a.Start(context.Background(), task)
@@ -255,14 +255,14 @@ func TestOverlongLinesAreDropped(t *testing.T) {
 	// The result line fits in 1 KiB; the 1 MB message and the 9 MB line do
 	// not, and are dropped without failing the run.
 	a, task, _ := fakeAgent(t, "long", Config{})
-	a.maxLine = 1024
+	a = withMaxLine(a, 1024)
 	res, err := a.Start(context.Background(), task)
 	if err != nil || res.Summary != "" || res.Usage.OutputTokens != 102 {
 		t.Fatalf("got %+v, %v", res, err)
 	}
 	// Dropped lines are counted in the error when the final state is lost.
 	a, task, _ = fakeAgent(t, "no-result", Config{})
-	a.maxLine = 10
+	a = withMaxLine(a, 10)
 	_, err = a.Start(context.Background(), task)
 	fakecli.WantAgentErr(t, err, "no result line (3 stdout lines over 10 bytes were dropped)")
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"fmt"
+	"github.com/agentorg/agentorg/agent/cli"
 	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"os"
 	"strings"
@@ -115,4 +116,11 @@ func fakeMain(mode string) int {
 		return 2
 	}
 	return 0
+}
+
+// withMaxLine is a with a smaller limit on the stdout lines it parses.
+func withMaxLine(a *Agent, n int) *Agent {
+	tl := a.Tool()
+	tl.MaxLine = n
+	return cli.New(tl)
 }

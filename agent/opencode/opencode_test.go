@@ -198,7 +198,7 @@ func TestMalformedLinesAreSkipped(t *testing.T) {
 
 func TestVeryLongOutput(t *testing.T) {
 	a, task, _ := fakeAgent(t, "long", Config{})
-	a.maxLine = 2 << 20
+	a = withMaxLine(a, 2<<20)
 	var seen fakecli.Counter
 	task.Transcript = &seen
 	res, err := a.Start(context.Background(), task)
@@ -212,7 +212,7 @@ func TestVeryLongOutput(t *testing.T) {
 		t.Errorf("transcript got %d bytes", seen.N)
 	}
 	a, task, _ = fakeAgent(t, "success", Config{})
-	a.maxLine = 100 // every JSON line is longer
+	a = withMaxLine(a, 100) // every JSON line is longer
 	_, err = a.Start(context.Background(), task)
 	fakecli.WantAgentErr(t, err, "no step_finish line (8 stdout lines over 100 bytes were dropped)")
 }
