@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"fmt"
+	"github.com/agentorg/agentorg/agent/agenttest"
 	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"os"
 	"strings"
@@ -17,7 +18,10 @@ import (
 // console's plain output, wrapped at 80 columns.
 const fakeEnv = "AGENTORG_FAKE_AIDER"
 
-func TestMain(m *testing.M) { fakecli.Main(m, fakeEnv, fakeMain) }
+func TestMain(m *testing.M) {
+	agenttest.ActAs(format{})
+	fakecli.Main(m, fakeEnv, fakeMain)
+}
 
 func fakeMain(mode string) int {
 	fakecli.Record(false)

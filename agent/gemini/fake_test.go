@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"fmt"
+	"github.com/agentorg/agentorg/agent/agenttest"
 	"github.com/agentorg/agentorg/agent/cli"
 	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"os"
@@ -17,7 +18,10 @@ import (
 // CLI against a scripted model server).
 const fakeEnv = "AGENTORG_FAKE_GEMINI"
 
-func TestMain(m *testing.M) { fakecli.Main(m, fakeEnv, fakeMain) }
+func TestMain(m *testing.M) {
+	agenttest.ActAs(format{})
+	fakecli.Main(m, fakeEnv, fakeMain)
+}
 
 func fakeMain(mode string) int {
 	// Record what the adapter passed, in the working directory.
