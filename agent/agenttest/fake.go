@@ -224,6 +224,8 @@ func (r *fakeRig) Last(t *testing.T) Seen {
 		History: rec.History, Usage: rec.Usage, Ran: true}
 }
 
+func (r *fakeRig) Home() string { return "" }
+
 func (r *fakeRig) Patience() time.Duration {
 	if r.Fake.Patience > 0 {
 		return r.Fake.Patience

@@ -14,8 +14,9 @@ import (
 	"github.com/agentorg/agentorg/modelserver"
 )
 
-// perRequest is the usage the model server reports on every answer.
-var perRequest = modelserver.Usage{InputTokens: 1200, CachedInputTokens: 200, OutputTokens: 34}
+// PerRequest is the usage the model server of a Real rig or Bench reports
+// on every answer.
+var PerRequest = modelserver.Usage{InputTokens: 1200, CachedInputTokens: 200, OutputTokens: 34}
 
 // Real is the rig of an adapter run with the real CLI against the scripted
 // model server, in a fresh git repository with a fresh home and an
@@ -38,35 +39,62 @@ type Real struct {
 }
 
 // Rig returns a fresh rig: a server, a repository and a home.
-func (c Real) Rig(t *testing.T) Rig {
+func (c Real) Rig(t *testing.T) Rig { return &realRig{Bench: c.Bench(t)} }
+
+// Bench is a real CLI set up for an adapter's own tests: the scripted
+// model server, a fresh git repository, and an environment built from
+// scratch around a fresh home.
+type Bench struct {
+	Real
+	Bin    string
+	Server *modelserver.Server
+	Dir    string
+	Env    []string
+}
+
+// Home is the CLI's home.
+func (b *Bench) Home() string {
+	home, _ := cli.Getenv(b.Env, "HOME")
+	return home
+}
+
+// Bench sets the CLI up with a server playing steps. It skips the test
+// when the CLI is not installed, and fails it under CI=true.
+func (c Real) Bench(t *testing.T, steps ...modelserver.Step) *Bench {
 	bin := clitest.Find(t, c.CLI)
-	srv := modelserver.New(modelserver.Script{Usage: perRequest})
+	srv := modelserver.New(modelserver.Script{Steps: steps, Usage: PerRequest})
 	t.Cleanup(srv.Close)
 	home := clitest.NewHome(t)
-	return &realRig{Real: c, bin: bin, srv: srv, dir: clitest.GitRepo(t),
-		env: home.Env(bin, c.Env(t, home, srv.URL())...)}
+	return &Bench{Real: c, Bin: bin, Server: srv, Dir: clitest.GitRepo(t),
+		Env: home.Env(bin, c.Env(t, home, srv.URL())...)}
+}
+
+// Agent is the adapter with c's settings, the CLI's binary and a three
+// minute bound unless c says otherwise.
+func (b *Bench) Agent(c cli.Config) agentorg.Agent {
+	if c.Binary == "" {
+		c.Binary = b.Bin
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 3 * time.Minute
+	}
+	return b.New(c, b.Server.URL())
+}
+
+// Task is a developer's task in the repository, with a transcript.
+func (b *Bench) Task(prompt string, access agentorg.Access) (agentorg.Task, *bytes.Buffer) {
+	var tr bytes.Buffer
+	return agentorg.Task{Role: "developer", Issue: 7, Attempt: 1, Dir: b.Dir, Prompt: prompt,
+		Access: access, Env: append([]string(nil), b.Env...), Transcript: &tr}, &tr
 }
 
 type realRig struct {
-	Real
-	bin, dir string
-	srv      *modelserver.Server
-	env      []string
+	*Bench
 	steps    []modelserver.Step
 	turn     Turn
 	marker   string // the current turn's, in its prompt
 	previous string // the turn's before
 	mark     int    // the server's requests before the current turn
-}
-
-func (r *realRig) Agent(c cli.Config) agentorg.Agent {
-	if c.Binary == "" {
-		c.Binary = r.bin
-	}
-	if c.Timeout == 0 {
-		c.Timeout = 3 * time.Minute
-	}
-	return r.New(c, r.srv.URL())
 }
 
 func (r *realRig) Task(t *testing.T, turn Turn) agentorg.Task {
@@ -88,22 +116,16 @@ func (r *realRig) Task(t *testing.T, turn Turn) agentorg.Task {
 		actions = append(actions, modelserver.Action{Text: turn.Summary})
 	}
 	r.steps = append(r.steps, modelserver.Step{Match: r.marker, Actions: actions})
-	r.srv.SetScript(modelserver.Script{Steps: r.steps, Usage: perRequest})
-	r.turn, r.mark = turn, len(r.srv.Requests())
-	return agentorg.Task{
-		Role: "developer", Issue: 7, Attempt: 1,
-		Dir:        r.dir,
-		Prompt:     "Issue #7: do as you are told (" + r.marker + ")",
-		Access:     agentorg.ReadWrite,
-		Env:        append([]string(nil), r.env...),
-		Transcript: &bytes.Buffer{},
-	}
+	r.Server.SetScript(modelserver.Script{Steps: r.steps, Usage: PerRequest})
+	r.turn, r.mark = turn, len(r.Server.Requests())
+	task, _ := r.Bench.Task("Issue #7: do as you are told ("+r.marker+")", agentorg.ReadWrite)
+	return task
 }
 
 // Last reads the run from the server's requests since the turn began: a
-// successful turn is charged perRequest for each request the CLI counts.
+// successful turn is charged PerRequest for each request the CLI counts.
 func (r *realRig) Last(t *testing.T) Seen {
-	reqs := r.srv.Requests()[r.mark:]
+	reqs := r.Server.Requests()[r.mark:]
 	seen := Seen{PricesItself: r.PricesItself, Ran: len(reqs) > 0}
 	counted := 0
 	for _, q := range reqs {
@@ -120,8 +142,8 @@ func (r *realRig) Last(t *testing.T) Seen {
 	}
 	if r.turn.Error == "" && !r.turn.Stall {
 		n := int64(counted)
-		seen.Usage = agentorg.Usage{InputTokens: n * perRequest.InputTokens,
-			CachedTokens: n * perRequest.CachedInputTokens, OutputTokens: n * perRequest.OutputTokens}
+		seen.Usage = agentorg.Usage{InputTokens: n * PerRequest.InputTokens,
+			CachedTokens: n * PerRequest.CachedInputTokens, OutputTokens: n * PerRequest.OutputTokens}
 	}
 	return seen
 }

@@ -24,15 +24,17 @@ func TestContract(t *testing.T) {
 	suite(agenttest.Fake{New: newAgent}.Rig).Run(t)
 }
 
-func TestContractReal(t *testing.T) {
-	suite(agenttest.Real{
-		CLI: "claude",
-		New: func(c cli.Config, _ string) agentorg.Agent { return newAgent(c) },
-		Env: func(_ *testing.T, _ clitest.Home, url string) []string {
-			return []string{"ANTHROPIC_BASE_URL=" + url, "ANTHROPIC_API_KEY=not-a-real-key",
-				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"}
-		},
-		Counts:       func(r modelserver.Request) bool { return r.API == "messages" },
-		PricesItself: true,
-	}.Rig).Run(t)
+func TestContractReal(t *testing.T) { suite(realCLI.Rig).Run(t) }
+
+// realCLI is Claude Code against the scripted model server, for the suite
+// and the package's own real tests.
+var realCLI = agenttest.Real{
+	CLI: "claude",
+	New: func(c cli.Config, _ string) agentorg.Agent { return newAgent(c) },
+	Env: func(_ *testing.T, _ clitest.Home, url string) []string {
+		return []string{"ANTHROPIC_BASE_URL=" + url, "ANTHROPIC_API_KEY=not-a-real-key",
+			"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1"}
+	},
+	Counts:       func(r modelserver.Request) bool { return r.API == "messages" },
+	PricesItself: true,
 }

@@ -21,16 +21,18 @@ func TestContract(t *testing.T) {
 	suite(agenttest.Fake{New: func(c cli.Config) agentorg.Agent { return New(c) }}.Rig).Run(t)
 }
 
-func TestContractReal(t *testing.T) {
-	suite(agenttest.Real{
-		CLI: "gemini",
-		New: func(c cli.Config, _ string) agentorg.Agent {
-			c.Model = "gemini-2.5-flash" // no router request
-			return New(c)
-		},
-		Env:    realEnv,
-		Counts: func(r modelserver.Request) bool { return r.API == "gemini" },
-	}.Rig).Run(t)
+func TestContractReal(t *testing.T) { suite(realCLI.Rig).Run(t) }
+
+// realCLI is the Gemini CLI against the scripted model server, for the
+// suite and the package's own real tests.
+var realCLI = agenttest.Real{
+	CLI: "gemini",
+	New: func(c cli.Config, _ string) agentorg.Agent {
+		c.Model = "gemini-2.5-flash" // no router request
+		return New(c)
+	},
+	Env:    realEnv,
+	Counts: func(r modelserver.Request) bool { return r.API == "gemini" },
 }
 
 // realEnv is what the package comment tells workflows to give the CLI:

@@ -24,17 +24,19 @@ func TestContract(t *testing.T) {
 	suite(agenttest.Fake{New: func(c cli.Config) agentorg.Agent { return New(c) }}.Rig).Run(t)
 }
 
-func TestContractReal(t *testing.T) {
-	suite(agenttest.Real{
-		CLI: "opencode",
-		New: func(c cli.Config, _ string) agentorg.Agent {
-			c.Model = "scripted/scripted-model"
-			return New(c)
-		},
-		Env: realEnv,
-		// The title request declares no tools and its usage is not counted.
-		Counts: func(r modelserver.Request) bool { return r.API == "chat" && bytes.Contains(r.Body, []byte(`"tools"`)) },
-	}.Rig).Run(t)
+func TestContractReal(t *testing.T) { suite(realCLI.Rig).Run(t) }
+
+// realCLI is OpenCode against the scripted model server, for the suite and
+// the package's own real tests.
+var realCLI = agenttest.Real{
+	CLI: "opencode",
+	New: func(c cli.Config, _ string) agentorg.Agent {
+		c.Model = "scripted/scripted-model"
+		return New(c)
+	},
+	Env: realEnv,
+	// The title request declares no tools and its usage is not counted.
+	Counts: func(r modelserver.Request) bool { return r.API == "chat" && bytes.Contains(r.Body, []byte(`"tools"`)) },
 }
 
 // realEnv puts the server in the home's global OpenCode config as a
