@@ -21,6 +21,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli"
+	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/agent/clitest"
 )
 
@@ -39,6 +40,9 @@ type Rig interface {
 	Last(t *testing.T) Seen
 	// Patience is a stall timeout the tool's start-up never trips.
 	Patience() time.Duration
+	// Home is the tool's own home, where it keeps its state; "" for a
+	// fake, whose home holds the fake's state.
+	Home() string
 }
 
 // Seen is a run as the tool saw it. Fields a rig cannot know are zero.
@@ -82,6 +86,7 @@ func (s Suite) Run(t *testing.T) {
 		fn   func(t *testing.T, s Suite, r Rig)
 	}{
 		{"StartThenResume", testStartThenResume},
+		{"ResumeInAnotherDirectory", testResumeElsewhere},
 		{"ErrorResult", testErrorResult},
 		{"NonZeroExit", testNonZeroExit},
 		{"MalformedLines", testMalformedLines},
@@ -144,19 +149,43 @@ func testStartThenResume(t *testing.T, _ Suite, r Rig) {
 		t.Errorf("resume cost %v for the same tokens as the start's %v: not this run's alone", second.Usage.CostUSD, first.Usage.CostUSD)
 	}
 	wantFile(t, filepath.Join(task.Dir, "hello.txt"), "hello again\n")
+	wantStateInStateDirs(t, r.Home(), a)
+}
+
+// testResumeElsewhere holds a tool that declares it can resume a session
+// from another directory (cli.Facts.ResumeInSameDir false) to it.
+func testResumeElsewhere(t *testing.T, _ Suite, r Rig) {
+	a := r.Agent(cli.Config{})
+	if f, ok := facts(a); !ok || f.ResumeInSameDir || r.Home() == "" {
+		t.Skip("a fake, or a tool that resumes only where the session began")
+	}
+	task := r.Task(t, Turn{Summary: "Started."})
+	first, err := a.Start(context.Background(), task)
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, transcript(task))
+	}
+	task = r.Task(t, Turn{Summary: "Resumed elsewhere."})
+	task.Dir = clitest.GitRepo(t)
+	second, err := a.Resume(context.Background(), first.SessionID, task)
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, transcript(task))
+	}
+	if second.SessionID != first.SessionID || second.Summary != "Resumed elsewhere." || !r.Last(t).History {
+		t.Fatalf("resume elsewhere: %+v (start %+v), history %v", second, first, r.Last(t).History)
+	}
 }
 
 func testErrorResult(t *testing.T, _ Suite, r Rig) {
 	task := r.Task(t, Turn{Error: "scripted refusal: context too long", Usage: usage1})
 	res, err := r.Agent(cli.Config{}).Start(context.Background(), task)
-	wantAgentErr(t, err, "scripted refusal: context too long")
+	fakecli.WantAgentErr(t, err, "scripted refusal: context too long")
 	wantReported(t, res, r.Last(t))
 }
 
 func testNonZeroExit(t *testing.T, _ Suite, r Rig) {
 	task := r.Task(t, Turn{Summary: "Done.", Usage: usage1, Exit: 3, Stderr: "early noise\nfatal: disk full\n"})
 	res, err := r.Agent(cli.Config{}).Start(context.Background(), task)
-	wantAgentErr(t, err, "exit status 3", "early noise\nfatal: disk full")
+	fakecli.WantAgentErr(t, err, "exit status 3", "early noise\nfatal: disk full")
 	wantReported(t, res, r.Last(t))
 }
 
@@ -180,7 +209,7 @@ func testHugeLines(t *testing.T, _ Suite, r Rig) {
 	// longer than bufio.Scanner's default buffer.
 	summary := strings.Repeat("z", 1_000_000)
 	task := r.Task(t, Turn{Summary: summary, Usage: usage1, Huge: 9_000_000})
-	var seen counter
+	var seen fakecli.Counter
 	task.Transcript = &seen
 	res, err := r.Agent(cli.Config{}).Start(context.Background(), task)
 	if err != nil {
@@ -190,8 +219,8 @@ func testHugeLines(t *testing.T, _ Suite, r Rig) {
 		t.Errorf("summary of %d bytes, want %d", len(res.Summary), len(summary))
 	}
 	wantReported(t, res, r.Last(t))
-	if seen.n < 10_000_000 {
-		t.Errorf("the transcript got %d bytes", seen.n)
+	if seen.N < 10_000_000 {
+		t.Errorf("the transcript got %d bytes", seen.N)
 	}
 }
 
@@ -202,7 +231,7 @@ func testStall(t *testing.T, _ Suite, r Rig) {
 	task.OnStart = func(id int) { pgid = id }
 	start := time.Now()
 	res, err := r.Agent(cli.Config{StallTimeout: time.Hour}).Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled: no output for "+r.Patience().String())
+	fakecli.WantAgentErr(t, err, "stalled: no output for "+r.Patience().String())
 	if d := time.Since(start); d > r.Patience()+time.Minute {
 		t.Errorf("the stall took %s to end", d)
 	}
@@ -216,7 +245,7 @@ func testStallAfterReporting(t *testing.T, _ Suite, r Rig) {
 	task := r.Task(t, Turn{Summary: "Done.", Usage: usage1, Linger: true})
 	task.StallTimeout = r.Patience()
 	res, err := r.Agent(cli.Config{}).Start(context.Background(), task)
-	wantAgentErr(t, err, "stalled")
+	fakecli.WantAgentErr(t, err, "stalled")
 	wantReported(t, res, r.Last(t))
 }
 
@@ -226,7 +255,7 @@ func testHardTimeout(t *testing.T, _ Suite, r Rig) {
 	task.OnStart = func(id int) { pgid = id }
 	d := r.Patience()
 	_, err := r.Agent(cli.Config{Timeout: d}).Start(context.Background(), task)
-	wantAgentErr(t, err, "timed out after "+d.String())
+	fakecli.WantAgentErr(t, err, "timed out after "+d.String())
 	wantGroupGone(t, pgid)
 }
 
@@ -350,17 +379,41 @@ func wantUsage(t *testing.T, what string, got agentorg.Usage, seen Seen) {
 	}
 }
 
-// wantAgentErr fails the test unless err wraps agentorg.ErrAgent and says
-// every one of substrs.
-func wantAgentErr(t *testing.T, err error, substrs ...string) {
-	t.Helper()
-	if !errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("error %v does not wrap ErrAgent", err)
+// facts are what the adapter declares of its tool, if it runs one.
+func facts(a agentorg.Agent) (cli.Facts, bool) {
+	tl, ok := a.(interface{ Tool() cli.Tool })
+	if !ok {
+		return cli.Facts{}, false
 	}
-	for _, s := range substrs {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not say %q", err, s)
+	return tl.Tool().Facts, true
+}
+
+// wantStateInStateDirs checks that every file the tool wrote under its
+// home is in a state directory its adapter declares (cli.Facts), which
+// the run confinement lets it write; the temporary directory aside.
+func wantStateInStateDirs(t *testing.T, home string, a agentorg.Agent) {
+	t.Helper()
+	f, ok := facts(a)
+	if home == "" || !ok {
+		return
+	}
+	declared := append([]string{"tmp"}, f.StateDirs...) // clitest's TMPDIR
+	var outside []string
+	err := filepath.WalkDir(home, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
+		rel, _ := filepath.Rel(home, p)
+		if !slices.ContainsFunc(declared, func(dir string) bool { return rel == dir || strings.HasPrefix(rel, dir+"/") }) {
+			outside = append(outside, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outside) > 0 {
+		t.Errorf("the tool wrote under its home outside the state dirs %q its adapter declares: %q", f.StateDirs, outside)
 	}
 }
 
@@ -390,8 +443,3 @@ func transcript(task agentorg.Task) string {
 	}
 	return ""
 }
-
-// counter is an io.Writer that only counts the bytes written to it.
-type counter struct{ n int64 }
-
-func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }

@@ -61,8 +61,10 @@ type Facts struct {
 	// ResumeInSameDir: the tool resumes a session only in the directory it
 	// began in, so callers keep one directory per session.
 	ResumeInSameDir bool
-	// StateDirs are the paths under HOME where the tool keeps its sessions,
-	// configuration and caches: what it writes outside the task directory.
+	// StateDirs are the paths under HOME (directories, or files) where the
+	// tool keeps its sessions, configuration and caches: all it writes
+	// outside the task directory and TMPDIR. The contract suite checks them
+	// against what the real CLI writes.
 	StateDirs []string
 }
 

@@ -101,7 +101,9 @@ func tool(c Config) cli.Tool {
 		Facts: cli.Facts{
 			Usage:           cli.PerRun,
 			ResumeInSameDir: true,
-			StateDirs:       []string{".local/share/opencode", ".config/opencode", ".cache/opencode", ".local/state/opencode"},
+			// The XDG defaults, and npm's cache: with a network, OpenCode
+			// installs its config directory's dependencies.
+			StateDirs: []string{".local/share/opencode", ".config/opencode", ".cache/opencode", ".local/state/opencode", ".npm"},
 		},
 	}
 }
