@@ -266,3 +266,26 @@ func RandomID(n int) string {
 	}
 	return fmt.Sprintf("%x", b)[:n]
 }
+
+// UUID is a random id shaped like a UUID, as most tools' session ids are.
+func UUID() string {
+	id := RandomID(32)
+	return id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
+}
+
+// ArgAfter is the argument after flag in args, "" when there is none: the
+// session a command line resumes, say.
+func ArgAfter(args []string, flag string) string {
+	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
+}
+
+// Stdin gives a Format the Prompt of a tool that reads it on stdin.
+type Stdin struct{}
+
+func (Stdin) Prompt(_ []string, stdin io.Reader) (string, error) {
+	b, err := io.ReadAll(stdin)
+	return string(b), err
+}

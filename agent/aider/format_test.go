@@ -19,13 +19,6 @@ import (
 // while stdout is the console's plain output.
 type format struct{}
 
-func arg(args []string, flag string) string {
-	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
-		return args[i+1]
-	}
-	return ""
-}
-
 // Resumed is the directory's conversation when aider restores it.
 func (f format) Resumed(args []string) string {
 	if slices.Contains(args, "--restore-chat-history") {
@@ -42,13 +35,13 @@ func (format) NewSession() string {
 }
 
 func (format) Prompt(args []string, _ io.Reader) (string, error) {
-	b, err := os.ReadFile(arg(args, "--message-file"))
+	b, err := os.ReadFile(agenttest.ArgAfter(args, "--message-file"))
 	return string(b), err
 }
 
 // logHistory appends to the chat history file.
 func logHistory(p *agenttest.Play, s string) {
-	f, err := os.OpenFile(arg(p.Args, "--chat-history-file"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(agenttest.ArgAfter(p.Args, "--chat-history-file"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		panic(err)
 	}

@@ -2,8 +2,6 @@ package codex
 
 import (
 	"fmt"
-	"io"
-	"slices"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/agenttest"
@@ -11,24 +9,11 @@ import (
 
 // format prints turns as `codex exec --json` of codex-cli 0.169.0 does,
 // for the contract suite's fake.
-type format struct{}
+type format struct{ agenttest.Stdin }
 
-func (format) Resumed(args []string) string {
-	if i := slices.Index(args, "resume"); i >= 0 && i+1 < len(args) {
-		return args[i+1]
-	}
-	return ""
-}
+func (format) Resumed(args []string) string { return agenttest.ArgAfter(args, "resume") }
 
-func (format) NewSession() string {
-	id := agenttest.RandomID(32)
-	return id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
-}
-
-func (format) Prompt(_ []string, stdin io.Reader) (string, error) {
-	b, err := io.ReadAll(stdin)
-	return string(b), err
-}
+func (format) NewSession() string { return agenttest.UUID() }
 
 func (format) Begin(p *agenttest.Play) {
 	fmt.Fprintf(p.Out, `{"type":"thread.started","thread_id":%q}`+"\n", p.Session)

@@ -2,7 +2,6 @@ package command
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/agentorg/agentorg"
@@ -11,16 +10,11 @@ import (
 
 // format plays turns as docs/agent-protocol.md says an agent prints them,
 // for the contract suite's fake.
-type format struct{}
+type format struct{ agenttest.Stdin }
 
 func (format) Resumed([]string) string { return os.Getenv(EnvSession) }
 
 func (format) NewSession() string { return "fake-" + agenttest.RandomID(16) }
-
-func (format) Prompt(_ []string, stdin io.Reader) (string, error) {
-	b, err := io.ReadAll(stdin)
-	return string(b), err
-}
 
 // Begin tells no session: the protocol gives it in the result line.
 func (format) Begin(p *agenttest.Play) {

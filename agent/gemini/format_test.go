@@ -2,8 +2,6 @@ package gemini
 
 import (
 	"fmt"
-	"io"
-	"slices"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/agenttest"
@@ -12,26 +10,13 @@ import (
 // format prints turns as gemini 0.61.0's stream-json output does (captured
 // from the real CLI against a scripted model server), for the contract
 // suite's fake.
-type format struct{}
+type format struct{ agenttest.Stdin }
 
 const ts = "2026-11-25T15:40:00.000Z"
 
-func (format) Resumed(args []string) string {
-	if i := slices.Index(args, "--resume"); i >= 0 && i+1 < len(args) {
-		return args[i+1]
-	}
-	return ""
-}
+func (format) Resumed(args []string) string { return agenttest.ArgAfter(args, "--resume") }
 
-func (format) NewSession() string {
-	id := agenttest.RandomID(32)
-	return id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
-}
-
-func (format) Prompt(_ []string, stdin io.Reader) (string, error) {
-	b, err := io.ReadAll(stdin)
-	return string(b), err
-}
+func (format) NewSession() string { return agenttest.UUID() }
 
 func (format) Begin(p *agenttest.Play) {
 	fmt.Fprintln(p.Out, agenttest.JSON(map[string]any{"type": "init", "timestamp": ts, "session_id": p.Session, "model": "auto"}))

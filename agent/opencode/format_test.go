@@ -2,8 +2,6 @@ package opencode
 
 import (
 	"fmt"
-	"io"
-	"slices"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/agenttest"
@@ -12,21 +10,11 @@ import (
 // format prints turns as opencode 1.18.33's `run --format json` output does
 // (captured from the real CLI against the scripted model server), for the
 // contract suite's fake.
-type format struct{}
+type format struct{ agenttest.Stdin }
 
-func (format) Resumed(args []string) string {
-	if i := slices.Index(args, "--session"); i >= 0 && i+1 < len(args) {
-		return args[i+1]
-	}
-	return ""
-}
+func (format) Resumed(args []string) string { return agenttest.ArgAfter(args, "--session") }
 
 func (format) NewSession() string { return "ses_" + agenttest.RandomID(26) }
-
-func (format) Prompt(_ []string, stdin io.Reader) (string, error) {
-	b, err := io.ReadAll(stdin)
-	return string(b), err
-}
 
 // line is one output line: every one carries the session.
 func line(p *agenttest.Play, typ string, fields map[string]any) {
