@@ -48,7 +48,7 @@ type Rig interface {
 // Seen is a run as the tool saw it. Fields a rig cannot know are zero.
 type Seen struct {
 	Argv []string // the arguments
-	Env  []string // the whole environment; nil when the rig cannot tell
+	Env  []string // the whole environment, when the turn asked (Turn.Record)
 	// Prompt is what the tool read that holds the prompt: exactly the
 	// prompt when PromptExact, else a text that holds it (a request).
 	Prompt      string
@@ -152,8 +152,8 @@ func testStartThenResume(t *testing.T, _ Suite, r Rig) {
 	wantStateInStateDirs(t, r.Home(), a)
 }
 
-// testResumeElsewhere holds a tool that declares it can resume a session
-// from another directory (cli.Facts.ResumeInSameDir false) to it.
+// testResumeElsewhere checks a tool that declares it can resume a session
+// from another directory (cli.Facts.ResumeInSameDir false) on its word.
 func testResumeElsewhere(t *testing.T, _ Suite, r Rig) {
 	a := r.Agent(cli.Config{})
 	if f, ok := facts(a); !ok || f.ResumeInSameDir || r.Home() == "" {

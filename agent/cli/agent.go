@@ -157,56 +157,14 @@ func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
 func (a *Agent) Locate(env []string) agentorg.Probe { return Locate(env, a.tool.Probe) }
 
 func (a *Agent) run(ctx context.Context, session string, resume bool, t agentorg.Task) (agentorg.Result, error) {
-	tl := a.tool
-	r, err := tl.prepare(session, resume, t)
+	spec, r, cleanup, err := a.tool.spec(ctx, session, resume, t)
 	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("%s agent: %w", tl.Name, err)
+		return agentorg.Result{}, fmt.Errorf("%s agent: %w", a.tool.Name, err)
 	}
-	env := t.Env
-	if tl.Env != nil {
-		add, err := tl.Env(r)
-		if err != nil {
-			return agentorg.Result{}, fmt.Errorf("%s agent: %w", tl.Name, err)
-		}
-		env = Setenv(env, add...)
-	}
-	bin, err := LookPath(tl.Config.Binary, t.Env)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("%s agent: %w", tl.Name, err)
-	}
-	if tl.Before != nil {
-		if err := tl.Before(ctx, r); err != nil {
-			return agentorg.Result{}, fmt.Errorf("%s agent: %w", tl.Name, err)
-		}
-	}
-	prompt := t.Prompt
-	if tl.Prompt != nil {
-		prompt = tl.Prompt(prompt)
-	}
-	var stdin io.Reader = strings.NewReader(prompt)
-	if tl.PromptFile {
-		path, cleanup, err := tempFile(prompt)
-		if err != nil {
-			return agentorg.Result{}, fmt.Errorf("%s agent: %w", tl.Name, err)
-		}
-		defer cleanup()
-		r.PromptFile, stdin = path, nil
-	}
-
-	p := tl.Parse(r)
-	o, err := Run(ctx, t, Spec{
-		Name:         tl.Name,
-		Tool:         tl.Name,
-		Argv:         append([]string{bin}, tl.Args(r)...),
-		Dir:          r.Dir,
-		Env:          env,
-		Stdin:        stdin,
-		Line:         p.Line,
-		MaxLine:      tl.MaxLine,
-		Timeout:      tl.Config.Timeout,
-		StallTimeout: tl.Config.StallTimeout,
-		TailOfBoth:   tl.TailOfBoth,
-	})
+	defer cleanup()
+	p := a.tool.Parse(r)
+	spec.Line = p.Line
+	o, err := Run(ctx, t, spec)
 	if err != nil {
 		return agentorg.Result{}, err
 	}
@@ -216,11 +174,60 @@ func (a *Agent) run(ctx context.Context, session string, resume bool, t agentorg
 	if res.SessionID == "" {
 		res.SessionID = session
 	}
-	res.Usage = tl.Usage.thisRun(res.Usage, t.SessionUsage)
+	res.Usage = a.tool.Usage.thisRun(res.Usage, t.SessionUsage)
 	if err := o.Stopped(); err != nil {
 		return res, err
 	}
 	return res, p.Check(o, &res)
+}
+
+// spec is how to run the tool for t, all but the parser; cleanup removes
+// what it made for the run.
+func (tl Tool) spec(ctx context.Context, session string, resume bool, t agentorg.Task) (s Spec, r Call, cleanup func(), err error) {
+	if r, err = tl.prepare(session, resume, t); err != nil {
+		return
+	}
+	env := t.Env
+	if tl.Env != nil {
+		add, err := tl.Env(r)
+		if err != nil {
+			return s, r, nil, err
+		}
+		env = Setenv(env, add...)
+	}
+	bin, err := LookPath(tl.Config.Binary, t.Env)
+	if err != nil {
+		return
+	}
+	if tl.Before != nil {
+		if err = tl.Before(ctx, r); err != nil {
+			return
+		}
+	}
+	prompt := t.Prompt
+	if tl.Prompt != nil {
+		prompt = tl.Prompt(prompt)
+	}
+	var stdin io.Reader = strings.NewReader(prompt)
+	cleanup = func() {}
+	if tl.PromptFile {
+		if r.PromptFile, cleanup, err = tempFile(prompt); err != nil {
+			return
+		}
+		stdin = nil
+	}
+	return Spec{
+		Name:         tl.Name,
+		Tool:         tl.Name,
+		Argv:         append([]string{bin}, tl.Args(r)...),
+		Dir:          r.Dir,
+		Env:          env,
+		Stdin:        stdin,
+		MaxLine:      tl.MaxLine,
+		Timeout:      tl.Config.Timeout,
+		StallTimeout: tl.Config.StallTimeout,
+		TailOfBoth:   tl.TailOfBoth,
+	}, r, cleanup, nil
 }
 
 // prepare checks the task before anything runs and describes the run.
