@@ -73,9 +73,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,19 +92,30 @@ const (
 type Config = cli.Config
 
 // Agent runs aider once per Start or Resume.
-type Agent struct {
-	cfg Config
-}
-
-var (
-	_ agentorg.Agent  = (*Agent)(nil)
-	_ agentorg.Prober = (*Agent)(nil)
-)
+type Agent = cli.Agent
 
 // New returns an agent running aider as c says.
-func New(c Config) *Agent {
-	c = c.WithDefaults("aider")
-	return &Agent{cfg: c}
+func New(c Config) *Agent { return cli.New(tool(c)) }
+
+func tool(c Config) cli.Tool {
+	return cli.Tool{
+		Name:        "aider",
+		Config:      c,
+		Args:        func(r cli.Call) []string { return argv(c, r) },
+		Prompt:      literalPrompt,
+		PromptFile:  true,
+		NeedsPrompt: true,
+		Session:     checkSession,
+		Before:      func(ctx context.Context, r cli.Call) error { return excludeFromCommits(ctx, r.Dir) },
+		Parse:       newParser,
+		Probe:       probeSpec,
+		Facts: cli.Facts{
+			Usage:           cli.PerRun,
+			ResumeInSameDir: true,
+			StateDirs:       []string{".aider"}, // from aider's source, unobserved
+		},
+		TailOfBoth: true, // aider prints its errors on stdout
+	}
 }
 
 // SessionID is the synthetic session id of the conversation kept in dir.
@@ -119,117 +128,40 @@ func SessionID(dir string) (string, error) {
 	return "aider-" + hex.EncodeToString(sum[:8]), nil
 }
 
-// Start begins a new conversation (the history file is appended to, not
-// replayed).
-func (a *Agent) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, error) {
-	return a.run(ctx, false, t)
-}
-
-// Resume continues the conversation kept in t.Dir; session must be the id
-// Start returned there.
-func (a *Agent) Resume(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
-	if t.Dir == "" {
-		return agentorg.Result{}, errors.New("aider agent: task has no directory")
-	}
-	want, err := SessionID(t.Dir)
+// checkSession accepts only the id of the conversation kept in the task's
+// directory: a resume replays that directory's chat history.
+func checkSession(session string, r cli.Call) error {
+	want, err := SessionID(r.Dir)
 	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("aider agent: %w", err)
+		return err
 	}
 	if session != want {
-		return agentorg.Result{}, fmt.Errorf("aider agent: session %q is not the conversation kept in %s (%s): aider resumes only from the chat history of the directory it ran in", session, t.Dir, want)
+		return fmt.Errorf("session %q is not the conversation kept in %s (%s): aider resumes only from the chat history of the directory it ran in", session, r.Task.Dir, want)
 	}
-	return a.run(ctx, true, t)
+	return nil
 }
 
-// argv is the command line for one run.
-func (a *Agent) argv(bin, dir, messageFile string, resume bool, access agentorg.Access) []string {
-	argv := []string{bin,
-		"--message-file", messageFile,
+// argv is the command line for one run, after the executable.
+func argv(c Config, r cli.Call) []string {
+	argv := []string{
+		"--message-file", r.PromptFile,
 		"--yes-always",
 		"--no-auto-commits", "--no-dirty-commits", "--no-gitignore",
 		"--no-pretty", "--no-fancy-input",
 		"--no-check-update", "--no-show-model-warnings", "--no-detect-urls", "--analytics-disable",
-		"--chat-history-file", filepath.Join(dir, ChatHistoryFile),
-		"--input-history-file", filepath.Join(dir, InputHistoryFile),
+		"--chat-history-file", filepath.Join(r.Dir, ChatHistoryFile),
+		"--input-history-file", filepath.Join(r.Dir, InputHistoryFile),
 	}
-	if access != agentorg.ReadWrite {
+	if r.Access != agentorg.ReadWrite {
 		argv = append(argv, "--chat-mode", "ask", "--no-suggest-shell-commands")
 	}
-	if resume {
+	if r.Session != "" {
 		argv = append(argv, "--restore-chat-history")
 	}
-	if a.cfg.Model != "" {
-		argv = append(argv, "--model", a.cfg.Model)
+	if c.Model != "" {
+		argv = append(argv, "--model", c.Model)
 	}
-	return append(argv, a.cfg.Args...)
-}
-
-func (a *Agent) run(ctx context.Context, resume bool, t agentorg.Task) (agentorg.Result, error) {
-	if t.Dir == "" {
-		return agentorg.Result{}, errors.New("aider agent: task has no directory")
-	}
-	if strings.TrimSpace(t.Prompt) == "" {
-		return agentorg.Result{}, errors.New("aider agent: empty prompt")
-	}
-	dir, err := filepath.Abs(t.Dir)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("aider agent: %w", err)
-	}
-	session, err := SessionID(dir)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("aider agent: %w", err)
-	}
-	access := t.Access
-	if access == "" {
-		access = agentorg.ReadOnly
-	}
-	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("aider agent: %w", err)
-	}
-	if err := excludeFromCommits(ctx, dir); err != nil {
-		return agentorg.Result{}, err
-	}
-	msgFile, err := writeMessageFile(literalPrompt(t.Prompt))
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("aider agent: %w", err)
-	}
-	defer os.Remove(msgFile)
-
-	// Usage and summary are read from what this run adds to the chat
-	// history file (see parse.go for why not from stdout).
-	history := filepath.Join(dir, ChatHistoryFile)
-	var offset int64
-	if fi, err := os.Stat(history); err == nil {
-		offset = fi.Size()
-	}
-
-	res, err := cli.Run(ctx, t, cli.Spec{
-		Name:         "aider",
-		Tool:         "aider",
-		Argv:         a.argv(bin, dir, msgFile, resume, access),
-		Dir:          dir,
-		Env:          t.Env,
-		Timeout:      a.cfg.Timeout,
-		StallTimeout: a.cfg.StallTimeout,
-		TailOfBoth:   true, // aider prints its errors on stdout
-	})
-	if err != nil {
-		return agentorg.Result{}, err
-	}
-	h := parseHistory(readFrom(history, offset))
-	out := agentorg.Result{SessionID: session, Usage: h.usage, Summary: h.reply}
-	if err := res.Stopped(); err != nil {
-		return out, err
-	}
-
-	switch {
-	case res.ExitCode != 0:
-		return out, res.Fail(res.ExitStatus())
-	case h.reports == 0:
-		return out, res.Fail("no usage report (\"Tokens: ...\"): no model reply completed (aider exits 0 when the model API fails)")
-	}
-	return out, nil
+	return append(argv, c.Args...)
 }
 
 // literalPrompt keeps a prompt that starts with "/" or "!" from being run as
@@ -242,23 +174,43 @@ func literalPrompt(p string) string {
 	return p
 }
 
-// writeMessageFile puts the prompt in a private temporary file, outside the
-// worktree so that it is neither edited nor committed.
-func writeMessageFile(prompt string) (string, error) {
-	f, err := os.CreateTemp("", "agentorg-aider-message-*.md")
-	if err != nil {
-		return "", err
+// parser reads what a run appended to the chat history file (see parse.go
+// for why not stdout, which only goes to the transcript).
+type parser struct {
+	run     cli.Call
+	history string // the chat history file
+	offset  int64  // its size before the run
+	h       *history
+}
+
+func newParser(r cli.Call) cli.Parser {
+	p := &parser{run: r, history: filepath.Join(r.Dir, ChatHistoryFile)}
+	if fi, err := os.Stat(p.history); err == nil {
+		p.offset = fi.Size()
 	}
-	if _, err := io.WriteString(f, prompt); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", err
+	return p
+}
+
+func (p *parser) Line([]byte) {}
+
+// Result is what this run logged: the model's last reply and the usage
+// reports, under the directory's synthetic session id.
+func (p *parser) Result() agentorg.Result {
+	h := parseHistory(readFrom(p.history, p.offset))
+	p.h = &h
+	id, _ := SessionID(p.run.Dir) // Dir is absolute: no error
+	return agentorg.Result{SessionID: id, Usage: h.usage, Summary: h.reply}
+}
+
+// Check fails a run that exited badly or logged no model reply.
+func (p *parser) Check(res *cli.Outcome, _ *agentorg.Result) error {
+	switch {
+	case res.ExitCode != 0:
+		return res.Fail(res.ExitStatus())
+	case p.h.reports == 0:
+		return res.Fail("no usage report (\"Tokens: ...\"): no model reply completed (aider exits 0 when the model API fails)")
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
+	return nil
 }
 
 // readFrom returns what was appended to path after offset; at most the last
@@ -287,23 +239,13 @@ var flagsUsed = []string{"--message-file", "--yes-always", "--auto-commits", "--
 	"--pretty", "--fancy-input", "--check-update", "--show-model-warnings", "--detect-urls", "--analytics-disable",
 	"--chat-history-file", "--input-history-file", "--restore-chat-history", "--chat-mode", "--suggest-shell-commands"}
 
-// Probe checks that aider is there and knows the flags used.
-func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
-	return cli.Probe(ctx, env, a.probeSpec())
-}
-
-// Locate finds the executable without running it (see cli.Locate).
-func (a *Agent) Locate(env []string) agentorg.Probe { return cli.Locate(env, a.probeSpec()) }
-
-func (a *Agent) probeSpec() cli.ProbeSpec {
-	return cli.ProbeSpec{
-		Binary:       a.cfg.Binary,
-		Help:         []string{"--help"},
-		HelpOnStderr: true,
-		Flags:        flagsUsed,
-		Version:      func(line string) string { return strings.TrimPrefix(line, "aider ") },
-		Lacks:        "aider %s does not support %s",
-		Install:      "install aider: python -m pip install aider-install && aider-install (see aider.chat)",
-		Upgrade:      "upgrade aider: aider --upgrade",
-	}
+// probeSpec checks that aider is there and knows the flags used.
+var probeSpec = cli.ProbeSpec{
+	Help:         []string{"--help"},
+	HelpOnStderr: true,
+	Flags:        flagsUsed,
+	Version:      func(line string) string { return strings.TrimPrefix(line, "aider ") },
+	Lacks:        "aider %s does not support %s",
+	Install:      "install aider: python -m pip install aider-install && aider-install (see aider.chat)",
+	Upgrade:      "upgrade aider: aider --upgrade",
 }

@@ -3,7 +3,6 @@ package aider
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +29,7 @@ func excludeFromCommits(ctx context.Context, dir string) error {
 	}
 	have, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("aider agent: %w", err)
+		return err
 	}
 	var add []string
 	for _, p := range excluded {
@@ -42,11 +41,11 @@ func excludeFromCommits(ctx context.Context, dir string) error {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("aider agent: %w", err)
+		return err
 	}
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("aider agent: %w", err)
+		return err
 	}
 	text := "# aider's own files (agentorg)\n" + strings.Join(add, "\n") + "\n"
 	if len(have) > 0 && !bytes.HasSuffix(have, []byte("\n")) {
@@ -54,7 +53,7 @@ func excludeFromCommits(ctx context.Context, dir string) error {
 	}
 	if _, err := f.WriteString(text); err != nil {
 		f.Close()
-		return fmt.Errorf("aider agent: %w", err)
+		return err
 	}
 	return f.Close()
 }

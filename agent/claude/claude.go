@@ -59,20 +59,13 @@
 package claude
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli"
 )
-
-// MaxLineBytes caps one stdout line kept for parsing. Longer lines still
-// reach the transcript but are dropped by the parser.
-const MaxLineBytes = 8 << 20
 
 // readOnlyDenied are the tools a read-only run does not get at all.
 const readOnlyDenied = "Write,Edit,NotebookEdit"
@@ -88,46 +81,30 @@ type Config struct {
 }
 
 // Agent runs `claude -p` once per Start or Resume.
-type Agent struct {
-	cfg     Config
-	maxLine int // MaxLineBytes; smaller in tests
-}
-
-var (
-	_ agentorg.Agent  = (*Agent)(nil)
-	_ agentorg.Prober = (*Agent)(nil)
-)
+type Agent = cli.Agent
 
 // New returns an agent that runs Claude Code as c says.
-func New(c Config) *Agent {
-	if c.Binary == "" {
-		c.Binary = "claude"
-	}
-	c.Args = append([]string(nil), c.Args...)
-	return &Agent{cfg: c, maxLine: MaxLineBytes}
-}
+func New(c Config) *Agent { return cli.New(tool(c)) }
 
-// Start begins a new session.
-func (a *Agent) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, error) {
-	return a.run(ctx, "", t)
-}
-
-// Resume continues session with a new prompt. If Claude Code reports a
-// different session id, that one is returned: the caller keeps the newest.
-func (a *Agent) Resume(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
-	if session == "" {
-		return agentorg.Result{}, errors.New("claude agent: resume needs a session id")
+func tool(c Config) cli.Tool {
+	return cli.Tool{
+		Name: "claude",
+		Config: cli.Config{Binary: c.Binary, Model: c.Model, Args: c.Args,
+			Timeout: c.Timeout, StallTimeout: c.StallTimeout},
+		Args:  func(r cli.Call) []string { return argv(c, r.Session, r.Access) },
+		Parse: func(r cli.Call) cli.Parser { return &parser{run: r} },
+		Probe: probeSpec,
+		Facts: cli.Facts{
+			Usage:     cli.CostSessionTotal,
+			StateDirs: []string{".claude", ".claude.json"},
+		},
 	}
-	if strings.HasPrefix(session, "-") || strings.ContainsAny(session, " \t\n") {
-		return agentorg.Result{}, fmt.Errorf("claude agent: invalid session id %q", session)
-	}
-	return a.run(ctx, session, t)
 }
 
 // argv is the command line for one run, without the executable. The
 // variadic --disallowedTools comes first, followed by a flag, so that it
 // cannot swallow the arguments after it.
-func (a *Agent) argv(session string, access agentorg.Access) []string {
+func argv(c Config, session string, access agentorg.Access) []string {
 	args := []string{"-p"}
 	if access == agentorg.ReadWrite {
 		args = append(args, "--permission-mode", "acceptEdits")
@@ -135,83 +112,44 @@ func (a *Agent) argv(session string, access agentorg.Access) []string {
 		args = append(args, "--disallowedTools", readOnlyDenied, "--permission-mode", "dontAsk")
 	}
 	args = append(args, "--output-format", "stream-json", "--verbose")
-	if a.cfg.Model != "" {
-		args = append(args, "--model", a.cfg.Model)
+	if c.Model != "" {
+		args = append(args, "--model", c.Model)
 	}
-	if a.cfg.MaxTurns > 0 {
-		args = append(args, "--max-turns", strconv.Itoa(a.cfg.MaxTurns))
+	if c.MaxTurns > 0 {
+		args = append(args, "--max-turns", strconv.Itoa(c.MaxTurns))
 	}
-	args = append(args, a.cfg.Args...)
+	args = append(args, c.Args...)
 	if session != "" {
 		args = append(args, "--resume", session)
 	}
 	return args
 }
 
-func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
-	// An empty Dir would run the agent in agentorg's own directory.
-	if t.Dir == "" {
-		return agentorg.Result{}, errors.New("claude agent: task has no directory")
-	}
-	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("claude agent: %w", err)
-	}
-
-	p := newParser()
-	res, err := cli.Run(ctx, t, cli.Spec{
-		Name:         "claude",
-		Tool:         "claude",
-		Argv:         append([]string{bin}, a.argv(session, t.Access)...),
-		Dir:          t.Dir,
-		Env:          t.Env,
-		Stdin:        strings.NewReader(t.Prompt),
-		Line:         p.handle,
-		MaxLine:      a.maxLine,
-		Timeout:      a.cfg.Timeout,
-		StallTimeout: a.cfg.StallTimeout,
-	})
-	if err != nil {
-		return agentorg.Result{}, err
-	}
-
-	out := agentorg.Result{SessionID: session, Summary: p.lastText}
-	if p.session != "" {
-		out.SessionID = p.session
-	}
+// Check tells a failed run from a good one by its result line.
+func (p *parser) Check(res *cli.Outcome, out *agentorg.Result) error {
 	r := p.result
-	if r != nil {
-		if r.Result != "" {
-			out.Summary = r.Result
-		}
-		out.Usage = r.usage(t.SessionUsage)
-	}
-	if err := res.Stopped(); err != nil {
-		return out, err
-	}
-
 	switch {
 	case r != nil && r.failed():
 		msg := r.message()
 		if res.ExitCode != 0 {
 			msg = fmt.Sprintf("%s (exit status %d)", msg, res.ExitCode)
 		}
-		return out, res.Fail(msg)
+		return res.Fail(msg)
 	case res.ExitCode != 0:
-		return out, res.Fail(res.ExitStatus())
+		return res.Fail(res.ExitStatus())
 	case r == nil:
-		return out, res.Fail("no result line" + res.DroppedNote())
+		return res.Fail("no result line" + res.DroppedNote())
 	case out.SessionID == "":
-		return out, res.FailNoTail("result line has no session_id")
-	case t.Access == agentorg.ReadWrite && r.deniedWrites():
+		return res.FailNoTail("result line has no session_id")
+	case p.run.Access == agentorg.ReadWrite && r.deniedWrites():
 		// Claude Code ends such a run "success" with exit 0: a read-write
 		// run whose writes were refused has not done its job.
-		return out, res.FailNoTail("permission denied for " + r.deniedTools())
+		return res.FailNoTail("permission denied for " + r.deniedTools())
 	}
 	// A read-only run's summary may be the answer itself (the PM's plan):
 	// denials there are by design and not worth a note.
-	if t.Access == agentorg.ReadWrite && len(r.Denials) > 0 {
+	if p.run.Access == agentorg.ReadWrite && len(r.Denials) > 0 {
 		out.Summary += "\n\n(Claude Code denied: " + r.deniedTools() + ")"
 	}
-	return out, nil
+	return nil
 }

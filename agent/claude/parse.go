@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // line is the part of a stream-json line this package reads: system/init
@@ -61,15 +62,15 @@ func (r *resultLine) message() string {
 	return "error result: " + strings.Join(parts, ": ")
 }
 
-// usage is this run's usage: token counts are per process, the cost is the
-// session's running total.
-func (r *resultLine) usage(before agentorg.Usage) agentorg.Usage {
+// usage is the result's usage: token counts are this process's, the cost is
+// the session's running total.
+func (r *resultLine) usage() agentorg.Usage {
 	u := r.Usage
 	return agentorg.Usage{
 		InputTokens:  u.InputTokens + u.CacheCreationInputTokens + u.CacheReadInputTokens,
 		CachedTokens: u.CacheReadInputTokens,
 		OutputTokens: u.OutputTokens,
-		CostUSD:      max(r.TotalCostUSD-before.CostUSD, 0),
+		CostUSD:      r.TotalCostUSD,
 	}
 }
 
@@ -112,17 +113,28 @@ func (r *resultLine) deniedTools() string {
 	return strings.Join(names, ", ")
 }
 
-// parser interprets stdout lines as they arrive. Its handle is called by one
-// goroutine (proc's stdout copier) and read after Run returns.
+// parser interprets stdout lines as they arrive (see cli.Parser).
 type parser struct {
+	run      cli.Call
 	session  string // the newest session id seen
 	lastText string // the newest assistant text, for when there is no result
 	result   *resultLine
 }
 
-func newParser() *parser { return &parser{} }
+// Result is what Claude Code reported: the result line's, else the newest
+// session id and assistant text.
+func (p *parser) Result() agentorg.Result {
+	res := agentorg.Result{SessionID: p.session, Summary: p.lastText}
+	if r := p.result; r != nil {
+		if r.Result != "" {
+			res.Summary = r.Result
+		}
+		res.Usage = r.usage()
+	}
+	return res
+}
 
-func (p *parser) handle(b []byte) {
+func (p *parser) Line(b []byte) {
 	if len(b) == 0 || b[0] != '{' {
 		return // a log line: it is in the transcript already
 	}

@@ -1,9 +1,11 @@
-// Package cli holds what the coding-CLI adapters (agent/codex, claude,
-// gemini, opencode, aider) and agent/command share: finding the executable
-// in the task's own PATH, running it under proc with the task's bounds and
-// classifying how the run ended, and probing the installed version and its
-// flags. Each adapter keeps what is specific to its tool: the command line,
-// the parsing of its output, and its traps.
+// Package cli runs coding CLIs as agents. Agent is the one runner of the
+// coding-CLI adapters (agent/codex, claude, gemini, opencode, aider): each
+// describes its tool in a Tool (command lines per access and resume,
+// environment, output parser, probe, facts) and Agent does the rest the
+// same way for all. Below it, and shared with agent/command: finding the
+// executable in the task's own PATH, running it under proc with the task's
+// bounds and classifying how the run ended (Run), and probing the installed
+// version and its flags (Probe).
 package cli
 
 import (

@@ -54,8 +54,6 @@
 package codex
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -63,47 +61,29 @@ import (
 	"github.com/agentorg/agentorg/agent/cli"
 )
 
-// MaxLineBytes caps one stdout line kept for parsing. Longer lines still
-// reach the transcript but are dropped by the parser.
-const MaxLineBytes = 8 << 20
-
 // Config says how to run Codex: Model is passed as -m, Args come before
 // the prompt.
 type Config = cli.Config
 
 // Agent runs `codex exec` once per Start or Resume.
-type Agent struct {
-	cfg     Config
-	maxLine int // MaxLineBytes; smaller in tests
-}
-
-var (
-	_ agentorg.Agent  = (*Agent)(nil)
-	_ agentorg.Prober = (*Agent)(nil)
-)
+type Agent = cli.Agent
 
 // New returns an agent that runs Codex as c says.
-func New(c Config) *Agent {
-	c = c.WithDefaults("codex")
-	return &Agent{cfg: c, maxLine: MaxLineBytes}
-}
+func New(c Config) *Agent { return cli.New(tool(c)) }
 
-// Start begins a new thread.
-func (a *Agent) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, error) {
-	return a.run(ctx, "", t)
-}
-
-// Resume continues thread session with a new prompt, in the same directory.
-func (a *Agent) Resume(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
-	if session == "" {
-		return agentorg.Result{}, errors.New("codex agent: resume needs a thread id")
+func tool(c Config) cli.Tool {
+	return cli.Tool{
+		Name:    "codex",
+		Config:  c,
+		Args:    func(r cli.Call) []string { return argv(c, r.Session, r.Access) },
+		Session: func(id string, _ cli.Call) error { return cli.CheckID(id, "thread id") },
+		Parse:   func(r cli.Call) cli.Parser { return &parser{run: r} },
+		Probe:   probeSpec,
+		Facts: cli.Facts{
+			Usage:     cli.SessionTotal,
+			StateDirs: []string{".codex"}, // CODEX_HOME's default
+		},
 	}
-	// The id becomes an argument: one that looks like a flag would be
-	// parsed as one.
-	if strings.HasPrefix(session, "-") || strings.ContainsAny(session, " \t\n") {
-		return agentorg.Result{}, fmt.Errorf("codex agent: invalid thread id %q", session)
-	}
-	return a.run(ctx, session, t)
 }
 
 // sandbox is the Codex sandbox mode for an access level; anything but an
@@ -118,88 +98,52 @@ func sandbox(access agentorg.Access) string {
 // argv is the command line for one run, without the executable. Every flag
 // comes before `resume`, which accepts neither -s nor -C: the sandbox is a
 // config override that both forms understand.
-func (a *Agent) argv(session string, access agentorg.Access) []string {
+func argv(c Config, session string, access agentorg.Access) []string {
 	args := []string{"exec", "--json", "--skip-git-repo-check",
 		"--disable", "plugins", "-c", "analytics.enabled=false",
 		"-c", fmt.Sprintf("sandbox_mode=%q", sandbox(access))}
-	if a.cfg.Model != "" {
-		args = append(args, "-m", a.cfg.Model)
+	if c.Model != "" {
+		args = append(args, "-m", c.Model)
 	}
-	args = append(args, a.cfg.Args...)
+	args = append(args, c.Args...)
 	if session != "" {
 		args = append(args, "resume", session)
 	}
 	return append(args, "-") // the prompt is on stdin
 }
 
-func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
-	// An empty Dir would run the agent in agentorg's own directory.
-	if t.Dir == "" {
-		return agentorg.Result{}, errors.New("codex agent: task has no directory")
-	}
-	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("codex agent: %w", err)
-	}
-
-	p := newParser()
-	res, err := cli.Run(ctx, t, cli.Spec{
-		Name:         "codex",
-		Tool:         "codex",
-		Argv:         append([]string{bin}, a.argv(session, t.Access)...),
-		Dir:          t.Dir,
-		Env:          t.Env,
-		Stdin:        strings.NewReader(t.Prompt),
-		Line:         p.handle,
-		MaxLine:      a.maxLine,
-		Timeout:      a.cfg.Timeout,
-		StallTimeout: a.cfg.StallTimeout,
-	})
-	if err != nil {
-		return agentorg.Result{}, err
-	}
-
-	out := agentorg.Result{SessionID: session, Summary: p.summary}
-	if p.thread != "" {
-		out.SessionID = p.thread
-	}
-	if p.usage != nil {
-		out.Usage = p.usage.Sub(t.SessionUsage)
-	}
-	if err := res.Stopped(); err != nil {
-		return out, err
-	}
-
+// Check tells a failed run from a good one by the events Codex printed.
+func (p *parser) Check(res *cli.Outcome, _ *agentorg.Result) error {
 	switch {
 	case p.failed != "":
 		msg := "turn failed: " + p.failed
 		if res.ExitCode != 0 {
 			msg = fmt.Sprintf("%s (exit status %d)", msg, res.ExitCode)
 		}
-		return out, res.Fail(msg)
+		return res.Fail(msg)
 	case res.ExitCode != 0:
 		msg := res.ExitStatus()
 		if p.lastError != "" {
 			msg += " (codex reported: " + p.lastError + ")"
 		}
-		return out, res.Fail(msg)
-	case p.thread == "" && session == "":
-		return out, res.Fail("no thread.started event" + res.DroppedNote())
+		return res.Fail(msg)
+	case p.thread == "" && p.run.Session == "":
+		return res.Fail("no thread.started event" + res.DroppedNote())
 	case p.usage == nil:
 		msg := "no turn.completed event"
 		if p.lastError != "" {
 			msg += " (codex reported: " + p.lastError + ")"
 		}
-		return out, res.Fail(msg + res.DroppedNote())
+		return res.Fail(msg + res.DroppedNote())
 	}
 	// Codex exits 0 and the model carries on when the sandbox refuses a
 	// write: a read-write run that could not write has not done its job.
 	// (A read-only run is refused writes by design.) The stderr tail is
 	// what is kept; Codex logs little else there.
-	if t.Access == agentorg.ReadWrite {
+	if p.run.Access == agentorg.ReadWrite {
 		if refused := append(p.refused, rejections(res.Stderr)...); len(refused) > 0 {
-			return out, res.FailNoTail("the sandbox refused: " + strings.Join(refused, "; "))
+			return res.FailNoTail("the sandbox refused: " + strings.Join(refused, "; "))
 		}
 	}
-	return out, nil
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // event is one line of `codex exec --json` (codex-rs/exec/src/exec_events.rs):
@@ -39,9 +40,9 @@ type item struct {
 	} `json:"changes"` // file_change
 }
 
-// parser interprets stdout lines as they arrive. Its handle is called by one
-// goroutine (proc's stdout copier) and read after Run returns.
+// parser interprets stdout lines as they arrive (see cli.Parser).
 type parser struct {
+	run       cli.Call
 	thread    string          // from thread.started
 	summary   string          // the newest agent_message
 	usage     *agentorg.Usage // the thread's total, from the last turn.completed
@@ -50,9 +51,16 @@ type parser struct {
 	refused   []string        // writes the sandbox refused
 }
 
-func newParser() *parser { return &parser{} }
+// Result is what Codex reported: the usage is the thread's total.
+func (p *parser) Result() agentorg.Result {
+	res := agentorg.Result{SessionID: p.thread, Summary: p.summary}
+	if p.usage != nil {
+		res.Usage = *p.usage
+	}
+	return res
+}
 
-func (p *parser) handle(line []byte) {
+func (p *parser) Line(line []byte) {
 	if len(line) == 0 || line[0] != '{' {
 		return // a log line: it is in the transcript already
 	}

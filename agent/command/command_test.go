@@ -7,10 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli/fakecli"
@@ -71,18 +69,6 @@ echo '{"type":"result","session_id":"sess-9","summary":"","is_error":true,"error
 	}
 }
 
-func TestNonZeroExitCarriesStderr(t *testing.T) {
-	a := New(Config{Command: []string{fake(t, `
-echo '{"type":"message","text":"working"}'
-echo 'early noise' >&2
-echo 'fatal: disk full' >&2
-exit 2
-`)}})
-	task, _ := newTask(t)
-	_, err := a.Start(context.Background(), task)
-	fakecli.WantAgentErr(t, err, "exit status 2: ", "early noise\nfatal: disk full")
-}
-
 func TestKilledBySignal(t *testing.T) {
 	a := New(Config{Command: []string{fake(t, "echo 'segfault imminent' >&2\nkill -9 $$\n")}})
 	task, _ := newTask(t)
@@ -110,17 +96,13 @@ echo 'done, I guess'
 	fakecli.WantAgentErr(t, err, "no result line")
 }
 
-func TestMalformedAndUnknownLinesAreIgnored(t *testing.T) {
+// A usage line of the wrong types and a log after the result are ignored
+// (the suite covers lines that are not JSON objects at all).
+func TestWrongShapedLinesAreIgnored(t *testing.T) {
 	a := New(Config{Command: []string{fake(t, `
-echo 'not json at all'
-echo '{broken'
-echo '["an","array"]'
-echo '{"type":"frobnicate","x":1}'
-echo '{"type":42}'
 echo '{"type":"usage","input_tokens":"lots"}'
-echo '{"type":"message","text":"fine"}'
-printf '   \n\n'
-printf '{"type":"result","session_id":"s2","summary":"ok"}\r\n'
+echo '{"type":"message","text":17}'
+echo '{"type":"result","session_id":"s2","summary":"ok"}'
 echo 'trailing log after the result'
 `)}})
 	task, _ := newTask(t)
@@ -160,32 +142,6 @@ func TestResultWithoutNewlineCounts(t *testing.T) {
 	}
 }
 
-func TestVeryLongOutput(t *testing.T) {
-	// 5 MB of log lines, a line longer than the parser keeps, then a result
-	// whose 1 MB summary is far beyond bufio.Scanner's 64 KiB default.
-	a := New(Config{Command: []string{fake(t, `
-yes 'a log line of exactly fifty bytes, padded to fit.' | head -n 100000
-head -c 9000000 /dev/zero | tr '\0' 'x'; echo
-echo '{"type":"usage","input_tokens":7,"output_tokens":3}'
-printf '{"type":"result","session_id":"big","summary":"'
-head -c 1000000 /dev/zero | tr '\0' 'y'
-printf '"}\n'
-`)}})
-	task, _ := newTask(t)
-	var seen fakecli.Counter
-	task.Transcript = &seen
-	res, err := a.Start(context.Background(), task)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.SessionID != "big" || len(res.Summary) != 1000000 || strings.Trim(res.Summary, "y") != "" || res.Usage.InputTokens != 7 {
-		t.Fatalf("session %q, summary of %d bytes, usage %+v", res.SessionID, len(res.Summary), res.Usage)
-	}
-	if seen.N < 15_000_000 { // 5 MB + 9 MB + 1 MB
-		t.Errorf("transcript got %d bytes", seen.N)
-	}
-}
-
 func TestOverlongResultLineIsReported(t *testing.T) {
 	a := New(Config{Command: []string{fake(t, `
 head -c 5000 /dev/zero | tr '\0' 'x'; echo
@@ -197,51 +153,6 @@ printf '"}\n'
 	task, _ := newTask(t)
 	_, err := a.Start(context.Background(), task)
 	fakecli.WantAgentErr(t, err, "no result line (2 stdout lines over 1024 bytes were dropped)")
-}
-
-func TestStallTimeout(t *testing.T) {
-	a := New(Config{Command: []string{fake(t, `
-echo '{"type":"message","text":"about to hang"}'
-echo 'last words' >&2
-sleep 30
-echo '{"type":"result","session_id":"late"}'
-`)}, StallTimeout: 10 * time.Second})
-	task, _ := newTask(t)
-	task.StallTimeout = 300 * time.Millisecond // the task's bound wins over the config's
-	start := time.Now()
-	_, err := a.Start(context.Background(), task)
-	fakecli.WantAgentErr(t, err, "stalled: no output for 300ms", "last words")
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %s", d)
-	}
-}
-
-func TestHardTimeout(t *testing.T) {
-	a := New(Config{Command: []string{fake(t, `
-while :; do echo '{"type":"message","text":"still busy"}'; sleep 0.05; done
-`)}, Timeout: 500 * time.Millisecond, StallTimeout: 2 * time.Second})
-	task, _ := newTask(t)
-	start := time.Now()
-	_, err := a.Start(context.Background(), task)
-	fakecli.WantAgentErr(t, err, "timed out after 500ms")
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %s", d)
-	}
-}
-
-func TestCancellationIsNotAnAgentFailure(t *testing.T) {
-	a := New(Config{Command: []string{fake(t, "sleep 30\n")}})
-	task, _ := newTask(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := a.Start(ctx, task)
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("got %v", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %s", d)
-	}
 }
 
 func TestResumePassesTheSession(t *testing.T) {
@@ -278,31 +189,6 @@ func TestStartWithoutSessionIDIsAnError(t *testing.T) {
 	task, _ := newTask(t)
 	_, err := a.Start(context.Background(), task)
 	fakecli.WantAgentErr(t, err, "no session_id")
-}
-
-func TestPromptArrivesOnStdinIntact(t *testing.T) {
-	a := New(Config{Command: []string{fake(t, `
-cat > prompt.txt
-echo '{"type":"result","session_id":"p","summary":"read"}'
-`)}})
-	big := strings.Repeat("Ünïcødé prompt line with \"quotes\" and $vars `ticks`\n", 20000) // ~1 MB
-	for _, prompt := range []string{"Issue #2: fix the sign — héllo ✓\nno trailing newline", big, ""} {
-		task, _ := newTask(t)
-		task.Prompt = prompt
-		if _, err := a.Start(context.Background(), task); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(filepath.Join(task.Dir, "prompt.txt"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != prompt {
-			t.Fatalf("prompt of %d bytes arrived as %d bytes", len(prompt), len(got))
-		}
-	}
-	if len(big) < 1<<20 {
-		t.Fatalf("big prompt is only %d bytes", len(big))
-	}
 }
 
 func TestEnvironmentIsOnlyWhatIsGiven(t *testing.T) {
@@ -372,46 +258,9 @@ echo '{"type":"result","session_id":"i","summary":"ok"}'
 	}
 }
 
-func TestOnStartGetsTheProcessGroup(t *testing.T) {
-	a := New(Config{Command: []string{fake(t, `printf '{"type":"result","session_id":"g","summary":"%s"}\n' "$(ps -o pgid= -p $$ | tr -d ' ')"`+"\n")}})
+func TestNoCommandIsNotAnAgentFailure(t *testing.T) {
 	task, _ := newTask(t)
-	var pgid int
-	task.OnStart = func(id int) { pgid = id }
-	res, err := a.Start(context.Background(), task)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pgid <= 0 || res.Summary != strconv.Itoa(pgid) {
-		t.Fatalf("OnStart got %d, the agent's process group is %q", pgid, res.Summary)
-	}
-}
-
-func TestRunsInTheTaskDirectory(t *testing.T) {
-	a := New(Config{Command: []string{fake(t, `printf '{"type":"result","session_id":"d","summary":"%s"}\n' "$(pwd -P)"`+"\n")}})
-	task, _ := newTask(t)
-	res, err := a.Start(context.Background(), task)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := filepath.EvalSymlinks(task.Dir)
-	if res.Summary != want {
-		t.Fatalf("ran in %q, want %q", res.Summary, want)
-	}
-}
-
-func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
-	task, _ := newTask(t)
-	_, err := New(Config{Command: []string{filepath.Join(t.TempDir(), "missing")}}).Start(context.Background(), task)
-	if err == nil || errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("missing executable: %v", err)
-	}
-	_, err = New(Config{}).Start(context.Background(), task)
-	if err == nil || errors.Is(err, agentorg.ErrAgent) {
+	if _, err := New(Config{}).Start(context.Background(), task); err == nil || errors.Is(err, agentorg.ErrAgent) {
 		t.Fatalf("no command: %v", err)
-	}
-	task.Dir = ""
-	_, err = New(Config{Command: []string{"/bin/true"}}).Start(context.Background(), task)
-	if err == nil || errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("no dir: %v", err)
 	}
 }

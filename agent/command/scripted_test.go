@@ -10,14 +10,17 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/agenttest"
 	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/agent/scripted"
 	"github.com/agentorg/agentorg/proc"
 )
 
 // TestMain lets the test binary act as the scripted agent, so these tests
-// run the real thing as a subprocess through the real protocol.
+// run the real thing as a subprocess through the real protocol, or as the
+// contract suite's fake.
 func TestMain(m *testing.M) {
+	agenttest.ActAs(format{})
 	fakecli.Main(m, "AGENTORG_TEST_SCRIPTED_AGENT", func(string) int {
 		return scripted.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	})

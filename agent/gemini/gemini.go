@@ -59,8 +59,6 @@
 package gemini
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -68,10 +66,6 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli"
 )
-
-// MaxLineBytes caps one stdout line kept for parsing; longer lines still
-// reach the transcript.
-const MaxLineBytes = 8 << 20
 
 // MaxPromptBytes is the most the CLI reads from stdin; it silently truncates
 // beyond it, so longer prompts are refused.
@@ -92,25 +86,28 @@ const (
 type Config = cli.Config
 
 // Agent runs the Gemini CLI once per Start or Resume.
-type Agent struct {
-	cfg     Config
-	maxLine int // MaxLineBytes; smaller in tests
-}
-
-var (
-	_ agentorg.Agent  = (*Agent)(nil)
-	_ agentorg.Prober = (*Agent)(nil)
-)
+type Agent = cli.Agent
 
 // New returns an agent running the Gemini CLI as c says.
-func New(c Config) *Agent {
-	c = c.WithDefaults("gemini")
-	return &Agent{cfg: c, maxLine: MaxLineBytes}
-}
+func New(c Config) *Agent { return cli.New(tool(c)) }
 
-// Start begins a new session.
-func (a *Agent) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, error) {
-	return a.run(ctx, "", t)
+func tool(c Config) cli.Tool {
+	return cli.Tool{
+		Name:        "gemini",
+		Config:      c,
+		Args:        func(r cli.Call) []string { return argv(c, r.Session, r.Access) },
+		Prompt:      literalPrompt,
+		NeedsPrompt: true,
+		MaxPrompt:   MaxPromptBytes,
+		Session:     checkSession,
+		Parse:       func(r cli.Call) cli.Parser { return &parser{run: r} },
+		Probe:       probeSpec,
+		Facts: cli.Facts{
+			Usage:           cli.PerRun,
+			ResumeInSameDir: true,
+			StateDirs:       []string{".gemini"},
+		},
+	}
 }
 
 // sessionID is what the CLI prints as session_id (a UUID). "latest" and bare
@@ -118,15 +115,16 @@ func (a *Agent) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, er
 // flag, so anything else is refused.
 var sessionID = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_-]*$`)
 
-// Resume continues session, which must have been created in t.Dir.
-func (a *Agent) Resume(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
+// checkSession accepts a session id of the CLI's; it must have been created
+// in the task's directory.
+func checkSession(session string, _ cli.Call) error {
 	switch {
 	case session == "":
-		return agentorg.Result{}, errors.New("gemini agent: resume needs a session id")
+		return fmt.Errorf("resume needs a session id")
 	case !sessionID.MatchString(session) || session == "latest" || strings.Trim(session, "0123456789") == "":
-		return agentorg.Result{}, fmt.Errorf("gemini agent: %q is not a Gemini CLI session id", session)
+		return fmt.Errorf("%q is not a Gemini CLI session id", session)
 	}
-	return a.run(ctx, session, t)
+	return nil
 }
 
 // approvalMode maps the task's access to the CLI's approval mode (see the
@@ -138,76 +136,36 @@ func approvalMode(access agentorg.Access) string {
 	return "default"
 }
 
-// argv is the command line for one run; the prompt is not part of it.
-func (a *Agent) argv(bin, session string, access agentorg.Access) []string {
-	argv := []string{bin, "-p", "", "--output-format", "stream-json", "--skip-trust",
+// argv is the command line for one run, after the executable; the prompt is
+// not part of it.
+func argv(c Config, session string, access agentorg.Access) []string {
+	argv := []string{"-p", "", "--output-format", "stream-json", "--skip-trust",
 		"--approval-mode", approvalMode(access)}
-	if a.cfg.Model != "" {
-		argv = append(argv, "-m", a.cfg.Model)
+	if c.Model != "" {
+		argv = append(argv, "-m", c.Model)
 	}
 	if session != "" {
 		argv = append(argv, "--resume", session)
 	}
-	return append(argv, a.cfg.Args...)
+	return append(argv, c.Args...)
 }
 
-func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
-	if t.Dir == "" {
-		return agentorg.Result{}, errors.New("gemini agent: task has no directory")
-	}
-	if len(t.Prompt) > MaxPromptBytes {
-		return agentorg.Result{}, fmt.Errorf("gemini agent: prompt of %d bytes is over the %d bytes the CLI reads from stdin", len(t.Prompt), MaxPromptBytes)
-	}
-	if strings.TrimSpace(t.Prompt) == "" {
-		return agentorg.Result{}, errors.New("gemini agent: empty prompt")
-	}
-	access := t.Access
-	if access == "" {
-		access = agentorg.ReadOnly
-	}
-	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("gemini agent: %w", err)
-	}
-
-	p := newParser()
-	res, err := cli.Run(ctx, t, cli.Spec{
-		Name:         "gemini",
-		Tool:         "gemini",
-		Argv:         a.argv(bin, session, access),
-		Dir:          t.Dir,
-		Env:          t.Env,
-		Stdin:        strings.NewReader(literalPrompt(t.Prompt)),
-		Line:         p.handle,
-		MaxLine:      a.maxLine,
-		Timeout:      a.cfg.Timeout,
-		StallTimeout: a.cfg.StallTimeout,
-	})
-	if err != nil {
-		return agentorg.Result{}, err
-	}
-
-	out := agentorg.Result{SessionID: session, Summary: p.summary(), Usage: p.usage()}
-	if p.session != "" {
-		out.SessionID = p.session
-	}
-	if err := res.Stopped(); err != nil {
-		return out, err
-	}
-
+// Check tells a failed run from a good one by its exit status and result
+// line.
+func (p *parser) Check(res *cli.Outcome, out *agentorg.Result) error {
 	switch {
 	case res.ExitCode != 0:
-		return out, res.Fail(exitMessage(res, session, t.Dir, p))
+		return res.Fail(p.exitMessage(res))
 	case p.bad != "":
-		return out, res.Fail(p.bad)
+		return res.Fail(p.bad)
 	case p.result == nil:
-		return out, res.Fail("no result line" + res.DroppedNote())
+		return res.Fail("no result line" + res.DroppedNote())
 	case p.result.Status != "success":
-		return out, res.Fail(fmt.Sprintf("result status %q: %s", p.result.Status, p.failure()))
+		return res.Fail(fmt.Sprintf("result status %q: %s", p.result.Status, p.failure()))
 	case out.SessionID == "":
-		return out, res.Fail("no init line with a session_id")
+		return res.Fail("no init line with a session_id")
 	}
-	return out, nil
+	return nil
 }
 
 // promptPrefix goes before a prompt the CLI would not treat as plain text
@@ -230,11 +188,11 @@ func literalPrompt(p string) string {
 }
 
 // exitMessage explains a non-zero exit, with what the CLI said about it.
-func exitMessage(res *cli.Outcome, session, dir string, p *parser) string {
+func (p *parser) exitMessage(res *cli.Outcome) string {
 	msg := res.ExitStatus()
-	switch code := res.ExitCode; {
+	switch code, session := res.ExitCode, p.run.Session; {
 	case code == exitInput && session != "" && strings.Contains(res.Stderr, "Error resuming session"):
-		msg += fmt.Sprintf(" (session %s cannot be resumed from %s: the Gemini CLI resumes a session only from the directory it was created in)", session, dir)
+		msg += fmt.Sprintf(" (session %s cannot be resumed from %s: the Gemini CLI resumes a session only from the directory it was created in)", session, p.run.Task.Dir)
 	case code == exitAuth:
 		msg += " (authentication failed: check GEMINI_API_KEY and the auth type in settings.json)"
 	case code == exitUntrusted:

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // The stream-json lines of the CLI (packages/core/src/output/types.ts).
@@ -37,9 +38,9 @@ type resultLine struct {
 // broken final state is an error rather than an ignored log line.
 var looksLikeResult = regexp.MustCompile(`^\s*\{.*"type"\s*:\s*"result"`)
 
-// parser interprets stdout lines as they arrive. Its handle is called by one
-// goroutine (proc's stdout copier) and read after Run returns.
+// parser interprets stdout lines as they arrive (see cli.Parser).
 type parser struct {
+	run     cli.Call
 	session string
 	turn    strings.Builder // assistant text since the last tool call
 	errors  []string        // messages of error lines, for the error message
@@ -47,9 +48,13 @@ type parser struct {
 	bad     string // the first protocol violation
 }
 
-func newParser() *parser { return &parser{} }
+// Result is what the CLI reported: the result line's stats are this
+// process's usage.
+func (p *parser) Result() agentorg.Result {
+	return agentorg.Result{SessionID: p.session, Summary: p.summary(), Usage: p.usage()}
+}
 
-func (p *parser) handle(line []byte) {
+func (p *parser) Line(line []byte) {
 	if len(line) == 0 || line[0] != '{' {
 		return // a log line: it is in the transcript already
 	}

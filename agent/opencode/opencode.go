@@ -66,21 +66,14 @@
 package opencode
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli"
 )
-
-// MaxLineBytes caps one stdout line kept for parsing; longer lines still
-// reach the transcript.
-const MaxLineBytes = 8 << 20
 
 // readOnlyPermission is the OpenCode permission config of ReadOnly runs.
 var readOnlyPermission = map[string]any{"edit": "deny", "bash": "deny"}
@@ -90,53 +83,60 @@ var readOnlyPermission = map[string]any{"edit": "deny", "bash": "deny"}
 type Config = cli.Config
 
 // Agent runs `opencode run` once per Start or Resume.
-type Agent struct {
-	cfg     Config
-	maxLine int // MaxLineBytes; smaller in tests
-}
-
-var (
-	_ agentorg.Agent  = (*Agent)(nil)
-	_ agentorg.Prober = (*Agent)(nil)
-)
+type Agent = cli.Agent
 
 // New returns an agent running OpenCode as c says.
-func New(c Config) *Agent {
-	c = c.WithDefaults("opencode")
-	return &Agent{cfg: c, maxLine: MaxLineBytes}
-}
+func New(c Config) *Agent { return cli.New(tool(c)) }
 
-// Start begins a new session.
-func (a *Agent) Start(ctx context.Context, t agentorg.Task) (agentorg.Result, error) {
-	return a.run(ctx, "", t)
+func tool(c Config) cli.Tool {
+	return cli.Tool{
+		Name:        "opencode",
+		Config:      c,
+		Args:        func(r cli.Call) []string { return argv(c, r.Dir, r.Session) },
+		Env:         func(r cli.Call) ([]string, error) { return agentEnv(r.Task.Env, r.Access) },
+		NeedsPrompt: true,
+		Session:     checkSession,
+		Parse:       func(r cli.Call) cli.Parser { return &parser{run: r} },
+		Probe:       probeSpec,
+		Facts: cli.Facts{
+			Usage:           cli.PerRun,
+			ResumeInSameDir: true,
+			// The XDG defaults, and npm's cache: with a network, OpenCode
+			// installs its config directory's dependencies.
+			StateDirs: []string{".local/share/opencode", ".config/opencode", ".cache/opencode", ".local/state/opencode", ".npm"},
+		},
+	}
 }
 
 var sessionID = regexp.MustCompile(`^ses_[0-9A-Za-z]+$`)
 
-// Resume continues session (ses_…), which must belong to t.Dir.
-func (a *Agent) Resume(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
+// checkSession accepts an OpenCode session id (ses_…); the session must
+// belong to the task's directory.
+func checkSession(session string, _ cli.Call) error {
 	if !sessionID.MatchString(session) {
-		return agentorg.Result{}, fmt.Errorf("opencode agent: %q is not an OpenCode session id (ses_…)", session)
+		return fmt.Errorf("%q is not an OpenCode session id (ses_…)", session)
 	}
-	return a.run(ctx, session, t)
+	return nil
 }
 
-// argv is the command line for one run; the prompt is not part of it.
-func (a *Agent) argv(bin, dir, session string) []string {
-	argv := []string{bin, "run", "--format", "json", "--dir", dir}
-	if a.cfg.Model != "" {
-		argv = append(argv, "-m", a.cfg.Model)
+// argv is the command line for one run, after the executable; the prompt is
+// not part of it.
+func argv(c Config, dir, session string) []string {
+	argv := []string{"run", "--format", "json", "--dir", dir}
+	if c.Model != "" {
+		argv = append(argv, "-m", c.Model)
 	}
 	if session != "" {
 		argv = append(argv, "--session", session)
 	}
-	return append(argv, a.cfg.Args...)
+	return append(argv, c.Args...)
 }
 
-// agentEnv is Task.Env plus what the adapter owns: no self-update, and the
-// read-only permissions for ReadOnly runs.
+// agentEnv is what the adapter sets on top of Task.Env: no self-update
+// (unless the workflow decided), and the read-only permissions for ReadOnly
+// runs, merged into the workflow's OPENCODE_CONFIG_CONTENT.
 func agentEnv(env []string, access agentorg.Access) ([]string, error) {
-	out := append([]string(nil), env...)
+	var out []string
 	if _, ok := cli.Getenv(env, "OPENCODE_DISABLE_AUTOUPDATE"); !ok {
 		out = append(out, "OPENCODE_DISABLE_AUTOUPDATE=1")
 	}
@@ -161,108 +161,45 @@ func agentEnv(env []string, access agentorg.Access) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Drop the caller's copy: the last one would win, but two are confusing.
-	kept := out[:0]
-	for _, kv := range out {
-		if !strings.HasPrefix(kv, "OPENCODE_CONFIG_CONTENT=") {
-			kept = append(kept, kv)
-		}
-	}
-	return append(kept, "OPENCODE_CONFIG_CONTENT="+string(data)), nil
+	return append(out, "OPENCODE_CONFIG_CONTENT="+string(data)), nil
 }
 
-func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agentorg.Result, error) {
-	if t.Dir == "" {
-		return agentorg.Result{}, errors.New("opencode agent: task has no directory")
-	}
-	if strings.TrimSpace(t.Prompt) == "" {
-		return agentorg.Result{}, errors.New("opencode agent: empty prompt")
-	}
-	dir, err := filepath.Abs(t.Dir)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("opencode agent: %w", err)
-	}
-	access := t.Access
-	if access == "" {
-		access = agentorg.ReadOnly
-	}
-	env, err := agentEnv(t.Env, access)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("opencode agent: %w", err)
-	}
-	bin, err := cli.LookPath(a.cfg.Binary, t.Env)
-	if err != nil {
-		return agentorg.Result{}, fmt.Errorf("opencode agent: %w", err)
-	}
-
-	p := newParser()
-	res, err := cli.Run(ctx, t, cli.Spec{
-		Name:         "opencode",
-		Tool:         "opencode",
-		Argv:         a.argv(bin, dir, session),
-		Dir:          dir,
-		Env:          env,
-		Stdin:        strings.NewReader(t.Prompt),
-		Line:         p.handle,
-		MaxLine:      a.maxLine,
-		Timeout:      a.cfg.Timeout,
-		StallTimeout: a.cfg.StallTimeout,
-	})
-	if err != nil {
-		return agentorg.Result{}, err
-	}
-
-	out := agentorg.Result{SessionID: session, Summary: p.summary(), Usage: p.usage}
-	if p.session != "" {
-		out.SessionID = p.session
-	}
-	if err := res.Stopped(); err != nil {
-		return out, err
-	}
-
+// Check tells a failed run from a good one by its exit status, its error
+// lines and how its last step finished.
+func (p *parser) Check(res *cli.Outcome, out *agentorg.Result) error {
 	switch {
 	case res.ExitCode != 0:
 		msg := res.ExitStatus()
-		if session != "" && strings.Contains(res.Stderr, "Session not found") {
-			msg += fmt.Sprintf(" (session %s not found: OpenCode keeps sessions in its data directory, $XDG_DATA_HOME/opencode; resume with the same home)", session)
+		if s := p.run.Session; s != "" && strings.Contains(res.Stderr, "Session not found") {
+			msg += fmt.Sprintf(" (session %s not found: OpenCode keeps sessions in its data directory, $XDG_DATA_HOME/opencode; resume with the same home)", s)
 		}
 		if len(p.errors) > 0 {
 			msg += " (agent reported an error: " + strings.Join(p.errors, "; ") + ")"
 		}
-		return out, res.Fail(msg)
+		return res.Fail(msg)
 	case len(p.errors) > 0:
-		return out, res.Fail("agent reported an error: " + strings.Join(p.errors, "; "))
+		return res.Fail("agent reported an error: " + strings.Join(p.errors, "; "))
 	case p.bad != "":
-		return out, res.Fail(p.bad)
+		return res.Fail(p.bad)
 	case p.finish == "":
-		return out, res.Fail("no step_finish line" + res.DroppedNote())
+		return res.Fail("no step_finish line" + res.DroppedNote())
 	case p.finish != "stop":
-		return out, res.Fail(fmt.Sprintf("the last step finished with reason %q, not \"stop\"", p.finish))
+		return res.Fail(fmt.Sprintf("the last step finished with reason %q, not \"stop\"", p.finish))
 	case out.SessionID == "":
-		return out, res.Fail("no sessionID in the output")
+		return res.Fail("no sessionID in the output")
 	}
-	return out, nil
+	return nil
 }
 
 // flagsUsed are the options of `opencode run --help` this adapter relies on.
 var flagsUsed = []string{"--format", "json", "--session", "--model", "--dir"}
 
-// Probe checks that the CLI is there and knows the flags used.
-func (a *Agent) Probe(ctx context.Context, env []string) agentorg.Probe {
-	return cli.Probe(ctx, env, a.probeSpec())
-}
-
-// Locate finds the executable without running it (see cli.Locate).
-func (a *Agent) Locate(env []string) agentorg.Probe { return cli.Locate(env, a.probeSpec()) }
-
-func (a *Agent) probeSpec() cli.ProbeSpec {
-	return cli.ProbeSpec{
-		Binary:       a.cfg.Binary,
-		Help:         []string{"run", "--help"},
-		HelpOnStderr: true, // yargs may print help on either stream
-		Flags:        flagsUsed,
-		Lacks:        "opencode %s: `opencode run` does not support %s",
-		Install:      "install OpenCode: npm install -g opencode-ai@1.18.33",
-		Upgrade:      "upgrade OpenCode: npm install -g opencode-ai@1.18.33",
-	}
+// probeSpec checks that the CLI is there and knows the flags used.
+var probeSpec = cli.ProbeSpec{
+	Help:         []string{"run", "--help"},
+	HelpOnStderr: true, // yargs may print help on either stream
+	Flags:        flagsUsed,
+	Lacks:        "opencode %s: `opencode run` does not support %s",
+	Install:      "install OpenCode: npm install -g opencode-ai@1.18.33",
+	Upgrade:      "upgrade OpenCode: npm install -g opencode-ai@1.18.33",
 }

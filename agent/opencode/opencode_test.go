@@ -1,38 +1,56 @@
 package opencode
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/agent/cli/fakecli"
 	"github.com/agentorg/agentorg/proc"
 )
 
-func fakeAgent(t *testing.T, mode string, c Config) (*Agent, agentorg.Task, *bytes.Buffer) {
-	t.Helper()
-	c.Binary = fakecli.Self(t)
-	task, transcript := fakecli.Task(t, append(proc.BaseEnv(), fakeEnv+"="+mode))
-	return New(c), task, transcript
+// Canned lines shaped like opencode 1.18.33's `run --format json` output,
+// captured from the real CLI against the scripted model server.
+const sid = "ses_dec9bef20ffeUKViW5kg2OSDeI"
+
+func head(typ string) string {
+	return `{"type":"` + typ + `","timestamp":1795621661554,"sessionID":"` + sid + `"`
 }
 
+var (
+	lStepStart = head("step_start") + `,"part":{"id":"prt_1","messageID":"msg_1","sessionID":"` + sid + `","snapshot":"4b825dc6","type":"step-start"}}`
+	lTool      = head("tool_use") + `,"part":{"type":"tool","tool":"write","callID":"call_1","state":{"status":"completed","input":{"filePath":"/w/hello.txt","content":"hello\n"},"output":"Wrote file successfully.","title":"hello.txt","time":{"start":1,"end":2}},"id":"prt_3","sessionID":"` + sid + `","messageID":"msg_1"}}`
+	lAPIError  = head("error") + `,"error":{"name":"APIError","data":{"message":"scripted failure","statusCode":400,"isRetryable":false,"responseBody":"{\"error\":{\"message\":\"scripted failure\"}}"}}}`
+)
+
+func lText(s string) string {
+	return head("text") + `,"part":{"id":"prt_2","messageID":"msg_1","sessionID":"` + sid + `","type":"text","text":` + fakecli.JSONString(s) + `,"time":{"start":1795621661828,"end":1795621661831}}}`
+}
+
+func lFinish(reason string, input, read, output, reasoning int, cost float64) string {
+	return head("step_finish") + fmt.Sprintf(`,"part":{"id":"prt_4","reason":%q,"snapshot":"4b825dc6","messageID":"msg_1","sessionID":"%s","type":"step-finish","tokens":{"total":%d,"input":%d,"output":%d,"reasoning":%d,"cache":{"write":0,"read":%d}},"cost":%g}}`,
+		reason, sid, input+read+output, input, output, reasoning, read, cost)
+}
+
+// success is a run of two steps: a tool call, then the answer.
+var success = fakecli.JSONL(lStepStart, lText("I will write hello.txt."), lTool, lFinish("tool-calls", 1000, 200, 34, 0, 0.0125),
+	lStepStart, lText("Created hello.txt."), lText("All done."), lFinish("stop", 1500, 700, 40, 6, 0.0075))
+
 func TestSuccessSumsSteps(t *testing.T) {
-	a, task, transcript := fakeAgent(t, "success", Config{})
-	res, err := a.Start(context.Background(), task)
+	f := newFake(t, success, "FAKE_STDERR=INFO some log\n")
+	task, transcript := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := agentorg.Result{
-		SessionID: "ses_dec9bef20ffeUKViW5kg2OSDeI",
+		SessionID: sid,
 		Summary:   "Created hello.txt.\nAll done.", // the text of the last step only
 		Usage:     agentorg.Usage{InputTokens: 1200 + 2200, CachedTokens: 900, OutputTokens: 34 + 46, CostUSD: 0.02},
 	}
@@ -47,7 +65,7 @@ func TestSuccessSumsSteps(t *testing.T) {
 }
 
 func TestArgvAndEnvPerCase(t *testing.T) {
-	const session = "ses_dec9bef20ffeUKViW5kg2OSDeI"
+	f := newFake(t, success)
 	for _, c := range []struct {
 		name    string
 		cfg     Config
@@ -57,12 +75,14 @@ func TestArgvAndEnvPerCase(t *testing.T) {
 	}{
 		{"start read-write", Config{}, agentorg.ReadWrite, "", nil},
 		{"start read-only", Config{}, agentorg.ReadOnly, "", nil},
-		{"resume with model and args", Config{Model: "ollama/qwen2.5-coder:7b", Args: []string{"--agent", "build"}}, agentorg.ReadWrite, session,
-			[]string{"-m", "ollama/qwen2.5-coder:7b", "--session", session, "--agent", "build"}},
-		{"resume read-only", Config{}, agentorg.ReadOnly, session, []string{"--session", session}},
+		{"resume with model and args", Config{Model: "ollama/qwen2.5-coder:7b", Args: []string{"--agent", "build"}}, agentorg.ReadWrite, sid,
+			[]string{"-m", "ollama/qwen2.5-coder:7b", "--session", sid, "--agent", "build"}},
+		{"resume read-only", Config{}, agentorg.ReadOnly, sid, []string{"--session", sid}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a, task, _ := fakeAgent(t, "success", c.cfg)
+			c.cfg.Binary = f.Bin
+			a := New(c.cfg)
+			task, _ := fakecli.Task(t, f.Env)
 			task.Access = c.access
 			var err error
 			if c.session == "" {
@@ -73,24 +93,26 @@ func TestArgvAndEnvPerCase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			run := f.Run()
 			want := append([]string{"run", "--format", "json", "--dir", task.Dir}, c.args...)
-			if got := fakecli.Argv(t, task.Dir); !reflect.DeepEqual(got, want) {
-				t.Fatalf("argv %q, want %q", got, want)
+			if !reflect.DeepEqual(run.Args, want) {
+				t.Fatalf("argv %q, want %q", run.Args, want)
 			}
-			env := fakecli.Env(t, task.Dir)
 			wantEnv := append(append([]string(nil), task.Env...), "OPENCODE_DISABLE_AUTOUPDATE=1")
 			if c.access == agentorg.ReadOnly {
 				wantEnv = append(wantEnv, `OPENCODE_CONFIG_CONTENT={"permission":{"bash":"deny","edit":"deny"}}`)
 			}
-			if !reflect.DeepEqual(env, wantEnv) {
-				t.Fatalf("env %q, want %q", env, wantEnv)
+			if !reflect.DeepEqual(run.Env, wantEnv) {
+				t.Fatalf("env %q, want %q", run.Env, wantEnv)
 			}
 		})
 	}
 }
 
 func TestReadOnlyMergesTheCallersConfig(t *testing.T) {
-	a, task, _ := fakeAgent(t, "success", Config{})
+	f := newFake(t, success)
+	a := New(Config{Binary: f.Bin})
+	task, _ := fakecli.Task(t, f.Env)
 	task.Access = agentorg.ReadOnly
 	task.Env = append(task.Env, "OPENCODE_DISABLE_AUTOUPDATE=0",
 		`OPENCODE_CONFIG_CONTENT={"model":"ollama/x","permission":{"webfetch":"deny","edit":"allow"}}`)
@@ -98,7 +120,7 @@ func TestReadOnlyMergesTheCallersConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cfgs []string
-	for _, kv := range fakecli.Env(t, task.Dir) {
+	for _, kv := range f.Run().Env {
 		if v, ok := strings.CutPrefix(kv, "OPENCODE_CONFIG_CONTENT="); ok {
 			cfgs = append(cfgs, v)
 		}
@@ -118,163 +140,75 @@ func TestReadOnlyMergesTheCallersConfig(t *testing.T) {
 	}
 }
 
-func TestPromptArrivesOnStdinIntact(t *testing.T) {
-	big := strings.Repeat("Ünïcødé prompt line with \"quotes\" and $vars `ticks` --session\n", 20000)
-	for _, prompt := range []string{"Issue #2: fix the sign — héllo ✓\nno trailing newline", "--help", big} {
-		a, task, _ := fakeAgent(t, "success", Config{})
-		task.Prompt = prompt
-		if _, err := a.Start(context.Background(), task); err != nil {
-			t.Fatal(err)
-		}
-		if got := fakecli.Recorded(t, task.Dir, ".fake-stdin"); string(got) != prompt {
-			t.Fatalf("prompt of %d bytes arrived as %d bytes", len(prompt), len(got))
-		}
-		if argv := fakecli.Argv(t, task.Dir); len(argv) != 5 {
-			t.Fatalf("argv carries more than the flags: %q", argv)
-		}
-	}
-	a, task, _ := fakeAgent(t, "success", Config{})
+func TestEmptyPromptIsRefused(t *testing.T) {
+	f := newFake(t, success)
+	task, _ := fakecli.Task(t, f.Env)
 	task.Prompt = "\n "
-	if _, err := a.Start(context.Background(), task); err == nil || !strings.Contains(err.Error(), "empty prompt") {
+	if _, err := New(Config{Binary: f.Bin}).Start(context.Background(), task); err == nil || !strings.Contains(err.Error(), "empty prompt") || f.Ran() {
 		t.Fatalf("empty prompt: %v", err)
 	}
 }
 
 func TestAPIError(t *testing.T) {
-	a, task, _ := fakeAgent(t, "api-error", Config{})
-	res, err := a.Start(context.Background(), task)
+	f := newFake(t, fakecli.JSONL(lAPIError), "FAKE_EXIT=1", "FAKE_STDERR=Error: scripted failure\n")
+	task, _ := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	fakecli.WantAgentErr(t, err, "exit status 1 (agent reported an error: APIError: scripted failure): Error: scripted failure")
-	if res.SessionID != "ses_dec9bef20ffeUKViW5kg2OSDeI" {
+	if res.SessionID != sid {
 		t.Errorf("the session is lost: %+v", res)
 	}
 }
 
 func TestErrorLineFailsEvenWithExitZero(t *testing.T) {
-	a, task, _ := fakeAgent(t, "error-exit-0", Config{})
-	_, err := a.Start(context.Background(), task)
+	f := newFake(t, fakecli.JSONL(lStepStart, lAPIError, lFinish("stop", 1000, 200, 34, 0, 0)))
+	task, _ := fakecli.Task(t, f.Env)
+	_, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
 	fakecli.WantAgentErr(t, err, "agent reported an error: APIError: scripted failure")
 }
 
 func TestResumeOfAnUnknownSession(t *testing.T) {
-	a, task, _ := fakeAgent(t, "session-not-found", Config{})
-	_, err := a.Resume(context.Background(), "ses_0000nope", task)
+	f := newFake(t, "", "FAKE_EXIT=1", "FAKE_STDERR=\x1b[91m\x1b[1mError: \x1b[0mSession not found\n")
+	task, _ := fakecli.Task(t, f.Env)
+	_, err := New(Config{Binary: f.Bin}).Resume(context.Background(), "ses_0000nope", task)
 	fakecli.WantAgentErr(t, err, "exit status 1 (session ses_0000nope not found", "Session not found")
-	for _, id := range []string{"", "latest", "--continue", "ses_", "ses_a/b"} {
-		if _, err := a.Resume(context.Background(), id, task); err == nil || errors.Is(err, agentorg.ErrAgent) {
-			t.Errorf("Resume(%q): %v", id, err)
-		}
-	}
 }
 
 func TestMissingOrUnfinishedFinalState(t *testing.T) {
-	for mode, want := range map[string]string{
-		"nothing":          "no step_finish line",
-		"unfinished":       "no step_finish line",
-		"tool-calls-last":  `the last step finished with reason "tool-calls", not "stop"`,
-		"length":           `the last step finished with reason "length"`,
-		"malformed-finish": "malformed step_finish line",
+	for name, c := range map[string]struct{ out, want string }{
+		"nothing": {"", "no step_finish line"},
+		// A new step began and never finished.
+		"unfinished":      {fakecli.JSONL(lStepStart, lText("half an answer"), lFinish("stop", 1000, 200, 34, 0, 0), lStepStart, lText("more")), "no step_finish line"},
+		"tool-calls last": {fakecli.JSONL(lStepStart, lTool, lFinish("tool-calls", 1000, 200, 34, 0, 0)), `the last step finished with reason "tool-calls", not "stop"`},
+		"length":          {fakecli.JSONL(lStepStart, lText("cut off mid"), lFinish("length", 1000, 200, 34, 0, 0)), `the last step finished with reason "length"`},
+		"malformed finish": {fakecli.JSONL(lStepStart, lText("x"), head("step_finish")+`,"part":{"reason":"stop","tokens":{"input":"many"}}}`),
+			"malformed step_finish line"},
 	} {
-		a, task, _ := fakeAgent(t, mode, Config{})
-		_, err := a.Start(context.Background(), task)
-		if !errors.Is(err, agentorg.ErrAgent) || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: got %v, want %q", mode, err, want)
-		}
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t, c.out)
+			task, _ := fakecli.Task(t, f.Env)
+			_, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+			fakecli.WantAgentErr(t, err, c.want)
+		})
 	}
 }
 
-func TestMalformedLinesAreSkipped(t *testing.T) {
-	a, task, transcript := fakeAgent(t, "malformed", Config{})
-	res, err := a.Start(context.Background(), task)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Summary != "fine" || res.Usage.InputTokens != 1200 {
-		t.Fatalf("got %+v", res)
-	}
-	if !strings.Contains(transcript.String(), "{broken") {
-		t.Error("a malformed line did not reach the transcript")
+// Known lines of the wrong shape are skipped like any malformed line (the
+// suite covers lines that are not events at all).
+func TestWrongShapedLinesAreSkipped(t *testing.T) {
+	f := newFake(t, fakecli.JSONL(lStepStart, head("text")+`,"part":{"text":17}}`, lText("fine"), lFinish("stop", 1000, 200, 34, 0, 0)))
+	task, _ := fakecli.Task(t, f.Env)
+	res, err := New(Config{Binary: f.Bin}).Start(context.Background(), task)
+	if err != nil || res.Summary != "fine" || res.Usage.InputTokens != 1200 {
+		t.Fatalf("got %+v, %v", res, err)
 	}
 }
 
-func TestVeryLongOutput(t *testing.T) {
-	a, task, _ := fakeAgent(t, "long", Config{})
-	a.maxLine = 2 << 20
-	var seen fakecli.Counter
-	task.Transcript = &seen
-	res, err := a.Start(context.Background(), task)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Summary) != 1_000_000 || strings.Trim(res.Summary, "z") != "" {
-		t.Fatalf("summary of %d bytes", len(res.Summary))
-	}
-	if seen.N < 15_000_000 {
-		t.Errorf("transcript got %d bytes", seen.N)
-	}
-	a, task, _ = fakeAgent(t, "success", Config{})
-	a.maxLine = 100 // every JSON line is longer
-	_, err = a.Start(context.Background(), task)
+// When the final state is lost to over-long lines, the error counts them.
+func TestDroppedLinesAreCounted(t *testing.T) {
+	f := newFake(t, success)
+	task, _ := fakecli.Task(t, f.Env)
+	_, err := withMaxLine(New(Config{Binary: f.Bin}), 100).Start(context.Background(), task) // every line is longer
 	fakecli.WantAgentErr(t, err, "no step_finish line (8 stdout lines over 100 bytes were dropped)")
-}
-
-func TestStallKillsTheProcessGroup(t *testing.T) {
-	a, task, _ := fakeAgent(t, "stall", Config{StallTimeout: time.Minute})
-	task.StallTimeout = 500 * time.Millisecond
-	var group int
-	task.OnStart = func(pgid int) { group = pgid }
-	start := time.Now()
-	_, err := a.Start(context.Background(), task)
-	fakecli.WantAgentErr(t, err, "stalled: no output for 500ms", "last words")
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %s", d)
-	}
-	if err := syscall.Kill(-group, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("process group %d still exists: %v", group, err)
-	}
-}
-
-func TestHardTimeoutAndCancellation(t *testing.T) {
-	a, task, _ := fakeAgent(t, "stall", Config{Timeout: 300 * time.Millisecond})
-	_, err := a.Start(context.Background(), task)
-	fakecli.WantAgentErr(t, err, "timed out after 300ms")
-
-	a, task, _ = fakeAgent(t, "stall", Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err = a.Start(ctx, task)
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, agentorg.ErrAgent) {
-		t.Fatalf("got %v", err)
-	}
-}
-
-func TestOnStartGetsTheProcessGroup(t *testing.T) {
-	a, task, _ := fakeAgent(t, "pgid", Config{})
-	var group int
-	task.OnStart = func(pgid int) { group = pgid }
-	res, err := a.Start(context.Background(), task)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if group <= 0 || res.Summary != strconv.Itoa(group) {
-		t.Fatalf("OnStart got %d, the CLI's process group is %q", group, res.Summary)
-	}
-}
-
-func TestFailuresToStartAreNotAgentFailures(t *testing.T) {
-	_, task, _ := fakeAgent(t, "success", Config{})
-	for name, c := range map[string]Config{
-		"missing path": {Binary: filepath.Join(t.TempDir(), "opencode")},
-		"not in PATH":  {Binary: "no-such-opencode"},
-	} {
-		_, err := New(c).Start(context.Background(), task)
-		if err == nil || errors.Is(err, agentorg.ErrAgent) {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	task.Dir = ""
-	if _, err := New(Config{}).Start(context.Background(), task); err == nil || !strings.Contains(err.Error(), "no directory") {
-		t.Errorf("no dir: %v", err)
-	}
 }
 
 func TestProbeWithFakes(t *testing.T) {

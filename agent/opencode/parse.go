@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/agent/cli"
 )
 
 // event is one line of `opencode run --format json`: {type, timestamp,
@@ -45,9 +46,9 @@ type stepFinish struct {
 // the final state, so a broken one is an error.
 var looksLikeFinish = regexp.MustCompile(`^\s*\{.*"type"\s*:\s*"step_finish"`)
 
-// parser interprets stdout lines as they arrive. Its handle is called by one
-// goroutine (proc's stdout copier) and read after Run returns.
+// parser interprets stdout lines as they arrive (see cli.Parser).
 type parser struct {
+	run     cli.Call
 	session string
 	step    []string // text parts of the current step
 	final   []string // text parts of the last finished step
@@ -57,9 +58,12 @@ type parser struct {
 	bad     string
 }
 
-func newParser() *parser { return &parser{} }
+// Result is what OpenCode reported: usage summed over the steps.
+func (p *parser) Result() agentorg.Result {
+	return agentorg.Result{SessionID: p.session, Summary: p.summary(), Usage: p.usage}
+}
 
-func (p *parser) handle(line []byte) {
+func (p *parser) Line(line []byte) {
 	if len(line) == 0 || line[0] != '{' {
 		return // a log line: it is in the transcript already
 	}

@@ -90,6 +90,12 @@ func New(t testing.TB, enable, stdout string, env ...string) *Fake {
 	return f
 }
 
+// Ran says whether the fake ran at all.
+func (f *Fake) Ran() bool {
+	_, err := os.Stat(f.record)
+	return err == nil
+}
+
 // Run returns what the fake recorded of its last run.
 func (f *Fake) Run() Run {
 	f.t.Helper()

@@ -3,21 +3,18 @@
 // real pipes, process group and timeouts. It is imported by tests only.
 //
 // A package's TestMain calls Main, which hands the process over to the fake
-// when the test set the fake's variable in the task's environment. The fake
-// is either Canned (output chosen by the test through FAKE_* variables) or
-// the package's own, which prints what its tool prints and calls Record so
-// the test can check what the adapter passed.
+// when the test set the fake's variable in the task's environment: Canned,
+// whose output the test chooses through FAKE_* variables. (The contract
+// suite's fake, which plays turns in the tool's own format, is
+// agenttest.ActAs.)
 package fakecli
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/agentorg/agentorg"
@@ -68,59 +65,6 @@ func WantAgentErr(t testing.TB, err error, substrs ...string) {
 			t.Errorf("error %q does not say %q", err, s)
 		}
 	}
-}
-
-// The files Record writes in the fake's working directory.
-const (
-	ArgvFile  = ".fake-argv"  // the arguments, as a JSON array
-	StdinFile = ".fake-stdin" // stdin, as read
-	EnvFile   = ".fake-env"   // the environment, one "K=V" a line
-)
-
-// Record, called by a fake, writes its arguments and environment in its
-// working directory, and with withStdin also stdin, read to the end and
-// returned.
-func Record(withStdin bool) (stdin []byte) {
-	argv, _ := json.Marshal(os.Args[1:])
-	os.WriteFile(ArgvFile, argv, 0o644)
-	if withStdin {
-		stdin, _ = io.ReadAll(os.Stdin)
-		os.WriteFile(StdinFile, stdin, 0o644)
-	}
-	os.WriteFile(EnvFile, []byte(strings.Join(os.Environ(), "\n")), 0o644)
-	return stdin
-}
-
-// Recorded is the content of a file Record wrote in dir.
-func Recorded(t testing.TB, dir, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-// Argv is the argument list Record wrote in dir.
-func Argv(t testing.TB, dir string) []string {
-	t.Helper()
-	var argv []string
-	if err := json.Unmarshal(Recorded(t, dir, ArgvFile), &argv); err != nil {
-		t.Fatal(err)
-	}
-	return argv
-}
-
-// Env is the environment Record wrote in dir.
-func Env(t testing.TB, dir string) []string {
-	t.Helper()
-	return strings.Split(string(Recorded(t, dir, EnvFile)), "\n")
-}
-
-// Pgid is the calling process's group, for a fake to print.
-func Pgid() int {
-	g, _ := syscall.Getpgid(0)
-	return g
 }
 
 // JSONString is s as a JSON string literal, for a fake's output lines.
