@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,8 +12,10 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/engine"
+	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/proc"
 	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/sqlitedb"
 	"github.com/agentorg/agentorg/workflow"
 	"github.com/agentorg/agentorg/workspace"
 )
@@ -39,6 +42,11 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 	}
 	if err := o.CheckRepository(ctx); err != nil {
 		return nil, fmt.Errorf("the engine does not start: %w", err)
+	}
+	// Open checked a sample of a large database; an engine runs for long,
+	// so it checks the whole before it starts.
+	if err := homedir.CheckPages(ctx, o.DB, o.Home, sqlitedb.Bounds{FullPages: math.MaxInt}); err != nil {
+		return nil, err
 	}
 	if o.Origin == "" && o.cloneURL != nil {
 		url, err := o.cloneURL(ctx)
@@ -85,6 +93,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		AgentEnv: AgentEnv,
 		CheckEnv: CheckEnv(),
 		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
+		Owners: &homedir.Owners{DB: o.DB, Home: o.Home, ID: o.Identity},
 	}
 	return engine.New(ctx, engine.Config{
 		DB:               o.DB,

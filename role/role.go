@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/workflow"
 	"github.com/agentorg/agentorg/workspace"
 )
@@ -42,6 +43,9 @@ type Deps struct {
 	// CIPoll is how often the ci role reads a running pipeline, and
 	// CINoPipeline how long it waits for one to appear. Zero: the defaults.
 	CIPoll, CINoPipeline time.Duration
+	// Owners, when set, keeps this home's hands off worktrees and branches
+	// another home left (issueWorktree, push).
+	Owners *homedir.Owners
 }
 
 // Run is one stage run on one issue.

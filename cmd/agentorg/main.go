@@ -87,8 +87,12 @@ Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 }
 
 func (g *globals) open(ctx context.Context) (*app.Org, error) {
-	return app.Open(ctx, app.Options{Home: g.home, Workflow: g.workflow})
+	return app.Open(ctx, app.Options{Home: g.home, Workflow: g.workflow, Notify: notice})
 }
+
+// notice tells the person at the terminal what agentorg repaired on its
+// own (a moved home), once.
+func notice(s string) { fmt.Fprintln(os.Stderr, "agentorg:", s) }
 
 // read opens the home for a command that only looks, runs f, and closes it.
 func (g *globals) read(cmd *cobra.Command, f func(ctx context.Context, org *app.Org) error) error {
