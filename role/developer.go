@@ -93,7 +93,7 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		tr, err := openTranscript(d.Home, r.ID)
+		tr, err := d.openTranscript(r.ID)
 		if err != nil {
 			return Outcome{}, err
 		}
