@@ -251,3 +251,16 @@ func markerPath(dir string) string {
 	}
 	return filepath.Join(gitdir, markerName)
 }
+
+// Owns reports whether the worktree at path, issue n's, was made by this
+// home (or adopted from before homes had an identity).
+func (o *Owners) Owns(ctx context.Context, n int64, path string) (bool, error) {
+	w, ok, err := o.row(ctx, n)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return n <= o.ID.AdoptThrough, nil
+	}
+	return o.marks(path, w.token), nil
+}
