@@ -167,3 +167,36 @@ func RepairAlternates(gitDir, oldPrefix, newPrefix string) (bool, error) {
 	}
 	return true, writeWhole(p, strings.Join(lines, "\n"))
 }
+
+// Trees returns the trees of revs (commits or refs) the mirror has,
+// skipping those it does not: one process for all of them.
+func (m *Mirror) Trees(ctx context.Context, revs []string) ([]string, error) {
+	var in strings.Builder
+	for _, r := range revs {
+		if err := revArgs(r); err != nil {
+			return nil, err
+		}
+		in.WriteString(r + "^{tree}\n")
+	}
+	out, err := gitWith(ctx, m.Dir, defaultIdentity, strings.NewReader(in.String()), "cat-file", "--batch-check=%(objectname) %(objecttype)")
+	if err != nil {
+		return nil, err
+	}
+	var trees []string
+	for _, l := range strings.Split(out, "\n") {
+		if sha, kind, ok := strings.Cut(l, " "); ok && kind == "tree" {
+			trees = append(trees, sha)
+		}
+	}
+	return trees, nil
+}
+
+// LocalBranches lists the mirror's local branches (those worktrees work
+// on), by name.
+func (m *Mirror) LocalBranches(ctx context.Context) ([]string, error) {
+	out, err := git(ctx, m.Dir, "for-each-ref", "--format=%(refname:strip=2)", "refs/heads/")
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(out), nil
+}
