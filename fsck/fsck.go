@@ -49,7 +49,7 @@ func Database(ctx context.Context, home string) (fs []Finding, damaged bool) {
 	if st, _ := sqlitedb.Inspect(homedir.DB(home)); st == sqlitedb.Missing {
 		return []Finding{ok("no database yet: a new home")}, true
 	}
-	db, err := sqlitedb.OpenReadOnly(homedir.DB(home))
+	db, err := sqlitedb.OpenToRead(homedir.DB(home))
 	if err != nil {
 		return []Finding{problem(restoreFix(home), "the database cannot be opened: %v", err)}, true
 	}

@@ -122,10 +122,12 @@ func corrupt(err error) bool {
 		strings.Contains(s, "SQLITE_CORRUPT") || strings.Contains(s, "SQLITE_NOTADB")
 }
 
-// OpenReadOnly opens the database at path for reading only, without the
-// pragmas that write (journal mode): for looking at a database that may be
-// damaged, changing nothing. The file must exist.
-func OpenReadOnly(path string) (*sql.DB, error) {
+// OpenToRead opens the database at path for looking at, without the
+// pragmas Open sets (journal_mode writes the header): for checking a
+// database that may be damaged, changing nothing. The caller only reads.
+// It is not opened read-only: a read-only connection leaves SQLite's -wal
+// and -shm files behind, where a closing reader removes them.
+func OpenToRead(path string) (*sql.DB, error) {
 	d, err := dsn(path)
 	if err != nil {
 		return nil, err
@@ -134,7 +136,7 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	u.RawQuery = url.Values{"mode": {"ro"}}.Encode() + "&" + fmt.Sprintf("_pragma=busy_timeout(%d)", BusyTimeout.Milliseconds())
+	u.RawQuery = fmt.Sprintf("_pragma=busy_timeout(%d)", BusyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, fmt.Errorf("sqlitedb: open %s: %w", path, err)
