@@ -293,3 +293,146 @@ func TestANewHomeIsMadeNotRefused(t *testing.T) {
 		t.Fatalf("home.json should name the workflow, the home's identity and its place: %s (%v)", b, err)
 	}
 }
+
+// twiceThenNeg: the first #1 adds Twice; the #1 of the home restored from
+// a backup adds Neg. Attempt 2 (after a rejection) adds Thrice.
+const twiceThenNeg = `
+steps:
+  - match: {role: pm}
+    summary: "Add the function.\n\n## Acceptance criteria\n- [ ] ` + "`go test ./...`" + ` passes"
+  - match: {role: developer, title: "Add Neg"}
+    actions:
+      - write: {path: neg.go, content: "package calc\n\n// Neg returns -n.\nfunc Neg(n int) int { return -n }\n"}
+    summary: Added Neg.
+  - match: {role: developer, attempt: 2}
+    actions:
+      - write: {path: thrice.go, content: "package calc\n\n// Thrice returns 3n.\nfunc Thrice(n int) int { return 3 * n }\n"}
+    summary: Added Thrice.
+  - match: {role: developer}
+    actions:
+      - write: {path: twice.go, content: "package calc\n\n// Twice returns 2n.\nfunc Twice(n int) int { return Add(n, n) }\n"}
+    summary: Added Twice.
+`
+
+// toMergeGate opens an issue and drives it to its merge request.
+func (o *homeOrg) toMergeGate(t *testing.T, title string) {
+	t.Helper()
+	o.must(t, "issue", "new", "--title", title, "--opt-in", "--as", "alice")
+	o.must(t, "serve", "--once")
+	o.must(t, "approve", "1", "--as", "alice")
+	o.must(t, "serve", "--once")
+	if got := o.labels(t, 1); got != "open mr:ready-for-review" {
+		t.Fatalf("#1 is %s, want open mr:ready-for-review", got)
+	}
+}
+
+// docs/lifecycle.md I14: a home never reuses a worktree or a branch it did
+// not make. The database is restored from a backup taken before #1 was
+// opened, so the next issue is #1 again, over the old #1's worktree, its
+// branch in the mirror and its branch on the origin. The old worktree and
+// mirror branch are moved aside (kept whole), the new #1 gets its own, and
+// the push that would overwrite the old #1's branch on the origin is
+// refused with a message, the branch left alone.
+func TestARestoredHomeDoesNotReuseWorktreesOrBranchesItDidNotMake(t *testing.T) {
+	o := newHomeOrg(t, t.TempDir(), twiceThenNeg, "go test ./...")
+	o.must(t, "issue", "list") // makes the home
+	backup, err := os.ReadFile(filepath.Join(o.home, "agentorg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.toMergeGate(t, "Add Twice")
+	oldHead := gitOut(t, o.origin, "rev-parse", "refs/heads/agentorg/issue-1")
+
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(filepath.Join(o.home, "agentorg.db"+suffix))
+	}
+	if err := os.WriteFile(filepath.Join(o.home, "agentorg.db"), backup, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := o.must(t, "issue", "new", "--title", "Add Neg", "--opt-in", "--as", "alice")
+	if !strings.HasPrefix(r.stdout, "#1 Add Neg") {
+		t.Fatalf("the restored tracker should number the issue 1 again: %s", r.stdout)
+	}
+	o.must(t, "serve", "--once")
+	o.must(t, "approve", "1", "--as", "alice")
+	r = o.try(t, "serve", "--once")
+	if r.code != 1 || o.labels(t, 1) != "open needs:human" {
+		t.Fatalf("the push over the old #1's branch should hand #1 to a human: exit %d, %s\n%s%s", r.code, o.labels(t, 1), r.stdout, r.stderr)
+	}
+
+	// The new #1 worked in a worktree of its own, from main.
+	wt := filepath.Join(o.home, "worktrees", "issue-1")
+	if _, err := os.Stat(filepath.Join(wt, "neg.go")); err != nil {
+		t.Errorf("the new #1's worktree lacks its neg.go: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(wt, "twice.go")); err == nil {
+		t.Error("the new #1's worktree holds the old #1's twice.go: the old worktree was reused")
+	}
+	// The old one is kept aside, whole, on its branch renamed aside.
+	aside, _ := filepath.Glob(filepath.Join(o.home, "aside", "issue-1-*"))
+	if len(aside) != 1 {
+		t.Fatalf("want the old worktree in aside/, got %v", aside)
+	}
+	if _, err := os.Stat(filepath.Join(aside[0], "twice.go")); err != nil {
+		t.Errorf("the old worktree moved aside lost its twice.go: %v", err)
+	}
+	if got := gitOut(t, aside[0], "rev-parse", "HEAD"); got != oldHead {
+		t.Errorf("the old worktree moved aside is at %s, want the old #1's %s", got, oldHead)
+	}
+	if refs := gitOut(t, filepath.Join(o.home, "mirror.git"), "for-each-ref", "--format=%(refname)", "refs/heads/agentorg-aside/"); !strings.HasSuffix(refs, "/agentorg/issue-1") {
+		t.Errorf("the old #1's mirror branch should be renamed aside, got %q", refs)
+	}
+	// The origin's branch is the old #1's still.
+	if got := gitOut(t, o.origin, "rev-parse", "refs/heads/agentorg/issue-1"); got != oldHead {
+		t.Errorf("the origin's agentorg/issue-1 moved from the old #1's %s to %s", oldHead, got)
+	}
+	r = o.must(t, "events", "--issue", "1", "--json")
+	for _, want := range []string{"was not made by this home", "moved aside to " + aside[0], "renamed agentorg-aside/",
+		"already has branch agentorg/issue-1", "which this home did not push", "leaves it alone"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the events of #1 do not say %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// A home can be moved: with #1 at its merge request, the home is moved
+// (mv home home2); the first command there says once what it repaired, and
+// #1 goes on in its worktree (a rejection sends it back to the developer,
+// whose second attempt adds to the first) to its merge.
+func TestAMovedHomeGoesOn(t *testing.T) {
+	o := newHomeOrg(t, t.TempDir(), twiceThenNeg, "go test ./...")
+	o.toMergeGate(t, "Add Twice")
+	home2 := filepath.Join(o.dir, "home2")
+	if err := os.Rename(o.home, home2); err != nil {
+		t.Fatal(err)
+	}
+	old := o.home
+	o = orgAt(o.dir, home2, o.wf, o.origin)
+
+	r := o.must(t, "status")
+	if want := fmt.Sprintf("agentorg: the home moved from %s to %s: repaired 1 worktree link(s)", old, home2); !strings.Contains(r.stderr, want) {
+		t.Errorf("the first command in the moved home should say %q:\n%s", want, r.stderr)
+	}
+	if r = o.must(t, "status"); strings.Contains(r.stderr, "moved") {
+		t.Errorf("the move is said once, not again:\n%s", r.stderr)
+	}
+	o.must(t, "reject", "1", "--as", "alice", "--reason", "Add Thrice too.")
+	o.must(t, "serve", "--once")
+	o.must(t, "approve", "1", "--as", "alice")
+	o.must(t, "serve", "--once")
+	if got := o.labels(t, 1); got != "closed e2e:done" {
+		t.Fatalf("#1 is %s after the move, want closed e2e:done", got)
+	}
+	files := gitOut(t, o.origin, "ls-tree", "--name-only", "main")
+	for _, f := range []string{"twice.go", "thrice.go"} {
+		if !strings.Contains(files, f) {
+			t.Errorf("main lacks %s, from attempt 1 and 2 in the moved worktree:\n%s", f, files)
+		}
+	}
+	if list := gitOut(t, filepath.Join(home2, "mirror.git"), "worktree", "list"); strings.Contains(list, old+"/") {
+		t.Errorf("the mirror still names the old home:\n%s", list)
+	}
+	if r := o.try(t, "fsck"); r.code != 0 {
+		t.Errorf("fsck after the move: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
