@@ -30,9 +30,14 @@ func (l *Log) AgentRuns(ctx context.Context) ([]RunRef, error) {
 	return out, rows.Err()
 }
 
-// RunIssues maps every run id the log names to its issue.
-func (l *Log) RunIssues(ctx context.Context) (map[string]int64, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT run_id, min(issue) FROM agentorg_events WHERE run_id != '' GROUP BY run_id`)
+// RunsKept maps to its issue each run id the log names in an event that
+// Prune(r) keeps: the same before and after the prune, so that a dry run
+// sees what the real one will.
+func (l *Log) RunsKept(ctx context.Context, r Retention) (map[string]int64, error) {
+	keep, _ := json.Marshal(nonNil(r.Keep))
+	rows, err := l.db.QueryContext(ctx, `SELECT run_id, min(issue) FROM agentorg_events
+		WHERE run_id != '' AND (at >= ? OR issue IN (SELECT value FROM json_each(?))) GROUP BY run_id`,
+		r.Before.UTC().Format(timeFormat), string(keep))
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: runs: %w", err)
 	}

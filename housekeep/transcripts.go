@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/homedir"
 )
 
@@ -30,7 +31,7 @@ type runFile struct {
 // beyond the budget, the oldest, sparing open issues' runs: a run the
 // event log still names keeps a one-line note, the others go.
 func transcripts(ctx context.Context, s Sources, o Options, open map[int64]bool, before time.Time, w io.Writer) error {
-	runIssue, err := s.Log.RunIssues(ctx)
+	runIssue, err := s.Log.RunsKept(ctx, eventlog.Retention{Before: before, Keep: keys(open)})
 	if err != nil {
 		return err
 	}

@@ -436,3 +436,178 @@ func TestAMovedHomeGoesOn(t *testing.T) {
 		t.Errorf("fsck after the move: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// fsck finds each problem planted in a sound home, each with a fix, and
+// exits 1: a worktree of a closed issue, one of no issue, one another home
+// made, an agent run whose transcript is gone, an object missing from the
+// mirror.
+func TestFsckFindsEachPlantedProblem(t *testing.T) {
+	o := usedCopy(t)
+	if r := o.try(t, "fsck"); r.code != 0 || !strings.Contains(r.stdout, "ok: the home is sound") {
+		t.Fatalf("fsck on a sound home: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mirror := filepath.Join(o.home, "mirror.git")
+	o.must(t, "issue", "close", "1", "--as", "alice")
+	gitOut(t, mirror, "worktree", "add", "--quiet", "--detach", filepath.Join(o.home, "worktrees", "issue-99"), "refs/remotes/origin/main")
+	marker := filepath.Join(mirror, "worktrees", "issue-2", "agentorg-home")
+	if err := os.WriteFile(marker, []byte("0123456789abcdef01234567 feedface\n"), 0o644); err != nil {
+		t.Fatalf("the worktree of #2 should carry this home's marker: %v", err)
+	}
+	var runs []struct {
+		RunID string `json:"run_id"`
+		Kind  string
+	}
+	if err := json.Unmarshal([]byte(o.must(t, "events", "--issue", "2", "--json").stdout), &runs); err != nil {
+		t.Fatal(err)
+	}
+	gone := ""
+	for _, e := range runs {
+		if e.Kind == "agent" {
+			gone = e.RunID
+		}
+	}
+	if gone == "" || os.Remove(filepath.Join(o.home, "runs", gone+".log")) != nil {
+		t.Fatalf("no transcript of an agent run of #2 to remove (run %q)", gone)
+	}
+	tree := gitOut(t, mirror, "rev-parse", "refs/remotes/origin/main^{tree}")
+	if err := os.Remove(filepath.Join(mirror, "objects", tree[:2], tree[2:])); err != nil {
+		t.Fatalf("the tree of main should be a loose object of the mirror: %v", err)
+	}
+
+	r := o.try(t, "fsck")
+	if r.code != 1 {
+		t.Fatalf("fsck with planted problems: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"problem: worktree issue-1 belongs to #1, which is closed\n    fix: agentorg gc removes it",
+		"problem: worktree issue-99 belongs to issue #99, which the tracker does not have\n    fix: ",
+		"problem: worktree issue-2 was not made by this home",
+		"problem: 1 of ",
+		"agent runs have no transcript in runs/: " + gone + " (#2)\n    fix: ",
+		"problem: the mirror is not a sound git repository: ",
+		"ok: the database passes SQLite's integrity_check",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("fsck does not say %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// gc removes what is done with and keeps what open issues need, with
+// figures: #2, escalated, is closed by a person; its worktree, branch,
+// events and transcripts go; #1, open at its merge request, keeps its
+// worktree, events, transcripts, attempts and cached checks. --dry-run
+// says the same and changes nothing.
+func TestGCRemovesWhatIsDoneWithAndKeepsWhatOpenIssuesNeed(t *testing.T) {
+	o := usedCopy(t)
+	o.must(t, "issue", "close", "2", "--as", "alice")
+	attempts1 := o.must(t, "issue", "show", "1", "--json").stdout
+	events1 := o.must(t, "events", "--issue", "1", "--json").stdout
+	attempts2 := o.must(t, "issue", "show", "2", "--json").stdout
+	cached := cacheRows(t, o.home)
+
+	before := snapshot(t, o.home)
+	dry := o.must(t, "gc", "--dry-run", "--older-than", "0d")
+	sameFiles(t, "gc --dry-run", before, snapshot(t, o.home))
+	r := o.must(t, "gc", "--older-than", "0d")
+	for _, out := range []string{dry.stdout, r.stdout} {
+		for _, want := range []string{"  worktrees               2 -> 1        (1 of closed issues)", "  issue branches          2 -> 1        (1 of closed issues)",
+			"  transcripts ", "  events ", "  check cache ", "  judgement cache ", "  database ", "  mirror ", "  origin "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("gc's figures lack %q:\n%s", want, out)
+			}
+		}
+	}
+	if !strings.Contains(r.stdout, "(git gc)") || !strings.Contains(r.stdout, "(VACUUM)") {
+		t.Errorf("gc should pack the mirror and the origin agentorg made, and vacuum:\n%s", r.stdout)
+	}
+
+	if _, err := os.Stat(filepath.Join(o.home, "worktrees", "issue-2")); err == nil {
+		t.Error("the worktree of #2, closed, is still there")
+	}
+	if _, err := os.Stat(filepath.Join(o.home, "worktrees", "issue-1", "twice.go")); err != nil {
+		t.Errorf("the worktree of #1, open, is gone: %v", err)
+	}
+	branches := gitOut(t, filepath.Join(o.home, "mirror.git"), "for-each-ref", "--format=%(refname:strip=2)", "refs/heads/agentorg/")
+	if branches != "agentorg/issue-1" {
+		t.Errorf("the mirror's issue branches are %q, want only agentorg/issue-1", branches)
+	}
+	if got := o.must(t, "issue", "show", "1", "--json").stdout; got != attempts1 {
+		t.Errorf("#1 changed under gc:\n%s\nwas\n%s", got, attempts1)
+	}
+	if got := o.must(t, "events", "--issue", "1", "--json").stdout; !strings.HasPrefix(got, strings.TrimSuffix(strings.TrimSpace(events1), "]")) {
+		t.Errorf("#1's events were pruned")
+	}
+	if got := o.must(t, "events", "--issue", "2", "--json").stdout; strings.Contains(got, `"kind": "agent"`) {
+		t.Errorf("#2's events older than 0d should be gone:\n%.400s", got)
+	}
+	var shown2 struct{ Attempts []struct{ N int } }
+	json.Unmarshal([]byte(o.must(t, "issue", "show", "2", "--json").stdout), &shown2)
+	var was2 struct{ Attempts []struct{ N int } }
+	json.Unmarshal([]byte(attempts2), &was2)
+	if len(was2.Attempts) == 0 || len(shown2.Attempts) != len(was2.Attempts) {
+		t.Errorf("attempts are never removed: #2 had %d, has %d", len(was2.Attempts), len(shown2.Attempts))
+	}
+	after := cacheRows(t, o.home)
+	if after["check"] == 0 || after["check"] >= cached["check"] {
+		t.Errorf("check cache rows: %d before, %d after; want #1's and the target's kept and #2's removed", cached["check"], after["check"])
+	}
+	if r := o.must(t, "logs", "--issue", "1"); !strings.Contains(r.stdout, "=== ") {
+		t.Errorf("#1's transcripts should stay:\n%s", r.stdout)
+	}
+	if r := o.try(t, "fsck"); r.code != 0 {
+		t.Errorf("fsck after gc: exit %d\n%s", r.code, r.stdout)
+	}
+	// The cache #1 needs is there: validating #1 again runs no check.
+	o.must(t, "label", "add", "1", "dev:done", "--as", "alice")
+	o.must(t, "serve", "--once")
+	if got := cacheRows(t, o.home); got["check"] != after["check"] {
+		t.Errorf("validating #1 again ran checks (cache rows %d -> %d): its cache was pruned", after["check"], got["check"])
+	}
+}
+
+// cacheRows counts the rows of the check and judgement caches.
+func cacheRows(t *testing.T, home string) map[string]int {
+	t.Helper()
+	db, err := sqlitedb.OpenToRead(filepath.Join(home, "agentorg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]int{}
+	for k, table := range map[string]string{"check": "agentorg_check_cache", "judgement": "agentorg_judgement_cache"} {
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = n
+	}
+	return out
+}
+
+// A run's transcript is capped (AGENTORG_TRANSCRIPT_MAX): a check that
+// prints 1.2 MB leaves a transcript of at most the cap that keeps how it
+// began and how it ended, with a line saying how much was cut between.
+func TestTranscriptCapKeepsHeadAndTail(t *testing.T) {
+	o := newHomeOrg(t, t.TempDir(), usedScript, "seq 1 200000")
+	o.must(t, "issue", "new", "--title", "Add Twice", "--opt-in", "--as", "alice")
+	o.env = append(o.env, "AGENTORG_TRANSCRIPT_MAX=64KiB")
+	o.must(t, "serve", "--once") // the plan: the baseline runs the check
+	logs, _ := filepath.Glob(filepath.Join(o.home, "runs", "*.log"))
+	if len(logs) != 1 {
+		t.Fatalf("want the plan's transcript, got %v", logs)
+	}
+	if fi, _ := os.Stat(logs[0]); fi.Size() > 64<<10+512 {
+		t.Errorf("the transcript has %d bytes, over the cap of 64 KiB", fi.Size())
+	}
+	r := o.must(t, "logs", "--issue", "1")
+	for _, want := range []string{"\n1\n2\n3\n", " bytes cut here; a transcript keeps its first 32 KiB and its last bytes, up to 64 KiB in all", "\n199999\n200000\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("logs --issue 1 lacks %q:\n%.300s\n...\n%s", want, r.stdout, r.stdout[max(0, len(r.stdout)-300):])
+		}
+	}
+	o.env[len(o.env)-1] = "AGENTORG_TRANSCRIPT_MAX=lots"
+	if r := o.try(t, "serve", "--once"); r.code == 0 || !strings.Contains(r.stderr, `AGENTORG_TRANSCRIPT_MAX: "lots" is not a size`) {
+		t.Errorf("a bad AGENTORG_TRANSCRIPT_MAX: exit %d %s", r.code, r.stderr)
+	}
+}
