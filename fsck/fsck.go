@@ -87,11 +87,11 @@ type Sources struct {
 // made by this home, and linked to its git directory.
 func Worktrees(ctx context.Context, s Sources) ([]Finding, error) {
 	entries, err := os.ReadDir(homedir.Worktrees(s.Home))
-	if errors.Is(err, os.ErrNotExist) {
-		return []Finding{ok("no worktrees")}, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
+	}
+	if len(entries) == 0 {
+		return []Finding{ok("no worktrees")}, nil
 	}
 	var fs []Finding
 	for _, e := range entries {
