@@ -250,15 +250,16 @@ func identify(ctx context.Context, db *sql.DB, home string, notify func(string))
 	if err != nil {
 		return id, err
 	}
-	if err := homedir.SetPath(ctx, db, home); err != nil {
+	won, err := homedir.SetPath(ctx, db, id.Path, home)
+	if err != nil {
 		return id, err
 	}
-	if notify != nil {
-		what := "nothing stored its old path"
+	if notify != nil && won {
+		what := ""
 		if len(done) > 0 {
-			what = "repaired " + strings.Join(done, " and ")
+			what = ": repaired " + strings.Join(done, " and ")
 		}
-		notify(fmt.Sprintf("the home moved from %s to %s: %s", id.Path, home, what))
+		notify(fmt.Sprintf("the home moved from %s to %s%s", id.Path, home, what))
 	}
 	id.Path = home
 	return id, nil

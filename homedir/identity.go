@@ -58,12 +58,16 @@ func Identify(ctx context.Context, db *sql.DB, dir string) (Identity, error) {
 	return id, nil
 }
 
-// SetPath records where the home is now.
-func SetPath(ctx context.Context, db *sql.DB, dir string) error {
-	if _, err := db.ExecContext(ctx, `UPDATE agentorg_home SET path = ?`, dir); err != nil {
-		return fmt.Errorf("home %s: record its path: %w", dir, err)
+// SetPath records that the home recorded at old is now at dir. won is
+// false when another process recorded it first (two commands opened the
+// moved home at once): that one says so.
+func SetPath(ctx context.Context, db *sql.DB, old, dir string) (won bool, err error) {
+	res, err := db.ExecContext(ctx, `UPDATE agentorg_home SET path = ? WHERE path = ?`, dir, old)
+	if err != nil {
+		return false, fmt.Errorf("home %s: record its path: %w", dir, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // lastIssueWorkedOn is the highest issue number in the event log, 0 when
