@@ -611,3 +611,30 @@ func TestTranscriptCapKeepsHeadAndTail(t *testing.T) {
 		t.Errorf("a bad AGENTORG_TRANSCRIPT_MAX: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// While an engine holds the home, gc does only what is safe beside it
+// (rows, transcripts), says so, and leaves the worktrees and git objects.
+func TestGCBesideARunningEngineLeavesWorktreesAndGit(t *testing.T) {
+	o := usedCopy(t)
+	o.must(t, "issue", "close", "2", "--as", "alice")
+	// An engine's lock names a live process: this test's.
+	if err := os.WriteFile(filepath.Join(o.home, "engine.lock"), []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := o.must(t, "gc", "--older-than", "0d")
+	for _, want := range []string{fmt.Sprintf("an engine runs on this home (pid %d): gc does only what is safe beside it", os.Getpid()),
+		"  events ", "  transcripts ", "worktrees, branches, git objects and the database file: left alone while the engine runs"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("gc beside an engine does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "(git gc)") || strings.Contains(r.stdout, "(VACUUM)") {
+		t.Errorf("gc beside an engine packed or vacuumed:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(o.home, "worktrees", "issue-2")); err != nil {
+		t.Errorf("gc beside an engine removed a worktree: %v", err)
+	}
+	if got := o.must(t, "events", "--issue", "2", "--json").stdout; strings.Contains(got, `"kind": "agent"`) {
+		t.Errorf("#2's old events should be pruned beside the engine too")
+	}
+}
