@@ -7,7 +7,6 @@ package app
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/sqlitedb"
 	"github.com/agentorg/agentorg/tracker/embedded"
@@ -37,6 +37,8 @@ type Options struct {
 	Workflow string
 	// Getenv reads the environment (tests pass their own).
 	Getenv func(string) string
+	// Notify, when set, is told once what Open repaired (a moved home).
+	Notify func(string)
 }
 
 // Org is an opened home.
@@ -60,14 +62,9 @@ type Org struct {
 	// cloneURL asks the tracker for the origin when Origin is empty.
 	cloneURL func(ctx context.Context) (string, error)
 	lock     *os.File
+	// Identity is which home this is (homedir.Identify).
+	Identity homedir.Identity
 }
-
-// homeFile records which workflow a home belongs to.
-type homeFile struct {
-	Workflow string `json:"workflow"`
-}
-
-const homeFileName = "home.json"
 
 // ResolvePaths works out the home and workflow paths from the options,
 // the environment, the home's record and the current directory.
@@ -84,10 +81,11 @@ func ResolvePaths(o Options) (home, wfPath string, err error) {
 		wfPath = getenv("AGENTORG_WORKFLOW")
 	}
 	if wfPath == "" && home != "" {
-		if b, err := os.ReadFile(filepath.Join(home, homeFileName)); err == nil {
-			var hf homeFile
-			if json.Unmarshal(b, &hf) == nil {
-				wfPath = hf.Workflow
+		if hf, ok := homedir.ReadFile(home); ok {
+			wfPath = hf.Workflow
+			// A home moved with the workflow inside it (the demo's).
+			if abs, err := filepath.Abs(home); err == nil && hf.Path != "" && homedir.Moved(abs, hf.Path) {
+				wfPath = homedir.Translate(wfPath, hf.Path, abs)
 			}
 		}
 	}
@@ -134,6 +132,8 @@ func RepoRoot(wfPath string) string {
 }
 
 // Open opens (creating) the home and its database and loads the workflow.
+// A damaged home (homedir.ErrDamaged) is refused before anything in it is
+// written; a moved one is repaired, and o.Notify told.
 func Open(ctx context.Context, o Options) (*Org, error) {
 	home, wfPath, err := ResolvePaths(o)
 	if err != nil {
@@ -143,18 +143,12 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(home, 0o755); err != nil {
-		return nil, fmt.Errorf("home %s: %w", home, err)
-	}
-	if err := recordWorkflow(home, wfPath); err != nil {
-		return nil, err
-	}
-	db, err := sqlitedb.Open(filepath.Join(home, "agentorg.db"))
+	db, id, err := openDatabase(ctx, home, o.Notify)
 	if err != nil {
 		return nil, err
 	}
 	origin := OriginOf(wf)
-	org := &Org{Home: home, Workflow: wf, DB: db, Origin: origin}
+	org := &Org{Home: home, Workflow: wf, DB: db, Origin: origin, Identity: id}
 	switch wf.Tracker.Kind {
 	case "embedded":
 		identity := workspace.Identity{Name: wf.Tracker.Bot, Email: wf.Tracker.Bot + "@agentorg.invalid"}
@@ -219,23 +213,64 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 		db.Close()
 		return nil, err
 	}
+	// Written last, once the database is sound and made: home.json is one
+	// of the signs that a home was used (homedir.CheckFiles).
+	if err := homedir.WriteFile(home, homedir.File{Workflow: wfPath, ID: id.ID, Path: home}); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return org, nil
 }
 
-func recordWorkflow(home, wfPath string) error {
-	p := filepath.Join(home, homeFileName)
-	if b, err := os.ReadFile(p); err == nil {
-		var hf homeFile
-		if json.Unmarshal(b, &hf) == nil && hf.Workflow == wfPath {
-			return nil
+// openDatabase opens the home's database after checking that it is
+// sound, learns which home it is, and follows the home if it moved.
+func openDatabase(ctx context.Context, home string, notify func(string)) (*sql.DB, homedir.Identity, error) {
+	if err := homedir.CheckFiles(home); err != nil {
+		return nil, homedir.Identity{}, err
+	}
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return nil, homedir.Identity{}, fmt.Errorf("home %s: %w", home, err)
+	}
+	db, err := sqlitedb.Open(homedir.DB(home))
+	if err != nil {
+		return nil, homedir.Identity{}, err
+	}
+	id, err := identify(ctx, db, home, notify)
+	if err != nil {
+		db.Close()
+		return nil, homedir.Identity{}, err
+	}
+	return db, id, nil
+}
+
+func identify(ctx context.Context, db *sql.DB, home string, notify func(string)) (homedir.Identity, error) {
+	if err := homedir.CheckPages(ctx, db, home, sqlitedb.DefaultBounds); err != nil {
+		return homedir.Identity{}, err
+	}
+	id, err := homedir.Identify(ctx, db, home)
+	if err != nil {
+		return id, err
+	}
+	if !homedir.Moved(home, id.Path) {
+		return id, nil
+	}
+	done, err := homedir.Relocate(home, id.Path)
+	if err != nil {
+		return id, err
+	}
+	won, err := homedir.SetPath(ctx, db, id.Path, home)
+	if err != nil {
+		return id, err
+	}
+	if notify != nil && won {
+		what := ""
+		if len(done) > 0 {
+			what = ": repaired " + strings.Join(done, " and ")
 		}
+		notify(fmt.Sprintf("the home moved from %s to %s%s", id.Path, home, what))
 	}
-	b, _ := json.MarshalIndent(homeFile{Workflow: wfPath}, "", "  ")
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	id.Path = home
+	return id, nil
 }
 
 func isRemoteURL(s string) bool {

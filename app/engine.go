@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,8 +12,11 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/engine"
+	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/proc"
 	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/transcript/capped"
 	"github.com/agentorg/agentorg/workflow"
 	"github.com/agentorg/agentorg/workspace"
 )
@@ -37,11 +41,20 @@ type EngineOptions struct {
 
 // Engine takes the home's lock and builds the engine over this home.
 func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, error) {
+	capMax, err := transcriptMax()
+	if err != nil {
+		return nil, err
+	}
 	if err := o.Lock(); err != nil {
 		return nil, err
 	}
 	if err := o.CheckRepository(ctx); err != nil {
 		return nil, fmt.Errorf("the engine does not start: %w", err)
+	}
+	// Open checked a sample of a large database; an engine runs for long,
+	// so it checks the whole before it starts.
+	if err := homedir.CheckPages(ctx, o.DB, o.Home, sqlitedb.Bounds{FullPages: math.MaxInt}); err != nil {
+		return nil, err
 	}
 	if o.Origin == "" && o.cloneURL != nil {
 		url, err := o.cloneURL(ctx)
@@ -97,6 +110,9 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		CheckEnv: CheckEnv(),
 		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
 		Guard: guard,
+		Owners: &homedir.Owners{DB: o.DB, Home: o.Home, ID: o.Identity},
+
+		TranscriptMax: capMax,
 	}
 	return engine.New(ctx, engine.Config{
 		DB:               o.DB,
@@ -109,6 +125,20 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		MaxAttempts:      eo.MaxAttempts,
 		Logger:           slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+}
+
+// transcriptMax is the cap on each run's transcript: AGENTORG_TRANSCRIPT_MAX
+// (32MiB, 512KiB, bytes), else capped.DefaultMax.
+func transcriptMax() (int64, error) {
+	v := os.Getenv("AGENTORG_TRANSCRIPT_MAX")
+	if v == "" {
+		return capped.DefaultMax, nil
+	}
+	n, err := capped.ParseSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("AGENTORG_TRANSCRIPT_MAX: %w", err)
+	}
+	return n, nil
 }
 
 // AgentEnv is an agent's environment, built from scratch: PATH, HOME, LANG

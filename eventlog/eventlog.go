@@ -31,6 +31,7 @@ const (
 	KindSkip       = "skip"       // a stale job found nothing to do
 	KindUpdate     = "update"     // a moved target branch was brought in, or a GO is validated again
 	KindWait       = "wait"       // a stage waits for something outside it (a busy target, a forge's auto-merge)
+	KindHousekeep  = "housekeep"  // work another home left was moved aside; agentorg gc removed what was done with
 )
 
 // Event is one line of the record.

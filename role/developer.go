@@ -31,7 +31,7 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err := d.Mirror.Fetch(ctx); err != nil {
 		return Outcome{}, err
 	}
-	wt, _, err := d.Mirror.Worktree(ctx, WorktreePath(d.Home, n), Branch(d.Workflow, n), d.targetRef())
+	wt, err := d.issueWorktree(ctx, r)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -93,7 +93,7 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		tr, err := openTranscript(d.Home, r.ID)
+		tr, err := d.openTranscript(r.ID)
 		if err != nil {
 			return Outcome{}, err
 		}

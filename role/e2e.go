@@ -90,7 +90,7 @@ func e2eResult(ctx context.Context, d *Deps, r *Run, head string) (agentorg.Chec
 		return agentorg.CheckResult{}, false, err
 	}
 	defer release()
-	tr, err := openTranscript(d.Home, r.ID)
+	tr, err := d.openTranscript(r.ID)
 	if err != nil {
 		return agentorg.CheckResult{}, false, err
 	}

@@ -204,7 +204,7 @@ func pushHead(ctx context.Context, d *Deps, n int64, mr agentorg.MergeRequest, s
 	if mr.HeadSHA == sha {
 		return mr, nil
 	}
-	if err := d.Mirror.Push(ctx, sha, Branch(d.Workflow, n)); err != nil {
+	if err := d.push(ctx, n, sha); err != nil {
 		return mr, err
 	}
 	return d.Tracker.SetMRHead(ctx, mr.Number, sha)

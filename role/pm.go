@@ -33,7 +33,7 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	}
 	defer release()
 
-	tr, err := openTranscript(d.Home, r.ID)
+	tr, err := d.openTranscript(r.ID)
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/homedir"
+	"github.com/agentorg/agentorg/transcript/capped"
 	"github.com/agentorg/agentorg/workflow"
 	"github.com/agentorg/agentorg/workspace"
 )
@@ -46,6 +48,11 @@ type Deps struct {
 	// agentorg's alone again and checks that the origin holds nothing
 	// agentorg has not seen (an error stops the merge).
 	Guard func(ctx context.Context) error
+	// Owners, when set, keeps this home's hands off worktrees and branches
+	// another home left (issueWorktree, push).
+	Owners *homedir.Owners
+	// TranscriptMax caps each run's transcript, in bytes (0: 32 MiB).
+	TranscriptMax int64
 }
 
 // Run is one stage run on one issue.
@@ -173,12 +180,15 @@ func RemoveIdleCheckouts(ctx context.Context, d *Deps) error {
 	return d.Mirror.RemoveIdleSlots(ctx, slotsDir(d.Home))
 }
 
-func openTranscript(home, runID string) (*os.File, error) {
-	p := TranscriptPath(home, runID)
+// openTranscript opens a run's transcript for appending, capped at
+// d.TranscriptMax: past it, the middle is cut, keeping the head and the
+// tail.
+func (d *Deps) openTranscript(runID string) (*capped.File, error) {
+	p := TranscriptPath(d.Home, runID)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return nil, err
 	}
-	return os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	return capped.Open(p, d.TranscriptMax)
 }
 
 // Plan returns the approved plan of an issue: the body of the PM's plan

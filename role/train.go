@@ -235,7 +235,7 @@ func buildAndValidate(ctx context.Context, d *Deps, r *Run, cars []car) (string,
 // or an empty list when the checks failed (nobody in particular to blame).
 func validateTrain(ctx context.Context, d *Deps, vr *Run, dir, base, tip string, cars []car) ([]int64, time.Duration, error) {
 	var external time.Duration
-	tr, err := openTranscript(d.Home, vr.ID)
+	tr, err := d.openTranscript(vr.ID)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -264,7 +264,7 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 	if err != nil {
 		return 0, "", err
 	}
-	tr, err := openTranscript(d.Home, r.ID)
+	tr, err := d.openTranscript(r.ID)
 	if err != nil {
 		return 0, "", err
 	}

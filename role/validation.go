@@ -53,7 +53,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		return v, err
 	}
 	defer release()
-	tr, err := openTranscript(d.Home, r.ID)
+	tr, err := d.openTranscript(r.ID)
 	if err != nil {
 		return v, err
 	}

@@ -157,7 +157,7 @@ func bringInAndValidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attemp
 		return validation{}, err
 	}
 	if !contains {
-		wt, _, err := d.Mirror.Worktree(ctx, WorktreePath(d.Home, n), Branch(d.Workflow, n), d.targetRef())
+		wt, err := d.issueWorktree(ctx, r)
 		if err != nil {
 			return validation{}, err
 		}
@@ -244,7 +244,7 @@ func history(as []eventlog.Attempt) []converge.Attempt {
 func openMR(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt) (Outcome, error) {
 	n := r.Issue.Number
 	branch := Branch(d.Workflow, n)
-	if err := d.Mirror.Push(ctx, a.CommitSHA, branch); err != nil {
+	if err := d.push(ctx, n, a.CommitSHA); err != nil {
 		return Outcome{}, err
 	}
 	mr, err := d.Tracker.CreateMR(ctx, agentorg.NewMR{

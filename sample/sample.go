@@ -52,6 +52,10 @@ func Git(ctx context.Context, dir string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// MadeKey is the git config key set to true in a bare origin agentorg
+// made (the demo's, the benchmark's), as opposed to a user's repository.
+const MadeKey = "agentorg.made"
+
 // Make creates <dir>/origin.git (the bare origin) and <dir>/repo (a
 // clone holding the workflow file, as a team's checkout would), with extra
 // files committed next to the sample's.
@@ -62,6 +66,10 @@ func Make(ctx context.Context, dir string, extra map[string]string) (repo, origi
 	origin = filepath.Join(dir, "origin.git")
 	repo = filepath.Join(dir, "repo")
 	if _, err := Git(ctx, dir, "init", "-q", "--bare", "-b", "main", origin); err != nil {
+		return "", "", err
+	}
+	// agentorg made this origin, not the user: `agentorg gc` may pack it.
+	if _, err := Git(ctx, origin, "config", MadeKey, "true"); err != nil {
 		return "", "", err
 	}
 	if _, err := Git(ctx, dir, "init", "-q", "-b", "main", repo); err != nil {

@@ -31,7 +31,8 @@ func newDoctorCmd(g *globals) *cobra.Command {
   - the workflow's checks, run once on the head of the target branch (the
     results are kept for validation's baseline; --skip-checks to leave them).
 
-Prints each problem with a one-line fix; exits 1 if there is any.`,
+Prints each problem with a one-line fix; exits 1 if there is any. The home
+itself (its database, worktrees, mirror and transcripts) is 'agentorg fsck''s.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.read(cmd, func(ctx context.Context, org *app.Org) error {

@@ -91,15 +91,19 @@ Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 		newInitCmd(g), newCheckCmd(g),
 		newIssueCmd(g), newLabelCmd(g), newApproveCmd(g), newRejectCmd(g), newMRCmd(g),
 		newEventsCmd(g), newServeCmd(g), newAgentsCmd(g), newUsageCmd(g), newDemoCmd(g), newBenchCmd(g),
-		newLabelsCmd(g), newDoctorCmd(g), newUserCmd(g), newStatusCmd(g), newLogsCmd(g),
+		newLabelsCmd(g), newDoctorCmd(g), newUserCmd(g), newFsckCmd(g), newGCCmd(g), newStatusCmd(g), newLogsCmd(g),
 	)
 	strictGroups(root)
 	return root
 }
 
 func (g *globals) open(ctx context.Context) (*app.Org, error) {
-	return app.Open(ctx, app.Options{Home: g.home, Workflow: g.workflow})
+	return app.Open(ctx, app.Options{Home: g.home, Workflow: g.workflow, Notify: notice})
 }
+
+// notice tells the person at the terminal what agentorg repaired on its
+// own (a moved home), once.
+func notice(s string) { fmt.Fprintln(os.Stderr, "agentorg:", s) }
 
 // read opens the home for a command that only looks, runs f, and closes it.
 func (g *globals) read(cmd *cobra.Command, f func(ctx context.Context, org *app.Org) error) error {

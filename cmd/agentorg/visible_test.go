@@ -55,6 +55,10 @@ func copyHome(t *testing.T) string {
 	if out, err := exec.Command("cp", "-a", home, dst).CombinedOutput(); err != nil {
 		t.Fatalf("copy the demo's home: %v\n%s", err, out)
 	}
+	// The copy is a moved home: its first command repairs it, and says so.
+	if r := run(t, t.TempDir(), nil, "--home", dst, "status"); r.code != 0 || !strings.Contains(r.stderr, "the home moved from") {
+		t.Fatalf("the first command in the copied home: exit %d\n%s", r.code, r.stderr)
+	}
 	return dst
 }
 

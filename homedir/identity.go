@@ -1,0 +1,89 @@
+package homedir
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Identity is which home a database belongs to.
+type Identity struct {
+	// ID is random, made once when the home's database is made.
+	ID string
+	// Path is where the home was when last opened.
+	Path string
+	// AdoptThrough: issues up to this number were worked on by this home
+	// before homes had an identity (an older agentorg), so what they left
+	// is this home's. 0 for a home made with an identity.
+	AdoptThrough int64
+}
+
+const identitySchema = `
+CREATE TABLE IF NOT EXISTS agentorg_home (
+	one           INTEGER PRIMARY KEY CHECK (one = 1),
+	id            TEXT NOT NULL,
+	path          TEXT NOT NULL,
+	adopt_through INTEGER NOT NULL DEFAULT 0,
+	created_at    TEXT NOT NULL
+);`
+
+// Identify returns the identity of the home whose database is db, making
+// one the first time. A database an older agentorg made (it has events
+// but no identity) adopts the issues it worked on. dir is where the home
+// is now; Identity.Path is where it was, for the caller to compare.
+func Identify(ctx context.Context, db *sql.DB, dir string) (Identity, error) {
+	if _, err := db.ExecContext(ctx, identitySchema+ownerSchema); err != nil {
+		return Identity{}, fmt.Errorf("home %s: %w", dir, err)
+	}
+	var id Identity
+	err := db.QueryRowContext(ctx, `SELECT id, path, adopt_through FROM agentorg_home`).Scan(&id.ID, &id.Path, &id.AdoptThrough)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Identity{}, fmt.Errorf("home %s: identity: %w", dir, err)
+	}
+	if id.AdoptThrough, err = lastIssueWorkedOn(ctx, db); err != nil {
+		return Identity{}, fmt.Errorf("home %s: identity: %w", dir, err)
+	}
+	id.ID, id.Path = randomID(), dir
+	if _, err := db.ExecContext(ctx, `INSERT INTO agentorg_home (one, id, path, adopt_through, created_at) VALUES (1, ?, ?, ?, ?)`,
+		id.ID, dir, id.AdoptThrough, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return Identity{}, fmt.Errorf("home %s: identity: %w", dir, err)
+	}
+	return id, nil
+}
+
+// SetPath records that the home recorded at old is now at dir. won is
+// false when another process recorded it first (two commands opened the
+// moved home at once): that one says so.
+func SetPath(ctx context.Context, db *sql.DB, old, dir string) (won bool, err error) {
+	res, err := db.ExecContext(ctx, `UPDATE agentorg_home SET path = ? WHERE path = ?`, dir, old)
+	if err != nil {
+		return false, fmt.Errorf("home %s: record its path: %w", dir, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// lastIssueWorkedOn is the highest issue number in the event log, 0 when
+// there is none (or no event log yet).
+func lastIssueWorkedOn(ctx context.Context, db *sql.DB) (int64, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'agentorg_events'`).Scan(&n); err != nil || n == 0 {
+		return 0, err
+	}
+	var last sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT max(issue) FROM agentorg_events`).Scan(&last)
+	return last.Int64, err
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,266 @@
+package homedir
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg/workspace"
+)
+
+// The rule (docs/lifecycle.md I14): a home never reuses a worktree or an
+// issue branch it did not make. Issue numbers start at 1 in every new
+// tracker, so a new home (or one restored from an old backup) meets the
+// worktrees and branches an earlier home left under the same names; reused,
+// the new #1 would build on the old #1's files.
+//
+//   - A worktree at an issue's place that this home did not make is moved
+//     aside, whole, to <home>/aside/, and its branch in the mirror with it
+//     (renamed agentorg-aside/<time>/<branch>); the issue gets a new one.
+//   - An issue branch on the origin that this home did not push is left
+//     alone, and the push refused with a message saying what to do.
+//
+// This home's worktrees are known by a row per issue in agentorg_worktrees
+// and a marker with the same token in the worktree's git directory.
+
+const ownerSchema = `
+CREATE TABLE IF NOT EXISTS agentorg_worktrees (
+	issue      INTEGER PRIMARY KEY,
+	branch     TEXT NOT NULL,
+	token      TEXT NOT NULL,
+	pushed     INTEGER NOT NULL DEFAULT 0,
+	created_at TEXT NOT NULL
+);`
+
+// markerName is the marker's file name in a worktree's git directory.
+const markerName = "agentorg-home"
+
+// Owners knows which worktrees and branches this home made.
+type Owners struct {
+	DB   *sql.DB
+	Home string // the home's directory
+	ID   Identity
+	Now  func() time.Time
+}
+
+type owned struct {
+	token  string
+	pushed bool
+}
+
+func (o *Owners) row(ctx context.Context, n int64) (owned, bool, error) {
+	var w owned
+	err := o.DB.QueryRowContext(ctx, `SELECT token, pushed FROM agentorg_worktrees WHERE issue = ?`, n).Scan(&w.token, &w.pushed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return owned{}, false, nil
+	}
+	if err != nil {
+		return owned{}, false, fmt.Errorf("home: worktree of #%d: %w", n, err)
+	}
+	return w, true, nil
+}
+
+func (o *Owners) record(ctx context.Context, n int64, branch string, pushed bool) (owned, error) {
+	w := owned{token: randomID(), pushed: pushed}
+	_, err := o.DB.ExecContext(ctx, `INSERT INTO agentorg_worktrees (issue, branch, token, pushed, created_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (issue) DO UPDATE SET branch = excluded.branch, token = excluded.token, created_at = excluded.created_at`,
+		n, branch, w.token, w.pushed, o.now().UTC().Format(time.RFC3339))
+	if err != nil {
+		return owned{}, fmt.Errorf("home: record the worktree of #%d: %w", n, err)
+	}
+	return w, nil
+}
+
+func (o *Owners) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// Prepare makes issue n's worktree place (path) and branch this home's
+// before the mirror opens them: what another home left there is moved
+// aside. It returns a sentence for each thing it moved, for the event log.
+func (o *Owners) Prepare(ctx context.Context, m *workspace.Mirror, n int64, path, branch string) ([]string, error) {
+	w, ok, err := o.row(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	if !ok && n <= o.ID.AdoptThrough {
+		// Worked on before homes had an identity: what is there is ours.
+		_, err := o.record(ctx, n, branch, true)
+		return nil, err
+	}
+	exists := false
+	if _, err := os.Lstat(path); err == nil {
+		exists = true
+	}
+	if ok && (!exists || o.marks(path, w.token)) {
+		return nil, nil
+	}
+	// Nothing of this home's is here: whatever is, is another's.
+	var said []string
+	stamp := o.now().UTC().Format("20060102T150405Z")
+	if exists {
+		aside := filepath.Join(Aside(o.Home), fmt.Sprintf("%s-%s", filepath.Base(path), stamp))
+		if err := m.MoveWorktreeAside(ctx, path, aside); err != nil {
+			return nil, err
+		}
+		said = append(said, fmt.Sprintf("worktree %s was not made by this home (%s): moved aside to %s", path, o.maker(aside), aside))
+	}
+	if _, err := m.BranchHead(ctx, branch); err == nil {
+		newName := "agentorg-aside/" + stamp + "/" + branch
+		if err := m.MoveBranchAside(ctx, branch, newName); err != nil {
+			return nil, err
+		}
+		said = append(said, fmt.Sprintf("branch %s in the mirror was not made by this home: renamed %s", branch, newName))
+	}
+	if _, err := o.record(ctx, n, branch, w.pushed); err != nil {
+		return nil, err
+	}
+	return said, nil
+}
+
+// marks reports whether the worktree at path carries this home's marker
+// with token, or no marker at all: then it was made by this home after the
+// row was recorded (Prepare moves anything else aside first), and a crash
+// came before Mark.
+func (o *Owners) marks(path, token string) bool {
+	got, err := os.ReadFile(markerPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	return err == nil && strings.TrimSpace(string(got)) == o.ID.ID+" "+token
+}
+
+// maker says which home made the worktree at dir, as far as its marker
+// tells.
+func (o *Owners) maker(dir string) string {
+	b, err := os.ReadFile(markerPath(dir))
+	if err != nil {
+		return "made by an earlier home or by hand"
+	}
+	id, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if id == o.ID.ID {
+		return "made by this home for an issue its database no longer has, as after a restore"
+	}
+	return "made by home " + id
+}
+
+// Mark records in issue n's worktree at path that this home made it.
+func (o *Owners) Mark(ctx context.Context, n int64, path string) error {
+	w, ok, err := o.row(ctx, n)
+	if err != nil || !ok {
+		return err
+	}
+	want := o.ID.ID + " " + w.token
+	p := markerPath(path)
+	if p == "" {
+		return fmt.Errorf("home: worktree %s has no git directory to mark", path)
+	}
+	if got, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(got)) == want {
+		return nil
+	}
+	if err := os.WriteFile(p, []byte(want+"\n"), 0o644); err != nil {
+		return fmt.Errorf("home: mark worktree %s: %w", path, err)
+	}
+	return nil
+}
+
+// MayPush refuses a push of issue n's branch that would overwrite a branch
+// on the origin this home did not push (an earlier home's), and otherwise
+// records that this home owns the branch there from now on.
+func (o *Owners) MayPush(ctx context.Context, m *workspace.Mirror, n int64, branch string) error {
+	w, ok, err := o.row(ctx, n)
+	if err != nil {
+		return err
+	}
+	if ok && w.pushed {
+		return nil
+	}
+	if !ok && n <= o.ID.AdoptThrough {
+		_, err := o.record(ctx, n, branch, true)
+		return err
+	}
+	sha, found, err := m.OriginBranch(ctx, branch)
+	if err != nil {
+		return err
+	}
+	if found {
+		return &ForeignBranchError{Issue: n, Branch: branch, SHA: sha, Origin: m.Origin}
+	}
+	if !ok {
+		if _, err := o.record(ctx, n, branch, true); err != nil {
+			return err
+		}
+		return nil
+	}
+	if _, err := o.DB.ExecContext(ctx, `UPDATE agentorg_worktrees SET pushed = 1 WHERE issue = ?`, n); err != nil {
+		return fmt.Errorf("home: record the push of #%d: %w", n, err)
+	}
+	return nil
+}
+
+// ForeignBranchError is a push refused because the origin has the
+// issue's branch already, and this home did not push it.
+type ForeignBranchError struct {
+	Issue       int64
+	Branch, SHA string
+	Origin      string
+}
+
+func (e *ForeignBranchError) Error() string {
+	short := e.SHA
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	return fmt.Sprintf("the origin %s already has branch %s (at %s), which this home did not push: it was left by an earlier home, or made by hand. "+
+		"agentorg leaves it alone rather than overwrite it: rename or delete it on the origin (git push origin :%s, after saving what you want of it)",
+		e.Origin, e.Branch, short, e.Branch)
+}
+
+// markerPath is the marker's path in the git directory of the worktree at
+// dir: dir/.git when it is a directory (a repository of its own), else
+// where its .git file points (a linked worktree's record in the mirror).
+// "" when dir has neither.
+func markerPath(dir string) string {
+	g := filepath.Join(dir, ".git")
+	fi, err := os.Stat(g)
+	if err != nil {
+		return ""
+	}
+	if fi.IsDir() {
+		return filepath.Join(g, markerName)
+	}
+	b, err := os.ReadFile(g)
+	if err != nil {
+		return ""
+	}
+	gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir:")
+	if !ok {
+		return ""
+	}
+	gitdir = strings.TrimSpace(gitdir)
+	if !filepath.IsAbs(gitdir) {
+		gitdir = filepath.Join(dir, gitdir)
+	}
+	return filepath.Join(gitdir, markerName)
+}
+
+// Owns reports whether the worktree at path, issue n's, was made by this
+// home (or adopted from before homes had an identity).
+func (o *Owners) Owns(ctx context.Context, n int64, path string) (bool, error) {
+	w, ok, err := o.row(ctx, n)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return n <= o.ID.AdoptThrough, nil
+	}
+	return o.marks(path, w.token), nil
+}

@@ -1,0 +1,57 @@
+package role
+
+import (
+	"context"
+	"errors"
+
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/homedir"
+	"github.com/agentorg/agentorg/workspace"
+)
+
+// issueWorktree opens issue n's worktree, first moving aside whatever
+// another home left at its place or under its branch name (homedir.Owners:
+// a home never reuses work it did not make), and saying so in the event
+// log.
+func (d *Deps) issueWorktree(ctx context.Context, r *Run) (*workspace.Worktree, error) {
+	n := r.Issue.Number
+	path, branch := WorktreePath(d.Home, n), Branch(d.Workflow, n)
+	if d.Owners != nil {
+		moved, err := d.Owners.Prepare(ctx, d.Mirror, n, path, branch)
+		if err != nil {
+			return nil, err
+		}
+		for _, why := range moved {
+			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
+				Kind: eventlog.KindHousekeep, Reason: why})
+		}
+	}
+	wt, _, err := d.Mirror.Worktree(ctx, path, branch, d.targetRef())
+	if err != nil {
+		return nil, err
+	}
+	if d.Owners != nil {
+		if err := d.Owners.Mark(ctx, n, wt.Path); err != nil {
+			return nil, err
+		}
+	}
+	return wt, nil
+}
+
+// push sets the origin's branch of issue n to sha, unless the origin has a
+// branch of that name this home did not push: that is left alone, and the
+// stage cannot run until a person moves it (retrying would not help).
+func (d *Deps) push(ctx context.Context, n int64, sha string) error {
+	branch := Branch(d.Workflow, n)
+	if d.Owners != nil {
+		err := d.Owners.MayPush(ctx, d.Mirror, n, branch)
+		var foreign *homedir.ForeignBranchError
+		if errors.As(err, &foreign) {
+			return Permanent(err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return d.Mirror.Push(ctx, sha, branch)
+}
