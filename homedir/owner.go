@@ -13,7 +13,7 @@ import (
 	"github.com/agentorg/agentorg/workspace"
 )
 
-// The rule (docs/lifecycle.md I14): a home never reuses a worktree or an
+// The rule (docs/lifecycle.md I17): a home never reuses a worktree or an
 // issue branch it did not make. Issue numbers start at 1 in every new
 // tracker, so a new home (or one restored from an old backup) meets the
 // worktrees and branches an earlier home left under the same names; reused,
@@ -108,10 +108,11 @@ func (o *Owners) Prepare(ctx context.Context, m *workspace.Mirror, n int64, path
 	stamp := o.now().UTC().Format("20060102T150405Z")
 	if exists {
 		aside := filepath.Join(Aside(o.Home), fmt.Sprintf("%s-%s", filepath.Base(path), stamp))
+		who := o.maker(path) // before the move, which drops the engine's git directory
 		if err := m.MoveWorktreeAside(ctx, path, aside); err != nil {
 			return nil, err
 		}
-		said = append(said, fmt.Sprintf("worktree %s was not made by this home (%s): moved aside to %s", path, o.maker(aside), aside))
+		said = append(said, fmt.Sprintf("worktree %s was not made by this home (%s): moved aside to %s", path, who, aside))
 	}
 	if _, err := m.BranchHead(ctx, branch); err == nil {
 		newName := "agentorg-aside/" + stamp + "/" + branch
@@ -131,7 +132,7 @@ func (o *Owners) Prepare(ctx context.Context, m *workspace.Mirror, n int64, path
 // row was recorded (Prepare moves anything else aside first), and a crash
 // came before Mark.
 func (o *Owners) marks(path, token string) bool {
-	got, err := os.ReadFile(markerPath(path))
+	got, err := os.ReadFile(o.markerPath(path))
 	if errors.Is(err, os.ErrNotExist) {
 		return true
 	}
@@ -141,7 +142,7 @@ func (o *Owners) marks(path, token string) bool {
 // maker says which home made the worktree at dir, as far as its marker
 // tells.
 func (o *Owners) maker(dir string) string {
-	b, err := os.ReadFile(markerPath(dir))
+	b, err := os.ReadFile(o.markerPath(dir))
 	if err != nil {
 		return "made by an earlier home or by hand"
 	}
@@ -159,7 +160,7 @@ func (o *Owners) Mark(ctx context.Context, n int64, path string) error {
 		return err
 	}
 	want := o.ID.ID + " " + w.token
-	p := markerPath(path)
+	p := o.markerPath(path)
 	if p == "" {
 		return fmt.Errorf("home: worktree %s has no git directory to mark", path)
 	}
@@ -224,32 +225,15 @@ func (e *ForeignBranchError) Error() string {
 		e.Origin, e.Branch, short, e.Branch)
 }
 
-// markerPath is the marker's path in the git directory of the worktree at
-// dir: dir/.git when it is a directory (a repository of its own), else
-// where its .git file points (a linked worktree's record in the mirror).
-// "" when dir has neither.
-func markerPath(dir string) string {
-	g := filepath.Join(dir, ".git")
-	fi, err := os.Stat(g)
-	if err != nil {
+// markerPath is the marker's path in the engine's git directory for the
+// worktree at dir (workspace.EngineGitDir: never the agent's own .git,
+// which the agent could forge); "" when it has none.
+func (o *Owners) markerPath(dir string) string {
+	g := workspace.EngineGitDir(Mirror(o.Home), dir)
+	if g == "" {
 		return ""
 	}
-	if fi.IsDir() {
-		return filepath.Join(g, markerName)
-	}
-	b, err := os.ReadFile(g)
-	if err != nil {
-		return ""
-	}
-	gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir:")
-	if !ok {
-		return ""
-	}
-	gitdir = strings.TrimSpace(gitdir)
-	if !filepath.IsAbs(gitdir) {
-		gitdir = filepath.Join(dir, gitdir)
-	}
-	return filepath.Join(gitdir, markerName)
+	return filepath.Join(g, markerName)
 }
 
 // Owns reports whether the worktree at path, issue n's, was made by this

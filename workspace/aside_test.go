@@ -27,8 +27,8 @@ func TestOriginBranchLocalAndThroughAURL(t *testing.T) {
 	}
 }
 
-// A worktree moved aside keeps its work and stays a worktree on its
-// branch, renamed aside; the issue's branch name is free again.
+// A worktree moved aside keeps its work, and its branch is renamed aside;
+// the issue's place and branch name are free again.
 func TestMoveWorktreeAndBranchAside(t *testing.T) {
 	f := newFixture(t)
 	m := f.mirror(t)
@@ -49,8 +49,10 @@ func TestMoveWorktreeAndBranchAside(t *testing.T) {
 	if err := m.MoveBranchAside(ctx, "agentorg/issue-1", "agentorg-aside/x/agentorg/issue-1"); err != nil {
 		t.Fatal(err)
 	}
-	if got := g(t, aside, "rev-parse", "--abbrev-ref", "HEAD"); got != "agentorg-aside/x/agentorg/issue-1" {
-		t.Errorf("the worktree aside is on %s", got)
+	// The tree aside is a repository of its own (I16), at its work; the
+	// mirror keeps that work under the branch's new name.
+	if got := g(t, m.Dir, "rev-parse", "refs/heads/agentorg-aside/x/agentorg/issue-1"); got != head {
+		t.Errorf("the branch aside is at %s, want %s", got, head)
 	}
 	if got := g(t, aside, "rev-parse", "HEAD"); got != head {
 		t.Errorf("the worktree aside is at %s, want %s", got, head)

@@ -217,3 +217,26 @@ func (m *Mirror) ownedTree(dir string) bool {
 func errTreeTaken(path, admin string) error {
 	return fmt.Errorf("worktree %s: its git directory %s belongs to another worktree", path, admin)
 }
+
+// EngineGitDir returns the git directory through which the engine works on
+// the work tree at dir, in the mirror at mirrorDir: its own (agentorg-trees),
+// or, for a tree of an earlier layout, the linked worktree's record its
+// .git file names; "" when dir has neither. Agents can write neither.
+func EngineGitDir(mirrorDir, dir string) string {
+	m := &Mirror{Dir: mirrorDir}
+	if admin, st := m.treeOf(dir); st == treeSettled || st == treeHalf {
+		return admin
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ".git"))
+	if err != nil {
+		return ""
+	}
+	gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir:")
+	if !ok {
+		return ""
+	}
+	if gitdir = strings.TrimSpace(gitdir); !filepath.IsAbs(gitdir) {
+		gitdir = filepath.Join(dir, gitdir)
+	}
+	return gitdir
+}

@@ -223,7 +223,7 @@ func plantGarbagePage(t *testing.T, dbPath string) {
 	t.Fatalf("no page from the middle of %s on shows as damage when overwritten", dbPath)
 }
 
-// docs/lifecycle.md: a lost or damaged database is never silently made
+// docs/lifecycle.md I18: a lost or damaged database is never silently made
 // new. An empty (0-byte) agentorg.db in a used home, a missing one, and
 // one with a page of garbage in the middle: every command refuses with a
 // message that says what is wrong and what to do, and writes nothing.
@@ -326,7 +326,7 @@ func (o *homeOrg) toMergeGate(t *testing.T, title string) {
 	}
 }
 
-// docs/lifecycle.md I14: a home never reuses a worktree or a branch it did
+// docs/lifecycle.md I17: a home never reuses a worktree or a branch it did
 // not make. The database is restored from a backup taken before #1 was
 // opened, so the next issue is #1 again, over the old #1's worktree, its
 // branch in the mirror and its branch on the origin. The old worktree and
@@ -449,7 +449,7 @@ func TestFsckFindsEachPlantedProblem(t *testing.T) {
 	mirror := filepath.Join(o.home, "mirror.git")
 	o.must(t, "issue", "close", "1", "--as", "alice")
 	gitOut(t, mirror, "worktree", "add", "--quiet", "--detach", filepath.Join(o.home, "worktrees", "issue-99"), "refs/remotes/origin/main")
-	marker := filepath.Join(mirror, "worktrees", "issue-2", "agentorg-home")
+	marker := filepath.Join(mirror, "agentorg-trees", "issue-2", "agentorg-home")
 	if err := os.WriteFile(marker, []byte("0123456789abcdef01234567 feedface\n"), 0o644); err != nil {
 		t.Fatalf("the worktree of #2 should carry this home's marker: %v", err)
 	}
