@@ -109,7 +109,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		AgentEnv: AgentEnv,
 		CheckEnv: CheckEnv(),
 		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
-		Guard: guard,
+		Guard:  guard,
 		Owners: &homedir.Owners{DB: o.DB, Home: o.Home, ID: o.Identity},
 
 		TranscriptMax: capMax,
