@@ -104,8 +104,12 @@ type Commit struct {
 
 // Input is what git reports about the commits to be pushed.
 type Input struct {
-	Files   []Change // the net diff
-	Added   []Added  // every line each commit adds
+	Files []Change // the net diff
+	Added []Added  // every line each commit adds
+	// Net are the lines the net diff adds (what the pushed tree holds):
+	// rules about the tree's content (conflict markers) read these, not
+	// what a commit added and a later one removed.
+	Net     []Added
 	Commits []Commit // every commit
 	// Unread, when set, says why the diff could not be read (it is too
 	// large); Files and Added are then empty.
@@ -151,6 +155,7 @@ func Check(r Rules, in Input) Result {
 	}
 	c.sizes(in)
 	c.secrets(in.Added)
+	c.markers(in.Net)
 	c.commits(in.Commits)
 	return Result{Findings: capKinds(c.findings), Notes: capKinds(c.notes)}
 }

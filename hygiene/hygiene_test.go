@@ -119,3 +119,31 @@ func BenchmarkSecretLongLines(b *testing.B) {
 		})
 	}
 }
+
+// A conflict marker a merge left is a finding in any text file (here a
+// README no check reads), once per file, from what the tree holds; a
+// Markdown underline of seven = is not one, nor a marker a later commit
+// removed.
+func TestConflictMarkers(t *testing.T) {
+	net := []Added{
+		{Path: "README.md", Line: 1, Text: "<<<<<<< HEAD"},
+		{Path: "README.md", Line: 2, Text: "# calc"},
+		{Path: "README.md", Line: 3, Text: "======="},
+		{Path: "README.md", Line: 4, Text: "# Calc, the calculator"},
+		{Path: "README.md", Line: 5, Text: ">>>>>>> agentorg/issue-3"},
+		{Path: "doc.md", Line: 2, Text: "======="},
+		{Path: "code.go", Line: 9, Text: "	s := \"<<<<<<< not at the start\""},
+		{Path: "code.go", Line: 10, Text: "<<<<<<<<< eight is not git's"},
+	}
+	res := Check(Rules{}, Input{Net: net, Added: []Added{{Path: "old.txt", Line: 1, Text: "<<<<<<< HEAD"}}})
+	var keys []string
+	for _, f := range res.Findings {
+		keys = append(keys, f.Key())
+	}
+	if got := strings.Join(keys, " "); got != "hygiene:conflict-marker:README.md" {
+		t.Fatalf("findings %s", got)
+	}
+	if !strings.Contains(res.Findings[0].Text(), "`README.md` line 1 holds a conflict marker") {
+		t.Fatalf("text %q", res.Findings[0].Text())
+	}
+}

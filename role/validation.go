@@ -40,7 +40,7 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 	}
 	rules := d.Workflow.Hygiene.Rules()
 	rules.Identity = d.Identity.Person() // who signs every commit the engine makes
-	hyg := hygiene.Check(rules, hygiene.Input{Files: ch.Files, Added: ch.Added, Commits: ch.Commits, Unread: ch.Unread})
+	hyg := hygiene.Check(rules, hygiene.Input{Files: ch.Files, Added: ch.Added, Net: ch.Net, Commits: ch.Commits, Unread: ch.Unread})
 	if len(ch.Files) == 0 && ch.Unread == "" {
 		v.findings = append(v.findings, eventlog.Finding{Key: keyEmpty, Text: "The commit changes nothing compared with the target branch."})
 	}

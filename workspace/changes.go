@@ -14,6 +14,7 @@ import (
 type Changes struct {
 	Files   []hygiene.Change // per file: lines and bytes added and deleted, binary, modes, a link's target
 	Added   []hygiene.Added  // every line each commit added (see AddedLines)
+	Net     []hygiene.Added  // the lines the net diff adds: what the last commit holds
 	Commits []hygiene.Commit // who made each commit, and its message (see Commits)
 	Diff    string           // the unified diff
 	// Unread says why the diff could not be read, when it is too large for
@@ -39,6 +40,7 @@ func (m *Mirror) Changes(ctx context.Context, from, to string) (Changes, error) 
 		return unread(ch, err, "its diff")
 	}
 	ch.Files, ch.Added = parseDiff(ch.Diff, sha)
+	ch.Net = ch.Added
 	if !single {
 		if ch.Added, err = m.AddedLines(ctx, from, to); err != nil {
 			return unread(ch, err, "the lines its commits add")
