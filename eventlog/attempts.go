@@ -19,20 +19,23 @@ const (
 // Attempt is one developer attempt at an issue and what validation said of
 // it. Attempt n+1 resumes attempt n's agent session.
 type Attempt struct {
-	Issue      int64          `json:"issue"`
-	N          int            `json:"n"`
-	RunID      string         `json:"run_id"`
-	Agent      string         `json:"agent"`
-	SessionID  string         `json:"session_id"`
-	CommitSHA  string         `json:"commit_sha"`
-	Verdict    string         `json:"verdict"`  // "", GO or NO-GO
-	Distance   int            `json:"distance"` // Distance(Findings); -1 before validation
-	Findings   []Finding      `json:"findings"` // what failed, behind the distance
-	Report     string         `json:"report"`
-	Summary    string         `json:"summary"`
-	Usage      agentorg.Usage `json:"usage"`
-	StartedAt  time.Time      `json:"started_at"`
-	FinishedAt time.Time      `json:"finished_at"`
+	Issue     int64          `json:"issue"`
+	N         int            `json:"n"`
+	RunID     string         `json:"run_id"`
+	Agent     string         `json:"agent"`
+	SessionID string         `json:"session_id"`
+	CommitSHA string         `json:"commit_sha"`
+	Verdict   string         `json:"verdict"`  // "", GO or NO-GO
+	Distance  int            `json:"distance"` // Distance(Findings); -1 before validation
+	Findings  []Finding      `json:"findings"` // what failed, behind the distance
+	Report    string         `json:"report"`
+	Summary   string         `json:"summary"`
+	Usage     agentorg.Usage `json:"usage"`
+	// LeftOut names the junk the engine left out of the attempt's commit
+	// (logs, build output: see hygiene.DefaultJunk).
+	LeftOut    []string  `json:"left_out,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
 }
 
 // Finding is one thing a validation found failing: a check, a criterion not
@@ -84,7 +87,7 @@ func Distance(findings []Finding) int {
 
 // Attempts lists an issue's attempts, oldest first.
 func (l *Log) Attempts(ctx context.Context, issue int64) ([]Attempt, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT issue, n, run_id, agent, session_id, commit_sha, verdict, distance, findings, report, summary, usage, started_at, finished_at
+	rows, err := l.db.QueryContext(ctx, `SELECT issue, n, run_id, agent, session_id, commit_sha, verdict, distance, findings, report, summary, usage, started_at, finished_at, left_out
 		FROM agentorg_attempts WHERE issue = ? ORDER BY n`, issue)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: attempts of #%d: %w", issue, err)
@@ -93,10 +96,11 @@ func (l *Log) Attempts(ctx context.Context, issue int64) ([]Attempt, error) {
 	var out []Attempt
 	for rows.Next() {
 		var a Attempt
-		var usage, started, finished, findings string
-		if err := rows.Scan(&a.Issue, &a.N, &a.RunID, &a.Agent, &a.SessionID, &a.CommitSHA, &a.Verdict, &a.Distance, &findings, &a.Report, &a.Summary, &usage, &started, &finished); err != nil {
+		var usage, started, finished, findings, leftOut string
+		if err := rows.Scan(&a.Issue, &a.N, &a.RunID, &a.Agent, &a.SessionID, &a.CommitSHA, &a.Verdict, &a.Distance, &findings, &a.Report, &a.Summary, &usage, &started, &finished, &leftOut); err != nil {
 			return nil, err
 		}
+		_ = json.Unmarshal([]byte(leftOut), &a.LeftOut)
 		_ = json.Unmarshal([]byte(findings), &a.Findings)
 		_ = json.Unmarshal([]byte(usage), &a.Usage)
 		a.StartedAt, _ = time.Parse(timeFormat, started)
@@ -155,6 +159,18 @@ const FailurePrefix = "agent failed: "
 // an error result). The attempt stays open: a retry runs the agent again.
 func (l *Log) SetFailure(ctx context.Context, issue int64, n int, reason string) error {
 	return l.update(ctx, issue, n, `summary = ?`, FailurePrefix+reason)
+}
+
+// SetLeftOut stores what the engine left out of an attempt's commit.
+func (l *Log) SetLeftOut(ctx context.Context, issue int64, n int, leftOut []string) error {
+	b, err := json.Marshal(leftOut)
+	if err != nil {
+		return err
+	}
+	if leftOut == nil {
+		b = []byte("[]")
+	}
+	return l.update(ctx, issue, n, `left_out = ?`, string(b))
 }
 
 // SetCommit stores the commit an attempt produced.

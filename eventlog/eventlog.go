@@ -109,13 +109,19 @@ func (l *Log) Migrate(ctx context.Context) error {
 	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema); err != nil {
 		return fmt.Errorf("eventlog: migrate: %w", err)
 	}
-	var n int
-	if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('agentorg_attempts') WHERE name = 'findings'`).Scan(&n); err != nil {
-		return fmt.Errorf("eventlog: migrate: %w", err)
-	}
-	if n == 0 {
-		if _, err := l.db.ExecContext(ctx, `ALTER TABLE agentorg_attempts ADD COLUMN findings TEXT NOT NULL DEFAULT '[]'`); err != nil {
+	// Columns later versions added, each to a table an older one made.
+	for _, col := range []struct{ name, def string }{
+		{"findings", `TEXT NOT NULL DEFAULT '[]'`},
+		{"left_out", `TEXT NOT NULL DEFAULT '[]'`},
+	} {
+		var n int
+		if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('agentorg_attempts') WHERE name = ?`, col.name).Scan(&n); err != nil {
 			return fmt.Errorf("eventlog: migrate: %w", err)
+		}
+		if n == 0 {
+			if _, err := l.db.ExecContext(ctx, `ALTER TABLE agentorg_attempts ADD COLUMN `+col.name+` `+col.def); err != nil {
+				return fmt.Errorf("eventlog: migrate: %w", err)
+			}
 		}
 	}
 	return nil

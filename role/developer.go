@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/hygiene"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -135,9 +138,14 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			map[string]string{"attempt": fmt.Sprint(a.N), "resumed": fmt.Sprint(resume.ok)})
 	}
 
-	sha, changed, err := wt.CommitAll(ctx, fmt.Sprintf("#%d: %s (attempt %d)", n, r.Issue.Title, a.N), d.Identity)
+	sha, changed, leftOut, err := wt.CommitLeavingOut(ctx, fmt.Sprintf("#%d: %s (attempt %d)", n, r.Issue.Title, a.N), d.Identity, junk(d.Workflow, wt.Path))
 	if err != nil {
 		return Outcome{}, err
+	}
+	if len(leftOut) > 0 {
+		if err := d.Log.SetLeftOut(ctx, n, a.N, leftOut); err != nil {
+			return Outcome{}, err
+		}
 	}
 	if err := d.Log.SetCommit(ctx, n, a.N, sha); err != nil {
 		return Outcome{}, err
@@ -229,4 +237,20 @@ func oneLine(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// junk is what the engine leaves out of an attempt's commit: the
+// workflow's list, else the defaults for the ecosystems the work tree's
+// root shows; nil when the workflow lets junk in (hygiene.junk_refused).
+func junk(w *workflow.Workflow, dir string) []string {
+	if w.Hygiene.JunkRefused {
+		return nil
+	}
+	if w.Hygiene.Junk != nil {
+		return w.Hygiene.Junk
+	}
+	return hygiene.DefaultJunk(func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	})
 }

@@ -156,6 +156,11 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 	if len(hyg.Notes) > 0 {
 		fmt.Fprintf(&b, "\n### Hygiene notes (not counted)\n\n%s\n", notesText(hyg.Notes))
 	}
+	if left, err := leftOutOf(ctx, d, n, attempt); err != nil {
+		return v, err
+	} else if len(left) > 0 {
+		fmt.Fprintf(&b, "\n### Left out of the commit (junk, not counted)\n\n- %s\n", strings.Join(left, "\n- "))
+	}
 	v.report = b.String()
 	if _, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("validation:%d:%d", n, attempt), v.report, d.Workflow.Tracker.Bot); err != nil {
 		return v, err
@@ -345,4 +350,19 @@ func lastLines(s string, n int) string {
 // Markdown list item it belongs to.
 func indentLines(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// leftOutOf is the junk the engine left out of attempt's commits, for the
+// report: what the developer's tools left behind (hygiene.junk).
+func leftOutOf(ctx context.Context, d *Deps, issue int64, attempt int) ([]string, error) {
+	as, err := d.Log.Attempts(ctx, issue)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range as {
+		if a.N == attempt {
+			return a.LeftOut, nil
+		}
+	}
+	return nil, nil
 }

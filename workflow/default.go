@@ -345,6 +345,14 @@ hygiene:
   # A changed file mode (chmod +x, a new executable file): refuse (a NO-GO)
   # or report (only shown in the validation report).
   modes: refuse
+  # Junk an agent's tools leave behind (logs, build output, caches, editors'
+  # and OS files) is left out of every commit the engine makes, and the
+  # report lists it. Left out, the default follows the repository's
+  # ecosystems (Go, JavaScript, Rust, Python, Java): *.log, .DS_Store,
+  # node_modules/, target/, __pycache__/ and the like. junk_refused: true
+  # commits it instead, for deny to refuse.
+  # junk: ["*.log", "**/node_modules/**"]
+  # junk_refused: false
 
 # Every label the workflow uses: stages and gates may only name labels listed
 # here. Colours must be quoted: an unquoted # starts a YAML comment.

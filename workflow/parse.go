@@ -22,7 +22,7 @@ var (
 	gitlabKeys  = []string{"url", "project", "token"}
 	repoKeys    = []string{"url", "target_branch", "branch_prefix", "update"}
 	budgetKeys  = []string{"attempts", "stall_attempts", "wall_time", "tokens", "cost_usd", "review_rounds"}
-	hygieneKeys = []string{"allow", "deny", "max_diff_lines", "max_diff_bytes", "max_file_bytes", "max_files", "symlinks", "modes"}
+	hygieneKeys = []string{"allow", "deny", "max_diff_lines", "max_diff_bytes", "max_file_bytes", "max_files", "symlinks", "modes", "junk", "junk_refused"}
 	labelKeys   = []string{"name", "color", "description"}
 	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price"}
 	priceKeys   = []string{"input", "cached_input", "output"}
@@ -705,7 +705,9 @@ func (d *decoder) budget(e entry, b *Budget) {
 func (d *decoder) hygiene(e entry, h *Hygiene) {
 	d.object(e.v, "hygiene", e.keyPos, hygieneKeys, nil, func(f entry) {
 		switch f.key {
-		case "allow", "deny":
+		case "junk_refused":
+			h.JunkRefused = d.boolean(f.v)
+		case "allow", "deny", "junk":
 			its, _ := d.items(f.v)
 			globs := []string{} // set, even empty: deny's defaults are for a workflow that does not say
 			for _, it := range its {
@@ -716,10 +718,13 @@ func (d *decoder) hygiene(e entry, h *Hygiene) {
 				}
 				globs = append(globs, g)
 			}
-			if f.key == "allow" {
+			switch f.key {
+			case "allow":
 				h.Allow = globs
-			} else {
+			case "deny":
 				h.Deny = globs
+			default:
+				h.Junk = globs
 			}
 		case "max_diff_lines", "max_files":
 			if v, ok := d.integer(f.v); ok {

@@ -214,6 +214,12 @@ type Hygiene struct {
 	MaxFiles     int      // files added, changed or deleted
 	Symlinks     string   // hygiene.SymlinkPolicies
 	Modes        string   // hygiene.ModePolicies
+	// Junk are the new files the engine leaves out of its commits (listed
+	// in the report); nil: hygiene.DefaultJunk for the repository's
+	// ecosystems. JunkRefused lets them in instead, for the path rules
+	// (deny) to refuse.
+	Junk        []string
+	JunkRefused bool
 }
 
 // Position is a place in the workflow file, 1-based.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/agentorg/agentorg/hygiene"
 )
 
 // Worktree is where one branch is worked on: a work tree the agent edits,
@@ -88,43 +90,111 @@ func (w *Worktree) Status(ctx context.Context) ([]string, error) {
 // target as second parent, unless the agent gave it up (mergeAbandoned).
 // It returns HEAD, and changed=false when there was nothing to commit.
 func (w *Worktree) CommitAll(ctx context.Context, msg string, who Identity) (sha string, changed bool, err error) {
+	sha, changed, _, err = w.CommitLeavingOut(ctx, msg, who, nil)
+	return sha, changed, err
+}
+
+// CommitLeavingOut is CommitAll leaving out the new files that match one
+// of junk (hygiene.Match globs: build output, logs, editors' files): they
+// stay in the work tree, untracked, and leftOut names them, a directory
+// whose files all went once ("node_modules/ (1200 files)"). Files already
+// in the branch are kept whatever they match. The common case, no junk,
+// costs no git call more than CommitAll's.
+func (w *Worktree) CommitLeavingOut(ctx context.Context, msg string, who Identity, junk []string) (sha string, changed bool, leftOut []string, err error) {
 	if strings.TrimSpace(msg) == "" {
-		return "", false, errors.New("commit: empty message")
+		return "", false, nil, errors.New("commit: empty message")
 	}
 	if err := w.onBranch(ctx); err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	head, err := w.Head(ctx)
 	if err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
 	merging := w.merging()
 	if merging && mergeAbandoned(w.Path, head) {
 		// As when the merge was aborted in a shared repository: the files
 		// are committed as they are, without the target as a parent.
 		if _, err := w.git(ctx, "merge", "--quit"); err != nil {
-			return "", false, err
+			return "", false, nil, err
 		}
 		merging = false
 	}
 	if _, err := w.git(ctx, "add", "-A"); err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
-	_, err = w.git(ctx, "diff-index", "--cached", "--quiet", "HEAD", "--")
-	staged := exitCode(err) == 1 // 1 means staged changes
-	if err != nil && !staged {
-		return "", false, err
+	out, err := w.git(ctx, "diff-index", "--cached", "--name-status", "-z", "--no-renames", "HEAD", "--")
+	if err != nil {
+		return "", false, nil, err
+	}
+	staged := out != ""
+	if junk != nil && staged {
+		var paths []string
+		if paths, leftOut = junkAdded(out, junk); len(paths) > 0 {
+			if _, err := gitWith(ctx, w.Path, defaultIdentity, strings.NewReader(strings.Join(paths, "\x00")),
+				treeArgs(w.admin, w.Path, "--literal-pathspecs", "rm", "--cached", "--quiet", "--pathspec-from-file=-", "--pathspec-file-nul")...); err != nil {
+				return "", false, nil, err
+			}
+			staged = len(paths) < countStaged(out)
+		}
 	}
 	// A merge in progress is committed even if its tree is HEAD's.
 	if staged || merging {
 		if _, err := w.gitAs(ctx, who, "commit", "--quiet", "--no-verify", "-m", msg); err != nil {
-			return "", false, err
+			return "", false, nil, err
 		}
 		if head, err = w.Head(ctx); err != nil {
-			return "", false, err
+			return "", false, nil, err
 		}
 	}
-	return head, staged || merging, w.publish()
+	return head, staged || merging, leftOut, w.publish()
+}
+
+// junkAdded reads `diff-index --name-status -z` and returns the files it
+// adds that match junk, and their summary for people (a directory whose
+// files all went, once).
+func junkAdded(nameStatus string, junk []string) (paths, summary []string) {
+	fields := strings.Split(nameStatus, "\x00")
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i] == "A" && hygiene.MatchAny(junk, fields[i+1]) {
+			paths = append(paths, fields[i+1])
+		}
+	}
+	return paths, summarizePaths(paths)
+}
+
+// countStaged counts the entries of `diff-index --name-status -z`.
+func countStaged(nameStatus string) int {
+	return strings.Count(nameStatus, "\x00") / 2
+}
+
+// summarizePaths names paths for a report: those under a top directory of
+// several files as "dir/ (N files)", the others one by one, at most 20.
+func summarizePaths(paths []string) []string {
+	byTop := map[string]int{}
+	for _, p := range paths {
+		if top, _, ok := strings.Cut(p, "/"); ok {
+			byTop[top]++
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		top, _, nested := strings.Cut(p, "/")
+		switch {
+		case nested && byTop[top] > 1:
+			if !seen[top] {
+				seen[top] = true
+				out = append(out, fmt.Sprintf("%s/ (%d files)", top, byTop[top]))
+			}
+		default:
+			out = append(out, p)
+		}
+	}
+	if len(out) > 20 {
+		out = append(out[:20], fmt.Sprintf("and %d more", len(out)-20))
+	}
+	return out
 }
 
 // merging reports a merge in progress in the engine's git directory

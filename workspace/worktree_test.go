@@ -299,3 +299,40 @@ func TestResetDiscardsChangesKeepsIgnored(t *testing.T) {
 		t.Fatal("ignored file was removed")
 	}
 }
+
+// Junk an agent's tools left (a log, an OS file, a dependency directory) is
+// left out of the commit and named; files of the change are committed, and
+// a junk-looking file already in the branch stays in it.
+func TestCommitLeavesJunkOut(t *testing.T) {
+	f := newFixture(t)
+	m := f.mirror(t)
+	w, _, err := m.Worktree(ctx, filepath.Join(f.root, "wt", "issue-1"), "agentorg/issue-1", "refs/remotes/origin/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(w.Path, "calc.go"), "package calc\n")
+	writeFile(t, filepath.Join(w.Path, "test-run.tmp"), "ok\n")
+	writeFile(t, filepath.Join(w.Path, "sub", ".DS_Store"), "\x00\x01")
+	writeFile(t, filepath.Join(w.Path, "node_modules", "a", "index.js"), "a\n")
+	writeFile(t, filepath.Join(w.Path, "node_modules", "b", "index.js"), "b\n")
+	writeFile(t, filepath.Join(w.Path, "odd*name.tmp"), "x\n")
+	junk := []string{"*.tmp", ".DS_Store", "**/node_modules/**"}
+	sha, changed, leftOut, err := w.CommitLeavingOut(ctx, "work", tester, junk)
+	if err != nil || !changed {
+		t.Fatalf("commit: %v, changed %v", err, changed)
+	}
+	if got := g(t, w.Path, "--git-dir="+w.admin, "ls-tree", "-r", "--name-only", sha); strings.Contains(got, ".tmp") || strings.Contains(got, "node_modules") || strings.Contains(got, "DS_Store") || !strings.Contains(got, "calc.go") {
+		t.Fatalf("the commit holds:\n%s", got)
+	}
+	if got := strings.Join(leftOut, "; "); got != "node_modules/ (2 files); odd*name.tmp; sub/.DS_Store; test-run.tmp" {
+		t.Errorf("left out: %s", got)
+	}
+	if _, err := os.Stat(filepath.Join(w.Path, "test-run.tmp")); err != nil {
+		t.Fatal("the left-out file was removed from the work tree")
+	}
+	// Only junk: nothing to commit.
+	writeFile(t, filepath.Join(w.Path, "again.tmp"), "x\n")
+	if sha2, changed, leftOut, err := w.CommitLeavingOut(ctx, "junk only", tester, junk); err != nil || changed || sha2 != sha || len(leftOut) == 0 {
+		t.Fatalf("junk only: %s, changed %v, left out %v, %v", sha2, changed, leftOut, err)
+	}
+}
