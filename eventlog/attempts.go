@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -158,7 +159,8 @@ const FailurePrefix = "agent failed: "
 // SetFailure records why an attempt's agent run failed (a timeout, a stall,
 // an error result). The attempt stays open: a retry runs the agent again.
 func (l *Log) SetFailure(ctx context.Context, issue int64, n int, reason string) error {
-	return l.update(ctx, issue, n, `summary = ?`, FailurePrefix+reason)
+	// An agent's error already says "agent failed: " (agentorg.ErrAgent).
+	return l.update(ctx, issue, n, `summary = ?`, FailurePrefix+strings.TrimPrefix(reason, FailurePrefix))
 }
 
 // SetLeftOut stores what the engine left out of an attempt's commit.

@@ -48,3 +48,35 @@ func TestMigrateAddsFindingsAndTheyRoundTrip(t *testing.T) {
 		t.Fatalf("attempt 2: %+v %v", a, err)
 	}
 }
+
+// An agent's error says "agent failed: " already: the summary says it once.
+func TestSetFailureSaysAgentFailedOnce(t *testing.T) {
+	l := newLog(t)
+	ctx := context.Background()
+	if _, err := l.StartAttempt(ctx, Attempt{Issue: 1, N: 1, RunID: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, reason := range []string{"agent failed: stalled: no output for 4s", "stalled: no output for 4s"} {
+		if err := l.SetFailure(ctx, 1, 1, reason); err != nil {
+			t.Fatal(err)
+		}
+		a, _, _ := l.LastAttempt(ctx, 1)
+		if a.Summary != "agent failed: stalled: no output for 4s" {
+			t.Errorf("SetFailure(%q): summary %q", reason, a.Summary)
+		}
+	}
+}
+
+func newLog(t *testing.T) *Log {
+	t.Helper()
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "agentorg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	l := New(db)
+	if err := l.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
