@@ -146,21 +146,46 @@ func (l *Log) StartAttempt(ctx context.Context, a Attempt) (Attempt, error) {
 	return Attempt{}, errors.New("eventlog: attempt vanished")
 }
 
-// SetSession stores the agent session of an attempt (the newest id the agent
-// reported) with its summary and usage.
+// SetSession records the attempt's agent run that finished: its agent, its
+// session (the newest id the agent reported; an empty one keeps the id
+// recorded), its summary, and its usage, added to what the attempt's
+// failed runs spent before it.
 func (l *Log) SetSession(ctx context.Context, issue int64, n int, agent, session, summary string, u agentorg.Usage) error {
-	usage, _ := json.Marshal(u)
-	return l.update(ctx, issue, n, `agent = ?, session_id = ?, summary = ?, usage = ?`, agent, session, summary, string(usage))
+	return l.recordRun(ctx, issue, n, agent, session, summary, u)
 }
 
 // FailurePrefix starts the summary of an attempt whose agent run failed.
 const FailurePrefix = "agent failed: "
 
-// SetFailure records why an attempt's agent run failed (a timeout, a stall,
-// an error result). The attempt stays open: a retry runs the agent again.
-func (l *Log) SetFailure(ctx context.Context, issue int64, n int, reason string) error {
+// Failed reports that the attempt's last agent run failed: a retry runs the
+// agent again (resuming its session when it reported one).
+func (a Attempt) Failed() bool { return strings.HasPrefix(a.Summary, FailurePrefix) }
+
+// SetFailure records an attempt's agent run that failed (a timeout, a
+// stall, an error result), with what it spent and the session it reported:
+// a failed run still costs money, counts toward the budgets, and can be
+// resumed. The attempt stays open: a retry runs the agent again.
+func (l *Log) SetFailure(ctx context.Context, issue int64, n int, agent, session, reason string, u agentorg.Usage) error {
 	// An agent's error already says "agent failed: " (agentorg.ErrAgent).
-	return l.update(ctx, issue, n, `summary = ?`, FailurePrefix+strings.TrimPrefix(reason, FailurePrefix))
+	return l.recordRun(ctx, issue, n, agent, session, FailurePrefix+strings.TrimPrefix(reason, FailurePrefix), u)
+}
+
+func (l *Log) recordRun(ctx context.Context, issue int64, n int, agent, session, summary string, u agentorg.Usage) error {
+	as, err := l.Attempts(ctx, issue)
+	if err != nil {
+		return err
+	}
+	var total agentorg.Usage
+	for _, a := range as {
+		if a.N == n {
+			total = a.Usage
+			if session == "" {
+				session = a.SessionID
+			}
+		}
+	}
+	usage, _ := json.Marshal(total.Add(u))
+	return l.update(ctx, issue, n, `agent = ?, session_id = ?, summary = ?, usage = ?`, agent, session, summary, string(usage))
 }
 
 // SetLeftOut stores what the engine left out of an attempt's commit.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/sqlitedb"
 )
 
@@ -57,7 +58,7 @@ func TestSetFailureSaysAgentFailedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, reason := range []string{"agent failed: stalled: no output for 4s", "stalled: no output for 4s"} {
-		if err := l.SetFailure(ctx, 1, 1, reason); err != nil {
+		if err := l.SetFailure(ctx, 1, 1, "coder", "", reason, agentorg.Usage{}); err != nil {
 			t.Fatal(err)
 		}
 		a, _, _ := l.LastAttempt(ctx, 1)
@@ -79,4 +80,28 @@ func newLog(t *testing.T) *Log {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// A failed run's session and usage are kept: the usage adds up with the
+// run that follows, and an empty session id keeps the one recorded.
+func TestFailedRunsCountAndKeepTheirSession(t *testing.T) {
+	l := newLog(t)
+	ctx := context.Background()
+	if _, err := l.StartAttempt(ctx, Attempt{Issue: 1, N: 1, RunID: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetFailure(ctx, 1, 1, "coder", "thread-1", "stalled", agentorg.Usage{InputTokens: 100, CostUSD: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	a, _, _ := l.LastAttempt(ctx, 1)
+	if !a.Failed() || a.SessionID != "thread-1" || a.Usage.InputTokens != 100 {
+		t.Fatalf("after the failure: %+v", a)
+	}
+	if err := l.SetSession(ctx, 1, 1, "coder", "", "done", agentorg.Usage{InputTokens: 50, CostUSD: 0.25}); err != nil {
+		t.Fatal(err)
+	}
+	a, _, _ = l.LastAttempt(ctx, 1)
+	if a.Failed() || a.SessionID != "thread-1" || a.Usage.InputTokens != 150 || a.Usage.CostUSD != 0.75 {
+		t.Fatalf("after the retry: %+v", a)
+	}
 }

@@ -41,8 +41,9 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 
 	// Agent is set once this attempt's agent run finished; a retry after a
 	// crash between the run and the commit must not run the agent twice.
+	// After a failed run it runs again, resuming the session it reported.
 	var external time.Duration
-	if a.Agent == "" {
+	if a.Agent == "" || a.Failed() {
 		ag, def, err := d.agent(r)
 		if err != nil {
 			return Outcome{}, err
@@ -121,8 +122,14 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		external = time.Since(began)
 		if err != nil {
 			if errors.Is(err, agentorg.ErrAgent) {
-				// Kept on the attempt, so that `issue show` says why.
-				_ = d.Log.SetFailure(ctx, n, a.N, oneLine(err.Error()))
+				// Kept on the attempt, so that `issue show` says why, with
+				// what the run spent (it counts toward the budgets) and its
+				// session (the retry resumes it).
+				if rerr := d.Log.SetFailure(ctx, n, a.N, def.Name, res.SessionID, oneLine(err.Error()), res.Usage); rerr != nil {
+					return Outcome{}, errors.Join(err, rerr)
+				}
+				recordAgentRun(ctx, d, r, def.Name, res, fmt.Sprintf("attempt %d failed: %s", a.N, oneLine(err.Error())),
+					map[string]string{"attempt": fmt.Sprint(a.N), "resumed": fmt.Sprint(resume.ok), "failed": "true"})
 			}
 			return Outcome{}, err
 		}
@@ -185,9 +192,21 @@ type resumption struct {
 // resumable decides whether attempt a continues the earlier session: only
 // when the same agent owns it. A session belongs to one tool; if the workflow
 // now names another agent, that agent starts afresh in the same worktree.
+// A run of this attempt that failed after reporting its session is
+// continued too: a retry after a stall keeps the conversation.
 func resumable(ctx context.Context, d *Deps, issue int64, a eventlog.Attempt, agent string) (resumption, error) {
 	if a.SessionID == "" {
 		return resumption{}, nil
+	}
+	if a.Failed() {
+		if a.Agent != agent {
+			return resumption{}, nil
+		}
+		prior, err := resumable(ctx, d, issue, eventlog.Attempt{N: a.N, SessionID: a.SessionID}, agent)
+		if err != nil {
+			return resumption{}, err
+		}
+		return resumption{ok: true, usage: prior.usage.Add(a.Usage)}, nil
 	}
 	as, err := d.Log.Attempts(ctx, issue)
 	if err != nil {

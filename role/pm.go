@@ -2,6 +2,7 @@ package role
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -64,6 +65,10 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
 	})
 	if err != nil {
+		if errors.Is(err, agentorg.ErrAgent) {
+			// What the failed run spent still counts (agentorg usage).
+			recordAgentRun(ctx, d, r, def.Name, res, "planning failed: "+oneLine(err.Error()), map[string]string{"failed": "true"})
+		}
 		return Outcome{}, err
 	}
 	recordAgentRun(ctx, d, r, def.Name, res, "planned: "+oneLine(res.Summary), nil)

@@ -297,6 +297,9 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 		if ctx.Err() != nil || !errors.Is(err, agentorg.ErrAgent) {
 			return spent, "", err
 		}
+		// What the failed run spent still counts (agentorg usage).
+		recordAgentRun(ctx, d, r, def.Name, res, fmt.Sprintf("triage of review round %d failed: %s", round.N, oneLine(err.Error())),
+			map[string]string{"round": fmt.Sprint(round.N), "failed": "true"})
 		return spent, fmt.Sprintf("the triage agent failed on review round %d: %s", round.N, oneLine(err.Error())), nil
 	}
 	recordAgentRun(ctx, d, r, def.Name, res, fmt.Sprintf("triage of review round %d (threads %s)", round.N, strings.Join(want, ", ")),
