@@ -217,9 +217,31 @@ func staleGO(ctx context.Context, d *Deps, n int64, a eventlog.Attempt) (string,
 		return "", err
 	}
 	if mr.State == agentorg.MROpen && mr.HeadSHA != a.CommitSHA {
+		// An earlier attempt's commit at the head is agentorg's own push
+		// of before: this GO's push is still to come (a crash between the
+		// verdict and the push), not a reason to validate again.
+		own, err := pushedBefore(ctx, d, n, a.N, mr.HeadSHA)
+		if err != nil || own {
+			return "", err
+		}
 		return fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA)), nil
 	}
 	return "", nil
+}
+
+// pushedBefore reports whether sha is the commit an attempt before n was
+// validated GO on: one agentorg pushed itself.
+func pushedBefore(ctx context.Context, d *Deps, issue int64, n int, sha string) (bool, error) {
+	as, err := d.Log.Attempts(ctx, issue)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range as {
+		if p.N < n && p.Verdict == eventlog.GO && p.CommitSHA == sha {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func budget(w *workflow.Workflow) converge.Budget {
