@@ -17,7 +17,8 @@ import (
 )
 
 // The issue copy: every issue of the project as last read, and the
-// watermark (the latest updated_at seen) of each project.
+// watermark (the latest updated_at seen) of each project; and the
+// watermark of the merge requests the engine's poll last asked about.
 const schema = `
 CREATE TABLE IF NOT EXISTS gitlab_issues (
 	project    TEXT NOT NULL,
@@ -34,6 +35,10 @@ CREATE TABLE IF NOT EXISTS gitlab_pending_checks (
 	PRIMARY KEY (project, sha, name)
 );
 CREATE TABLE IF NOT EXISTS gitlab_sync (
+	project   TEXT PRIMARY KEY,
+	watermark TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gitlab_mr_sync (
 	project   TEXT PRIMARY KEY,
 	watermark TEXT NOT NULL
 );`

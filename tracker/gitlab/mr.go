@@ -433,6 +433,35 @@ func (t *Tracker) pending(ctx context.Context, sha string) ([]agentorg.CheckResu
 	return out, rows.Err()
 }
 
+var _ agentorg.CheckPublisher = (*Tracker)(nil)
+
+// PublishChecks publishes the results kept while GitLab lacked sha, now
+// that it was pushed. If GitLab still does not have it, they stay kept.
+func (t *Tracker) PublishChecks(ctx context.Context, sha string) error {
+	kept, err := t.pending(ctx, sha)
+	if err != nil {
+		return err
+	}
+	if err := t.publishKept(ctx, kept); err != nil && !errors.Is(err, agentorg.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// publishKept publishes kept results and forgets each once GitLab has it.
+func (t *Tracker) publishKept(ctx context.Context, kept []agentorg.CheckResult) error {
+	for _, r := range kept {
+		if err := t.publish(ctx, r); err != nil {
+			return err
+		}
+		if _, err := t.db.ExecContext(ctx, "DELETE FROM gitlab_pending_checks WHERE project = ? AND sha = ? AND name = ?",
+			t.project, r.SHA, r.Name); err != nil {
+			return fmt.Errorf("gitlab: forget the kept check %s of %s: %w", r.Name, r.SHA, err)
+		}
+	}
+	return nil
+}
+
 // Checks lists the latest finished status of each name on a commit, by name.
 // Results kept while GitLab lacked the commit are published once it has it.
 func (t *Tracker) Checks(ctx context.Context, sha string) ([]agentorg.CheckResult, error) {
@@ -447,14 +476,8 @@ func (t *Tracker) Checks(ctx context.Context, sha string) ([]agentorg.CheckResul
 	case err != nil:
 		return nil, err
 	default:
-		for _, r := range kept {
-			if err := t.publish(ctx, r); err != nil {
-				return nil, err
-			}
-			if _, err := t.db.ExecContext(ctx, "DELETE FROM gitlab_pending_checks WHERE project = ? AND sha = ? AND name = ?",
-				t.project, sha, r.Name); err != nil {
-				return nil, err
-			}
+		if err := t.publishKept(ctx, kept); err != nil {
+			return nil, err
 		}
 		for _, r := range remote {
 			latest[r.Name] = r
