@@ -28,8 +28,9 @@ type EngineOptions struct {
 	UnavailableDelay time.Duration
 	// Agents overrides adapters by agent name (the benchmark's no-op agent).
 	Agents map[string]agentorg.Agent
-	// CIPoll and CINoPipeline tune the ci role (zero: its defaults).
-	CIPoll, CINoPipeline time.Duration
+	// CINoPipeline is how long the ci role and auto-merge wait for a
+	// pipeline to appear (zero: role.DefaultCINoPipeline).
+	CINoPipeline time.Duration
 	// Warn, when set, is told what the engine repaired on its own (a
 	// mirror cleaned of what agentorg did not put there).
 	Warn func(string)
@@ -94,8 +95,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		Home:     o.Home,
 		Identity: workspace.Identity{Name: o.Workflow.Tracker.Bot, Email: o.Workflow.Tracker.Bot + "@agentorg.invalid"},
 		AgentEnv: AgentEnv,
-		CheckEnv: CheckEnv(),
-		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
+		CheckEnv: CheckEnv(), CINoPipeline: eo.CINoPipeline,
 		Guard: guard,
 	}
 	return engine.New(ctx, engine.Config{

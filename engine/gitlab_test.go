@@ -92,7 +92,7 @@ func TestLifecycleOnGitLab(t *testing.T) {
 		}
 		t.Fatalf("#%d labels = %v, want mr:ready-for-review", n, got)
 	}
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ steps:
 	}
 	org := orgtest.New(t, orgtest.Options{Script: script, GitLab: fake, Edit: ciWorkflow})
 	people, desk := org.People, org.Humans
-	eng := org.Engine(t, app.EngineOptions{CIPoll: 10 * time.Millisecond})
+	eng := org.Engine(t, app.EngineOptions{})
 	ctx := context.Background()
 
 	is, err := people.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice"})
@@ -254,7 +254,7 @@ steps:
 	if len(as) != 2 || as[0].CommitSHA != first || as[1].SessionID != as[0].SessionID {
 		t.Fatalf("attempts %+v: want two, the first at the failed pipeline's head %s, the second in the same session", as, first)
 	}
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
