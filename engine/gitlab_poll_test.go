@@ -88,8 +88,15 @@ func pollCost(t *testing.T, edit func(string) string, label string, n int) map[s
 	poll(t, org, eng)
 	poll(t, org, eng)
 	_, before := fake.Requests()
+	fetches := len(fake.GitAuth())
 	poll(t, org, eng)
 	_, after := fake.Requests()
+	if len(fake.GitAuth()) != fetches {
+		t.Fatal("the poll fetched from GitLab's repository")
+	}
+	if paged := fake.Paged()[routeMRs]; paged != 0 {
+		t.Fatalf("merge requests were paged through (%d pages after the first): the history was read", paged)
+	}
 	// Each still waits where it was (the ci stage runs, auto-merge is set):
 	// the cost measured is of waiting, not of a run that gave up.
 	for i, is := range seeded {
