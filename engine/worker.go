@@ -99,9 +99,13 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		}
 	} else if inRunning {
 		from = st.Running
-		if err := e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindClaim,
-			Reason: fmt.Sprintf("%s resumed its claim (job %d, try %d)", st.Name, jobID, attempt)}); err != nil {
-			return err
+		// A run that looks again at what it waits for (a pipeline) resumes
+		// no claim worth a line in the record each time.
+		if w, waited := e.waitOf(args); !waited || w.forHuman {
+			if err := e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindClaim,
+				Reason: fmt.Sprintf("%s resumed its claim (job %d, try %d)", st.Name, jobID, attempt)}); err != nil {
+				return err
+			}
 		}
 	}
 
