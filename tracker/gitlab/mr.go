@@ -376,8 +376,9 @@ func (t *Tracker) MergeMR(ctx context.Context, number int64, expectedSHA, actor 
 
 // SetCheck records a check as the commit status named r.Name. GitLab keeps a
 // description of at most 255 characters: the tail of the output. A commit
-// GitLab does not have yet (validated but not pushed: a NO-GO) keeps its
-// result in the home's database until Checks finds the commit on GitLab.
+// GitLab does not have yet (validated, not pushed yet or never: a NO-GO)
+// keeps its result in the home's database until it is pushed
+// (PublishChecks) or Checks finds the commit on GitLab.
 func (t *Tracker) SetCheck(ctx context.Context, r agentorg.CheckResult) error {
 	if r.SHA == "" || r.Name == "" {
 		return fmt.Errorf("gitlab: set check: SHA and name are required (got %q, %q)", r.SHA, r.Name)
