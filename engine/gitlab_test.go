@@ -497,17 +497,7 @@ func TestExternalPipelineIsNotCI(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: goodScript, GitLab: fake, Edit: ciWorkflow})
 	eng := org.Engine(t, app.EngineOptions{CINoPipeline: 2 * time.Second})
 	ctx := context.Background()
-	is, err := org.People.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice", Labels: []string{"agentorg"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := is.Number
-	orgtest.RunUntilIdle(t, eng)
-	if _, err := org.Humans.Approve(ctx, n, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	orgtest.RunUntilIdle(t, eng)
-	wantLabels(t, org, n, "mr:ready-for-review")
+	n := toReview(t, org, eng, org.Humans)
 	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ var _ agentorg.MRChanges = (*Tracker)(nil)
 func (t *Tracker) ChangedMRs(ctx context.Context) ([]agentorg.MergeRequest, error) {
 	t.mrSyncMu.Lock()
 	defer t.mrSyncMu.Unlock()
-	mark, err := t.mrWatermark(ctx)
+	mark, err := t.readMark(ctx, mrMarks)
 	if err != nil {
 		return nil, err
 	}
@@ -62,27 +62,42 @@ func (t *Tracker) ChangedMRs(ctx context.Context) ([]agentorg.MergeRequest, erro
 		opt.Page = resp.NextPage
 	}
 	if newest.After(mark) {
-		if _, err := t.db.ExecContext(ctx, `INSERT INTO gitlab_mr_sync (project, watermark) VALUES (?, ?)
-			ON CONFLICT (project) DO UPDATE SET watermark = excluded.watermark`, t.project, newest.Format(time.RFC3339Nano)); err != nil {
-			return nil, fmt.Errorf("gitlab: store the merge request watermark: %w", err)
+		if err := t.storeMark(ctx, mrMarks, newest); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// mrWatermark is when the last ChangedMRs began, zero before the first.
-func (t *Tracker) mrWatermark(ctx context.Context) (time.Time, error) {
+// The watermarks: of the issue copy, and of the merge requests the
+// engine's poll asked about (the table each is kept in).
+const (
+	issueMarks = "gitlab_sync"
+	mrMarks    = "gitlab_mr_sync"
+)
+
+// readMark reads a watermark: when the last complete sync began, by
+// GitLab's clock; zero before the first.
+func (t *Tracker) readMark(ctx context.Context, table string) (time.Time, error) {
 	var mark string
-	err := t.db.QueryRowContext(ctx, "SELECT watermark FROM gitlab_mr_sync WHERE project = ?", t.project).Scan(&mark)
+	err := t.db.QueryRowContext(ctx, "SELECT watermark FROM "+table+" WHERE project = ?", t.project).Scan(&mark)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("gitlab: read the merge request watermark: %w", err)
+		return time.Time{}, fmt.Errorf("gitlab: read the watermark (%s): %w", table, err)
 	}
 	w, err := time.Parse(time.RFC3339Nano, mark)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("gitlab: stored merge request watermark %q: %w", mark, err)
+		return time.Time{}, fmt.Errorf("gitlab: stored watermark %q (%s): %w", mark, table, err)
 	}
 	return w, nil
+}
+
+func (t *Tracker) storeMark(ctx context.Context, table string, at time.Time) error {
+	if _, err := t.db.ExecContext(ctx, "INSERT INTO "+table+` (project, watermark) VALUES (?, ?)
+		ON CONFLICT (project) DO UPDATE SET watermark = excluded.watermark`, t.project, at.Format(time.RFC3339Nano)); err != nil {
+		return fmt.Errorf("gitlab: store the watermark (%s): %w", table, err)
+	}
+	return nil
 }

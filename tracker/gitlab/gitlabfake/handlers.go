@@ -186,13 +186,9 @@ func (s *Server) findIssue(c *call) *issue {
 func (s *Server) listIssues(c *call) (int, any) {
 	state, _ := c.str("state")
 	want, _ := c.list("labels")
-	var after time.Time
-	if v, ok := c.str("updated_after"); ok {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return 400, map[string]any{"error": "updated_after is invalid"}
-		}
-		after = t
+	after, ok := c.updatedAfter()
+	if !ok {
+		return 400, map[string]any{"error": "updated_after is invalid"}
 	}
 	var out []*issue
 	for _, i := range s.issues {
@@ -231,6 +227,17 @@ func (s *Server) listIssues(c *call) (int, any) {
 		docs = []any{}
 	}
 	return 200, docs
+}
+
+// updatedAfter reads the updated_after filter: zero when absent, ok false
+// when it is not a time.
+func (c *call) updatedAfter() (time.Time, bool) {
+	v, ok := c.str("updated_after")
+	if !ok {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	return t, err == nil
 }
 
 func all[T any](xs []T, f func(T) bool) bool {
@@ -492,13 +499,9 @@ func (s *Server) listMRs(c *call) (int, any) {
 	state, _ := c.str("state")
 	src, _ := c.str("source_branch")
 	dst, _ := c.str("target_branch")
-	var after time.Time
-	if v, ok := c.str("updated_after"); ok {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return 400, map[string]any{"error": "updated_after is invalid"}
-		}
-		after = t
+	after, ok := c.updatedAfter()
+	if !ok {
+		return 400, map[string]any{"error": "updated_after is invalid"}
 	}
 	var out []*mergeRequest
 	for _, m := range s.mrs {
