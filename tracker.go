@@ -325,3 +325,26 @@ type TargetChecker interface {
 type CommitLander interface {
 	LandMR(ctx context.Context, number int64, expectedSHA, expectedTarget, commit, actor string) (MergeRequest, error)
 }
+
+// MRChanges is implemented by trackers that can say in one request which
+// merge requests may have changed (GitLab: updated_after from a
+// watermark), so that a poll reads a waiting merge request's approvals and
+// threads only when it may have changed. Its one caller is the engine's
+// poll: each call moves the watermark on.
+type MRChanges interface {
+	// ChangedMRs returns the merge requests that may have changed since
+	// the previous call began, without approvals, by number. It may return
+	// more (a change is reported by more than one call: the forge's clock
+	// has whole seconds, and GitLab moves a merge request's updated_at for
+	// a note at most once a minute); it never leaves out one that changed.
+	// The first call returns every open merge request.
+	ChangedMRs(ctx context.Context) ([]MergeRequest, error)
+}
+
+// CheckPublisher is implemented by trackers that keep the check results
+// of a commit the forge does not have yet (GitLab: a status needs the
+// commit). PublishChecks sends those of sha once it was pushed; results
+// the forge still cannot take stay kept.
+type CheckPublisher interface {
+	PublishChecks(ctx context.Context, sha string) error
+}

@@ -32,8 +32,9 @@ type EngineOptions struct {
 	UnavailableDelay time.Duration
 	// Agents overrides adapters by agent name (the benchmark's no-op agent).
 	Agents map[string]agentorg.Agent
-	// CIPoll and CINoPipeline tune the ci role (zero: its defaults).
-	CIPoll, CINoPipeline time.Duration
+	// CINoPipeline is how long the ci role and auto-merge wait for a
+	// pipeline to appear (zero: role.DefaultCINoPipeline).
+	CINoPipeline time.Duration
 	// Warn, when set, is told what the engine repaired on its own (a
 	// mirror cleaned of what agentorg did not put there).
 	Warn func(string)
@@ -99,19 +100,18 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		return nil, fmt.Errorf("the engine does not start: %w", err)
 	}
 	deps := &role.Deps{
-		Workflow: o.Workflow,
-		Tracker:  o.Tracker,
-		Log:      o.Log,
-		Agents:   agents,
-		Mirror:   mirror,
-		Home:     o.Home,
-		Identity: workspace.Identity{Name: o.Workflow.Tracker.Bot, Email: o.Workflow.Tracker.Bot + "@agentorg.invalid"},
-		AgentEnv: AgentEnv,
-		CheckEnv: CheckEnv(),
-		CIPoll:   eo.CIPoll, CINoPipeline: eo.CINoPipeline,
-		Guard:  guard,
-		Owners: &homedir.Owners{DB: o.DB, Home: o.Home, ID: o.Identity},
-
+		Workflow:      o.Workflow,
+		Tracker:       o.Tracker,
+		Log:           o.Log,
+		Agents:        agents,
+		Mirror:        mirror,
+		Home:          o.Home,
+		Identity:      workspace.Identity{Name: o.Workflow.Tracker.Bot, Email: o.Workflow.Tracker.Bot + "@agentorg.invalid"},
+		AgentEnv:      AgentEnv,
+		CheckEnv:      CheckEnv(),
+		CINoPipeline:  eo.CINoPipeline,
+		Guard:         guard,
+		Owners:        &homedir.Owners{DB: o.DB, Home: o.Home, ID: o.Identity},
 		TranscriptMax: capMax,
 	}
 	return engine.New(ctx, engine.Config{

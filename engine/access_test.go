@@ -81,7 +81,7 @@ func TestApprovalByAccessLevelOnGitLab(t *testing.T) {
 	}
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +96,11 @@ func TestApprovalByAccessLevelOnGitLab(t *testing.T) {
 	}
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	if commentsWith(t, org, n, "has no approval by an allowed approver (anyone with maintainer access or above in the project)") != 1 {
-		t.Fatal("no refusal comment for the developer's merge request approval")
+	// The refusal names who added the label and who approved, with roles.
+	if commentsWith(t, org, n, "mr:approved was added by alice (maintainer access), who may approve; but at its head "+mr.HeadSHA[:10]+
+		", merge request !1 is approved only by someone who may not: devon has developer access in the project; gate \"merge\" needs maintainer or above") != 1 {
+		cs, _ := org.Tracker.Comments(ctx, n)
+		t.Fatalf("no refusal comment names the developer's merge request approval and the label's author: %+v", cs[len(cs)-1].Body)
 	}
 	if cur, _ := org.Tracker.MR(ctx, mr.Number); cur.State != agentorg.MROpen {
 		t.Fatalf("a developer's approval merged: %+v", cur)

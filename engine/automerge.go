@@ -16,7 +16,7 @@ func (e *Engine) cancelAutoMerge(ctx context.Context, issue int64) error {
 	if !ok {
 		return nil
 	}
-	mr, err := role.IssueMR(ctx, e.tracker, issue)
+	mr, err := role.IssueMR(ctx, e.tracker, e.wf, issue)
 	if errors.Is(err, agentorg.ErrNotFound) {
 		return nil
 	}

@@ -78,10 +78,15 @@ type Engine struct {
 	queues  map[string]string
 	mu      sync.Mutex
 	started bool
-	// waiting holds the stage runs whose last outcome was to wait (see
-	// setWaiting).
+	// waiting holds the stage runs whose last outcome was to wait, and how
+	// (see setWaiting).
 	waitMu  sync.Mutex
-	waiting map[StageArgs]bool
+	waiting map[StageArgs]waitState
+	// reviewed holds the issues at a review gate whose threads were read
+	// since they got there, with their merge request: a poll reads them
+	// again only when that merge request changed.
+	reviewMu sync.Mutex
+	reviewed map[int64]int64
 }
 
 // StageArgs is the River job of one stage on one issue. Unique by args
@@ -102,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	setDefaults(&cfg)
 	e := &Engine{cfg: cfg, wf: cfg.Deps.Workflow, tracker: cfg.Deps.Tracker, log: cfg.Deps.Log, deps: cfg.Deps,
-		owner: uuid.NewString(), queues: map[string]string{}, waiting: map[StageArgs]bool{}}
+		owner: uuid.NewString(), queues: map[string]string{}, waiting: map[StageArgs]waitState{}, reviewed: map[int64]int64{}}
 	if err := Migrate(ctx, cfg.DB); err != nil {
 		return nil, err
 	}
@@ -259,8 +264,11 @@ func (e *Engine) RunUntilIdle(ctx context.Context) error {
 		}
 		if idle {
 			n, err := e.reconcile(ctx, true)
-			if err != nil || n == 0 {
+			if err != nil {
 				return err
+			}
+			if n == 0 && !e.watching() {
+				return nil
 			}
 		}
 		select {
@@ -300,8 +308,39 @@ func (e *Engine) Reconcile(ctx context.Context) (int, error) {
 }
 
 // reconcile is Reconcile; atRest leaves out the stage runs that last
-// waited for something outside (RunUntilIdle counts them as at rest).
+// waited for a person (RunUntilIdle counts them as at rest). One read of
+// the issues serves the stages and the review gates, and the merge
+// requests are asked about only when something waits on one: an idle
+// poll costs a forge one request.
 func (e *Engine) reconcile(ctx context.Context, atRest bool) (int, error) {
+	issues, err := e.tracker.ListIssues(ctx, agentorg.IssueFilter{AnyLabel: e.pollLabels()})
+	if err != nil {
+		return 0, fmt.Errorf("engine: reconcile: %w", err)
+	}
+	e.forgetLeft(issues)
+	changed, err := e.changedMRs(ctx, issues)
+	if err != nil {
+		return 0, fmt.Errorf("engine: reconcile: %w", err)
+	}
+	inserted := 0
+	for _, is := range issues {
+		n, err := e.enqueuePolled(ctx, is, atRest, changed)
+		if err != nil {
+			e.forgetChanges()
+			return inserted, err
+		}
+		inserted += n
+	}
+	n, err := e.reviews(ctx, issues, changed)
+	if err != nil {
+		e.forgetChanges()
+	}
+	return inserted + n, err
+}
+
+// pollLabels are the labels a poll reads issues by: every stage's, and the
+// review gates' waits labels.
+func (e *Engine) pollLabels() []string {
 	var labels []string
 	for _, st := range e.wf.Stages {
 		labels = append(labels, st.On)
@@ -309,89 +348,156 @@ func (e *Engine) reconcile(ctx context.Context, atRest bool) (int, error) {
 			labels = append(labels, st.Running)
 		}
 	}
-	issues, err := e.tracker.ListIssues(ctx, agentorg.IssueFilter{AnyLabel: labels})
-	if err != nil {
-		return 0, fmt.Errorf("engine: reconcile: %w", err)
-	}
-	inserted := 0
-	for _, is := range issues {
-		n, err := e.enqueueSkipping(ctx, is, atRest)
-		if err != nil {
-			return inserted, err
+	for i := range e.wf.Gates {
+		if g := &e.wf.Gates[i]; e.reviewGate(g) && !slices.Contains(labels, g.Waits) {
+			labels = append(labels, g.Waits)
 		}
-		inserted += n
 	}
-	n, err := e.reviews(ctx)
-	return inserted + n, err
+	return labels
+}
+
+// reviewGate reports whether reviewers' threads at gate g start triage.
+func (e *Engine) reviewGate(g *workflow.Gate) bool {
+	return g.MergeRequest && g.ChangesRequested != "" && e.wf.StageOn(g.ChangesRequested) != nil
+}
+
+// reviewGates returns the review gates an open issue waits at.
+func (e *Engine) reviewGates(is agentorg.Issue) []*workflow.Gate {
+	if is.State != agentorg.IssueOpen {
+		return nil
+	}
+	var out []*workflow.Gate
+	for i := range e.wf.Gates {
+		if g := &e.wf.Gates[i]; e.reviewGate(g) && is.HasLabel(g.Waits) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // reviews starts review triage on merge requests waiting for a human where
-// an allowed reviewer's thread waits for an answer: the issue moves from
-// the gate's waits label to its changes_requested label. It returns how
-// many issues moved. Trackers without review threads are skipped.
-func (e *Engine) reviews(ctx context.Context) (int, error) {
+// an allowed reviewer's thread waits for an answer: a thread the bot
+// resolved and a reviewer wrote in since is reopened, and the issue moves
+// from the gate's waits label to its changes_requested label. The threads
+// of a merge request are read when its issue arrives at the gate and then
+// only when the merge request changed. It returns how many issues moved.
+// Trackers without review threads are skipped.
+func (e *Engine) reviews(ctx context.Context, issues []agentorg.Issue, changed mrSet) (int, error) {
 	if _, ok := e.tracker.(agentorg.ReviewThreads); !ok {
 		return 0, nil
 	}
+	e.reviewMu.Lock()
+	defer e.reviewMu.Unlock()
+	seen := map[int64]int64{}
 	moved := 0
-	for i := range e.wf.Gates {
-		g := &e.wf.Gates[i]
-		if !g.MergeRequest || g.ChangesRequested == "" || e.wf.StageOn(g.ChangesRequested) == nil {
-			continue
-		}
-		issues, err := e.tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen, AnyLabel: []string{g.Waits}})
-		if err != nil {
-			return moved, fmt.Errorf("engine: reviews: %w", err)
-		}
-		for _, is := range issues {
-			waiting, err := role.ReviewWaiting(ctx, e.deps, g, is.Number)
-			if err != nil {
-				return moved, fmt.Errorf("engine: reviews of #%d: %w", is.Number, err)
-			}
-			if len(waiting) == 0 {
+	for _, is := range issues {
+		for _, g := range e.reviewGates(is) {
+			var err error
+			mr, known := e.reviewed[is.Number]
+			if known && (mr == 0 || !changed.changed(mr)) {
+				seen[is.Number] = mr
 				continue
 			}
-			var ids, who []string
-			for _, th := range waiting {
-				ids = append(ids, th.ID)
-				if !slices.Contains(who, th.Author()) {
-					who = append(who, th.Author())
+			if !known {
+				if mr, err = e.openMR(ctx, is.Number, changed); err != nil {
+					return moved, fmt.Errorf("engine: reviews of #%d: %w", is.Number, err)
 				}
 			}
-			bot := e.wf.Tracker.Bot
-			is, err = e.tracker.UpdateLabels(ctx, is.Number, []string{g.ChangesRequested}, []string{g.Waits}, bot)
+			if mr == 0 {
+				seen[is.Number] = 0
+				continue
+			}
+			ok, err := e.startTriage(ctx, g, is, mr)
 			if err != nil {
 				return moved, err
 			}
-			if err := e.record(ctx, eventlog.Event{Issue: is.Number, Actor: bot, Kind: eventlog.KindTransition, From: g.Waits, To: g.ChangesRequested,
-				Reason: fmt.Sprintf("review thread(s) %s by %s wait for an answer", strings.Join(ids, ", "), strings.Join(who, ", ")),
-				Data:   map[string]string{"threads": strings.Join(ids, " ")}}); err != nil {
-				return moved, err
+			if ok {
+				moved++
+				continue
 			}
-			if _, err := e.enqueue(ctx, is); err != nil {
-				return moved, err
-			}
-			moved++
+			seen[is.Number] = mr
 		}
 	}
+	e.reviewed = seen
 	return moved, nil
+}
+
+// openMR returns the number of the issue's open merge request, 0 if none:
+// from the merge requests a poll found changed when it is there (the first
+// poll's are every open one), else asked for.
+func (e *Engine) openMR(ctx context.Context, issue int64, changed mrSet) (int64, error) {
+	branch := role.Branch(e.wf, issue)
+	for _, m := range changed {
+		if m.Issue == issue && m.SourceBranch == branch && m.State == agentorg.MROpen {
+			return m.Number, nil
+		}
+	}
+	m, err := role.IssueMR(ctx, e.tracker, e.wf, issue)
+	if errors.Is(err, agentorg.ErrNotFound) || (err == nil && m.State != agentorg.MROpen) {
+		return 0, nil
+	}
+	return m.Number, err
+}
+
+// startTriage moves an issue at review gate g to triage when a reviewer's
+// thread on merge request mr waits for an answer, and reports whether it did.
+func (e *Engine) startTriage(ctx context.Context, g *workflow.Gate, is agentorg.Issue, mr int64) (bool, error) {
+	waiting, err := role.ReviewWaiting(ctx, e.deps, g, mr)
+	if err != nil {
+		return false, fmt.Errorf("engine: reviews of #%d: %w", is.Number, err)
+	}
+	if len(waiting) == 0 {
+		return false, nil
+	}
+	reopened, err := role.ReopenReplied(ctx, e.deps, mr, waiting)
+	if err != nil {
+		return false, err
+	}
+	var ids, who []string
+	for _, th := range waiting {
+		ids = append(ids, th.ID)
+		if !slices.Contains(who, th.Author()) {
+			who = append(who, th.Author())
+		}
+	}
+	reason := fmt.Sprintf("review thread(s) %s by %s wait for an answer", strings.Join(ids, ", "), strings.Join(who, ", "))
+	if len(reopened) > 0 {
+		reason += fmt.Sprintf("; reopened %s, resolved by the bot before a reviewer wrote in it again", strings.Join(reopened, ", "))
+	}
+	bot := e.wf.Tracker.Bot
+	is, err = e.tracker.UpdateLabels(ctx, is.Number, []string{g.ChangesRequested}, []string{g.Waits}, bot)
+	if err != nil {
+		return false, err
+	}
+	if err := e.record(ctx, eventlog.Event{Issue: is.Number, Actor: bot, Kind: eventlog.KindTransition, From: g.Waits, To: g.ChangesRequested,
+		Reason: reason, Data: map[string]string{"threads": strings.Join(ids, " "), "reopened": strings.Join(reopened, " ")}}); err != nil {
+		return false, err
+	}
+	_, err = e.enqueue(ctx, is)
+	return err == nil, err
 }
 
 // enqueue inserts the jobs an issue's labels call for.
 func (e *Engine) enqueue(ctx context.Context, is agentorg.Issue) (int, error) {
-	return e.enqueueSkipping(ctx, is, false)
+	return e.enqueueWhen(ctx, is, func(StageArgs) bool { return true })
 }
 
-// enqueueSkipping is enqueue; skipWaiting leaves out the stage runs that
-// last waited.
-func (e *Engine) enqueueSkipping(ctx context.Context, is agentorg.Issue, skipWaiting bool) (int, error) {
+// enqueuePolled is enqueue for a poll: it leaves out the stage runs that
+// wait for something that has not changed, and, at rest, those that wait
+// for a person.
+func (e *Engine) enqueuePolled(ctx context.Context, is agentorg.Issue, atRest bool, changed mrSet) (int, error) {
+	return e.enqueueWhen(ctx, is, func(a StageArgs) bool { return !e.asleep(ctx, a, is, atRest, changed) })
+}
+
+// enqueueWhen inserts the jobs an issue's labels call for that due agrees to.
+func (e *Engine) enqueueWhen(ctx context.Context, is agentorg.Issue, due func(StageArgs) bool) (int, error) {
 	inserted := 0
 	for i := range e.wf.Stages {
 		st := &e.wf.Stages[i]
 		if !is.HasLabel(st.On) && (st.Running == "" || !is.HasLabel(st.Running)) {
 			continue
 		}
-		if skipWaiting && e.isWaiting(StageArgs{Issue: is.Number, Stage: st.Name}) {
+		if !due(StageArgs{Issue: is.Number, Stage: st.Name}) {
 			continue
 		}
 		res, err := e.client.Insert(ctx, StageArgs{Issue: is.Number, Stage: st.Name}, &river.InsertOpts{

@@ -103,7 +103,7 @@ func TestFullLifecycleStraightThrough(t *testing.T) {
 	}
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +174,54 @@ func TestForgedPlanApprovalIsRefused(t *testing.T) {
 	}
 }
 
+// An approve label added by hand, the waits label left on: once the
+// approval holds, the engine takes the issue off the gate, as the bot.
+func TestHandAddedApprovalTakesTheIssueOffTheGate(t *testing.T) {
+	org := orgtest.New(t, orgtest.Options{Script: goodScript})
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	n := newIssue(t, org, "Add Feature")
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "plan:review")
+	if _, err := org.Desk.Labels(ctx, n, []string{"issue:approved"}, nil, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "mr:ready-for-review")
+	var left []eventlog.Event
+	for _, ev := range events(t, org, n, eventlog.KindTransition) {
+		if ev.From == "plan:review" && ev.To == "issue:approved" {
+			left = append(left, ev)
+		}
+	}
+	if len(left) != 1 || left[0].Actor != org.Workflow.Tracker.Bot || !strings.Contains(left[0].Reason, "alice approved") {
+		t.Fatalf("events of leaving the gate: %+v", left)
+	}
+}
+
+// An approve label added too early, before the issue has a merge request:
+// refused, and only that label goes. The issue is not moved to a gate it
+// never reached.
+func TestEarlyApprovalLabelIsOnlyRemoved(t *testing.T) {
+	org := orgtest.New(t, orgtest.Options{Script: goodScript})
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	is, err := org.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice", Labels: []string{"plan:review"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := is.Number
+	if _, err := org.Desk.Labels(ctx, n, []string{"mr:approved"}, nil, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "plan:review")
+	if commentsWith(t, org, n, "#1 has no merge request to approve yet. Only `mr:approved` was removed: the issue has not reached `mr:ready-for-review`, and stays where it was.") != 1 {
+		cs, _ := org.Tracker.Comments(ctx, n)
+		t.Fatalf("the refusal does not say the issue stays where it was: %+v", cs)
+	}
+}
+
 func TestStaleMergeRequestApprovalIsRefused(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: goodScript})
 	eng := org.Engine(t, app.EngineOptions{})
@@ -183,7 +231,7 @@ func TestStaleMergeRequestApprovalIsRefused(t *testing.T) {
 	org.Desk.Approve(ctx, n, "alice")
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	mr, _ := role.IssueMR(ctx, org.Tracker, n)
+	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if _, err := org.Desk.Approve(ctx, n, "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +451,7 @@ steps:
 	org.Desk.Approve(ctx, n, "alice")
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	first, _ := role.IssueMR(ctx, org.Tracker, n)
+	first, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	org.Desk.Approve(ctx, n, "alice")
 	// Approved, then taken back before the engine merged: reject wins.
 	if _, err := org.Tracker.UpdateLabels(ctx, n, []string{"mr:ready-for-review"}, []string{"mr:approved"}, "alice"); err != nil {
@@ -418,7 +466,7 @@ steps:
 	if len(as) != 2 || as[1].SessionID != as[0].SessionID || as[1].Verdict != eventlog.GO {
 		t.Fatalf("want a second GO attempt in the same session, got %+v", as)
 	}
-	mr, _ := role.IssueMR(ctx, org.Tracker, n)
+	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if mr.Number != first.Number || mr.HeadSHA != as[1].CommitSHA || len(mr.ApprovedAtHead()) != 0 {
 		t.Fatalf("the same MR should move to the new commit with no approval: %+v", mr)
 	}

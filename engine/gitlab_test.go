@@ -92,7 +92,7 @@ func TestLifecycleOnGitLab(t *testing.T) {
 		}
 		t.Fatalf("#%d labels = %v, want mr:ready-for-review", n, got)
 	}
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ steps:
 	}
 	org := orgtest.New(t, orgtest.Options{Script: script, GitLab: fake, Edit: ciWorkflow})
 	people, desk := org.People, org.Humans
-	eng := org.Engine(t, app.EngineOptions{CIPoll: 10 * time.Millisecond})
+	eng := org.Engine(t, app.EngineOptions{})
 	ctx := context.Background()
 
 	is, err := people.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice"})
@@ -254,7 +254,7 @@ steps:
 	if len(as) != 2 || as[0].CommitSHA != first || as[1].SessionID != as[0].SessionID {
 		t.Fatalf("attempts %+v: want two, the first at the failed pipeline's head %s, the second in the same session", as, first)
 	}
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,5 +397,121 @@ steps:
 	}
 	if commentsWith(t, org, n, "adds the `issue:approved` label") != 1 {
 		t.Fatal("the plan comment should say how to approve in GitLab")
+	}
+}
+
+// In GitLab a person approves by adding the approve label only: once the
+// approval holds, the engine takes the gate's waits label off, as the bot,
+// and records it. And the validator's check results reach the merge
+// request's head as commit statuses as soon as it is pushed.
+func TestGitLabApprovalTakesTheIssueOffTheGate(t *testing.T) {
+	org, fake, desk := onGitLab(t)
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	people := desk.Tracker
+	is, err := people.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice", Labels: []string{"agentorg"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := is.Number
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "plan:review")
+	if _, err := people.UpdateLabels(ctx, n, []string{"issue:approved"}, nil, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "mr:ready-for-review")
+	left := false
+	for _, ev := range events(t, org, n, eventlog.KindTransition) {
+		left = left || (ev.From == "plan:review" && ev.Actor == org.Workflow.Tracker.Bot && ev.Data["approver"] == "alice")
+	}
+	if !left {
+		t.Fatalf("no event records the engine taking plan:review off: %+v", events(t, org, n, eventlog.KindTransition))
+	}
+
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Statuses(mr.HeadSHA); got["test"] != "success" {
+		t.Fatalf("statuses on the merge request's head %s: %v, want the check's success", mr.HeadSHA[:10], got)
+	}
+
+	if _, err := people.ApproveMR(ctx, mr.Number, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := people.UpdateLabels(ctx, n, []string{"mr:approved"}, nil, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "e2e:done")
+}
+
+// The answer to the plan's POST is lost (GitLab made the note, the client
+// saw a 502): the stage waits, tries again and posts the plan from the
+// record of the run. The PM agent ran once, and the plan names its session.
+func TestLostPlanAnswerDoesNotRunThePMAgain(t *testing.T) {
+	org, fake, desk := onGitLab(t)
+	eng := org.Engine(t, app.EngineOptions{UnavailableDelay: 100 * time.Millisecond})
+	ctx := context.Background()
+	is, err := desk.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: "Add Feature", Author: "alice", Labels: []string{"agentorg"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := is.Number
+	fake.Inject(gitlabfake.Fault{Method: "POST", Pattern: "POST /api/v4/projects/{id}/issues/{iid}/notes", Status: 502, Times: 1, Lost: true})
+	orgtest.RunUntilIdle(t, eng)
+	wantLabels(t, org, n, "plan:review")
+	runs, err := org.Log.Runs(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pm []eventlog.Run
+	for _, r := range runs {
+		if r.Role == agentorg.RolePM {
+			pm = append(pm, r)
+		}
+	}
+	if len(pm) != 1 {
+		t.Fatalf("the PM agent ran %d times, want once: %+v", len(pm), pm)
+	}
+	if commentsWith(t, org, n, "## Plan for #") != 1 || commentsWith(t, org, n, "_Session "+pm[0].Session+".") != 1 {
+		t.Fatalf("want one plan comment naming the run's session %q", pm[0].Session)
+	}
+	waited := false
+	for _, ev := range events(t, org, n, eventlog.KindError) {
+		waited = waited || strings.Contains(ev.Reason, "unavailable")
+	}
+	if !waited {
+		t.Fatal("the lost answer never reached the stage: the test proves nothing")
+	}
+}
+
+// The validator's commit statuses on a head without a pipeline make GitLab
+// create one to hold them (source "external"). Nothing ran there: the ci
+// stage does not take it for the project's CI, waits for a pipeline, and
+// passes when none came within the grace.
+func TestExternalPipelineIsNotCI(t *testing.T) {
+	fake := gitlabfake.New(t)
+	fake.AddUser("alice", "", false)
+	org := orgtest.New(t, orgtest.Options{Script: goodScript, GitLab: fake, Edit: ciWorkflow})
+	eng := org.Engine(t, app.EngineOptions{CINoPipeline: 2 * time.Second})
+	ctx := context.Background()
+	n := toReview(t, org, eng, org.Humans)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.PipelineSources(mr.HeadSHA); !slices.Equal(got, []string{"external"}) {
+		t.Fatalf("pipelines of the head: %v, want the external one the statuses made", got)
+	}
+	var passed []string
+	for _, ev := range events(t, org, n, eventlog.KindTransition) {
+		if ev.Stage == "ci" && ev.To == "mr:ready-for-review" {
+			passed = append(passed, ev.Reason)
+		}
+	}
+	if len(passed) != 1 || !strings.Contains(passed[0], "no pipeline ran on") {
+		t.Fatalf("the ci stage passed with %q: want it to find no pipeline", passed)
 	}
 }

@@ -42,7 +42,7 @@ func TestReviewTriageOnGitLabDiscussions(t *testing.T) {
 	}
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,8 +76,8 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	began := time.Now()
 	if inOn {
 		if g := e.wf.GateApproving(st.On); g != nil {
-			ok, err := e.gateHolds(ctx, g, is, runID, st)
-			if err != nil || !ok {
+			var ok bool
+			if is, ok, err = e.gateHolds(ctx, g, is, runID, st); err != nil || !ok {
 				return err
 			}
 		}
@@ -98,9 +99,13 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		}
 	} else if inRunning {
 		from = st.Running
-		if err := e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindClaim,
-			Reason: fmt.Sprintf("%s resumed its claim (job %d, try %d)", st.Name, jobID, attempt)}); err != nil {
-			return err
+		// A run that looks again at what it waits for (a pipeline) resumes
+		// no claim worth a line in the record each time.
+		if w, waited := e.waitOf(args); !waited || w.forHuman {
+			if err := e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindClaim,
+				Reason: fmt.Sprintf("%s resumed its claim (job %d, try %d)", st.Name, jobID, attempt)}); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -140,13 +145,14 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		return e.escalateError(ctx, is, st, from, runID, attempt, runErr)
 	}
 	if out.Wait {
-		// Something outside finishes this stage (GitLab's auto-merge), or
-		// must change first (a busy target): the labels stay, and a later
-		// poll runs the stage again.
-		e.setWaiting(args, out.ForHuman)
+		// Something outside finishes this stage (GitLab's auto-merge, a
+		// pipeline), or must change first (a busy target): the labels
+		// stay, and a later poll runs the stage again once what it
+		// watches changed.
+		e.setWaiting(args, &waitState{forHuman: out.ForHuman, watch: out.Watch, issueAt: is.UpdatedAt, since: time.Now()})
 		return e.recordWait(ctx, is.Number, st, runID, out.Reason)
 	}
-	e.setWaiting(args, false)
+	e.setWaiting(args, nil)
 	to := out.To
 	if to == "" {
 		to = st.Success
@@ -206,13 +212,15 @@ func (e *Engine) escalateError(ctx context.Context, is agentorg.Issue, st *workf
 // gateHolds checks the human approval behind a gate's approve label: the
 // last event that added it must come from an allowed approver (never the
 // bot) and, for a merge request gate, the merge request must be approved by
-// such a human at its current head. A forged or stale approval is removed,
-// the issue goes back to waiting, and a comment says why.
-func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Issue, runID string, st *workflow.Stage) (bool, error) {
+// such a human at its current head. When it holds, the issue leaves the
+// gate (its waits label goes) and is returned as it is then. A forged or
+// stale approval is removed, the issue goes back to waiting, and a comment
+// says why.
+func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Issue, runID string, st *workflow.Stage) (agentorg.Issue, bool, error) {
 	bot := e.wf.Tracker.Bot
 	evs, err := e.tracker.LabelEvents(ctx, is.Number)
 	if err != nil {
-		return false, err
+		return is, false, err
 	}
 	var last *agentorg.LabelEvent
 	for i := range evs {
@@ -220,7 +228,7 @@ func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Is
 			last = &evs[i]
 		}
 	}
-	why := ""
+	why, reached := "", true
 	switch {
 	case last == nil:
 		why = fmt.Sprintf("nobody is recorded adding %s", g.Approve)
@@ -229,7 +237,7 @@ func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Is
 	default:
 		ok, whyNot, err := role.MayApprove(ctx, e.tracker, g, bot, last.Actor)
 		if err != nil {
-			return false, err
+			return is, false, err
 		}
 		if !ok {
 			why = fmt.Sprintf("%s was added by %s, who may not approve: %s", g.Approve, last.Actor, whyNot)
@@ -238,22 +246,71 @@ func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Is
 		if !g.MergeRequest {
 			break
 		}
-		mr, err := role.IssueMR(ctx, e.tracker, is.Number)
-		if err != nil {
-			why = fmt.Sprintf("no merge request to approve: %v", err)
+		mr, err := role.IssueMR(ctx, e.tracker, e.wf, is.Number)
+		if errors.Is(err, agentorg.ErrNotFound) {
+			why, reached = fmt.Sprintf("%s was added by %s, but #%d has no merge request to approve yet", g.Approve, last.Actor, is.Number), false
 			break
 		}
-		approved, err := role.ApprovedByAllowed(ctx, e.tracker, g, bot, mr)
 		if err != nil {
-			return false, err
+			return is, false, err
 		}
-		if !approved {
-			why = fmt.Sprintf("merge request !%d has no approval by an allowed approver (%s) at its head %.10s (an approval is void once new commits land)", mr.Number, g.Allowed(), mr.HeadSHA)
+		if why, err = e.headRefusal(ctx, g, mr, last.Actor); err != nil {
+			return is, false, err
 		}
 	}
 	if why == "" {
-		return true, nil
+		is, err = e.leaveGate(ctx, g, is, last.Actor, runID, st)
+		return is, err == nil, err
 	}
+	return is, false, e.refuse(ctx, g, is, last, reached, why, runID, st)
+}
+
+// headRefusal says why a merge request's approvals do not pass gate g ("":
+// they do): nobody approved at its head, or who did and why they may not,
+// beside who added the label.
+func (e *Engine) headRefusal(ctx context.Context, g *workflow.Gate, mr agentorg.MergeRequest, labelBy string) (string, error) {
+	ok, refused, err := role.HeadApprovals(ctx, e.tracker, g, e.wf.Tracker.Bot, mr)
+	switch {
+	case err != nil || ok:
+		return "", err
+	case len(refused) == 0:
+		return fmt.Sprintf("merge request !%d has no approval by an allowed approver (%s) at its head %.10s (an approval is void once new commits land)",
+			mr.Number, g.Allowed(), mr.HeadSHA), nil
+	}
+	by := labelBy
+	if ar, ok := e.tracker.(agentorg.AccessReader); ok && g.MinAccessLevel != agentorg.AccessNone {
+		level, err := ar.AccessLevel(ctx, labelBy)
+		if err != nil {
+			return "", err
+		}
+		by = fmt.Sprintf("%s (%s access)", labelBy, level)
+	}
+	return fmt.Sprintf("%s was added by %s, who may approve; but at its head %.10s, merge request !%d is approved only by someone who may not: %s",
+		g.Approve, by, mr.HeadSHA, mr.Number, strings.Join(refused, "; ")), nil
+}
+
+// leaveGate takes the issue off gate g once its approval holds: on GitLab a
+// person only adds the approve label, and the issue must not go on waiting
+// at a gate it passed. The engine removes the waits label, as the bot.
+func (e *Engine) leaveGate(ctx context.Context, g *workflow.Gate, is agentorg.Issue, approver, runID string, st *workflow.Stage) (agentorg.Issue, error) {
+	if g.Waits == g.Approve || !is.HasLabel(g.Waits) {
+		return is, nil
+	}
+	bot := e.wf.Tracker.Bot
+	out, err := e.tracker.UpdateLabels(ctx, is.Number, nil, []string{g.Waits}, bot)
+	if err != nil {
+		return is, err
+	}
+	return out, e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindTransition,
+		From: g.Waits, To: g.Approve, Reason: fmt.Sprintf("%s approved at gate %q: the issue no longer waits at %s", approver, g.Name, g.Waits),
+		Data: map[string]string{"approver": approver, "gate": g.Name}})
+}
+
+// refuse undoes an approval that does not hold, with a comment saying why:
+// the approve label goes and, when the issue had reached the gate, it
+// waits there again; an issue that never got there stays where it was.
+func (e *Engine) refuse(ctx context.Context, g *workflow.Gate, is agentorg.Issue, last *agentorg.LabelEvent, reached bool, why, runID string, st *workflow.Stage) error {
+	bot := e.wf.Tracker.Bot
 	actor := ""
 	key := fmt.Sprintf("refused:%d:%s", is.Number, g.Name)
 	if last != nil {
@@ -262,18 +319,25 @@ func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Is
 	}
 	if g.MergeRequest {
 		if err := e.cancelAutoMerge(ctx, is.Number); err != nil {
-			return false, err
+			return err
 		}
 	}
-	body := fmt.Sprintf("## Approval refused\n\n%s. The issue stays at `%s`; %s.", why, g.Waits, e.wf.HowToApprove(g, is.Number))
+	add, to := []string{g.Waits}, g.Waits
+	where := fmt.Sprintf("The issue stays at `%s`; %s.", g.Waits, e.wf.HowToApprove(g, is.Number))
+	if !reached {
+		add, to = nil, ""
+		where = fmt.Sprintf("Only `%s` was removed: the issue has not reached `%s`, and stays where it was. Once it waits there, %s.",
+			g.Approve, g.Waits, e.wf.HowToApprove(g, is.Number))
+	}
+	body := fmt.Sprintf("## Approval refused\n\n%s. %s", why, where)
 	if _, err := e.tracker.UpsertComment(ctx, is.Number, key, body, bot); err != nil {
-		return false, err
+		return err
 	}
-	if _, err := e.tracker.UpdateLabels(ctx, is.Number, []string{g.Waits}, []string{g.Approve}, bot); err != nil {
-		return false, err
+	if _, err := e.tracker.UpdateLabels(ctx, is.Number, add, []string{g.Approve}, bot); err != nil {
+		return err
 	}
-	return false, e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindRefused,
-		From: g.Approve, To: g.Waits, Reason: why, Data: map[string]string{"approver": actor, "gate": g.Name}})
+	return e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindRefused,
+		From: g.Approve, To: to, Reason: why, Data: map[string]string{"approver": actor, "gate": g.Name}})
 }
 
 // heartbeat keeps the claim alive and cancels the run when the issue leaves
@@ -313,25 +377,6 @@ func (e *Engine) recordWait(ctx context.Context, issue int64, st *workflow.Stage
 		return nil
 	}
 	return e.record(ctx, eventlog.Event{Issue: issue, Stage: st.Name, RunID: runID, Actor: e.wf.Tracker.Bot, Kind: eventlog.KindWait, Reason: reason})
-}
-
-// setWaiting notes that the last run of a stage on an issue waited for a
-// person (or did not), so that RunUntilIdle leaves it at rest instead of
-// running it again at once; Serve runs it again on its next poll.
-func (e *Engine) setWaiting(a StageArgs, waiting bool) {
-	e.waitMu.Lock()
-	defer e.waitMu.Unlock()
-	if waiting {
-		e.waiting[a] = true
-	} else {
-		delete(e.waiting, a)
-	}
-}
-
-func (e *Engine) isWaiting(a StageArgs) bool {
-	e.waitMu.Lock()
-	defer e.waitMu.Unlock()
-	return e.waiting[a]
 }
 
 func (e *Engine) record(ctx context.Context, ev eventlog.Event) error {

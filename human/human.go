@@ -155,7 +155,7 @@ func (d *Desk) Approve(ctx context.Context, issue int64, user string) (*workflow
 	}
 	what := "the plan"
 	if g.MergeRequest {
-		mr, err := role.IssueMR(ctx, d.Tracker, issue)
+		mr, err := role.IssueMR(ctx, d.Tracker, d.Workflow, issue)
 		if err != nil {
 			return g, err
 		}
@@ -190,7 +190,7 @@ func (d *Desk) Reject(ctx context.Context, issue int64, user, reason string) (*w
 		return g, fmt.Errorf("gate %q has no reject label in the workflow", g.Name)
 	}
 	if g.MergeRequest {
-		if mr, err := role.IssueMR(ctx, d.Tracker, issue); err == nil {
+		if mr, err := role.IssueMR(ctx, d.Tracker, d.Workflow, issue); err == nil {
 			if _, err := d.Tracker.UnapproveMR(ctx, mr.Number, user); err != nil {
 				return g, err
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
@@ -64,10 +66,20 @@ func (d *Desk) Reply(ctx context.Context, mr int64, thread, user, body string) e
 }
 
 // Resolve resolves (or, with resolved false, reopens) a review thread.
+// Only a reviewer may reopen one: a reopened thread asks the organization
+// for an answer, which only reviewers' threads get.
 func (d *Desk) Resolve(ctx context.Context, mr int64, thread, user string, resolved bool) error {
 	rt, err := d.threads()
 	if err != nil {
 		return err
+	}
+	if !resolved && !d.reviewer(user) {
+		who := strings.Join(d.reviewers(), ", ")
+		if who == "" {
+			who = "the workflow names none"
+		}
+		return fmt.Errorf("%s may not reopen review thread %s on !%d: only a reviewer may (%s); change `gates.<gate>.reviewers` in the workflow to allow them",
+			user, thread, mr, who)
 	}
 	m, err := d.Tracker.MR(ctx, mr)
 	if err != nil {
@@ -84,3 +96,26 @@ func (d *Desk) Resolve(ctx context.Context, mr int64, thread, user string, resol
 		Reason: fmt.Sprintf("%s %s review thread %s on !%d", user, what, thread, mr),
 		Data:   map[string]string{"mr": fmt.Sprint(mr), "thread": thread}})
 }
+
+// reviewers lists the reviewers of the workflow's merge request gates (a
+// gate's approvers when it names none), never the bot.
+func (d *Desk) reviewers() []string {
+	var out []string
+	for _, g := range d.Workflow.Gates {
+		if !g.MergeRequest {
+			continue
+		}
+		who := g.Reviewers
+		if len(who) == 0 {
+			who = g.Approvers
+		}
+		for _, u := range who {
+			if u != d.Workflow.Tracker.Bot && !slices.Contains(out, u) {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+func (d *Desk) reviewer(user string) bool { return slices.Contains(d.reviewers(), user) }

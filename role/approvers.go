@@ -60,3 +60,18 @@ func approvedAt(ctx context.Context, t agentorg.Tracker, g *workflow.Gate, bot s
 func ApprovedByAllowed(ctx context.Context, t agentorg.Tracker, g *workflow.Gate, bot string, mr agentorg.MergeRequest) (bool, error) {
 	return approvedAt(ctx, t, g, bot, mr, mr.HeadSHA)
 }
+
+// HeadApprovals reports whether someone gate g allows approved the merge
+// request at its current head and, when nobody did, why each approval at
+// the head does not count (who gave it and, on a gate that allows by
+// access level, their role), for the refusal comment.
+func HeadApprovals(ctx context.Context, t agentorg.Tracker, g *workflow.Gate, bot string, mr agentorg.MergeRequest) (ok bool, refused []string, err error) {
+	for _, a := range mr.ApprovedAtHead() {
+		ok, why, err := MayApprove(ctx, t, g, bot, a.User)
+		if err != nil || ok {
+			return ok, nil, err
+		}
+		refused = append(refused, why)
+	}
+	return false, refused, nil
+}

@@ -31,8 +31,10 @@ func autoMerge(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, s
 		return mr, nil, nil // validation allows auto_merge on GitLab only; merge as usual
 	}
 	n, bot := r.Issue.Number, d.Workflow.Tracker.Bot
-	wait := func(why string) (agentorg.MergeRequest, *Outcome, error) {
-		return mr, &Outcome{Wait: true, Reason: why}, nil
+	// The stage waits without a worker; the engine runs it again once the
+	// pipeline's status or the merge request changed.
+	wait := func(why, status string, until time.Time) (agentorg.MergeRequest, *Outcome, error) {
+		return mr, &Outcome{Wait: true, Reason: why, Watch: &Watch{MR: mr.Number, SHA: sha, Pipeline: status, Until: until}}, nil
 	}
 	p, err := pr.Pipeline(ctx, sha)
 	if errors.Is(err, agentorg.ErrNotFound) {
@@ -47,7 +49,7 @@ func autoMerge(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, s
 		if time.Since(since) > grace {
 			return mr, nil, nil // no CI runs on this head: nothing to wait for
 		}
-		return wait(fmt.Sprintf("waiting for a pipeline on %s before setting auto-merge", short(sha)))
+		return wait(fmt.Sprintf("waiting for a pipeline on %s before setting auto-merge", short(sha)), "", since.Add(grace))
 	}
 	if err != nil {
 		return mr, nil, err
@@ -66,7 +68,7 @@ func autoMerge(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, s
 			return cur, nil, nil
 		}
 		mr = cur
-		return wait(fmt.Sprintf("pipeline #%d passed on %s; GitLab is merging !%d", p.ID, short(sha), mr.Number))
+		return wait(fmt.Sprintf("pipeline #%d passed on %s; GitLab is merging !%d", p.ID, short(sha), mr.Number), p.Status, time.Time{})
 	case done:
 		// GitLab cancels auto-merge when the pipeline fails.
 		to := r.Stage.Failure
@@ -96,7 +98,7 @@ func autoMerge(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, s
 			Reason: fmt.Sprintf("auto-merge set: GitLab merges !%d when pipeline #%d on %s succeeds", mr.Number, p.ID, short(sha)),
 			Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "pipeline": fmt.Sprint(p.ID), "head": sha, "auto_merge": "set"}})
 	}
-	return wait(fmt.Sprintf("pipeline #%d is %s on %s; GitLab merges !%d when it succeeds", p.ID, p.Status, short(sha), mr.Number))
+	return wait(fmt.Sprintf("pipeline #%d is %s on %s; GitLab merges !%d when it succeeds", p.ID, p.Status, short(sha), mr.Number), p.Status, time.Time{})
 }
 
 // waitingSince is when the merge stage first found no pipeline on sha: the

@@ -11,9 +11,8 @@ import (
 	"github.com/agentorg/agentorg/eventlog"
 )
 
-// Defaults for the ci role (Deps.CIPoll, Deps.CINoPipeline).
+// Defaults for the ci role (Deps.CINoPipeline).
 const (
-	DefaultCIPoll       = 10 * time.Second
 	DefaultCINoPipeline = 2 * time.Minute
 	// DefaultCITimeout bounds the wait for one pipeline when the stage sets
 	// no timeout.
@@ -25,7 +24,9 @@ const (
 // developer's same session (the stage's failure label), with the failed jobs
 // and the tails of their logs as the reviewer's feedback, and the new commit
 // is validated and pushed again. A head with no pipeline after
-// Deps.CINoPipeline (the project runs no CI for it) passes.
+// Deps.CINoPipeline (the project runs no CI for it) passes. While the
+// pipeline runs, the stage waits without holding a worker: the engine runs
+// it again once the pipeline's status or the merge request changed.
 type ci struct{}
 
 func (ci) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
@@ -34,13 +35,9 @@ func (ci) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if !ok {
 		return Outcome{Reason: "the tracker runs no CI; nothing to wait for"}, nil
 	}
-	mr, err := IssueMR(ctx, d.Tracker, n)
+	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if err != nil {
 		return Outcome{}, err
-	}
-	poll := d.CIPoll
-	if poll <= 0 {
-		poll = DefaultCIPoll
 	}
 	grace := d.CINoPipeline
 	if grace <= 0 {
@@ -50,37 +47,53 @@ func (ci) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if limit <= 0 {
 		limit = DefaultCITimeout
 	}
-	began := time.Now()
-	var p agentorg.Pipeline
-	for {
-		p, err = pr.Pipeline(ctx, mr.HeadSHA)
-		switch {
-		case errors.Is(err, agentorg.ErrNotFound):
-			if time.Since(began) > grace {
-				return Outcome{Reason: fmt.Sprintf("no pipeline ran on %s within %s: nothing to wait for", short(mr.HeadSHA), grace)}, nil
-			}
-		case err != nil:
-			return Outcome{}, err
+	head := mr.HeadSHA
+	since, err := ciSince(ctx, d, r, head)
+	if err != nil {
+		return Outcome{}, err
+	}
+	p, err := pr.Pipeline(ctx, head)
+	if errors.Is(err, agentorg.ErrNotFound) {
+		if time.Since(since) > grace {
+			return Outcome{Reason: fmt.Sprintf("no pipeline ran on %s within %s: nothing to wait for", short(head), grace)}, nil
 		}
-		if done, _ := p.Finished(); err == nil && done {
-			break
-		}
-		if time.Since(began) > limit {
-			return Outcome{}, fmt.Errorf("pipeline #%d on %s is still %s after %s", p.ID, short(mr.HeadSHA), p.Status, limit)
-		}
-		select {
-		case <-ctx.Done():
-			return Outcome{}, ctx.Err()
-		case <-time.After(poll):
+		return Outcome{Wait: true, Reason: fmt.Sprintf("waiting for a pipeline on %s", short(head)),
+			Watch: &Watch{MR: mr.Number, SHA: head, Until: since.Add(grace)}}, nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	done, passed := p.Finished()
+	switch {
+	case !done && time.Since(since) > limit:
+		return Outcome{}, fmt.Errorf("pipeline #%d on %s is still %s after %s", p.ID, short(head), p.Status, limit)
+	case !done:
+		return Outcome{Wait: true, Reason: fmt.Sprintf("pipeline #%d is %s on %s", p.ID, p.Status, short(head)),
+			Watch: &Watch{MR: mr.Number, SHA: head, Pipeline: p.Status, Until: since.Add(limit)}}, nil
+	case passed:
+		return Outcome{Reason: fmt.Sprintf("pipeline #%d passed (%s) on %s", p.ID, p.Status, short(head))}, nil
+	}
+	return pipelineFailed(ctx, d, r, mr, p, r.Stage.Failure)
+}
+
+// ciSince is when the stage first waited for CI on head: recorded in the
+// event log the first time, so that the grace and the time limit hold
+// across polls and restarts without holding a worker.
+func ciSince(ctx context.Context, d *Deps, r *Run, head string) (time.Time, error) {
+	evs, err := d.Log.Events(ctx, eventlog.Filter{Issue: r.Issue.Number, Kind: eventlog.KindUpdate})
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, e := range evs {
+		if e.Stage == r.Stage.Name && e.Data["ci_head"] == head {
+			return e.At, nil
 		}
 	}
-	external := time.Since(began)
-	if _, passed := p.Finished(); passed {
-		return Outcome{Reason: fmt.Sprintf("pipeline #%d passed (%s) on %s", p.ID, p.Status, short(mr.HeadSHA)), External: external}, nil
-	}
-	out, err := pipelineFailed(ctx, d, r, mr, p, r.Stage.Failure)
-	out.External = external
-	return out, err
+	now := time.Now()
+	err = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, At: now,
+		Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate, Reason: fmt.Sprintf("CI: waiting for the pipeline on %s", short(head)),
+		Data: map[string]string{"ci_head": head}})
+	return now, err
 }
 
 // pipelineFailed reports a failed pipeline as feedback for the developer's

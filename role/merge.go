@@ -27,7 +27,7 @@ func (m merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 
 func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	n := r.Issue.Number
-	mr, err := IssueMR(ctx, d.Tracker, n)
+	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -43,7 +43,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		// meanwhile only finishes the issue, side by side with the others.
 		trainMu.Lock()
 		defer trainMu.Unlock()
-		if mr, err = IssueMR(ctx, d.Tracker, n); err != nil {
+		if mr, err = IssueMR(ctx, d.Tracker, d.Workflow, n); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -62,7 +62,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		if mr, err = IssueMR(ctx, d.Tracker, n); err != nil {
+		if mr, err = IssueMR(ctx, d.Tracker, d.Workflow, n); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -207,7 +207,20 @@ func pushHead(ctx context.Context, d *Deps, n int64, mr agentorg.MergeRequest, s
 	if err := d.push(ctx, n, sha); err != nil {
 		return mr, err
 	}
-	return d.Tracker.SetMRHead(ctx, mr.Number, sha)
+	mr, err := d.Tracker.SetMRHead(ctx, mr.Number, sha)
+	if err != nil {
+		return mr, err
+	}
+	return mr, publishChecks(ctx, d, sha)
+}
+
+// publishChecks hands the forge the check results it could not take
+// before sha was pushed (GitLab: commit statuses on the new head).
+func publishChecks(ctx context.Context, d *Deps, sha string) error {
+	if p, ok := d.Tracker.(agentorg.CheckPublisher); ok {
+		return p.PublishChecks(ctx, sha)
+	}
+	return nil
 }
 
 // backForApproval pushes the merge queue's GO rebase b of the approved
@@ -270,9 +283,12 @@ func validateFailure(d *Deps) string {
 	return ""
 }
 
-// IssueMR returns the newest merge request of an issue that is open or merged.
-func IssueMR(ctx context.Context, t agentorg.Tracker, issue int64) (agentorg.MergeRequest, error) {
-	mrs, err := t.ListMRs(ctx, agentorg.MRFilter{Issue: issue})
+// IssueMR returns the newest merge request of an issue that is open or
+// merged. It asks by the issue's branch (Branch: the one its merge requests
+// come from), so that a forge answers with that branch's few merge requests
+// rather than paging through the project's history.
+func IssueMR(ctx context.Context, t agentorg.Tracker, w *workflow.Workflow, issue int64) (agentorg.MergeRequest, error) {
+	mrs, err := t.ListMRs(ctx, agentorg.MRFilter{Issue: issue, SourceBranch: Branch(w, issue)})
 	if err != nil {
 		return agentorg.MergeRequest{}, err
 	}

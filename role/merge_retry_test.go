@@ -57,7 +57,7 @@ func TestAMergeRetriedForAGitErrorDoesNotJudgeAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	orgtest.RunUntilIdle(t, eng)
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil || mr.State != agentorg.MRMerged {
 		t.Fatalf("merge request %+v, %v: want merged", mr, err)
 	}

@@ -68,7 +68,7 @@ steps:
 	if got := distances(as); got != "GO:0 GO:0" {
 		t.Fatalf("distances %s: the failed push cost an attempt", got)
 	}
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil || mr.HeadSHA != as[1].CommitSHA {
 		t.Fatalf("merge request %+v (%v): want attempt 2's commit %s at its head", mr, err, as[1].CommitSHA)
 	}

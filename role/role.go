@@ -41,9 +41,9 @@ type Deps struct {
 	AgentEnv func(a *workflow.Agent) []string
 	// CheckEnv is the environment checks and the E2E command run with.
 	CheckEnv []string
-	// CIPoll is how often the ci role reads a running pipeline, and
-	// CINoPipeline how long it waits for one to appear. Zero: the defaults.
-	CIPoll, CINoPipeline time.Duration
+	// CINoPipeline is how long the ci role and auto-merge wait for a
+	// pipeline to appear. Zero: DefaultCINoPipeline.
+	CINoPipeline time.Duration
 	// Guard, when set, runs before each merge train: it makes the mirror
 	// agentorg's alone again and checks that the origin holds nothing
 	// agentorg has not seen (an error stops the merge).
@@ -83,6 +83,23 @@ type Outcome struct {
 	// (commit or stash the changes in a working tree), so a one-shot run
 	// (serve --once) leaves the issue at rest instead of polling for it.
 	ForHuman bool
+	// Watch, with Wait, says what the stage waits for, so that a poll runs
+	// it again only once that changed rather than every time.
+	Watch *Watch
+}
+
+// Watch is what a waiting stage run waits for. The engine runs the stage
+// again when the issue changed, or any of these did (a changed merge
+// request, another pipeline status, the deadline).
+type Watch struct {
+	// MR is the merge request whose change wakes the stage; 0 for none.
+	MR int64
+	// SHA is the commit whose pipeline the stage waits on ("": none), and
+	// Pipeline the status it last saw ("" when there was no pipeline).
+	SHA, Pipeline string
+	// Until wakes the stage at the latest (a grace period ends); zero for
+	// no deadline.
+	Until time.Time
 }
 
 // Role is one job of the organization.

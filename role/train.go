@@ -123,7 +123,7 @@ func trainCars(ctx context.Context, d *Deps, r *Run) ([]car, error) {
 // apply). Anything less is left to the issue's own merge run, which says why.
 func readyCar(ctx context.Context, d *Deps, r *Run, is agentorg.Issue) (car, bool, error) {
 	n := is.Number
-	mr, err := IssueMR(ctx, d.Tracker, n)
+	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if errors.Is(err, agentorg.ErrNotFound) {
 		return car{}, false, nil
 	}

@@ -60,7 +60,7 @@ steps:
 	trains := map[string]int{}
 	var merged, back []int64
 	for _, n := range ns {
-		mr, err := role.IssueMR(ctx, org.Tracker, n)
+		mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 		if err != nil {
 			t.Fatal(err)
 		}

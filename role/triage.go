@@ -40,27 +40,44 @@ func ReviewGate(w *workflow.Workflow, label string) *workflow.Gate {
 	return nil
 }
 
-// ReviewWaiting returns the threads of an issue's open merge request that
-// wait for the organization: opened by a reviewer of gate g, unresolved, a
-// reviewer speaking last. The engine starts triage when there are any.
-func ReviewWaiting(ctx context.Context, d *Deps, g *workflow.Gate, issue int64) ([]agentorg.ReviewThread, error) {
+// ReviewWaiting returns the threads of merge request mr that wait for the
+// organization: opened by a reviewer of gate g, a reviewer speaking last,
+// unresolved, or resolved by the bot before a reviewer wrote in it again
+// (triage.Pending; the caller reopens those). The engine starts triage
+// when there are any.
+func ReviewWaiting(ctx context.Context, d *Deps, g *workflow.Gate, mr int64) ([]agentorg.ReviewThread, error) {
 	rt, ok := d.Tracker.(agentorg.ReviewThreads)
 	if !ok {
 		return nil, nil
 	}
-	// The engine asks on every poll for every issue at the gate: one narrow
-	// query (the issue's branch, open) rather than all merge requests.
-	mrs, err := d.Tracker.ListMRs(ctx, agentorg.MRFilter{State: agentorg.MROpen, Issue: issue,
-		SourceBranch: Branch(d.Workflow, issue), TargetBranch: d.Workflow.Repo.TargetBranch})
-	if err != nil || len(mrs) == 0 {
-		return nil, err
-	}
-	ts, err := rt.Threads(ctx, mrs[len(mrs)-1].Number)
+	ts, err := rt.Threads(ctx, mr)
 	if err != nil {
 		return nil, err
 	}
 	act, _ := triage.Pending(ts, g.Reviewers, d.Workflow.Tracker.Bot)
 	return act, nil
+}
+
+// ReopenReplied reopens, as the bot, the threads of merge request mr among
+// waiting (ReviewWaiting's) that are resolved: the bot resolved them and a
+// reviewer wrote in them since, which asks for an answer. It returns their
+// ids.
+func ReopenReplied(ctx context.Context, d *Deps, mr int64, waiting []agentorg.ReviewThread) ([]string, error) {
+	rt, ok := d.Tracker.(agentorg.ReviewThreads)
+	if !ok {
+		return nil, nil
+	}
+	var ids []string
+	for _, th := range waiting {
+		if !th.Resolved {
+			continue
+		}
+		if _, err := rt.ResolveThread(ctx, mr, th.ID, false, d.Workflow.Tracker.Bot); err != nil {
+			return ids, err
+		}
+		ids = append(ids, th.ID)
+	}
+	return ids, nil
 }
 
 func (triager) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
@@ -81,7 +98,7 @@ func (triager) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
-	mr, err := IssueMR(ctx, d.Tracker, n)
+	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -100,6 +117,9 @@ func (triager) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if !open {
 		if len(actionable) == 0 {
 			return noThreads(ctx, d, r, g)
+		}
+		if _, err := ReopenReplied(ctx, d, mr.Number, actionable); err != nil {
+			return Outcome{}, err
 		}
 		rounds, err := d.Log.Rounds(ctx, n)
 		if err != nil {

@@ -80,7 +80,7 @@ func entry(th agentorg.ReviewThread, rest string) string {
 func threadsOf(t *testing.T, org *orgtest.Org, n int64) (agentorg.MergeRequest, []agentorg.ReviewThread) {
 	t.Helper()
 	ctx := context.Background()
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -209,7 +209,7 @@ func staleGO(ctx context.Context, d *Deps, n int64, a eventlog.Attempt) (string,
 	if !contains {
 		return fmt.Sprintf("%s moved to %s since attempt %d was validated", d.Workflow.Repo.TargetBranch, short(base), a.N), nil
 	}
-	mr, err := IssueMR(ctx, d.Tracker, n)
+	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if errors.Is(err, agentorg.ErrNotFound) {
 		return "", nil
 	}
@@ -282,6 +282,10 @@ func openMR(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt) (Outcome, 
 		if mr, err = d.Tracker.SetMRHead(ctx, mr.Number, a.CommitSHA); err != nil {
 			return Outcome{}, err
 		}
+	}
+	// The results validation could not publish before the push.
+	if err := publishChecks(ctx, d, a.CommitSHA); err != nil {
+		return Outcome{}, err
 	}
 	_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindMerge,
 		Reason: fmt.Sprintf("merge request !%d open at %s", mr.Number, short(a.CommitSHA)),

@@ -182,7 +182,7 @@ steps:
 	}
 	moved := orgtest.Git(t, org.Origin, "rev-parse", "main")
 	as := attempts(t, org, n)
-	mr, err := role.IssueMR(ctx, org.Tracker, n)
+	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ steps:
 	if !strings.Contains(comment(t, org, n, "## Validation of attempt 1"), "cannot be brought into") {
 		t.Fatal("the report should say the target could not be brought in")
 	}
-	mr, _ := role.IssueMR(ctx, org.Tracker, n)
+	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	main := orgtest.Git(t, org.Origin, "rev-parse", "main")
 	if mr.HeadSHA != as[1].CommitSHA || orgtest.Git(t, org.Origin, "merge-base", main, mr.HeadSHA) != main {
 		t.Fatalf("the MR head %s should be attempt 2's commit and contain main %s", mr.HeadSHA, main)
@@ -255,7 +255,7 @@ func TestMovedTargetBeforeMergeIsValidatedAgain(t *testing.T) {
 		t.Fatalf("labels %s", got)
 	}
 	as := attempts(t, org, n)
-	mr, _ := role.IssueMR(ctx, org.Tracker, n)
+	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if len(as) != 1 || mr.State != agentorg.MRMerged || mr.HeadSHA != as[0].CommitSHA {
 		t.Fatalf("the approved commit should be merged as it is: %+v, attempts %+v", mr, as)
 	}
@@ -329,7 +329,7 @@ func TestMergeRequestHeadMustBeTheValidatedCommit(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: "steps:" + writeFeature, Check: "test -f feature.txt", E2E: "true"})
 	ctx := context.Background()
 	n, eng := start(t, org, "No criteria.")
-	mr, _ := role.IssueMR(ctx, org.Tracker, n)
+	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	validated := mr.HeadSHA
 	other := orgtest.Git(t, org.Origin, "rev-parse", "main")
 	if _, err := org.Tracker.SetMRHead(ctx, mr.Number, other); err != nil {
@@ -368,7 +368,7 @@ steps:
 	org := orgtest.New(t, orgtest.Options{Script: script, Check: "grep -q hello feature.txt", E2E: "true", Edit: setBudget(2, "")})
 	ctx := context.Background()
 	n, eng := start(t, org, "No criteria.")
-	mr, _ := role.IssueMR(ctx, org.Tracker, n)
+	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if _, err := org.Desk.Reject(ctx, n, "alice", "Change it."); err != nil {
 		t.Fatal(err)
 	}

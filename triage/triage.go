@@ -46,31 +46,36 @@ func (d Decision) NeedsFix() bool {
 	return d.Class == MustFix || (d.Class == Suggestion && d.Accept)
 }
 
-// Pending splits a merge request's unresolved threads: actionable ones were
-// opened by an allowed reviewer (never the bot) and a reviewer spoke last
-// among the reviewer and the bot, so they wait for the organization; others
-// are unresolved threads of anyone else, which an agent may see as quoted
-// data but never follows. Threads the bot opened are neither.
+// Pending splits a merge request's threads: actionable ones were opened by
+// an allowed reviewer (never the bot) and a reviewer spoke last among the
+// reviewer and the bot, so they wait for the organization; others are
+// unresolved threads of anyone else, which an agent may see as quoted data
+// but never follows. Threads the bot opened are neither. A resolved thread
+// waits again only when the bot resolved it and a reviewer wrote in it
+// after the bot's last reply (the caller reopens it); one a person
+// resolved is done.
 func Pending(threads []agentorg.ReviewThread, reviewers []string, bot string) (actionable, others []agentorg.ReviewThread) {
 	allowed := func(user string) bool { return user != bot && slices.Contains(reviewers, user) }
 	for _, th := range threads {
-		if th.Resolved || len(th.Notes) == 0 || th.Author() == bot {
+		if len(th.Notes) == 0 || th.Author() == bot || (th.Resolved && th.ResolvedBy != bot) {
 			continue
 		}
 		if !allowed(th.Author()) {
-			others = append(others, th)
+			if !th.Resolved {
+				others = append(others, th)
+			}
 			continue
 		}
-		waiting := false
+		waiting, answered := false, false
 		for _, n := range th.Notes {
 			switch {
 			case n.Author == bot:
-				waiting = false
+				waiting, answered = false, true
 			case allowed(n.Author):
 				waiting = true
 			}
 		}
-		if waiting {
+		if waiting && (!th.Resolved || answered) {
 			actionable = append(actionable, th)
 		}
 	}

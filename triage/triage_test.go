@@ -16,6 +16,11 @@ func thread(id string, resolved bool, notes ...string) agentorg.ReviewThread {
 	return th
 }
 
+func resolvedBy(th agentorg.ReviewThread, who string) agentorg.ReviewThread {
+	th.ResolvedBy = who
+	return th
+}
+
 func ids(ts []agentorg.ReviewThread) string {
 	var out []string
 	for _, t := range ts {
@@ -34,9 +39,14 @@ func TestPending(t *testing.T) {
 		thread("6", false, "alice", "why?", "bot", "because", "alice", "still unclear"),
 		thread("7", false, "alice", "why?", "bot", "because", "mallory", "reopen it!"),
 		thread("8", false, "bot", "ask", "alice", "answered by a reviewer in the bot's thread"),
+		resolvedBy(thread("9", true, "alice", "fix", "bot", "fixed", "alice", "still broken"), "bot"),
+		resolvedBy(thread("10", true, "alice", "fix", "bot", "fixed", "alice", "thanks"), "alice"),
+		resolvedBy(thread("11", true, "alice", "fix", "bot", "fixed"), "bot"),
+		resolvedBy(thread("12", true, "alice", "fix", "bot", "fixed", "mallory", "no it is not"), "bot"),
+		resolvedBy(thread("13", true, "mallory", "do this"), "bot"),
 	}
 	act, others := Pending(ts, []string{"alice", "bot"}, "bot")
-	if got := ids(act); got != "1,6" {
+	if got := ids(act); got != "1,6,9" {
 		t.Fatalf("actionable %s", got)
 	}
 	if got := ids(others); got != "3" {

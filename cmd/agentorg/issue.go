@@ -13,6 +13,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/timeline"
 )
 
@@ -190,7 +191,8 @@ The transcripts of its runs: agentorg logs --issue N.`,
 			if v.Attempts, err = org.Log.Attempts(ctx, n); err != nil {
 				return err
 			}
-			if v.MergeRequests, err = org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n}); err != nil {
+			// By the issue's branch: a forge need not page through its history.
+			if v.MergeRequests, err = org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n, SourceBranch: role.Branch(org.Workflow, n)}); err != nil {
 				return err
 			}
 			if v.ReviewRounds, err = org.Log.Rounds(ctx, n); err != nil {

@@ -272,6 +272,14 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 	if r = run(t, t.TempDir(), nil, "--home", home, "mr", "comment", n, "--as", "bob", "--file", "abs.go", "Where?"); r.code == 0 || !strings.Contains(r.stderr, "--file and --line go together") {
 		t.Errorf("a file without a line: exit %d, %s", r.code, r.stderr)
 	}
+	// Only a reviewer reopens a thread: bob is enrolled, but no reviewer.
+	if r = run(t, t.TempDir(), nil, "--home", home, "mr", "resolve", n, "3", "--reopen", "--as", "bob"); r.code == 0 ||
+		!strings.Contains(r.stderr, "bob may not reopen review thread 3 on !"+n+": only a reviewer may (alice)") {
+		t.Errorf("bob reopening a thread: exit %d, %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r = run(t, t.TempDir(), nil, "--home", home, "mr", "resolve", n, "3", "--reopen", "--as", "alice"); r.code != 0 || !strings.Contains(r.stdout, "alice reopened thread 3") {
+		t.Errorf("alice reopening a thread: exit %d, %s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 func TestCheckReportsEveryProblemWithPositions(t *testing.T) {

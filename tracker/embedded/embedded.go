@@ -22,6 +22,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -58,6 +59,9 @@ type Tracker struct {
 	land  func(ctx context.Context, source, target, expectedHead, expectedTarget, commit, message string) (string, error)
 	check func(ctx context.Context, target string) error
 	now   func() time.Time
+
+	changesMu   sync.Mutex // one ChangedMRs at a time
+	changesMark time.Time  // when the last ChangedMRs began
 }
 
 var (

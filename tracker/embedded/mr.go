@@ -160,6 +160,12 @@ func (t *Tracker) ListMRs(ctx context.Context, f agentorg.MRFilter) ([]agentorg.
 	if f.TargetBranch != "" {
 		and("target_branch = ?", f.TargetBranch)
 	}
+	return t.listMRs(ctx, where, args)
+}
+
+// listMRs lists the merge requests a WHERE clause selects, by number, with
+// their approvals.
+func (t *Tracker) listMRs(ctx context.Context, where string, args []any) ([]agentorg.MergeRequest, error) {
 	out := []agentorg.MergeRequest{}
 	err := t.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, "SELECT "+mrColumns+" FROM tracker_merge_requests"+where+" ORDER BY number", args...)

@@ -84,6 +84,7 @@ type Tracker struct {
 	user   string // the token's username, once known
 
 	syncMu   sync.Mutex // one issue sync at a time
+	mrSyncMu sync.Mutex // one ChangedMRs at a time
 	keyLocks sync.Map   // comment key -> *sync.Mutex, so concurrent upserts do not race
 
 	access accessCache // project access levels by username, briefly

@@ -2,7 +2,6 @@ package gitlab
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +16,8 @@ import (
 )
 
 // The issue copy: every issue of the project as last read, and the
-// watermark (the latest updated_at seen) of each project.
+// watermark (the latest updated_at seen) of each project; and the
+// watermark of the merge requests the engine's poll last asked about.
 const schema = `
 CREATE TABLE IF NOT EXISTS gitlab_issues (
 	project    TEXT NOT NULL,
@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS gitlab_pending_checks (
 	PRIMARY KEY (project, sha, name)
 );
 CREATE TABLE IF NOT EXISTS gitlab_sync (
+	project   TEXT PRIMARY KEY,
+	watermark TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gitlab_mr_sync (
 	project   TEXT PRIMARY KEY,
 	watermark TEXT NOT NULL
 );`
@@ -90,20 +94,15 @@ func (t *Tracker) remember(ctx context.Context, is agentorg.Issue) error {
 func (t *Tracker) sync(ctx context.Context) error {
 	t.syncMu.Lock()
 	defer t.syncMu.Unlock()
-	var mark string
-	err := t.db.QueryRowContext(ctx, "SELECT watermark FROM gitlab_sync WHERE project = ?", t.project).Scan(&mark)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("gitlab: read the watermark: %w", err)
+	watermark, err := t.readMark(ctx, issueMarks)
+	if err != nil {
+		return err
 	}
 	opt := &gl.ListProjectIssuesOptions{
 		ListOptions: gl.ListOptions{PerPage: 100, Page: 1},
 		Scope:       ptr("all"), OrderBy: ptr("updated_at"), Sort: ptr("asc"),
 	}
-	var watermark time.Time
-	if mark != "" {
-		if watermark, err = time.Parse(time.RFC3339Nano, mark); err != nil {
-			return fmt.Errorf("gitlab: stored watermark %q: %w", mark, err)
-		}
+	if !watermark.IsZero() {
 		opt.UpdatedAfter = ptr(watermark.Add(-t.overlap))
 	}
 	newest := watermark
@@ -134,10 +133,7 @@ func (t *Tracker) sync(ctx context.Context) error {
 		opt.Page = resp.NextPage
 	}
 	if newest.After(watermark) {
-		if _, err := t.db.ExecContext(ctx, `INSERT INTO gitlab_sync (project, watermark) VALUES (?, ?)
-			ON CONFLICT (project) DO UPDATE SET watermark = excluded.watermark`, t.project, newest.Format(time.RFC3339Nano)); err != nil {
-			return fmt.Errorf("gitlab: store the watermark: %w", err)
-		}
+		return t.storeMark(ctx, issueMarks, newest)
 	}
 	return nil
 }

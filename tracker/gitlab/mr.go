@@ -376,8 +376,9 @@ func (t *Tracker) MergeMR(ctx context.Context, number int64, expectedSHA, actor 
 
 // SetCheck records a check as the commit status named r.Name. GitLab keeps a
 // description of at most 255 characters: the tail of the output. A commit
-// GitLab does not have yet (validated but not pushed: a NO-GO) keeps its
-// result in the home's database until Checks finds the commit on GitLab.
+// GitLab does not have yet (validated, not pushed yet or never: a NO-GO)
+// keeps its result in the home's database until it is pushed
+// (PublishChecks) or Checks finds the commit on GitLab.
 func (t *Tracker) SetCheck(ctx context.Context, r agentorg.CheckResult) error {
 	if r.SHA == "" || r.Name == "" {
 		return fmt.Errorf("gitlab: set check: SHA and name are required (got %q, %q)", r.SHA, r.Name)
@@ -433,6 +434,35 @@ func (t *Tracker) pending(ctx context.Context, sha string) ([]agentorg.CheckResu
 	return out, rows.Err()
 }
 
+var _ agentorg.CheckPublisher = (*Tracker)(nil)
+
+// PublishChecks publishes the results kept while GitLab lacked sha, now
+// that it was pushed. If GitLab still does not have it, they stay kept.
+func (t *Tracker) PublishChecks(ctx context.Context, sha string) error {
+	kept, err := t.pending(ctx, sha)
+	if err != nil {
+		return err
+	}
+	if err := t.publishKept(ctx, kept); err != nil && !errors.Is(err, agentorg.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// publishKept publishes kept results and forgets each once GitLab has it.
+func (t *Tracker) publishKept(ctx context.Context, kept []agentorg.CheckResult) error {
+	for _, r := range kept {
+		if err := t.publish(ctx, r); err != nil {
+			return err
+		}
+		if _, err := t.db.ExecContext(ctx, "DELETE FROM gitlab_pending_checks WHERE project = ? AND sha = ? AND name = ?",
+			t.project, r.SHA, r.Name); err != nil {
+			return fmt.Errorf("gitlab: forget the kept check %s of %s: %w", r.Name, r.SHA, err)
+		}
+	}
+	return nil
+}
+
 // Checks lists the latest finished status of each name on a commit, by name.
 // Results kept while GitLab lacked the commit are published once it has it.
 func (t *Tracker) Checks(ctx context.Context, sha string) ([]agentorg.CheckResult, error) {
@@ -447,14 +477,8 @@ func (t *Tracker) Checks(ctx context.Context, sha string) ([]agentorg.CheckResul
 	case err != nil:
 		return nil, err
 	default:
-		for _, r := range kept {
-			if err := t.publish(ctx, r); err != nil {
-				return nil, err
-			}
-			if _, err := t.db.ExecContext(ctx, "DELETE FROM gitlab_pending_checks WHERE project = ? AND sha = ? AND name = ?",
-				t.project, sha, r.Name); err != nil {
-				return nil, err
-			}
+		if err := t.publishKept(ctx, kept); err != nil {
+			return nil, err
 		}
 		for _, r := range remote {
 			latest[r.Name] = r

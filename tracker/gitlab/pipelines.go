@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -20,15 +21,18 @@ const (
 	logTailBytes = 8 << 10
 )
 
-// Pipeline returns the newest pipeline for sha and, when it failed, its
-// failed jobs with the tails of their logs.
+// Pipeline returns the newest CI pipeline for sha and, when it failed, its
+// failed jobs with the tails of their logs. A pipeline GitLab made only to
+// hold commit statuses (source "external": agentorg's own check results on
+// a commit that had no pipeline) is not CI and is left out.
 func (t *Tracker) Pipeline(ctx context.Context, sha string) (agentorg.Pipeline, error) {
 	ps, _, err := t.c.Pipelines.ListProjectPipelines(t.project, &gl.ListProjectPipelinesOptions{
-		ListOptions: gl.ListOptions{PerPage: 1, Page: 1}, SHA: &sha, OrderBy: ptr("id"), Sort: ptr("desc"),
+		ListOptions: gl.ListOptions{PerPage: 20, Page: 1}, SHA: &sha, OrderBy: ptr("id"), Sort: ptr("desc"),
 	}, gl.WithContext(ctx))
 	if err != nil {
 		return agentorg.Pipeline{}, wrap(err, fmt.Sprintf("gitlab: pipelines of %s", sha))
 	}
+	ps = slices.DeleteFunc(ps, func(p *gl.PipelineInfo) bool { return p.Source == "external" })
 	if len(ps) == 0 {
 		return agentorg.Pipeline{}, fmt.Errorf("gitlab: no pipeline for %s: %w", sha, agentorg.ErrNotFound)
 	}

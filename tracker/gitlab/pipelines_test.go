@@ -2,6 +2,7 @@ package gitlab_test
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -61,5 +62,58 @@ func TestLogTail(t *testing.T) {
 		if got := gitlab.LogTail(c.in, c.lines, c.bytes); got != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// A commit status on a commit without a pipeline makes GitLab create one
+// to hold it (source "external"): nothing ran there, so it is not CI. A
+// status on a commit with CI joins that pipeline.
+func TestExternalPipelineIsNotCI(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := t.Context()
+	sha := e.push(t, "feature/statuses")
+	if err := e.tr.SetCheck(ctx, agentorg.CheckResult{SHA: sha, Name: "test", Status: agentorg.CheckPassed}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.fake.PipelineSources(sha); len(got) != 1 || got[0] != "external" {
+		t.Fatalf("pipelines after a status: %v, want GitLab's external one", got)
+	}
+	if p, err := e.tr.Pipeline(ctx, sha); !errors.Is(err, agentorg.ErrNotFound) {
+		t.Fatalf("the external pipeline was taken for CI: %+v, %v", p, err)
+	}
+	id := e.fake.AddPipeline(sha, gitlabfake.PipelineSpec{Status: "success"})
+	if p, err := e.tr.Pipeline(ctx, sha); err != nil || p.ID != id {
+		t.Fatalf("CI's pipeline: %+v, %v; want #%d", p, err, id)
+	}
+}
+
+// Results for a commit GitLab does not have yet are kept, and published by
+// PublishChecks once it was pushed.
+func TestKeptChecksArePublishedAfterThePush(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := t.Context()
+	local := filepath.Join(t.TempDir(), "local.git")
+	gitOut(t, e.fake.Repo, "", "clone", "--quiet", "--bare", e.fake.Repo, local)
+	main := gitOut(t, local, "", "rev-parse", "main")
+	sha := gitOut(t, local, "", "commit-tree", main+"^{tree}", "-p", main, "-m", "validated, not pushed yet")
+	if err := e.tr.SetCheck(ctx, agentorg.CheckResult{SHA: sha, Name: "test", Status: agentorg.CheckPassed, Output: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.fake.Statuses(sha); len(got) != 0 {
+		t.Fatalf("a status on a commit GitLab lacks: %v", got)
+	}
+	gitOut(t, local, "", "push", "--quiet", e.fake.Repo, sha+":refs/heads/feature/kept")
+	if err := e.tr.PublishChecks(ctx, sha); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.fake.Statuses(sha); got["test"] != "success" {
+		t.Fatalf("statuses after the push: %v", got)
+	}
+	_, before := e.fake.Requests()
+	if err := e.tr.PublishChecks(ctx, sha); err != nil {
+		t.Fatal(err)
+	}
+	if _, after := e.fake.Requests(); after["POST /api/v4/projects/{id}/statuses/{sha}"] != before["POST /api/v4/projects/{id}/statuses/{sha}"] {
+		t.Fatal("a published result was published again")
 	}
 }

@@ -75,3 +75,58 @@ func TestIdlePollCostsAtMostTwoRequests(t *testing.T) {
 		t.Fatalf("first listed %+v, want #2 with dev:ready (and #1 closed)", got[0])
 	}
 }
+
+const mrListRoute = "GET /api/v4/projects/{id}/merge_requests"
+
+// ChangedMRs costs one request, never pages through a project's merged
+// history, lists nothing once the overlap has passed with no change, and
+// reports a reply even when GitLab did not move the merge request's
+// updated_at for it (a note touches it at most once a minute).
+func TestChangedMRsWatermark(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := t.Context()
+	e.fake.AddMergedMRs(250, 24*time.Hour)
+	mr, err := e.tr.CreateMR(ctx, agentorg.NewMR{Title: "open", SourceBranch: "feature/w", TargetBranch: "main",
+		HeadSHA: e.push(t, "feature/w"), Author: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := func(what string, want bool) {
+		t.Helper()
+		_, before := e.fake.Requests()
+		mrs, err := e.tr.ChangedMRs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, after := e.fake.Requests()
+		if n := after[mrListRoute] - before[mrListRoute]; n != 1 {
+			t.Fatalf("%s: %d requests, want 1", what, n)
+		}
+		got := len(mrs) == 1 && mrs[0].Number == mr.Number
+		if got != want || (!want && len(mrs) != 0) {
+			t.Fatalf("%s: listed %+v, want !%d listed: %v", what, mrs, mr.Number, want)
+		}
+	}
+	changed("the first call (open ones only)", true)
+	e.fake.Advance(2 * time.Minute)
+	changed("within the overlap", true)
+	changed("idle", false)
+
+	th, err := e.tr.StartThread(ctx, mr.Number, agentorg.NewReviewThread{Body: "Why?", Author: "reviewer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed("a thread", true)
+	e.fake.Advance(30 * time.Second)
+	touched, _ := e.tr.MR(ctx, mr.Number)
+	if _, err := e.tr.Reply(ctx, mr.Number, th.ID, "Still why?", "reviewer"); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := e.tr.MR(ctx, mr.Number); !now.UpdatedAt.Equal(touched.UpdatedAt) {
+		t.Fatalf("the reply moved updated_at %v -> %v: the fake no longer throttles touches as GitLab", touched.UpdatedAt, now.UpdatedAt)
+	}
+	changed("a reply that did not move updated_at", true)
+	e.fake.Advance(2 * time.Minute)
+	changed("the overlap after the reply", true)
+	changed("idle again", false)
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"NotFound", testNotFound},
 		{"ReviewThreads", testReviewThreads},
 		{"ReviewThreadsNotFound", testReviewThreadsNotFound},
+		{"ChangedMRs", testChangedMRs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -730,5 +731,67 @@ func testReviewThreadsNotFound(t *testing.T, h Harness) {
 	}
 	if _, err := rt.StartThread(ctx, m.Number, agentorg.NewReviewThread{Body: " ", Author: "dev"}); err == nil {
 		t.Fatal("an empty thread was accepted")
+	}
+}
+
+// changes asks the tracker which merge requests may have changed, by number.
+func changes(t *testing.T, mc agentorg.MRChanges) map[int64]agentorg.MergeRequest {
+	t.Helper()
+	out := map[int64]agentorg.MergeRequest{}
+	for _, m := range val(mc.ChangedMRs(t.Context())).must(t) {
+		out[m.Number] = m
+	}
+	return out
+}
+
+// What a poll's review scan and waiting stages rely on: every change that
+// matters to them (a thread, a reply, a resolution, an approval, a new
+// head, a merge) makes the merge request one the next call reports, and the
+// first call reports every open one.
+func testChangedMRs(t *testing.T, h Harness) {
+	mc, ok := h.Tracker.(agentorg.MRChanges)
+	if !ok {
+		t.Skip("the tracker cannot tell which merge requests changed (agentorg.MRChanges)")
+	}
+	tr := h.Tracker
+	ctx := t.Context()
+	iss := newIssue(t, tr, "watched")
+	sha := h.Push(t, "changes/a")
+	a := newMR(t, h, iss.Number, "changes/a", sha)
+	sb := h.Push(t, "changes/b")
+	b := newMR(t, h, 0, "changes/b", sb)
+	val(tr.MergeMR(ctx, b.Number, sb, "merger")).must(t)
+
+	first := changes(t, mc)
+	if m, ok := first[a.Number]; !ok || m.Issue != iss.Number || m.SourceBranch != "changes/a" || m.HeadSHA != sha || m.State != agentorg.MROpen {
+		t.Fatalf("the first call left out the open merge request !%d, or got it wrong: %+v", a.Number, first)
+	}
+	type step struct {
+		what string
+		do   func()
+	}
+	steps := []step{
+		{"an approval", func() { val(tr.ApproveMR(ctx, a.Number, "reviewer")).must(t) }},
+		{"a new head", func() { val(tr.SetMRHead(ctx, a.Number, h.Push(t, "changes/a"))).must(t) }},
+	}
+	if rt, ok := tr.(agentorg.ReviewThreads); ok {
+		var th agentorg.ReviewThread
+		steps = append(steps,
+			step{"a thread", func() {
+				th = val(rt.StartThread(ctx, a.Number, agentorg.NewReviewThread{Body: "Why?", Author: "reviewer"})).must(t)
+			}},
+			step{"a resolution", func() { val(rt.ResolveThread(ctx, a.Number, th.ID, true, "dev")).must(t) }},
+			step{"a reply in a resolved thread", func() { val(rt.Reply(ctx, a.Number, th.ID, "Still why?", "reviewer")).must(t) }})
+	}
+	for _, s := range steps {
+		s.do()
+		if _, ok := changes(t, mc)[a.Number]; !ok {
+			t.Fatalf("after %s, !%d is not reported as changed", s.what, a.Number)
+		}
+	}
+	head := val(tr.MR(ctx, a.Number)).must(t).HeadSHA
+	val(tr.MergeMR(ctx, a.Number, head, "merger")).must(t)
+	if m, ok := changes(t, mc)[a.Number]; !ok || m.State != agentorg.MRMerged {
+		t.Fatalf("after the merge, !%d is reported as %+v (reported: %v)", a.Number, m, ok)
 	}
 }

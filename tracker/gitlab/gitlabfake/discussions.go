@@ -145,7 +145,7 @@ func (s *Server) createDiscussion(c *call) (int, any) {
 	d := &discussion{ID: hex.EncodeToString(sum[:]), MR: m}
 	d.Notes = append(d.Notes, &mrNote{ID: s.id(), Body: body, Author: c.actor, Created: t, Updated: t, Position: pos})
 	s.discs = append(s.discs, d)
-	m.Updated = t
+	s.touch(m, t)
 	return 201, s.discussionJSON(d)
 }
 
@@ -164,7 +164,7 @@ func (s *Server) addDiscussionNote(c *call) (int, any) {
 		Resolved: first.Resolved, ResolvedBy: first.ResolvedBy, ResolvedAt: first.ResolvedAt}
 	d.Notes = append(d.Notes, n)
 	d.Individual = false // a reply turns a single comment into a thread
-	d.MR.Updated = t
+	s.touch(d.MR, t)
 	return 201, s.mrNoteJSON(d, n)
 }
 
@@ -190,7 +190,7 @@ func (s *Server) resolveDiscussion(c *call) (int, any) {
 			n.ResolvedBy, n.ResolvedAt = nil, nil
 		}
 	}
-	d.MR.Updated = t
+	s.touch(d.MR, t)
 	return 200, s.discussionJSON(d)
 }
 

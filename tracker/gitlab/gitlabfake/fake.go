@@ -63,6 +63,7 @@ type Server struct {
 	pipes    []*pipeline
 	asked    map[string]bool // SHAs CI was asked about
 	counts   map[string]int
+	paged    map[string]int // requests for a page after the first, by route
 	total    int
 	faults   []Fault
 	limit    RateLimit
@@ -200,7 +201,7 @@ func New(t testing.TB) *Server {
 		Repo: filepath.Join(t.TempDir(), "app.git"), ProjectPath: "team/app",
 		users: map[string]*user{}, tokens: map[string]string{}, labels: map[string]*label{},
 		AccessLevel: 40, Scopes: []string{"api", "write_repository"}, Protected: map[string]int{"main": 40},
-		counts: map[string]int{}, asked: map[string]bool{}, limit: RateLimit{Limit: 2000, Remaining: 2000},
+		counts: map[string]int{}, paged: map[string]int{}, asked: map[string]bool{}, limit: RateLimit{Limit: 2000, Remaining: 2000},
 	}
 	if out, err := exec.Command("git", "init", "--quiet", "--bare", "--initial-branch=main", s.Repo).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v: %s", err, out)
@@ -252,6 +253,18 @@ func (s *Server) Requests() (int, map[string]int) {
 		m[k] = v
 	}
 	return s.total, m
+}
+
+// Paged returns, by route, how many requests asked for a page after the
+// first: what paging through a long list cost.
+func (s *Server) Paged() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.paged))
+	for k, v := range s.paged {
+		m[k] = v
+	}
+	return m
 }
 
 // GitAuth lists the credentials the git endpoint received, by user name
@@ -344,6 +357,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, pattern string
 	defer s.mu.Unlock()
 	s.total++
 	s.counts[pattern]++
+	if p, _ := strconv.Atoi(r.URL.Query().Get("page")); p > 1 {
+		s.paged[pattern]++
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Date", s.now().Format(http.TimeFormat))
 	w.Header().Set("RateLimit-Limit", strconv.Itoa(s.limit.Limit))

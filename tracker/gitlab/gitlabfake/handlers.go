@@ -186,13 +186,9 @@ func (s *Server) findIssue(c *call) *issue {
 func (s *Server) listIssues(c *call) (int, any) {
 	state, _ := c.str("state")
 	want, _ := c.list("labels")
-	var after time.Time
-	if v, ok := c.str("updated_after"); ok {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return 400, map[string]any{"error": "updated_after is invalid"}
-		}
-		after = t
+	after, ok := c.updatedAfter()
+	if !ok {
+		return 400, map[string]any{"error": "updated_after is invalid"}
 	}
 	var out []*issue
 	for _, i := range s.issues {
@@ -231,6 +227,17 @@ func (s *Server) listIssues(c *call) (int, any) {
 		docs = []any{}
 	}
 	return 200, docs
+}
+
+// updatedAfter reads the updated_after filter: zero when absent, ok false
+// when it is not a time.
+func (c *call) updatedAfter() (time.Time, bool) {
+	v, ok := c.str("updated_after")
+	if !ok {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	return t, err == nil
 }
 
 func all[T any](xs []T, f func(T) bool) bool {
@@ -464,6 +471,18 @@ func (s *Server) refresh(m *mergeRequest) {
 	m.AutoMergeBy = nil // a push aborts auto-merge, as on GitLab
 }
 
+// touchInterval is GitLab's ThrottledTouch: a note (and what writes one: an
+// approval, a resolved thread) moves its merge request's updated_at only
+// when the last move is older than this.
+const touchInterval = time.Minute
+
+// touch moves m's updated_at as a note on it does on GitLab.
+func (s *Server) touch(m *mergeRequest, t time.Time) {
+	if t.Sub(m.Updated) > touchInterval {
+		m.Updated = t
+	}
+}
+
 func (s *Server) findMR(c *call) *mergeRequest {
 	iid := c.path("iid")
 	for _, m := range s.mrs {
@@ -480,19 +499,34 @@ func (s *Server) listMRs(c *call) (int, any) {
 	state, _ := c.str("state")
 	src, _ := c.str("source_branch")
 	dst, _ := c.str("target_branch")
+	after, ok := c.updatedAfter()
+	if !ok {
+		return 400, map[string]any{"error": "updated_after is invalid"}
+	}
 	var out []*mergeRequest
 	for _, m := range s.mrs {
 		s.refresh(m)
 		s.settleAutoMerge(m)
-		if (state == "" || state == "all" || m.State == state) && (src == "" || m.Source == src) && (dst == "" || m.Target == dst) {
+		if (state == "" || state == "all" || m.State == state) && (src == "" || m.Source == src) && (dst == "" || m.Target == dst) &&
+			(after.IsZero() || !m.Updated.Before(after)) { // inclusive, as GitLab
 			out = append(out, m)
 		}
+	}
+	key := func(m *mergeRequest) time.Time { return m.Created }
+	if v, _ := c.str("order_by"); v == "updated_at" {
+		key = func(m *mergeRequest) time.Time { return m.Updated }
 	}
 	asc := false
 	if v, _ := c.str("sort"); v == "asc" {
 		asc = true
 	}
-	sort.SliceStable(out, func(a, b int) bool { return (out[a].ID < out[b].ID) == asc })
+	sort.SliceStable(out, func(a, b int) bool {
+		ka, kb := key(out[a]), key(out[b])
+		if ka.Equal(kb) {
+			return (out[a].ID < out[b].ID) == asc
+		}
+		return ka.Before(kb) == asc
+	})
 	docs := []any{}
 	for _, m := range paginate(c, out) {
 		docs = append(docs, s.mrJSON(m))
@@ -573,7 +607,7 @@ func (s *Server) approve(c *call) (int, any) {
 	}
 	t := s.now()
 	m.Approvals = append(m.Approvals, approval{User: c.actor, At: t})
-	m.Updated = t
+	s.touch(m, t) // through the system note it writes
 	return 201, s.approvalsJSON(c, m)
 }
 
@@ -587,7 +621,7 @@ func (s *Server) unapprove(c *call) (int, any) {
 		return notFound("")
 	}
 	m.Approvals = slices.Delete(m.Approvals, k, k+1)
-	m.Updated = s.now()
+	s.touch(m, s.now())
 	return 201, s.approvalsJSON(c, m)
 }
 
@@ -686,6 +720,8 @@ func (s *Server) setStatus(c *call) (int, any) {
 	ref, _ := c.str("ref")
 	st := &commitStatus{ID: s.id(), SHA: full, Name: name, State: state, Description: desc, Ref: ref, Author: c.actor, Created: s.now()}
 	s.statuses = append(s.statuses, st)
+	p := s.pipelineFor(full, ref)
+	p.statuses = append(p.statuses, st)
 	return 201, s.statusJSON(st)
 }
 

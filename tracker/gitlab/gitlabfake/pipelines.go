@@ -23,10 +23,16 @@ type JobSpec struct {
 type pipeline struct {
 	ID, IID  int64
 	SHA, Ref string
-	Spec     PipelineSpec
-	reads    int
-	jobIDs   []int64
-	Created  time.Time
+	// Source is what started it: "push" for CI, "external" for one GitLab
+	// made to hold commit statuses posted while the commit had none.
+	Source  string
+	Spec    PipelineSpec
+	reads   int
+	jobIDs  []int64
+	Created time.Time
+	// statuses posted on the commit and appended to this pipeline, as
+	// jobs of its "external" stage.
+	statuses []*commitStatus
 }
 
 // AddPipeline records a pipeline for sha and returns its id.
@@ -37,7 +43,7 @@ func (s *Server) AddPipeline(sha string, spec PipelineSpec) int64 {
 }
 
 func (s *Server) addPipeline(sha string, spec PipelineSpec) *pipeline {
-	p := &pipeline{ID: s.id(), IID: int64(len(s.pipes) + 1), SHA: sha, Spec: spec, Created: s.now()}
+	p := &pipeline{ID: s.id(), IID: int64(len(s.pipes) + 1), SHA: sha, Source: "push", Spec: spec, Created: s.now()}
 	for range spec.Jobs {
 		p.jobIDs = append(p.jobIDs, s.id())
 	}
@@ -46,39 +52,78 @@ func (s *Server) addPipeline(sha string, spec PipelineSpec) *pipeline {
 	return p
 }
 
-// Pipelines returns how many pipelines were started for sha.
+// Pipelines returns how many CI pipelines were started for sha (external
+// ones left out: nothing ran in them).
 func (s *Server) Pipelines(sha string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, p := range s.pipes {
-		if p.SHA == sha {
+		if p.SHA == sha && p.Source != "external" {
 			n++
 		}
 	}
 	return n
 }
 
+// status is the pipeline's status: its spec's once read RunningReads
+// times; an external job that failed fails a pipeline that would pass, as
+// on GitLab. An external pipeline is what its statuses say.
 func (p *pipeline) status() string {
+	if p.Source == "external" {
+		return externalStatus(p.statuses)
+	}
 	if p.reads < p.Spec.RunningReads {
 		return "running"
+	}
+	if p.Spec.Status == "success" && externalStatus(p.statuses) == "failed" {
+		return "failed"
 	}
 	return p.Spec.Status
 }
 
+// externalStatus composes the latest status of each name: failed if one
+// failed, running while one is pending or running, else success.
+func externalStatus(sts []*commitStatus) string {
+	latest := map[string]string{}
+	for _, st := range sts {
+		latest[st.Name] = st.State
+	}
+	out := "success"
+	for _, state := range latest {
+		switch state {
+		case "failed":
+			return "failed"
+		case "pending", "running":
+			out = "running"
+		}
+	}
+	return out
+}
+
+// pipelineFor finds the pipeline a commit status on sha joins, as GitLab
+// does: the newest pipeline of the commit, else a new one with source
+// "external" (which is not CI: nothing ran).
+func (s *Server) pipelineFor(sha, ref string) *pipeline {
+	s.startCI(sha) // the push that brought the commit started its CI first
+	if p := s.newestPipeline(sha); p != nil {
+		return p
+	}
+	p := &pipeline{ID: s.id(), IID: int64(len(s.pipes) + 1), SHA: sha, Ref: ref, Source: "external", Created: s.now()}
+	s.pipes = append(s.pipes, p)
+	return p
+}
+
 func (s *Server) pipelineJSON(p *pipeline) map[string]any {
 	return map[string]any{"id": p.ID, "iid": p.IID, "project_id": projectID, "sha": p.SHA, "ref": p.Ref, "status": p.status(),
-		"source": "push", "created_at": ts(p.Created), "updated_at": ts(p.Created),
+		"source": p.Source, "created_at": ts(p.Created), "updated_at": ts(p.Created),
 		"web_url": fmt.Sprintf("%s/%s/-/pipelines/%d", s.URL, s.ProjectPath, p.ID)}
 }
 
 func (s *Server) listPipelines(c *call) (int, any) {
 	sha, _ := c.str("sha")
-	if sha != "" && !s.asked[sha] && s.CI != nil {
-		s.asked[sha] = true
-		if spec := s.CI(sha); spec != nil {
-			s.addPipeline(sha, *spec)
-		}
+	if sha != "" {
+		s.startCI(sha)
 	}
 	var out []*pipeline
 	for _, p := range s.pipes {
@@ -100,6 +145,17 @@ func (s *Server) listPipelines(c *call) (int, any) {
 		s.settleAutoMerge(m)
 	}
 	return 200, docs
+}
+
+// startCI asks CI, once per commit, what pipeline the commit gets.
+func (s *Server) startCI(sha string) {
+	if s.asked[sha] || s.CI == nil {
+		return
+	}
+	s.asked[sha] = true
+	if spec := s.CI(sha); spec != nil {
+		s.addPipeline(sha, *spec)
+	}
 }
 
 func (s *Server) findPipeline(id int64) *pipeline {

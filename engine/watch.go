@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/role"
+)
+
+// watchMax is how long a watched wait lasts at most: polling is the truth,
+// so a stage that waits is run again at least this often whatever it
+// watches.
+const watchMax = 5 * time.Minute
+
+// waitState is how the last run of a stage on an issue waited.
+type waitState struct {
+	forHuman bool
+	// watch, when set, is what the run waits for: a poll runs the stage
+	// again only once it changed. Nil: again on every poll.
+	watch *role.Watch
+	// issueAt is the issue's UpdatedAt when the run waited: a change of
+	// the issue wakes the stage too.
+	issueAt time.Time
+	since   time.Time
+}
+
+// mrSet is the merge requests a poll found changed, by number; nil when
+// the tracker cannot tell (every one may have changed).
+type mrSet map[int64]agentorg.MergeRequest
+
+func (s mrSet) changed(mr int64) bool {
+	if s == nil {
+		return true
+	}
+	_, ok := s[mr]
+	return ok
+}
+
+// setWaiting records how the last run of a stage on an issue waited; a
+// zero waitState (ended) forgets it.
+func (e *Engine) setWaiting(a StageArgs, w *waitState) {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	if w != nil {
+		e.waiting[a] = *w
+	} else {
+		delete(e.waiting, a)
+	}
+}
+
+func (e *Engine) waitOf(a StageArgs) (waitState, bool) {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	w, ok := e.waiting[a]
+	return w, ok
+}
+
+// watching reports whether a stage waits for something outside (a
+// pipeline, a forge's merge) rather than for a person: RunUntilIdle goes
+// on polling for it.
+func (e *Engine) watching() bool {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	for _, w := range e.waiting {
+		if !w.forHuman {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetLeft drops the wait states of issues that no longer carry their
+// stage's labels: a run that comes back later starts afresh.
+func (e *Engine) forgetLeft(issues []agentorg.Issue) {
+	still := map[StageArgs]bool{}
+	for _, is := range issues {
+		for i := range e.wf.Stages {
+			st := &e.wf.Stages[i]
+			if is.HasLabel(st.On) || (st.Running != "" && is.HasLabel(st.Running)) {
+				still[StageArgs{Issue: is.Number, Stage: st.Name}] = true
+			}
+		}
+	}
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	for a := range e.waiting {
+		if !still[a] {
+			delete(e.waiting, a)
+		}
+	}
+}
+
+// forgetChanges makes the next poll look at everything again: a poll that
+// failed after asking which merge requests changed may have missed some.
+func (e *Engine) forgetChanges() {
+	e.waitMu.Lock()
+	for a, w := range e.waiting {
+		w.watch = nil
+		e.waiting[a] = w
+	}
+	e.waitMu.Unlock()
+	e.reviewMu.Lock()
+	e.reviewed = map[int64]int64{}
+	e.reviewMu.Unlock()
+}
+
+// asleep reports whether a poll should leave the stage run alone: it last
+// waited for a person (and the caller is at rest), or for something that
+// has not changed.
+func (e *Engine) asleep(ctx context.Context, a StageArgs, is agentorg.Issue, atRest bool, changed mrSet) bool {
+	w, ok := e.waitOf(a)
+	switch {
+	case !ok:
+		return false
+	case w.forHuman:
+		return atRest
+	case w.watch == nil:
+		return false
+	}
+	return !e.woken(ctx, w, is, changed)
+}
+
+// woken reports whether what a waiting run watches changed: the issue, its
+// merge request, its pipeline's status, or the time is up. It reads the
+// pipeline only when nothing else answered.
+func (e *Engine) woken(ctx context.Context, w waitState, is agentorg.Issue, changed mrSet) bool {
+	now := time.Now()
+	wa := w.watch
+	switch {
+	case !is.UpdatedAt.Equal(w.issueAt), now.Sub(w.since) >= watchMax,
+		!wa.Until.IsZero() && !now.Before(wa.Until),
+		wa.MR != 0 && changed.changed(wa.MR):
+		return true
+	case wa.SHA == "":
+		return false
+	}
+	pr, ok := e.tracker.(agentorg.PipelineReader)
+	if !ok {
+		return true
+	}
+	p, err := pr.Pipeline(ctx, wa.SHA)
+	if errors.Is(err, agentorg.ErrNotFound) {
+		return wa.Pipeline != ""
+	}
+	return err != nil || p.Status != wa.Pipeline
+}
+
+// changedMRs asks the tracker which merge requests may have changed, once
+// per poll, and only when a poll needs it: an issue waits at a review gate
+// or a waiting run watches a merge request. Nil: the tracker cannot tell,
+// or nothing needs it.
+func (e *Engine) changedMRs(ctx context.Context, issues []agentorg.Issue) (mrSet, error) {
+	mc, ok := e.tracker.(agentorg.MRChanges)
+	if !ok || !e.needsMRs(issues) {
+		return nil, nil
+	}
+	mrs, err := mc.ChangedMRs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(mrSet, len(mrs))
+	for _, m := range mrs {
+		out[m.Number] = m
+	}
+	return out, nil
+}
+
+func (e *Engine) needsMRs(issues []agentorg.Issue) bool {
+	e.waitMu.Lock()
+	for _, w := range e.waiting {
+		if w.watch != nil && w.watch.MR != 0 {
+			e.waitMu.Unlock()
+			return true
+		}
+	}
+	e.waitMu.Unlock()
+	for _, is := range issues {
+		if len(e.reviewGates(is)) > 0 {
+			return true
+		}
+	}
+	return false
+}
