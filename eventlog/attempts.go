@@ -20,18 +20,23 @@ const (
 // Attempt is one developer attempt at an issue and what validation said of
 // it. Attempt n+1 resumes attempt n's agent session.
 type Attempt struct {
-	Issue     int64          `json:"issue"`
-	N         int            `json:"n"`
-	RunID     string         `json:"run_id"`
-	Agent     string         `json:"agent"`
-	SessionID string         `json:"session_id"`
-	CommitSHA string         `json:"commit_sha"`
-	Verdict   string         `json:"verdict"`  // "", GO or NO-GO
-	Distance  int            `json:"distance"` // Distance(Findings); -1 before validation
-	Findings  []Finding      `json:"findings"` // what failed, behind the distance
-	Report    string         `json:"report"`
-	Summary   string         `json:"summary"`
-	Usage     agentorg.Usage `json:"usage"`
+	Issue     int64  `json:"issue"`
+	N         int    `json:"n"`
+	RunID     string `json:"run_id"`
+	Agent     string `json:"agent"`
+	SessionID string `json:"session_id"`
+	// CommitSHA is what validation validated and a GO pushes: one commit of
+	// agentorg's, the work's tree on the target (see workspace.Squash).
+	CommitSHA string `json:"commit_sha"`
+	// WorkSHA is the developer's commit in the issue's worktree: the work,
+	// with its history of attempts, which never leaves the mirror.
+	WorkSHA  string         `json:"work_sha,omitempty"`
+	Verdict  string         `json:"verdict"`  // "", GO or NO-GO
+	Distance int            `json:"distance"` // Distance(Findings); -1 before validation
+	Findings []Finding      `json:"findings"` // what failed, behind the distance
+	Report   string         `json:"report"`
+	Summary  string         `json:"summary"`
+	Usage    agentorg.Usage `json:"usage"`
 	// LeftOut names the junk the engine left out of the attempt's commit
 	// (logs, build output: see hygiene.DefaultJunk).
 	LeftOut    []string  `json:"left_out,omitempty"`
@@ -88,7 +93,7 @@ func Distance(findings []Finding) int {
 
 // Attempts lists an issue's attempts, oldest first.
 func (l *Log) Attempts(ctx context.Context, issue int64) ([]Attempt, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT issue, n, run_id, agent, session_id, commit_sha, verdict, distance, findings, report, summary, usage, started_at, finished_at, left_out
+	rows, err := l.db.QueryContext(ctx, `SELECT issue, n, run_id, agent, session_id, commit_sha, verdict, distance, findings, report, summary, usage, started_at, finished_at, left_out, work_sha
 		FROM agentorg_attempts WHERE issue = ? ORDER BY n`, issue)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: attempts of #%d: %w", issue, err)
@@ -98,7 +103,7 @@ func (l *Log) Attempts(ctx context.Context, issue int64) ([]Attempt, error) {
 	for rows.Next() {
 		var a Attempt
 		var usage, started, finished, findings, leftOut string
-		if err := rows.Scan(&a.Issue, &a.N, &a.RunID, &a.Agent, &a.SessionID, &a.CommitSHA, &a.Verdict, &a.Distance, &findings, &a.Report, &a.Summary, &usage, &started, &finished, &leftOut); err != nil {
+		if err := rows.Scan(&a.Issue, &a.N, &a.RunID, &a.Agent, &a.SessionID, &a.CommitSHA, &a.Verdict, &a.Distance, &findings, &a.Report, &a.Summary, &usage, &started, &finished, &leftOut, &a.WorkSHA); err != nil {
 			return nil, err
 		}
 		_ = json.Unmarshal([]byte(leftOut), &a.LeftOut)
@@ -200,7 +205,21 @@ func (l *Log) SetLeftOut(ctx context.Context, issue int64, n int, leftOut []stri
 	return l.update(ctx, issue, n, `left_out = ?`, string(b))
 }
 
-// SetCommit stores the commit an attempt produced.
+// Work is the developer's commit of the attempt: WorkSHA, or for an
+// attempt recorded before the two were told apart, CommitSHA.
+func (a Attempt) Work() string {
+	if a.WorkSHA != "" {
+		return a.WorkSHA
+	}
+	return a.CommitSHA
+}
+
+// SetWork stores the developer's commit of an attempt.
+func (l *Log) SetWork(ctx context.Context, issue int64, n int, sha string) error {
+	return l.update(ctx, issue, n, `work_sha = ?`, sha)
+}
+
+// SetCommit stores the commit validation validates and a GO pushes.
 func (l *Log) SetCommit(ctx context.Context, issue int64, n int, sha string) error {
 	return l.update(ctx, issue, n, `commit_sha = ?`, sha)
 }

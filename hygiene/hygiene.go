@@ -227,8 +227,10 @@ func (c *checker) secrets(added []Added) {
 			continue
 		}
 		if name, ok := Secret(a.Text); ok {
-			c.add(Finding{KindSecret, a.Path, fmt.Sprintf("`%s` line %d (commit %.10s) looks like a %s", a.Path, a.Line, a.Commit, name),
-				"this change may not be pushed until it is gone from the branch, from every commit of it"})
+			// agentorg pushes one commit of what the work tree holds: once the
+			// line (or the file) is gone from it, it is gone from the push.
+			c.add(Finding{KindSecret, a.Path, fmt.Sprintf("`%s` line %d looks like a %s", a.Path, a.Line, name),
+				"take it out of the file (or delete the file): a secret is never pushed; read it from the environment instead"})
 		}
 	}
 }

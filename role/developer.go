@@ -26,9 +26,9 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if a.CommitSHA != "" {
+	if a.Work() != "" {
 		// A crash after the commit: the work is done, only the label is left.
-		return Outcome{Reason: fmt.Sprintf("attempt %d committed %s", a.N, short(a.CommitSHA))}, nil
+		return Outcome{Reason: fmt.Sprintf("attempt %d committed %s", a.N, short(a.Work()))}, nil
 	}
 
 	if err := d.Mirror.Fetch(ctx); err != nil {
@@ -154,7 +154,7 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
-	if err := d.Log.SetCommit(ctx, n, a.N, sha); err != nil {
+	if err := d.Log.SetWork(ctx, n, a.N, sha); err != nil {
 		return Outcome{}, err
 	}
 	why := fmt.Sprintf("attempt %d committed %s", a.N, short(sha))

@@ -27,13 +27,13 @@ func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if ok && a.CommitSHA == "" && a.Agent == engineAgent {
-		// A crash between starting a re-validation and recording its commit.
+	if ok && a.Work() == "" && a.Agent == engineAgent {
+		// A crash between starting a re-validation and recording its work.
 		if a, err = revalidation(ctx, d, r, a.N-1); err != nil {
 			return Outcome{}, err
 		}
 	}
-	if !ok || a.CommitSHA == "" {
+	if !ok || a.Work() == "" {
 		return Outcome{}, fmt.Errorf("issue #%d: no developer commit to validate", n)
 	}
 	if a.Verdict == eventlog.GO {
@@ -99,7 +99,7 @@ func revalidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (time
 	if vs := d.Workflow.StagesWithRole(agentorg.RoleValidator); r.Stage.Role != agentorg.RoleValidator && len(vs) > 0 {
 		vr.Stage = vs[0]
 	}
-	v, err := bringInAndValidate(ctx, d, &vr, a)
+	v, err := squashAndValidate(ctx, d, &vr, a)
 	if err != nil {
 		return v.external, err
 	}
@@ -118,8 +118,9 @@ func revalidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (time
 // developer run: a re-validation of the previous attempt's commit.
 const engineAgent = "engine"
 
-// revalidation starts (or continues) attempt prev+1 on prev's commit, in
-// prev's session, for the developer to resume should it fail.
+// revalidation starts (or continues) attempt prev+1 on prev's work, in
+// prev's session, for the developer to resume should it fail; validating
+// it writes the commit to push on the current target.
 func revalidation(ctx context.Context, d *Deps, r *Run, prev int) (eventlog.Attempt, error) {
 	n := r.Issue.Number
 	p, err := previous(ctx, d, n, prev+1)
@@ -130,19 +131,23 @@ func revalidation(ctx context.Context, d *Deps, r *Run, prev int) (eventlog.Atte
 	if err != nil {
 		return a, err
 	}
-	if a.CommitSHA == "" {
-		if err := d.Log.SetCommit(ctx, n, a.N, p.CommitSHA); err != nil {
+	if a.WorkSHA == "" {
+		if err := d.Log.SetWork(ctx, n, a.N, p.Work()); err != nil {
 			return a, err
 		}
-		a.CommitSHA = p.CommitSHA
+		a.WorkSHA = p.Work()
 	}
 	return a, nil
 }
 
-// bringInAndValidate brings a target branch that moved into the attempt's
-// commit (recording the new commit), then validates it. A conflict is a
-// NO-GO whose findings name the conflicting files.
-func bringInAndValidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (validation, error) {
+// squashAndValidate writes the commit to push for the attempt's work (one
+// commit of agentorg's: the work's tree on the current target, see
+// workspace.Squash), records it, and validates it: what is validated is
+// exactly what a GO pushes, and no attempt's intermediate state reaches the
+// origin. A conflict with the target is a NO-GO whose findings name the
+// conflicting files; the developer resolves it by merging the target into
+// the work, which no later validation undoes.
+func squashAndValidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (validation, error) {
 	n := r.Issue.Number
 	if err := d.Mirror.Fetch(ctx); err != nil {
 		return validation{}, err
@@ -152,38 +157,23 @@ func bringInAndValidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attemp
 	if err != nil {
 		return validation{}, err
 	}
-	contains, err := d.Mirror.IsAncestor(ctx, base, a.CommitSHA)
+	work := a.Work()
+	sha, files, err := d.Mirror.Squash(ctx, base, work, fmt.Sprintf("#%d: %s", n, r.Issue.Title), d.Identity)
 	if err != nil {
 		return validation{}, err
 	}
-	if !contains {
-		wt, err := d.issueWorktree(ctx, r)
-		if err != nil {
-			return validation{}, err
+	if len(files) > 0 {
+		var v validation
+		v.verdict = eventlog.NOGO
+		for _, f := range files {
+			v.findings = append(v.findings, conflictFinding(f, target))
 		}
-		if head, err := wt.Head(ctx); err != nil || head != a.CommitSHA {
-			if err == nil {
-				err = fmt.Errorf("issue #%d: worktree is at %s, not at the attempt's commit %s", n, short(head), short(a.CommitSHA))
-			}
-			return validation{}, err
-		}
-		sha, files, err := wt.BringIn(ctx, d.targetRef(), d.Workflow.Repo.Update == workflow.UpdateMerge, d.Identity)
-		if err != nil {
-			return validation{}, err
-		}
-		if len(files) > 0 {
-			var v validation
-			v.verdict = eventlog.NOGO
-			for _, f := range files {
-				v.findings = append(v.findings, conflictFinding(f, target))
-			}
-			v.report = fmt.Sprintf("## Validation of attempt %d: **NO-GO** (distance %d)\n\n%s moved to `%s` and cannot be brought into `%s` (%s): the change goes back to the developer to resolve it.\n\n%s\n",
-				a.N, len(v.findings), target, short(base), short(a.CommitSHA), d.Workflow.Repo.Update, fixText(v.findings, target))
-			_, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("validation:%d:%d", n, a.N), v.report, d.Workflow.Tracker.Bot)
-			return v, err
-		}
-		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
-			Reason: fmt.Sprintf("attempt %d: %s moved to %s; brought in (%s): %s -> %s", a.N, target, short(base), d.Workflow.Repo.Update, short(a.CommitSHA), short(sha))})
+		v.report = fmt.Sprintf("## Validation of attempt %d: **NO-GO** (distance %d)\n\n%s moved to `%s`, and the change `%s` does not merge onto it cleanly: it goes back to the developer to resolve it.\n\n%s\n",
+			a.N, len(v.findings), target, short(base), short(work), fixText(v.findings, target))
+		_, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("validation:%d:%d", n, a.N), v.report, d.Workflow.Tracker.Bot)
+		return v, err
+	}
+	if a.CommitSHA != sha {
 		if err := d.Log.SetCommit(ctx, n, a.N, sha); err != nil {
 			return validation{}, err
 		}

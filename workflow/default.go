@@ -269,16 +269,15 @@ repo:
   # Where finished work is merged.
   target_branch: @TARGET@
   # Each issue is developed on its own branch: this prefix + issue number.
+  # The developer's attempts stay on it in agentorg's mirror; what a GO
+  # pushes there is one commit agentorg writes of the validated change on
+  # top of the current target branch. When the target moved and the change
+  # does not merge onto it, the conflict goes back to the developer, who
+  # merges the target in (and that resolution stays). Before the merge, the
+  # merge train validates the approved commit merged onto the moved target;
+  # one that leaves the train is validated again on it and goes back to the
+  # merge request gate for a new approval (new commits void the old one).
   branch_prefix: agentorg/issue-
-  # When the target branch moved since the issue's branch was made, it is
-  # brought in before validation (so before the merge request opens):
-  # rebase (default) or merge. Before the merge, the merge train validates
-  # the approved commit merged onto the moved target; one that leaves the
-  # train has the target brought in this way, is validated again, and goes
-  # back to the merge request gate for a new approval (new commits void the
-  # old one). A conflict goes back to the developer with the conflicting
-  # files.
-  update: rebase
 
 # The convergence loop. Each validation measures a distance: failing checks
 # plus acceptance criteria not met. A failed validation goes back to the

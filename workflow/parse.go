@@ -78,8 +78,6 @@ var promptNames = []string{PromptPM, PromptDeveloper, PromptFix, PromptValidate,
 
 // Ways to bring a moved target branch into an issue's branch.
 const (
-	UpdateRebase = "rebase"
-	UpdateMerge  = "merge"
 )
 
 var (
@@ -185,10 +183,10 @@ func (d *decoder) decode(data []byte) *Workflow {
 				case "branch_prefix":
 					w.Repo.BranchPrefix = d.branchPart(f.v)
 				case "update":
-					w.Repo.Update = d.str(f.v)
-					if w.Repo.Update != UpdateRebase && w.Repo.Update != UpdateMerge {
-						d.errorf(f.v.pos, "repo.update must be rebase or merge, not %q%s", w.Repo.Update, suggest(w.Repo.Update, []string{UpdateRebase, UpdateMerge}))
-					}
+					// Kept readable for workflows written before: a GO now
+					// pushes one commit of the validated tree on top of the
+					// target, however the target moved (workspace.Squash).
+					d.warnf(f.v.pos, "repo.update no longer changes anything: agentorg pushes one commit of the validated change on top of the target branch, whatever it does next; remove the key")
 				}
 			})
 		case "budget":

@@ -83,9 +83,6 @@ func applyDefaults(w *Workflow) {
 			g.Reviewers = g.Approvers
 		}
 	}
-	if w.Repo.Update == "" {
-		w.Repo.Update = UpdateRebase
-	}
 	hygieneDefaults(&w.Hygiene)
 	for i := range w.Agents {
 		a := &w.Agents[i]

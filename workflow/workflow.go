@@ -67,9 +67,6 @@ type Repo struct {
 	URL          string
 	TargetBranch string // default "main"
 	BranchPrefix string // default "agentorg/issue-"; the branch is prefix + issue number
-	// Update says how a target branch that moved since the branch was made
-	// is brought in before validation: "rebase" (default) or "merge".
-	Update string
 }
 
 // Label is one label of the workflow; stages and gates may only use labels

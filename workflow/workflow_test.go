@@ -154,7 +154,7 @@ prompts: {developer: "d", fix: "f"}
 		OptIn:      "go",
 		Escalation: "help",
 		Tracker:    Tracker{Kind: "embedded", Bot: "agentorg"},
-		Repo:       Repo{URL: ".", TargetBranch: "main", BranchPrefix: "agentorg/issue-", Update: "rebase"},
+		Repo:       Repo{URL: ".", TargetBranch: "main", BranchPrefix: "agentorg/issue-"},
 		Budget:     Budget{Attempts: 3, StallAttempts: 2, ReviewRounds: 3},
 		Hygiene: Hygiene{Deny: DefaultDeny, MaxDiffLines: 5000, MaxDiffBytes: 5_000_000, MaxFileBytes: 1_000_000, MaxFiles: 500,
 			Symlinks: "inside", Modes: "refuse"},
@@ -204,7 +204,7 @@ prompts: {developer: "d", fix: "f"}
 	}}); w.Tracker != want {
 		t.Errorf("tracker = %+v, want %+v (only whole values are references)", w.Tracker, want)
 	}
-	if want := (Repo{URL: "../origin.git", TargetBranch: "trunk", BranchPrefix: "ai/", Update: "merge"}); w.Repo != want {
+	if want := (Repo{URL: "../origin.git", TargetBranch: "trunk", BranchPrefix: "ai/"}); w.Repo != want {
 		t.Errorf("repo = %+v", w.Repo)
 	}
 	if want := (Budget{Attempts: 5, StallAttempts: 3, WallTime: 2 * time.Hour, Tokens: 1000, CostUSD: 2.5, ReviewRounds: 3}); w.Budget != want {
@@ -758,11 +758,7 @@ func TestParseProblems(t *testing.T) {
 			},
 		},
 		{
-			name:  "bad repo.update",
-			edits: []edit{{"tracker:\n", "repo: {update: «rebse}\ntracker:\n"}},
-			want:  []string{`repo.update must be rebase or merge, not "rebse" (did you mean "rebase"?)`},
-		},
-		{
+
 			name:  "validator agent without the validate prompt",
 			edits: []edit{{"validate: {role: validator,", "validate: {role: «validator, agent: coder,"}},
 			want:  []string{`stage "validate" has role validator, which needs prompt "validate": add it under prompts`},

@@ -3,7 +3,6 @@ package workspace
 import (
 	"context"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,76 +44,6 @@ func TestNumstatAndAddedLinesSeeHistory(t *testing.T) {
 	diff, err := m.Diff(ctx, f.base, c2)
 	if err != nil || !strings.Contains(diff, "+var x = 1") {
 		t.Fatalf("diff %q %v", diff, err)
-	}
-}
-
-func TestBringInRebaseMergeAndConflict(t *testing.T) {
-	for _, merge := range []bool{false, true} {
-		f := newFixture(t)
-		m := f.mirror(t)
-		w, _, err := m.Worktree(ctx, filepath.Join(f.root, "wt"), "agentorg/issue-1", mainBase)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(w.Path, "mine.txt"), "mine\n")
-		mine, _, err := w.CommitAll(ctx, "mine", tester)
-		if err != nil {
-			t.Fatal(err)
-		}
-		moved := f.commit(t, "main", f.base, map[string]string{"theirs.txt": "theirs\n"}, "moved")
-		if err := m.Fetch(ctx); err != nil {
-			t.Fatal(err)
-		}
-		sha, conflicts, err := w.BringIn(ctx, mainBase, merge, tester)
-		if err != nil || len(conflicts) != 0 {
-			t.Fatalf("merge=%v: %v %v", merge, conflicts, err)
-		}
-		if ok, _ := m.IsAncestor(ctx, moved, sha); !ok || sha == mine {
-			t.Fatalf("merge=%v: %s does not contain the moved target", merge, sha)
-		}
-		files := strings.Fields(g(t, w.Path, "ls-tree", "-r", "--name-only", sha))
-		if !slices.Contains(files, "mine.txt") || !slices.Contains(files, "theirs.txt") {
-			t.Fatalf("merge=%v: tree %v", merge, files)
-		}
-		parents := strings.Fields(g(t, w.Path, "log", "-1", "--format=%P", sha))
-		if merge != (len(parents) == 2) {
-			t.Fatalf("merge=%v: parents %v", merge, parents)
-		}
-
-		// Now a conflicting change on both sides.
-		writeFile(t, filepath.Join(w.Path, "shared.txt"), "mine\n")
-		before, _, _ := w.CommitAll(ctx, "mine shared", tester)
-		f.commit(t, "main", moved, map[string]string{"shared.txt": "theirs\n"}, "theirs shared")
-		if err := m.Fetch(ctx); err != nil {
-			t.Fatal(err)
-		}
-		sha, conflicts, err = w.BringIn(ctx, mainBase, merge, tester)
-		if err != nil || !slices.Equal(conflicts, []string{"shared.txt"}) || sha != "" {
-			t.Fatalf("merge=%v: conflict: %q %v %v", merge, sha, conflicts, err)
-		}
-		if head, _ := w.Head(ctx); head != before {
-			t.Fatalf("merge=%v: a conflict must leave the branch where it was", merge)
-		}
-		if st, _ := w.Status(ctx); len(st) != 0 {
-			t.Fatalf("merge=%v: a conflict must leave the worktree clean, status %v", merge, st)
-		}
-
-		// The developer's way out: a merge left open with markers, resolved, committed.
-		conflicts, err = w.StartMerge(ctx, mainBase, tester)
-		if err != nil || !slices.Equal(conflicts, []string{"shared.txt"}) {
-			t.Fatalf("StartMerge: %v %v", conflicts, err)
-		}
-		if !strings.Contains(readFile(t, filepath.Join(w.Path, "shared.txt")), "<<<<<<<") {
-			t.Fatal("conflict markers expected")
-		}
-		writeFile(t, filepath.Join(w.Path, "shared.txt"), "resolved\n")
-		resolved, changed, err := w.CommitAll(ctx, "resolved", tester)
-		if err != nil || !changed {
-			t.Fatal(err)
-		}
-		if ok, _ := m.IsAncestor(ctx, f.originHead(t, "main"), resolved); !ok {
-			t.Fatal("the resolved commit must contain the target")
-		}
 	}
 }
 

@@ -289,41 +289,6 @@ func (w *Worktree) Reset(ctx context.Context, sha string) error {
 	return w.publish()
 }
 
-// BringIn brings target (a commit or ref the mirror has) into the worktree's
-// branch: by rebasing the branch onto it, or with a merge commit when merge
-// is true. The worktree must be clean (everything committed). On a conflict
-// the operation is undone, the branch stays where it was, and the
-// conflicting files are returned.
-func (w *Worktree) BringIn(ctx context.Context, target string, merge bool, who Identity) (sha string, conflicts []string, err error) {
-	if err := plainArg("revision", target); err != nil {
-		return "", nil, err
-	}
-	if err := w.onBranch(ctx); err != nil {
-		return "", nil, err
-	}
-	args := []string{"rebase", "--quiet", "--no-autosquash", target}
-	undo := []string{"rebase", "--abort"}
-	if merge {
-		args = []string{"merge", "--quiet", "--no-edit", "--no-ff", "-m", "Bring in " + target, target}
-		undo = []string{"merge", "--abort"}
-	}
-	if _, err := w.gitAs(ctx, who, args...); err != nil {
-		conflicts, cerr := w.unmerged(ctx)
-		if cerr != nil || len(conflicts) == 0 {
-			_, _ = w.git(ctx, undo...)
-			return "", nil, err
-		}
-		if _, aerr := w.git(ctx, undo...); aerr != nil {
-			return "", nil, aerr
-		}
-		return "", conflicts, nil
-	}
-	if sha, err = w.Head(ctx); err != nil {
-		return "", nil, err
-	}
-	return sha, nil, w.publish()
-}
-
 // StartMerge merges target into the worktree without committing and leaves
 // any conflict markers in place, for the developer's agent to resolve; the
 // next CommitAll then records the merge. It returns the conflicting files.
