@@ -77,8 +77,7 @@ const (
 var promptNames = []string{PromptPM, PromptDeveloper, PromptFix, PromptValidate, PromptTriage, PromptReview}
 
 // Ways to bring a moved target branch into an issue's branch.
-const (
-)
+const ()
 
 var (
 	colorRE   = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
