@@ -62,6 +62,28 @@ type Task struct {
 	// triage: the threads), besides the prose of the prompt; nil for the
 	// others. The command agent gives it as a file (AGENTORG_INPUT).
 	Input []byte
+	// Confine, when set, has the kernel hold the agent's processes (and
+	// everything they start) to it: adapters add their tool's state
+	// directories to Writable and run the tool through package sandbox.
+	// nil runs the agent unconfined (the workflow's confinement: off).
+	Confine *Confinement
+}
+
+// Confinement is what an agent's processes may touch, as absolute paths
+// (package sandbox applies it). Everything not Hidden stays readable;
+// only Writable may be written, and nothing they start outlives the run.
+type Confinement struct {
+	// Hidden can be neither read nor written: the agentorg home, a local
+	// origin, the humans' credentials.
+	Hidden []string
+	// Readable are read-only exceptions inside Hidden: a read-only run's
+	// own checkout, the mirror's objects.
+	Readable []string
+	// Writable may be written: a read-write run's worktree, the Go caches.
+	Writable []string
+	// TempRoot is where each run's own TMPDIR is made; "" means the
+	// system's. The engine clears it at start: a killed run's is left.
+	TempRoot string
 }
 
 // Usage is what a run consumed, as far as the agent reports it.

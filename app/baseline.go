@@ -44,7 +44,11 @@ func (o *Org) Baseline(ctx context.Context, log io.Writer) (head string, results
 		return "", nil, err
 	}
 	defer release()
-	d := &role.Deps{Workflow: o.Workflow, Tracker: o.Tracker, Log: o.Log, Mirror: mirror, Home: o.Home, CheckEnv: CheckEnv()}
+	confine, err := o.Confinement()
+	if err != nil {
+		return "", nil, err
+	}
+	d := &role.Deps{Workflow: o.Workflow, Tracker: o.Tracker, Log: o.Log, Mirror: mirror, Home: o.Home, CheckEnv: CheckEnv(), Confine: confine}
 	results, err = role.Baseline(ctx, d, head, dir, log)
 	return head, results, err
 }

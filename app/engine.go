@@ -64,6 +64,15 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		}
 		o.Origin = url
 	}
+	confine, err := o.Confinement()
+	if err != nil {
+		return nil, fmt.Errorf("the engine does not start: %w", err)
+	}
+	if confine != nil {
+		// Runs' temporary directories in the home, so that the next start
+		// clears what a killed engine's runs left (role.RemoveLeftoverCheckouts).
+		confine.TempRoot = role.TempRoot(o.Home)
+	}
 	mopts := []workspace.MirrorOption{workspace.TransportEnv(o.TransportEnv)}
 	if stderrIsTerminal() {
 		// The first mirror of a large repository takes minutes: show git's
@@ -113,6 +122,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		Guard:         guard,
 		Owners:        &homedir.Owners{DB: o.DB, Home: o.Home, ID: o.Identity},
 		TranscriptMax: capMax,
+		Confine:       confine,
 	}
 	return engine.New(ctx, engine.Config{
 		DB:               o.DB,

@@ -20,6 +20,7 @@ import (
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/sample"
+	"github.com/agentorg/agentorg/sandbox"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -87,10 +88,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	wfText := workflow.Default(workflow.DefaultOptions{
+	wfOpts := workflow.DefaultOptions{
 		Approvers: []string{"bench"}, TargetBranch: "main", RepoURL: "../origin.git", Check: "true", E2E: "true",
 		AgentCommand: []string{"noop"},
-	})
+	}
+	if _, err := sandbox.Available(); err != nil {
+		wfOpts.Confinement = workflow.ConfinementOff // measure the rest where the kernel cannot confine
+	}
+	wfText := workflow.Default(wfOpts)
 	repo, _, err := sample.Make(ctx, filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: string(wfText)})
 	if err != nil {
 		return Result{}, err

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/sandbox"
 )
 
 // OutputMax is the most Result.Output holds: enough to show a failure in a
@@ -35,6 +36,9 @@ type Check struct {
 	// Started, if set, receives the check's process group, so that the
 	// engine can kill it should the engine itself die mid-check.
 	Started func(pgid int)
+	// Confine, if set, holds the check and what it starts to this policy
+	// (package sandbox): a check runs code an agent wrote.
+	Confine *sandbox.Policy
 }
 
 // Result is how one check went.
@@ -75,6 +79,7 @@ func Run(ctx context.Context, dir string, env []string, c Check, log io.Writer) 
 		StallTimeout: c.StallTimeout,
 		TailBytes:    1, // the tail we keep is ours, with a true count of what was cut
 		Started:      c.Started,
+		Confine:      c.Confine,
 	})
 	res := Result{
 		Name:     name,

@@ -21,6 +21,7 @@ import (
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/sample"
+	"github.com/agentorg/agentorg/sandbox"
 	"github.com/agentorg/agentorg/timeline"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -77,6 +78,15 @@ func Run(ctx context.Context, o Options) error {
 		Check:        "go vet ./... && go test ./...",
 		E2E:          "go test -count=1 ./...",
 		AgentCommand: []string{exe, "scripted-agent", "--script", scriptPath, "--state", filepath.Join(home, "sessions")},
+		// The demo's home holds everything, the agent's script and
+		// sessions too: a confined agent reaches them only so.
+		Agent: workflow.AgentOptions{Writable: []string{filepath.Join(home, "sessions") + "/", scriptPath}},
+	}
+	confinement := "on (Landlock): each agent, check and E2E run writes only its own directories"
+	if _, err := sandbox.Available(); err != nil {
+		// A demo shows the lifecycle anywhere; a real workflow refuses.
+		wfOpts.Confinement = workflow.ConfinementOff
+		confinement = "off: " + err.Error()
 	}
 	agents := fmt.Sprintf("agentorg's scripted agent, standing in for a model (script: %s)", scriptPath)
 	if o.CLI != "" {
@@ -88,6 +98,10 @@ func Run(ctx context.Context, o Options) error {
 		defer model.Close()
 		if wfOpts.Agent, err = cliAgent(o.CLI, binary, model.URL(), filepath.Join(home, "agent-home")); err != nil {
 			return err
+		}
+		if o.CLI != BuiltIn {
+			// The CLI's HOME lies in the demo's home: its to write.
+			wfOpts.Agent.Writable = []string{filepath.Join(home, "agent-home") + "/"}
 		}
 		agents = fmt.Sprintf("the real %s CLI (%s), with agentorg's scripted model server at %s playing the model", o.CLI, binary, model.URL())
 		if o.CLI == BuiltIn {
@@ -114,6 +128,7 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(out, "agentorg demo: an AI engineering organization on a sample Go repository\n")
 	fmt.Fprintf(out, "  repository  %s (origin %s)\n  home        %s\n", repo, origin, home)
 	fmt.Fprintf(out, "  agents      %s\n", agents)
+	fmt.Fprintf(out, "  confinement %s\n", confinement)
 	fmt.Fprintf(out, "  human       %s, the approver of both gates\n\n", human)
 
 	org, err := app.Open(ctx, app.Options{Home: home, Workflow: filepath.Join(repo, workflow.DefaultPath)})

@@ -19,15 +19,19 @@ import (
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/sample"
+	"github.com/agentorg/agentorg/sandbox"
 	"github.com/agentorg/agentorg/sqlitedb"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 	"github.com/agentorg/agentorg/workflow"
 )
 
-// Main is a TestMain that lets the test binary double as the scripted agent:
-// `<test binary> scripted-agent --script F` runs the agent instead of tests.
+// Main is a TestMain that lets the test binary double as the scripted agent
+// (`<test binary> scripted-agent --script F` runs the agent instead of
+// tests) and as the confine helper every confined agent and check starts
+// through (package sandbox).
 func Main(m *testing.M) {
+	sandbox.Main()
 	if len(os.Args) > 1 && os.Args[1] == "scripted-agent" {
 		os.Exit(scripted.Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 	}
@@ -46,6 +50,11 @@ type Options struct {
 	// Agent is the executable run as `AGENT scripted-agent ...`; default
 	// the test binary (see Main).
 	Agent string
+	// Unconfined runs agents, checks and the E2E command unconfined
+	// (confinement: off), for a test whose agent or check stands in for
+	// something outside the organization: a teammate pushing to the
+	// origin, a counter kept outside the checkout.
+	Unconfined bool
 	// GitLab, when set, is the tracker: the workflow's tracker.kind is
 	// gitlab at the fake's project, which gets the sample repository. The
 	// fake should know the users the test acts as (AddUser).
@@ -97,7 +106,12 @@ func New(t *testing.T, o Options) *Org {
 	text := string(workflow.Default(workflow.DefaultOptions{
 		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "../origin.git", Check: o.Check, E2E: o.E2E,
 		AgentCommand: []string{agent, "scripted-agent", "--script", script, "--state", sessions},
+		// The scripted agent keeps its sessions there, confined or not.
+		Agent: workflow.AgentOptions{Writable: []string{sessions + "/"}},
 	}))
+	if o.Unconfined {
+		text = strings.Replace(text, "\nconfinement: required\n", "\nconfinement: off\n", 1)
+	}
 	if o.Edit != nil {
 		text = o.Edit(text)
 	}

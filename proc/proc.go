@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/agentorg/agentorg/sandbox"
 )
 
 // Spec describes one run.
@@ -39,6 +41,10 @@ type Spec struct {
 	// runs, so that a caller can record it and kill an orphaned group after
 	// its own crash.
 	Started func(pgid int)
+	// Confine, if set, has the kernel hold the process and everything it
+	// starts to this policy (package sandbox), with a TMPDIR of its own;
+	// nothing it starts outlives it, even what left its group.
+	Confine *sandbox.Policy
 }
 
 // Result is how a run ended.
@@ -117,24 +123,49 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		return len(p), nil
 	})
 
-	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
-	cmd.Dir = s.Dir
-	cmd.Env = s.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
+	env := s.Env
+	if env == nil {
+		env = []string{}
 	}
 	if m := markOf(ctx); m != "" {
-		cmd.Env = withMark(cmd.Env, m)
+		env = withMark(env, m)
 	}
-	cmd.Stdin = s.Stdin // nil reads from /dev/null
-	cmd.Stdout = out
-	cmd.Stderr = errw
+	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
 	// Pdeathsig: if agentorg itself dies (kill -9), the leader dies with it
 	// instead of editing a worktree that a restarted engine now owns.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var confined *sandbox.Launch
+	if s.Confine != nil {
+		l, err := sandbox.Prepare(*s.Confine, s.Argv, env)
+		if err != nil {
+			return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", s.Argv[0], err)
+		}
+		defer l.Close()
+		confined = l
+		// The helper leads the group: a kill of the group ends it, and
+		// its end ends everything the command started.
+		cmd = exec.Command(l.Path, l.Args[1:]...)
+		cmd.Args = l.Args
+		cmd.ExtraFiles = l.ExtraFiles()
+		cmd.SysProcAttr = l.SysProcAttr(&syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL})
+		env = l.Env
+	}
+	cmd.Dir = s.Dir
+	cmd.Env = env
+	cmd.Stdin = s.Stdin // nil reads from /dev/null
+	cmd.Stdout = out
+	cmd.Stderr = errw
+	// A child that left the group and holds stdout or stderr would keep
+	// Wait from returning once the leader is gone (unconfined: confined,
+	// the namespace ends with the helper and closes them).
+	cmd.WaitDelay = grace
 
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	err := cmd.Start()
+	if confined != nil {
+		confined.Started()
+	}
+	if err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", s.Argv[0], err)
 	}
 	if s.Started != nil {
@@ -213,6 +244,16 @@ loop:
 			res.ExitCode = ee.ExitCode()
 		} else {
 			res.ExitCode = -1
+		}
+	}
+	if confined != nil {
+		// The helper's own exit is not the command's: it reports that.
+		ws, ok, err := confined.Ended()
+		if err != nil {
+			return Result{ExitCode: -1, Duration: res.Duration}, fmt.Errorf("start %s: %w", s.Argv[0], err)
+		}
+		if ok {
+			res.ExitCode = ws.ExitStatus() // -1 when a signal ended it
 		}
 	}
 	if killed && res.ExitCode == 0 {

@@ -58,6 +58,7 @@ func (cr checkRunner) run(ctx context.Context, c check.Check) (cachedResult, err
 		return hit, err
 	}
 	def := definition(c)
+	c.Confine = cr.d.checkConfine(cr.dir)
 	res := check.Run(ctx, cr.dir, cr.d.CheckEnv, c, cr.log)
 	if ctx.Err() != nil {
 		return cachedResult{Result: res}, ctx.Err() // cut short: not an outcome to keep

@@ -174,7 +174,8 @@ steps:
 	runs := filepath.Join(t.TempDir(), "runs")
 	// Counted only on the change's tree (the target has no notes.txt).
 	check := fmt.Sprintf("test -f notes.txt || exit 0; echo run >> %s; test -f a.txt", runs)
-	org := orgtest.New(t, orgtest.Options{Script: script, Check: check, E2E: "true", Edit: setBudget(5, "")})
+	// Unconfined: the check counts its runs outside its checkout.
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: check, E2E: "true", Edit: setBudget(5, ""), Unconfined: true})
 	n, _ := start(t, org, "Add a.txt.\n\n## Acceptance criteria\n- [ ] `test -f a.txt` passes\n")
 	if got := distances(attempts(t, org, n)); got != "NO-GO:2 NO-GO:2" {
 		t.Fatalf("distances %s", got)

@@ -106,6 +106,7 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			Role: r.Stage.Role, Issue: n, Attempt: a.N, Dir: wt.Path, Prompt: text,
 			Access: agentorg.ReadWrite, Env: d.AgentEnv(def), Transcript: tr,
 			Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
+			Confine: d.confine(def, wt.Path, agentorg.ReadWrite),
 		}
 		resume, err := resumable(ctx, d, n, a, def.Name)
 		if err != nil {

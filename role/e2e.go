@@ -95,7 +95,8 @@ func e2eResult(ctx context.Context, d *Deps, r *Run, head string) (agentorg.Chec
 		return agentorg.CheckResult{}, false, err
 	}
 	defer tr.Close()
-	res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: e2eCheck, Run: d.Workflow.E2E.Run, Timeout: d.Workflow.E2E.Timeout, Started: r.OnStart}, tr)
+	res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: e2eCheck, Run: d.Workflow.E2E.Run, Timeout: d.Workflow.E2E.Timeout,
+		Started: r.OnStart, Confine: d.checkConfine(dir)}, tr)
 	if ctx.Err() != nil {
 		return agentorg.CheckResult{}, false, ctx.Err()
 	}

@@ -28,7 +28,8 @@ steps:
   - match: {role: developer}
     summary: I looked at the conflict and changed nothing.
 `
-	org := orgtest.New(t, orgtest.Options{Script: script, Check: "true", E2E: "true", Edit: setBudget(3, "")})
+	// Unconfined: the developer agent plays the teammate moving the target.
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "true", E2E: "true", Edit: setBudget(3, ""), Unconfined: true})
 	retitle := fmt.Sprintf(`set -e
 d=$(mktemp -d)
 git clone -q %q "$d/c"

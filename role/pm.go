@@ -77,6 +77,7 @@ func (pm) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		Role: r.Stage.Role, Issue: r.Issue.Number, Dir: dir, Prompt: prompt,
 		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
 		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
+		Confine: d.confine(def, dir, agentorg.ReadOnly),
 	})
 	if err != nil {
 		if errors.Is(err, agentorg.ErrAgent) {

@@ -29,7 +29,8 @@ steps:
       - write: {path: README.md, content: "# calc\n\nThe agentorg demo's sample project.\nTheirs.\nMine.\n"}
     summary: Resolved the conflict.
 `
-	org := orgtest.New(t, orgtest.Options{Script: script, Check: "grep -q Theirs README.md && grep -q Mine README.md && ! grep -q '<<<<' README.md", E2E: "true"})
+	// Unconfined: the developer agent plays the teammate moving the target.
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "grep -q Theirs README.md && grep -q Mine README.md && ! grep -q '<<<<' README.md", E2E: "true", Unconfined: true})
 	writeMoveMain(t, mover, org.Origin, "README.md", "Theirs.\n")
 	ctx := context.Background()
 	n, eng := start(t, org, "No criteria.")

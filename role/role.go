@@ -53,6 +53,12 @@ type Deps struct {
 	Owners *homedir.Owners
 	// TranscriptMax caps each run's transcript, in bytes (0: 32 MiB).
 	TranscriptMax int64
+	// Confine is what the kernel leaves agents, checks and the E2E command
+	// (docs/lifecycle.md I10) besides their own directory: Hidden (the
+	// home, a local origin, the humans' credentials), Readable exceptions
+	// inside it (the mirror's objects), and Writable for every run (the Go
+	// caches). nil runs them unconfined (the workflow's confinement: off).
+	Confine *agentorg.Confinement
 }
 
 // Run is one stage run on one issue.
@@ -162,11 +168,17 @@ func (d *Deps) checkout(ctx context.Context, sha string) (dir string, release fu
 	return d.Mirror.Lease(ctx, slotsDir(d.Home), sha)
 }
 
+// TempRoot holds the confined runs' own temporary directories.
+func TempRoot(home string) string { return filepath.Join(home, "tmp") }
+
 // RemoveLeftoverCheckouts removes the checkouts a killed engine left behind:
-// its slots (dirty, and leased perhaps) and the per-run checkouts of earlier
-// versions. Call it only when no run is active (at engine start, under the
-// home lock).
+// its slots (dirty, and leased perhaps), the per-run checkouts of earlier
+// versions, and its runs' temporary directories. Call it only when no run
+// is active (at engine start, under the home lock).
 func RemoveLeftoverCheckouts(ctx context.Context, d *Deps) error {
+	if err := os.RemoveAll(TempRoot(d.Home)); err != nil {
+		return fmt.Errorf("remove leftover temporary directories: %w", err)
+	}
 	if err := d.Mirror.RemoveLeftovers(ctx); err != nil {
 		return err
 	}

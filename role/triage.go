@@ -293,6 +293,7 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 		Role: r.Stage.Role, Issue: n, Attempt: round.N, Dir: dir, Prompt: prompt, Input: mustJSON(input),
 		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
 		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
+		Confine: d.confine(def, dir, agentorg.ReadOnly),
 	}
 	began := time.Now()
 	res, err := ag.Start(ctx, task)

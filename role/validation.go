@@ -238,6 +238,7 @@ func judge(ctx context.Context, d *Deps, r *Run, attempt int, runner checkRunner
 		Role: r.Stage.Role, Issue: r.Issue.Number, Attempt: attempt, Dir: dir, Prompt: prompt, Input: input,
 		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
 		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
+		Confine: d.confine(def, dir, agentorg.ReadOnly),
 	}
 	began := time.Now()
 	res, err := ag.Start(ctx, task)

@@ -173,7 +173,8 @@ steps:
       - shell: "sh ` + mover + `"
     summary: Wrote feature.txt (and a teammate pushed to main meanwhile).
 `
-	org := orgtest.New(t, orgtest.Options{Script: script, Check: "test -f feature.txt && test -f teammate.txt", E2E: "true"})
+	// Unconfined: the developer agent plays the teammate pushing to the origin.
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "test -f feature.txt && test -f teammate.txt", E2E: "true", Unconfined: true})
 	writeMoveMain(t, mover, org.Origin, "teammate.txt", "theirs\n")
 	ctx := context.Background()
 	n, _ := start(t, org, "No criteria.")
@@ -217,7 +218,8 @@ steps:
       - write: {path: README.md, content: "# calc\n\nThe agentorg demo's sample project.\nTheirs.\nMine.\n"}
     summary: Resolved the conflict.
 `
-	org := orgtest.New(t, orgtest.Options{Script: script, Check: "grep -q Theirs README.md && grep -q Mine README.md && ! grep -q '<<<<' README.md", E2E: "true"})
+	// Unconfined: the developer agent plays the teammate pushing to the origin.
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "grep -q Theirs README.md && grep -q Mine README.md && ! grep -q '<<<<' README.md", E2E: "true", Unconfined: true})
 	writeMoveMain(t, mover, org.Origin, "README.md", "Theirs.\n")
 	ctx := context.Background()
 	n, _ := start(t, org, "No criteria.")

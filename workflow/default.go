@@ -40,6 +40,8 @@ type DefaultOptions struct {
 	// triage); a role left out gets the first agent.
 	Agents     []AgentOptions
 	RoleAgents map[string]string
+	// Confinement is the confinement key's value; "" means "required".
+	Confinement string
 }
 
 // CheckOptions is one validation command of the written workflow.
@@ -56,6 +58,7 @@ type AgentOptions struct {
 	Args                         []string
 	Command                      []string          // kind command: the program and its arguments
 	Env                          map[string]string // written in key order
+	Writable                     []string          // where the agent keeps state (see Agent.Writable)
 }
 
 // defaultAgentName names the single agent of DefaultOptions.AgentCommand
@@ -76,7 +79,7 @@ func (o DefaultOptions) agents() ([]AgentOptions, map[string]string) {
 	if len(list) == 0 {
 		a := o.Agent
 		if a.Kind == "" || a.Kind == AgentCommand {
-			a = AgentOptions{Kind: AgentCommand, Command: o.AgentCommand}
+			a = AgentOptions{Kind: AgentCommand, Command: o.AgentCommand, Writable: a.Writable}
 		}
 		a.Name = defaultAgentName
 		list = []AgentOptions{a}
@@ -104,8 +107,12 @@ func agentsSection(list []AgentOptions) string {
 
 // agentBlock writes the keys of one agent, indented under its name.
 func agentBlock(a AgentOptions) string {
+	writable := ""
+	if len(a.Writable) > 0 {
+		writable = "    writable: " + yamlList(a.Writable) + "\n"
+	}
 	if a.Kind == AgentCommand {
-		return "    kind: command\n    command: " + yamlList(a.Command) + "\n" +
+		return "    kind: command\n    command: " + yamlList(a.Command) + "\n" + writable +
 			"    # env:\n    #   ANTHROPIC_API_KEY: $ANTHROPIC_API_KEY\n"
 	}
 	var b strings.Builder
@@ -118,6 +125,7 @@ func agentBlock(a AgentOptions) string {
 	if len(a.Args) > 0 {
 		fmt.Fprintf(&b, "    args: %s\n", yamlList(a.Args))
 	}
+	b.WriteString(writable)
 	if len(a.Env) > 0 {
 		b.WriteString("    env:\n")
 		keys := make([]string, 0, len(a.Env))
@@ -169,7 +177,12 @@ func Default(o DefaultOptions) []byte {
 		e2eNote = "# Fill in: the end-to-end command (agentorg init found none).\n"
 	}
 	agents, roles := o.agents()
+	confinement := o.Confinement
+	if confinement == "" {
+		confinement = ConfinementRequired
+	}
 	r := strings.NewReplacer(
+		"@CONFINEMENT@", yamlScalar(confinement),
 		"@URL@", yamlScalar(url),
 		"@TARGET@", yamlScalar(target),
 		"@APPROVERS@", yamlList(o.Approvers),
@@ -249,6 +262,17 @@ opt_in: agentorg
 # The label set when a human is needed: the budget ran out, a stage kept
 # failing, or something unexpected happened.
 escalation: needs:human
+
+# Agents, checks and the E2E command run confined by the kernel (Landlock):
+# each may write only its own worktree or checkout (read-only roles: not
+# even that), a temporary directory of its own, its tool's state (~/.codex,
+# ~/.claude, ...; an agent's writable adds more) and the Go caches; none
+# may read agentorg's home (the database, other runs), a local origin or
+# the humans' credentials; nothing they start outlives their run. Where
+# the kernel cannot confine them (no Landlock ABI 3, Linux before 6.2),
+# serve refuses to start; "off" runs them unconfined, able to write
+# anything agentorg can.
+confinement: @CONFINEMENT@
 
 tracker:
   # embedded keeps issues and merge requests in agentorg's own store;
@@ -415,7 +439,10 @@ labels:
 # OpenAI-compatible endpoint (base_url, model, api_key_env, commands). An
 # agent sees no environment variable but PATH, HOME, LANG, TMPDIR and what env
 # passes on purpose. price (USD per million tokens: input, cached_input,
-# output) turns tokens into cost for tools that report no cost.
+# output) turns tokens into cost for tools that report no cost. writable
+# lists where an agent keeps state besides its tool's own, which agentorg
+# knows ("~/.my-agent/", "$XDG_DATA_HOME/my-agent/"; a trailing / is a
+# directory, made when missing).
 agents:
 @AGENTS@
 # Automated steps. A stage runs its role on issues that carry its "on" label,

@@ -17,14 +17,14 @@ import (
 
 // Keys each part of the file accepts; anything else is reported.
 var (
-	topKeys     = []string{"version", "opt_in", "escalation", "tracker", "repo", "budget", "labels", "agents", "stages", "gates", "checks", "e2e", "hygiene", "prompts"}
+	topKeys     = []string{"version", "opt_in", "escalation", "confinement", "tracker", "repo", "budget", "labels", "agents", "stages", "gates", "checks", "e2e", "hygiene", "prompts"}
 	trackerKeys = []string{"kind", "bot", "gitlab"}
 	gitlabKeys  = []string{"url", "project", "token"}
 	repoKeys    = []string{"url", "target_branch", "branch_prefix", "update"}
 	budgetKeys  = []string{"attempts", "stall_attempts", "wall_time", "tokens", "cost_usd", "review_rounds"}
 	hygieneKeys = []string{"allow", "deny", "max_diff_lines", "max_diff_bytes", "max_file_bytes", "max_files", "symlinks", "modes", "junk", "junk_refused"}
 	labelKeys   = []string{"name", "color", "description"}
-	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price"}
+	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price", "writable"}
 	priceKeys   = []string{"input", "cached_input", "output"}
 	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency", "auto_merge"}
 	gateKeys    = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request", "changes_requested", "reviewers"}
@@ -82,6 +82,7 @@ const ()
 var (
 	colorRE   = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	envPathRE = regexp.MustCompile(`^\$[A-Za-z_][A-Za-z0-9_]*(/|$)`)
 	envRefRE  = regexp.MustCompile(`^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})$`)
 	// An unquoted "#5843ad" is a YAML comment, which leaves color empty.
 	commentedColorRE = regexp.MustCompile(`(?:^|[\s{,])color:\s+#`)
@@ -170,6 +171,11 @@ func (d *decoder) decode(data []byte) *Workflow {
 			w.OptIn = d.str(e.v)
 		case "escalation":
 			w.Escalation = d.str(e.v)
+		case "confinement":
+			w.Confinement = d.str(e.v)
+			if w.Confinement != ConfinementRequired && w.Confinement != ConfinementOff {
+				d.errorf(e.v.pos, "confinement must be required or off, not %q%s", w.Confinement, suggest(w.Confinement, []string{ConfinementRequired, ConfinementOff}))
+			}
 		case "tracker":
 			d.tracker(e, &w.Tracker)
 		case "repo":
@@ -419,6 +425,8 @@ func (d *decoder) agents(v value) []Agent {
 				a.Commands = d.strs(f.v)
 			case "price":
 				a.Price = d.price(f.v, at(p, "price"), f.keyPos)
+			case "writable":
+				a.Writable = d.writable(f.v)
 			}
 		})
 		if !contains(AgentKinds, a.Kind) {
@@ -461,6 +469,22 @@ func (d *decoder) strs(v value) []string {
 	var out []string
 	for _, it := range its {
 		out = append(out, d.str(it))
+	}
+	return out
+}
+
+// writable reads an agent's writable paths: each absolute, under ~/ or
+// under a $VARIABLE, since the agent's own directory is not known here.
+func (d *decoder) writable(v value) []string {
+	its, _ := d.items(v)
+	var out []string
+	for _, it := range its {
+		s := d.str(it)
+		if !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "~/") && !envPathRE.MatchString(s) {
+			d.errorf(it.pos, "%s: %q must be an absolute path, a path under ~/ or under a $VARIABLE", v.desc, s)
+			continue
+		}
+		out = append(out, s)
 	}
 	return out
 }

@@ -84,6 +84,9 @@ func applyDefaults(w *Workflow) {
 		}
 	}
 	hygieneDefaults(&w.Hygiene)
+	if w.Confinement == "" {
+		w.Confinement = ConfinementRequired
+	}
 	for i := range w.Agents {
 		a := &w.Agents[i]
 		if a.Timeout == 0 {

@@ -40,7 +40,17 @@ type Workflow struct {
 	// Warnings are what is wrong but stops nothing else: an agent's env
 	// naming a variable that is not set (see Agent.MissingEnv).
 	Warnings Problems
+	// Confinement is ConfinementRequired (the default: agents, checks and
+	// the E2E command run confined by the kernel, and the engine refuses
+	// to start where it cannot confine them) or ConfinementOff.
+	Confinement string
 }
+
+// Confinement settings.
+const (
+	ConfinementRequired = "required"
+	ConfinementOff      = "off"
+)
 
 // Tracker says which coordination layer to use.
 type Tracker struct {
@@ -102,6 +112,12 @@ type Agent struct {
 	// Nothing else from the engine's environment reaches an agent but PATH,
 	// HOME, LANG and TMPDIR.
 	Env map[string]string
+	// Writable are paths the agent keeps state in besides its tool's own
+	// (~/.codex and the like, which agentorg knows): a confined agent may
+	// write there. "~/x" is under the agent's HOME, "$VAR/x" under a
+	// variable of its environment; a path ending in / is a directory,
+	// made when missing.
+	Writable []string
 	// MissingEnv names the variables env refers to that were not set when
 	// the workflow was read. Such an agent cannot run (see Unready); the
 	// rest of the workflow works.

@@ -163,6 +163,8 @@ prompts: {developer: "d", fix: "f"}
 		Stages:  []Stage{{Name: "s", Role: "developer", Agent: "a", On: "go", Success: "done", Failure: "help", Concurrency: 1}},
 		E2E:     E2E{Timeout: 20 * time.Minute},
 		Prompts: map[string]string{"developer": "d", "fix": "f"},
+		// Agents are confined unless the workflow says off.
+		Confinement: "required",
 	}
 	if !reflect.DeepEqual(w, want) {
 		t.Errorf("got  %+v\nwant %+v", w, want)
@@ -173,6 +175,7 @@ func TestParseExplicitValues(t *testing.T) {
 	src := `version: 1
 opt_in: go
 escalation: help
+confinement: off
 tracker:
   kind: gitlab
   bot: robot
@@ -191,6 +194,7 @@ agents:
     timeout: 1h30m
     stall_timeout: 90s
     env: {PORT: 8080, PLAIN: a$B}
+    writable: [~/.my-agent/, $XDG_DATA_HOME/my-agent, $MY_AGENT_HOME, /var/cache/my-agent]
 stages:
   s: {role: developer, agent: a, on: go, success: done, timeout: 45m, concurrency: 4}
 prompts: {developer: "d", fix: "f"}
@@ -220,6 +224,12 @@ prompts: {developer: "d", fix: "f"}
 	}
 	if want := map[string]string{"PORT": "8080", "PLAIN": "a$B"}; !reflect.DeepEqual(a.Env, want) {
 		t.Errorf("env = %v, want %v", a.Env, want)
+	}
+	if want := []string{"~/.my-agent/", "$XDG_DATA_HOME/my-agent", "$MY_AGENT_HOME", "/var/cache/my-agent"}; !reflect.DeepEqual(a.Writable, want) {
+		t.Errorf("writable = %q, want %q (as written: the agent's own environment expands them)", a.Writable, want)
+	}
+	if w.Confinement != ConfinementOff {
+		t.Errorf("confinement = %q", w.Confinement)
 	}
 	if s := w.Stages[0]; s.Timeout != 45*time.Minute || s.Concurrency != 4 {
 		t.Errorf("stage = %+v", s)
@@ -316,6 +326,20 @@ func TestParseProblems(t *testing.T) {
 			name:  "unknown top-level key",
 			edits: []edit{{"tracker:\n", "«budgt: {attempts: 2}\ntracker:\n"}},
 			want:  []string{`unknown key "budgt" at the top level (did you mean "budget"?)`},
+		},
+		{
+			name:  "confinement",
+			edits: []edit{{"tracker:\n", "confinement: «requird\ntracker:\n"}},
+			want:  []string{`confinement must be required or off, not "requird" (did you mean "required"?)`},
+		},
+		{
+			name:  "agent writable",
+			edits: []edit{{"    command: [my-agent, --print]\n", "    command: [my-agent, --print]\n    writable: [«.cache, «$, «~user/x, ~/ok]\n"}},
+			want: []string{
+				`writable in agent "coder": ".cache" must be an absolute path, a path under ~/ or under a $VARIABLE`,
+				`writable in agent "coder": "$" must be an absolute path, a path under ~/ or under a $VARIABLE`,
+				`writable in agent "coder": "~user/x" must be an absolute path, a path under ~/ or under a $VARIABLE`,
+			},
 		},
 		{
 			name:  "unknown key in a gate",

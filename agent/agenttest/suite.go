@@ -397,7 +397,7 @@ func wantStateInStateDirs(t *testing.T, home string, a agentorg.Agent) {
 	if home == "" || !ok {
 		return
 	}
-	declared := append([]string{"tmp"}, f.StateDirs...) // clitest's TMPDIR
+	declared := append([]string{"tmp"}, f.HomeDirs()...) // clitest's TMPDIR
 	var outside []string
 	err := filepath.WalkDir(home, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -413,7 +413,7 @@ func wantStateInStateDirs(t *testing.T, home string, a agentorg.Agent) {
 		t.Fatal(err)
 	}
 	if len(outside) > 0 {
-		t.Errorf("the tool wrote under its home outside the state dirs %q its adapter declares: %q", f.StateDirs, outside)
+		t.Errorf("the tool wrote under its home outside the state dirs %q its adapter declares: %q", f.HomeDirs(), outside)
 	}
 }
 

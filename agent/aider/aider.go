@@ -112,7 +112,7 @@ func tool(c Config) cli.Tool {
 		Facts: cli.Facts{
 			Usage:           cli.PerRun,
 			ResumeInSameDir: true,
-			StateDirs:       []string{".aider"}, // from aider's source, unobserved
+			State:           []string{"~/.aider/"}, // from aider's source, unobserved
 		},
 		TailOfBoth: true, // aider prints its errors on stdout
 	}

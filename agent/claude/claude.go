@@ -95,8 +95,8 @@ func tool(c Config) cli.Tool {
 		Parse: func(r cli.Call) cli.Parser { return &parser{run: r} },
 		Probe: probeSpec,
 		Facts: cli.Facts{
-			Usage:     cli.CostSessionTotal,
-			StateDirs: []string{".claude", ".claude.json"},
+			Usage: cli.CostSessionTotal,
+			State: []string{"$CLAUDE_CONFIG_DIR/", "~/.claude/", "~/.claude.json"},
 		},
 	}
 }

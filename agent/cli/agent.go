@@ -61,11 +61,25 @@ type Facts struct {
 	// ResumeInSameDir: the tool resumes a session only in the directory it
 	// began in, so callers keep one directory per session.
 	ResumeInSameDir bool
-	// StateDirs are the paths under HOME (directories, or files) where the
-	// tool keeps its sessions, configuration and caches: all it writes
-	// outside the task directory and TMPDIR. The contract suite checks them
-	// against what the real CLI writes.
-	StateDirs []string
+	// State declares where the tool keeps its sessions, configuration and
+	// caches: all it writes outside the task directory and TMPDIR, which a
+	// confined run may write too. "~/x" is under HOME, "$VAR/x" under the
+	// variable's value; a trailing "/" marks a directory (sandbox.Paths).
+	// The user's caches (CacheState) come on top. The contract suite
+	// checks the HOME entries against what the real CLI writes.
+	State []string
+}
+
+// HomeDirs are State's entries under HOME, relative to it, and the
+// caches': what the contract suite allows the tool to write under HOME.
+func (f Facts) HomeDirs() []string {
+	var out []string
+	for _, d := range append(append([]string(nil), f.State...), CacheState...) {
+		if rest, ok := strings.CutPrefix(d, "~/"); ok {
+			out = append(out, strings.TrimSuffix(rest, "/"))
+		}
+	}
+	return out
 }
 
 // Totals says how a tool reports usage.
@@ -227,6 +241,7 @@ func (tl Tool) spec(ctx context.Context, session string, resume bool, t agentorg
 		Timeout:      tl.Config.Timeout,
 		StallTimeout: tl.Config.StallTimeout,
 		TailOfBoth:   tl.TailOfBoth,
+		State:        append(append([]string(nil), tl.Facts.State...), CacheState...),
 	}, r, cleanup, nil
 }
 

@@ -33,6 +33,11 @@ type Spec struct {
 	// TailOfBoth quotes the tail of stdout and stderr together in errors,
 	// for a tool that prints its errors on stdout; else stderr's.
 	TailOfBoth bool
+
+	// State is where the tool keeps its state (config, sessions, caches),
+	// which a confined run (Task.Confine) may write besides the task's
+	// own: see sandbox.Paths.
+	State []string
 }
 
 // Outcome is how a run ended. The adapter checks Stopped first, then reads
@@ -74,6 +79,7 @@ func Run(ctx context.Context, t agentorg.Task, s Spec) (*Outcome, error) {
 		Timeout:      o.timeout,
 		StallTimeout: o.stall,
 		Started:      t.OnStart,
+		Confine:      confinement(t, s.State, s.Env),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s agent: %w", s.Name, err)

@@ -75,21 +75,26 @@ func tool(c Config) cli.Tool {
 	return cli.Tool{
 		Name:    "codex",
 		Config:  c,
-		Args:    func(r cli.Call) []string { return argv(c, r.Session, r.Access) },
+		Args:    func(r cli.Call) []string { return argv(c, r.Session, sandboxMode(r.Task)) },
 		Session: func(id string, _ cli.Call) error { return cli.CheckID(id, "thread id") },
 		Parse:   func(r cli.Call) cli.Parser { return &parser{run: r} },
 		Probe:   probeSpec,
 		Facts: cli.Facts{
-			Usage:     cli.SessionTotal,
-			StateDirs: []string{".codex"}, // CODEX_HOME's default
+			Usage: cli.SessionTotal,
+			State: []string{"$CODEX_HOME/", "~/.codex/"}, // CODEX_HOME, else its default
 		},
 	}
 }
 
-// sandbox is the Codex sandbox mode for an access level; anything but an
-// explicit ReadWrite is read-only.
-func sandbox(access agentorg.Access) string {
-	if access == agentorg.ReadWrite {
+// sandboxMode is the Codex sandbox mode for a task: anything but an explicit
+// ReadWrite is read-only. A task agentorg confines runs with Codex's own
+// sandbox off: its bwrap needs to mount, which a confined process may not,
+// and agentorg's confinement is the one that holds (read-only included).
+func sandboxMode(t agentorg.Task) string {
+	switch {
+	case t.Confine != nil:
+		return "danger-full-access"
+	case t.Access == agentorg.ReadWrite:
 		return "workspace-write"
 	}
 	return "read-only"
@@ -98,10 +103,10 @@ func sandbox(access agentorg.Access) string {
 // argv is the command line for one run, without the executable. Every flag
 // comes before `resume`, which accepts neither -s nor -C: the sandbox is a
 // config override that both forms understand.
-func argv(c Config, session string, access agentorg.Access) []string {
+func argv(c Config, session, sandbox string) []string {
 	args := []string{"exec", "--json", "--skip-git-repo-check",
 		"--disable", "plugins", "-c", "analytics.enabled=false",
-		"-c", fmt.Sprintf("sandbox_mode=%q", sandbox(access))}
+		"-c", fmt.Sprintf("sandbox_mode=%q", sandbox)}
 	if c.Model != "" {
 		args = append(args, "-m", c.Model)
 	}

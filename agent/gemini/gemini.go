@@ -105,7 +105,7 @@ func tool(c Config) cli.Tool {
 		Facts: cli.Facts{
 			Usage:           cli.PerRun,
 			ResumeInSameDir: true,
-			StateDirs:       []string{".gemini"},
+			State:           []string{"~/.gemini/"},
 		},
 	}
 }

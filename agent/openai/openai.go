@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/sandbox"
 	"github.com/google/uuid"
 )
 
@@ -208,6 +209,12 @@ func (a *Agent) run(ctx context.Context, s *session, t agentorg.Task, resumed bo
 		cmdTimeout: cmdTimeout, started: t.OnStart}
 	if tb.write {
 		tb.commands = a.cfg.Commands
+	}
+	if t.Confine != nil {
+		// The file tools run here, held to the task's directory by
+		// toolbox.resolve; the commands run confined by the kernel.
+		p := sandbox.Policy(*t.Confine)
+		tb.confine = &p
 	}
 	tr := transcript{w: t.Transcript}
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/sandbox"
 )
 
 // Bounds on what one tool call returns to the model and costs the machine.
@@ -74,6 +75,7 @@ type toolbox struct {
 	env        []string
 	cmdTimeout time.Duration
 	started    func(pgid int)
+	confine    *sandbox.Policy // the task's confinement; nil: none
 }
 
 // defs declares the tools the task may use.
@@ -499,6 +501,7 @@ func (tb *toolbox) runCommand(ctx context.Context, args map[string]string) (stri
 		Timeout:   tb.cmdTimeout,
 		TailBytes: MaxToolOutput,
 		Started:   tb.started,
+		Confine:   tb.confine,
 	})
 	if err != nil {
 		return "", err

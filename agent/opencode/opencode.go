@@ -103,7 +103,8 @@ func tool(c Config) cli.Tool {
 			ResumeInSameDir: true,
 			// The XDG defaults, and npm's cache: with a network, OpenCode
 			// installs its config directory's dependencies.
-			StateDirs: []string{".local/share/opencode", ".config/opencode", ".cache/opencode", ".local/state/opencode", ".npm"},
+			State: []string{"$XDG_CONFIG_HOME/opencode/", "~/.config/opencode/", "$XDG_DATA_HOME/opencode/", "~/.local/share/opencode/",
+				"$XDG_STATE_HOME/opencode/", "~/.local/state/opencode/", "~/.npm/"},
 		},
 	}
 }

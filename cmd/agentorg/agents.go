@@ -26,7 +26,9 @@ func newAgentsCmd(g *globals) *cobra.Command {
 whether its executable is found in the agent's PATH, its version, and whether
 that version supports the flags agentorg uses (or, for the built-in openai
 agent, whether its endpoint answers and serves the model). A problem comes with
-a one-line fix. Exits 1 when any agent cannot run.`,
+a one-line fix. Then whether the kernel can confine the agents (Landlock), as
+the workflow requires unless it says confinement: off. Exits 1 when any agent
+cannot run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			home, wfPath, err := resolve(g)
@@ -47,8 +49,17 @@ a one-line fix. Exits 1 when any agent cannot run.`,
 				}
 				reports = append(reports, r)
 			}
+			// Confinement applies to every agent: where the workflow
+			// requires it and the kernel cannot, none can run.
+			conf := app.ConfinementOf(wf)
+			if conf.Err() != nil {
+				bad++
+			}
 			out := cmd.OutOrStdout()
 			if g.json {
+				if err := conf.Err(); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "agentorg:", err)
+				}
 				if err := printJSON(out, reports); err != nil {
 					return err
 				}
@@ -66,6 +77,10 @@ a one-line fix. Exits 1 when any agent cannot run.`,
 					if !r.OK {
 						fmt.Fprintf(out, "\n%s: %s\n  fix: %s\n", r.Name, r.Problem, r.Fix)
 					}
+				}
+				fmt.Fprintf(out, "\n%s\n", conf)
+				if conf.Err() != nil {
+					fmt.Fprintf(out, "  fix: %s\n", conf.Fix())
 				}
 			}
 			if bad > 0 {

@@ -193,6 +193,7 @@ func newCrashOrg(t *testing.T) *crashOrg {
 		Check:        "(" + straySleep + " >/dev/null 2>&1 &); sleep 1 && go test ./...",
 		E2E:          "(" + straySleep + " >/dev/null 2>&1 &); sleep 1 && go test -count=1 ./...",
 		AgentCommand: []string{bin, "scripted-agent", "--script", script, "--state", sessions},
+		Agent:        workflow.AgentOptions{Writable: []string{sessions + "/"}},
 	}))
 	repo, origin, err := sample.Make(context.Background(), filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: text})
 	if err != nil {

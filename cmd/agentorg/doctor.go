@@ -28,6 +28,8 @@ func newDoctorCmd(g *globals) *cobra.Command {
     scopes), the project, the bot's right to merge into the target branch,
     and the workflow's labels;
   - each agent as it would run: found, version, flags supported;
+  - that the kernel can confine agents, checks and the E2E command
+    (Landlock), unless the workflow turns confinement off;
   - the workflow's checks, run once on the head of the target branch (the
     results are kept for validation's baseline; --skip-checks to leave them).
 
@@ -57,6 +59,16 @@ itself (its database, worktrees, mirror and transcripts) is 'agentorg fsck''s.`,
 						continue
 					}
 					fmt.Fprintf(w, "ok: agent %s (%s %s)\n", a.Name, a.Kind, dash(p.Version))
+				}
+				switch st := app.ConfinementOf(org.Workflow); {
+				case st.Err() != nil:
+					problems++
+					fmt.Fprintf(w, "problem: agents cannot be confined here: %s\n    fix: %s\n", st.Unavailable, st.Fix())
+					skipChecks = true // they would be refused the same way
+				case !st.Required:
+					fmt.Fprintf(w, "warning: %s\n", st)
+				default:
+					fmt.Fprintf(w, "ok: %s\n", st)
 				}
 				if !skipChecks {
 					if err := runBaseline(ctx, w, org); err != nil {

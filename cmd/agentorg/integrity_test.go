@@ -37,6 +37,8 @@ func newHomeOrg(t *testing.T, dir, script, check string) *homeOrg {
 	text := string(workflow.Default(workflow.DefaultOptions{
 		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "../origin.git", Check: check, E2E: "true",
 		AgentCommand: []string{bin, "scripted-agent", "--script", filepath.Join(dir, "script.yaml"), "--state", filepath.Join(dir, "sessions")},
+		// The scripted agent keeps its sessions there, confined or not.
+		Agent: workflow.AgentOptions{Writable: []string{filepath.Join(dir, "sessions") + "/"}},
 	}))
 	repo, origin, err := sample.Make(context.Background(), filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: text})
 	if err != nil {
@@ -342,6 +344,9 @@ func TestARestoredHomeDoesNotReuseWorktreesOrBranchesItDidNotMake(t *testing.T) 
 	}
 	o.toMergeGate(t, "Add Twice")
 	oldHead := gitOut(t, o.origin, "rev-parse", "refs/heads/agentorg/issue-1")
+	// The origin holds the squashed commit agentorg wrote; the worktree
+	// holds the attempt's own commits.
+	oldWorkHead := gitOut(t, filepath.Join(o.home, "worktrees", "issue-1"), "rev-parse", "HEAD")
 
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(filepath.Join(o.home, "agentorg.db"+suffix))
@@ -376,8 +381,8 @@ func TestARestoredHomeDoesNotReuseWorktreesOrBranchesItDidNotMake(t *testing.T) 
 	if _, err := os.Stat(filepath.Join(aside[0], "twice.go")); err != nil {
 		t.Errorf("the old worktree moved aside lost its twice.go: %v", err)
 	}
-	if got := gitOut(t, aside[0], "rev-parse", "HEAD"); got != oldHead {
-		t.Errorf("the old worktree moved aside is at %s, want the old #1's %s", got, oldHead)
+	if got := gitOut(t, aside[0], "rev-parse", "HEAD"); got != oldWorkHead {
+		t.Errorf("the old worktree moved aside is at %s, want the old #1's %s", got, oldWorkHead)
 	}
 	if refs := gitOut(t, filepath.Join(o.home, "mirror.git"), "for-each-ref", "--format=%(refname)", "refs/heads/agentorg-aside/"); !strings.HasSuffix(refs, "/agentorg/issue-1") {
 		t.Errorf("the old #1's mirror branch should be renamed aside, got %q", refs)

@@ -19,6 +19,7 @@ import (
 	"github.com/agentorg/agentorg/agent/scripted"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/human"
+	"github.com/agentorg/agentorg/sandbox"
 	"github.com/agentorg/agentorg/termsafe"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -29,6 +30,9 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
+	// `agentorg confine ...` is the helper every confined agent and check
+	// starts through (package sandbox); it must run before anything else.
+	sandbox.Main()
 	// The scripted agent is this same binary, so that the demo needs nothing
 	// but agentorg itself.
 	if len(os.Args) > 1 && os.Args[1] == "scripted-agent" {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/agentorg/agentorg/agent/clitest"
+	"github.com/agentorg/agentorg/sandbox"
 )
 
 // bin is the agentorg binary built once for these tests: they run it as a
@@ -18,6 +19,7 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	sandbox.Main() // sandbox.Available probes through the test binary
 	dir, err := os.MkdirTemp("", "agentorg-cli-test-")
 	if err != nil {
 		panic(err)

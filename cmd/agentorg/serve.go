@@ -82,6 +82,9 @@ dead claims and finishes every issue exactly once.`,
 			if err != nil {
 				return err
 			}
+			if logFormat == "text" { // JSON logs hold events only
+				fmt.Fprintln(cmd.ErrOrStderr(), app.ConfinementOf(org.Workflow))
+			}
 			// Follow the log from here on: what this run and the humans do.
 			var seen []eventlog.Event // for --once's summary; a daemon keeps none
 			stopFollowing, err := follow(ctx, org.Log, func(e eventlog.Event) {

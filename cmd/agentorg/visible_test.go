@@ -318,6 +318,7 @@ func TestServeOnceSummarisesAndFailsOnEscalation(t *testing.T) {
 	text := string(workflow.Default(workflow.DefaultOptions{
 		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "../origin.git", Check: "go test ./...", E2E: "go test ./...",
 		AgentCommand: []string{bin, "scripted-agent", "--script", script, "--state", filepath.Join(dir, "sessions")},
+		Agent:        workflow.AgentOptions{Writable: []string{filepath.Join(dir, "sessions") + "/"}},
 	}))
 	repo, _, err := sample.Make(context.Background(), filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: text})
 	if err != nil {

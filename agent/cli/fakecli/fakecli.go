@@ -17,12 +17,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentorg/agentorg/sandbox"
+
 	"github.com/agentorg/agentorg"
 )
 
 // Main is TestMain for a test binary that doubles as a fake CLI: when the
 // variable env is set, the process is the fake, run with its value.
 func Main(m *testing.M, env string, fake func(value string) int) {
+	sandbox.Main() // confined runs re-execute the test binary as the helper
 	if v := os.Getenv(env); v != "" {
 		os.Exit(fake(v))
 	}
