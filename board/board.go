@@ -46,6 +46,17 @@ type Board struct {
 	// Held are the issues whose stage waits for something outside it (a
 	// busy target, GitLab's auto-merge) and says why.
 	Held []Hold `json:"held"`
+	// Retrying are the issues whose stage run failed and is tried again.
+	Retrying []Retry `json:"retrying"`
+}
+
+// Retry is a stage run that failed and when it is tried again.
+type Retry struct {
+	Issue  int64     `json:"issue"`
+	Title  string    `json:"title"`
+	Stage  string    `json:"stage"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // Hold is a stage that waits, and why.
@@ -124,7 +135,7 @@ type Failure struct {
 // Read reads the board.
 func Read(ctx context.Context, src Sources) (*Board, error) {
 	wf := src.Workflow
-	b := &Board{At: time.Now(), Running: []Run{}, Waiting: []Wait{}, Budgets: []Budget{}, Escalated: []Escalation{}, Failed: []Failure{}, Held: []Hold{}, Outside: []int64{}}
+	b := &Board{At: time.Now(), Running: []Run{}, Waiting: []Wait{}, Budgets: []Budget{}, Escalated: []Escalation{}, Failed: []Failure{}, Held: []Hold{}, Retrying: []Retry{}, Outside: []int64{}}
 	issues, err := src.Tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen})
 	if err != nil {
 		return nil, err
@@ -204,10 +215,17 @@ func (b *Board) place(ctx context.Context, src Sources, is agentorg.Issue) error
 		}
 	}
 	if p.Kind == Working {
-		if w, ok, err := waiting(ctx, src.Log, is.Number); err != nil {
+		e, ok, err := stageNote(ctx, src.Log, is.Number)
+		if err != nil {
 			return err
-		} else if ok {
-			b.Held = append(b.Held, Hold{Issue: is.Number, Title: is.Title, Stage: w.Stage, Reason: w.Reason, Since: w.At})
+		}
+		switch {
+		case !ok:
+		case e.Kind == eventlog.KindWait:
+			b.Held = append(b.Held, Hold{Issue: is.Number, Title: is.Title, Stage: e.Stage, Reason: e.Reason, Since: e.At})
+		case e.Kind == eventlog.KindError && e.Data["retry_at"] != "":
+			at, _ := time.Parse(time.RFC3339, e.Data["retry_at"])
+			b.Retrying = append(b.Retrying, Retry{Issue: is.Number, Title: is.Title, Stage: e.Stage, Reason: e.Reason, At: at})
 		}
 	}
 	as, err := src.Log.Attempts(ctx, is.Number)
@@ -227,14 +245,18 @@ func (b *Board) place(ctx context.Context, src Sources, is agentorg.Issue) error
 	return nil
 }
 
-// waiting returns the event saying why an issue's stage waits, when that
-// is the newest thing that happened to it.
-func waiting(ctx context.Context, log *eventlog.Log, issue int64) (eventlog.Event, bool, error) {
+// stageNote returns the event saying why an issue's stage waits, or that
+// its run failed and when it is tried again, when that is the newest thing
+// that happened to it.
+func stageNote(ctx context.Context, log *eventlog.Log, issue int64) (eventlog.Event, bool, error) {
 	e, ok, err := log.LastEvent(ctx, issue)
-	if err != nil || !ok || e.Kind != eventlog.KindWait {
+	if err != nil || !ok {
 		return eventlog.Event{}, false, err
 	}
-	return e, true, nil
+	if e.Kind == eventlog.KindWait || e.Kind == eventlog.KindError && e.Data["retry_at"] != "" {
+		return e, true, nil
+	}
+	return eventlog.Event{}, false, nil
 }
 
 // lastInto returns the newest event that moved the issue to label.

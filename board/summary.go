@@ -93,7 +93,7 @@ func Summarize(ctx context.Context, src Sources, evs []eventlog.Event) (Summary,
 				s.Failed = append(s.Failed, it)
 			}
 		case Working:
-			if w, ok, err := waiting(ctx, src.Log, n); err != nil {
+			if w, ok, err := stageNote(ctx, src.Log, n); err != nil {
 				return Summary{}, err
 			} else if ok {
 				it.Detail = w.Reason

@@ -74,6 +74,15 @@ func (b *Board) WriteText(w io.Writer) error {
 		}
 	}
 
+	if len(b.Retrying) > 0 {
+		out.line("")
+		out.line("RETRYING")
+		for _, r := range b.Retrying {
+			out.line("#%d %s (%s, retries at %s)", r.Issue, r.Title, r.Stage, r.At.Local().Format("15:04:05"))
+			out.para("   ", r.Reason)
+		}
+	}
+
 	if len(b.Budgets) > 0 {
 		out.line("")
 		out.line("ATTEMPTS AND BUDGET")

@@ -161,8 +161,10 @@ func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
 				_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
 			}
 		}
-		// A crash is not the stage's fault: give the attempt it used back.
-		if _, err := e.cfg.DB.ExecContext(ctx, `UPDATE river_job SET state = 'available', max_attempts = max_attempts + 1 WHERE id = ? AND state = 'running'`, d.job); err != nil {
+		// A crash is not the stage's fault: give the try it used back, so
+		// that the job is worked again at once and its next failure's
+		// backoff counts failures only.
+		if _, err := e.cfg.DB.ExecContext(ctx, `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0) WHERE id = ? AND state = 'running'`, d.job); err != nil {
 			return 0, fmt.Errorf("engine: release job %d: %w", d.job, err)
 		}
 		if _, err := e.cfg.DB.ExecContext(ctx, `DELETE FROM agentorg_claims WHERE job_id = ?`, d.job); err != nil {

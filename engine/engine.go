@@ -46,8 +46,12 @@ type Config struct {
 	// MaxAttempts bounds River's retries of a failing stage run before the
 	// issue is escalated. Default 3.
 	MaxAttempts int
-	// RetryDelay is the first retry's delay; each next one is 4x. Default 2 s.
+	// RetryDelay is the first retry's delay; each next one is 4x, up to
+	// MaxRetryDelay. Default 2 s.
 	RetryDelay time.Duration
+	// MaxRetryDelay bounds a retry's delay, so that a job with many tries
+	// waits minutes, not hours. Default 2 min.
+	MaxRetryDelay time.Duration
 	// UnavailableDelay is how long a job waits when the tracker is
 	// unavailable (agentorg.ErrUnavailable) before it tries the same step
 	// again; such waits do not count as failed tries. Default 30 s.
@@ -156,6 +160,9 @@ func setDefaults(c *Config) {
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = 2 * time.Second
+	}
+	if c.MaxRetryDelay < c.RetryDelay {
+		c.MaxRetryDelay = max(2*time.Minute, c.RetryDelay)
 	}
 	if c.UnavailableDelay <= 0 {
 		c.UnavailableDelay = 30 * time.Second

@@ -153,7 +153,7 @@ func seedWaiting(t *testing.T, org *orgtest.Org, fake *gitlabfake.Server, label 
 		if err := org.Log.SetCommit(ctx, n, a.N, sha); err != nil {
 			t.Fatal(err)
 		}
-		if err := org.Log.SetVerdict(ctx, n, a.N, eventlog.GO, nil, "seeded"); err != nil {
+		if err := org.Log.SetVerdict(ctx, n, a.N, "validate", eventlog.GO, nil, "seeded"); err != nil {
 			t.Fatal(err)
 		}
 	}

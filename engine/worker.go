@@ -29,11 +29,18 @@ type stageWorker struct {
 func (w *stageWorker) Timeout(*river.Job[StageArgs]) time.Duration { return -1 }
 
 func (w *stageWorker) NextRetry(job *river.Job[StageArgs]) time.Time {
-	d := w.e.cfg.RetryDelay
-	for i := 1; i < job.Attempt; i++ {
+	return w.e.retryAt(job.Attempt, time.Now())
+}
+
+// retryAt is when the retry after failed try number try runs: RetryDelay,
+// four times longer after each failed try, never longer than MaxRetryDelay.
+// Tries are failures only: a crash gives its try back (see reap).
+func (e *Engine) retryAt(try int, now time.Time) time.Time {
+	d := e.cfg.RetryDelay
+	for i := 1; i < try && d < e.cfg.MaxRetryDelay; i++ {
 		d *= 4
 	}
-	return time.Now().Add(d)
+	return now.Add(min(d, e.cfg.MaxRetryDelay))
 }
 
 func (w *stageWorker) Work(ctx context.Context, job *river.Job[StageArgs]) error {
@@ -138,8 +145,10 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 			return runErr
 		}
 		if attempt < maxAttempts && !errors.Is(runErr, role.ErrPermanent) {
+			at := e.retryAt(attempt, time.Now())
 			_ = e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindError,
-				Reason: fmt.Sprintf("try %d of %d failed, will retry: %v", attempt, maxAttempts, runErr)})
+				Reason: fmt.Sprintf("try %d of %d failed, retries at %s: %v", attempt, maxAttempts, at.Local().Format("15:04:05"), runErr),
+				Data:   map[string]string{"retry_at": at.UTC().Format(time.RFC3339)}})
 			return runErr
 		}
 		return e.escalateError(ctx, is, st, from, runID, attempt, runErr)

@@ -20,8 +20,8 @@ func TestLineSaysWhenWhatAndWhy(t *testing.T) {
 			"23:46:24 #1 dev:ready → dev:running  develop claimed the issue (job 11, try 1)"},
 		{eventlog.Event{At: at, Issue: 2, Actor: "alice", Kind: eventlog.KindTransition, To: "agentorg", Reason: "opted in by alice"},
 			"23:46:24 #2 - → agentorg  opted in by alice"},
-		{eventlog.Event{At: at, Issue: 3, Stage: "plan", Kind: eventlog.KindError, Reason: "try 1 of 3 failed, will retry: exit 3\nmodel overloaded"},
-			"23:46:24 #3 plan failed  try 1 of 3 failed, will retry: exit 3 / model overloaded"},
+		{eventlog.Event{At: at, Issue: 3, Stage: "plan", Kind: eventlog.KindError, Reason: "try 1 of 3 failed, retries at 23:46:26: exit 3\nmodel overloaded"},
+			"23:46:24 #3 plan failed  try 1 of 3 failed, retries at 23:46:26: exit 3 / model overloaded"},
 		{eventlog.Event{At: at, Issue: 4, Actor: "alice", Kind: eventlog.KindHuman, Reason: "alice opened review thread 1 on !2"},
 			"23:46:24 #4 alice  alice opened review thread 1 on !2"},
 	} {

@@ -30,8 +30,12 @@ type Attempt struct {
 	CommitSHA string `json:"commit_sha"`
 	// WorkSHA is the developer's commit in the issue's worktree: the work,
 	// with its history of attempts, which never leaves the mirror.
-	WorkSHA  string         `json:"work_sha,omitempty"`
-	Verdict  string         `json:"verdict"`  // "", GO or NO-GO
+	WorkSHA string `json:"work_sha,omitempty"`
+	Verdict string `json:"verdict"` // "", GO or NO-GO
+	// FoundBy is the stage whose validation gave the verdict (validate,
+	// or merge for the merge queue's re-validation), apart from Agent,
+	// which ran: "engine" when no agent did.
+	FoundBy  string         `json:"found_by,omitempty"`
 	Distance int            `json:"distance"` // Distance(Findings); -1 before validation
 	Findings []Finding      `json:"findings"` // what failed, behind the distance
 	Report   string         `json:"report"`
@@ -93,7 +97,7 @@ func Distance(findings []Finding) int {
 
 // Attempts lists an issue's attempts, oldest first.
 func (l *Log) Attempts(ctx context.Context, issue int64) ([]Attempt, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT issue, n, run_id, agent, session_id, commit_sha, verdict, distance, findings, report, summary, usage, started_at, finished_at, left_out, work_sha
+	rows, err := l.db.QueryContext(ctx, `SELECT issue, n, run_id, agent, session_id, commit_sha, verdict, distance, findings, report, summary, usage, started_at, finished_at, left_out, work_sha, found_by
 		FROM agentorg_attempts WHERE issue = ? ORDER BY n`, issue)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: attempts of #%d: %w", issue, err)
@@ -103,7 +107,7 @@ func (l *Log) Attempts(ctx context.Context, issue int64) ([]Attempt, error) {
 	for rows.Next() {
 		var a Attempt
 		var usage, started, finished, findings, leftOut string
-		if err := rows.Scan(&a.Issue, &a.N, &a.RunID, &a.Agent, &a.SessionID, &a.CommitSHA, &a.Verdict, &a.Distance, &findings, &a.Report, &a.Summary, &usage, &started, &finished, &leftOut, &a.WorkSHA); err != nil {
+		if err := rows.Scan(&a.Issue, &a.N, &a.RunID, &a.Agent, &a.SessionID, &a.CommitSHA, &a.Verdict, &a.Distance, &findings, &a.Report, &a.Summary, &usage, &started, &finished, &leftOut, &a.WorkSHA, &a.FoundBy); err != nil {
 			return nil, err
 		}
 		_ = json.Unmarshal([]byte(leftOut), &a.LeftOut)
@@ -225,8 +229,9 @@ func (l *Log) SetCommit(ctx context.Context, issue int64, n int, sha string) err
 }
 
 // SetVerdict stores the validation verdict, findings and report of an
-// attempt; the distance is the number of findings less the target's own.
-func (l *Log) SetVerdict(ctx context.Context, issue int64, n int, verdict string, findings []Finding, report string) error {
+// attempt, and the stage that found them; the distance is the number of
+// findings less the target's own.
+func (l *Log) SetVerdict(ctx context.Context, issue int64, n int, stage, verdict string, findings []Finding, report string) error {
 	fs, err := json.Marshal(findings)
 	if err != nil {
 		return err
@@ -234,8 +239,8 @@ func (l *Log) SetVerdict(ctx context.Context, issue int64, n int, verdict string
 	if findings == nil {
 		fs = []byte("[]")
 	}
-	return l.update(ctx, issue, n, `verdict = ?, distance = ?, findings = ?, report = ?, finished_at = ?`,
-		verdict, Distance(findings), string(fs), report, l.now().UTC().Format(timeFormat))
+	return l.update(ctx, issue, n, `verdict = ?, distance = ?, findings = ?, report = ?, found_by = ?, finished_at = ?`,
+		verdict, Distance(findings), string(fs), report, stage, l.now().UTC().Format(timeFormat))
 }
 
 func (l *Log) update(ctx context.Context, issue int64, n int, set string, args ...any) error {

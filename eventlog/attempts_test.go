@@ -41,11 +41,11 @@ func TestMigrateAddsFindingsAndTheyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := []Finding{{Key: "check:test:ab", Text: "Check `test` failed"}, {Key: "criterion:x", Text: "unmet"}}
-	if err := l.SetVerdict(ctx, 1, 2, NOGO, fs, "report"); err != nil {
+	if err := l.SetVerdict(ctx, 1, 2, "merge", NOGO, fs, "report"); err != nil {
 		t.Fatal(err)
 	}
 	a, _, err := l.LastAttempt(ctx, 1)
-	if err != nil || a.Distance != 2 || len(a.Findings) != 2 || a.FindingKeys()[1] != "criterion:x" || a.Report != "report" {
+	if err != nil || a.Distance != 2 || len(a.Findings) != 2 || a.FindingKeys()[1] != "criterion:x" || a.Report != "report" || a.FoundBy != "merge" {
 		t.Fatalf("attempt 2: %+v %v", a, err)
 	}
 }

@@ -114,6 +114,7 @@ func (l *Log) Migrate(ctx context.Context) error {
 		{"findings", `TEXT NOT NULL DEFAULT '[]'`},
 		{"left_out", `TEXT NOT NULL DEFAULT '[]'`},
 		{"work_sha", `TEXT NOT NULL DEFAULT ''`},
+		{"found_by", `TEXT NOT NULL DEFAULT ''`},
 	} {
 		var n int
 		if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('agentorg_attempts') WHERE name = ?`, col.name).Scan(&n); err != nil {

@@ -193,6 +193,8 @@ type resumption struct {
 // resumable decides whether attempt a continues the earlier session: only
 // when the same agent owns it. A session belongs to one tool; if the workflow
 // now names another agent, that agent starts afresh in the same worktree.
+// The engine's re-validations (the merge queue's, a stale GO's) ran no
+// agent: they carry the session on, whichever stage found the failure.
 // A run of this attempt that failed after reporting its session is
 // continued too: a retry after a stall keeps the conversation.
 func resumable(ctx context.Context, d *Deps, issue int64, a eventlog.Attempt, agent string) (resumption, error) {
@@ -215,7 +217,7 @@ func resumable(ctx context.Context, d *Deps, issue int64, a eventlog.Attempt, ag
 	}
 	var r resumption
 	for _, p := range as {
-		if p.N >= a.N || p.SessionID != a.SessionID {
+		if p.N >= a.N || p.SessionID != a.SessionID || p.Agent == engineAgent {
 			continue
 		}
 		if p.Agent != agent {

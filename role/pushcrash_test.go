@@ -54,7 +54,7 @@ steps:
 	for time.Now().Before(deadline) {
 		failed := false
 		for _, e := range eventsOf(t, org, n, eventlog.KindError) {
-			failed = failed || strings.Contains(e.Reason, "will retry")
+			failed = failed || strings.Contains(e.Reason, "retries at")
 		}
 		if failed {
 			break

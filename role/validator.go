@@ -103,14 +103,14 @@ func revalidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (time
 	if err != nil {
 		return v.external, err
 	}
-	if err := d.Log.SetVerdict(ctx, r.Issue.Number, a.N, v.verdict, v.findings, v.report); err != nil {
+	if err := d.Log.SetVerdict(ctx, r.Issue.Number, a.N, r.Stage.Name, v.verdict, v.findings, v.report); err != nil {
 		return v.external, err
 	}
-	a.Verdict, a.Distance, a.Findings, a.Report = v.verdict, eventlog.Distance(v.findings), v.findings, v.report
+	a.Verdict, a.Distance, a.Findings, a.Report, a.FoundBy = v.verdict, eventlog.Distance(v.findings), v.findings, v.report, r.Stage.Name
 	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
 		Kind: eventlog.KindVerdict, Reason: fmt.Sprintf("attempt %d: %s (distance %d)", a.N, a.Verdict, a.Distance),
 		Data: map[string]string{"attempt": fmt.Sprint(a.N), "verdict": a.Verdict, "distance": fmt.Sprint(a.Distance),
-			"commit": a.CommitSHA, "session": a.SessionID, "findings": strings.Join(a.FindingKeys(), " ")}})
+			"commit": a.CommitSHA, "session": a.SessionID, "findings": strings.Join(a.FindingKeys(), " "), "found_by": r.Stage.Name}})
 	return v.external, nil
 }
 

@@ -68,7 +68,7 @@ func TestUnsetAgentVariableStopsOnlyThatAgent(t *testing.T) {
 	if !strings.Contains(r.stdout, "stage plan: "+problem+": set it and restart agentorg serve") {
 		t.Errorf("the plan run should fail naming the variable:\n%s%s", r.stdout, r.stderr)
 	}
-	if strings.Contains(r.stdout, "will retry") {
+	if strings.Contains(r.stdout, "retries at") {
 		t.Errorf("a run no retry can fix was tried again:\n%s", r.stdout)
 	}
 	if r := run(t, repo, env, "issue", "list"); !strings.Contains(r.stdout, "needs:human") {

@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/tracker/embedded"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+// Issue 15: a crash is not a failed try. A job whose worker died three
+// times in a row is worked again at once each time, and when its run then
+// fails, the retry comes after the first delay, not after a backoff grown
+// by the crashes (2 s × 4³ before the fix). However many tries fail, a
+// retry waits minutes at most.
+func TestThreeCrashesThenARetryWithinAMinute(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlitedb.Open(filepath.Join(dir, "agentorg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
+		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "origin.git",
+		AgentCommand: []string{"true"}, Check: "true", E2E: "true",
+	}), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := embedded.New(db, embedded.Options{})
+	if err := tr.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(ctx, Config{DB: db, Deps: &role.Deps{Workflow: wf, Tracker: tr, Log: eventlog.New(db), Home: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := job.Job.ID
+	for crash := 1; crash <= 3; crash++ {
+		// River hands the job to a worker (its try counter goes up), the
+		// worker claims it and dies; the next start reaps the claim.
+		if _, err := db.Exec(`UPDATE river_job SET state = 'running', attempt = attempt + 1 WHERE id = ?`, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, heartbeat_at)
+			VALUES (?, 1, 'validate', 'run', 'dead-engine', 0)`, id); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.reap(ctx, true); err != nil || n != 1 {
+			t.Fatalf("crash %d: reap released %d, %v", crash, n, err)
+		}
+		var state string
+		if err := db.QueryRow(`SELECT state FROM river_job WHERE id = ?`, id).Scan(&state); err != nil || state != "available" {
+			t.Fatalf("crash %d: the job is %q (%v), want available at once", crash, state, err)
+		}
+	}
+	var tries, maxTries int
+	if err := db.QueryRow(`SELECT attempt, max_attempts FROM river_job WHERE id = ?`, id).Scan(&tries, &maxTries); err != nil {
+		t.Fatal(err)
+	}
+	if tries != 0 || maxTries != e.cfg.MaxAttempts {
+		t.Fatalf("after three crashes the job has used %d of %d tries, want 0 of %d", tries, maxTries, e.cfg.MaxAttempts)
+	}
+	// The run River hands out next is try 1; it fails.
+	now := time.Now()
+	if wait := e.retryAt(tries+1, now).Sub(now); wait > time.Minute {
+		t.Fatalf("the retry after the first failure waits %s, want within a minute", wait)
+	}
+	for try := 1; try <= 20; try++ {
+		if wait := e.retryAt(try, now).Sub(now); wait > e.cfg.MaxRetryDelay || wait <= 0 {
+			t.Fatalf("try %d's retry waits %s, want (0, %s]", try, wait, e.cfg.MaxRetryDelay)
+		}
+	}
+}
