@@ -152,3 +152,18 @@ func pushToMain(t *testing.T, org *orgtest.Org, files map[string]string) string 
 	orgtest.Git(t, dir, "push", "--quiet", "origin", "HEAD:main")
 	return orgtest.Git(t, dir, "rev-parse", "HEAD")
 }
+
+// pushToBranch commits one file onto origin's branch from a clone of its
+// own, as a teammate would, and returns the new head.
+func pushToBranch(t *testing.T, org *orgtest.Org, branch, name, content, message string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "teammate")
+	orgtest.Git(t, filepath.Dir(dir), "clone", "--quiet", "--branch", branch, org.Origin, dir)
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.Git(t, dir, "add", "-A")
+	orgtest.Git(t, dir, "commit", "--quiet", "--author=Teammate <t@example.com>", "-m", message)
+	orgtest.Git(t, dir, "push", "--quiet", "origin", "HEAD:"+branch)
+	return orgtest.Git(t, dir, "rev-parse", "HEAD")
+}

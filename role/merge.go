@@ -106,8 +106,14 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				return out, err
 			}
 		} else if mr.HeadSHA != a.CommitSHA {
-			// Someone else's commit is at the head: validate again, and
-			// a human reviews what is pushed then.
+			// Someone else's commit is at the head: it is theirs, not
+			// agentorg's to validate or to push over; a person decides.
+			if foreign, err := foreignHead(ctx, d, n, mr.HeadSHA); err != nil {
+				return Outcome{}, err
+			} else if foreign != "" {
+				return escalate(ctx, d, r, fmt.Sprintf("merge request !%d: %s", mr.Number, foreign))
+			}
+			// An earlier push of agentorg's own: this GO's push is to come.
 			why := fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA))
 			return backToValidation(ctx, d, r, why)
 		}
@@ -125,6 +131,10 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		// of it and validated again; a GO goes back to the human gate, since
 		// its commits are new (DESIGN rule 5), and merges once approved.
 		moved, err := staleGO(ctx, d, n, a)
+		var foreign *foreignError
+		if errors.As(err, &foreign) {
+			return escalate(ctx, d, r, foreign.why)
+		}
 		if err != nil {
 			return Outcome{}, err
 		}

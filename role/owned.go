@@ -3,6 +3,7 @@ package role
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/homedir"
@@ -53,5 +54,21 @@ func (d *Deps) push(ctx context.Context, n int64, sha string) error {
 			return err
 		}
 	}
-	return d.Mirror.Push(ctx, sha, branch)
+	// Leased: the branch must still be where agentorg left it (or absent),
+	// so a commit someone pushed there is never overwritten.
+	old, found, err := d.Mirror.OriginBranch(ctx, branch)
+	if err != nil {
+		return err
+	}
+	if found && old == sha {
+		return nil
+	}
+	if found {
+		if why, err := foreignHead(ctx, d, n, old); err != nil {
+			return err
+		} else if why != "" {
+			return Permanent(fmt.Errorf("refusing to push %s: %s", short(sha), why))
+		}
+	}
+	return d.Mirror.PushLeased(ctx, sha, branch, old)
 }

@@ -40,6 +40,10 @@ func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		// Sent back by merge: the target moved or the merge request's head
 		// is not the validated commit. Validate again, as a new attempt.
 		why, err := staleGO(ctx, d, n, a)
+		var foreign *foreignError
+		if errors.As(err, &foreign) {
+			return escalate(ctx, d, r, foreign.why)
+		}
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -213,6 +217,12 @@ func staleGO(ctx context.Context, d *Deps, n int64, a eventlog.Attempt) (string,
 		own, err := pushedBefore(ctx, d, n, a.N, mr.HeadSHA)
 		if err != nil || own {
 			return "", err
+		}
+		// Someone else's: never validated in its place nor pushed over.
+		if foreign, err := foreignHead(ctx, d, n, mr.HeadSHA); err != nil {
+			return "", err
+		} else if foreign != "" {
+			return "", &foreignError{fmt.Sprintf("merge request !%d: %s", mr.Number, foreign)}
 		}
 		return fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA)), nil
 	}

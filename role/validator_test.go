@@ -325,31 +325,81 @@ steps:
 	}
 }
 
-// A merge request whose head is not the validated commit is validated
-// again (the validated commit is pushed back), never merged as it is.
-func TestMergeRequestHeadMustBeTheValidatedCommit(t *testing.T) {
+// Issue 14: a commit someone else pushed onto the merge request's branch
+// is never thrown away. The forge shows it as the head and a human
+// approves there; agentorg neither validates its own older commit in its
+// place nor pushes over it: the issue goes to a human, with whose commit it
+// is and what to do, and the branch keeps the commit.
+func TestATeammatesCommitOnTheBranchIsNeverDiscarded(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: "steps:" + writeFeature, Check: "test -f feature.txt", E2E: "true"})
 	ctx := context.Background()
 	n, eng := start(t, org, "No criteria.")
 	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
-	validated := mr.HeadSHA
-	other := orgtest.Git(t, org.Origin, "rev-parse", "main")
-	if _, err := org.Tracker.SetMRHead(ctx, mr.Number, other); err != nil {
+	main := orgtest.Git(t, org.Origin, "rev-parse", "main")
+	theirs := pushToBranch(t, org, mr.SourceBranch, "notes.txt", "a teammate's note\n", "Add the release note")
+	if _, err := org.Tracker.SetMRHead(ctx, mr.Number, theirs); err != nil { // as the forge shows a push
 		t.Fatal(err)
 	}
-	if _, err := org.Desk.Approve(ctx, n, "alice"); err != nil { // at the foreign head
+	if _, err := org.Desk.Approve(ctx, n, "alice"); err != nil { // at the teammate's head
 		t.Fatal(err)
 	}
 	orgtest.RunUntilIdle(t, eng)
-	if got := labels(t, org, n); got != "mr:ready-for-review" {
-		t.Fatalf("labels %s", got)
+	if got := labels(t, org, n); got != "needs:human" {
+		t.Fatalf("labels %s, want the issue handed to a human", got)
 	}
-	mr, _ = org.Tracker.MR(ctx, mr.Number)
-	if mr.State != agentorg.MROpen || mr.HeadSHA != validated || orgtest.Git(t, org.Origin, "rev-parse", "main") != other {
-		t.Fatalf("MR %+v should be open at the validated %s with main untouched", mr, validated)
+	if got := orgtest.Git(t, org.Origin, "rev-parse", mr.SourceBranch); got != theirs {
+		t.Fatalf("the branch moved from the teammate's %s to %s: their commit was pushed over", theirs, got)
 	}
-	if as := attempts(t, org, n); len(as) != 2 || as[1].Agent != "engine" || as[1].CommitSHA != validated {
-		t.Fatalf("want a re-validation of %s, attempts %+v", validated, as)
+	if orgtest.Git(t, org.Origin, "rev-parse", "main") != main {
+		t.Fatal("main moved: a commit nobody validated was merged")
+	}
+	if as := attempts(t, org, n); len(as) != 1 {
+		t.Fatalf("want no re-validation in the teammate's commit's place, attempts %s", distances(as))
+	}
+	body := comment(t, org, n, "## Needs a human")
+	for _, want := range []string{theirs[:10] + " by Teammate <t@example.com>: \"Add the release note\"", "never pushes over someone else's commit", "reset the branch to agentorg's " + mr.HeadSHA[:10]} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the escalation does not say %q:\n%s", want, body)
+		}
+	}
+}
+
+// Issue 14: a push is leased. A teammate's commit reaches the branch on
+// the origin unseen by the tracker; the human sends the merge request back,
+// the developer's fix is validated GO, and its push finds the branch not
+// where agentorg left it: refused, the issue to a human, the commit kept.
+func TestAPushNeverOverwritesACommitItDidNotMake(t *testing.T) {
+	script := `
+steps:
+  - match: {role: pm}
+    summary: plan
+  - match: {role: developer, prompt: "sent back by a reviewer"}
+    actions: [{write: {path: feature.txt, content: "hello, world\n"}}]
+    summary: Changed it.
+  - match: {role: developer}
+    actions: [{write: {path: feature.txt, content: "hello\n"}}]
+    summary: Wrote feature.txt.
+`
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "test -f feature.txt", E2E: "true"})
+	ctx := context.Background()
+	n, eng := start(t, org, "No criteria.")
+	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	theirs := pushToBranch(t, org, mr.SourceBranch, "notes.txt", "a teammate's note\n", "Add the release note")
+	if _, err := org.Desk.Reject(ctx, n, "alice", "Say hello to the world."); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	if got := distances(attempts(t, org, n)); got != "GO:0 GO:0" {
+		t.Fatalf("distances %s, want the fix validated GO", got)
+	}
+	if got := labels(t, org, n); got != "needs:human" {
+		t.Fatalf("labels %s, want the refused push handed to a human", got)
+	}
+	if got := orgtest.Git(t, org.Origin, "rev-parse", mr.SourceBranch); got != theirs {
+		t.Fatalf("the branch moved from the teammate's %s to %s", theirs, got)
+	}
+	if body := comment(t, org, n, "refusing to push"); !strings.Contains(body, "by Teammate <t@example.com>") {
+		t.Errorf("the escalation does not name the teammate:\n%s", body)
 	}
 }
 

@@ -39,6 +39,19 @@ func (m *Mirror) OriginBranch(ctx context.Context, branch string) (sha string, f
 	return "", false, nil
 }
 
+// FetchBranch brings the objects of origin's branch into the mirror, moving
+// no ref of the mirror's (FETCH_HEAD only): enough to read the commits
+// someone else pushed there.
+func (m *Mirror) FetchBranch(ctx context.Context, branch string) error {
+	if err := checkBranch(ctx, branch); err != nil {
+		return err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, err := m.remote(ctx, m.Dir, "fetch", "--quiet", "--no-write-fetch-head", "origin", "refs/heads/"+branch)
+	return err
+}
+
 // MoveBranchAside renames the mirror's local branch to newName, keeping
 // its commits and any worktree on it (git moves their HEAD along). A
 // missing branch is not an error.

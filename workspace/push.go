@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,8 +10,28 @@ import (
 )
 
 // Push sets origin's refs/heads/<branch> to sha, forcibly: agentorg owns the
-// branch and the validated SHA is what must be there.
+// branch and the validated SHA is what must be there. PushLeased is the
+// same with the branch's current value checked, for a branch others can
+// push to.
 func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
+	return m.push(ctx, sha, branch, nil)
+}
+
+// PushLeased is Push only while origin's branch is at old ("" for a branch
+// the origin does not have): a commit someone pushed meanwhile is never
+// overwritten. The check and the update are one step (git push
+// --force-with-lease; update-ref with its old value on a local origin), so
+// a push that races it fails instead of losing it.
+func (m *Mirror) PushLeased(ctx context.Context, sha, branch, old string) error {
+	if old != "" {
+		if err := revArgs(old); err != nil {
+			return err
+		}
+	}
+	return m.push(ctx, sha, branch, &old)
+}
+
+func (m *Mirror) push(ctx context.Context, sha, branch string, old *string) error {
 	if err := checkBranch(ctx, branch); err != nil {
 		return err
 	}
@@ -24,7 +45,7 @@ func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.localOrigin() && !mayHaveWorktrees(m.Origin) {
-		if done, err := m.pushLocal(ctx, commit, branch); done || err != nil {
+		if done, err := m.pushLocal(ctx, commit, branch, old); done || err != nil {
 			return err
 		}
 	}
@@ -37,7 +58,13 @@ func (m *Mirror) Push(ctx context.Context, sha, branch string) error {
 		// its merges).
 		args = append(args, "--receive-pack=git -c receive.autogc=false -c core.hooksPath=/dev/null receive-pack")
 	}
-	_, err = m.remote(ctx, m.Dir, append(args, "origin", "+"+commit+":refs/heads/"+branch)...)
+	refspec := "+" + commit + ":refs/heads/" + branch
+	if old != nil {
+		// A forced refspec ("+") would override the lease.
+		args = append(args, "--force-with-lease=refs/heads/"+branch+":"+*old)
+		refspec = refspec[1:]
+	}
+	_, err = m.remote(ctx, m.Dir, append(args, "origin", refspec)...)
 	return err
 }
 
@@ -59,11 +86,16 @@ const unpackLimit = 100
 //
 // done is false, with no error, when the objects cannot be sent this way;
 // the caller then pushes with git.
-func (m *Mirror) pushLocal(ctx context.Context, commit, branch string) (done bool, err error) {
+func (m *Mirror) pushLocal(ctx context.Context, commit, branch string, old *string) (done bool, err error) {
 	if sent, err := m.sendObjects(ctx, commit, unpackLimit); !sent || err != nil {
 		return false, err
 	}
-	if _, err := gitWith(ctx, m.Origin, defaultIdentity, nil, "update-ref", "-m", "agentorg: push", "refs/heads/"+branch, commit); err != nil {
+	args := []string{"update-ref", "-m", "agentorg: push", "refs/heads/" + branch, commit}
+	if old != nil {
+		// update-ref's old value: the zero id means "must not exist".
+		args = append(args, cmp.Or(*old, strings.Repeat("0", len(commit))))
+	}
+	if _, err := gitWith(ctx, m.Origin, defaultIdentity, nil, args...); err != nil {
 		return false, fmt.Errorf("push %s to %s: %w", commit, branch, err)
 	}
 	return true, nil

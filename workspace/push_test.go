@@ -148,3 +148,38 @@ func nonBareOrigin(t *testing.T, f *fixture) (work string, m *Mirror) {
 	m.Branches = []string{"main"}
 	return work, m
 }
+
+// A leased push moves the branch only from the value it was told; a
+// branch someone moved meanwhile (or made, when it was to be absent) is
+// left alone, on the plumbing path and on git push's.
+func TestPushLeasedLeavesAMovedBranchAlone(t *testing.T) {
+	f, local := localFixture(t)
+	_, viaGit := nonBareOrigin(t, f)
+	for name, m := range map[string]*Mirror{"plumbing": local, "git push": viaGit} {
+		origin := f.origin
+		if m == viaGit {
+			origin = filepath.Join(f.root, "work")
+		}
+		branch := "agentorg/lease-" + map[string]string{"plumbing": "a", "git push": "b"}[name]
+		one := commitIn(t, m, f.root, branch, map[string]string{"one.txt": "1\n"})
+		if err := m.PushLeased(ctx, one, branch, ""); err != nil {
+			t.Fatalf("%s: first push of an absent branch: %v", name, err)
+		}
+		two := commitIn(t, m, f.root, branch+"-2", map[string]string{"two.txt": "2\n"})
+		if err := m.PushLeased(ctx, two, branch, ""); err == nil {
+			t.Fatalf("%s: a push leased on an absent branch went over an existing one", name)
+		}
+		if err := m.PushLeased(ctx, two, branch, f.base); err == nil {
+			t.Fatalf("%s: a push leased on %s went over the branch at %s", name, f.base, one)
+		}
+		if got := g(t, origin, "rev-parse", "refs/heads/"+branch); got != one {
+			t.Fatalf("%s: the branch moved to %s, want %s kept", name, got, one)
+		}
+		if err := m.PushLeased(ctx, two, branch, one); err != nil {
+			t.Fatalf("%s: a push leased on the branch's value: %v", name, err)
+		}
+		if got := g(t, origin, "rev-parse", "refs/heads/"+branch); got != two {
+			t.Fatalf("%s: the branch is at %s, want %s", name, got, two)
+		}
+	}
+}
