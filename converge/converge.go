@@ -18,6 +18,13 @@ type Attempt struct {
 	Started  time.Time
 	Tokens   int     // input + output tokens the agent reported; 0 if unknown
 	CostUSD  float64 // cost the agent reported; 0 if unknown
+	// GO: the attempt passed. The loop converged then; what fails after it
+	// (the target moved into a conflict, a reviewer sent the change back)
+	// is a new failure, so the repeat and distance rules start again.
+	GO bool
+	// Engine: the engine validated earlier work again (the merge queue, a
+	// stale GO), no developer ran; it does not spend the attempt budget.
+	Engine bool
 }
 
 // Budget bounds the loop; zero fields mean no limit (Attempts and Stall
@@ -39,20 +46,28 @@ func Stop(history []Attempt, b Budget, now time.Time) string {
 		return ""
 	}
 	last := history[len(history)-1]
+	// The repeat and distance rules look at the failures since the last GO.
+	episode := history
+	for i := len(history) - 2; i >= 0; i-- {
+		if history[i].GO {
+			episode = history[i+1:]
+			break
+		}
+	}
 	if len(last.Findings) > 0 {
-		for _, a := range history[:len(history)-1] {
+		for _, a := range episode[:len(episode)-1] {
 			if sameSet(a.Findings, last.Findings) {
 				return fmt.Sprintf("the same findings came back: attempt %d fails exactly as attempt %d did (%s)", last.N, a.N, strings.Join(last.Findings, ", "))
 			}
 		}
 	}
-	if b.Stall > 0 && len(history) > b.Stall {
-		best := history[0].Distance
-		for _, a := range history[:len(history)-b.Stall] {
+	if b.Stall > 0 && len(episode) > b.Stall {
+		best := episode[0].Distance
+		for _, a := range episode[:len(episode)-b.Stall] {
 			best = min(best, a.Distance)
 		}
 		fell := false
-		for _, a := range history[len(history)-b.Stall:] {
+		for _, a := range episode[len(episode)-b.Stall:] {
 			if a.Distance < best {
 				fell = true
 			}
@@ -61,7 +76,13 @@ func Stop(history []Attempt, b Budget, now time.Time) string {
 			return fmt.Sprintf("the distance has not fallen below %d for %d attempts", best, b.Stall)
 		}
 	}
-	if b.Attempts > 0 && last.N >= b.Attempts {
+	developer := 0
+	for _, a := range history {
+		if !a.Engine {
+			developer++
+		}
+	}
+	if b.Attempts > 0 && developer >= b.Attempts {
 		return fmt.Sprintf("the attempt budget (%d) is spent", b.Attempts)
 	}
 	if b.WallTime > 0 && !history[0].Started.IsZero() {

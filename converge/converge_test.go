@@ -43,6 +43,35 @@ func TestStopRules(t *testing.T) {
 			{N: 2, Distance: 1, Findings: []string{"c"}},
 			{N: 3, Distance: 2, Findings: []string{"b", "a"}},
 		}, Budget{Attempts: 10}, t0, "attempt 3 fails exactly as attempt 1"},
+		// Issue 15: after a GO the change converged; the merge queue's
+		// re-validations on a target that moved (the engine's, no
+		// developer ran) failing again is no repeat, no stall, and spends
+		// no attempt of the developer's.
+		{"conflicts after GOs are new failures", []Attempt{
+			{N: 1, GO: true},
+			{N: 2, Distance: 1, Findings: []string{"conflict:registry.go@aaaa"}, Engine: true},
+			{N: 3, GO: true},
+			{N: 4, Distance: 1, Findings: []string{"conflict:registry.go@bbbb"}, Engine: true},
+			{N: 5, GO: true},
+			{N: 6, Distance: 1, Findings: []string{"conflict:registry.go@cccc"}, Engine: true},
+		}, Budget{Attempts: 4, Stall: 2}, t0, ""},
+		{"the same conflict after a resolution is a repeat", []Attempt{
+			{N: 1, GO: true},
+			{N: 2, Distance: 1, Findings: []string{"conflict:registry.go@aaaa"}, Engine: true},
+			{N: 3, Distance: 1, Findings: []string{"conflict:registry.go@aaaa"}},
+		}, big, t0, "attempt 3 fails exactly as attempt 2"},
+		{"the developer's attempts spend the budget", []Attempt{
+			{N: 1, GO: true},
+			{N: 2, Distance: 1, Findings: []string{"x"}, Engine: true},
+			{N: 3, GO: true},
+			{N: 4, Distance: 1, Findings: []string{"y"}},
+		}, Budget{Attempts: 4, Stall: 2}, t0, ""},
+		{"and once spent, they stop", []Attempt{
+			{N: 1, GO: true},
+			{N: 2, Distance: 1, Findings: []string{"x"}, Engine: true},
+			{N: 3, GO: true},
+			{N: 4, Distance: 1, Findings: []string{"y"}},
+		}, Budget{Attempts: 3, Stall: 2}, t0, "attempt budget (3) is spent"},
 	}
 	for _, c := range cases {
 		got := Stop(c.h, c.b, c.now)

@@ -20,7 +20,7 @@ import (
 //	check:<name>:<fingerprint of its normalised output>
 //	criterion:<normalised text>
 //	hygiene:<kind>:<path>
-//	conflict:<path>
+//	conflict:<path>@<the target head it conflicts with>
 //	empty
 const (
 	keyConflict = "conflict:"
@@ -121,9 +121,12 @@ func criterionFinding(r criteria.Result) eventlog.Finding {
 	}
 }
 
-func conflictFinding(path, target string) eventlog.Finding {
+func conflictFinding(path, target, base string) eventlog.Finding {
 	return eventlog.Finding{
-		Key:  keyConflict + path,
+		// The target's head is in the key: the same conflict coming back
+		// on the same target is a repeat (the resolution did not hold);
+		// one with a target that moved again is a new failure.
+		Key:  keyConflict + path + "@" + short(base),
 		Text: fmt.Sprintf("`%s` conflicts with %s, which moved since your branch was made.", path, target),
 	}
 }
@@ -133,6 +136,9 @@ func conflicts(fs []eventlog.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		if p, ok := strings.CutPrefix(f.Key, keyConflict); ok {
+			if i := strings.LastIndexByte(p, '@'); i >= 0 {
+				p = p[:i]
+			}
 			out = append(out, p)
 		}
 	}

@@ -167,3 +167,18 @@ func pushToBranch(t *testing.T, org *orgtest.Org, branch, name, content, message
 	orgtest.Git(t, dir, "push", "--quiet", "origin", "HEAD:"+branch)
 	return orgtest.Git(t, dir, "rev-parse", "HEAD")
 }
+
+// findingPaths is an attempt's finding keys, the target's head taken off
+// conflict keys (conflict:README.md@1a2b3c4d5e reads conflict:README.md).
+func findingPaths(a eventlog.Attempt) string {
+	var keys []string
+	for _, k := range a.FindingKeys() {
+		if strings.HasPrefix(k, "conflict:") {
+			if i := strings.LastIndexByte(k, '@'); i >= 0 {
+				k = k[:i]
+			}
+		}
+		keys = append(keys, k)
+	}
+	return strings.Join(keys, " ")
+}

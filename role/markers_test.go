@@ -43,7 +43,7 @@ git push -q origin HEAD:main
 	}
 	n, _ := start(t, org, "No criteria.")
 	as := attempts(t, org, n)
-	if len(as) < 2 || strings.Join(as[0].FindingKeys(), " ") != "conflict:README.md" {
+	if len(as) < 2 || findingPaths(as[0]) != "conflict:README.md" {
 		t.Fatalf("attempts %s; first findings %v", distances(as), as[0].FindingKeys())
 	}
 	if keys := strings.Join(as[1].FindingKeys(), " "); keys != "hygiene:conflict-marker:README.md" {

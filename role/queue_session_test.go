@@ -45,7 +45,7 @@ steps:
 	if got := distances(as); got != "GO:0 NO-GO:1 GO:0" {
 		t.Fatalf("distances %s, want the merge queue's NO-GO between two GOs", got)
 	}
-	if as[1].Agent != "engine" || as[1].FoundBy != "merge" || strings.Join(as[1].FindingKeys(), " ") != "conflict:README.md" {
+	if as[1].Agent != "engine" || as[1].FoundBy != "merge" || findingPaths(as[1]) != "conflict:README.md" {
 		t.Fatalf("attempt 2: agent %q, found by %q, findings %v; want the engine's re-validation, found by the merge stage", as[1].Agent, as[1].FoundBy, as[1].FindingKeys())
 	}
 	if as[0].FoundBy != "validate" || as[2].FoundBy != "validate" {

@@ -73,7 +73,7 @@ steps:
 		}
 		back = append(back, n)
 		as := attempts(t, org, n)
-		if got := labels(t, org, n); got != "needs:human" || strings.Join(as[len(as)-1].FindingKeys(), " ") != "conflict:shared.txt" {
+		if got := labels(t, org, n); got != "needs:human" || findingPaths(as[len(as)-1]) != "conflict:shared.txt" {
 			t.Fatalf("#%d: labels %s, attempts %s", n, got, distances(as))
 		}
 	}

@@ -170,7 +170,7 @@ func squashAndValidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt
 		var v validation
 		v.verdict = eventlog.NOGO
 		for _, f := range files {
-			v.findings = append(v.findings, conflictFinding(f, target))
+			v.findings = append(v.findings, conflictFinding(f, target, base))
 		}
 		v.report = fmt.Sprintf("## Validation of attempt %d: **NO-GO** (distance %d)\n\n%s moved to `%s`, and the change `%s` does not merge onto it cleanly: it goes back to the developer to resolve it.\n\n%s\n",
 			a.N, len(v.findings), target, short(base), short(work), fixText(v.findings, target))
@@ -257,7 +257,8 @@ func history(as []eventlog.Attempt) []converge.Attempt {
 			continue
 		}
 		h = append(h, converge.Attempt{N: a.N, Distance: a.Distance, Findings: a.FindingKeys(), Started: a.StartedAt,
-			Tokens: int(a.Usage.InputTokens + a.Usage.OutputTokens), CostUSD: a.Usage.CostUSD})
+			Tokens: int(a.Usage.InputTokens + a.Usage.OutputTokens), CostUSD: a.Usage.CostUSD,
+			GO: a.Verdict == eventlog.GO, Engine: a.Agent == engineAgent})
 	}
 	return h
 }

@@ -227,7 +227,7 @@ steps:
 	if got := distances(as); got != "NO-GO:1 GO:0" || labels(t, org, n) != "mr:ready-for-review" {
 		t.Fatalf("distances %s, labels %s", got, labels(t, org, n))
 	}
-	if keys := strings.Join(as[0].FindingKeys(), " "); keys != "conflict:README.md" {
+	if keys := findingPaths(as[0]); keys != "conflict:README.md" {
 		t.Fatalf("attempt 1 findings %s", keys)
 	}
 	if !strings.Contains(comment(t, org, n, "## Validation of attempt 1"), "does not merge onto it cleanly") {
@@ -314,7 +314,7 @@ steps:
 	moved := pushToMain(t, org, map[string]string{"README.md": "# calc\n\nRewritten by a teammate.\n"})
 	orgtest.RunUntilIdle(t, eng)
 	as := attempts(t, org, n)
-	if got := distances(as); got != "GO:0 NO-GO:1" || strings.Join(as[1].FindingKeys(), " ") != "conflict:README.md" {
+	if got := distances(as); got != "GO:0 NO-GO:1" || findingPaths(as[1]) != "conflict:README.md" {
 		t.Fatalf("attempts %s %v", got, as[len(as)-1].FindingKeys())
 	}
 	if orgtest.Git(t, org.Origin, "rev-parse", "main") != moved {
