@@ -158,7 +158,7 @@ func (c *cutter) line(format string, args ...any) {
 // after indent: a reason is what a person came to read, so it is not cut.
 func (c *cutter) para(indent, text string) {
 	line := indent
-	for _, word := range strings.Fields(text) {
+	for _, word := range strings.Fields(eventfmt.OneLine(text)) {
 		if line != indent && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > Width {
 			c.line("%s", line)
 			line = indent

@@ -52,9 +52,20 @@ func Move(e eventlog.Event) string {
 	return what + " " + e.Kind
 }
 
-// OneLine keeps s on one line.
+// OneLine keeps s on one line: its lines (a CLI's stderr, say), each
+// trimmed and the blank ones left out, joined with " / "; a tab is a space.
+// A carriage return ends a line too.
 func OneLine(s string) string {
-	return strings.NewReplacer("\r\n", " / ", "\n", " / ", "\r", " ", "\t", " ").Replace(s)
+	if !strings.ContainsAny(s, "\r\n") {
+		return strings.ReplaceAll(s, "\t", " ")
+	}
+	var lines []string
+	for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, strings.ReplaceAll(l, "\t", " "))
+		}
+	}
+	return strings.Join(lines, " / ")
 }
 
 // Cut shortens s to at most n columns (runes), ending it with … when cut.

@@ -54,3 +54,19 @@ func TestTableRowsFitTheWidth(t *testing.T) {
 		t.Errorf("an older event's row %q should name its day", row)
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                         "",
+		"plain":                    "plain",
+		"a\tb":                     "a b",
+		"exit 3\nmodel overloaded": "exit 3 / model overloaded",
+		"Error: x\r\n\n  at cli.js:12\n\tat node\n": "Error: x / at cli.js:12 / at node",
+		"50%\r100%": "50% / 100%",
+		"\n \n":     "",
+	} {
+		if got := OneLine(in); got != want {
+			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

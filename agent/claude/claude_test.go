@@ -227,12 +227,13 @@ func TestProbe(t *testing.T) {
 
 	old := newFake(t, "", "FAKE_VERSION=1.0.3 (Claude Code)\n", "FAKE_HELP=Usage: claude [options]\n  -p, --print\n  --output-format <format> \"stream-json\"\n  --verbose\n  -r, --resume\n  --model <model>\n")
 	pr = New(Config{Binary: old.Bin}).Probe(context.Background(), old.Env)
-	if !strings.Contains(pr.Problem, "claude 1.0.3 (Claude Code) lacks --permission-mode, acceptEdits, dontAsk, --disallowedTools") || !strings.Contains(pr.Fix, "npm install") {
+	if !strings.Contains(pr.Problem, "claude 1.0.3 (Claude Code) lacks --permission-mode, acceptEdits, dontAsk, --disallowedTools") ||
+		pr.Fix != "upgrade Claude Code to the version agentorg is tested with: npm install -g @anthropic-ai/claude-code@2.1.332" {
 		t.Fatalf("old version probe %+v", pr)
 	}
 
 	pr = New(Config{}).Probe(context.Background(), []string{"PATH=" + t.TempDir()})
-	if pr.Path != "" || !strings.Contains(pr.Problem, "claude not found in PATH") || !strings.Contains(pr.Fix, "@anthropic-ai/claude-code") {
+	if pr.Path != "" || !strings.Contains(pr.Problem, "claude not found in PATH") || pr.Fix != "install Claude Code: npm install -g @anthropic-ai/claude-code@2.1.332 (or set the agent's binary to its path)" {
 		t.Fatalf("missing probe %+v", pr)
 	}
 }

@@ -14,7 +14,8 @@ var probeSpec = cli.ProbeSpec{
 	Help:    []string{"--help"},
 	Flags:   requiredFlags,
 	Lacks:   "claude %s lacks %s",
-	Install: "install Claude Code: npm install -g @anthropic-ai/claude-code (or set the agent's binary to its path)",
+	Name:    "Claude Code",
+	Package: "@anthropic-ai/claude-code",
+	Tested:  "2.1.332", // as pinned in .ci/install-clis
 	Broken:  "check that node is in the agent's PATH and that claude runs, or reinstall Claude Code",
-	Upgrade: "upgrade Claude Code: npm install -g @anthropic-ai/claude-code@latest",
 }

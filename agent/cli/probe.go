@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,9 +32,19 @@ type ProbeSpec struct {
 	// version and the missing flags, e.g. "claude %s lacks %s".
 	Lacks string
 
-	Install string // Fix when the CLI is missing
+	// Name, Package and Tested describe a CLI installed with npm: its
+	// name for people ("Claude Code"), its npm package and the version
+	// agentorg is tested with (pinned in .ci/install-clis). With them the
+	// fixes name that version, and a CLI that fails the checks is told to
+	// upgrade, or, when it is newer than the tested one, to install the
+	// tested one (see fix).
+	Name    string
+	Package string
+	Tested  string
+
+	Install string // Fix when the CLI is missing; "" = npm install of Tested
 	Broken  string // Fix when `--version` fails; "" = Install
-	Upgrade string // Fix when the help fails or lacks flags
+	Upgrade string // Fix when the help fails or lacks flags, when no Package
 }
 
 // Probe runs the checks of s with the environment the agent will get: find
@@ -49,7 +61,7 @@ func Probe(ctx context.Context, env []string, s ProbeSpec) agentorg.Probe {
 		pr.Problem = fmt.Sprintf("%s --version: %v", bin, err)
 		pr.Fix = s.Broken
 		if pr.Fix == "" {
-			pr.Fix = s.Install
+			pr.Fix = s.install()
 		}
 		return pr
 	}
@@ -60,7 +72,7 @@ func Probe(ctx context.Context, env []string, s ProbeSpec) agentorg.Probe {
 	stdout, both, err := quiet(ctx, env, append([]string{bin}, s.Help...)...)
 	if err != nil {
 		pr.Problem = fmt.Sprintf("%s %s: %v", bin, strings.Join(s.Help, " "), err)
-		pr.Fix = s.Upgrade
+		pr.Fix = s.fix(pr.Version, nil)
 		return pr
 	}
 	help := stdout
@@ -75,9 +87,107 @@ func Probe(ctx context.Context, env []string, s ProbeSpec) agentorg.Probe {
 	}
 	if len(missing) > 0 {
 		pr.Problem = fmt.Sprintf(s.Lacks, pr.Version, strings.Join(missing, ", "))
-		pr.Fix = s.Upgrade
+		pr.Fix = s.fix(pr.Version, missing)
 	}
 	return pr
+}
+
+// install is the Fix for a missing CLI.
+func (s ProbeSpec) install() string {
+	if s.Install != "" || s.Package == "" {
+		return s.Install
+	}
+	return fmt.Sprintf("install %s: npm install -g %s@%s (or set the agent's binary to its path)", s.Name, s.Package, s.Tested)
+}
+
+// fix is the Fix for a CLI of the given reported version whose help fails
+// (missing nil) or lacks the missing flags. The version reported is
+// compared with Tested: an older one, or one that cannot be read, is to be
+// upgraded to Tested; a newer one is said to be newer, since installing
+// Tested then goes back, and the same one to be reinstalled.
+func (s ProbeSpec) fix(reported string, missing []string) string {
+	if s.Package == "" {
+		return s.Upgrade
+	}
+	npm := fmt.Sprintf("npm install -g %s@%s", s.Package, s.Tested)
+	v := versionIn(reported)
+	c, ok := compareVersions(v, s.Tested)
+	switch {
+	case !ok || c < 0:
+		return fmt.Sprintf("upgrade %s to the version agentorg is tested with: %s", s.Name, npm)
+	case c > 0 && missing != nil:
+		return fmt.Sprintf("%s %s is newer than the version agentorg is tested with (%s) and no longer lists %s: install the tested one: %s",
+			s.Name, v, s.Tested, strings.Join(missing, ", "), npm)
+	case c > 0:
+		return fmt.Sprintf("%s %s is newer than the version agentorg is tested with (%s): install the tested one: %s", s.Name, v, s.Tested, npm)
+	default:
+		return fmt.Sprintf("%s %s is the version agentorg is tested with: reinstall it: %s", s.Name, v, npm)
+	}
+}
+
+// versionIn is the first dotted number in a reported version, e.g. "2.1.332"
+// in "2.1.332 (Claude Code)" or "0.169.0" in "codex-cli 0.169.0"; "" when
+// there is none.
+func versionIn(s string) string {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) || (i > 0 && (isDigit(s[i-1]) || s[i-1] == '.')) {
+			continue
+		}
+		j := i
+		dots := 0
+		for j < len(s) && (isDigit(s[j]) || (s[j] == '.' && j+1 < len(s) && isDigit(s[j+1]))) {
+			if s[j] == '.' {
+				dots++
+			}
+			j++
+		}
+		if dots > 0 {
+			return s[i:j]
+		}
+		i = j
+	}
+	return ""
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// compareVersions compares two dotted numbers component by component, a
+// missing component counting as 0: -1, 0 or +1, and ok false when either is
+// not a dotted number.
+func compareVersions(a, b string) (c int, ok bool) {
+	pa, okA := numbers(a)
+	pb, okB := numbers(b)
+	if !okA || !okB {
+		return 0, false
+	}
+	for i := 0; i < max(len(pa), len(pb)); i++ {
+		var x, y int
+		if i < len(pa) {
+			x = pa[i]
+		}
+		if i < len(pb) {
+			y = pb[i]
+		}
+		if x != y {
+			return cmp.Compare(x, y), true
+		}
+	}
+	return 0, true
+}
+
+func numbers(v string) ([]int, bool) {
+	if v == "" {
+		return nil, false
+	}
+	var ns []int
+	for _, f := range strings.Split(v, ".") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, false
+		}
+		ns = append(ns, n)
+	}
+	return ns, true
 }
 
 // Locate is the first check of Probe alone: find the binary in env's PATH,
@@ -86,7 +196,7 @@ func Probe(ctx context.Context, env []string, s ProbeSpec) agentorg.Probe {
 func Locate(env []string, s ProbeSpec) agentorg.Probe {
 	bin, err := LookPath(s.Binary, env)
 	if err != nil {
-		return agentorg.Probe{Problem: err.Error(), Fix: s.Install}
+		return agentorg.Probe{Problem: err.Error(), Fix: s.install()}
 	}
 	return agentorg.Probe{Path: bin}
 }
@@ -106,12 +216,26 @@ func quiet(ctx context.Context, env []string, argv ...string) (stdout, both stri
 		return "", "", err
 	}
 	if reason := res.Reason(); reason != "" {
-		if tail := LastLines(res.Stderr, 3, 500); tail != "" {
-			reason += ": " + tail
+		// The Problem is one line: `agents` and doctor print it after
+		// a name, events keep it in a column.
+		if tail := LastLines(nonBlank(res.Stderr), 3, 500); tail != "" {
+			reason += ": " + strings.ReplaceAll(tail, "\n", " / ")
 		}
 		return "", "", errors.New(reason)
 	}
 	return out.String(), all.String(), nil
+}
+
+// nonBlank is s without its blank lines, each line trimmed.
+func nonBlank(s string) string {
+	var b strings.Builder
+	for l := range strings.Lines(s) {
+		if l = strings.TrimSpace(l); l != "" {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }
 
 func firstLine(s string) string {

@@ -110,3 +110,39 @@ func (h Home) Env(cli string, extra ...string) []string {
 	}
 	return append(env, extra...)
 }
+
+// Pins are the versions .ci/install-clis installs, by npm package, read
+// from its pins=(...) line: what agentorg is tested with.
+func Pins(t testing.TB) map[string]string {
+	t.Helper()
+	root := RepoRoot()
+	if root == "" {
+		t.Fatal("the repository root is not found from the test's source")
+	}
+	path := filepath.Join(root, ".ci", "install-clis")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		list, ok := strings.CutPrefix(strings.TrimSpace(line), "pins=(")
+		if !ok {
+			continue
+		}
+		list, ok = strings.CutSuffix(list, ")")
+		if !ok {
+			t.Fatalf("%s: the pins line does not end with ): %q", path, line)
+		}
+		pins := map[string]string{}
+		for _, p := range strings.Fields(list) {
+			at := strings.LastIndexByte(p, '@')
+			if at <= 0 || at == len(p)-1 {
+				t.Fatalf("%s: pin %q is not package@version", path, p)
+			}
+			pins[p[:at]] = p[at+1:]
+		}
+		return pins
+	}
+	t.Fatalf("%s has no pins=(...) line", path)
+	return nil
+}

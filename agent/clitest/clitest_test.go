@@ -31,3 +31,12 @@ func TestEnvIsBuiltFromScratch(t *testing.T) {
 		t.Fatalf("CODEX_HOME not created: %v", err)
 	}
 }
+
+func TestPinsReadInstallCLIs(t *testing.T) {
+	pins := Pins(t)
+	for _, pkg := range []string{"@openai/codex", "@anthropic-ai/claude-code", "@google/gemini-cli", "opencode-ai"} {
+		if v := pins[pkg]; v == "" || strings.ContainsAny(v, "@ ") {
+			t.Errorf("pin of %s: %q in %v", pkg, v, pins)
+		}
+	}
+}

@@ -202,12 +202,13 @@ func TestProbe(t *testing.T) {
 
 	old := newFake(t, "", "FAKE_VERSION=codex-cli 0.20.0\n", "FAKE_HELP=Usage: codex exec [OPTIONS] [PROMPT]\n  --json\n")
 	pr = New(Config{Binary: old.Bin}).Probe(context.Background(), old.Env)
-	if pr.Version != "codex-cli 0.20.0" || !strings.Contains(pr.Problem, "lacks --skip-git-repo-check, --disable, --config, resume") || !strings.Contains(pr.Fix, "npm install") {
+	if pr.Version != "codex-cli 0.20.0" || !strings.Contains(pr.Problem, "lacks --skip-git-repo-check, --disable, --config, resume") ||
+		pr.Fix != "upgrade Codex to the version agentorg is tested with: npm install -g @openai/codex@0.169.0" {
 		t.Fatalf("old version probe %+v", pr)
 	}
 
 	pr = New(Config{}).Probe(context.Background(), []string{"PATH=" + t.TempDir()})
-	if pr.Path != "" || !strings.Contains(pr.Problem, "codex not found in PATH") || !strings.Contains(pr.Fix, "@openai/codex") {
+	if pr.Path != "" || !strings.Contains(pr.Problem, "codex not found in PATH") || pr.Fix != "install Codex: npm install -g @openai/codex@0.169.0 (or set the agent's binary to its path)" {
 		t.Fatalf("missing probe %+v", pr)
 	}
 }

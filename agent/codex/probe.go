@@ -12,7 +12,8 @@ var probeSpec = cli.ProbeSpec{
 	Help:    []string{"exec", "--help"},
 	Flags:   requiredFlags,
 	Lacks:   "codex exec of %s lacks %s",
-	Install: "install Codex: npm install -g @openai/codex (or set the agent's binary to its path)",
+	Name:    "Codex",
+	Package: "@openai/codex",
+	Tested:  "0.169.0", // as pinned in .ci/install-clis
 	Broken:  "check that node is in the agent's PATH and that codex runs, or reinstall Codex",
-	Upgrade: "upgrade Codex: npm install -g @openai/codex@latest",
 }

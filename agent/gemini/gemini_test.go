@@ -226,14 +226,15 @@ func TestProbeWithFakes(t *testing.T) {
 	}
 	old := write("old", `case "$1" in --version) echo 0.1.0;; --help) echo '-p, --prompt --resume';; esac`)
 	pr := New(Config{Binary: old}).Probe(context.Background(), env)
-	if !strings.Contains(pr.Problem, "0.1.0 does not support --output-format, stream-json, --approval-mode, yolo, --skip-trust") || pr.Fix == "" {
+	if !strings.Contains(pr.Problem, "0.1.0 does not support --output-format, stream-json, --approval-mode, yolo, --skip-trust") ||
+		pr.Fix != "upgrade the Gemini CLI to the version agentorg is tested with: npm install -g @google/gemini-cli@0.61.0" {
 		t.Errorf("old: %+v", pr)
 	}
 	broken := write("broken", "echo 'node: not found' >&2; exit 127\n")
 	if pr := New(Config{Binary: broken}).Probe(context.Background(), env); !strings.Contains(pr.Problem, "exit status 127: node: not found") {
 		t.Errorf("broken: %+v", pr)
 	}
-	if pr := New(Config{Binary: "no-such-gemini-cli"}).Probe(context.Background(), env); pr.Path != "" || pr.Problem == "" || !strings.Contains(pr.Fix, "npm install") {
+	if pr := New(Config{Binary: "no-such-gemini-cli"}).Probe(context.Background(), env); pr.Path != "" || pr.Problem == "" || pr.Fix != "install the Gemini CLI: npm install -g @google/gemini-cli@0.61.0 (or set the agent's binary to its path)" {
 		t.Errorf("missing: %+v", pr)
 	}
 }

@@ -10,6 +10,7 @@ var probeSpec = cli.ProbeSpec{
 	Help:    []string{"--help"},
 	Flags:   flagsUsed,
 	Lacks:   "gemini %s does not support %s",
-	Install: "install the Gemini CLI: npm install -g @google/gemini-cli@0.61.0",
-	Upgrade: "upgrade the Gemini CLI: npm install -g @google/gemini-cli@0.61.0",
+	Name:    "the Gemini CLI",
+	Package: "@google/gemini-cli",
+	Tested:  "0.61.0", // as pinned in .ci/install-clis
 }

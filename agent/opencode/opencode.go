@@ -201,6 +201,7 @@ var probeSpec = cli.ProbeSpec{
 	HelpOnStderr: true, // yargs may print help on either stream
 	Flags:        flagsUsed,
 	Lacks:        "opencode %s: `opencode run` does not support %s",
-	Install:      "install OpenCode: npm install -g opencode-ai@1.18.33",
-	Upgrade:      "upgrade OpenCode: npm install -g opencode-ai@1.18.33",
+	Name:         "OpenCode",
+	Package:      "opencode-ai",
+	Tested:       "1.18.33", // as pinned in .ci/install-clis
 }

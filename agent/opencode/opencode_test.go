@@ -227,10 +227,11 @@ func TestProbeWithFakes(t *testing.T) {
 		t.Errorf("good: %+v", pr)
 	}
 	old := write("old", `case "$1" in --version) echo 0.3.0;; run) echo '-s, --session -m, --model';; esac`)
-	if pr := New(Config{Binary: old}).Probe(context.Background(), env); !strings.Contains(pr.Problem, "does not support --format, json, --dir") || pr.Fix == "" {
+	if pr := New(Config{Binary: old}).Probe(context.Background(), env); !strings.Contains(pr.Problem, "does not support --format, json, --dir") ||
+		pr.Fix != "upgrade OpenCode to the version agentorg is tested with: npm install -g opencode-ai@1.18.33" {
 		t.Errorf("old: %+v", pr)
 	}
-	if pr := New(Config{Binary: "no-such-opencode"}).Probe(context.Background(), env); pr.Path != "" || pr.Problem == "" || !strings.Contains(pr.Fix, "npm install") {
+	if pr := New(Config{Binary: "no-such-opencode"}).Probe(context.Background(), env); pr.Path != "" || pr.Problem == "" || pr.Fix != "install OpenCode: npm install -g opencode-ai@1.18.33 (or set the agent's binary to its path)" {
 		t.Errorf("missing: %+v", pr)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/eventfmt"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -70,12 +71,14 @@ cannot run.`,
 					if !r.OK {
 						status = "PROBLEM"
 					}
-					rows = append(rows, []string{r.Name, r.Kind, status, dash(r.Version), dash(r.Path)})
+					rows = append(rows, []string{r.Name, r.Kind, status, dash(eventfmt.OneLine(r.Version)), dash(eventfmt.OneLine(r.Path))})
 				}
 				table(out, "AGENT\tKIND\tSTATUS\tVERSION\tPATH", rows)
+				// A problem may quote a CLI's stderr: one line each,
+				// under the agent's name.
 				for _, r := range reports {
 					if !r.OK {
-						fmt.Fprintf(out, "\n%s: %s\n  fix: %s\n", r.Name, r.Problem, r.Fix)
+						fmt.Fprintf(out, "\n%s: %s\n  fix: %s\n", r.Name, eventfmt.OneLine(r.Problem), eventfmt.OneLine(r.Fix))
 					}
 				}
 				fmt.Fprintf(out, "\n%s\n", conf)

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/eventfmt"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 )
 
@@ -55,7 +56,7 @@ itself (its database, worktrees, mirror and transcripts) is 'agentorg fsck''s.`,
 					p := app.Probe(ctx, a, org.Home)
 					if p.Problem != "" {
 						problems++
-						fmt.Fprintf(w, "problem: agent %s: %s\n    fix: %s\n", a.Name, p.Problem, p.Fix)
+						fmt.Fprintf(w, "problem: agent %s: %s\n    fix: %s\n", a.Name, eventfmt.OneLine(p.Problem), eventfmt.OneLine(p.Fix))
 						continue
 					}
 					fmt.Fprintf(w, "ok: agent %s (%s %s)\n", a.Name, a.Kind, dash(p.Version))
