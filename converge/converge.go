@@ -25,6 +25,13 @@ type Attempt struct {
 	// Engine: the engine validated earlier work again (the merge queue, a
 	// stale GO), no developer ran; it does not spend the attempt budget.
 	Engine bool
+	// Moved: all the attempt failed on is conflicts with a target that
+	// moved (each finding names the target's head, so a conflict that
+	// comes back on the same head is a repeat, caught as such). Others'
+	// merges are not the developer's failure: such an attempt spends no
+	// attempt budget and does not count as a stall; wall time, tokens and
+	// cost still bound the loop.
+	Moved bool
 }
 
 // Budget bounds the loop; zero fields mean no limit (Attempts and Stall
@@ -61,13 +68,14 @@ func Stop(history []Attempt, b Budget, now time.Time) string {
 			}
 		}
 	}
-	if b.Stall > 0 && len(episode) > b.Stall {
-		best := episode[0].Distance
-		for _, a := range episode[:len(episode)-b.Stall] {
+	own := slices.DeleteFunc(slices.Clone(episode), func(a Attempt) bool { return a.Moved })
+	if b.Stall > 0 && len(own) > b.Stall && !last.Moved {
+		best := own[0].Distance
+		for _, a := range own[:len(own)-b.Stall] {
 			best = min(best, a.Distance)
 		}
 		fell := false
-		for _, a := range episode[len(episode)-b.Stall:] {
+		for _, a := range own[len(own)-b.Stall:] {
 			if a.Distance < best {
 				fell = true
 			}
@@ -76,9 +84,12 @@ func Stop(history []Attempt, b Budget, now time.Time) string {
 			return fmt.Sprintf("the distance has not fallen below %d for %d attempts", best, b.Stall)
 		}
 	}
+	// The attempt budget counts the developer's attempts, less those the
+	// target's moves cost: a conflict, and the GO that resolved it.
 	developer := 0
-	for _, a := range history {
-		if !a.Engine {
+	for i, a := range history {
+		answered := a.GO && i > 0 && history[i-1].Moved
+		if !a.Engine && !a.Moved && !answered {
 			developer++
 		}
 	}

@@ -72,6 +72,31 @@ func TestStopRules(t *testing.T) {
 			{N: 3, GO: true},
 			{N: 4, Distance: 1, Findings: []string{"y"}},
 		}, Budget{Attempts: 3, Stall: 2}, t0, "attempt budget (3) is spent"},
+		{"a target that keeps moving into new conflicts is not the developer's failure", []Attempt{
+			{N: 1, Distance: 1, Findings: []string{"conflict:registry.go@aaaa"}, Moved: true},
+			{N: 2, Distance: 1, Findings: []string{"conflict:registry.go@bbbb"}, Moved: true},
+			{N: 3, Distance: 1, Findings: []string{"conflict:registry.go@cccc"}, Moved: true},
+			{N: 4, Distance: 1, Findings: []string{"conflict:registry.go@dddd"}, Moved: true},
+		}, Budget{Attempts: 3, Stall: 2}, t0, ""},
+		{"nor are the GOs that resolved them", []Attempt{
+			{N: 1, Distance: 1, Findings: []string{"conflict:registry.go@aaaa"}, Moved: true},
+			{N: 2, GO: true},
+			{N: 3, Distance: 1, Findings: []string{"conflict:registry.go@bbbb"}, Moved: true, Engine: true},
+			{N: 4, GO: true},
+			{N: 5, Distance: 1, Findings: []string{"conflict:registry.go@cccc"}, Moved: true, Engine: true},
+			{N: 6, GO: true},
+			{N: 7, Distance: 1, Findings: []string{"conflict:registry.go@dddd"}, Moved: true, Engine: true},
+		}, Budget{Attempts: 1, Stall: 2}, t0, ""},
+		{"but a resolution that does not hold is a repeat", []Attempt{
+			{N: 1, Distance: 1, Findings: []string{"conflict:registry.go@aaaa"}, Moved: true},
+			{N: 2, Distance: 1, Findings: []string{"conflict:registry.go@aaaa"}, Moved: true},
+		}, Budget{Attempts: 3, Stall: 2}, t0, "attempt 2 fails exactly as attempt 1"},
+		{"and the developer's own failures still stall", []Attempt{
+			{N: 1, Distance: 2, Findings: []string{"a", "b"}},
+			{N: 2, Distance: 1, Findings: []string{"conflict:registry.go@aaaa"}, Moved: true},
+			{N: 3, Distance: 2, Findings: []string{"a", "c"}},
+			{N: 4, Distance: 2, Findings: []string{"a", "d"}},
+		}, Budget{Attempts: 10, Stall: 2}, t0, "has not fallen below 2 for 2 attempts"},
 	}
 	for _, c := range cases {
 		got := Stop(c.h, c.b, c.now)

@@ -64,7 +64,7 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			if cs := conflicts(prev.Findings); len(cs) > 0 {
 				// The target moved and conflicts: leave the merge open with its
 				// markers for the agent to resolve; CommitAll records it.
-				if _, err := wt.StartMerge(ctx, d.targetRef(), d.Identity); err != nil {
+				if _, err := wt.StartMerge(ctx, d.targetRef(), prev.Work(), d.Identity); err != nil {
 					return Outcome{}, err
 				}
 			}

@@ -145,6 +145,17 @@ func conflicts(fs []eventlog.Finding) []string {
 	return out
 }
 
+// onlyConflicts says whether all a NO-GO found is conflicts with the target.
+func onlyConflicts(a eventlog.Attempt) bool {
+	keys := a.FindingKeys()
+	for _, k := range keys {
+		if !strings.HasPrefix(k, keyConflict) {
+			return false
+		}
+	}
+	return a.Verdict == eventlog.NOGO && len(keys) > 0
+}
+
 // fixText is what the developer's resumed session is told: only what still
 // fails, each with its evidence.
 func fixText(fs []eventlog.Finding, target string) string {

@@ -258,7 +258,7 @@ func history(as []eventlog.Attempt) []converge.Attempt {
 		}
 		h = append(h, converge.Attempt{N: a.N, Distance: a.Distance, Findings: a.FindingKeys(), Started: a.StartedAt,
 			Tokens: int(a.Usage.InputTokens + a.Usage.OutputTokens), CostUSD: a.Usage.CostUSD,
-			GO: a.Verdict == eventlog.GO, Engine: a.Agent == engineAgent})
+			GO: a.Verdict == eventlog.GO, Engine: a.Agent == engineAgent, Moved: onlyConflicts(a)})
 	}
 	return h
 }

@@ -285,7 +285,7 @@ func TestConflictResolutionIsAMergeOfTheTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The agent gives the merge up: nothing is recorded.
-	if _, err := w.StartMerge(ctx, mainBase, tester); err != nil {
+	if _, err := w.StartMerge(ctx, mainBase, mine, tester); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(path, ".git", "MERGE_HEAD")); err != nil {
@@ -301,9 +301,14 @@ func TestConflictResolutionIsAMergeOfTheTarget(t *testing.T) {
 	}
 
 	// Resolved, and committed by the agent itself: one merge, agentorg's.
-	conflicts, err := w.StartMerge(ctx, mainBase, tester)
+	// A git merge killed midway (files written, no MERGE_HEAD, the index
+	// not yet written) leaves what the next merge would refuse to
+	// overwrite: the merge starts again from the recorded commit.
+	writeFile(t, filepath.Join(path, "shared.txt"), "one\nhalf-merged\nthree\n")
+	writeFile(t, filepath.Join(path, "other.txt"), "o\n")
+	conflicts, err := w.StartMerge(ctx, mainBase, mine, tester)
 	if err != nil || !slices.Equal(conflicts, []string{"shared.txt"}) {
-		t.Fatalf("StartMerge = %v, %v", conflicts, err)
+		t.Fatalf("StartMerge after a merge killed midway = %v, %v", conflicts, err)
 	}
 	writeFile(t, filepath.Join(path, "shared.txt"), "one\nboth\nthree\n")
 	agent(t, path, intruder, "commit", "--quiet", "-am", "agent's merge with a secret AKIAIOSFODNN7EXAMPLE")

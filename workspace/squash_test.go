@@ -58,7 +58,7 @@ func TestSquash(t *testing.T) {
 		t.Fatalf("conflicts %v, %v", conflicts, err)
 	}
 	// The developer merges the target in and resolves it.
-	if _, err := w.StartMerge(ctx, "refs/remotes/origin/main", tester); err != nil {
+	if _, err := w.StartMerge(ctx, "refs/remotes/origin/main", "HEAD", tester); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(w.Path, "shared.txt"), "one\ntwo, both\nthree\n")

@@ -292,7 +292,11 @@ func (w *Worktree) Reset(ctx context.Context, sha string) error {
 // StartMerge merges target into the worktree without committing and leaves
 // any conflict markers in place, for the developer's agent to resolve; the
 // next CommitAll then records the merge. It returns the conflicting files.
-func (w *Worktree) StartMerge(ctx context.Context, target string, who Identity) ([]string, error) {
+// A merge in progress (started before a crash) is continued. Otherwise the
+// merge starts from the recorded commit from, the worktree reset to it: a
+// git merge killed midway leaves files written and no MERGE_HEAD, which the
+// next merge would refuse to overwrite.
+func (w *Worktree) StartMerge(ctx context.Context, target, from string, who Identity) ([]string, error) {
 	if err := plainArg("revision", target); err != nil {
 		return nil, err
 	}
@@ -301,6 +305,9 @@ func (w *Worktree) StartMerge(ctx context.Context, target string, who Identity) 
 			return nil, err
 		}
 		return w.unmerged(ctx)
+	}
+	if err := w.Reset(ctx, from); err != nil {
+		return nil, err
 	}
 	if _, err := w.gitAs(ctx, who, "merge", "--quiet", "--no-ff", "--no-commit", target); err != nil {
 		conflicts, cerr := w.unmerged(ctx)
