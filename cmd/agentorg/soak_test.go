@@ -42,12 +42,12 @@ var (
 type soakKind string
 
 const (
-	soakGood     soakKind = "good"     // one correct attempt
-	soakRegress  soakKind = "regress"  // a failing test first, then the fix
-	soakJunk     soakKind = "junk"     // the change plus a log and .DS_Store
-	soakDenied   soakKind = "denied"   // the change plus a file under .agentorg/, removed when told
-	soakShared   soakKind = "shared"   // an entry in registry.go, which every shared issue edits
-	soakNever    soakKind = "never"    // a test that always fails the same way
+	soakGood     soakKind = "good"    // one correct attempt
+	soakRegress  soakKind = "regress" // a failing test first, then the fix
+	soakJunk     soakKind = "junk"    // the change plus a log and .DS_Store
+	soakDenied   soakKind = "denied"  // the change plus a file under .agentorg/, removed when told
+	soakShared   soakKind = "shared"  // an entry in registry.go, which every shared issue edits
+	soakNever    soakKind = "never"   // a test that always fails the same way
 	soakRegistry          = "registry.go"
 )
 
