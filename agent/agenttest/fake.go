@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/agentorg/agentorg/sandbox"
 	"io"
 	"os"
 	"path/filepath"
@@ -75,6 +76,10 @@ type session struct {
 // it plays the turn it was given through f and exits. Otherwise it returns,
 // so that TestMain goes on to the package's other fakes and its tests.
 func ActAs(f Format) {
+	// A confined run re-executes the test binary as the sandbox's helper,
+	// with the task's environment: the helper must confine before the
+	// fake plays the tool.
+	sandbox.Main()
 	if dir := os.Getenv(fakeEnv); dir != "" {
 		os.Exit(play(f, dir))
 	}

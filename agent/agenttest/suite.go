@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/agentorg/agentorg/sandbox/sandboxtest"
 	"math"
 	"os"
 	"path/filepath"
@@ -442,4 +443,20 @@ func transcript(task agentorg.Task) string {
 		return b.String()
 	}
 	return ""
+}
+
+// Confined is a Suite.Confine for adapters whose tool may run confined:
+// the task's directory writable and nothing else of the machine (the
+// runner adds the tool's own state directories). It skips where the
+// kernel cannot confine, and fails there under CI=true. The test binary's
+// TestMain must start with sandbox.Main (fakecli.Main does).
+func Confined(t *testing.T, task *agentorg.Task) {
+	sandboxtest.Need(t)
+	task.Confine = &agentorg.Confinement{Writable: []string{task.Dir}}
+	for _, kv := range task.Env {
+		if dir, ok := strings.CutPrefix(kv, fakeEnv+"="); ok {
+			// The fake tool's own state, as a real tool's state dirs.
+			task.Confine.Writable = append(task.Confine.Writable, dir)
+		}
+	}
 }

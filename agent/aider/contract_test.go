@@ -13,6 +13,7 @@ func TestContract(t *testing.T) {
 	agenttest.Suite{
 		Rig: agenttest.Fake{New: func(c cli.Config) agentorg.Agent { return New(c) }}.Rig,
 		// Another directory's conversation.
-		BadIDs: []string{"aider-0000000000000000", "--help"},
+		BadIDs:  []string{"aider-0000000000000000", "--help"},
+		Confine: agenttest.Confined,
 	}.Run(t)
 }

@@ -12,7 +12,7 @@ import (
 
 // suite is the agent contract for this adapter, on rig.
 func suite(rig func(*testing.T) agenttest.Rig) agenttest.Suite {
-	return agenttest.Suite{Rig: rig, BadIDs: []string{"--continue", "a b"}}
+	return agenttest.Suite{Rig: rig, BadIDs: []string{"--continue", "a b"}, Confine: agenttest.Confined}
 }
 
 // newAgent is the adapter with the runner's settings.

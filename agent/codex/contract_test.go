@@ -12,7 +12,7 @@ import (
 
 // suite is the agent contract for this adapter, on rig.
 func suite(rig func(*testing.T) agenttest.Rig) agenttest.Suite {
-	return agenttest.Suite{Rig: rig, BadIDs: []string{"--last", "a b"}}
+	return agenttest.Suite{Rig: rig, BadIDs: []string{"--last", "a b"}, Confine: agenttest.Confined}
 }
 
 func TestContract(t *testing.T) {

@@ -14,5 +14,6 @@ func TestContract(t *testing.T) {
 			return New(Config{Command: []string{c.Binary}, Timeout: c.Timeout, StallTimeout: c.StallTimeout})
 		}}.Rig,
 		AddsEnv: []string{EnvRole, EnvIssue, EnvAttempt, EnvAccess, EnvSession, EnvInput},
+		Confine: agenttest.Confined,
 	}.Run(t)
 }

@@ -14,7 +14,7 @@ import (
 
 // suite is the agent contract for this adapter, on rig.
 func suite(rig func(*testing.T) agenttest.Rig) agenttest.Suite {
-	return agenttest.Suite{Rig: rig, BadIDs: []string{"latest", "5", "--yolo", "a b", "../x"}}
+	return agenttest.Suite{Rig: rig, BadIDs: []string{"latest", "5", "--yolo", "a b", "../x"}, Confine: agenttest.Confined}
 }
 
 func TestContract(t *testing.T) {

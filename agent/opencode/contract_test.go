@@ -17,7 +17,7 @@ import (
 // suite is the agent contract for this adapter, on rig.
 func suite(rig func(*testing.T) agenttest.Rig) agenttest.Suite {
 	return agenttest.Suite{Rig: rig, AddsEnv: []string{"OPENCODE_DISABLE_AUTOUPDATE"},
-		BadIDs: []string{"latest", "--continue", "ses_", "ses_a/b"}}
+		BadIDs: []string{"latest", "--continue", "ses_", "ses_a/b"}, Confine: agenttest.Confined}
 }
 
 func TestContract(t *testing.T) {
