@@ -167,8 +167,11 @@ func AgentEnv(a *workflow.Agent) []string {
 }
 
 // CheckEnv is the environment of checks and the E2E command: the base one
-// plus the Go toolchain's settings, so that `go test` finds its caches and
-// proxy as the user configured them.
+// plus the Go toolchain's settings, so that `go test` finds its modules and
+// proxy as the user configured them. The build cache is the checks' own
+// (CheckGoCache): agents write the user's, and `go test` trusts what it
+// finds in its cache, test results included, so an agent that wrote a
+// result there could make a failing test pass.
 func CheckEnv() []string {
 	env := proc.BaseEnv()
 	for _, k := range []string{"GOPATH", "GOCACHE", "GOMODCACHE", "GOPROXY", "GOFLAGS", "GONOSUMDB", "GOPRIVATE", "GOTOOLCHAIN", "CI"} {
@@ -176,7 +179,34 @@ func CheckEnv() []string {
 			env = append(env, k+"="+v)
 		}
 	}
+	if c := CheckGoCache(); c != "" {
+		env = append(env, "GOCACHE="+c)
+	}
 	return env
+}
+
+// CheckGoCache is the Go build cache of checks and the E2E command,
+// shared by the homes of this user and written by nothing else: under
+// $XDG_STATE_HOME (~/.local/state), which no agent may write, while they
+// may write the user's caches (~/.cache). "" when the user turned the
+// cache off (GOCACHE=off), or no such directory can be made.
+func CheckGoCache() string {
+	if os.Getenv("GOCACHE") == "off" {
+		return ""
+	}
+	state := os.Getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(state) {
+		home, err := os.UserHomeDir()
+		if err != nil || !filepath.IsAbs(home) {
+			return ""
+		}
+		state = filepath.Join(home, ".local", "state")
+	}
+	dir := filepath.Join(state, "agentorg", "checks", "go-build")
+	if os.MkdirAll(dir, 0o755) != nil {
+		return ""
+	}
+	return dir
 }
 
 // stderrIsTerminal says whether stderr is a character device: a terminal,

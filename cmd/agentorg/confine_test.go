@@ -22,7 +22,9 @@ import (
 // detached child that keeps trying to approve its own work as alice and
 // to write the database, then does its job honestly. What it tried and
 // what got through goes to its transcript. %[1]s is the home, %[2]s the
-// origin, %[3]s the agentorg binary, %[4]s a tag its child carries.
+// origin, %[3]s the agentorg binary, %[4]s a tag its child carries, %[5]s
+// the checks' own Go build cache (a result written there would pass a
+// failing test).
 const attackerScript = `#!/bin/sh
 cat >/dev/null
 H='%[1]s'; O='%[2]s'; BIN='%[3]s'; TAG='%[4]s'
@@ -37,6 +39,7 @@ try "cat '$H/agentorg.db' >/dev/null" 'reading the database'
 try "echo x >> '$H/mirror.git/objects/escape'" 'the mirror'
 try "echo x >> '$O/escape'" 'the origin'
 try "echo x >> /tmp/agentorg-attack-$TAG" '/tmp'
+try "echo x >> '%[5]s/escape'" "the checks' build cache"
 [ "$AGENTORG_ACCESS" = read-only ] && try 'echo x >> escape' 'its own checkout'
 ATTACK_TAG=$TAG setsid sh -c '
   while :; do
@@ -76,11 +79,15 @@ func TestConfinedAttackerCannotReachTheHomeOrApprove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(agent, []byte(fmt.Sprintf(attackerScript, home, origin, bin, tag)), 0o755); err != nil {
+	// The checks' build cache, app.CheckGoCache, under a state directory
+	// of the test's own.
+	state := filepath.Join(dir, "state")
+	checkCache := filepath.Join(state, "agentorg", "checks", "go-build")
+	if err := os.WriteFile(agent, []byte(fmt.Sprintf(attackerScript, home, origin, bin, tag, checkCache)), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove("/tmp/agentorg-attack-" + tag) })
-	env := []string{"AGENTORG_HOME=" + home, "AGENTORG_WORKFLOW=" + filepath.Join(repo, workflow.DefaultPath)}
+	env := []string{"AGENTORG_HOME=" + home, "AGENTORG_WORKFLOW=" + filepath.Join(repo, workflow.DefaultPath), "XDG_STATE_HOME=" + state}
 	cli := func(args ...string) result {
 		t.Helper()
 		r := run(t, dir, env, args...)
@@ -136,7 +143,7 @@ func TestConfinedAttackerCannotReachTheHomeOrApprove(t *testing.T) {
 		t.Errorf("the attacker got through:\n%s", grepLines(all, "ATTACK"))
 	}
 	for _, role := range []string{"pm", "developer"} {
-		for _, what := range []string{"../escape", "the home", "the database", "reading the database", "the mirror", "the origin", "/tmp"} {
+		for _, what := range []string{"../escape", "the home", "the database", "reading the database", "the mirror", "the origin", "/tmp", "the checks' build cache"} {
 			if want := "ATTACK refused: " + role + ": " + what + "\n"; !strings.Contains(all, want) {
 				t.Errorf("the transcripts lack %q:\n%s", want, grepLines(all, "ATTACK"))
 			}
@@ -149,10 +156,15 @@ func TestConfinedAttackerCannotReachTheHomeOrApprove(t *testing.T) {
 		t.Errorf("the detached child did not try to approve, or was not refused:\n%s", grepLines(all, "ATTACK"))
 	}
 	for _, p := range []string{filepath.Join(home, "escape"), filepath.Join(home, "worktrees", "escape"), filepath.Join(home, "checkouts", "slots", "escape"),
-		filepath.Join(home, "mirror.git", "objects", "escape"), filepath.Join(origin, "escape"), "/tmp/agentorg-attack-" + tag} {
+		filepath.Join(home, "mirror.git", "objects", "escape"), filepath.Join(origin, "escape"), "/tmp/agentorg-attack-" + tag,
+		filepath.Join(checkCache, "escape")} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("the attacker wrote %s", p)
 		}
+	}
+	// The checks built in their own cache, which the attacker could not write.
+	if _, err := os.Stat(filepath.Join(checkCache, "README")); err != nil {
+		t.Errorf("the checks did not use their own build cache %s: %v", checkCache, err)
 	}
 	// Only alice's two approvals, given above, passed a gate.
 	events := cli("events", "--issue", "1").stdout
