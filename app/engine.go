@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -182,7 +185,39 @@ func CheckEnv() []string {
 	if c := CheckGoCache(); c != "" {
 		env = append(env, "GOCACHE="+c)
 	}
-	return env
+	return append(env, checkModules()...)
+}
+
+// checkModules is the module settings of checks and the E2E command: a
+// module cache of their own beside their build cache, fed from the user's
+// download cache as a proxy (then the user's own proxy). Agents may write
+// the user's module cache, and the go command trusts an extracted module
+// as it finds it; a module fetched through a proxy is checked against
+// go.sum (and the checksum database) first, so a tampered one fails a
+// check instead of passing it. Nothing when the go command is missing
+// (a repository that is not Go's).
+func checkModules() []string {
+	build := CheckGoCache()
+	if build == "" {
+		return nil
+	}
+	out, err := exec.Command("go", "env", "GOMODCACHE", "GOPROXY").Output()
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || !filepath.IsAbs(lines[0]) {
+		return nil
+	}
+	mods := filepath.Join(filepath.Dir(build), "go-mod")
+	if os.MkdirAll(mods, 0o755) != nil {
+		return nil
+	}
+	proxy := (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(lines[0], "cache", "download"))}).String()
+	if user := strings.TrimSpace(lines[1]); user != "" {
+		proxy += "," + user
+	}
+	return []string{"GOMODCACHE=" + mods, "GOPROXY=" + proxy}
 }
 
 // CheckGoCache is the Go build cache of checks and the E2E command,

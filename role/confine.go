@@ -33,9 +33,9 @@ func (d *Deps) checkConfine(dir string) *sandbox.Policy {
 		return nil
 	}
 	p := sandbox.Policy(*d.runConfinement(dir, true))
-	// The checks' own build cache (app.CheckGoCache), which agents
-	// cannot write.
-	p.Writable = append(p.Writable, sandbox.Paths([]string{"$GOCACHE/"}, d.CheckEnv)...)
+	// The checks' own build and module caches (app.CheckEnv), which
+	// agents cannot write.
+	p.Writable = append(p.Writable, sandbox.Paths([]string{"$GOCACHE/", "$GOMODCACHE/"}, d.CheckEnv)...)
 	return &p
 }
 

@@ -40,6 +40,7 @@ try "echo x >> '$H/mirror.git/objects/escape'" 'the mirror'
 try "echo x >> '$O/escape'" 'the origin'
 try "echo x >> /tmp/agentorg-attack-$TAG" '/tmp'
 try "echo x >> '%[5]s/escape'" "the checks' build cache"
+try "echo x >> '%[5]s/../go-mod/escape'" "the checks' module cache"
 [ "$AGENTORG_ACCESS" = read-only ] && try 'echo x >> escape' 'its own checkout'
 ATTACK_TAG=$TAG setsid sh -c '
   while :; do
@@ -143,7 +144,7 @@ func TestConfinedAttackerCannotReachTheHomeOrApprove(t *testing.T) {
 		t.Errorf("the attacker got through:\n%s", grepLines(all, "ATTACK"))
 	}
 	for _, role := range []string{"pm", "developer"} {
-		for _, what := range []string{"../escape", "the home", "the database", "reading the database", "the mirror", "the origin", "/tmp", "the checks' build cache"} {
+		for _, what := range []string{"../escape", "the home", "the database", "reading the database", "the mirror", "the origin", "/tmp", "the checks' build cache", "the checks' module cache"} {
 			if want := "ATTACK refused: " + role + ": " + what + "\n"; !strings.Contains(all, want) {
 				t.Errorf("the transcripts lack %q:\n%s", want, grepLines(all, "ATTACK"))
 			}
@@ -157,7 +158,7 @@ func TestConfinedAttackerCannotReachTheHomeOrApprove(t *testing.T) {
 	}
 	for _, p := range []string{filepath.Join(home, "escape"), filepath.Join(home, "worktrees", "escape"), filepath.Join(home, "checkouts", "slots", "escape"),
 		filepath.Join(home, "mirror.git", "objects", "escape"), filepath.Join(origin, "escape"), "/tmp/agentorg-attack-" + tag,
-		filepath.Join(checkCache, "escape")} {
+		filepath.Join(checkCache, "escape"), filepath.Join(checkCache, "..", "go-mod", "escape")} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("the attacker wrote %s", p)
 		}
