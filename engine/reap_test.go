@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,26 +28,7 @@ func TestRestartKillsADeadClaimsProcessesWithoutItsGroup(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := sqlitedb.Open(filepath.Join(dir, "agentorg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
-		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "origin.git",
-		AgentCommand: []string{"true"}, Check: "true", E2E: "true",
-	}), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := embedded.New(db, embedded.Options{})
-	if err := tr.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(ctx, Config{DB: db, Deps: &role.Deps{Workflow: wf, Tracker: tr, Log: eventlog.New(db), Home: dir}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, db := bareEngine(t, dir)
 
 	// The dead engine's state: its job running, its claim without a group.
 	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
@@ -117,4 +99,32 @@ func alive(pid int) bool {
 	s := string(stat)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+}
+
+// bareEngine is an engine over a database of its own in dir, not started:
+// for tests that set its job and claim rows by hand.
+func bareEngine(t *testing.T, dir string) (*Engine, *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlitedb.Open(filepath.Join(dir, "agentorg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
+		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "origin.git",
+		AgentCommand: []string{"true"}, Check: "true", E2E: "true",
+	}), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := embedded.New(db, embedded.Options{})
+	if err := tr.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(ctx, Config{DB: db, Deps: &role.Deps{Workflow: wf, Tracker: tr, Log: eventlog.New(db), Home: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, db
 }

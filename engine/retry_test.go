@@ -2,15 +2,8 @@ package engine
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/agentorg/agentorg/eventlog"
-	"github.com/agentorg/agentorg/role"
-	"github.com/agentorg/agentorg/sqlitedb"
-	"github.com/agentorg/agentorg/tracker/embedded"
-	"github.com/agentorg/agentorg/workflow"
 )
 
 // Issue 15: a crash is not a failed try. A job whose worker died three
@@ -20,27 +13,7 @@ import (
 // retry waits minutes at most.
 func TestThreeCrashesThenARetryWithinAMinute(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlitedb.Open(filepath.Join(dir, "agentorg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
-		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "origin.git",
-		AgentCommand: []string{"true"}, Check: "true", E2E: "true",
-	}), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := embedded.New(db, embedded.Options{})
-	if err := tr.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(ctx, Config{DB: db, Deps: &role.Deps{Workflow: wf, Tracker: tr, Log: eventlog.New(db), Home: dir}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, db := bareEngine(t, t.TempDir())
 	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
 	if err != nil {
 		t.Fatal(err)
