@@ -184,23 +184,20 @@ func CheckEnv() []string {
 	}
 	if c := CheckGoCache(); c != "" {
 		env = append(env, "GOCACHE="+c)
+		env = append(env, checkModules(filepath.Join(filepath.Dir(c), "go-mod"))...)
 	}
-	return append(env, checkModules()...)
+	return env
 }
 
 // checkModules is the module settings of checks and the E2E command: a
-// module cache of their own beside their build cache, fed from the user's
+// module cache of their own, mods, beside their build cache, fed from the user's
 // download cache as a proxy (then the user's own proxy). Agents may write
 // the user's module cache, and the go command trusts an extracted module
 // as it finds it; a module fetched through a proxy is checked against
 // go.sum (and the checksum database) first, so a tampered one fails a
 // check instead of passing it. Nothing when the go command is missing
 // (a repository that is not Go's).
-func checkModules() []string {
-	build := CheckGoCache()
-	if build == "" {
-		return nil
-	}
+func checkModules(mods string) []string {
 	out, err := exec.Command("go", "env", "GOMODCACHE", "GOPROXY").Output()
 	if err != nil {
 		return nil
@@ -209,7 +206,6 @@ func checkModules() []string {
 	if len(lines) != 2 || !filepath.IsAbs(lines[0]) {
 		return nil
 	}
-	mods := filepath.Join(filepath.Dir(build), "go-mod")
 	if os.MkdirAll(mods, 0o755) != nil {
 		return nil
 	}

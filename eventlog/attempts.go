@@ -34,7 +34,7 @@ type Attempt struct {
 	Verdict string `json:"verdict"` // "", GO or NO-GO
 	// FoundBy is the stage whose validation gave the verdict (validate,
 	// or merge for the merge queue's re-validation), apart from Agent,
-	// which ran: "engine" when no agent did.
+	// which ran: EngineAgent when no agent did.
 	FoundBy  string         `json:"found_by,omitempty"`
 	Distance int            `json:"distance"` // Distance(Findings); -1 before validation
 	Findings []Finding      `json:"findings"` // what failed, behind the distance
@@ -47,6 +47,11 @@ type Attempt struct {
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
 }
+
+// EngineAgent is the agent of an attempt the engine made without a
+// developer run: a re-validation of the previous attempt's work (the
+// merge queue's, a stale GO's).
+const EngineAgent = "engine"
 
 // Finding is one thing a validation found failing: a check, a criterion not
 // met, a hygiene rule, a conflict. Key is stable across attempts, so the

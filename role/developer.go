@@ -217,7 +217,7 @@ func resumable(ctx context.Context, d *Deps, issue int64, a eventlog.Attempt, ag
 	}
 	var r resumption
 	for _, p := range as {
-		if p.N >= a.N || p.SessionID != a.SessionID || p.Agent == engineAgent {
+		if p.N >= a.N || p.SessionID != a.SessionID || p.Agent == eventlog.EngineAgent {
 			continue
 		}
 		if p.Agent != agent {

@@ -71,7 +71,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		if ok && a.Agent == engineAgent && a.Verdict == "" {
+		if ok && a.Agent == eventlog.EngineAgent && a.Verdict == "" {
 			// This stage crashed while validating a rebase: finish it.
 			ext, err := revalidate(ctx, d, r, &a)
 			external += ext
@@ -89,7 +89,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		}
 		gate := d.Workflow.GateApproving(r.Stage.On)
 		bot := d.Workflow.Tracker.Bot
-		if a.Agent == engineAgent {
+		if a.Agent == eventlog.EngineAgent {
 			// The merge queue's rebase of the approved change, validated
 			// GO. Its commits are new, so the approval of the change
 			// before it is void: a human approves this one (which is how

@@ -27,7 +27,7 @@ func (validator) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if ok && a.Work() == "" && a.Agent == engineAgent {
+	if ok && a.Work() == "" && a.Agent == eventlog.EngineAgent {
 		// A crash between starting a re-validation and recording its work.
 		if a, err = revalidation(ctx, d, r, a.N-1); err != nil {
 			return Outcome{}, err
@@ -118,10 +118,6 @@ func revalidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (time
 	return v.external, nil
 }
 
-// engineAgent names the agent of an attempt the engine made without a
-// developer run: a re-validation of the previous attempt's commit.
-const engineAgent = "engine"
-
 // revalidation starts (or continues) attempt prev+1 on prev's work, in
 // prev's session, for the developer to resume should it fail; validating
 // it writes the commit to push on the current target.
@@ -131,7 +127,7 @@ func revalidation(ctx context.Context, d *Deps, r *Run, prev int) (eventlog.Atte
 	if err != nil {
 		return eventlog.Attempt{}, err
 	}
-	a, err := d.Log.StartAttempt(ctx, eventlog.Attempt{Issue: n, N: prev + 1, RunID: r.ID, Agent: engineAgent, SessionID: p.SessionID})
+	a, err := d.Log.StartAttempt(ctx, eventlog.Attempt{Issue: n, N: prev + 1, RunID: r.ID, Agent: eventlog.EngineAgent, SessionID: p.SessionID})
 	if err != nil {
 		return a, err
 	}
@@ -258,7 +254,7 @@ func history(as []eventlog.Attempt) []converge.Attempt {
 		}
 		h = append(h, converge.Attempt{N: a.N, Distance: a.Distance, Findings: a.FindingKeys(), Started: a.StartedAt,
 			Tokens: int(a.Usage.InputTokens + a.Usage.OutputTokens), CostUSD: a.Usage.CostUSD,
-			GO: a.Verdict == eventlog.GO, Engine: a.Agent == engineAgent, Moved: onlyConflicts(a)})
+			GO: a.Verdict == eventlog.GO, Engine: a.Agent == eventlog.EngineAgent, Moved: onlyConflicts(a)})
 	}
 	return h
 }

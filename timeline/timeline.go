@@ -73,7 +73,7 @@ func writeAttempt(w io.Writer, a eventlog.Attempt) {
 		return
 	}
 	fmt.Fprintf(w, "  attempt %d: %-5s distance %d, commit %.10s, session %s\n", a.N, a.Verdict, a.Distance, a.CommitSHA, a.SessionID)
-	if a.Agent == "engine" && a.FoundBy != "" {
+	if a.Agent == eventlog.EngineAgent && a.FoundBy != "" {
 		// No agent ran: the engine validated the work again.
 		fmt.Fprintf(w, "             validated again by the %s stage\n", a.FoundBy)
 	}
