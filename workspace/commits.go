@@ -38,7 +38,28 @@ func (m *Mirror) Commits(ctx context.Context, from, to string) ([]hygiene.Commit
 	if err := revArgs(from, to); err != nil {
 		return nil, err
 	}
-	out, err := git(ctx, m.Dir, "log", "-z", "--no-show-signature", "--format="+commitFields, from+".."+to, "--")
+	return m.logCommits(ctx, from+".."+to)
+}
+
+// Commit returns who made one commit and its message.
+func (m *Mirror) Commit(ctx context.Context, sha string) (hygiene.Commit, error) {
+	if err := revArgs(sha); err != nil {
+		return hygiene.Commit{}, err
+	}
+	cs, err := m.logCommits(ctx, "-1", sha)
+	if err != nil {
+		return hygiene.Commit{}, err
+	}
+	if len(cs) != 1 {
+		return hygiene.Commit{}, fmt.Errorf("commit %s: unexpected git log output", sha)
+	}
+	return cs[0], nil
+}
+
+// logCommits reads the commits `git log args` lists, as Commits says.
+func (m *Mirror) logCommits(ctx context.Context, args ...string) ([]hygiene.Commit, error) {
+	argv := append([]string{"log", "-z", "--no-show-signature", "--format=" + commitFields}, args...)
+	out, err := git(ctx, m.Dir, append(argv, "--")...)
 	if err != nil {
 		return nil, err
 	}
@@ -53,23 +74,6 @@ func (m *Mirror) Commits(ctx context.Context, from, to string) ([]hygiene.Commit
 		commits = append(commits, c)
 	}
 	return commits, nil
-}
-
-// Commit returns who made one commit and its message.
-func (m *Mirror) Commit(ctx context.Context, sha string) (hygiene.Commit, error) {
-	if err := revArgs(sha); err != nil {
-		return hygiene.Commit{}, err
-	}
-	out, err := git(ctx, m.Dir, "log", "-1", "-z", "--no-show-signature", "--format="+commitFields, sha, "--")
-	if err != nil {
-		return hygiene.Commit{}, err
-	}
-	f := strings.Split(out, "\x00")
-	if len(f) < 6 {
-		return hygiene.Commit{}, fmt.Errorf("commit %s: unexpected git log output", sha)
-	}
-	return hygiene.Commit{SHA: f[0], Author: hygiene.Person{Name: f[1], Email: f[2]},
-		Committer: hygiene.Person{Name: f[3], Email: f[4]}, Message: f[5]}, nil
 }
 
 // readLooseCommit reads a commit of the bare repository dir from its loose
