@@ -3,7 +3,7 @@ package role
 import (
 	"context"
 	"fmt"
-	"math"
+	"slices"
 	"strings"
 
 	"github.com/agentorg/agentorg/eventlog"
@@ -23,21 +23,24 @@ func foreignHead(ctx context.Context, d *Deps, n int64, head string) (string, er
 	if head == "" {
 		return "", nil
 	}
-	own, err := pushedBefore(ctx, d, n, math.MaxInt, head)
-	if err != nil || own {
+	as, err := d.Log.Attempts(ctx, n)
+	if err != nil {
 		return "", err
 	}
-	return describeForeign(ctx, d, n, head), nil
+	if slices.ContainsFunc(as, func(a eventlog.Attempt) bool { return a.Verdict == eventlog.GO && a.CommitSHA == head }) {
+		return "", nil // agentorg's own push
+	}
+	return describeForeign(ctx, d, n, as, head), nil
 }
 
 // describeForeign names the commits at head that agentorg did not push,
 // and what a person can do about them.
-func describeForeign(ctx context.Context, d *Deps, n int64, head string) string {
+func describeForeign(ctx context.Context, d *Deps, n int64, as []eventlog.Attempt, head string) string {
 	branch := Branch(d.Workflow, n)
 	var who []string
 	var ours string
 	if d.Mirror.FetchBranch(ctx, branch) == nil {
-		ours, _ = lastPushedBelow(ctx, d, n, head)
+		ours = lastPushedBelow(ctx, d, as, head)
 		var cs []hygiene.Commit
 		if ours != "" {
 			cs, _ = d.Mirror.Commits(ctx, ours, head)
@@ -68,23 +71,19 @@ func describeForeign(ctx context.Context, d *Deps, n int64, head string) string 
 	return what + ". agentorg lands only what it validated and never pushes over someone else's commit: " + fix
 }
 
-// lastPushedBelow is the newest commit agentorg pushed for issue n that
-// head was built on: where the branch was before someone else's commits;
+// lastPushedBelow is the newest commit agentorg pushed (of attempts as)
+// that head was built on: where the branch was before someone else's commits;
 // "" when head holds none of agentorg's.
-func lastPushedBelow(ctx context.Context, d *Deps, n int64, head string) (string, error) {
-	as, err := d.Log.Attempts(ctx, n)
-	if err != nil {
-		return "", err
-	}
+func lastPushedBelow(ctx context.Context, d *Deps, as []eventlog.Attempt, head string) string {
 	for i := len(as) - 1; i >= 0; i-- {
 		if as[i].Verdict != eventlog.GO || as[i].CommitSHA == "" {
 			continue
 		}
 		if ok, err := d.Mirror.IsAncestor(ctx, as[i].CommitSHA, head); err == nil && ok {
-			return as[i].CommitSHA, nil
+			return as[i].CommitSHA
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // foreignError is a merge request whose head is someone else's commit.
