@@ -215,6 +215,10 @@ type Tracker interface {
 	Issue(ctx context.Context, number int64) (Issue, error)
 	ListIssues(ctx context.Context, f IssueFilter) ([]Issue, error)
 	CloseIssue(ctx context.Context, number int64, actor string) error
+	// ReopenIssue opens a closed issue again (a merged change that E2E
+	// found broken comes back to its developer); reopening an open issue
+	// changes nothing.
+	ReopenIssue(ctx context.Context, number int64, actor string) error
 	// UpdateLabels adds and removes labels in one step and returns the issue
 	// as it is afterwards.
 	UpdateLabels(ctx context.Context, number int64, add, remove []string, actor string) (Issue, error)

@@ -265,6 +265,26 @@ func (t *Tracker) CloseIssue(ctx context.Context, number int64, actor string) er
 	})
 }
 
+// ReopenIssue opens a closed issue again; reopening an open issue is a
+// no-op.
+func (t *Tracker) ReopenIssue(ctx context.Context, number int64, actor string) error {
+	return t.write(ctx, func(tx *sql.Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, "SELECT state FROM tracker_issues WHERE number = ?", number).Scan(&state)
+		if err != nil {
+			return notFound(err, issueNotFound(number))
+		}
+		if state != string(agentorg.IssueClosed) {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tracker_issues SET state = 'open', closed_by = '', closed_at = '', updated_at = ?
+			WHERE number = ?`, t.nowText(), number); err != nil {
+			return fmt.Errorf("issue #%d: reopen: %w", number, err)
+		}
+		return nil
+	})
+}
+
 // UpdateLabels applies add then remove in one transaction, recording one
 // label event per actual change (adds first, then removes, each in argument
 // order). A label both added and removed, or an empty label name, is refused.

@@ -227,6 +227,27 @@ func (t *Tracker) CloseIssue(ctx context.Context, number int64, actor string) er
 	return t.remember(ctx, t.issue(ctx, g))
 }
 
+// ReopenIssue opens a closed issue again; reopening an open one changes
+// nothing.
+func (t *Tracker) ReopenIssue(ctx context.Context, number int64, actor string) error {
+	is, err := t.Issue(ctx, number)
+	if err != nil {
+		return err
+	}
+	if is.State != agentorg.IssueClosed {
+		return nil
+	}
+	opts, err := t.as(ctx, actor)
+	if err != nil {
+		return err
+	}
+	g, _, err := t.c.Issues.UpdateIssue(t.project, number, &gl.UpdateIssueOptions{StateEvent: ptr("reopen")}, opts...)
+	if err != nil {
+		return wrap(err, fmt.Sprintf("gitlab: reopen issue #%d", number))
+	}
+	return t.remember(ctx, t.issue(ctx, g))
+}
+
 // UpdateLabels adds and removes labels in one request. Only real changes are
 // sent, so a retry records no events and does not bump UpdatedAt.
 func (t *Tracker) UpdateLabels(ctx context.Context, number int64, add, remove []string, actor string) (agentorg.Issue, error) {

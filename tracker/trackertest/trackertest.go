@@ -41,6 +41,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"UpdateLabelsIdempotentWithEvents", testUpdateLabels},
 		{"UpdateLabelsRejectsEmptyName", testUpdateLabelsRejectsEmpty},
 		{"CloseIssue", testCloseIssue},
+		{"ReopenIssue", testReopenIssue},
 		{"CommentsInOrder", testComments},
 		{"UpsertCommentReplaces", testUpsertComment},
 		{"UpsertCommentConcurrent", testUpsertCommentConcurrent},
@@ -276,6 +277,33 @@ func testUpdateLabelsRejectsEmpty(t *testing.T, h Harness) {
 	}
 	if events := val(tr.LabelEvents(ctx, iss.Number)).must(t); slices.ContainsFunc(events, func(e agentorg.LabelEvent) bool { return e.Label == "ok" }) {
 		t.Fatalf("a rejected update recorded events %+v", events)
+	}
+}
+
+func testReopenIssue(t *testing.T, h Harness) {
+	tr := h.Tracker
+	ctx := t.Context()
+	iss := newIssue(t, tr, "to reopen")
+	ok(t, tr.CloseIssue(ctx, iss.Number, "alice"))
+	closed := val(tr.Issue(ctx, iss.Number)).must(t)
+	time.Sleep(5 * time.Millisecond)
+	ok(t, tr.ReopenIssue(ctx, iss.Number, "alice"))
+	open := val(tr.Issue(ctx, iss.Number)).must(t)
+	if open.State != agentorg.IssueOpen {
+		t.Fatalf("state %q after reopen", open.State)
+	}
+	if !open.UpdatedAt.After(closed.UpdatedAt) {
+		t.Fatalf("reopen did not bump UpdatedAt: %v, was %v", open.UpdatedAt, closed.UpdatedAt)
+	}
+	listed := val(tr.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen})).must(t)
+	if !slices.ContainsFunc(listed, func(i agentorg.Issue) bool { return i.Number == iss.Number }) {
+		t.Fatalf("the reopened issue is not listed as open: %+v", listed)
+	}
+	time.Sleep(5 * time.Millisecond)
+	ok(t, tr.ReopenIssue(ctx, iss.Number, "bob"))
+	again := val(tr.Issue(ctx, iss.Number)).must(t)
+	if again.State != agentorg.IssueOpen || !again.UpdatedAt.Equal(open.UpdatedAt) {
+		t.Fatalf("reopening an open issue changed it: %+v, was %+v", again, open)
 	}
 }
 
@@ -634,6 +662,7 @@ func testNotFound(t *testing.T, h Harness) {
 	calls := map[string]func(context.Context) error{
 		"Issue":         func(ctx context.Context) error { _, err := tr.Issue(ctx, issue); return err },
 		"CloseIssue":    func(ctx context.Context) error { return tr.CloseIssue(ctx, issue, "a") },
+		"ReopenIssue":   func(ctx context.Context) error { return tr.ReopenIssue(ctx, issue, "a") },
 		"UpdateLabels":  func(ctx context.Context) error { _, err := tr.UpdateLabels(ctx, issue, add, nil, "a"); return err },
 		"LabelEvents":   func(ctx context.Context) error { _, err := tr.LabelEvents(ctx, issue); return err },
 		"Comments":      func(ctx context.Context) error { _, err := tr.Comments(ctx, issue); return err },
