@@ -556,10 +556,20 @@ gates:
 # under validation. All must pass for a change to reach review.
 checks:
 @CHECKS@
-# The end-to-end command, run on the target branch after each merge.
+# The end-to-end command, run on the target branch after each merge. A
+# failure is run once more: passing then, it is counted as flaky. A failure
+# that holds closes the target to ordinary merges; the merge that broke it
+# is found by bisecting the target's first-parent history since the last
+# green run (each commit's E2E run once, in a clean checkout). recovery:
+# revert (the default) opens a revert of that merge as an issue of its own,
+# validated and approved like any change, and sends the culprit's issue back
+# to its developer's session with the failure; the target opens again when
+# E2E passes. close does the same without the revert: only the culprit's fix
+# may land. off only sets the e2e stage's failure label.
 @E2E_NOTE@e2e:
   run: @E2E@
   timeout: 20m
+  recovery: revert
 
 # Prompt templates (Go text/template). Fields: .Issue.Number, .Issue.Title,
 # .Issue.Body, .Issue.Labels, .Repo.TargetBranch, .Repo.Branch, .Role,

@@ -29,7 +29,7 @@ var (
 	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency", "auto_merge"}
 	gateKeys    = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request", "changes_requested", "reviewers"}
 	checkKeys   = []string{"name", "run", "timeout"}
-	e2eKeys     = []string{"run", "timeout"}
+	e2eKeys     = []string{"run", "timeout", "recovery"}
 )
 
 // Tracker and agent kinds this version understands.
@@ -215,6 +215,11 @@ func (d *decoder) decode(data []byte) *Workflow {
 					w.E2E.Run = d.str(f.v)
 				case "timeout":
 					w.E2E.Timeout = d.duration(f.v)
+				case "recovery":
+					w.E2E.Recovery = d.str(f.v)
+					if known := []string{RecoveryRevert, RecoveryClose, RecoveryOff}; !contains(known, w.E2E.Recovery) {
+						d.errorf(f.v.pos, "e2e.recovery must be %s, not %q%s", strings.Join(known, ", "), w.E2E.Recovery, suggest(w.E2E.Recovery, known))
+					}
 				}
 			})
 		case "prompts":

@@ -113,6 +113,9 @@ func applyDefaults(w *Workflow) {
 	if w.E2E.Timeout == 0 {
 		w.E2E.Timeout = DefaultE2ETimeout
 	}
+	if w.E2E.Recovery == "" {
+		w.E2E.Recovery = RecoveryRevert
+	}
 	if w.Prompts == nil {
 		w.Prompts = map[string]string{}
 	}

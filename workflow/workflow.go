@@ -198,7 +198,25 @@ type Check struct {
 type E2E struct {
 	Run     string
 	Timeout time.Duration // default 20m
+	// Recovery is what a failure that a second run confirms does (one that
+	// passes the second time is counted as flaky): RecoveryRevert (the
+	// default), RecoveryClose or RecoveryOff.
+	Recovery string
 }
+
+// E2E recoveries.
+const (
+	// RecoveryRevert closes the target to ordinary merges, finds the merge
+	// that broke E2E by bisecting the target's first-parent history,
+	// opens a revert of it as a change of its own (validated and approved
+	// like any other), and sends the culprit's issue back to its developer.
+	RecoveryRevert = "revert"
+	// RecoveryClose closes the target and names the culprit, whose issue
+	// goes back to its developer; only its fix may land until E2E passes.
+	RecoveryClose = "close"
+	// RecoveryOff sends the issue to the e2e stage's failure label.
+	RecoveryOff = "off"
+)
 
 // Budget bounds the convergence loop. Zero WallTime, Tokens and CostUSD
 // mean no limit.

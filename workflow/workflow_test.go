@@ -125,7 +125,7 @@ func TestParseValid(t *testing.T) {
 	if want := (Check{Name: "test", Run: "go test ./...", Timeout: 10 * time.Minute}); len(w.Checks) != 1 || w.Checks[0] != want {
 		t.Errorf("checks = %+v", w.Checks)
 	}
-	if w.E2E != (E2E{Run: "make e2e", Timeout: 20 * time.Minute}) {
+	if w.E2E != (E2E{Run: "make e2e", Timeout: 20 * time.Minute, Recovery: RecoveryRevert}) {
 		t.Errorf("e2e = %+v", w.E2E)
 	}
 	if got := w.Prompts["fix"]; got != "Fix attempt {{.Attempt}}: {{.Report}}\n" {
@@ -161,7 +161,7 @@ prompts: {developer: "d", fix: "f"}
 		Labels:  []Label{{Name: "go"}, {Name: "done"}, {Name: "help"}},
 		Agents:  []Agent{{Name: "a", Kind: "command", Command: []string{"x"}, Timeout: 30 * time.Minute, StallTimeout: 10 * time.Minute}},
 		Stages:  []Stage{{Name: "s", Role: "developer", Agent: "a", On: "go", Success: "done", Failure: "help", Concurrency: 1}},
-		E2E:     E2E{Timeout: 20 * time.Minute},
+		E2E:     E2E{Timeout: 20 * time.Minute, Recovery: RecoveryRevert},
 		Prompts: map[string]string{"developer": "d", "fix": "f"},
 		// Agents are confined unless the workflow says off.
 		Confinement: "required",
@@ -393,6 +393,11 @@ func TestParseProblems(t *testing.T) {
 			name:  "non-positive duration",
 			edits: []edit{{"    run: go test ./...", "    run: go test ./...\n    timeout: «0s"}},
 			want:  []string{`timeout in check "test" must be positive, not "0s"`},
+		},
+		{
+			name:  "unknown e2e recovery",
+			edits: []edit{{"  run: make e2e", "  run: make e2e\n  recovery: «revrt"}},
+			want:  []string{`e2e.recovery must be revert, close, off, not "revrt" (did you mean "revert"?)`},
 		},
 		{
 			name:  "negative e2e timeout",
