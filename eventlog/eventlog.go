@@ -32,6 +32,7 @@ const (
 	KindUpdate     = "update"     // a moved target branch was brought in, or a GO is validated again
 	KindWait       = "wait"       // a stage waits for something outside it (a busy target, a forge's auto-merge)
 	KindHousekeep  = "housekeep"  // work another home left was moved aside; agentorg gc removed what was done with
+	KindRecover    = "recover"    // E2E recovery: a flaky run, the target closed or opened, a bisect step, a culprit, a revert
 )
 
 // Event is one line of the record.
