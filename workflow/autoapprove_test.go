@@ -2,7 +2,9 @@ package workflow
 
 import (
 	"errors"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -226,6 +228,30 @@ func TestDefaultAutoApproveExample(t *testing.T) {
 	}
 	a := w.Gate("merge").AutoApprove
 	if a == nil || a.Grace != 10*time.Minute || a.MaxPerDay != 10 || len(a.Rules) != 2 || a.Rules[0].Name != "docs-only" || a.Rules[1].Name != "reverts" {
+		t.Errorf("auto_approve = %+v", a)
+	}
+}
+
+// The README's auto_approve example is real workflow text.
+func TestREADMEAutoApproveExampleParses(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)\n( *)auto_approve:\n(.*?)\n *```").FindStringSubmatch(string(readme))
+	if m == nil {
+		t.Fatal("README has no auto_approve example")
+	}
+	var block strings.Builder
+	block.WriteString("    auto_approve:\n")
+	for _, l := range strings.Split(m[2], "\n") {
+		block.WriteString("    " + strings.TrimPrefix(l, m[1]) + "\n")
+	}
+	w, err := Parse("README.md", []byte(withAutoApprove(t, block.String())), testEnv)
+	if err != nil {
+		t.Fatalf("README example does not parse:\n%s\n%v", block.String(), err)
+	}
+	if a := w.Gate("merge").AutoApprove; a == nil || len(a.Rules) != 2 {
 		t.Errorf("auto_approve = %+v", a)
 	}
 }
