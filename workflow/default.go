@@ -551,6 +551,26 @@ gates:
     # runs on this label); default: the approvers.
     changes_requested: mr:changes-requested
     # reviewers: ["alice", "bob"]
+    # Approval by rule, without a human: the first rule whose conditions
+    # hold approves, recorded as the rule ("policy:docs-only"), never as a
+    # person. It takes effect after grace, during which a human's rejection
+    # or review thread cancels it; max_per_day bounds it. Never for changes
+    # to .agentorg/, CI configuration or hygiene's denied paths, whatever
+    # the rules say. Conditions: paths, no_paths (globs as in hygiene),
+    # max_lines, max_files, criteria_by_command (every acceptance criterion
+    # met by a command), first_attempt, no_open_threads, revert (agentorg's
+    # revert after an E2E failure), or all/any of a nested list.
+    # auto_approve:
+    #   grace: 10m          # time left for a human's veto
+    #   max_per_day: 10     # in any 24 hours, across issues
+    #   rules:
+    #     - name: docs-only
+    #       all:
+    #         - paths: ["docs/**", "*.md"]
+    #         - max_lines: 200
+    #         - no_open_threads: true
+    #     - name: reverts
+    #       all: [{revert: true}]
 
 # Validation commands, each run with sh -c in a clean checkout of the commit
 # under validation. All must pass for a change to reach review.

@@ -18,16 +18,21 @@ const (
 	DefaultMaxFiles     = 500
 )
 
-// DefaultDeny are the paths no change may touch unless the workflow sets
-// its own deny list: agentorg's own files, keys, and CI configuration (a
-// change to it runs on the forge's runners, with their secrets, before
-// anyone reviews it).
-var DefaultDeny = []string{
-	".agentorg/**", "*.pem", "*.key", ".env",
+// OwnGlob matches agentorg's own files: the workflow and its companions.
+const OwnGlob = ".agentorg/**"
+
+// CIConfigGlobs match the CI configuration of the forges and CI services
+// agentorg knows: a change to it runs on their runners, with their
+// secrets, before anyone reviews it.
+var CIConfigGlobs = []string{
 	".github/**", ".gitlab-ci.yml", ".gitlab/**", ".circleci/**", ".buildkite/**", "Jenkinsfile",
 	"azure-pipelines.yml", ".azure-pipelines/**", ".travis.yml", "bitbucket-pipelines.yml",
 	".drone.yml", ".woodpecker.yml", ".woodpecker/**", ".gitea/**", ".forgejo/**", "appveyor.yml", ".appveyor.yml",
 }
+
+// DefaultDeny are the paths no change may touch unless the workflow sets
+// its own deny list: agentorg's own files, keys, and CI configuration.
+var DefaultDeny = slices.Concat([]string{OwnGlob, "*.pem", "*.key", ".env"}, CIConfigGlobs)
 
 // Rules are the settings as the hygiene package applies them; the caller
 // adds the identity every commit must have.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/hygiene"
@@ -27,9 +28,16 @@ var (
 	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price", "writable"}
 	priceKeys   = []string{"input", "cached_input", "output"}
 	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency", "auto_merge"}
-	gateKeys    = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request", "changes_requested", "reviewers"}
+	gateKeys    = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request", "changes_requested", "reviewers", "auto_approve"}
 	checkKeys   = []string{"name", "run", "timeout"}
 	e2eKeys     = []string{"run", "timeout", "recovery"}
+)
+
+// Keys of a merge request gate's auto_approve, its rules and their conditions.
+var (
+	autoApproveKeys = []string{"grace", "max_per_day", "rules"}
+	ruleKeys        = []string{"name", "all", "any"}
+	conditionKeys   = []string{"all", "any", "paths", "no_paths", "max_lines", "max_files", "criteria_by_command", "first_attempt", "no_open_threads", "revert"}
 )
 
 // Tracker and agent kinds this version understands.
@@ -633,10 +641,198 @@ func (d *decoder) gates(v value) []Gate {
 				g.Reviewers = d.users(f.v, at(p, "reviewers"), "reviewer", g.Name)
 			case "approvers":
 				g.Approvers = d.users(f.v, at(p, "approvers"), "approver", g.Name)
+			case "auto_approve":
+				g.AutoApprove = d.autoApprove(f, at(p, "auto_approve"))
 			}
 		})
 		out = append(out, g)
 	})
+	return out
+}
+
+// ruleNameRE is what an automatic approval rule may be called: it is
+// recorded as the approver "policy:<name>".
+var ruleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// autoApprove reads a gate's auto_approve. Grace and max_per_day get their
+// defaults here, so that a grace written as "0s" stays 0.
+func (d *decoder) autoApprove(e entry, path string) *AutoApprove {
+	a := &AutoApprove{Grace: DefaultGrace, MaxPerDay: DefaultMaxPerDay}
+	d.object(e.v, path, e.keyPos, autoApproveKeys, []string{"rules"}, func(f entry) {
+		switch f.key {
+		case "grace":
+			a.Grace = d.grace(f.v)
+		case "max_per_day":
+			if n, ok := d.integer(f.v); ok {
+				if n < 1 {
+					d.errorf(f.v.pos, "%s must be at least 1, not %d", f.v.desc, n)
+				}
+				a.MaxPerDay = n
+			}
+		case "rules":
+			a.Rules = d.approveRules(f.v, at(path, "rules"))
+		}
+	})
+	return a
+}
+
+// grace reads a duration that may be zero ("0s": no time for a veto).
+func (d *decoder) grace(v value) time.Duration {
+	if s, ok := v.node.(*ast.StringNode); ok {
+		if dur, err := time.ParseDuration(s.Value); err == nil && dur <= 0 {
+			if dur < 0 {
+				d.errorf(v.pos, "%s must not be negative, not %q", v.desc, s.Value)
+			}
+			return 0
+		}
+	}
+	return d.duration(v)
+}
+
+// approveRules reads the rules of auto_approve: each named, unique, with
+// exactly one of all and any.
+func (d *decoder) approveRules(v value, path string) []ApproveRule {
+	its, ok := d.items(v)
+	if ok && len(its) == 0 {
+		d.errorf(v.pos, "%s is empty: list at least one rule, or remove auto_approve", v.desc)
+	}
+	first := map[string]int{}
+	var out []ApproveRule
+	for i, it := range its {
+		it.desc = d.itemName(it, "rule", i)
+		var r ApproveRule
+		var lists []entry
+		d.object(it, at(path, strconv.Itoa(i)), it.pos, ruleKeys, []string{"name"}, func(f entry) {
+			switch f.key {
+			case "name":
+				r.Name = d.str(f.v)
+				if r.Name == "" {
+					return
+				}
+				if !ruleNameRE.MatchString(r.Name) {
+					d.errorf(f.v.pos, "rule name %q must be lower-case letters, digits and dashes, like docs-only (it is recorded as the approver policy:<name>)", r.Name)
+				}
+				if line, dup := first[r.Name]; dup {
+					d.errorf(f.v.pos, "duplicate rule name %q (first at line %d)", r.Name, line)
+				} else {
+					first[r.Name] = f.v.pos.Line
+				}
+			case "all":
+				lists = append(lists, f)
+				r.Cond.All = d.conditions(f.v, at(path, strconv.Itoa(i), "all"))
+			case "any":
+				lists = append(lists, f)
+				r.Cond.Any = d.conditions(f.v, at(path, strconv.Itoa(i), "any"))
+			}
+		})
+		if _, isMap := it.node.(*ast.MappingNode); isMap || it.node == nil {
+			switch len(lists) {
+			case 0:
+				d.errorf(it.pos, "%s needs all or any: the list of conditions a change must meet", it.desc)
+			case 2:
+				d.errorf(lists[1].keyPos, "%s has both all and any: keep one, and nest the other inside it", it.desc)
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// conditions reads a non-empty list of conditions (the value of all or
+// any).
+func (d *decoder) conditions(v value, path string) []Condition {
+	its, ok := d.items(v)
+	if !ok {
+		return nil
+	}
+	if len(its) == 0 {
+		d.errorf(v.pos, "%s is empty: list at least one condition", v.desc)
+		return nil
+	}
+	out := make([]Condition, len(its))
+	for i, it := range its {
+		it.desc = fmt.Sprintf("condition %d of %s", i+1, v.desc)
+		out[i] = d.condition(it, at(path, strconv.Itoa(i)))
+	}
+	return out
+}
+
+// condition reads one condition: a mapping of exactly one key, a leaf or a
+// nested all or any.
+func (d *decoder) condition(v value, path string) Condition {
+	var c Condition
+	var keys []string
+	ok := d.object(v, path, v.pos, conditionKeys, nil, func(f entry) {
+		keys = append(keys, f.key)
+		switch f.key {
+		case "all":
+			c.All = d.conditions(f.v, at(path, f.key))
+		case "any":
+			c.Any = d.conditions(f.v, at(path, f.key))
+		case "paths", "no_paths":
+			globs := d.ruleGlobs(f.v)
+			if f.key == "paths" {
+				c.Paths = globs
+			} else {
+				c.NoPaths = globs
+			}
+		case "max_lines", "max_files":
+			if n, ok := d.integer(f.v); ok {
+				if n < 1 {
+					d.errorf(f.v.pos, "%s must be at least 1, not %d", f.v.desc, n)
+				}
+				if f.key == "max_lines" {
+					c.MaxLines = n
+				} else {
+					c.MaxFiles = n
+				}
+			}
+		case "criteria_by_command", "first_attempt", "no_open_threads", "revert":
+			b := d.boolean(f.v)
+			if _, isBool := f.v.node.(*ast.BoolNode); isBool && !b {
+				d.errorf(f.v.pos, "%s: %s: false would hold for every change; write the condition as true, or leave it out", v.desc, f.key)
+			}
+			switch f.key {
+			case "criteria_by_command":
+				c.CriteriaByCommand = b
+			case "first_attempt":
+				c.FirstAttempt = b
+			case "no_open_threads":
+				c.NoOpenThreads = b
+			default:
+				c.Revert = b
+			}
+		}
+	})
+	if !ok {
+		return c
+	}
+	m, _ := v.node.(*ast.MappingNode)
+	switch {
+	case len(keys) > 1:
+		d.errorf(v.pos, "%s has %d keys (%s): a condition is one key; list each as its own item", v.desc, len(keys), strings.Join(keys, ", "))
+	case len(keys) == 0 && (m == nil || len(m.Values) == 0):
+		d.errorf(v.pos, "%s is empty: a condition is one key, such as paths: [\"docs/**\"]", v.desc)
+	}
+	return c
+}
+
+// ruleGlobs reads a non-empty list of globs, checked as hygiene checks its
+// own: the same matcher applies them.
+func (d *decoder) ruleGlobs(v value) []string {
+	its, ok := d.items(v)
+	if ok && len(its) == 0 {
+		d.errorf(v.pos, "%s is empty: list at least one glob", v.desc)
+	}
+	var out []string
+	for _, it := range its {
+		g := d.str(it)
+		if err := hygiene.Valid(g); err != nil {
+			d.errorf(it.pos, "%s: %v", v.desc, err)
+			continue
+		}
+		out = append(out, g)
+	}
 	return out
 }
 

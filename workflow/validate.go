@@ -22,6 +22,8 @@ const (
 	DefaultE2ETimeout      = 20 * time.Minute
 	DefaultStageConcurrent = 1
 	DefaultReviewRounds    = 3
+	DefaultGrace           = 10 * time.Minute // auto_approve.grace
+	DefaultMaxPerDay       = 10               // auto_approve.max_per_day
 )
 
 var roles = []string{agentorg.RolePM, agentorg.RolePick, agentorg.RoleDeveloper, agentorg.RoleValidator, agentorg.RoleMerge, agentorg.RoleE2E, agentorg.RoleCI, agentorg.RoleTriage}
@@ -283,6 +285,9 @@ func (d *decoder) checkGates(w *Workflow) {
 			}
 		}
 		d.checkReview(w, g, bot)
+		if g.AutoApprove != nil && !g.MergeRequest {
+			d.errorf(d.keyPos[at(p, "auto_approve")], "gate %q sets auto_approve, which approves merge requests by rule: it needs merge_request: true", g.Name)
+		}
 	}
 }
 

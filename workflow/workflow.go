@@ -184,6 +184,56 @@ type Gate struct {
 	// Reviewers are the users whose review threads are acted on; anyone
 	// else's are at most shown to agents as quoted data. Default: Approvers.
 	Reviewers []string
+	// AutoApprove, on a merge request gate, lists the rules under which
+	// agentorg approves without a human (nil: never).
+	AutoApprove *AutoApprove
+}
+
+// AutoApprove is a merge request gate's automatic approval: an approval
+// recorded as the rule that matched ("policy:docs-only"), never as a
+// person, taking effect after Grace unless a human rejects the change or
+// opens a review thread meanwhile. Changes to agentorg's own files, CI
+// configuration or hygiene's denied paths are never approved this way,
+// whatever the rules say.
+type AutoApprove struct {
+	// Grace is how long a human may still veto; default 10m, 0 when the
+	// workflow says "0s".
+	Grace time.Duration
+	// MaxPerDay bounds the automatic approvals in any 24 hours, across
+	// issues; default 10.
+	MaxPerDay int
+	// Rules are tried in order; the first that matches approves.
+	Rules []ApproveRule
+}
+
+// ApproveRule is one named rule: the change is approved when Cond holds.
+type ApproveRule struct {
+	Name string // lower-case letters, digits and dashes; unique in the gate
+	Cond Condition
+}
+
+// Condition is a tree of conditions on a validated change: exactly one
+// field is set, All or Any (non-empty lists of conditions) or one leaf.
+type Condition struct {
+	All []Condition // every one holds
+	Any []Condition // at least one holds
+	// Paths: every changed path matches one of these globs (an empty
+	// change matches none). NoPaths: no changed path matches any.
+	Paths   []string
+	NoPaths []string
+	// MaxLines bounds the added + deleted lines, MaxFiles the changed
+	// paths (both sides of a rename count).
+	MaxLines int
+	MaxFiles int
+	// CriteriaByCommand: there is at least one acceptance criterion and
+	// every one was met by a command, none only judged by the agent.
+	CriteriaByCommand bool
+	// FirstAttempt: the developer's first attempt got the GO.
+	FirstAttempt bool
+	// NoOpenThreads: no review thread waits for an answer.
+	NoOpenThreads bool
+	// Revert: the change is a revert agentorg opened after an E2E failure.
+	Revert bool
 }
 
 // Check is one validation command, run with sh -c in a clean checkout of the
