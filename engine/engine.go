@@ -112,6 +112,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	setDefaults(&cfg)
 	e := &Engine{cfg: cfg, wf: cfg.Deps.Workflow, tracker: cfg.Deps.Tracker, log: cfg.Deps.Log, deps: cfg.Deps,
 		owner: uuid.NewString(), queues: map[string]string{}, waiting: map[StageArgs]waitState{}, reviewed: map[int64]int64{}}
+	cfg.Deps.Wake = e.wakeWaiting
 	if err := Migrate(ctx, cfg.DB); err != nil {
 		return nil, err
 	}

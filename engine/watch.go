@@ -71,6 +71,19 @@ func (e *Engine) watching() bool {
 	return false
 }
 
+// wakeWaiting forgets the stage runs that wait for a person, so that the
+// next poll runs them again: something they wait for changed in a way
+// only a role can tell (the target opened after E2E recovered).
+func (e *Engine) wakeWaiting() {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	for a, w := range e.waiting {
+		if w.forHuman {
+			delete(e.waiting, a)
+		}
+	}
+}
+
 // forgetLeft drops the wait states of issues that no longer carry their
 // stage's labels: a run that comes back later starts afresh.
 func (e *Engine) forgetLeft(issues []agentorg.Issue) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/check"
+	"github.com/agentorg/agentorg/workflow"
 )
 
 // e2e runs the workflow's end-to-end command on a clean checkout of the
@@ -27,61 +28,126 @@ var e2eMu sync.Mutex
 
 func (e2e) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	n := r.Issue.Number
-	head, res, shared, err := e2eAtNewestHead(ctx, d, r)
+	// One E2E job at a time: a job that waited reads the target afresh and
+	// shares the run at the newest head, so a batch of merges shares one
+	// run; and a recovery runs once, whoever meets the failure first.
+	e2eMu.Lock()
+	defer e2eMu.Unlock()
+	v, err := e2eAtNewestHead(ctx, d, r)
 	if err != nil {
 		return Outcome{}, err
 	}
+	head, res := v.head, v.res
 	var b strings.Builder
 	how := fmt.Sprintf("`%s` took %s", d.Workflow.E2E.Run, res.Duration.Round(time.Millisecond))
-	if shared {
+	if v.shared {
 		how = fmt.Sprintf("`%s` already ran at this head (%s)", d.Workflow.E2E.Run, res.Duration.Round(time.Millisecond))
 	}
-	if res.Status == agentorg.CheckPassed {
+	switch {
+	case v.flaky:
+		fmt.Fprintf(&b, "## E2E passed on `%s` at `%s`, the second time\n\n%s. It failed the first time and passed when run again: counted as flaky (%d so far for this command).\n\n```\n%s\n```",
+			d.Workflow.Repo.TargetBranch, short(head), how, v.flakes, lastLines(strings.TrimRight(v.first.Output, "\n"), 20))
+	case res.Status == agentorg.CheckPassed:
 		fmt.Fprintf(&b, "## E2E passed on `%s` at `%s`\n\n%s.", d.Workflow.Repo.TargetBranch, short(head), how)
-	} else {
-		fmt.Fprintf(&b, "## E2E FAILED on `%s` at `%s`\n\n%s.\n\n```\n%s\n```", d.Workflow.Repo.TargetBranch, short(head), how, strings.TrimRight(res.Output, "\n"))
+	default:
+		fmt.Fprintf(&b, "## E2E FAILED on `%s` at `%s`\n\n%s, and it failed again when run once more.\n\n```\n%s\n```", d.Workflow.Repo.TargetBranch, short(head), how, strings.TrimRight(res.Output, "\n"))
 	}
 	if _, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("e2e:%d:%s", n, head), b.String(), d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}
 	var external time.Duration
-	if !shared {
-		external = res.Duration
+	if !v.shared {
+		external = res.Duration + v.first.Duration
 	}
 	if res.Status == agentorg.CheckPassed {
+		was, err := openTarget(ctx, d, r, head)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if was.Closed && was.CulpritIssue == n {
+			// The revert merged, and this issue's change with it is off
+			// the target: it comes back through its developer.
+			return Outcome{To: developerLabel(d), Reason: fmt.Sprintf("%s; the revert merged and E2E passes at %s: back to the developer's session",
+				was.Reason, short(head)), External: external}, nil
+		}
 		return Outcome{Reason: fmt.Sprintf("E2E passed at %s", short(head)), External: external}, nil
 	}
-	to := r.Stage.Failure
-	if to == "" {
-		to = d.Workflow.Escalation
+	if d.Workflow.E2E.Recovery == workflow.RecoveryOff {
+		to := r.Stage.Failure
+		if to == "" {
+			to = d.Workflow.Escalation
+		}
+		return Outcome{To: to, Reason: fmt.Sprintf("E2E failed at %s", short(head)), External: external}, nil
 	}
-	return Outcome{To: to, Reason: fmt.Sprintf("E2E failed at %s", short(head)), External: external}, nil
+	t, err := recoverTarget(ctx, d, r, head, res)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out, err := afterFailure(ctx, d, r, t, head)
+	out.External += external
+	return out, err
+}
+
+// e2eVerdict is E2E's result at a head: the second run's when the first
+// failed, which then tells a flaky failure from a real one.
+type e2eVerdict struct {
+	head   string
+	res    agentorg.CheckResult // the result that counts
+	first  agentorg.CheckResult // the first run's, when it failed and a second ran
+	shared bool                 // recorded before this run
+	flaky  bool
+	flakes int // flaky failures of this command so far
 }
 
 // e2eAtNewestHead returns the E2E result at the target's newest head,
-// which contains every merge made before the call.
-func e2eAtNewestHead(ctx context.Context, d *Deps, r *Run) (head string, res agentorg.CheckResult, shared bool, err error) {
-	e2eMu.Lock()
-	defer e2eMu.Unlock()
+// which contains every merge made before the call. The caller holds e2eMu.
+func e2eAtNewestHead(ctx context.Context, d *Deps, r *Run) (e2eVerdict, error) {
+	var v e2eVerdict
 	if err := d.Mirror.Fetch(ctx); err != nil {
-		return "", res, false, err
+		return v, err
 	}
-	if head, err = d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch); err != nil {
-		return "", res, false, err
+	head, err := d.Mirror.RemoteHead(ctx, d.Workflow.Repo.TargetBranch)
+	if err != nil {
+		return v, err
 	}
-	res, shared, err = e2eResult(ctx, d, r, head)
-	return head, res, shared, err
+	v.head = head
+	if v.res, v.shared, err = e2eResult(ctx, d, r, head, e2eCheck); err != nil || v.res.Status == agentorg.CheckPassed {
+		return v, err
+	}
+	v.first = v.res
+	rerunShared := false
+	if v.res, rerunShared, err = e2eResult(ctx, d, r, head, e2eRerun); err != nil {
+		return v, err
+	}
+	v.shared = v.shared && rerunShared
+	if v.res.Status != agentorg.CheckPassed {
+		return v, nil
+	}
+	v.flaky = true
+	news, err := d.Log.AddFlake(ctx, d.Workflow.E2E.Run, head)
+	if err != nil {
+		return v, err
+	}
+	if v.flakes, err = d.Log.Flakes(ctx, d.Workflow.E2E.Run); err != nil {
+		return v, err
+	}
+	if news {
+		recordRecovery(ctx, d, r, r.Issue.Number, fmt.Sprintf("E2E failed at %s, then passed when run again: flaky (%d flaky failures of `%s` so far)",
+			short(head), v.flakes, d.Workflow.E2E.Run), map[string]string{"head": head, "flaky": "true", "flakes": fmt.Sprint(v.flakes)})
+	}
+	return v, nil
 }
 
-// e2eResult returns the E2E result at head: the recorded one if there is
-// one (shared=true), else a fresh run, recorded for the next issue.
-func e2eResult(ctx context.Context, d *Deps, r *Run, head string) (agentorg.CheckResult, bool, error) {
+// e2eResult returns the E2E result recorded at head under name (e2eCheck,
+// or e2eRerun for the second run) if there is one (shared=true), else a
+// fresh run, recorded for the next issue.
+func e2eResult(ctx context.Context, d *Deps, r *Run, head, name string) (agentorg.CheckResult, bool, error) {
 	checks, err := d.Tracker.Checks(ctx, head)
 	if err != nil {
 		return agentorg.CheckResult{}, false, err
 	}
 	for _, c := range checks {
-		if c.Name == e2eCheck {
+		if c.Name == name {
 			return c, true, nil
 		}
 	}
@@ -100,7 +166,7 @@ func e2eResult(ctx context.Context, d *Deps, r *Run, head string) (agentorg.Chec
 	if ctx.Err() != nil {
 		return agentorg.CheckResult{}, false, ctx.Err()
 	}
-	out := agentorg.CheckResult{SHA: head, Name: e2eCheck, Status: agentorg.CheckPassed, Output: res.Output, Duration: res.Duration, At: time.Now()}
+	out := agentorg.CheckResult{SHA: head, Name: name, Status: agentorg.CheckPassed, Output: res.Output, Duration: res.Duration, At: time.Now()}
 	if !res.Passed {
 		out.Status = agentorg.CheckFailed
 		out.Output = res.Reason + "\n" + res.Output

@@ -39,6 +39,13 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		}
 	}
 	if mr.State != agentorg.MRMerged {
+		// E2E failed on the target and it is closed: only the recovery's
+		// changes land. The merge waits; what was validated stays so.
+		if why, err := closedTo(ctx, d, n); err != nil || why != "" {
+			return Outcome{Wait: true, ForHuman: true, Reason: "the merge waits: " + why}, err
+		}
+	}
+	if mr.State != agentorg.MRMerged {
 		// Merges take turns; a run whose merge request a train merged
 		// meanwhile only finishes the issue, side by side with the others.
 		trainMu.Lock()

@@ -27,7 +27,11 @@ func (d *Deps) issueWorktree(ctx context.Context, r *Run) (*workspace.Worktree, 
 				Kind: eventlog.KindHousekeep, Reason: why})
 		}
 	}
-	wt, _, err := d.Mirror.Worktree(ctx, path, branch, d.targetRef())
+	base, err := d.worktreeBase(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	wt, _, err := d.Mirror.Worktree(ctx, path, branch, base)
 	if err != nil {
 		return nil, err
 	}
@@ -37,6 +41,27 @@ func (d *Deps) issueWorktree(ctx context.Context, r *Run) (*workspace.Worktree, 
 		}
 	}
 	return wt, nil
+}
+
+// worktreeBase is where issue n's branch starts when it is made: the
+// target, or the last attempt's work when there is one (an issue whose
+// merged change E2E sent back, its worktree removed at the merge: the
+// session's earlier edits are there again, and validation merges them
+// onto the target as ever).
+func (d *Deps) worktreeBase(ctx context.Context, n int64) (string, error) {
+	as, err := d.Log.Attempts(ctx, n)
+	if err != nil {
+		return "", err
+	}
+	for i := len(as) - 1; i >= 0; i-- {
+		if w := as[i].Work(); w != "" {
+			if _, err := d.Mirror.Tree(ctx, w); err != nil {
+				break // gone from the mirror: start from the target
+			}
+			return w, nil
+		}
+	}
+	return d.targetRef(), nil
 }
 
 // push sets the origin's branch of issue n to sha, unless the origin has a

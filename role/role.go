@@ -59,6 +59,11 @@ type Deps struct {
 	// inside it (the mirror's objects), and Writable for every run (the Go
 	// caches). nil runs them unconfined (the workflow's confinement: off).
 	Confine *agentorg.Confinement
+	// Wake, set by the engine, makes the stage runs that wait for a person
+	// run again at the next poll: E2E recovery calls it when the target
+	// opens, which the merges and E2E runs waiting for it are told of no
+	// other way.
+	Wake func()
 }
 
 // Run is one stage run on one issue.

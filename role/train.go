@@ -106,6 +106,12 @@ func trainCars(ctx context.Context, d *Deps, r *Run) ([]car, error) {
 		if len(cars) == trainMax {
 			break
 		}
+		if why, err := closedTo(ctx, d, is.Number); err != nil || why != "" {
+			if err != nil {
+				return nil, err
+			}
+			continue // the target is closed to it
+		}
 		c, ok, err := readyCar(ctx, d, r, is)
 		if err != nil {
 			return nil, err

@@ -78,6 +78,12 @@ func noGo(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, to string) (
 		// Nothing the developer could fix is left: the target itself is red.
 		return escalateRed(ctx, d, r, a, red)
 	}
+	if t, err := d.Log.Target(ctx, d.Workflow.Repo.TargetBranch); err != nil {
+		return Outcome{}, err
+	} else if t.RevertIssue != 0 && t.RevertIssue == r.Issue.Number {
+		// The revert has no developer to go back to.
+		return escalate(ctx, d, r, fmt.Sprintf("the revert of %s is NO-GO (distance %d)", short(t.Culprit), a.Distance))
+	}
 	as, err := d.Log.Attempts(ctx, r.Issue.Number)
 	if err != nil {
 		return Outcome{}, err
