@@ -176,9 +176,21 @@ func (s *server) output() string {
 
 func newCrashOrg(t *testing.T) *crashOrg {
 	t.Helper()
+	// Each check also leaves a background child in its process group:
+	// only killing the whole group (which a restart must do for a dead
+	// engine's check) ends it before its time.
+	return newScriptedOrg(t, crashScript,
+		"("+straySleep+" >/dev/null 2>&1 &); sleep 1 && go test ./...",
+		"("+straySleep+" >/dev/null 2>&1 &); sleep 1 && go test -count=1 ./...")
+}
+
+// newScriptedOrg is an organization on the sample repository whose agent
+// plays script, with the given check and E2E commands.
+func newScriptedOrg(t *testing.T, scriptText, check, e2e string) *crashOrg {
+	t.Helper()
 	dir := t.TempDir()
 	script := filepath.Join(dir, "crash-script.yaml")
-	if err := os.WriteFile(script, []byte(crashScript), 0o644); err != nil {
+	if err := os.WriteFile(script, []byte(scriptText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sessions := filepath.Join(dir, "sessions")
@@ -187,11 +199,7 @@ func newCrashOrg(t *testing.T) *crashOrg {
 	}
 	text := string(workflow.Default(workflow.DefaultOptions{
 		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "../origin.git",
-		// Each check also leaves a background child in its process group:
-		// only killing the whole group (which a restart must do for a dead
-		// engine's check) ends it before its time.
-		Check:        "(" + straySleep + " >/dev/null 2>&1 &); sleep 1 && go test ./...",
-		E2E:          "(" + straySleep + " >/dev/null 2>&1 &); sleep 1 && go test -count=1 ./...",
+		Check: check, E2E: e2e,
 		AgentCommand: []string{bin, "scripted-agent", "--script", script, "--state", sessions},
 		Agent:        workflow.AgentOptions{Writable: []string{sessions + "/"}},
 	}))
