@@ -170,7 +170,9 @@ func TestBisectAndRevertSurviveKill(t *testing.T) {
 			t.Errorf("E2E ran %d times on %.10s during the bisect", n, c)
 		}
 	}
-	if n := count(func(e eventlog.Event) bool { return e.Issue == 4 && e.Kind == eventlog.KindMerge && e.Data["merge_sha"] != "" }); n != 1 {
+	if n := count(func(e eventlog.Event) bool {
+		return e.Issue == 4 && e.Kind == eventlog.KindMerge && e.Data["merge_sha"] != ""
+	}); n != 1 {
 		t.Errorf("the revert merged %d times", n)
 	}
 	if _, err := watch.Issue(ctx, 5); err == nil {
