@@ -22,6 +22,10 @@ const (
 	// RoleTriage classifies the review threads of a merge request and sends
 	// what must change to the developer's same session.
 	RoleTriage = "triage"
+	// RoleAutoApprove approves a merge request by a gate's auto_approve
+	// rules. The workflow adds its stage itself, on the gate's waits label
+	// (workflow.AutoApproveStage); no workflow file names it.
+	RoleAutoApprove = "auto-approve"
 )
 
 // Access is what an agent may do in its directory.

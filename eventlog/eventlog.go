@@ -33,6 +33,7 @@ const (
 	KindWait       = "wait"       // a stage waits for something outside it (a busy target, a forge's auto-merge)
 	KindHousekeep  = "housekeep"  // work another home left was moved aside; agentorg gc removed what was done with
 	KindRecover    = "recover"    // E2E recovery: a flaky run, the target closed or opened, a bisect step, a culprit, a revert
+	KindPolicy     = "policy"     // an automatic approval by a gate's rule: pending, approved or cancelled
 )
 
 // Event is one line of the record.

@@ -47,6 +47,10 @@ func (w *Workflow) Gate(name string) *Gate {
 	return nil
 }
 
+// AutoApproveStage names the stage the workflow adds for a gate's
+// auto_approve rules.
+func AutoApproveStage(gate string) string { return "auto-approve-" + gate }
+
 // GateWaiting returns the gate whose Waits is label.
 func (w *Workflow) GateWaiting(label string) *Gate {
 	for i := range w.Gates {

@@ -85,6 +85,13 @@ func applyDefaults(w *Workflow) {
 			g.Reviewers = g.Approvers
 		}
 	}
+	for _, g := range w.Gates {
+		if g.AutoApprove != nil && g.MergeRequest {
+			// Runs on the waits label; success is the approve label.
+			w.Stages = append(w.Stages, Stage{Name: AutoApproveStage(g.Name), Role: agentorg.RoleAutoApprove,
+				On: g.Waits, Success: g.Approve, Failure: w.Escalation, Concurrency: 1})
+		}
+	}
 	hygieneDefaults(&w.Hygiene)
 	if w.Confinement == "" {
 		w.Confinement = ConfinementRequired
