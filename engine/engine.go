@@ -433,7 +433,7 @@ func (e *Engine) reviews(ctx context.Context, issues []agentorg.Issue, changed m
 // from the merge requests a poll found changed when it is there (the first
 // poll's are every open one), else asked for.
 func (e *Engine) openMR(ctx context.Context, issue int64, changed mrSet) (int64, error) {
-	branch := role.Branch(e.wf, issue)
+	branch := e.wf.Branch(issue)
 	for _, m := range changed {
 		if m.Issue == issue && m.SourceBranch == branch && m.State == agentorg.MROpen {
 			return m.Number, nil

@@ -196,7 +196,7 @@ func (d *Desk) Reject(ctx context.Context, issue int64, user, reason string) (*w
 			}
 		}
 	}
-	body := agentorg.Marker(role.FeedbackKey) + "\n" + fmt.Sprintf("Rejected at gate %q by %s:\n\n%s", g.Name, user, reason)
+	body := agentorg.Marker(agentorg.FeedbackKey) + "\n" + fmt.Sprintf("Rejected at gate %q by %s:\n\n%s", g.Name, user, reason)
 	if _, err := d.Tracker.AddComment(ctx, issue, body, user); err != nil {
 		return g, err
 	}

@@ -119,7 +119,7 @@ func pipelineFailed(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeReque
 	if len(p.Failed) == 0 {
 		b.WriteString("\nNo failed job was reported.\n")
 	}
-	body := agentorg.Marker(FeedbackKey) + "\n" + b.String()
+	body := agentorg.Marker(agentorg.FeedbackKey) + "\n" + b.String()
 	if _, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("ci:%d:%s", n, mr.HeadSHA), body, d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}

@@ -202,7 +202,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err := d.Mirror.RemoveWorktree(ctx, WorktreePath(d.Home, n)); err != nil {
 		return Outcome{}, err
 	}
-	if err := d.Mirror.DeleteBranch(ctx, Branch(d.Workflow, n)); err != nil {
+	if err := d.Mirror.DeleteBranch(ctx, d.Workflow.Branch(n)); err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA)), External: external}, nil
@@ -298,7 +298,7 @@ func validateFailure(d *Deps) string {
 // come from), so that a forge answers with that branch's few merge requests
 // rather than paging through the project's history.
 func IssueMR(ctx context.Context, t agentorg.Tracker, w *workflow.Workflow, issue int64) (agentorg.MergeRequest, error) {
-	mrs, err := t.ListMRs(ctx, agentorg.MRFilter{Issue: issue, SourceBranch: Branch(w, issue)})
+	mrs, err := t.ListMRs(ctx, agentorg.MRFilter{Issue: issue, SourceBranch: w.Branch(issue)})
 	if err != nil {
 		return agentorg.MergeRequest{}, err
 	}

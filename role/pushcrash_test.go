@@ -40,7 +40,7 @@ steps:
 		t.Fatal(err)
 	}
 	// The push of attempt 2's GO fails once: the branch's ref is locked.
-	lock := filepath.Join(org.Origin, "refs", "heads", role.Branch(org.Workflow, n)+".lock")
+	lock := filepath.Join(org.Origin, "refs", "heads", org.Workflow.Branch(n)+".lock")
 	if err := os.WriteFile(lock, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

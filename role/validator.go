@@ -262,7 +262,7 @@ func history(as []eventlog.Attempt) []converge.Attempt {
 // openMR pushes the validated SHA and opens (or finds) the merge request.
 func openMR(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt) (Outcome, error) {
 	n := r.Issue.Number
-	branch := Branch(d.Workflow, n)
+	branch := d.Workflow.Branch(n)
 	if err := d.push(ctx, n, a.CommitSHA); err != nil {
 		return Outcome{}, err
 	}
