@@ -27,6 +27,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -439,7 +440,7 @@ func (e *Engine) openMR(ctx context.Context, issue int64, changed mrSet) (int64,
 			return m.Number, nil
 		}
 	}
-	m, err := role.IssueMR(ctx, e.tracker, e.wf, issue)
+	m, err := gate.IssueMR(ctx, e.tracker, e.wf, issue)
 	if errors.Is(err, agentorg.ErrNotFound) || (err == nil && m.State != agentorg.MROpen) {
 		return 0, nil
 	}

@@ -263,15 +263,31 @@ func Gather(ctx context.Context, t agentorg.Tracker, w *workflow.Workflow, g *wo
 		switch {
 		case err == nil:
 			f.MR = &mr
-			for _, a := range mr.Approvals {
-				users = append(users, a.User)
-			}
+			users = append(users, approvers(mr)...)
 		case !errors.Is(err, agentorg.ErrNotFound):
 			return f, err
 		}
 	}
 	f.Levels, f.LevelsKnown, err = Access(ctx, t, g, f.Bot, users...)
 	return f, err
+}
+
+// GatherMR reads what ApprovedAt needs about merge request mr, which the
+// caller has: the access levels of who approved it. The facts have no
+// label event.
+func GatherMR(ctx context.Context, t agentorg.Tracker, w *workflow.Workflow, g *workflow.Gate, mr agentorg.MergeRequest, policy []PolicyApproval) (Facts, error) {
+	f := Facts{Issue: mr.Issue, Bot: w.Tracker.Bot, MR: &mr, Policy: policy}
+	var err error
+	f.Levels, f.LevelsKnown, err = Access(ctx, t, g, f.Bot, approvers(mr)...)
+	return f, err
+}
+
+func approvers(mr agentorg.MergeRequest) []string {
+	var users []string
+	for _, a := range mr.Approvals {
+		users = append(users, a.User)
+	}
+	return users
 }
 
 // IssueMR returns the newest merge request of an issue that is open or

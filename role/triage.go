@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/triage"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -98,7 +99,7 @@ func (triager) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
-	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
+	mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if err != nil {
 		return Outcome{}, err
 	}
