@@ -23,3 +23,7 @@ var markerRE = regexp.MustCompile(`<!-- agentorg:[^>]* -->\n?`)
 func StripMarkers(body string) string {
 	return markerRE.ReplaceAllString(body, "")
 }
+
+// FeedbackKey marks a human's rejection comment (and a CI failure report),
+// so that the next agent run is given it.
+const FeedbackKey = "feedback"

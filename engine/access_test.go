@@ -8,9 +8,9 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
 
@@ -81,7 +81,7 @@ func TestApprovalByAccessLevelOnGitLab(t *testing.T) {
 	}
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}

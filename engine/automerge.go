@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/gate"
 )
 
 // cancelAutoMerge withdraws a pending GitLab auto-merge of the issue's merge
@@ -16,7 +16,7 @@ func (e *Engine) cancelAutoMerge(ctx context.Context, issue int64) error {
 	if !ok {
 		return nil
 	}
-	mr, err := role.IssueMR(ctx, e.tracker, e.wf, issue)
+	mr, err := gate.IssueMR(ctx, e.tracker, e.wf, issue)
 	if errors.Is(err, agentorg.ErrNotFound) {
 		return nil
 	}

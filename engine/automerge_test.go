@@ -10,9 +10,9 @@ import (
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
 
@@ -70,7 +70,7 @@ func TestAutoMergeWhenPipelineSucceedsOnGitLab(t *testing.T) {
 	eng := org.Engine(t, app.EngineOptions{})
 	ctx := context.Background()
 	n := toReview(t, org, eng, d)
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestAutoMergeFailedPipelineGoesBackToTheDeveloper(t *testing.T) {
 	orgtest.RunUntilIdle(t, eng)
 	// Back through the developer and validation to review, unmerged.
 	wantLabels(t, org, n, "mr:ready-for-review")
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestAutoMergeFailedPipelineEscalates(t *testing.T) {
 	if commentsWith(t, org, n, "merge request !1 was not merged") != 1 {
 		t.Fatal("the escalation does not say why")
 	}
-	if mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n); mr.State != agentorg.MROpen || mr.AutoMerge {
+	if mr, _ := gate.IssueMR(ctx, org.Tracker, org.Workflow, n); mr.State != agentorg.MROpen || mr.AutoMerge {
 		t.Fatalf("merge request %+v: want open, auto-merge cancelled", mr)
 	}
 }
@@ -232,7 +232,7 @@ func TestRefusedApprovalCancelsAutoMerge(t *testing.T) {
 	eng := org.Engine(t, app.EngineOptions{})
 	ctx := context.Background()
 	n := toReview(t, org, eng, d)
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestAutoMergeWithoutPipelineMergesAfterTheGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	orgtest.RunUntilIdle(t, eng)
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}

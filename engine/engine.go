@@ -27,6 +27,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -434,13 +435,13 @@ func (e *Engine) reviews(ctx context.Context, issues []agentorg.Issue, changed m
 // from the merge requests a poll found changed when it is there (the first
 // poll's are every open one), else asked for.
 func (e *Engine) openMR(ctx context.Context, issue int64, changed mrSet) (int64, error) {
-	branch := role.Branch(e.wf, issue)
+	branch := e.wf.Branch(issue)
 	for _, m := range changed {
 		if m.Issue == issue && m.SourceBranch == branch && m.State == agentorg.MROpen {
 			return m.Number, nil
 		}
 	}
-	m, err := role.IssueMR(ctx, e.tracker, e.wf, issue)
+	m, err := gate.IssueMR(ctx, e.tracker, e.wf, issue)
 	if errors.Is(err, agentorg.ErrNotFound) || (err == nil && m.State != agentorg.MROpen) {
 		return 0, nil
 	}

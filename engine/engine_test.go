@@ -12,6 +12,7 @@ import (
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/sqlitedb"
@@ -103,7 +104,7 @@ func TestFullLifecycleStraightThrough(t *testing.T) {
 	}
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +232,7 @@ func TestStaleMergeRequestApprovalIsRefused(t *testing.T) {
 	org.Desk.Approve(ctx, n, "alice")
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, _ := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if _, err := org.Desk.Approve(ctx, n, "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +453,7 @@ steps:
 	org.Desk.Approve(ctx, n, "alice")
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, n, "mr:ready-for-review")
-	first, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	first, _ := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	org.Desk.Approve(ctx, n, "alice")
 	// Approved, then taken back before the engine merged: reject wins.
 	if _, err := org.Tracker.UpdateLabels(ctx, n, []string{"mr:ready-for-review"}, []string{"mr:approved"}, "alice"); err != nil {
@@ -467,7 +468,7 @@ steps:
 	if len(as) != 2 || as[1].SessionID != as[0].SessionID || as[1].Verdict != eventlog.GO {
 		t.Fatalf("want a second GO attempt in the same session, got %+v", as)
 	}
-	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, _ := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if mr.Number != first.Number || mr.HeadSHA != as[1].CommitSHA || len(mr.ApprovedAtHead()) != 0 {
 		t.Fatalf("the same MR should move to the new commit with no approval: %+v", mr)
 	}

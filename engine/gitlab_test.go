@@ -12,9 +12,9 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 	"github.com/agentorg/agentorg/workflow"
@@ -92,7 +92,7 @@ func TestLifecycleOnGitLab(t *testing.T) {
 		}
 		t.Fatalf("#%d labels = %v, want mr:ready-for-review", n, got)
 	}
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ steps:
 	if len(as) != 2 || as[0].CommitSHA != first || as[1].SessionID != as[0].SessionID {
 		t.Fatalf("attempts %+v: want two, the first at the failed pipeline's head %s, the second in the same session", as, first)
 	}
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestGitLabApprovalTakesTheIssueOffTheGate(t *testing.T) {
 		t.Fatalf("no event records the engine taking plan:review off: %+v", events(t, org, n, eventlog.KindTransition))
 	}
 
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestExternalPipelineIsNotCI(t *testing.T) {
 	eng := org.Engine(t, app.EngineOptions{CINoPipeline: 2 * time.Second})
 	ctx := context.Background()
 	n := toReview(t, org, eng, org.Humans)
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}

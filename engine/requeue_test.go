@@ -8,8 +8,8 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
 
@@ -56,7 +56,7 @@ steps:
 	one, two := ns[0], ns[1]
 	wantLabels(t, org, one, "mr:ready-for-review")
 	wantLabels(t, org, two, "mr:ready-for-review")
-	before, err := role.IssueMR(ctx, org.Tracker, org.Workflow, two)
+	before, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, two)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ steps:
 	}
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, two, "mr:ready-for-review")
-	after, err := role.IssueMR(ctx, org.Tracker, org.Workflow, two)
+	after, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, two)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ steps:
 	}
 	orgtest.RunUntilIdle(t, eng)
 	wantLabels(t, org, two, "e2e:done")
-	merged, err := role.IssueMR(ctx, org.Tracker, org.Workflow, two)
+	merged, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, two)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/proc"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workflow"
@@ -218,84 +218,24 @@ func (e *Engine) escalateError(ctx context.Context, is agentorg.Issue, st *workf
 	return e.transition(ctx, is.Number, st, from, e.wf.Escalation, runID, fmt.Sprintf("%s %s: %v", st.Name, failed, runErr), nil)
 }
 
-// gateHolds checks the human approval behind a gate's approve label: the
-// last event that added it must come from an allowed approver (never the
-// bot) and, for a merge request gate, the merge request must be approved by
-// such a human at its current head. When it holds, the issue leaves the
-// gate (its waits label goes) and is returned as it is then. A forged or
-// stale approval is removed, the issue goes back to waiting, and a comment
-// says why.
+// gateHolds checks the approval behind a gate's approve label, as package
+// gate decides it from the tracker's facts: the last event that added it
+// must come from an allowed approver (never the bot) and, for a merge
+// request gate, the merge request must be approved by such a human at its
+// current head. When it holds, the issue leaves the gate (its waits label
+// goes) and is returned as it is then. A forged or stale approval is
+// removed, the issue goes back to waiting, and a comment says why.
 func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Issue, runID string, st *workflow.Stage) (agentorg.Issue, bool, error) {
-	bot := e.wf.Tracker.Bot
-	evs, err := e.tracker.LabelEvents(ctx, is.Number)
+	f, err := gate.Gather(ctx, e.tracker, e.wf, g, is.Number, nil)
 	if err != nil {
 		return is, false, err
 	}
-	var last *agentorg.LabelEvent
-	for i := range evs {
-		if evs[i].Label == g.Approve && evs[i].Action == agentorg.LabelAdded {
-			last = &evs[i]
-		}
-	}
-	why, reached := "", true
-	switch {
-	case last == nil:
-		why = fmt.Sprintf("nobody is recorded adding %s", g.Approve)
-	case last.Actor == bot:
-		why = fmt.Sprintf("%s was added by the bot (%s); only a human may approve", g.Approve, bot)
-	default:
-		ok, whyNot, err := role.MayApprove(ctx, e.tracker, g, bot, last.Actor)
-		if err != nil {
-			return is, false, err
-		}
-		if !ok {
-			why = fmt.Sprintf("%s was added by %s, who may not approve: %s", g.Approve, last.Actor, whyNot)
-			break
-		}
-		if !g.MergeRequest {
-			break
-		}
-		mr, err := role.IssueMR(ctx, e.tracker, e.wf, is.Number)
-		if errors.Is(err, agentorg.ErrNotFound) {
-			why, reached = fmt.Sprintf("%s was added by %s, but #%d has no merge request to approve yet", g.Approve, last.Actor, is.Number), false
-			break
-		}
-		if err != nil {
-			return is, false, err
-		}
-		if why, err = e.headRefusal(ctx, g, mr, last.Actor); err != nil {
-			return is, false, err
-		}
-	}
-	if why == "" {
-		is, err = e.leaveGate(ctx, g, is, last.Actor, runID, st)
+	v := gate.Decide(g, f)
+	if v.Holds {
+		is, err = e.leaveGate(ctx, g, is, v.Actor, runID, st)
 		return is, err == nil, err
 	}
-	return is, false, e.refuse(ctx, g, is, last, reached, why, runID, st)
-}
-
-// headRefusal says why a merge request's approvals do not pass gate g ("":
-// they do): nobody approved at its head, or who did and why they may not,
-// beside who added the label.
-func (e *Engine) headRefusal(ctx context.Context, g *workflow.Gate, mr agentorg.MergeRequest, labelBy string) (string, error) {
-	ok, refused, err := role.HeadApprovals(ctx, e.tracker, g, e.wf.Tracker.Bot, mr)
-	switch {
-	case err != nil || ok:
-		return "", err
-	case len(refused) == 0:
-		return fmt.Sprintf("merge request !%d has no approval by an allowed approver (%s) at its head %.10s (an approval is void once new commits land)",
-			mr.Number, g.Allowed(), mr.HeadSHA), nil
-	}
-	by := labelBy
-	if ar, ok := e.tracker.(agentorg.AccessReader); ok && g.MinAccessLevel != agentorg.AccessNone {
-		level, err := ar.AccessLevel(ctx, labelBy)
-		if err != nil {
-			return "", err
-		}
-		by = fmt.Sprintf("%s (%s access)", labelBy, level)
-	}
-	return fmt.Sprintf("%s was added by %s, who may approve; but at its head %.10s, merge request !%d is approved only by someone who may not: %s",
-		g.Approve, by, mr.HeadSHA, mr.Number, strings.Join(refused, "; ")), nil
+	return is, false, e.refuse(ctx, g, is, f.Label, v.Reached, v.Reason, runID, st)
 }
 
 // leaveGate takes the issue off gate g once its approval holds: on GitLab a

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/agentorg/agentorg/triage"
 )
 
 // Statuses of a review round.
@@ -39,7 +37,21 @@ type RoundThread struct {
 	Line  int    `json:"line,omitempty"`
 	Quote string `json:"quote"` // the thread as prompts show it
 	// Decision is empty until the triage agent answered.
-	Decision triage.Decision `json:"decision"`
+	Decision ThreadDecision `json:"decision"`
+}
+
+// ThreadDecision is the triage agent's answer for one thread, as recorded.
+// The log keeps its own type rather than triage's, so that the record does
+// not depend on the policy that made it; its fields and JSON names match
+// triage.Decision (role converts between the two), and stored rounds read
+// back whatever triage becomes.
+type ThreadDecision struct {
+	Thread string `json:"thread"`
+	Class  string `json:"class"`
+	Accept bool   `json:"accept,omitempty"`
+	Reason string `json:"reason"`
+	Answer string `json:"answer,omitempty"`
+	Title  string `json:"title,omitempty"`
 }
 
 // Rounds lists an issue's review rounds, oldest first.

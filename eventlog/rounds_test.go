@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/agentorg/agentorg/sqlitedb"
-	"github.com/agentorg/agentorg/triage"
 )
 
 // A round survives a restart as it was left: starting it again returns the
@@ -31,12 +30,12 @@ func TestReviewRoundsRoundTrip(t *testing.T) {
 		t.Fatalf("start: %+v %v", r, err)
 	}
 	r.Status, r.Attempt = RoundFixing, 2
-	r.Threads[0].Decision = triage.Decision{Thread: "7", Class: triage.MustFix, Reason: "bug"}
+	r.Threads[0].Decision = ThreadDecision{Thread: "7", Class: "must-fix", Reason: "bug"}
 	if err := l.UpdateRound(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	again, err := l.StartRound(ctx, Round{Issue: 4, N: 1, MR: 2, Head: "other", Status: RoundTriaging})
-	if err != nil || again.Head != "abc" || again.Status != RoundFixing || again.Attempt != 2 || again.Threads[0].Decision.Class != triage.MustFix {
+	if err != nil || again.Head != "abc" || again.Status != RoundFixing || again.Attempt != 2 || again.Threads[0].Decision.Class != "must-fix" {
 		t.Fatalf("restarted round: %+v %v", again, err)
 	}
 	open, ok, err := l.OpenRound(ctx, 4)

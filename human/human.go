@@ -10,7 +10,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
-	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -141,6 +141,20 @@ func (d *Desk) waitingGate(ctx context.Context, issue int64) (agentorg.Issue, *w
 		issue, strings.Join(is.Labels, ", "), strings.Join(waits, ", "))
 }
 
+// mayApprove returns a NotAllowedError when user may not act at gate g,
+// as package gate decides it.
+func (d *Desk) mayApprove(ctx context.Context, g *workflow.Gate, user string) error {
+	bot := d.Workflow.Tracker.Bot
+	levels, known, err := gate.Access(ctx, d.Tracker, g, bot, user)
+	if err != nil {
+		return err
+	}
+	if ok, why := gate.MayApprove(g, bot, user, levels[user], known); !ok {
+		return &NotAllowedError{User: user, Gate: g, Why: why}
+	}
+	return nil
+}
+
 // Approve approves whatever the issue waits for: its plan, or its merge
 // request at the current head. It returns the gate that was passed.
 func (d *Desk) Approve(ctx context.Context, issue int64, user string) (*workflow.Gate, error) {
@@ -148,14 +162,12 @@ func (d *Desk) Approve(ctx context.Context, issue int64, user string) (*workflow
 	if err != nil {
 		return nil, err
 	}
-	if ok, why, err := role.MayApprove(ctx, d.Tracker, g, d.Workflow.Tracker.Bot, user); err != nil {
+	if err := d.mayApprove(ctx, g, user); err != nil {
 		return g, err
-	} else if !ok {
-		return g, &NotAllowedError{User: user, Gate: g, Why: why}
 	}
 	what := "the plan"
 	if g.MergeRequest {
-		mr, err := role.IssueMR(ctx, d.Tracker, d.Workflow, issue)
+		mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, issue)
 		if err != nil {
 			return g, err
 		}
@@ -178,10 +190,8 @@ func (d *Desk) Reject(ctx context.Context, issue int64, user, reason string) (*w
 	if err != nil {
 		return nil, err
 	}
-	if ok, why, err := role.MayApprove(ctx, d.Tracker, g, d.Workflow.Tracker.Bot, user); err != nil {
+	if err := d.mayApprove(ctx, g, user); err != nil {
 		return g, err
-	} else if !ok {
-		return g, &NotAllowedError{User: user, Gate: g, Why: why}
 	}
 	if strings.TrimSpace(reason) == "" {
 		return g, fmt.Errorf("a rejection needs a reason: it is what the agent is told to change")
@@ -190,13 +200,13 @@ func (d *Desk) Reject(ctx context.Context, issue int64, user, reason string) (*w
 		return g, fmt.Errorf("gate %q has no reject label in the workflow", g.Name)
 	}
 	if g.MergeRequest {
-		if mr, err := role.IssueMR(ctx, d.Tracker, d.Workflow, issue); err == nil {
+		if mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, issue); err == nil {
 			if _, err := d.Tracker.UnapproveMR(ctx, mr.Number, user); err != nil {
 				return g, err
 			}
 		}
 	}
-	body := agentorg.Marker(role.FeedbackKey) + "\n" + fmt.Sprintf("Rejected at gate %q by %s:\n\n%s", g.Name, user, reason)
+	body := agentorg.Marker(agentorg.FeedbackKey) + "\n" + fmt.Sprintf("Rejected at gate %q by %s:\n\n%s", g.Name, user, reason)
 	if _, err := d.Tracker.AddComment(ctx, issue, body, user); err != nil {
 		return g, err
 	}

@@ -38,7 +38,7 @@ func TestAgentCommitsAreFoldedAndItsRepositoryStaysItsOwn(t *testing.T) {
 	if got := labels(t, org, n); got != "mr:ready-for-review" {
 		t.Fatalf("labels %s; attempts %s\n%s", got, distances(attempts(t, org, n)), comment(t, org, n, "Needs a human"))
 	}
-	branch := role.Branch(org.Workflow, n)
+	branch := org.Workflow.Branch(n)
 	history := orgtest.Git(t, org.Origin, "log", "--format=%an <%ae>|%B", "main.."+branch)
 	if strings.Contains(history, "Mallory") || strings.Contains(history, "AKIA") {
 		t.Fatalf("the agent's commit reached the pushed branch:\n%s", history)

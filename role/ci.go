@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 )
 
 // Defaults for the ci role (Deps.CINoPipeline).
@@ -35,7 +36,7 @@ func (ci) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if !ok {
 		return Outcome{Reason: "the tracker runs no CI; nothing to wait for"}, nil
 	}
-	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
+	mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -119,7 +120,7 @@ func pipelineFailed(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeReque
 	if len(p.Failed) == 0 {
 		b.WriteString("\nNo failed job was reported.\n")
 	}
-	body := agentorg.Marker(FeedbackKey) + "\n" + b.String()
+	body := agentorg.Marker(agentorg.FeedbackKey) + "\n" + b.String()
 	if _, err := d.Tracker.UpsertComment(ctx, n, fmt.Sprintf("ci:%d:%s", n, mr.HeadSHA), body, d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}

@@ -36,7 +36,7 @@ func foreignHead(ctx context.Context, d *Deps, n int64, head string) (string, er
 // describeForeign names the commits at head that agentorg did not push,
 // and what a person can do about them.
 func describeForeign(ctx context.Context, d *Deps, n int64, as []eventlog.Attempt, head string) string {
-	branch := Branch(d.Workflow, n)
+	branch := d.Workflow.Branch(n)
 	var who []string
 	var ours string
 	if d.Mirror.FetchBranch(ctx, branch) == nil {

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 )
 
 // Issue 14 (docs/lifecycle.md I1): what lands is one commit of the
@@ -55,7 +55,7 @@ steps:
 		t.Fatal(err)
 	}
 	orgtest.RunUntilIdle(t, eng)
-	if mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n); err != nil || mr.State != agentorg.MRMerged {
+	if mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n); err != nil || mr.State != agentorg.MRMerged {
 		t.Fatalf("merge request %+v, %v", mr, err)
 	}
 	if got := orgtest.Git(t, org.Origin, "show", "main:sub.go"); !strings.Contains(got, "func Sub") {

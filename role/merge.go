@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -27,7 +28,7 @@ func (m merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 
 func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	n := r.Issue.Number
-	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
+	mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -50,7 +51,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		// meanwhile only finishes the issue, side by side with the others.
 		trainMu.Lock()
 		defer trainMu.Unlock()
-		if mr, err = IssueMR(ctx, d.Tracker, d.Workflow, n); err != nil {
+		if mr, err = gate.IssueMR(ctx, d.Tracker, d.Workflow, n); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -69,7 +70,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		if mr, err = IssueMR(ctx, d.Tracker, d.Workflow, n); err != nil {
+		if mr, err = gate.IssueMR(ctx, d.Tracker, d.Workflow, n); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -94,21 +95,21 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		if !ok || a.Verdict != eventlog.GO {
 			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no GO from validation; refusing to merge", mr.Number))
 		}
-		gate := d.Workflow.GateApproving(r.Stage.On)
+		g := d.Workflow.GateApproving(r.Stage.On)
 		bot := d.Workflow.Tracker.Bot
 		if a.Agent == eventlog.EngineAgent {
 			// The merge queue's rebase of the approved change, validated
 			// GO. Its commits are new, so the approval of the change
 			// before it is void: a human approves this one (which is how
 			// this stage runs again) before it merges.
-			approved := gate == nil
+			approved := g == nil
 			if !approved && mr.HeadSHA == a.CommitSHA {
-				if approved, err = approvedAt(ctx, d.Tracker, gate, bot, mr, a.CommitSHA); err != nil {
+				if approved, err = approvedAt(ctx, d, g, mr, a.CommitSHA); err != nil {
 					return Outcome{}, err
 				}
 			}
 			if !approved {
-				out, err := backForApproval(ctx, d, r, gate, mr, a, "")
+				out, err := backForApproval(ctx, d, r, g, mr, a, "")
 				out.External += external
 				return out, err
 			}
@@ -124,8 +125,8 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			why := fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA))
 			return backToValidation(ctx, d, r, why)
 		}
-		if gate != nil {
-			ok, err := approvedAt(ctx, d.Tracker, gate, bot, mr, a.CommitSHA)
+		if g != nil {
+			ok, err := approvedAt(ctx, d, g, mr, a.CommitSHA)
 			if err != nil {
 				return Outcome{}, err
 			}
@@ -162,8 +163,8 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 				out.External = external
 				return out, err
 			}
-			if gate != nil {
-				out, err := backForApproval(ctx, d, r, gate, mr, b, a.CommitSHA)
+			if g != nil {
+				out, err := backForApproval(ctx, d, r, g, mr, b, a.CommitSHA)
 				out.External += external
 				return out, err
 			}
@@ -209,7 +210,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err := d.Mirror.RemoveWorktree(ctx, WorktreePath(d.Home, n)); err != nil {
 		return Outcome{}, err
 	}
-	if err := d.Mirror.DeleteBranch(ctx, Branch(d.Workflow, n)); err != nil {
+	if err := d.Mirror.DeleteBranch(ctx, d.Workflow.Branch(n)); err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA)), External: external}, nil
@@ -300,19 +301,13 @@ func validateFailure(d *Deps) string {
 	return ""
 }
 
-// IssueMR returns the newest merge request of an issue that is open or
-// merged. It asks by the issue's branch (Branch: the one its merge requests
-// come from), so that a forge answers with that branch's few merge requests
-// rather than paging through the project's history.
-func IssueMR(ctx context.Context, t agentorg.Tracker, w *workflow.Workflow, issue int64) (agentorg.MergeRequest, error) {
-	mrs, err := t.ListMRs(ctx, agentorg.MRFilter{Issue: issue, SourceBranch: Branch(w, issue)})
+// approvedAt reports whether someone gate g allows (never the bot) approved
+// merge request mr at sha, as package gate decides it.
+func approvedAt(ctx context.Context, d *Deps, g *workflow.Gate, mr agentorg.MergeRequest, sha string) (bool, error) {
+	f, err := gate.GatherMR(ctx, d.Tracker, d.Workflow, g, mr, nil)
 	if err != nil {
-		return agentorg.MergeRequest{}, err
+		return false, err
 	}
-	for i := len(mrs) - 1; i >= 0; i-- {
-		if mrs[i].State != agentorg.MRClosed {
-			return mrs[i], nil
-		}
-	}
-	return agentorg.MergeRequest{}, fmt.Errorf("issue #%d has no open merge request: %w", issue, agentorg.ErrNotFound)
+	_, ok := gate.ApprovedAt(g, f, sha)
+	return ok, nil
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 )
 
 // docs/lifecycle.md I9: a merge that fails for a reason that is not a
@@ -57,7 +57,7 @@ func TestAMergeRetriedForAGitErrorDoesNotJudgeAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	orgtest.RunUntilIdle(t, eng)
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil || mr.State != agentorg.MRMerged {
 		t.Fatalf("merge request %+v, %v: want merged", mr, err)
 	}

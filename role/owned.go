@@ -16,7 +16,7 @@ import (
 // log.
 func (d *Deps) issueWorktree(ctx context.Context, r *Run) (*workspace.Worktree, error) {
 	n := r.Issue.Number
-	path, branch := WorktreePath(d.Home, n), Branch(d.Workflow, n)
+	path, branch := WorktreePath(d.Home, n), d.Workflow.Branch(n)
 	if d.Owners != nil {
 		moved, err := d.Owners.Prepare(ctx, d.Mirror, n, path, branch)
 		if err != nil {
@@ -68,7 +68,7 @@ func (d *Deps) worktreeBase(ctx context.Context, n int64) (string, error) {
 // branch of that name this home did not push: that is left alone, and the
 // stage cannot run until a person moves it (retrying would not help).
 func (d *Deps) push(ctx context.Context, n int64, sha string) error {
-	branch := Branch(d.Workflow, n)
+	branch := d.Workflow.Branch(n)
 	if d.Owners != nil {
 		err := d.Owners.MayPush(ctx, d.Mirror, n, branch)
 		var foreign *homedir.ForeignBranchError

@@ -10,8 +10,8 @@ import (
 
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 )
 
 // Issue 14: when the push after a GO fails (as after a crash between the
@@ -40,7 +40,7 @@ steps:
 		t.Fatal(err)
 	}
 	// The push of attempt 2's GO fails once: the branch's ref is locked.
-	lock := filepath.Join(org.Origin, "refs", "heads", role.Branch(org.Workflow, n)+".lock")
+	lock := filepath.Join(org.Origin, "refs", "heads", org.Workflow.Branch(n)+".lock")
 	if err := os.WriteFile(lock, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ steps:
 	if got := distances(as); got != "GO:0 GO:0" {
 		t.Fatalf("distances %s: the failed push cost an attempt", got)
 	}
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil || mr.HeadSHA != as[1].CommitSHA {
 		t.Fatalf("merge request %+v (%v): want attempt 2's commit %s at its head", mr, err, as[1].CommitSHA)
 	}

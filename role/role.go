@@ -141,11 +141,6 @@ func For(name string) Role {
 	return nil
 }
 
-// Branch is the deterministic branch of an issue.
-func Branch(w *workflow.Workflow, issue int64) string {
-	return fmt.Sprintf("%s%d", w.Repo.BranchPrefix, issue)
-}
-
 // WorktreePath is the stable worktree of an issue: every attempt of the
 // developer runs there, because a resumed agent session expects its own
 // earlier edits, and some CLIs resume only from the directory they started in.
@@ -261,10 +256,6 @@ const planFooterKey = "plan-footer"
 // PlanKey is the marker key of an issue's plan comment.
 func PlanKey(issue int64) string { return fmt.Sprintf("plan:%d", issue) }
 
-// FeedbackKey marks a human's rejection comment, so that the next agent run
-// is given it.
-const FeedbackKey = "feedback"
-
 // Feedback returns the newest human feedback on an issue, or "": the words
 // people wrote after the engine last spoke (on a forge, a rejection is a
 // plain comment and a label), else the newest comment marked as feedback
@@ -284,7 +275,7 @@ func Feedback(ctx context.Context, t agentorg.Tracker, issue int64) (string, err
 		if c.UpdatedAt.After(lastMarked) {
 			lastMarked = c.UpdatedAt
 		}
-		if agentorg.HasMarker(c.Body, FeedbackKey) && (feedback < 0 || !c.UpdatedAt.Before(cs[feedback].UpdatedAt)) {
+		if agentorg.HasMarker(c.Body, agentorg.FeedbackKey) && (feedback < 0 || !c.UpdatedAt.Before(cs[feedback].UpdatedAt)) {
 			feedback = i
 		}
 	}
@@ -316,7 +307,7 @@ func promptData(d *Deps, r *Run, attempt int) workflow.PromptData {
 		},
 		Repo: workflow.PromptRepo{
 			TargetBranch: d.Workflow.Repo.TargetBranch,
-			Branch:       Branch(d.Workflow, r.Issue.Number),
+			Branch:       d.Workflow.Branch(r.Issue.Number),
 		},
 		Role:    r.Stage.Role,
 		Attempt: attempt,

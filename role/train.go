@@ -13,6 +13,7 @@ import (
 	"github.com/agentorg/agentorg/check"
 	"github.com/agentorg/agentorg/criteria"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 )
 
 // A merge train: every merge request that is ready to merge (at the merge
@@ -129,7 +130,7 @@ func trainCars(ctx context.Context, d *Deps, r *Run) ([]car, error) {
 // apply). Anything less is left to the issue's own merge run, which says why.
 func readyCar(ctx context.Context, d *Deps, r *Run, is agentorg.Issue) (car, bool, error) {
 	n := is.Number
-	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
+	mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if errors.Is(err, agentorg.ErrNotFound) {
 		return car{}, false, nil
 	}
@@ -140,30 +141,21 @@ func readyCar(ctx context.Context, d *Deps, r *Run, is agentorg.Issue) (car, boo
 	if err != nil || !ok || a.Verdict != eventlog.GO || a.CommitSHA != mr.HeadSHA {
 		return car{}, false, err
 	}
-	if gate := d.Workflow.GateApproving(r.Stage.On); gate != nil {
-		bot := d.Workflow.Tracker.Bot
-		approved, err := approvedAt(ctx, d.Tracker, gate, bot, mr, a.CommitSHA)
+	if g := d.Workflow.GateApproving(r.Stage.On); g != nil {
+		approved := false
+		if n == r.Issue.Number {
+			// The engine checked the label of the run's own issue.
+			approved, err = approvedAt(ctx, d, g, mr, a.CommitSHA)
+		} else {
+			// Another issue's label and approvals, as the engine would
+			// decide them (its merge request's head is the GO's commit).
+			var f gate.Facts
+			if f, err = gate.Gather(ctx, d.Tracker, d.Workflow, g, n, nil); err == nil {
+				approved = gate.Decide(g, f).Holds && f.MR != nil && f.MR.HeadSHA == a.CommitSHA
+			}
+		}
 		if err != nil || !approved {
 			return car{}, false, err
-		}
-		if n != r.Issue.Number {
-			// The engine checked the label of the run's own issue.
-			evs, err := d.Tracker.LabelEvents(ctx, n)
-			if err != nil {
-				return car{}, false, err
-			}
-			var last *agentorg.LabelEvent
-			for i := range evs {
-				if evs[i].Label == gate.Approve && evs[i].Action == agentorg.LabelAdded {
-					last = &evs[i]
-				}
-			}
-			if last == nil {
-				return car{}, false, nil
-			}
-			if ok, _, err := MayApprove(ctx, d.Tracker, gate, bot, last.Actor); err != nil || !ok {
-				return car{}, false, err
-			}
 		}
 	}
 	return car{issue: is, mr: mr, a: a}, true, nil

@@ -10,8 +10,8 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 )
 
 // Merge requests approved together go in one merge train: the checks run
@@ -61,7 +61,7 @@ steps:
 	trains := map[string]int{}
 	var merged, back []int64
 	for _, n := range ns {
-		mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+		mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/triage"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -98,7 +99,7 @@ func (triager) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
-	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
+	mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -166,7 +167,7 @@ func (triager) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		}
 		round.Status = eventlog.RoundAnswering
 		for _, t := range round.Threads {
-			if t.Decision.NeedsFix() {
+			if decision(t).NeedsFix() {
 				round.Status = eventlog.RoundFixing
 			}
 		}
@@ -332,7 +333,7 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 		return spent, fmt.Sprintf("the triage agent's answer on review round %d was malformed twice: %v", round.N, perr), nil
 	}
 	for i := range round.Threads {
-		round.Threads[i].Decision = answer[round.Threads[i].ID]
+		round.Threads[i].Decision = eventlog.ThreadDecision(answer[round.Threads[i].ID])
 	}
 	return spent, "", nil
 }
@@ -371,7 +372,7 @@ func cameBack(ctx context.Context, d *Deps, round eventlog.Round) string {
 		return ""
 	}
 	for _, t := range round.Threads {
-		if !t.Decision.NeedsFix() {
+		if !decision(t).NeedsFix() {
 			continue
 		}
 		for _, p := range rounds {
@@ -379,7 +380,7 @@ func cameBack(ctx context.Context, d *Deps, round eventlog.Round) string {
 				continue
 			}
 			for _, pt := range p.Threads {
-				if pt.ID == t.ID && pt.Decision.NeedsFix() {
+				if pt.ID == t.ID && decision(pt).NeedsFix() {
 					return fmt.Sprintf("review thread %s came back after round %d called it fixed in %s: the fixes are not converging", t.ID, p.N, short(p.Commit))
 				}
 			}
@@ -394,7 +395,7 @@ func reviewText(round eventlog.Round) string {
 	var b strings.Builder
 	k := 0
 	for _, t := range round.Threads {
-		if !t.Decision.NeedsFix() {
+		if !decision(t).NeedsFix() {
 			continue
 		}
 		k++
@@ -545,7 +546,7 @@ func hasMarkedNote(th agentorg.ReviewThread, key string) bool {
 // replyFor says what a thread is answered, whether it is resolved, and a
 // short outcome for the round's summary.
 func replyFor(ctx context.Context, d *Deps, round *eventlog.Round, t eventlog.RoundThread, commit string, touched []string, key string) (body string, resolve bool, outcome string, err error) {
-	dec := t.Decision
+	dec := decision(t)
 	switch {
 	case dec.NeedsFix() && commit == "":
 		return fmt.Sprintf("Triage called this a %s (%s), but no fix was made in this round; a human should look.", dec.Class, dec.Reason), false, "not fixed", nil
@@ -588,3 +589,8 @@ func followUp(ctx context.Context, d *Deps, round *eventlog.Round, t eventlog.Ro
 		agentorg.Marker(fkey), t.ID, round.MR, round.Issue, t.Decision.Reason, t.Quote)
 	return d.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: t.Decision.Title, Body: body, Author: d.Workflow.Tracker.Bot})
 }
+
+// decision is a thread's recorded decision as triage's value. The two
+// types have the same fields, so a change to one that the other lacks
+// stops this conversion from compiling.
+func decision(t eventlog.RoundThread) triage.Decision { return triage.Decision(t.Decision) }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
 
@@ -80,7 +80,7 @@ func entry(th agentorg.ReviewThread, rest string) string {
 func threadsOf(t *testing.T, org *orgtest.Org, n int64) (agentorg.MergeRequest, []agentorg.ReviewThread) {
 	t.Helper()
 	ctx := context.Background()
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}

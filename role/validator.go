@@ -10,6 +10,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/converge"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -205,7 +206,7 @@ func staleGO(ctx context.Context, d *Deps, n int64, a eventlog.Attempt) (string,
 	if !contains {
 		return fmt.Sprintf("%s moved to %s since attempt %d was validated", d.Workflow.Repo.TargetBranch, short(base), a.N), nil
 	}
-	mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
+	mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if errors.Is(err, agentorg.ErrNotFound) {
 		return "", nil
 	}
@@ -268,7 +269,7 @@ func history(as []eventlog.Attempt) []converge.Attempt {
 // openMR pushes the validated SHA and opens (or finds) the merge request.
 func openMR(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt) (Outcome, error) {
 	n := r.Issue.Number
-	branch := Branch(d.Workflow, n)
+	branch := d.Workflow.Branch(n)
 	if err := d.push(ctx, n, a.CommitSHA); err != nil {
 		return Outcome{}, err
 	}

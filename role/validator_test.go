@@ -10,8 +10,8 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 )
 
 const judgedBody = "Add the file.\n\n## Acceptance criteria\n- [ ] feature.txt says hello\n"
@@ -183,7 +183,7 @@ steps:
 	}
 	moved := orgtest.Git(t, org.Origin, "rev-parse", "main")
 	as := attempts(t, org, n)
-	mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ steps:
 	if !strings.Contains(comment(t, org, n, "## Validation of attempt 1"), "does not merge onto it cleanly") {
 		t.Fatal("the report should say the change does not merge onto the moved target")
 	}
-	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, _ := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	main := orgtest.Git(t, org.Origin, "rev-parse", "main")
 	if mr.HeadSHA != as[1].CommitSHA || orgtest.Git(t, org.Origin, "merge-base", main, mr.HeadSHA) != main {
 		t.Fatalf("the MR head %s should be attempt 2's commit and contain main %s", mr.HeadSHA, main)
@@ -257,7 +257,7 @@ func TestMovedTargetBeforeMergeIsValidatedAgain(t *testing.T) {
 		t.Fatalf("labels %s", got)
 	}
 	as := attempts(t, org, n)
-	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, _ := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if len(as) != 1 || mr.State != agentorg.MRMerged || mr.HeadSHA != as[0].CommitSHA {
 		t.Fatalf("the approved commit should be merged as it is: %+v, attempts %+v", mr, as)
 	}
@@ -334,7 +334,7 @@ func TestATeammatesCommitOnTheBranchIsNeverDiscarded(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: "steps:" + writeFeature, Check: "test -f feature.txt", E2E: "true"})
 	ctx := context.Background()
 	n, eng := start(t, org, "No criteria.")
-	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, _ := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	main := orgtest.Git(t, org.Origin, "rev-parse", "main")
 	theirs := pushToBranch(t, org, mr.SourceBranch, "notes.txt", "a teammate's note\n", "Add the release note")
 	if _, err := org.Tracker.SetMRHead(ctx, mr.Number, theirs); err != nil { // as the forge shows a push
@@ -383,7 +383,7 @@ steps:
 	org := orgtest.New(t, orgtest.Options{Script: script, Check: "test -f feature.txt", E2E: "true"})
 	ctx := context.Background()
 	n, eng := start(t, org, "No criteria.")
-	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, _ := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	theirs := pushToBranch(t, org, mr.SourceBranch, "notes.txt", "a teammate's note\n", "Add the release note")
 	if _, err := org.Desk.Reject(ctx, n, "alice", "Say hello to the world."); err != nil {
 		t.Fatal(err)
@@ -420,7 +420,7 @@ steps:
 	org := orgtest.New(t, orgtest.Options{Script: script, Check: "grep -q hello feature.txt", E2E: "true", Edit: setBudget(2, "")})
 	ctx := context.Background()
 	n, eng := start(t, org, "No criteria.")
-	mr, _ := role.IssueMR(ctx, org.Tracker, org.Workflow, n)
+	mr, _ := gate.IssueMR(ctx, org.Tracker, org.Workflow, n)
 	if _, err := org.Desk.Reject(ctx, n, "alice", "Change it."); err != nil {
 		t.Fatal(err)
 	}

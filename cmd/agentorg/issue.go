@@ -13,7 +13,6 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
-	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/timeline"
 )
 
@@ -192,7 +191,7 @@ The transcripts of its runs: agentorg logs --issue N.`,
 				return err
 			}
 			// By the issue's branch: a forge need not page through its history.
-			if v.MergeRequests, err = org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n, SourceBranch: role.Branch(org.Workflow, n)}); err != nil {
+			if v.MergeRequests, err = org.Tracker.ListMRs(ctx, agentorg.MRFilter{Issue: n, SourceBranch: org.Workflow.Branch(n)}); err != nil {
 				return err
 			}
 			if v.ReviewRounds, err = org.Log.Rounds(ctx, n); err != nil {
