@@ -10,6 +10,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/check"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -173,7 +174,7 @@ func afterFailure(ctx context.Context, d *Deps, r *Run, t eventlog.Target, head 
 	case n == t.RevertIssue:
 		return escalate(ctx, d, r, fmt.Sprintf("E2E still fails at %s, after the revert of %s merged", short(head), short(t.Culprit)))
 	case n == t.CulpritIssue:
-		mr, err := IssueMR(ctx, d.Tracker, d.Workflow, n)
+		mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -495,7 +496,7 @@ func sendBack(ctx context.Context, d *Deps, r *Run, t eventlog.Target, res agent
 	n := t.CulpritIssue
 	target := d.Workflow.Repo.TargetBranch
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n## E2E broke after this change merged\n\n%s.", agentorg.Marker(FeedbackKey), t.Reason)
+	fmt.Fprintf(&b, "%s\n## E2E broke after this change merged\n\n%s.", agentorg.Marker(agentorg.FeedbackKey), t.Reason)
 	if t.RevertIssue != 0 {
 		fmt.Fprintf(&b, " #%d reverts it on `%s`.", t.RevertIssue, target)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
-	"github.com/agentorg/agentorg/role"
 )
 
 // recoveryScript: #1, #2 and #3 each add a file; #2's first attempt also
@@ -142,7 +142,7 @@ func TestBisectNamesTheCulpritAndRevertRecovers(t *testing.T) {
 	if err != nil || !strings.HasPrefix(revert.Title, "Revert #2") || revert.State != agentorg.IssueClosed {
 		t.Fatalf("the revert issue: %+v, %v", revert, err)
 	}
-	if mr, err := role.IssueMR(ctx, org.Tracker, org.Workflow, 4); err != nil || mr.State != agentorg.MRMerged {
+	if mr, err := gate.IssueMR(ctx, org.Tracker, org.Workflow, 4); err != nil || mr.State != agentorg.MRMerged {
 		t.Fatalf("the revert's merge request: %+v, %v", mr, err)
 	}
 	if n, _ := org.Tracker.Issue(ctx, 5); n.Number != 0 {
