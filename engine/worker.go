@@ -226,7 +226,11 @@ func (e *Engine) escalateError(ctx context.Context, is agentorg.Issue, st *workf
 // goes) and is returned as it is then. A forged or stale approval is
 // removed, the issue goes back to waiting, and a comment says why.
 func (e *Engine) gateHolds(ctx context.Context, g *workflow.Gate, is agentorg.Issue, runID string, st *workflow.Stage) (agentorg.Issue, bool, error) {
-	f, err := gate.Gather(ctx, e.tracker, e.wf, g, is.Number, nil)
+	policy, err := role.PolicyApprovals(ctx, e.log, is.Number, g)
+	if err != nil {
+		return is, false, err
+	}
+	f, err := gate.Gather(ctx, e.tracker, e.wf, g, is.Number, policy)
 	if err != nil {
 		return is, false, err
 	}

@@ -304,7 +304,11 @@ func validateFailure(d *Deps) string {
 // approvedAt reports whether someone gate g allows (never the bot) approved
 // merge request mr at sha, as package gate decides it.
 func approvedAt(ctx context.Context, d *Deps, g *workflow.Gate, mr agentorg.MergeRequest, sha string) (bool, error) {
-	f, err := gate.GatherMR(ctx, d.Tracker, d.Workflow, g, mr, nil)
+	policy, err := PolicyApprovals(ctx, d.Log, mr.Issue, g)
+	if err != nil {
+		return false, err
+	}
+	f, err := gate.GatherMR(ctx, d.Tracker, d.Workflow, g, mr, policy)
 	if err != nil {
 		return false, err
 	}

@@ -137,6 +137,8 @@ func For(name string) Role {
 		return ci{}
 	case agentorg.RoleTriage:
 		return triager{}
+	case agentorg.RoleAutoApprove:
+		return autoApprove{}
 	}
 	return nil
 }

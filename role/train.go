@@ -150,7 +150,11 @@ func readyCar(ctx context.Context, d *Deps, r *Run, is agentorg.Issue) (car, boo
 			// Another issue's label and approvals, as the engine would
 			// decide them (its merge request's head is the GO's commit).
 			var f gate.Facts
-			if f, err = gate.Gather(ctx, d.Tracker, d.Workflow, g, n, nil); err == nil {
+			var policy []gate.PolicyApproval
+			if policy, err = PolicyApprovals(ctx, d.Log, n, g); err != nil {
+				return car{}, false, err
+			}
+			if f, err = gate.Gather(ctx, d.Tracker, d.Workflow, g, n, policy); err == nil {
 				approved = gate.Decide(g, f).Holds && f.MR != nil && f.MR.HeadSHA == a.CommitSHA
 			}
 		}
