@@ -201,7 +201,9 @@ steps:
     actions: [{delete: c.txt}, {write: {path: c2.txt, content: "c\n"}}]
     summary: Moved c where it does not clash with b.
 `
-	org := orgtest.New(t, orgtest.Options{Script: script, Check: "true", E2E: "! { test -f b.txt && test -f c.txt; }"})
+	// The revert is approved by a rule (the others by alice).
+	reverts := autoApprove("      grace: 0s\n      rules:\n        - name: reverts\n          all: [{revert: true}]\n")
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "true", E2E: "! { test -f b.txt && test -f c.txt; }", Edit: reverts})
 	ns, eng := threeInOneTrain(t, org)
 	approveUntilDone(t, org, eng)
 	text := reasons(recoveryEvents(t, org))
@@ -211,6 +213,14 @@ steps:
 	ctx := context.Background()
 	if revert, err := org.Tracker.Issue(ctx, 4); err != nil || !strings.HasPrefix(revert.Title, "Revert #3") {
 		t.Fatalf("the revert issue: %+v, %v", revert, err)
+	}
+	if evs := policyEvents(t, org, 4); policyStates(evs) != "pending approved" || evs[1].Actor != "policy:reverts" {
+		t.Fatalf("the revert's policy events: %+v", evs)
+	}
+	for _, n := range ns {
+		if evs := policyEvents(t, org, n); len(evs) != 0 {
+			t.Fatalf("#%d, not a revert, has policy events %+v", n, evs)
+		}
 	}
 	for _, n := range append(ns, 4) {
 		if got := labels(t, org, n); got != "e2e:done" {
