@@ -48,6 +48,18 @@ type Board struct {
 	Held []Hold `json:"held"`
 	// Retrying are the issues whose stage run failed and is tried again.
 	Retrying []Retry `json:"retrying"`
+	// Closed is set while E2E keeps the target closed (docs/lifecycle.md
+	// I19).
+	Closed *Closed `json:"closed,omitempty"`
+}
+
+// Closed says why the target is closed and what may land.
+type Closed struct {
+	Branch  string    `json:"branch"`
+	Since   time.Time `json:"since"`
+	Reason  string    `json:"reason"`
+	Culprit int64     `json:"culprit_issue,omitempty"`
+	Revert  int64     `json:"revert_issue,omitempty"`
 }
 
 // Retry is a stage run that failed and when it is tried again.
@@ -156,6 +168,12 @@ func Read(ctx context.Context, src Sources) (*Board, error) {
 	}
 	for _, l := range wf.Lifecycle() {
 		b.States = append(b.States, State{Label: l, Issues: orEmpty(byLabel[l])})
+	}
+
+	if t, err := src.Log.Target(ctx, wf.Repo.TargetBranch); err != nil {
+		return nil, err
+	} else if t.Closed {
+		b.Closed = &Closed{Branch: t.Branch, Since: t.Since, Reason: t.Reason, Culprit: t.CulpritIssue, Revert: t.RevertIssue}
 	}
 
 	claims, err := engine.Claims(ctx, src.DB)

@@ -28,6 +28,13 @@ func (b *Board) WriteText(w io.Writer) error {
 	}
 	out.line("issues   %d open: %d running, %d waiting for a human, %d escalated, %d failed, %d not opted in",
 		open, len(b.Running), len(b.Waiting), len(b.Escalated), len(b.Failed), len(b.Outside))
+	if c := b.Closed; c != nil {
+		lands := "nothing lands until E2E passes"
+		if c.Revert != 0 {
+			lands = fmt.Sprintf("only the revert #%d lands until E2E passes", c.Revert)
+		}
+		out.line("target   %s CLOSED since %s: %s; %s", c.Branch, c.Since.Local().Format("15:04:05"), eventfmt.OneLine(c.Reason), lands)
+	}
 
 	var rows [][]string
 	for _, s := range b.States {

@@ -58,8 +58,16 @@ when one fails.`,
 				ws = append(ws, workflow.Problem{File: wf.Path, Message: "the engine would not start: " + trimPath(err.Error(), wf.Path)})
 			}
 			n := printWarnings(cmd.ErrOrStderr(), ws)
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d stages, %d gates, %d checks, %d agents%s)\n",
-				p, len(wf.Stages), len(wf.Gates), len(wf.Checks), len(wf.Agents), plural(n, ", %d warning", ", %d warnings"))
+			stages, rules := len(wf.Stages), 0
+			for _, g := range wf.Gates {
+				if g.AutoApprove != nil {
+					stages-- // the stage the workflow adds for them
+					rules += len(g.AutoApprove.Rules)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d stages, %d gates%s, %d checks, %d agents%s)\n",
+				p, stages, len(wf.Gates), plural(rules, " with %d approval rule", " with %d approval rules"), len(wf.Checks), len(wf.Agents),
+				plural(n, ", %d warning", ", %d warnings"))
 			if !runChecks {
 				return nil
 			}

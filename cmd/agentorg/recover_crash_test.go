@@ -96,6 +96,10 @@ func TestBisectAndRevertSurviveKill(t *testing.T) {
 			srv.kill(t)
 			killedIn = append(killedIn, "bisect")
 			restart = true
+			// The closure shows, and says what may land.
+			if st := o.cli(t, "status").stdout; !strings.Contains(st, "target   main CLOSED since") {
+				t.Errorf("status while main is closed:\n%s", st)
+			}
 		}
 		if !killed("revert merge") && !srv.exited() && mergeRunning(t, db, 4) {
 			srv.kill(t)
