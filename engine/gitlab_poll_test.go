@@ -39,6 +39,9 @@ func TestGitLabPollCost(t *testing.T) {
 		perMR   map[string]int
 	}{
 		{"at review", nil, "mr:ready-for-review", nil},
+		// Rules that do not hold are looked at again only once the merge
+		// request changed: they cost no request of their own.
+		{"at review with approval rules", func(*testing.T) func(string) string { return docsOnlyRule }, "mr:ready-for-review", nil},
 		{"in ci", func(*testing.T) func(string) string { return ciWorkflow }, "ci:pending", map[string]int{routePipelines: 1}},
 		{"in auto-merge", func(t *testing.T) func(string) string { return autoMergeWorkflow(t, "") }, "mr:approved", map[string]int{routePipelines: 1}},
 	} {
@@ -191,4 +194,11 @@ func routes(m map[string]int) string {
 		out = append(out, fmt.Sprintf("%s: %d", k, m[k]))
 	}
 	return strings.Join(out, ", ")
+}
+
+// docsOnlyRule gives the merge gate an auto_approve rule the seeded
+// changes (Go files) do not meet.
+func docsOnlyRule(s string) string {
+	return strings.Replace(s, "    merge_request: true\n",
+		"    merge_request: true\n    auto_approve:\n      rules:\n        - name: docs-only\n          all: [{paths: [\"docs/**\"]}]\n", 1)
 }

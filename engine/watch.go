@@ -127,7 +127,10 @@ func (e *Engine) asleep(ctx context.Context, a StageArgs, is agentorg.Issue, atR
 	switch {
 	case !ok:
 		return false
-	case w.forHuman:
+	case w.forHuman && (atRest || w.watch == nil):
+		// A person acts, or a poll looks again; a wait for a person that
+		// also watches something (an automatic approval's grace period,
+		// its merge request) is looked at again only once that changed.
 		return atRest
 	case w.watch == nil:
 		return false

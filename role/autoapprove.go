@@ -37,8 +37,11 @@ func (autoApprove) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if g == nil || g.AutoApprove == nil {
 		return Outcome{}, Permanent(fmt.Errorf("stage %s: no gate with auto_approve waits at %s", r.Stage.Name, r.Stage.On))
 	}
+	// Waits watch the merge request (and the issue, always): polls leave
+	// the rules alone until something they look at may have changed.
+	watch := &Watch{}
 	wait := func(why string) (Outcome, error) {
-		return Outcome{Wait: true, ForHuman: true, Reason: "no automatic approval: " + why}, nil
+		return Outcome{Wait: true, ForHuman: true, Watch: watch, Reason: "no automatic approval: " + why}, nil
 	}
 	mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
 	if errors.Is(err, agentorg.ErrNotFound) {
@@ -47,6 +50,7 @@ func (autoApprove) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	watch.MR = mr.Number
 	a, ok, err := d.Log.LastAttempt(ctx, n)
 	if err != nil {
 		return Outcome{}, err
@@ -99,7 +103,7 @@ func (autoApprove) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	}
 	due, _ := time.Parse(time.RFC3339, last.Data["due"])
 	if now.Before(due) {
-		return Outcome{Wait: true, ForHuman: true, Watch: &Watch{Until: due},
+		return Outcome{Wait: true, ForHuman: true, Watch: &Watch{Until: due, MR: mr.Number},
 			Reason: fmt.Sprintf("rule %s approves at %s unless a human objects", m.Rule, due.Local().Format("15:04:05"))}, nil
 	}
 	// The grace period is over: a review thread opened in it is a veto.
@@ -138,7 +142,7 @@ func cancelPolicy(ctx context.Context, d *Deps, r *Run, g *workflow.Gate, mr age
 		Data: map[string]string{"state": policyCancelled, "gate": g.Name, "head": mr.HeadSHA}}); err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Wait: true, ForHuman: true, Reason: "no automatic approval: " + reason}, nil
+	return Outcome{Wait: true, ForHuman: true, Watch: &Watch{MR: mr.Number}, Reason: "no automatic approval: " + reason}, nil
 }
 
 // lastPolicy is the newest policy event of gate g at head.
