@@ -109,6 +109,9 @@ type Wait struct {
 	Who   string    `json:"who"`
 	How   string    `json:"how"`
 	Since time.Time `json:"since"`
+	// Rules says what the gate's approval rules make of it, when it has
+	// some: the last word of its auto-approve stage.
+	Rules string `json:"rules,omitempty"`
 }
 
 // Budget is what an issue's developer attempts have spent, against the
@@ -215,8 +218,17 @@ func (b *Board) place(ctx context.Context, src Sources, is agentorg.Issue) error
 		last := lastInto(evs, p.Label)
 		switch p.Kind {
 		case Waiting:
-			b.Waiting = append(b.Waiting, Wait{Issue: is.Number, Title: is.Title, Gate: p.Gate.Name, Label: p.Label,
-				Who: p.Gate.Allowed(), How: wf.HowToApprove(p.Gate, is.Number), Since: last.At})
+			w := Wait{Issue: is.Number, Title: is.Title, Gate: p.Gate.Name, Label: p.Label,
+				Who: p.Gate.Allowed(), How: wf.HowToApprove(p.Gate, is.Number), Since: last.At}
+			if p.Gate.AutoApprove != nil {
+				stage := workflow.AutoApproveStage(p.Gate.Name)
+				for _, e := range evs {
+					if e.Stage == stage && !e.At.Before(last.At) && (e.Kind == eventlog.KindWait || e.Kind == eventlog.KindPolicy) {
+						w.Rules = e.Reason
+					}
+				}
+			}
+			b.Waiting = append(b.Waiting, w)
 		case Escalated:
 			esc := Escalation{Issue: is.Number, Title: is.Title, Reason: last.Reason, RunID: last.RunID, Since: last.At}
 			for _, e := range evs {

@@ -69,6 +69,9 @@ func (b *Board) WriteText(w io.Writer) error {
 		for _, wt := range b.Waiting {
 			out.line("#%d %s", wt.Issue, wt.Title)
 			out.line("   at gate %s (%s) for %s; %s may approve: %s", wt.Gate, wt.Label, Ago(b.At, wt.Since), wt.Who, wt.How)
+			if wt.Rules != "" {
+				out.para("   ", wt.Rules)
+			}
 		}
 	}
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/board"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/orgtest"
@@ -70,6 +71,18 @@ func TestAutoApprovesADocsOnlyChangeAfterTheGracePeriod(t *testing.T) {
 	}
 	if !strings.Contains(comment(t, org, n, "Approved by rule `docs-only` at"), "A rejection or a review thread before then cancels it") {
 		t.Fatal("the pending comment does not say how to object")
+	}
+	// The board says what the rule will do.
+	b, err := board.Read(ctx, board.Sources{Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, DB: org.DB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := b.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "rule docs-only approves at") {
+		t.Fatalf("status:\n%s", text.String())
 	}
 	time.Sleep(1100 * time.Millisecond)
 	orgtest.RunUntilIdle(t, org.Engine(t, app.EngineOptions{}))
