@@ -92,6 +92,30 @@ type Engine struct {
 	// again only when that merge request changed.
 	reviewMu sync.Mutex
 	reviewed map[int64]int64
+	// pollErr is the last poll's error (nil after a good one): /readyz.
+	pollMu  sync.Mutex
+	pollErr error
+	polled  bool
+}
+
+// Ready says whether the engine works: started, and its last read of the
+// tracker succeeded (for /readyz).
+func (e *Engine) Ready(context.Context) error {
+	e.mu.Lock()
+	started := e.started
+	e.mu.Unlock()
+	if !started {
+		return errors.New("the engine is not started")
+	}
+	e.pollMu.Lock()
+	defer e.pollMu.Unlock()
+	switch {
+	case !e.polled:
+		return errors.New("the engine has not read the tracker yet")
+	case e.pollErr != nil:
+		return fmt.Errorf("the last read of the tracker failed: %w", e.pollErr)
+	}
+	return nil
 }
 
 // StageArgs is the River job of one stage on one issue. Unique by args
@@ -245,9 +269,13 @@ func (e *Engine) Serve(ctx context.Context, wake <-chan struct{}) error {
 	t := time.NewTicker(e.cfg.PollInterval)
 	defer t.Stop()
 	for {
-		if _, err := e.Reconcile(ctx); err != nil && ctx.Err() == nil {
+		_, err := e.Reconcile(ctx)
+		if err != nil && ctx.Err() == nil {
 			e.cfg.Logger.Warn("reconcile failed", "err", err)
 		}
+		e.pollMu.Lock()
+		e.polled, e.pollErr = true, err
+		e.pollMu.Unlock()
 		if _, err := e.reap(ctx, false); err != nil && ctx.Err() == nil {
 			e.cfg.Logger.Warn("reap failed", "err", err)
 		}

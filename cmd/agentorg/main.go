@@ -95,7 +95,7 @@ Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 		newInitCmd(g), newCheckCmd(g),
 		newIssueCmd(g), newLabelCmd(g), newApproveCmd(g), newRejectCmd(g), newMRCmd(g),
 		newEventsCmd(g), newServeCmd(g), newAgentsCmd(g), newUsageCmd(g), newDemoCmd(g), newBenchCmd(g),
-		newLabelsCmd(g), newDoctorCmd(g), newUserCmd(g), newFsckCmd(g), newGCCmd(g), newStatusCmd(g), newLogsCmd(g),
+		newLabelsCmd(g), newDoctorCmd(g), newUserCmd(g), newFsckCmd(g), newGCCmd(g), newStatusCmd(g), newLogsCmd(g), newUICmd(g),
 	)
 	strictGroups(root)
 	return root

@@ -24,6 +24,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var once bool
 	var poll time.Duration
 	var hookAddr, hookSecretEnv, logFormat string
+	var dash dashboardFlags
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the engine: reconcile the tracker and run every stage that is due",
@@ -46,6 +47,12 @@ done, which wait at a gate and for whom, which were escalated or failed and
 why, and what to run next. It exits 1 when an issue was escalated or a stage
 failed for good during the run (a failed try that a retry made good does not
 count), and 0 otherwise.
+
+With --http ADDR, serve also serves the dashboard there (see agentorg ui): the
+board, each issue's story, transcripts, the merge train, usage, and /metrics,
+/healthz and /readyz for operators; a person signed in may approve and reject
+at a gate from an issue's page, under the same rules as agentorg approve. Off
+loopback it needs --auth. --as NAME prints a one-time sign-in link for NAME.
 
 With --webhook-addr, serve also accepts GitLab webhooks (issue, note, merge
 request, pipeline events) at /webhooks/gitlab on that address. Each delivery
@@ -128,6 +135,13 @@ dead claims and finishes every issue exactly once.`,
 				}
 				return nil
 			}
+			if dash.addr != "" {
+				stop, err := startDashboard(ctx, cmd, org, dash, false, eng.Ready)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			var wake <-chan struct{}
 			if hookAddr != "" {
 				secret := os.Getenv(hookSecretEnv)
@@ -152,6 +166,7 @@ dead claims and finishes every issue exactly once.`,
 	c.Flags().StringVar(&logFormat, "log-format", "text", "how to log transitions and failures to stderr: text or json (one object per line)")
 	c.Flags().StringVar(&hookAddr, "webhook-addr", "", "accept GitLab webhooks on this address (host:port)")
 	c.Flags().StringVar(&hookSecretEnv, "webhook-secret-env", "AGENTORG_WEBHOOK_SECRET", "the environment variable holding the webhook's secret token")
+	dash.add(c, "")
 	return c
 }
 
