@@ -81,7 +81,7 @@ type Org struct {
 
 // New builds the sample repository and opens its home. The caller starts an
 // engine with Engine.
-func New(t *testing.T, o Options) *Org {
+func New(t testing.TB, o Options) *Org {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -142,7 +142,7 @@ const gitlabTokenEnv = "AGENTORG_TEST_FAKE_GITLAB_TOKEN"
 
 // onGitLab gives the fake project the sample repository and the humans a
 // GitLab client of their own.
-func (o *Org) onGitLab(t *testing.T, fake *gitlabfake.Server) {
+func (o *Org) onGitLab(t testing.TB, fake *gitlabfake.Server) {
 	t.Helper()
 	if _, ok := o.Tracker.(*gitlab.Tracker); !ok {
 		t.Fatalf("the workflow's tracker.kind gitlab opened a %T", o.Tracker)
@@ -200,7 +200,7 @@ func RunUntilIdle(t *testing.T, eng *engine.Engine) {
 }
 
 // Git runs git in dir and returns its trimmed output.
-func Git(t *testing.T, dir string, args ...string) string {
+func Git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	out, err := sample.Git(context.Background(), dir, args...)
 	if err != nil {
