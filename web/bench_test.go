@@ -43,6 +43,7 @@ func BenchmarkBoardPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	size := 0
 	b.ResetTimer()
 	for b.Loop() {
 		w := httptest.NewRecorder()
@@ -50,5 +51,7 @@ func BenchmarkBoardPage(b *testing.B) {
 		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "1000 of 1000 open issues") {
 			b.Fatalf("%d: %.300s", w.Code, w.Body.String())
 		}
+		size = w.Body.Len()
 	}
+	b.ReportMetric(float64(size), "bytes/page")
 }
