@@ -86,6 +86,8 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /{$}", s.view(s.boardPage))
 	m.HandleFunc("GET /live", s.view(s.live))
+	m.HandleFunc("GET /runs/{id}", s.view(s.transcriptPage))
+	m.HandleFunc("GET /runs/{id}/raw", s.view(s.transcriptRaw))
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("GET /login/{code}", s.loginLink)
