@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"sort"
 	"strconv"
 	"time"
 
@@ -59,4 +60,92 @@ func (l *Log) Runs(ctx context.Context, issue int64) ([]Run, error) {
 			Session: e.Data["session"], RunID: e.RunID, At: e.At, Usage: e.Usage()})
 	}
 	return runs, nil
+}
+
+// UsageReport adds agent runs up: per issue, per agent, per day and in
+// total. `agentorg usage` prints it and the dashboard's usage page shows it.
+type UsageReport struct {
+	Runs   []Run          `json:"runs"`
+	Issues []IssueUsage   `json:"issues"`
+	Agents []AgentUsage   `json:"agents"`
+	Days   []DayUsage     `json:"days"`
+	Total  agentorg.Usage `json:"total"`
+}
+
+// IssueUsage is what one issue's agent runs consumed.
+type IssueUsage struct {
+	Issue int64          `json:"issue"`
+	Runs  int            `json:"runs"`
+	Usage agentorg.Usage `json:"usage"`
+}
+
+// AgentUsage is what one agent of the workflow consumed.
+type AgentUsage struct {
+	Agent string         `json:"agent"`
+	Runs  int            `json:"runs"`
+	Usage agentorg.Usage `json:"usage"`
+}
+
+// DayUsage is what the runs that ended on one day consumed.
+type DayUsage struct {
+	Day   string         `json:"day"` // 2006-01-02, in the report's time zone
+	Runs  int            `json:"runs"`
+	Usage agentorg.Usage `json:"usage"`
+}
+
+// SumUsage adds runs up: issues by number, agents by name, days oldest
+// first, each day taken in loc (time.Local when nil).
+func SumUsage(runs []Run, loc *time.Location) UsageReport {
+	if loc == nil {
+		loc = time.Local
+	}
+	rep := UsageReport{Runs: runs, Issues: []IssueUsage{}, Agents: []AgentUsage{}, Days: []DayUsage{}}
+	issues := map[int64]int{}
+	agents := map[string]int{}
+	days := map[string]int{}
+	for _, r := range runs {
+		i, ok := issues[r.Issue]
+		if !ok {
+			i = len(rep.Issues)
+			issues[r.Issue] = i
+			rep.Issues = append(rep.Issues, IssueUsage{Issue: r.Issue})
+		}
+		rep.Issues[i].Runs++
+		rep.Issues[i].Usage = rep.Issues[i].Usage.Add(r.Usage)
+
+		a, ok := agents[r.Agent]
+		if !ok {
+			a = len(rep.Agents)
+			agents[r.Agent] = a
+			rep.Agents = append(rep.Agents, AgentUsage{Agent: r.Agent})
+		}
+		rep.Agents[a].Runs++
+		rep.Agents[a].Usage = rep.Agents[a].Usage.Add(r.Usage)
+
+		day := r.At.In(loc).Format("2006-01-02")
+		d, ok := days[day]
+		if !ok {
+			d = len(rep.Days)
+			days[day] = d
+			rep.Days = append(rep.Days, DayUsage{Day: day})
+		}
+		rep.Days[d].Runs++
+		rep.Days[d].Usage = rep.Days[d].Usage.Add(r.Usage)
+
+		rep.Total = rep.Total.Add(r.Usage)
+	}
+	sort.Slice(rep.Issues, func(i, j int) bool { return rep.Issues[i].Issue < rep.Issues[j].Issue })
+	sort.Slice(rep.Agents, func(i, j int) bool { return rep.Agents[i].Agent < rep.Agents[j].Agent })
+	sort.Slice(rep.Days, func(i, j int) bool { return rep.Days[i].Day < rep.Days[j].Day })
+	return rep
+}
+
+// Usage reads the agent runs of one issue (0: of every issue) and adds
+// them up (SumUsage).
+func (l *Log) Usage(ctx context.Context, issue int64, loc *time.Location) (UsageReport, error) {
+	runs, err := l.Runs(ctx, issue)
+	if err != nil {
+		return UsageReport{}, err
+	}
+	return SumUsage(runs, loc), nil
 }

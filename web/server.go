@@ -86,6 +86,10 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /{$}", s.view(s.boardPage))
 	m.HandleFunc("GET /live", s.view(s.live))
+	m.HandleFunc("GET /runs/{id}", s.view(s.transcriptPage))
+	m.HandleFunc("GET /runs/{id}/raw", s.view(s.transcriptRaw))
+	m.HandleFunc("GET /train", s.view(s.trainPage))
+	m.HandleFunc("GET /usage", s.view(s.usagePage))
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("GET /login/{code}", s.loginLink)

@@ -3,28 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
-	"github.com/agentorg/agentorg/eventlog"
 )
-
-// usageReport is what `agentorg usage --json` prints.
-type usageReport struct {
-	Runs   []eventlog.Run `json:"runs"`
-	Issues []issueUsage   `json:"issues"`
-	Total  agentorg.Usage `json:"total"`
-}
-
-type issueUsage struct {
-	Issue int64          `json:"issue"`
-	Runs  int            `json:"runs"`
-	Usage agentorg.Usage `json:"usage"`
-}
 
 func newUsageCmd(g *globals) *cobra.Command {
 	var issue int64
@@ -42,26 +28,11 @@ agent's price in the workflow makes of them.`,
 				return fmt.Errorf("--issue %d is not an issue number: numbers start at 1", issue)
 			}
 			return g.read(cmd, func(ctx context.Context, org *app.Org) error {
-				runs, err := org.Log.Runs(ctx, issue)
+				rep, err := org.Log.Usage(ctx, issue, time.Local)
 				if err != nil {
 					return err
 				}
-				rep := usageReport{Runs: runs}
-				per := map[int64]*issueUsage{}
-				for _, r := range runs {
-					iu := per[r.Issue]
-					if iu == nil {
-						iu = &issueUsage{Issue: r.Issue}
-						per[r.Issue] = iu
-					}
-					iu.Runs++
-					iu.Usage = iu.Usage.Add(r.Usage)
-					rep.Total = rep.Total.Add(r.Usage)
-				}
-				for _, iu := range per {
-					rep.Issues = append(rep.Issues, *iu)
-				}
-				sort.Slice(rep.Issues, func(i, j int) bool { return rep.Issues[i].Issue < rep.Issues[j].Issue })
+				runs := rep.Runs
 				out := cmd.OutOrStdout()
 				if g.json {
 					return printJSON(out, rep)
