@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/agentorg/agentorg"
 )
@@ -197,6 +198,57 @@ func (m *Metrics) Registry() *prometheus.Registry {
 		return nil
 	}
 	return m.reg
+}
+
+// Total adds up the series of family name that carry the given label
+// pairs (name, value, name, value, ...): counters' and gauges' values,
+// histograms' counts. It is 0 on a nil *Metrics, for an unknown family,
+// or when the scrape fails. Tests and diagnostics read the numbers with it.
+func (m *Metrics) Total(name string, labels ...string) float64 {
+	if m == nil {
+		return 0
+	}
+	fams, err := m.reg.Gather()
+	if err != nil && fams == nil {
+		return 0
+	}
+	var sum float64
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			if !carries(s, labels) {
+				continue
+			}
+			switch {
+			case s.Counter != nil:
+				sum += s.Counter.GetValue()
+			case s.Gauge != nil:
+				sum += s.Gauge.GetValue()
+			case s.Histogram != nil:
+				sum += float64(s.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
+
+// carries says whether s has every label pair given.
+func carries(s *dto.Metric, labels []string) bool {
+	for i := 0; i+1 < len(labels); i += 2 {
+		found := false
+		for _, l := range s.GetLabel() {
+			if l.GetName() == labels[i] {
+				found = l.GetValue() == labels[i+1]
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // Stage run outcomes (StageRun's outcome).

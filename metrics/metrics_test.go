@@ -117,6 +117,13 @@ func TestMetricsRecordAndParse(t *testing.T) {
 	if _, ok := fams[metrics.NameJobs]; ok {
 		t.Fatalf("%s without a jobs source", metrics.NameJobs)
 	}
+	// Total reads the same numbers.
+	if got := m.Total(metrics.NameAgentTokens, "agent", "coder"); got != 150 {
+		t.Fatalf("Total of the coder's tokens = %v, want 150", got)
+	}
+	if got := m.Total(metrics.NameStageRunSeconds, "outcome", "done"); got != 2 {
+		t.Fatalf("Total of done runs = %v, want 2", got)
+	}
 	// Every family says what it counts.
 	for name, f := range fams {
 		if !strings.HasPrefix(name, "agentorg_") {
@@ -168,6 +175,9 @@ func TestMetricsNilIsANoOp(t *testing.T) {
 	m.MergeTrain(1, time.Second, metrics.TrainMerged)
 	m.E2E(metrics.E2EPassed)
 	m.Reaped(1)
+	if m.Total(metrics.NameE2EResults) != 0 {
+		t.Fatal("a nil Metrics counted something")
+	}
 	if m.Registry() != nil {
 		t.Fatal("a nil Metrics has a registry")
 	}

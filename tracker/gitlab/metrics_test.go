@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/tracker/gitlab"
@@ -47,7 +45,7 @@ func TestMetricsCountGitLabRequestsAndRateLimitWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	requests := func(method, code string) float64 {
-		return counted(t, m, metrics.NameTrackerRequests, "tracker", "gitlab", "method", method, "code", code)
+		return m.Total(metrics.NameTrackerRequests, "tracker", "gitlab", "method", method, "code", code)
 	}
 
 	before, _ := e.fake.Requests()
@@ -69,8 +67,8 @@ func TestMetricsCountGitLabRequestsAndRateLimitWaits(t *testing.T) {
 	if requests("GET", "200") < 1 {
 		t.Fatal("the GET that succeeded was not counted")
 	}
-	waits := counted(t, m, metrics.NameTrackerRateLimitWaits, "tracker", "gitlab")
-	seconds := counted(t, m, metrics.NameTrackerRateLimitWaitS, "tracker", "gitlab")
+	waits := m.Total(metrics.NameTrackerRateLimitWaits, "tracker", "gitlab")
+	seconds := m.Total(metrics.NameTrackerRateLimitWaitS, "tracker", "gitlab")
 	if waits != 2 || seconds != 6 {
 		t.Fatalf("rate-limit waits %v (%v s), want 2 (6 s)", waits, seconds)
 	}
@@ -84,49 +82,14 @@ func TestMetricsCountGitLabRequestsAndRateLimitWaits(t *testing.T) {
 	if _, err := tr.Issue(t.Context(), iss.Number); err != nil {
 		t.Fatal(err)
 	}
-	waits = counted(t, m, metrics.NameTrackerRateLimitWaits, "tracker", "gitlab")
-	seconds = counted(t, m, metrics.NameTrackerRateLimitWaitS, "tracker", "gitlab") - 6
+	waits = m.Total(metrics.NameTrackerRateLimitWaits, "tracker", "gitlab")
+	seconds = m.Total(metrics.NameTrackerRateLimitWaitS, "tracker", "gitlab") - 6
 	if waits != 3 || seconds <= 9 || seconds > 10 {
 		t.Fatalf("after a spent limit: waits %v, the last %v s, want 3 and about 10 s", waits, seconds)
 	}
 	// Every request the fake saw from this tracker is counted, once.
 	after, _ := e.fake.Requests()
-	if got := counted(t, m, metrics.NameTrackerRequests); got != float64(after-before) {
+	if got := m.Total(metrics.NameTrackerRequests); got != float64(after-before) {
 		t.Fatalf("counted %v requests, the fake saw %d", got, after-before)
 	}
-}
-
-// counted adds up the counters of family name whose labels include the
-// given pairs.
-func counted(t *testing.T, m *metrics.Metrics, name string, labels ...string) float64 {
-	t.Helper()
-	fams, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	next:
-		for _, s := range f.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				if !hasLabel(s, labels[i], labels[i+1]) {
-					continue next
-				}
-			}
-			sum += s.GetCounter().GetValue()
-		}
-	}
-	return sum
-}
-
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue() == value
-		}
-	}
-	return false
 }
