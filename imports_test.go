@@ -36,6 +36,8 @@ type listed struct {
 //     benchmark's) and orgtest (the tests'). Each is wiring by purpose,
 //     and none is imported by a library in turn (the test checks that too,
 //     since they are then wiring themselves);
+//   - metrics depends on the engine, a role, an adapter, the dashboard or
+//     the wiring: it is a leaf they all report to;
 //   - the root package imports anything but the standard library.
 func TestImportDirection(t *testing.T) {
 	goTool, err := exec.LookPath("go")
@@ -94,6 +96,8 @@ func importViolations(pkgs map[string]listed) []string {
 			deny("an adapter must not depend on the engine or a role", "engine", "role")
 		case under(rel, "eventlog", "human"):
 			deny("the record and the human desk must not depend on role policy or the engine (ask package gate)", "role", "triage", "engine")
+		case under(rel, "metrics"):
+			deny("metrics is a leaf: the engine, roles and adapters tell it what happened", "engine", "role", "tracker", "agent", "web", "app")
 		}
 		if !under(rel, wiring...) {
 			for _, d := range p.Imports {

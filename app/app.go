@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,9 +17,11 @@ import (
 	"syscall"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/human"
+	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/sqlitedb"
 	"github.com/agentorg/agentorg/tracker/embedded"
 	"github.com/agentorg/agentorg/tracker/gitlab"
@@ -64,7 +67,15 @@ type Org struct {
 	lock     *os.File
 	// Identity is which home this is (homedir.Identify).
 	Identity homedir.Identity
+	// Metrics are this organization's, for /metrics: the engine, its roles
+	// and the GitLab tracker report to them; the jobs are read from DB at
+	// each scrape.
+	Metrics *metrics.Metrics
 }
+
+// MetricsHandler serves the organization's metrics in the Prometheus
+// format (the dashboard's /metrics).
+func (o *Org) MetricsHandler() http.Handler { return o.Metrics.Handler() }
 
 // ResolvePaths works out the home and workflow paths from the options,
 // the environment, the home's record and the current directory.
@@ -149,6 +160,13 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 	}
 	origin := OriginOf(wf)
 	org := &Org{Home: home, Workflow: wf, DB: db, Origin: origin, Identity: id}
+	stages := make([]string, 0, len(wf.Stages))
+	for _, st := range wf.Stages {
+		stages = append(stages, st.Name)
+	}
+	org.Metrics = metrics.New(metrics.Options{Jobs: func(ctx context.Context) ([]metrics.JobCount, error) {
+		return engine.JobCounts(ctx, db, stages)
+	}})
 	switch wf.Tracker.Kind {
 	case "embedded":
 		identity := workspace.Identity{Name: wf.Tracker.Bot, Email: wf.Tracker.Bot + "@agentorg.invalid"}
@@ -186,7 +204,8 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 		org.Tracker = tr
 	case workflow.TrackerGitLab:
 		g := wf.Tracker.GitLab
-		tr, err := gitlab.New(ctx, gitlab.Options{BaseURL: g.URL, Project: g.Project, Token: g.Token, Bot: wf.Tracker.Bot, DB: db})
+		tr, err := gitlab.New(ctx, gitlab.Options{BaseURL: g.URL, Project: g.Project, Token: g.Token, Bot: wf.Tracker.Bot, DB: db,
+			Metrics: org.Metrics})
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("%s: %w", wfPath, err)

@@ -126,6 +126,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		Owners:        &homedir.Owners{DB: o.DB, Home: o.Home, ID: o.Identity},
 		TranscriptMax: capMax,
 		Confine:       confine,
+		Metrics:       o.Metrics,
 	}
 	return engine.New(ctx, engine.Config{
 		DB:               o.DB,
@@ -137,6 +138,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		UnavailableDelay: eo.UnavailableDelay,
 		MaxAttempts:      eo.MaxAttempts,
 		Logger:           slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Metrics:          o.Metrics,
 	})
 }
 

@@ -154,11 +154,15 @@ func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
 		// An agent or check that outlived its engine must not keep editing
 		// a worktree the next run owns, nor run on. (Without a claim row,
 		// nothing was started.)
+		killed := 0
 		if d.owner != "" {
 			mark := claimMark(d.owner, d.job)
-			if _, ok := proc.KillMarked(func(m string) bool { return m == mark }); !ok && d.pgid > 0 {
+			var ok bool
+			if killed, ok = proc.KillMarked(func(m string) bool { return m == mark }); !ok && d.pgid > 0 {
 				// No /proc: only the group recorded at the start is known.
-				_ = syscall.Kill(-d.pgid, syscall.SIGKILL)
+				if syscall.Kill(-d.pgid, syscall.SIGKILL) == nil {
+					killed = 1
+				}
 			}
 		}
 		// A crash is not the stage's fault: give the try it used back, so
@@ -170,6 +174,7 @@ func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
 		if _, err := e.cfg.DB.ExecContext(ctx, `DELETE FROM agentorg_claims WHERE job_id = ?`, d.job); err != nil {
 			return 0, err
 		}
+		e.cfg.Metrics.Reaped(killed)
 		if d.issue != 0 {
 			_ = e.record(ctx, eventlog.Event{Issue: d.issue, Stage: d.stage, Actor: e.wf.Tracker.Bot, Kind: eventlog.KindClaim,
 				Reason: fmt.Sprintf("released job %d: its worker died (no heartbeat)", d.job)})

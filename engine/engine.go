@@ -28,6 +28,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/gate"
+	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -66,6 +67,9 @@ type Config struct {
 	FetchPollInterval time.Duration
 	// Logger receives River's and the engine's diagnostics.
 	Logger *slog.Logger
+	// Metrics, when set, is told of stage runs and reaped claims (and
+	// given to the roles through Deps when Deps has none).
+	Metrics *metrics.Metrics
 }
 
 // DefaultStaleAfter is Config.StaleAfter's default.
@@ -135,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: DB and Deps are required")
 	}
 	setDefaults(&cfg)
+	if cfg.Deps.Metrics == nil {
+		cfg.Deps.Metrics = cfg.Metrics
+	}
 	e := &Engine{cfg: cfg, wf: cfg.Deps.Workflow, tracker: cfg.Deps.Tracker, log: cfg.Deps.Log, deps: cfg.Deps,
 		owner: uuid.NewString(), queues: map[string]string{}, waiting: map[StageArgs]waitState{}, reviewed: map[int64]int64{}}
 	cfg.Deps.Wake = e.wakeWaiting

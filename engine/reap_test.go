@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/proc"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/sqlitedb"
@@ -29,6 +30,8 @@ func TestRestartKillsADeadClaimsProcessesWithoutItsGroup(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	e, db := bareEngine(t, dir)
+	m := metrics.New(metrics.Options{})
+	e.cfg.Metrics = m
 
 	// The dead engine's state: its job running, its claim without a group.
 	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
@@ -68,6 +71,10 @@ func TestRestartKillsADeadClaimsProcessesWithoutItsGroup(t *testing.T) {
 	n, err := e.reap(ctx, true)
 	if err != nil || n != 1 {
 		t.Fatalf("reap: %d, %v; want 1 released claim", n, err)
+	}
+	// The shell and the sleep that left its group, at least.
+	if got := m.Total(metrics.NameReapedProcesses); got < 2 {
+		t.Errorf("reaped processes counted %v, want at least 2", got)
 	}
 	select {
 	case res := <-done:

@@ -14,6 +14,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/gate"
+	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/proc"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workflow"
@@ -58,7 +59,7 @@ func (w *stageWorker) Work(ctx context.Context, job *river.Job[StageArgs]) error
 // stage while it ran.
 var errLeftStage = errors.New("the issue left the stage")
 
-func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int, args StageArgs) error {
+func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int, args StageArgs) (err error) {
 	bot := e.wf.Tracker.Bot
 	st := e.wf.Stage(args.Stage)
 	if st == nil {
@@ -93,6 +94,21 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		return err
 	}
 	defer e.release(context.WithoutCancel(ctx), jobID)
+	// The run's wall time, by how it ended: outcome when it returns no
+	// error, else what the error says.
+	outcome := metrics.OutcomeDone
+	defer func() {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			outcome = metrics.OutcomeInterrupted
+		case errors.Is(err, agentorg.ErrUnavailable):
+			outcome = metrics.OutcomeUnavailable
+		default:
+			outcome = metrics.OutcomeError
+		}
+		e.cfg.Metrics.StageRun(st.Name, outcome, time.Since(began))
+	}()
 
 	from := st.On
 	if inOn && st.Running != "" {
@@ -132,6 +148,7 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	<-hbDone
 
 	if errors.Is(cause, errLeftStage) {
+		outcome = metrics.OutcomeCancelled
 		return e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindCancel,
 			Reason: "cancelled: the issue left " + from + " while " + st.Name + " ran"})
 	}
@@ -151,6 +168,7 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 				Data:   map[string]string{"retry_at": at.UTC().Format(time.RFC3339)}})
 			return runErr
 		}
+		outcome = metrics.OutcomeEscalated
 		return e.escalateError(ctx, is, st, from, runID, attempt, runErr)
 	}
 	if out.Wait {
@@ -159,12 +177,16 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		// stay, and a later poll runs the stage again once what it
 		// watches changed.
 		e.setWaiting(args, &waitState{forHuman: out.ForHuman, watch: out.Watch, issueAt: is.UpdatedAt, since: time.Now()})
+		outcome = metrics.OutcomeWait
 		return e.recordWait(ctx, is.Number, st, runID, out.Reason)
 	}
 	e.setWaiting(args, nil)
 	to := out.To
 	if to == "" {
 		to = st.Success
+	}
+	if to == e.wf.Escalation {
+		outcome = metrics.OutcomeEscalated
 	}
 	work := time.Since(began)
 	return e.transition(ctx, is.Number, st, from, to, runID, out.Reason, map[string]string{

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/check"
+	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -38,6 +39,10 @@ func (e2e) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		return Outcome{}, err
 	}
 	head, res := v.head, v.res
+	if !v.shared {
+		// A run at this head, not one another issue's E2E job made.
+		d.Metrics.E2E(e2eOutcome(v))
+	}
 	var b strings.Builder
 	how := fmt.Sprintf("`%s` took %s", d.Workflow.E2E.Run, res.Duration.Round(time.Millisecond))
 	if v.shared {
@@ -86,6 +91,18 @@ func (e2e) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	out, err := afterFailure(ctx, d, r, t, head)
 	out.External += external
 	return out, err
+}
+
+// e2eOutcome names an E2E verdict for its metrics: passed, failed, or
+// flaky when the first run failed and the second passed.
+func e2eOutcome(v e2eVerdict) string {
+	switch {
+	case v.flaky:
+		return metrics.E2EFlaky
+	case v.res.Status == agentorg.CheckPassed:
+		return metrics.E2EPassed
+	}
+	return metrics.E2EFailed
 }
 
 // e2eVerdict is E2E's result at a head: the second run's when the first

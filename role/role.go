@@ -20,6 +20,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/homedir"
+	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/transcript/capped"
 	"github.com/agentorg/agentorg/workflow"
 	"github.com/agentorg/agentorg/workspace"
@@ -59,6 +60,9 @@ type Deps struct {
 	// inside it (the mirror's objects), and Writable for every run (the Go
 	// caches). nil runs them unconfined (the workflow's confinement: off).
 	Confine *agentorg.Confinement
+	// Metrics, when set, is told of verdicts, agent runs, merge trains and
+	// E2E results (a nil one records nothing).
+	Metrics *metrics.Metrics
 	// Wake, set by the engine, makes the stage runs that wait for a person
 	// run again at the next poll: E2E recovery calls it when the target
 	// opens, which the merges and E2E runs waiting for it are told of no

@@ -14,6 +14,7 @@ import (
 	"github.com/agentorg/agentorg/criteria"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/gate"
+	"github.com/agentorg/agentorg/metrics"
 )
 
 // A merge train: every merge request that is ready to merge (at the merge
@@ -64,22 +65,39 @@ func runTrain(ctx context.Context, d *Deps, r *Run) (time.Duration, error) {
 	}
 	var external time.Duration
 	for round := 0; round < 3; round++ {
+		began := time.Now()
 		cars, err := trainCars(ctx, d, r)
 		if err != nil || len(cars) == 0 {
 			return external, err
 		}
+		built := len(cars)
 		base, cars, spent, err := buildAndValidate(ctx, d, r, cars)
 		external += spent
 		if err != nil || len(cars) == 0 {
+			d.Metrics.MergeTrain(built, time.Since(began), trainOutcome(err, false, len(cars)))
 			return external, err
 		}
 		moved, err := mergeCars(ctx, d, r, guarded, base, cars)
+		d.Metrics.MergeTrain(built, time.Since(began), trainOutcome(err, moved, len(cars)))
 		if err != nil || !moved {
 			return external, err
 		}
 		// The target moved under the train: build it again on the new one.
 	}
 	return external, nil
+}
+
+// trainOutcome names how a train ended, for its metrics.
+func trainOutcome(err error, moved bool, left int) string {
+	switch {
+	case err != nil:
+		return metrics.TrainError
+	case moved:
+		return metrics.TrainTargetMoved
+	case left == 0:
+		return metrics.TrainNoneLeft
+	}
+	return metrics.TrainMerged
 }
 
 // trainCars lists the merge requests ready to merge: own issue first, then

@@ -16,6 +16,7 @@ func recordAgentRun(ctx context.Context, d *Deps, r *Run, agent string, res agen
 	data = eventlog.WithUsage(data, res.Usage)
 	data["session"] = res.SessionID
 	data["role"] = r.Stage.Role
+	d.Metrics.AgentRun(agent, res.Usage)
 	return d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: agent,
 		Kind: eventlog.KindAgent, Reason: reason, Data: data})
 }

@@ -118,6 +118,7 @@ func revalidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt) (time
 		return v.external, err
 	}
 	a.Verdict, a.Distance, a.Findings, a.Report, a.FoundBy = v.verdict, eventlog.Distance(v.findings), v.findings, v.report, r.Stage.Name
+	d.Metrics.Verdict(a.Verdict, a.Distance)
 	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
 		Kind: eventlog.KindVerdict, Reason: fmt.Sprintf("attempt %d: %s (distance %d)", a.N, a.Verdict, a.Distance),
 		Data: map[string]string{"attempt": fmt.Sprint(a.N), "verdict": a.Verdict, "distance": fmt.Sprint(a.Distance),

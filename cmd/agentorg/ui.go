@@ -34,7 +34,7 @@ func startDashboard(ctx context.Context, cmd *cobra.Command, org *app.Org, f das
 		return nil, fmt.Errorf("--http %s is not a loopback address: anyone who reaches it would see the organization; add --auth (every page then needs a signed-in person), or bind 127.0.0.1", f.addr)
 	}
 	cfg := web.Config{Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, DB: org.DB, Home: org.Home,
-		ReadOnly: readOnly, Auth: f.auth, Ready: ready}
+		ReadOnly: readOnly, Auth: f.auth, Ready: ready, Metrics: org.MetricsHandler()}
 	if org.Workflow.Tracker.Kind == "embedded" {
 		cfg.Users = org.Users
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/agentorg/agentorg/metrics"
 )
 
 // Budget is the request budget of one token: at most MaxConcurrent requests
@@ -108,14 +110,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Transport returns a RoundTripper that sends through base under the budget.
 func (b *Budget) Transport(base http.RoundTripper) http.RoundTripper {
+	return b.transport(base, nil)
+}
+
+// transport is Transport telling m of each request sent and each wait for
+// the rate limit (the budget is shared by a process's trackers; the
+// metrics are one organization's).
+func (b *Budget) transport(base http.RoundTripper, m *metrics.Metrics) http.RoundTripper {
 	b.init()
-	return &budgetTransport{b: b, base: base}
+	return &budgetTransport{b: b, base: base, m: m}
 }
 
 type budgetTransport struct {
 	b    *Budget
 	base http.RoundTripper
+	m    *metrics.Metrics
 }
+
+// metricsTracker is the tracker label of this adapter's metrics.
+const metricsTracker = "gitlab"
 
 func (bt *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	b := bt.b
@@ -132,7 +145,9 @@ func (bt *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	idempotent := req.Method != http.MethodPost && req.Method != http.MethodPatch
 	for attempt := 0; ; attempt++ {
-		if err := b.waitPause(ctx); err != nil {
+		waited, err := b.waitPause(ctx)
+		bt.m.RateLimitWait(metricsTracker, waited)
+		if err != nil {
 			return nil, err
 		}
 		select {
@@ -147,6 +162,11 @@ func (bt *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		}
 		resp, err := bt.base.RoundTrip(r)
+		code := 0
+		if err == nil {
+			code = resp.StatusCode
+		}
+		bt.m.TrackerRequest(metricsTracker, req.Method, code)
 		if err == nil {
 			b.noteLimits(resp)
 			// The slot is held until the body is read and closed.
@@ -164,6 +184,9 @@ func (bt *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		if resp != nil {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
+		}
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			bt.m.RateLimitWait(metricsTracker, wait)
 		}
 		if err := b.Sleep(ctx, wait); err != nil {
 			return nil, err
@@ -184,15 +207,16 @@ func (r *releaser) Close() error {
 	return err
 }
 
-// waitPause waits out a pause another request learnt of.
-func (b *Budget) waitPause(ctx context.Context) error {
+// waitPause waits out a pause another request learnt of, and says how
+// long it waited (a pause is always for the rate limit).
+func (b *Budget) waitPause(ctx context.Context) (time.Duration, error) {
 	b.mu.Lock()
 	until := b.pausedUntil
 	b.mu.Unlock()
 	if d := until.Sub(b.Now()); d > 0 {
-		return b.Sleep(ctx, d)
+		return d, b.Sleep(ctx, d)
 	}
-	return nil
+	return 0, nil
 }
 
 func (b *Budget) pause(until time.Time) {

@@ -40,6 +40,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/metrics"
 )
 
 // Options configure a Tracker.
@@ -69,6 +70,9 @@ type Options struct {
 	// HTTPClient's transport carries the requests under the budget (tests
 	// pass the fake's client); nil uses http.DefaultTransport.
 	HTTPClient *http.Client
+	// Metrics, when set, counts the requests sent (each retry too) by
+	// method and status, and the waits for the rate limit.
+	Metrics *metrics.Metrics
 }
 
 // Tracker implements agentorg.Tracker on one GitLab project.
@@ -118,7 +122,7 @@ func New(ctx context.Context, o Options) (*Tracker, error) {
 	if o.HTTPClient != nil && o.HTTPClient.Transport != nil {
 		base = o.HTTPClient.Transport
 	}
-	hc := &http.Client{Transport: budget.Transport(base)}
+	hc := &http.Client{Transport: budget.transport(base, o.Metrics)}
 	c, err := gl.NewClient(o.Token,
 		gl.WithBaseURL(o.BaseURL),
 		gl.WithHTTPClient(hc),

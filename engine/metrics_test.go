@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/agentorg/agentorg/metrics"
+	"github.com/agentorg/agentorg/sqlitedb"
+)
+
+// The jobs metric lists every state of every stage, zero when empty, on a
+// home where no engine ever ran too, and counts the jobs there are.
+func TestMetricsJobCounts(t *testing.T) {
+	ctx := context.Background()
+	fresh, err := sqlitedb.Open(filepath.Join(t.TempDir(), "fresh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	counts, err := JobCounts(ctx, fresh, []string{"plan", "develop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts) < 2*7 {
+		t.Fatalf("%d counts for two stages on a fresh home: %+v", len(counts), counts)
+	}
+	for _, c := range counts {
+		if c.N != 0 {
+			t.Fatalf("a fresh home has jobs: %+v", c)
+		}
+	}
+
+	e, db := bareEngine(t, t.TempDir())
+	for _, a := range []StageArgs{{Issue: 1, Stage: "develop"}, {Issue: 2, Stage: "develop"}, {Issue: 1, Stage: "gone"}} {
+		if _, err := e.client.Insert(ctx, a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`UPDATE river_job SET state = 'running' WHERE json_extract(args, '$.issue') = 2`); err != nil {
+		t.Fatal(err)
+	}
+	counts, err = JobCounts(ctx, db, []string{"plan", "develop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[[2]string]int{}
+	for _, c := range counts {
+		got[[2]string{c.Stage, c.State}] += c.N
+	}
+	for k, want := range map[[2]string]int{{"develop", "available"}: 1, {"develop", "running"}: 1, {"plan", "running"}: 0, {"gone", "available"}: 1} {
+		if n, ok := got[k]; !ok || n != want {
+			t.Errorf("%v: %d (listed %v), want %d", k, n, ok, want)
+		}
+	}
+}
+
+// A dead claim released at start counts as reaped, with the processes
+// killed for it (none here: it had started nothing).
+func TestMetricsReapedClaims(t *testing.T) {
+	ctx := context.Background()
+	e, db := bareEngine(t, t.TempDir())
+	m := metrics.New(metrics.Options{})
+	e.cfg.Metrics = m
+	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE river_job SET state = 'running', attempt = 1 WHERE id = ?`, job.Job.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, pgid, heartbeat_at)
+		VALUES (?, 1, 'validate', 'run-1', 'dead-engine', 0, 0)`, job.Job.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.reap(ctx, true); err != nil || n != 1 {
+		t.Fatalf("reap: %d, %v", n, err)
+	}
+	if got := m.Total(metrics.NameReapedClaims); got != 1 {
+		t.Fatalf("reaped claims %v, want 1", got)
+	}
+	if got := m.Total(metrics.NameReapedProcesses); got != 0 {
+		t.Fatalf("reaped processes %v, want 0", got)
+	}
+}
