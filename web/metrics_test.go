@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -168,5 +169,30 @@ func TestMetricsMoveWhenAStageRuns(t *testing.T) {
 	// The embedded tracker sends no requests.
 	if got := total(after, metrics.NameTrackerRequests); got != 0 {
 		t.Errorf("%v tracker requests on the embedded tracker", got)
+	}
+}
+
+// With --auth, /metrics answers only a scraper with the metrics token.
+func TestMetricsNeedTheTokenUnderAuth(t *testing.T) {
+	f := newFixture(t, func(c *web.Config) {
+		c.Auth, c.MetricsToken = true, "scrape-me"
+		c.Metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "agentorg_jobs 0\n") })
+	})
+	for _, tc := range []struct {
+		auth string
+		code int
+	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer scrape-me", 200}} {
+		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/metrics", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.code {
+			t.Errorf("Authorization %q: %s, want %d", tc.auth, res.Status, tc.code)
+		}
 	}
 }

@@ -10,6 +10,7 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"embed"
 	"fmt"
@@ -44,8 +45,10 @@ type Config struct {
 	// Auth makes every page need a signed-in person: the address is not
 	// loopback. Acting always needs one.
 	Auth bool
-	// Metrics, when set, serves /metrics.
-	Metrics http.Handler
+	// Metrics, when set, serves /metrics. With Auth, a scraper presents
+	// MetricsToken as a bearer token (no token: /metrics is refused).
+	Metrics      http.Handler
+	MetricsToken string
 	// Ready says whether the engine is ready to work (/readyz); nil: the
 	// dashboard alone is served, and ready once the database answers.
 	Ready func(context.Context) error
@@ -97,7 +100,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
 	if s.cfg.Metrics != nil {
-		m.Handle("GET /metrics", s.cfg.Metrics)
+		m.HandleFunc("GET /metrics", s.metrics)
 	}
 	static, _ := fs.Sub(files, "static")
 	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -162,6 +165,20 @@ func urlPath(r *http.Request) string {
 		p += "?" + r.URL.RawQuery
 	}
 	return template.URLQueryEscaper(p)
+}
+
+// metrics serves /metrics: open on loopback, and with Auth only to a
+// scraper that presents the metrics token (or a signed-in person).
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Auth && s.sessions.of(r) == nil {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if s.cfg.MetricsToken == "" || !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.MetricsToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="agentorg metrics"`)
+			http.Error(w, "/metrics needs the metrics token as a bearer token (--metrics-token-env) on a dashboard with --auth", http.StatusUnauthorized)
+			return
+		}
+	}
+	s.cfg.Metrics.ServeHTTP(w, r)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,14 +17,14 @@ import (
 
 // dashboardFlags are the flags serve and ui share.
 type dashboardFlags struct {
-	addr string
-	auth bool
-	as   string
+	addr, as, metricsTokenEnv string
+	auth                      bool
 }
 
 func (f *dashboardFlags) add(c *cobra.Command, defaultAddr string) {
 	c.Flags().StringVar(&f.addr, "http", defaultAddr, "serve the dashboard on this address (host:port); any address but loopback needs --auth")
 	c.Flags().BoolVar(&f.auth, "auth", false, "every page needs a signed-in person (required off loopback)")
+	c.Flags().StringVar(&f.metricsTokenEnv, "metrics-token-env", "AGENTORG_METRICS_TOKEN", "with --auth, the environment variable holding the bearer token a scraper presents at /metrics")
 	c.Flags().StringVar(&f.as, "as", "", "print a one-time sign-in link for this person (their credential is checked here, as for `agentorg approve --as`)")
 }
 
@@ -34,7 +35,7 @@ func startDashboard(ctx context.Context, cmd *cobra.Command, org *app.Org, f das
 		return nil, fmt.Errorf("--http %s is not a loopback address: anyone who reaches it would see the organization; add --auth (every page then needs a signed-in person), or bind 127.0.0.1", f.addr)
 	}
 	cfg := web.Config{Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, DB: org.DB, Home: org.Home,
-		ReadOnly: readOnly, Auth: f.auth, Ready: ready, Metrics: org.MetricsHandler()}
+		ReadOnly: readOnly, Auth: f.auth, Ready: ready, Metrics: org.MetricsHandler(), MetricsToken: os.Getenv(f.metricsTokenEnv)}
 	if org.Workflow.Tracker.Kind == "embedded" {
 		cfg.Users = org.Users
 	}

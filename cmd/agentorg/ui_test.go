@@ -59,6 +59,9 @@ func TestUIServesTheDashboardOnLoopbackOnly(t *testing.T) {
 	if code, body := get("/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
 		t.Fatalf("/healthz: %d %q", code, body)
 	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "agentorg_jobs{") {
+		t.Fatalf("/metrics: %d\n%.500s", code, body)
+	}
 	res, err := http.PostForm(url+"/issues/1/approve", nil)
 	if err != nil {
 		t.Fatal(err)
