@@ -48,7 +48,14 @@ type issueView struct {
 	Reason   string // the rejection reason typed, kept when refused
 }
 
-func (v *issueView) liveStream() string { return fmt.Sprintf("/live?issue=%d", v.Issue.Number) }
+// liveStream follows the issue's events, except on the page of a refused
+// action: its address is the form's, and a refresh would drop the refusal.
+func (v *issueView) liveStream() string {
+	if v.Problem != "" {
+		return ""
+	}
+	return fmt.Sprintf("/live?issue=%d", v.Issue.Number)
+}
 
 // mrView is a merge request of the issue with its review threads.
 type mrView struct {

@@ -107,13 +107,15 @@ func (s *Server) routes() {
 }
 
 // ServeHTTP serves the dashboard with headers that keep its pages to
-// themselves: no framing, no inline script, no referrer.
+// themselves: no framing, no inline script, no referrer to other sites.
+// (A referrer policy of no-referrer would make browsers send "Origin:
+// null" with the pages' own forms, which sameOrigin refuses.)
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	s.mux.ServeHTTP(w, r)
 }
 
