@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -14,9 +15,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 	"github.com/agentorg/agentorg/web"
 )
 
@@ -352,5 +355,38 @@ func TestApproveOnAReadOnlyIssuePageIsRefused(t *testing.T) {
 	}
 	if l := f.labels(t, 2); l != "plan:review" {
 		t.Fatalf("#2 is at %s", l)
+	}
+}
+
+// Issue 19: on GitLab the page never acts as the bot: it links to the
+// issue and its merge request in GitLab, where people approve.
+func TestIssuePageOnGitLabLinksThere(t *testing.T) {
+	fake := gitlabfake.New(t)
+	fake.AddUser("alice", "", false)
+	org := orgtest.New(t, orgtest.Options{Script: fixtureScript, Check: "true", E2E: "true", GitLab: fake})
+	ctx := context.Background()
+	eng := org.Engine(t, app.EngineOptions{})
+	is, err := org.People.CreateIssue(ctx, agentorg.NewIssue{Title: "Say hello", Body: "As the plan says.", Author: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Humans.OptIn(ctx, is.Number, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	s, err := web.New(web.Config{Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, DB: org.DB, Home: org.Home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	n := strconv.FormatInt(is.Number, 10)
+	_, page := get(t, http.DefaultClient, srv.URL+"/issues/"+n)
+	want := fake.URL + "/" + fake.ProjectPath + "/-/issues/" + n
+	if !strings.Contains(page, `href="`+want+`"`) || strings.Contains(page, "<form method=\"post\" action=\"/issues/") || strings.Contains(page, "Sign in to approve") {
+		t.Fatalf("the page on GitLab does not link to %s, or offers to act:\n%s", want, page)
+	}
+	if status, _ := post(t, http.DefaultClient, srv.URL+"/issues/"+n+"/approve", url.Values{"gate": {"plan"}}); status != http.StatusUnauthorized {
+		t.Fatalf("a POST on GitLab: %d", status)
 	}
 }
