@@ -23,8 +23,8 @@ import (
 	"github.com/agentorg/agentorg/web"
 )
 
-// get reads a page with c, returning its status and body.
-func get(t *testing.T, c *http.Client, u string) (int, string) {
+// getAs reads a page with c, returning its status and body.
+func getAs(t *testing.T, c *http.Client, u string) (int, string) {
 	t.Helper()
 	res, err := c.Get(u)
 	if err != nil {
@@ -35,8 +35,8 @@ func get(t *testing.T, c *http.Client, u string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
-// post submits a form with c without following a redirect.
-func post(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
+// postAs submits a form with c without following a redirect.
+func postAs(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
 	t.Helper()
 	nc := *c
 	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -55,7 +55,7 @@ var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"
 // them to c.
 func (f *fixture) approveForm(t *testing.T, c *http.Client, n int64) url.Values {
 	t.Helper()
-	_, page := get(t, c, f.srv.URL+"/issues/"+strconv.FormatInt(n, 10))
+	_, page := getAs(t, c, f.srv.URL+"/issues/"+strconv.FormatInt(n, 10))
 	_, form, ok := strings.Cut(page, `class="approve"`)
 	if !ok {
 		t.Fatalf("#%d's page has no approve form:\n%s", n, page)
@@ -68,23 +68,10 @@ func (f *fixture) approveForm(t *testing.T, c *http.Client, n int64) url.Values 
 	return v
 }
 
-// untilLoaded is until across the navigation a form's submission starts:
-// a poll the navigation cuts short is tried again on the new page.
-func untilLoaded(ctx context.Context, expr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := until(ctx, expr, time.Until(deadline))
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // refused waits for the page a refused action shows.
 func refused(t *testing.T, ctx context.Context) {
 	t.Helper()
-	if err := untilLoaded(ctx, `document.querySelector("#problem") !== null`, 10*time.Second); err != nil {
+	if err := afterClick(ctx, `document.querySelector("#problem") !== null`, 10*time.Second); err != nil {
 		t.Fatalf("no refusal shown: %v\n%s", err, text(t, ctx, "main"))
 	}
 }
@@ -105,7 +92,7 @@ func (f *fixture) mrOf(t *testing.T, n int64) agentorg.MergeRequest {
 func TestIssuePageShowsItsStory(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	status, page := get(t, http.DefaultClient, f.srv.URL+"/issues/1")
+	status, page := getAs(t, http.DefaultClient, f.srv.URL+"/issues/1")
 	if status != http.StatusOK {
 		t.Fatalf("GET /issues/1: %d\n%s", status, page)
 	}
@@ -152,10 +139,10 @@ func TestIssuePageShowsItsStory(t *testing.T) {
 		t.Log(page)
 	}
 
-	if status, page := get(t, http.DefaultClient, f.srv.URL+"/issues/99"); status != http.StatusNotFound || !strings.Contains(page, "no issue #99") {
+	if status, page := getAs(t, http.DefaultClient, f.srv.URL+"/issues/99"); status != http.StatusNotFound || !strings.Contains(page, "no issue #99") {
 		t.Errorf("GET /issues/99: %d\n%s", status, page)
 	}
-	if status, _ := get(t, http.DefaultClient, f.srv.URL+"/issues/x"); status != http.StatusBadRequest {
+	if status, _ := getAs(t, http.DefaultClient, f.srv.URL+"/issues/x"); status != http.StatusBadRequest {
 		t.Errorf("GET /issues/x: %d", status)
 	}
 }
@@ -184,7 +171,7 @@ func TestApprovePlanFromTheIssuePage(t *testing.T) {
 		t.Fatalf("the gate's heading: %q", got)
 	}
 	do(t, ctx, chromedp.Click(chromedp.CSS("#approve")))
-	if err := untilLoaded(ctx, `!document.querySelector("#approve") && location.pathname === "/issues/2"`, 10*time.Second); err != nil {
+	if err := afterClick(ctx, `!document.querySelector("#approve") && location.pathname === "/issues/2"`, 10*time.Second); err != nil {
 		t.Fatalf("the page after approving: %v\n%s", err, text(t, ctx, "main"))
 	}
 	if strings.Contains(f.labels(t, 2), "plan:review") {
@@ -222,7 +209,7 @@ func TestApproveByMalloryIsRefusedOnThePage(t *testing.T) {
 	}
 	// Over HTTP the refusal is a 403 with the same page.
 	c := f.client(t, "mallory", malloryToken)
-	status, page := post(t, c, f.srv.URL+"/issues/2/approve", f.approveForm(t, c, 2))
+	status, page := postAs(t, c, f.srv.URL+"/issues/2/approve", f.approveForm(t, c, 2))
 	if status != http.StatusForbidden || !strings.Contains(page, "mallory may not approve") || !strings.Contains(page, "<h1>") {
 		t.Fatalf("mallory's POST: %d\n%s", status, page)
 	}
@@ -266,7 +253,7 @@ func TestApproveOfAStalePageIsRefused(t *testing.T) {
 		t.Fatalf("the refused page's form carries head %q, not the new %s", shown, moved)
 	}
 	do(t, ctx, chromedp.Click(chromedp.CSS("#approve")))
-	if err := untilLoaded(ctx, `!document.querySelector("#approve")`, 10*time.Second); err != nil {
+	if err := afterClick(ctx, `!document.querySelector("#approve")`, 10*time.Second); err != nil {
 		t.Fatalf("approving the new head: %v\n%s", err, text(t, ctx, "main"))
 	}
 	if at := f.mrOf(t, 1).ApprovedAtHead(); len(at) != 1 || at[0].User != "alice" || at[0].SHA != moved {
@@ -283,12 +270,12 @@ func TestApproveOfAChangedPlanIsRefused(t *testing.T) {
 	if _, err := f.org.Tracker.UpsertComment(context.Background(), 2, role.PlanKey(2), agentorg.Marker(role.PlanKey(2))+"\n## Plan for #2\n\nSomething else.", f.org.Workflow.Tracker.Bot); err != nil {
 		t.Fatal(err)
 	}
-	status, page := post(t, c, f.srv.URL+"/issues/2/approve", form)
+	status, page := postAs(t, c, f.srv.URL+"/issues/2/approve", form)
 	if status != http.StatusConflict || !strings.Contains(page, "the plan of #2 changed since the page was shown") {
 		t.Fatalf("approving a changed plan: %d\n%s", status, page)
 	}
 	form.Set("gate", "merge")
-	status, page = post(t, c, f.srv.URL+"/issues/2/approve", form)
+	status, page = postAs(t, c, f.srv.URL+"/issues/2/approve", form)
 	if status != http.StatusConflict || !strings.Contains(page, `moved from gate &#34;merge&#34; to gate &#34;plan&#34;`) {
 		t.Fatalf("approving at another gate: %d\n%s", status, page)
 	}
@@ -303,19 +290,19 @@ func TestRejectFromTheIssuePage(t *testing.T) {
 	f := newFixture(t, nil)
 	c := f.client(t, "alice", aliceToken)
 	form := f.approveForm(t, c, 2)
-	status, page := post(t, c, f.srv.URL+"/issues/2/reject", form)
+	status, page := postAs(t, c, f.srv.URL+"/issues/2/reject", form)
 	if status != http.StatusBadRequest || !strings.Contains(page, "needs a reason") {
 		t.Fatalf("a rejection without a reason: %d\n%s", status, page)
 	}
 	form.Set("reason", "Say it in French.")
-	if status, page := post(t, c, f.srv.URL+"/issues/2/reject", form); status != http.StatusSeeOther {
+	if status, page := postAs(t, c, f.srv.URL+"/issues/2/reject", form); status != http.StatusSeeOther {
 		t.Fatalf("rejecting: %d\n%s", status, page)
 	}
 	g := f.org.Workflow.Gate("plan")
 	if l := f.labels(t, 2); l != g.Reject {
 		t.Fatalf("#2 is at %s, not %s", l, g.Reject)
 	}
-	if _, page := get(t, c, f.srv.URL+"/issues/2"); !strings.Contains(page, "alice rejected: Say it in French.") {
+	if _, page := getAs(t, c, f.srv.URL+"/issues/2"); !strings.Contains(page, "alice rejected: Say it in French.") {
 		t.Fatalf("the timeline lacks the rejection:\n%s", page)
 	}
 }
@@ -327,14 +314,14 @@ func TestApproveWithoutCSRFTokenIsRefused(t *testing.T) {
 	c := f.client(t, "alice", aliceToken)
 	form := f.approveForm(t, c, 2)
 	form.Del("csrf")
-	if status, _ := post(t, c, f.srv.URL+"/issues/2/approve", form); status != http.StatusForbidden {
+	if status, _ := postAs(t, c, f.srv.URL+"/issues/2/approve", form); status != http.StatusForbidden {
 		t.Fatalf("a POST without the token: %d", status)
 	}
 	form.Set("csrf", "not-the-token")
-	if status, _ := post(t, c, f.srv.URL+"/issues/2/approve", form); status != http.StatusForbidden {
+	if status, _ := postAs(t, c, f.srv.URL+"/issues/2/approve", form); status != http.StatusForbidden {
 		t.Fatalf("a POST with another token: %d", status)
 	}
-	if status, _ := post(t, http.DefaultClient, f.srv.URL+"/issues/2/approve", form); status != http.StatusUnauthorized {
+	if status, _ := postAs(t, http.DefaultClient, f.srv.URL+"/issues/2/approve", form); status != http.StatusUnauthorized {
 		t.Fatalf("a POST from nobody: %d", status)
 	}
 	if l := f.labels(t, 2); l != "plan:review" {
@@ -346,11 +333,11 @@ func TestApproveWithoutCSRFTokenIsRefused(t *testing.T) {
 func TestApproveOnAReadOnlyIssuePageIsRefused(t *testing.T) {
 	f := newFixture(t, func(c *web.Config) { c.ReadOnly = true })
 	c := f.client(t, "alice", aliceToken)
-	_, page := get(t, c, f.srv.URL+"/issues/2")
+	_, page := getAs(t, c, f.srv.URL+"/issues/2")
 	if strings.Contains(page, `action="/issues/2/approve"`) || strings.Contains(page, `action="/issues/2/reject"`) || !strings.Contains(page, "agentorg approve 2") {
 		t.Fatalf("the read-only page:\n%s", page)
 	}
-	if status, _ := post(t, c, f.srv.URL+"/issues/2/approve", url.Values{"gate": {"plan"}}); status != http.StatusForbidden {
+	if status, _ := postAs(t, c, f.srv.URL+"/issues/2/approve", url.Values{"gate": {"plan"}}); status != http.StatusForbidden {
 		t.Fatalf("a POST to a read-only dashboard: %d", status)
 	}
 	if l := f.labels(t, 2); l != "plan:review" {
@@ -381,12 +368,12 @@ func TestIssuePageOnGitLabLinksThere(t *testing.T) {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	n := strconv.FormatInt(is.Number, 10)
-	_, page := get(t, http.DefaultClient, srv.URL+"/issues/"+n)
+	_, page := getAs(t, http.DefaultClient, srv.URL+"/issues/"+n)
 	want := fake.URL + "/" + fake.ProjectPath + "/-/issues/" + n
 	if !strings.Contains(page, `href="`+want+`"`) || strings.Contains(page, "<form method=\"post\" action=\"/issues/") || strings.Contains(page, "Sign in to approve") {
 		t.Fatalf("the page on GitLab does not link to %s, or offers to act:\n%s", want, page)
 	}
-	if status, _ := post(t, http.DefaultClient, srv.URL+"/issues/"+n+"/approve", url.Values{"gate": {"plan"}}); status != http.StatusUnauthorized {
+	if status, _ := postAs(t, http.DefaultClient, srv.URL+"/issues/"+n+"/approve", url.Values{"gate": {"plan"}}); status != http.StatusUnauthorized {
 		t.Fatalf("a POST on GitLab: %d", status)
 	}
 }
