@@ -158,9 +158,43 @@ func (d *Desk) mayApprove(ctx context.Context, g *workflow.Gate, user string) er
 // Approve approves whatever the issue waits for: its plan, or its merge
 // request at the current head. It returns the gate that was passed.
 func (d *Desk) Approve(ctx context.Context, issue int64, user string) (*workflow.Gate, error) {
+	return d.approve(ctx, issue, user, nil)
+}
+
+// Shown is what a person was shown when they decided to approve: the gate
+// the issue waited at and, at a merge request's gate, the head they
+// reviewed.
+type Shown struct {
+	Gate string
+	Head string // the merge request's head SHA; at a merge request's gate, required
+}
+
+// MovedError says an issue is no longer what the person approving it was
+// shown: it waits at another gate, or its merge request has a new head.
+type MovedError struct{ Why string }
+
+func (e *MovedError) Error() string { return e.Why }
+
+// ApproveShown approves as Approve does, only what the person was shown:
+// the issue must still wait at shown.Gate and, at a merge request's gate,
+// the merge request's head must still be shown.Head, both before the
+// approval and in the approval the tracker records (one given at a head
+// that moved in between is taken back). Otherwise it returns a
+// *MovedError and approves nothing.
+func (d *Desk) ApproveShown(ctx context.Context, issue int64, user string, shown Shown) (*workflow.Gate, error) {
+	return d.approve(ctx, issue, user, &shown)
+}
+
+func (d *Desk) approve(ctx context.Context, issue int64, user string, shown *Shown) (*workflow.Gate, error) {
 	_, g, err := d.waitingGate(ctx, issue)
 	if err != nil {
+		if shown != nil {
+			return nil, &MovedError{Why: fmt.Sprintf("%v, not at gate %q as when the page was shown", err, shown.Gate)}
+		}
 		return nil, err
+	}
+	if shown != nil && g.Name != shown.Gate {
+		return g, &MovedError{Why: fmt.Sprintf("issue #%d moved from gate %q to gate %q since the page was shown: review what it waits for now", issue, shown.Gate, g.Name)}
 	}
 	if err := d.mayApprove(ctx, g, user); err != nil {
 		return g, err
@@ -171,16 +205,30 @@ func (d *Desk) Approve(ctx context.Context, issue int64, user string) (*workflow
 		if err != nil {
 			return g, err
 		}
-		if _, err := d.Tracker.ApproveMR(ctx, mr.Number, user); err != nil {
+		if shown != nil && mr.HeadSHA != shown.Head {
+			return g, movedHead(mr)
+		}
+		got, err := d.Tracker.ApproveMR(ctx, mr.Number, user)
+		if err != nil {
 			return g, err
 		}
-		what = fmt.Sprintf("merge request !%d at %.10s", mr.Number, mr.HeadSHA)
+		if shown != nil && got.HeadSHA != shown.Head {
+			if _, err := d.Tracker.UnapproveMR(ctx, mr.Number, user); err != nil {
+				return g, fmt.Errorf("%w; and taking back the approval given at %.10s failed: %v", movedHead(got), got.HeadSHA, err)
+			}
+			return g, movedHead(got)
+		}
+		what = fmt.Sprintf("merge request !%d at %.10s", mr.Number, got.HeadSHA)
 	}
 	if _, err := d.Tracker.UpdateLabels(ctx, issue, []string{g.Approve}, []string{g.Waits}, user); err != nil {
 		return g, err
 	}
 	return g, d.record(ctx, eventlog.Event{Issue: issue, Actor: user, Kind: eventlog.KindHuman, From: g.Waits, To: g.Approve,
 		Reason: fmt.Sprintf("%s approved %s", user, what), Data: map[string]string{"gate": g.Name}})
+}
+
+func movedHead(mr agentorg.MergeRequest) error {
+	return &MovedError{Why: fmt.Sprintf("the merge request !%d moved to %.10s since the page was shown: review the new head", mr.Number, mr.HeadSHA)}
 }
 
 // Reject sends the issue to the gate's reject label with the reason as

@@ -24,7 +24,8 @@ type page struct {
 	Data     any
 }
 
-// render writes page name with data, in the layout.
+// render writes page name with data, in the layout. The page follows the
+// whole event log's stream, or the one its data's liveStream method names.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
 	t, ok := s.pages[name]
 	if !ok {
@@ -33,6 +34,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	p := page{Title: title, ReadOnly: s.cfg.ReadOnly, CanSign: s.cfg.Users != nil, Target: s.cfg.Workflow.Repo.TargetBranch,
 		Now: time.Now(), Data: data, Live: "/live"}
+	if l, ok := data.(interface{ liveStream() string }); ok {
+		p.Live = l.liveStream()
+	}
 	if who := s.sessions.of(r); who != nil {
 		p.User, p.CSRF = who.user, who.csrf
 	}

@@ -93,6 +93,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /runs/{id}/raw", s.view(s.transcriptRaw))
 	m.HandleFunc("GET /train", s.view(s.trainPage))
 	m.HandleFunc("GET /usage", s.view(s.usagePage))
+	m.HandleFunc("GET /issues/{n}", s.view(s.issuePage))
+	m.HandleFunc("POST /issues/{n}/approve", s.act(s.approveIssue))
+	m.HandleFunc("POST /issues/{n}/reject", s.act(s.rejectIssue))
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("GET /login/{code}", s.loginLink)
@@ -107,13 +110,15 @@ func (s *Server) routes() {
 }
 
 // ServeHTTP serves the dashboard with headers that keep its pages to
-// themselves: no framing, no inline script, no referrer.
+// themselves: no framing, no inline script, no referrer to other sites.
+// (A referrer policy of no-referrer would make browsers send "Origin:
+// null" with the pages' own forms, which sameOrigin refuses.)
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	s.mux.ServeHTTP(w, r)
 }
 
