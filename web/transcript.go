@@ -35,6 +35,11 @@ const (
 var runIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // transcriptView is one page of a run's transcript.
+// liveStream: none. A transcript page holds what a run wrote; reading
+// hundreds of KB again on every event of the organization would only
+// lose the reader's place.
+func (*transcriptView) liveStream() string { return "" }
+
 type transcriptView struct {
 	Run   transcript.Run
 	Known bool // the event log names the run

@@ -138,7 +138,7 @@ func TestTranscriptOfARunAndNotFound(t *testing.T) {
 	}
 	status, page := get(t, f.srv.URL+"/runs/"+dev)
 	if status != http.StatusOK || !strings.Contains(page, `<a href="/issues/1">#1</a>`) || !strings.Contains(page, "stage develop") ||
-		!strings.Contains(page, `class="t-`) || !strings.Contains(page, "page 1 of 1") {
+		!strings.Contains(page, `class="t-`) || !strings.Contains(page, "page 1 of 1") || strings.Contains(page, "data-live") {
 		t.Fatalf("the develop run's transcript: %d\n%s", status, page)
 	}
 	status, raw := get(t, f.srv.URL+"/runs/"+dev+"/raw")
