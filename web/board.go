@@ -132,6 +132,10 @@ func (s *Server) readBoard(ctx context.Context, label, query string) (*boardView
 		}
 		v.Columns = append(v.Columns, col)
 	}
+	// Escalated issues come first: they wait for a person most of all.
+	if n := len(v.Columns); n > 0 && v.Columns[n-1].Label == wf.Escalation && len(v.Columns[n-1].Cards) > 0 {
+		v.Columns = append([]column{v.Columns[n-1]}, v.Columns[:n-1]...)
+	}
 	return v, nil
 }
 
