@@ -322,6 +322,20 @@ budget:
   # human is asked to step in.
   review_rounds: 3
 
+# Issues in flight at the same time. The PM's plan names the files it
+# expects to change (its "## Intent" block) and the issues it depends on;
+# each developer attempt adds the files it actually changed. With predict,
+# two issues whose files overlap do not develop at once: the later waits at
+# the developer's label, saying for which issue and which files, and starts
+# when the first merges or leaves. "depends on #N" (in the issue or the
+# plan) waits for #N to merge, predict or not. overlap: what a change that
+# touches a file another issue in flight changes, unpredicted, does: warn
+# (recorded) or pause (the later issue waits at its next attempt).
+parallel:
+  predict: true
+  by_package: false   # true: files in one directory overlap too
+  overlap: warn
+
 # What a change may carry, checked on every commit to be pushed. A
 # violation is a NO-GO with the reason; the change is never pushed. Always
 # refused: binary files; text that looks like a secret (private keys, AWS,
@@ -642,6 +656,11 @@ prompts:
 
     ## Out of scope
     What this issue does not cover.
+
+    ## Intent
+    - files: the files you expect to change or add, comma-separated
+    - depends on: the issues (#N) that must be merged first; leave the line
+      out when there are none
 
     If the issue is too unclear to plan, say exactly which questions a human
     must answer instead of guessing.

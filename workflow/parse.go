@@ -18,19 +18,20 @@ import (
 
 // Keys each part of the file accepts; anything else is reported.
 var (
-	topKeys     = []string{"version", "opt_in", "escalation", "confinement", "tracker", "repo", "budget", "labels", "agents", "stages", "gates", "checks", "e2e", "hygiene", "prompts"}
-	trackerKeys = []string{"kind", "bot", "gitlab"}
-	gitlabKeys  = []string{"url", "project", "token"}
-	repoKeys    = []string{"url", "target_branch", "branch_prefix", "update"}
-	budgetKeys  = []string{"attempts", "stall_attempts", "wall_time", "tokens", "cost_usd", "review_rounds"}
-	hygieneKeys = []string{"allow", "deny", "max_diff_lines", "max_diff_bytes", "max_file_bytes", "max_files", "symlinks", "modes", "junk", "junk_refused"}
-	labelKeys   = []string{"name", "color", "description"}
-	agentKeys   = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price", "writable"}
-	priceKeys   = []string{"input", "cached_input", "output"}
-	stageKeys   = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency", "auto_merge"}
-	gateKeys    = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request", "changes_requested", "reviewers", "auto_approve"}
-	checkKeys   = []string{"name", "run", "timeout"}
-	e2eKeys     = []string{"run", "timeout", "recovery"}
+	topKeys      = []string{"version", "opt_in", "escalation", "confinement", "tracker", "repo", "budget", "parallel", "labels", "agents", "stages", "gates", "checks", "e2e", "hygiene", "prompts"}
+	trackerKeys  = []string{"kind", "bot", "gitlab"}
+	gitlabKeys   = []string{"url", "project", "token"}
+	repoKeys     = []string{"url", "target_branch", "branch_prefix", "update"}
+	budgetKeys   = []string{"attempts", "stall_attempts", "wall_time", "tokens", "cost_usd", "review_rounds"}
+	hygieneKeys  = []string{"allow", "deny", "max_diff_lines", "max_diff_bytes", "max_file_bytes", "max_files", "symlinks", "modes", "junk", "junk_refused"}
+	labelKeys    = []string{"name", "color", "description"}
+	agentKeys    = []string{"kind", "command", "binary", "model", "args", "env", "timeout", "stall_timeout", "max_turns", "base_url", "api_key_env", "commands", "price", "writable"}
+	priceKeys    = []string{"input", "cached_input", "output"}
+	stageKeys    = []string{"role", "agent", "on", "running", "success", "failure", "timeout", "concurrency", "auto_merge"}
+	gateKeys     = []string{"waits", "approve", "reject", "approvers", "min_access_level", "merge_request", "changes_requested", "reviewers", "auto_approve"}
+	checkKeys    = []string{"name", "run", "timeout"}
+	e2eKeys      = []string{"run", "timeout", "recovery"}
+	parallelKeys = []string{"predict", "by_package", "overlap"}
 )
 
 // Keys of a merge request gate's auto_approve, its rules and their conditions.
@@ -129,6 +130,9 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Wo
 	if w != nil {
 		w.Path = file
 		d.validate(w)
+		if !d.parallelSet {
+			w.Parallel.Predict = true
+		}
 		applyDefaults(w)
 	}
 	if len(d.problems) > 0 {
@@ -216,6 +220,21 @@ func (d *decoder) decode(data []byte) *Workflow {
 			w.Gates = d.gates(e.v)
 		case "checks":
 			w.Checks = d.checks(e.v)
+		case "parallel":
+			d.object(e.v, "parallel", e.keyPos, parallelKeys, nil, func(f entry) {
+				switch f.key {
+				case "predict":
+					w.Parallel.Predict = d.boolean(f.v)
+					d.parallelSet = true
+				case "by_package":
+					w.Parallel.ByPackage = d.boolean(f.v)
+				case "overlap":
+					w.Parallel.Overlap = d.str(f.v)
+					if known := []string{OverlapWarn, OverlapPause}; !contains(known, w.Parallel.Overlap) {
+						d.errorf(f.v.pos, "parallel.overlap must be %s, not %q%s", strings.Join(known, " or "), w.Parallel.Overlap, suggest(w.Parallel.Overlap, known))
+					}
+				}
+			})
 		case "e2e":
 			d.object(e.v, "e2e", e.keyPos, e2eKeys, nil, func(f entry) {
 				switch f.key {

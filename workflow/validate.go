@@ -122,6 +122,9 @@ func applyDefaults(w *Workflow) {
 	if w.E2E.Timeout == 0 {
 		w.E2E.Timeout = DefaultE2ETimeout
 	}
+	if w.Parallel.Overlap == "" {
+		w.Parallel.Overlap = OverlapWarn
+	}
 	if w.E2E.Recovery == "" {
 		w.E2E.Recovery = RecoveryRevert
 	}

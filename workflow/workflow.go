@@ -28,7 +28,9 @@ type Workflow struct {
 	Checks  []Check
 	E2E     E2E
 	Budget  Budget
-	Hygiene Hygiene
+	// Parallel says how issues in flight keep out of each other's way.
+	Parallel Parallel
+	Hygiene  Hygiene
 	// OptIn is the label a human adds to opt an issue in: the entry of the
 	// lifecycle.
 	OptIn string
@@ -243,6 +245,29 @@ type Check struct {
 	Run     string
 	Timeout time.Duration // default 10m
 }
+
+// Parallel is how issues developed at the same time keep out of each
+// other's way (docs/lifecycle.md, "Parallel work").
+type Parallel struct {
+	// Predict: two issues whose intents overlap do not develop at once;
+	// the later waits at the developer's label until the first merges or
+	// leaves. Dependencies ("depends on #N") are honoured either way.
+	// Default true.
+	Predict bool
+	// ByPackage counts files in the same directory as an overlap.
+	ByPackage bool
+	// Overlap is what a developer's change touching a file another issue
+	// in flight changes, which no plan predicted, does: OverlapWarn (the
+	// default: recorded) or OverlapPause (the later issue waits at its
+	// next attempt until the other merges or leaves).
+	Overlap string
+}
+
+// Overlap choices.
+const (
+	OverlapWarn  = "warn"
+	OverlapPause = "pause"
+)
 
 // E2E is the end-to-end command, run on the merged target branch.
 type E2E struct {

@@ -158,11 +158,12 @@ prompts: {developer: "d", fix: "f"}
 		Budget:     Budget{Attempts: 3, StallAttempts: 2, ReviewRounds: 3},
 		Hygiene: Hygiene{Deny: DefaultDeny, MaxDiffLines: 5000, MaxDiffBytes: 5_000_000, MaxFileBytes: 1_000_000, MaxFiles: 500,
 			Symlinks: "inside", Modes: "refuse"},
-		Labels:  []Label{{Name: "go"}, {Name: "done"}, {Name: "help"}},
-		Agents:  []Agent{{Name: "a", Kind: "command", Command: []string{"x"}, Timeout: 30 * time.Minute, StallTimeout: 10 * time.Minute}},
-		Stages:  []Stage{{Name: "s", Role: "developer", Agent: "a", On: "go", Success: "done", Failure: "help", Concurrency: 1}},
-		E2E:     E2E{Timeout: 20 * time.Minute, Recovery: RecoveryRevert},
-		Prompts: map[string]string{"developer": "d", "fix": "f"},
+		Labels:   []Label{{Name: "go"}, {Name: "done"}, {Name: "help"}},
+		Agents:   []Agent{{Name: "a", Kind: "command", Command: []string{"x"}, Timeout: 30 * time.Minute, StallTimeout: 10 * time.Minute}},
+		Stages:   []Stage{{Name: "s", Role: "developer", Agent: "a", On: "go", Success: "done", Failure: "help", Concurrency: 1}},
+		E2E:      E2E{Timeout: 20 * time.Minute, Recovery: RecoveryRevert},
+		Parallel: Parallel{Predict: true, Overlap: OverlapWarn},
+		Prompts:  map[string]string{"developer": "d", "fix": "f"},
 		// Agents are confined unless the workflow says off.
 		Confinement: "required",
 	}
@@ -393,6 +394,11 @@ func TestParseProblems(t *testing.T) {
 			name:  "non-positive duration",
 			edits: []edit{{"    run: go test ./...", "    run: go test ./...\n    timeout: «0s"}},
 			want:  []string{`timeout in check "test" must be positive, not "0s"`},
+		},
+		{
+			name:  "unknown parallel overlap",
+			edits: []edit{{"  run: make e2e", "  run: make e2e\nparallel:\n  overlap: «pase"}},
+			want:  []string{`parallel.overlap must be warn or pause, not "pase" (did you mean "pause"?)`},
 		},
 		{
 			name:  "unknown e2e recovery",

@@ -25,6 +25,8 @@ type decoder struct {
 	problems  Problems
 	warnings  Problems // what does not stop the workflow loading
 	merging   int      // depth of merge keys being expanded, to stop self-merges
+	// parallelSet: the file says parallel.predict (default true).
+	parallelSet bool
 
 	// keyPos and valPos map a path (see at) to where that key and its value
 	// were written; validation points at uses through them.
