@@ -82,6 +82,18 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	}
 	runID := uuid.NewString()
 	began := time.Now()
+	if h, ok := role.For(st.Role).(role.Holder); ok && inOn {
+		// Before the claim: an issue that must wait stays at its label
+		// (parallel work: a dependency, an overlapping issue ahead).
+		why, err := h.Hold(ctx, e.deps, &role.Run{ID: runID, Stage: st, Issue: is})
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			e.setWaiting(args, &waitState{forHuman: true, watch: &role.Watch{}, issueAt: is.UpdatedAt, since: time.Now()})
+			return e.recordWait(ctx, is.Number, st, runID, why)
+		}
+	}
 	if inOn {
 		if g := e.wf.GateApproving(st.On); g != nil {
 			var ok bool
@@ -215,6 +227,10 @@ func (e *Engine) transition(ctx context.Context, issue int64, st *workflow.Stage
 	if to == e.wf.Escalation {
 		_ = e.record(ctx, eventlog.Event{Issue: issue, Stage: st.Name, RunID: runID, Actor: e.wf.Tracker.Bot,
 			Kind: eventlog.KindEscalate, Reason: reason})
+	}
+	if to == e.wf.Escalation || st.Role == agentorg.RoleMerge {
+		// An issue merged or left: those held for it look again.
+		e.wakeWaiting()
 	}
 	_, err = e.enqueue(ctx, is)
 	return err

@@ -34,6 +34,7 @@ const (
 	KindHousekeep  = "housekeep"  // work another home left was moved aside; agentorg gc removed what was done with
 	KindRecover    = "recover"    // E2E recovery: a flaky run, the target closed or opened, a bisect step, a culprit, a revert
 	KindPolicy     = "policy"     // an automatic approval by a gate's rule: pending, approved or cancelled
+	KindOverlap    = "overlap"    // a developer's change touched a file another issue in flight changes, unpredicted
 )
 
 // Event is one line of the record.
@@ -108,7 +109,7 @@ CREATE TABLE IF NOT EXISTS agentorg_review_rounds (
 // Migrate creates the tables if they are missing, and adds the columns
 // later versions added to a table an older version made.
 func (l *Log) Migrate(ctx context.Context) error {
-	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema+targetSchema); err != nil {
+	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema+targetSchema+intentSchema); err != nil {
 		return fmt.Errorf("eventlog: migrate: %w", err)
 	}
 	// Columns later versions added, each to a table an older one made.

@@ -56,3 +56,20 @@ func TestFlakesCountOncePerHead(t *testing.T) {
 		t.Fatalf("another command has %d flakes", n)
 	}
 }
+
+func TestIntentRoundTrips(t *testing.T) {
+	l := newLog(t)
+	ctx := context.Background()
+	if _, ok, err := l.Intent(ctx, 3); ok || err != nil {
+		t.Fatalf("a new issue has an intent: %v %v", ok, err)
+	}
+	for _, v := range []struct{ json, source string }{{`{"files":["a.go"]}`, "plan"}, {`{"files":["a.go","b.go"]}`, "attempt 1"}} {
+		if err := l.SetIntent(ctx, 3, []byte(v.json), v.source); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := l.Intent(ctx, 3)
+		if err != nil || !ok || string(got.Intent) != v.json || got.Source != v.source || got.Updated.IsZero() {
+			t.Fatalf("got %+v %v %v", got, ok, err)
+		}
+	}
+}

@@ -28,6 +28,9 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	}
 	if a.Work() != "" {
 		// A crash after the commit: the work is done, only the label is left.
+		if err := recordChanged(ctx, d, r, a, a.Work()); err != nil {
+			return Outcome{}, err
+		}
 		return Outcome{Reason: fmt.Sprintf("attempt %d committed %s", a.N, short(a.Work()))}, nil
 	}
 
@@ -156,6 +159,10 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		}
 	}
 	if err := d.Log.SetWork(ctx, n, a.N, sha); err != nil {
+		return Outcome{}, err
+	}
+	// The intent map follows what the developer actually changed.
+	if err := recordChanged(ctx, d, r, a, sha); err != nil {
 		return Outcome{}, err
 	}
 	why := fmt.Sprintf("attempt %d committed %s", a.N, short(sha))

@@ -1,0 +1,251 @@
+package role
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/intent"
+	"github.com/agentorg/agentorg/workflow"
+)
+
+// Parallel work (docs/lifecycle.md, "Parallel work"): an issue's intent is
+// what its plan names (its "## Intent" block, and "depends on #N" in the
+// issue or the plan) with the files its attempts actually changed. Before
+// a developer attempt starts, the engine asks the developer role whether
+// the issue must wait (Holder): for a dependency not merged yet, or, with
+// parallel.predict, for an issue ahead of it whose intent overlaps. Issues
+// go in a total order, so that two never wait for each other: one that
+// started developing first goes first, then the lower number.
+
+// Holder is a role that can say an issue must wait before the stage even
+// claims it: the issue stays at the stage's label, and the engine records
+// why (the board shows it).
+type Holder interface {
+	Hold(ctx context.Context, d *Deps, r *Run) (why string, err error)
+}
+
+// Hold says why issue r.Issue may not start a developer attempt now ("":
+// it may).
+func (developer) Hold(ctx context.Context, d *Deps, r *Run) (string, error) {
+	return holdFor(ctx, d, r.Issue)
+}
+
+func holdFor(ctx context.Context, d *Deps, is agentorg.Issue) (string, error) {
+	n := is.Number
+	me, err := intentOf(ctx, d, is)
+	if err != nil {
+		return "", err
+	}
+	for _, dep := range me.DependsOn {
+		if dep == n {
+			continue
+		}
+		other, err := d.Tracker.Issue(ctx, dep)
+		if errors.Is(err, agentorg.ErrNotFound) {
+			continue // nothing to wait for; the plan's reader sees the slip
+		}
+		if err != nil {
+			return "", err
+		}
+		if other.State == agentorg.IssueOpen {
+			why := fmt.Sprintf("waits for #%d: #%d depends on it, and it is not merged yet", dep, n)
+			if oi, err := intentOf(ctx, d, other); err == nil && slices.Contains(oi.DependsOn, n) {
+				why += fmt.Sprintf(" (and #%d depends on #%d: a person must break the cycle)", dep, n)
+			}
+			return why, nil
+		}
+	}
+	mine, err := d.Log.Attempts(ctx, n)
+	if err != nil {
+		return "", err
+	}
+	started := len(mine) > 0
+	switch {
+	case me.Empty():
+		return "", nil
+	case started && d.Workflow.Parallel.Overlap != workflow.OverlapPause:
+		return "", nil // under way: a live overlap only warns
+	case !started && !d.Workflow.Parallel.Predict:
+		return "", nil
+	}
+	myRank := rank{number: n}
+	if started {
+		myRank.started = mine[0].StartedAt
+	}
+	ahead, err := inFlight(ctx, d, n, myRank)
+	if err != nil {
+		return "", err
+	}
+	for _, o := range ahead {
+		oi, err := intentOf(ctx, d, o.issue)
+		if err != nil {
+			return "", err
+		}
+		if shared := intent.Overlap(me, oi, d.Workflow.Parallel.ByPackage); len(shared) > 0 {
+			return fmt.Sprintf("waits for #%d: both change %s", o.issue.Number, strings.Join(shared, ", ")), nil
+		}
+	}
+	return "", nil
+}
+
+// rank orders issues in flight: those that started developing first, by
+// when; then those that did not, by number.
+type rank struct {
+	started time.Time // zero: no attempt yet
+	number  int64
+}
+
+func (a rank) before(b rank) bool {
+	switch {
+	case !a.started.IsZero() && b.started.IsZero():
+		return true
+	case a.started.IsZero() && !b.started.IsZero():
+		return false
+	case !a.started.Equal(b.started):
+		return a.started.Before(b.started)
+	}
+	return a.number < b.number
+}
+
+type flying struct {
+	issue agentorg.Issue
+	rank  rank
+}
+
+// inFlight lists the open issues ahead of rank r (not n) that are being
+// developed or queued for it: they have an attempt, or carry the
+// developer stage's labels. Escalated issues have left.
+func inFlight(ctx context.Context, d *Deps, n int64, r rank) ([]flying, error) {
+	issues, err := d.Tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen})
+	if err != nil {
+		return nil, err
+	}
+	var devLabels []string
+	for _, st := range d.Workflow.StagesWithRole(agentorg.RoleDeveloper) {
+		devLabels = append(devLabels, st.On, st.Running)
+	}
+	var out []flying
+	for _, o := range issues {
+		if o.Number == n || o.HasLabel(d.Workflow.Escalation) {
+			continue
+		}
+		as, err := d.Log.Attempts(ctx, o.Number)
+		if err != nil {
+			return nil, err
+		}
+		queued := slices.ContainsFunc(devLabels, func(l string) bool { return l != "" && o.HasLabel(l) })
+		if len(as) == 0 && !queued {
+			continue
+		}
+		or := rank{number: o.Number}
+		if len(as) > 0 {
+			or.started = as[0].StartedAt
+		}
+		if or.before(r) {
+			out = append(out, flying{issue: o, rank: or})
+		}
+	}
+	slices.SortFunc(out, func(a, b flying) int {
+		if a.rank.before(b.rank) {
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
+// intentOf is an issue's intent: its plan's (and body's), with the files
+// its last attempt changed, as recorded.
+func intentOf(ctx context.Context, d *Deps, is agentorg.Issue) (intent.Intent, error) {
+	plan, err := Plan(ctx, d.Tracker, is.Number)
+	if err != nil {
+		return intent.Intent{}, err
+	}
+	in := intent.Parse(plan, is.Body)
+	row, ok, err := d.Log.Intent(ctx, is.Number)
+	if err != nil || !ok {
+		return in, err
+	}
+	var changed intent.Intent
+	if err := json.Unmarshal(row.Intent, &changed); err != nil {
+		return in, fmt.Errorf("issue #%d: recorded intent: %w", is.Number, err)
+	}
+	return in.With(changed.Files), nil
+}
+
+// recordChanged keeps the files attempt a's work changes against the
+// target (the worktree holds every attempt's work), and says, once per
+// pair and files, when they overlap another issue in flight that no plan
+// predicted.
+func recordChanged(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, work string) error {
+	n := r.Issue.Number
+	base, err := d.Mirror.MergeBase(ctx, d.targetRef(), work)
+	if err != nil {
+		return err
+	}
+	files, err := d.Mirror.DiffFiles(ctx, base, work)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(intent.Intent{Files: files})
+	if err != nil {
+		return err
+	}
+	if err := d.Log.SetIntent(ctx, n, b, fmt.Sprintf("attempt %d", a.N)); err != nil {
+		return err
+	}
+	plan, err := Plan(ctx, d.Tracker, n)
+	if err != nil {
+		return err
+	}
+	predicted := intent.Parse(plan, r.Issue.Body)
+	actual := intent.Intent{Files: files}
+	others, err := inFlight(ctx, d, n, rank{number: 1 << 62}) // every issue in flight
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		oi, err := intentOf(ctx, d, o.issue)
+		if err != nil {
+			return err
+		}
+		shared := intent.Overlap(actual, oi, d.Workflow.Parallel.ByPackage)
+		if len(shared) == 0 || len(intent.Overlap(predicted, oi, d.Workflow.Parallel.ByPackage)) > 0 {
+			continue // none, or predicted: the scheduler knew
+		}
+		key := fmt.Sprintf("%d:%d:%s", min(n, o.issue.Number), max(n, o.issue.Number), strings.Join(shared, ","))
+		seen, err := overlapSeen(ctx, d, n, key)
+		if err != nil || seen {
+			return err
+		}
+		what := "warns"
+		if d.Workflow.Parallel.Overlap == workflow.OverlapPause {
+			what = "pauses the later issue at its next attempt"
+		}
+		why := fmt.Sprintf("#%d's change (attempt %d) touches %s, which #%d is changing too; no plan predicted it (parallel.overlap %s)",
+			n, a.N, strings.Join(shared, ", "), o.issue.Number, what)
+		for _, issue := range []int64{n, o.issue.Number} {
+			if err := d.Log.Record(ctx, eventlog.Event{Issue: issue, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
+				Kind: eventlog.KindOverlap, Reason: why, Data: map[string]string{"overlap": key, "with": fmt.Sprint(o.issue.Number + n - issue)}}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// overlapSeen reports whether the overlap key was recorded on issue n.
+func overlapSeen(ctx context.Context, d *Deps, n int64, key string) (bool, error) {
+	evs, err := d.Log.Events(ctx, eventlog.Filter{Issue: n, Kind: eventlog.KindOverlap})
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(evs, func(e eventlog.Event) bool { return e.Data["overlap"] == key }), nil
+}
