@@ -175,3 +175,35 @@ func TestOverlapNotPredictedIsCaughtLive(t *testing.T) {
 		}
 	}
 }
+
+// Issue 20: with parallel.overlap pause, the later issue of an unpredicted
+// overlap waits at its next attempt until the earlier one merged.
+func TestOverlapPausesTheLaterIssueAtItsNextAttempt(t *testing.T) {
+	script := "steps:\n" + planSays(1, "- files: a.txt") + planSays(2, "- files: b.txt") +
+		develops(1, "a.txt", "a\n") +
+		"  - match: {role: developer, issue: 2, attempt: 1}\n    actions: [{sleep: 1s}, {write: {path: b.txt, content: \"b\\n\"}}, {write: {path: a.txt, content: \"mine\\n\"}}, {write: {path: fail.txt, content: \"x\\n\"}}]\n    summary: Wrote b.txt and a.txt, and left fail.txt.\n" +
+		"  - match: {role: developer, issue: 2}\n    actions: [{delete: fail.txt}]\n    summary: Removed fail.txt.\n"
+	edit := func(s string) string {
+		return strings.Replace(concurrency3(s), "parallel:\n  predict: true\n  by_package: false   # true: files in one directory overlap too\n  overlap: warn\n",
+			"parallel:\n  overlap: pause\n", 1)
+	}
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "test ! -f fail.txt", E2E: "true", Edit: edit})
+	if org.Workflow.Parallel.Overlap != "pause" {
+		t.Fatalf("parallel %+v", org.Workflow.Parallel)
+	}
+	_, eng := openApproved(t, org, "A.", "B.")
+	orgtest.RunUntilIdle(t, eng)
+	waits := eventsOf(t, org, 2, eventlog.KindWait)
+	if got := labels(t, org, 2); got != "dev:ready" || len(waits) == 0 || !strings.Contains(waits[len(waits)-1].Reason, "waits for #1: both change a.txt") {
+		dumpEvents(t, org)
+		t.Fatalf("#2 at [%s], waits %+v", got, waits)
+	}
+	if n := len(attempts(t, org, 2)); n != 1 {
+		t.Fatalf("#2 has %d attempts while paused", n)
+	}
+	approveUntilDone(t, org, eng)
+	evs := allEvents(t, org)
+	if merged, second := firstEvent(evs, 1, "merged !"), firstEvent(evs, 2, "attempt 2"); merged < 0 || second < merged {
+		t.Fatalf("#1 merged at %d, #2's attempt 2 at %d", merged, second)
+	}
+}
