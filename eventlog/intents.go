@@ -53,3 +53,23 @@ func (l *Log) Intent(ctx context.Context, issue int64) (IntentRow, bool, error) 
 	r.Updated, _ = time.Parse(timeFormat, at)
 	return r, true, nil
 }
+
+// FirstAttempts returns when each issue's first developer attempt started,
+// for the issues that have one: one query for the scheduler's order.
+func (l *Log) FirstAttempts(ctx context.Context) (map[int64]time.Time, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT issue, MIN(started_at) FROM agentorg_attempts GROUP BY issue`)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: first attempts: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]time.Time{}
+	for rows.Next() {
+		var n int64
+		var at string
+		if err := rows.Scan(&n, &at); err != nil {
+			return nil, err
+		}
+		out[n], _ = time.Parse(timeFormat, at)
+	}
+	return out, rows.Err()
+}

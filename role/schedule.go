@@ -131,23 +131,21 @@ func inFlight(ctx context.Context, d *Deps, n int64, r rank) ([]flying, error) {
 	for _, st := range d.Workflow.StagesWithRole(agentorg.RoleDeveloper) {
 		devLabels = append(devLabels, st.On, st.Running)
 	}
+	first, err := d.Log.FirstAttempts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []flying
 	for _, o := range issues {
 		if o.Number == n || o.HasLabel(d.Workflow.Escalation) {
 			continue
 		}
-		as, err := d.Log.Attempts(ctx, o.Number)
-		if err != nil {
-			return nil, err
-		}
+		started, ok := first[o.Number]
 		queued := slices.ContainsFunc(devLabels, func(l string) bool { return l != "" && o.HasLabel(l) })
-		if len(as) == 0 && !queued {
+		if !ok && !queued {
 			continue
 		}
-		or := rank{number: o.Number}
-		if len(as) > 0 {
-			or.started = as[0].StartedAt
-		}
+		or := rank{number: o.Number, started: started}
 		if or.before(r) {
 			out = append(out, flying{issue: o, rank: or})
 		}
@@ -200,6 +198,9 @@ func recordChanged(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, wor
 	}
 	if err := d.Log.SetIntent(ctx, n, b, fmt.Sprintf("attempt %d", a.N)); err != nil {
 		return err
+	}
+	if len(files) == 0 {
+		return nil // nothing changed overlaps nothing
 	}
 	plan, err := Plan(ctx, d.Tracker, n)
 	if err != nil {
