@@ -2,56 +2,79 @@ package eventlog
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
 
 // Each issue's intent (package intent: the files it means to change, the
-// issues it depends on), as the record keeps it: JSON the scheduler
-// writes and reads, from the plan first, then from each attempt's change.
+// issues it depends on), as the scheduler keeps it: what its plan said,
+// read once when it reaches development, and the files its last attempt
+// changed. JSON the scheduler writes and reads.
 const intentSchema = `
 CREATE TABLE IF NOT EXISTS agentorg_intents (
 	issue      INTEGER PRIMARY KEY,
-	intent     TEXT NOT NULL,
-	source     TEXT NOT NULL,
+	planned    TEXT NOT NULL DEFAULT '',
+	changed    TEXT NOT NULL DEFAULT '',
+	source     TEXT NOT NULL DEFAULT '',
 	updated_at TEXT NOT NULL
 );`
 
 // IntentRow is one issue's recorded intent.
 type IntentRow struct {
 	Issue   int64
-	Intent  []byte // JSON of an intent.Intent
-	Source  string // "plan", or "attempt N"
+	Planned []byte // JSON of the plan's intent.Intent ("" until read)
+	Changed []byte // JSON of the last attempt's intent.Intent ("" before one)
+	Source  string // the attempt that changed it: "attempt N"
 	Updated time.Time
 }
 
-// SetIntent records issue's intent.
-func (l *Log) SetIntent(ctx context.Context, issue int64, intent []byte, source string) error {
-	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_intents (issue, intent, source, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (issue) DO UPDATE SET intent = excluded.intent, source = excluded.source, updated_at = excluded.updated_at`,
-		issue, string(intent), source, l.now().UTC().Format(timeFormat))
+// SetPlanned records what issue's plan says it will change.
+func (l *Log) SetPlanned(ctx context.Context, issue int64, planned []byte) error {
+	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_intents (issue, planned, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (issue) DO UPDATE SET planned = excluded.planned, updated_at = excluded.updated_at`,
+		issue, string(planned), l.now().UTC().Format(timeFormat))
 	if err != nil {
 		return fmt.Errorf("eventlog: intent of #%d: %w", issue, err)
 	}
 	return nil
 }
 
-// Intent returns issue's recorded intent, if any.
-func (l *Log) Intent(ctx context.Context, issue int64) (IntentRow, bool, error) {
-	r := IntentRow{Issue: issue}
-	var intent, at string
-	err := l.db.QueryRowContext(ctx, `SELECT intent, source, updated_at FROM agentorg_intents WHERE issue = ?`, issue).Scan(&intent, &r.Source, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, false, nil
-	}
+// SetChanged records what issue's last attempt changed.
+func (l *Log) SetChanged(ctx context.Context, issue int64, changed []byte, source string) error {
+	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_intents (issue, changed, source, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (issue) DO UPDATE SET changed = excluded.changed, source = excluded.source, updated_at = excluded.updated_at`,
+		issue, string(changed), source, l.now().UTC().Format(timeFormat))
 	if err != nil {
-		return r, false, fmt.Errorf("eventlog: intent of #%d: %w", issue, err)
+		return fmt.Errorf("eventlog: intent of #%d: %w", issue, err)
 	}
-	r.Intent = []byte(intent)
-	r.Updated, _ = time.Parse(timeFormat, at)
-	return r, true, nil
+	return nil
+}
+
+// Intents returns every recorded intent, by issue: one query for the
+// scheduler's look at every issue in flight.
+func (l *Log) Intents(ctx context.Context) (map[int64]IntentRow, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT issue, planned, changed, source, updated_at FROM agentorg_intents`)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: intents: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]IntentRow{}
+	for rows.Next() {
+		var r IntentRow
+		var planned, changed, at string
+		if err := rows.Scan(&r.Issue, &planned, &changed, &r.Source, &at); err != nil {
+			return nil, err
+		}
+		r.Updated, _ = time.Parse(timeFormat, at)
+		if planned != "" {
+			r.Planned = []byte(planned)
+		}
+		if changed != "" {
+			r.Changed = []byte(changed)
+		}
+		out[r.Issue] = r
+	}
+	return out, rows.Err()
 }
 
 // FirstAttempts returns when each issue's first developer attempt started,

@@ -60,16 +60,26 @@ func TestFlakesCountOncePerHead(t *testing.T) {
 func TestIntentRoundTrips(t *testing.T) {
 	l := newLog(t)
 	ctx := context.Background()
-	if _, ok, err := l.Intent(ctx, 3); ok || err != nil {
-		t.Fatalf("a new issue has an intent: %v %v", ok, err)
+	if all, err := l.Intents(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("intents of a new log: %v %v", all, err)
 	}
-	for _, v := range []struct{ json, source string }{{`{"files":["a.go"]}`, "plan"}, {`{"files":["a.go","b.go"]}`, "attempt 1"}} {
-		if err := l.SetIntent(ctx, 3, []byte(v.json), v.source); err != nil {
-			t.Fatal(err)
-		}
-		got, ok, err := l.Intent(ctx, 3)
-		if err != nil || !ok || string(got.Intent) != v.json || got.Source != v.source || got.Updated.IsZero() {
-			t.Fatalf("got %+v %v %v", got, ok, err)
-		}
+	if err := l.SetPlanned(ctx, 3, []byte(`{"files":["a.go"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetChanged(ctx, 3, []byte(`{"files":["b.go"]}`), "attempt 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetChanged(ctx, 4, []byte(`{"files":["c.go"]}`), "attempt 2"); err != nil {
+		t.Fatal(err)
+	}
+	all, err := l.Intents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := all[3]; string(r.Planned) != `{"files":["a.go"]}` || string(r.Changed) != `{"files":["b.go"]}` || r.Source != "attempt 1" || r.Updated.IsZero() {
+		t.Fatalf("#3: %+v", r)
+	}
+	if r := all[4]; r.Planned != nil || string(r.Changed) != `{"files":["c.go"]}` {
+		t.Fatalf("#4: %+v", r)
 	}
 }

@@ -39,7 +39,11 @@ func (developer) Hold(ctx context.Context, d *Deps, r *Run) (string, error) {
 
 func holdFor(ctx context.Context, d *Deps, is agentorg.Issue) (string, error) {
 	n := is.Number
-	me, err := intentOf(ctx, d, is)
+	all, err := readIntents(ctx, d)
+	if err != nil {
+		return "", err
+	}
+	me, err := all.of(ctx, is)
 	if err != nil {
 		return "", err
 	}
@@ -56,7 +60,7 @@ func holdFor(ctx context.Context, d *Deps, is agentorg.Issue) (string, error) {
 		}
 		if other.State == agentorg.IssueOpen {
 			why := fmt.Sprintf("waits for #%d: #%d depends on it, and it is not merged yet", dep, n)
-			if oi, err := intentOf(ctx, d, other); err == nil && slices.Contains(oi.DependsOn, n) {
+			if oi, err := all.of(ctx, other); err == nil && slices.Contains(oi.DependsOn, n) {
 				why += fmt.Sprintf(" (and #%d depends on #%d: a person must break the cycle)", dep, n)
 			}
 			return why, nil
@@ -84,7 +88,7 @@ func holdFor(ctx context.Context, d *Deps, is agentorg.Issue) (string, error) {
 		return "", err
 	}
 	for _, o := range ahead {
-		oi, err := intentOf(ctx, d, o.issue)
+		oi, err := all.of(ctx, o.issue)
 		if err != nil {
 			return "", err
 		}
@@ -159,23 +163,59 @@ func inFlight(ctx context.Context, d *Deps, n int64, r rank) ([]flying, error) {
 	return out, nil
 }
 
-// intentOf is an issue's intent: its plan's (and body's), with the files
-// its last attempt changed, as recorded.
-func intentOf(ctx context.Context, d *Deps, is agentorg.Issue) (intent.Intent, error) {
-	plan, err := Plan(ctx, d.Tracker, is.Number)
+// intents reads every issue's recorded intent, planned and changed.
+type intents struct {
+	d    *Deps
+	rows map[int64]eventlog.IntentRow
+}
+
+func readIntents(ctx context.Context, d *Deps) (*intents, error) {
+	rows, err := d.Log.Intents(ctx)
 	if err != nil {
+		return nil, err
+	}
+	return &intents{d: d, rows: rows}, nil
+}
+
+// of is an issue's intent: what its plan (and body) said, read once and
+// kept (a plan changes only before development), with the files its last
+// attempt changed.
+func (in *intents) of(ctx context.Context, is agentorg.Issue) (intent.Intent, error) {
+	row := in.rows[is.Number]
+	var planned, changed intent.Intent
+	if row.Planned == nil {
+		plan, err := Plan(ctx, in.d.Tracker, is.Number)
+		if err != nil {
+			return planned, err
+		}
+		planned = intent.Parse(plan, is.Body)
+		b, err := json.Marshal(planned)
+		if err != nil {
+			return planned, err
+		}
+		if err := in.d.Log.SetPlanned(ctx, is.Number, b); err != nil {
+			return planned, err
+		}
+		row.Planned = b
+		in.rows[is.Number] = row
+	} else if err := json.Unmarshal(row.Planned, &planned); err != nil {
+		return planned, fmt.Errorf("issue #%d: recorded intent: %w", is.Number, err)
+	}
+	if row.Changed != nil {
+		if err := json.Unmarshal(row.Changed, &changed); err != nil {
+			return planned, fmt.Errorf("issue #%d: recorded intent: %w", is.Number, err)
+		}
+	}
+	return planned.With(changed.Files), nil
+}
+
+// planned is what an issue's plan said, as recorded (of records it).
+func (in *intents) planned(ctx context.Context, is agentorg.Issue) (intent.Intent, error) {
+	if _, err := in.of(ctx, is); err != nil {
 		return intent.Intent{}, err
 	}
-	in := intent.Parse(plan, is.Body)
-	row, ok, err := d.Log.Intent(ctx, is.Number)
-	if err != nil || !ok {
-		return in, err
-	}
-	var changed intent.Intent
-	if err := json.Unmarshal(row.Intent, &changed); err != nil {
-		return in, fmt.Errorf("issue #%d: recorded intent: %w", is.Number, err)
-	}
-	return in.With(changed.Files), nil
+	var p intent.Intent
+	return p, json.Unmarshal(in.rows[is.Number].Planned, &p)
 }
 
 // recordChanged keeps the files attempt a's work changes against the
@@ -196,24 +236,27 @@ func recordChanged(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, wor
 	if err != nil {
 		return err
 	}
-	if err := d.Log.SetIntent(ctx, n, b, fmt.Sprintf("attempt %d", a.N)); err != nil {
+	if err := d.Log.SetChanged(ctx, n, b, fmt.Sprintf("attempt %d", a.N)); err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		return nil // nothing changed overlaps nothing
 	}
-	plan, err := Plan(ctx, d.Tracker, n)
+	all, err := readIntents(ctx, d)
 	if err != nil {
 		return err
 	}
-	predicted := intent.Parse(plan, r.Issue.Body)
+	predicted, err := all.planned(ctx, r.Issue)
+	if err != nil {
+		return err
+	}
 	actual := intent.Intent{Files: files}
 	others, err := inFlight(ctx, d, n, rank{number: 1 << 62}) // every issue in flight
 	if err != nil {
 		return err
 	}
 	for _, o := range others {
-		oi, err := intentOf(ctx, d, o.issue)
+		oi, err := all.of(ctx, o.issue)
 		if err != nil {
 			return err
 		}

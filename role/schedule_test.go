@@ -191,8 +191,25 @@ func TestOverlapPausesTheLaterIssueAtItsNextAttempt(t *testing.T) {
 	if org.Workflow.Parallel.Overlap != "pause" {
 		t.Fatalf("parallel %+v", org.Workflow.Parallel)
 	}
-	_, eng := openApproved(t, org, "A.", "B.")
+	// #1 starts developing first: its plan is approved first.
+	ctx := context.Background()
+	eng := org.Engine(t, app.EngineOptions{})
+	for _, title := range []string{"A", "B"} {
+		is, err := org.People.CreateIssue(ctx, agentorg.NewIssue{Title: title, Body: title + ".", Author: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := org.Humans.OptIn(ctx, is.Number, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	orgtest.RunUntilIdle(t, eng)
+	for _, n := range []int64{1, 2} {
+		if _, err := org.Humans.Approve(ctx, n, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		orgtest.RunUntilIdle(t, eng)
+	}
 	waits := eventsOf(t, org, 2, eventlog.KindWait)
 	if got := labels(t, org, 2); got != "dev:ready" || len(waits) == 0 || !strings.Contains(waits[len(waits)-1].Reason, "waits for #1: both change a.txt") {
 		dumpEvents(t, org)
