@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
@@ -13,15 +14,33 @@ import (
 func newBenchCmd(g *globals) *cobra.Command {
 	var o bench.Options
 	var cpuProfile string
+	var overlap bool
+	var pairs int
+	var predict string
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the orchestrator: N issues through the whole lifecycle with a no-op agent",
 		Long: `Drive N issues through the whole lifecycle on the embedded tracker, with a
 no-op agent (it writes one file) and trivial checks ('true'), playing the human
 at both gates. Prints issues per second and the orchestrator's own time per
-issue (agent and checks excluded), median and p95.`,
+issue (agent and checks excluded), median and p95.
+
+With --overlap: 20 issues (-n) on a sample repository where 8 pairs (--pairs)
+change the same line of the same file, the others a file of their own; the
+scripted agent (this binary) does the work for real, and a developer told of
+a conflict writes both issues' lines. The human approves whatever waits at a
+gate, round after round. It runs with the workflow's parallel.predict off,
+then on (--predict), and prints for each: conflicts met (validations that
+found one, merge requests that left the merge train), developer attempts
+spent on conflicts and in all, wall time, and whether every issue merged.`,
+		Example: `  agentorg bench -n 1000
+  agentorg bench --overlap
+  agentorg bench --overlap --predict off --keep /tmp/overlap`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if overlap && !cmd.Flags().Changed("issues") {
+				o.Issues = 20
+			}
 			if o.Issues < 1 || o.Issues > 100000 {
 				return fmt.Errorf("-n %d is out of bounds: between 1 and 100000 issues", o.Issues)
 			}
@@ -40,13 +59,59 @@ issue (agent and checks excluded), median and p95.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if overlap {
+				return runOverlapBench(cmd, o, pairs, predict)
+			}
+			if cmd.Flags().Changed("pairs") || cmd.Flags().Changed("predict") {
+				return fmt.Errorf("--pairs and --predict go with --overlap")
+			}
 			_, err := bench.Run(cmd.Context(), o)
 			return err
 		},
 	}
-	c.Flags().IntVarP(&o.Issues, "issues", "n", 1000, "number of issues")
+	c.Flags().IntVarP(&o.Issues, "issues", "n", 1000, "number of issues (20 with --overlap)")
 	c.Flags().IntVar(&o.Concurrency, "concurrency", 4, "workers per stage")
 	c.Flags().StringVar(&o.Keep, "keep", "", "keep the state in this directory")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the orchestrator to this file")
+	c.Flags().BoolVar(&overlap, "overlap", false, "run overlapping issues with conflict prediction off and on instead")
+	c.Flags().IntVar(&pairs, "pairs", 8, "with --overlap: pairs of issues that change the same line")
+	c.Flags().StringVar(&predict, "predict", "both", "with --overlap: parallel.predict off, on, or both (off, then on)")
 	return c
+}
+
+// runOverlapBench runs bench --overlap once per value of parallel.predict
+// asked for and prints the table.
+func runOverlapBench(cmd *cobra.Command, o bench.Options, pairs int, predict string) error {
+	var values []bool
+	switch predict {
+	case "off":
+		values = []bool{false}
+	case "on":
+		values = []bool{true}
+	case "both":
+		values = []bool{false, true}
+	default:
+		return fmt.Errorf("--predict %q: want off, on or both", predict)
+	}
+	if pairs < 0 || 2*pairs > o.Issues {
+		return fmt.Errorf("--pairs %d: %d pairs do not fit in %d issues (-n)", pairs, pairs, o.Issues)
+	}
+	var rs []bench.OverlapResult
+	for _, p := range values {
+		oo := bench.OverlapOptions{Issues: o.Issues, Pairs: pairs, Concurrency: o.Concurrency, Predict: p, Out: o.Out}
+		if o.Keep != "" {
+			name := "predict-off"
+			if p {
+				name = "predict-on"
+			}
+			oo.Keep = filepath.Join(o.Keep, name)
+		}
+		r, err := bench.RunOverlap(cmd.Context(), oo)
+		if err != nil {
+			return err
+		}
+		rs = append(rs, r)
+	}
+	fmt.Fprintln(o.Out)
+	return bench.WriteOverlapTable(o.Out, rs)
 }

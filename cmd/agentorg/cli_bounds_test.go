@@ -23,6 +23,9 @@ func TestCLIRefusesBadInputPlainly(t *testing.T) {
 		{[]string{"serve", "--poll", "-1s"}, "--poll -1s is out of bounds"},
 		{[]string{"events", "--issue", "-3"}, "--issue -3 is not an issue number"},
 		{[]string{"bench", "-n", "0"}, "-n 0 is out of bounds"},
+		{[]string{"bench", "--overlap", "--pairs", "11"}, "--pairs 11: 11 pairs do not fit in 20 issues"},
+		{[]string{"bench", "--overlap", "--predict", "maybe"}, `--predict "maybe": want off, on or both`},
+		{[]string{"bench", "-n", "1", "--pairs", "2"}, "--pairs and --predict go with --overlap"},
 		{[]string{"issue", "new", "--title", "x", "--body-file", "/dev/zero", "--as", "alice"}, "over the limit of 262144 bytes"},
 	} {
 		r := run(t, dir, nil, append([]string{"--home", home}, c.args...)...)
