@@ -101,38 +101,39 @@ func overlapLayout(issues, pairs int) []overlapIssue {
 	return out
 }
 
-// value is the line issue n writes in place of the base value.
+// value is the line issue n adds at the end of its file.
 func value(n int64) string { return fmt.Sprintf("value = #%d", n) }
 
 // overlapScript is the scripted agent's script: the PM plans each issue
 // with its file in the plan's Intent block and a command criterion that
-// the issue's line is there; the developer changes the one line; told of
-// a conflict, it writes both issues' lines, in issue order, which is what
-// either side of a pair writes.
+// the issue's line is there; the developer adds its line at the end of the
+// file (two issues of a pair adding theirs in parallel conflict; one after
+// the other do not); told of a conflict, it writes both issues' lines, in
+// issue order, which is what either side of a pair writes.
 func overlapScript(layout []overlapIssue, numbers []int64) string {
 	var b strings.Builder
 	b.WriteString("# The scripted agent's script for agentorg bench --overlap.\nsteps:\n")
 	for i, is := range layout {
 		n := numbers[i]
 		criterion := fmt.Sprintf("`grep -qx '%s' %s` passes", value(n), is.file)
-		plan := fmt.Sprintf("1. In %s, replace %q with %q.\n\n## Acceptance criteria\n- [ ] %s\n\n## Intent\n- files: %s\n",
-			is.file, baseValue, value(n), criterion, is.file)
+		plan := fmt.Sprintf("1. Add the line %q at the end of %s.\n\n## Acceptance criteria\n- [ ] %s\n\n## Intent\n- files: %s\n",
+			value(n), is.file, criterion, is.file)
 		fmt.Fprintf(&b, "  - match: {role: pm, issue: %d}\n    summary: %s\n", n, yamlString(plan))
 		if is.partner != 0 {
 			lo, hi := n, numbers[is.partner-1]
 			if hi < lo {
 				lo, hi = hi, lo
 			}
-			both := fileHead + value(lo) + "\n" + value(hi) + "\n"
+			both := fileHead + baseValue + "\n" + value(lo) + "\n" + value(hi) + "\n"
 			fmt.Fprintf(&b, "  - match: {role: developer, issue: %d, prompt: \"conflicts with your change\"}\n"+
 				"    actions:\n      - write: {path: %s, content: %s}\n"+
 				"    summary: %s\n", n, is.file, yamlString(both),
 				yamlString(fmt.Sprintf("Resolved the conflict in %s: kept #%d's value and #%d's, one line each.", is.file, lo, hi)))
 		}
 		fmt.Fprintf(&b, "  - match: {role: developer, issue: %d}\n"+
-			"    actions:\n      - edit: {path: %s, old: %s, new: %s}\n"+
-			"    summary: %s\n", n, is.file, yamlString(baseValue), yamlString(value(n)),
-			yamlString(fmt.Sprintf("Set the value in %s.", is.file)))
+			"    actions:\n      - append: {path: %s, content: %s}\n"+
+			"    summary: %s\n", n, is.file, yamlString(value(n)+"\n"),
+			yamlString(fmt.Sprintf("Added this issue's value to %s.", is.file)))
 	}
 	// Every criterion is a command; should the validator agent be asked
 	// anyway, it judges the one criterion met.
@@ -248,10 +249,10 @@ func RunOverlap(ctx context.Context, o OverlapOptions) (OverlapResult, error) {
 
 	var numbers []int64
 	for _, is := range layout {
-		title := fmt.Sprintf("Set the value of %s", is.file)
-		body := fmt.Sprintf("%s holds %q: set it to this issue's number.", is.file, baseValue)
+		title := fmt.Sprintf("Add a value to %s", is.file)
+		body := fmt.Sprintf("%s lists values: add this issue's line at its end.", is.file)
 		if is.partner != 0 {
-			body += " Another issue changes the same line."
+			body += " Another issue adds one to the same file."
 		}
 		n, err := org.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: title, Body: body, Author: "bench"})
 		if err != nil {

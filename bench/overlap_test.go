@@ -62,6 +62,10 @@ func TestOverlapBenchSmall(t *testing.T) {
 		if r.Conflicted > 1 || r.ConflictNOGOs > 1 || r.TrainDropped > 1 || r.TrainConflicts > r.TrainDrops || (r.TrainDropped == 0) != (r.TrainDrops == 0) {
 			t.Fatalf("more conflicts than the one pair allows: %+v", r)
 		}
+		if predict && (r.Conflicted != 0 || r.DevAttempts != 4) {
+			// With prediction the pair develops one after the other.
+			t.Fatalf("with prediction the pair met a conflict: %+v", r)
+		}
 		if !predict && r.Conflicted != 1 {
 			// Without prediction both develop on the same base.
 			t.Fatalf("without prediction the pair met no conflict: %+v", r)

@@ -91,6 +91,7 @@ type Engine struct {
 	// (see setWaiting).
 	waitMu  sync.Mutex
 	waiting map[StageArgs]waitState
+	wakes   uint64 // see wakeCount
 	// reviewed holds the issues at a review gate whose threads were read
 	// since they got there, with their merge request: a poll reads them
 	// again only when that merge request changed.

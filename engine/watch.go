@@ -50,6 +50,27 @@ func (e *Engine) setWaiting(a StageArgs, w *waitState) {
 	}
 }
 
+// wakeCount is how many times the waits for a person were woken: a run
+// that decided to wait before a wake must not sleep through it.
+func (e *Engine) wakeCount() uint64 {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	return e.wakes
+}
+
+// setWaitingSince is setWaiting for a decision made when wakeCount was
+// since: a wake in between (what it waited for may be gone) leaves the
+// run to the next poll instead.
+func (e *Engine) setWaitingSince(a StageArgs, w waitState, since uint64) {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	if e.wakes == since {
+		e.waiting[a] = w
+	} else {
+		delete(e.waiting, a)
+	}
+}
+
 func (e *Engine) waitOf(a StageArgs) (waitState, bool) {
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
@@ -77,6 +98,7 @@ func (e *Engine) watching() bool {
 func (e *Engine) wakeWaiting() {
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
+	e.wakes++
 	for a, w := range e.waiting {
 		if w.forHuman {
 			delete(e.waiting, a)

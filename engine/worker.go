@@ -85,12 +85,13 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	if h, ok := role.For(st.Role).(role.Holder); ok && inOn {
 		// Before the claim: an issue that must wait stays at its label
 		// (parallel work: a dependency, an overlapping issue ahead).
+		wakes := e.wakeCount()
 		why, err := h.Hold(ctx, e.deps, &role.Run{ID: runID, Stage: st, Issue: is})
 		if err != nil {
 			return err
 		}
 		if why != "" {
-			e.setWaiting(args, &waitState{forHuman: true, watch: &role.Watch{}, issueAt: is.UpdatedAt, since: time.Now()})
+			e.setWaitingSince(args, waitState{forHuman: true, watch: &role.Watch{}, issueAt: is.UpdatedAt, since: time.Now()}, wakes)
 			return e.recordWait(ctx, is.Number, st, runID, why)
 		}
 	}
