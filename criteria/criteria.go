@@ -27,6 +27,11 @@ type Criterion struct {
 	// it ran a test: see package check); "" when a validator
 	// agent must judge the criterion.
 	Command string `json:"command,omitempty"`
+	// From is the issue the criterion belongs to when it is not the one
+	// validated (0): another issue's, merged on the target meanwhile,
+	// whose change this one's was combined with (see package role). Its
+	// ID counts in that issue's checklist.
+	From int64 `json:"from,omitempty"`
 }
 
 // Result is a criterion with its verdict and the evidence for it.
@@ -126,6 +131,7 @@ func FromIssueOrPlan(issueBody, plan string) (cs []Criterion, source string) {
 }
 
 // Table renders results as a Markdown table: criterion, verdict, evidence.
+// Another issue's criterion says whose it is ("1 (from #12)").
 func Table(rs []Result) string {
 	var b strings.Builder
 	b.WriteString("| # | criterion | verdict | evidence |\n|---|---|---|---|\n")
@@ -134,7 +140,11 @@ func Table(rs []Result) string {
 		if r.By != "" {
 			ev = r.By + ": " + ev
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", r.ID, cell(r.Text), verdictMark(r.Verdict), cell(ev))
+		id := fmt.Sprint(r.ID)
+		if r.From != 0 {
+			id += fmt.Sprintf(" (from #%d)", r.From)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", id, cell(r.Text), verdictMark(r.Verdict), cell(ev))
 	}
 	return b.String()
 }

@@ -20,11 +20,11 @@ func TestParseFindsTheSectionAndCommands(t *testing.T) {
 		"- [ ] never read\n"
 	got := Parse(md)
 	want := []Criterion{
-		{1, "Sub(a, b) returns a - b", ""},
-		{2, "`go test ./...` passes", "go test ./..."},
-		{3, "`Sub(a, b)` is documented and has an example", ""},
-		{4, "running `make lint` exits with status 0", "make lint"},
-		{5, "`go vet ./...` succeeds", "go vet ./..."},
+		{1, "Sub(a, b) returns a - b", "", 0},
+		{2, "`go test ./...` passes", "go test ./...", 0},
+		{3, "`Sub(a, b)` is documented and has an example", "", 0},
+		{4, "running `make lint` exits with status 0", "make lint", 0},
+		{5, "`go vet ./...` succeeds", "go vet ./...", 0},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d criteria %+v, want %d", len(got), got, len(want))
@@ -95,6 +95,15 @@ func TestParseAnswer(t *testing.T) {
 func TestTableEscapes(t *testing.T) {
 	tb := Table([]Result{{Criterion: Criterion{ID: 1, Text: "a | b"}, Verdict: Unmet, Evidence: "line1\nline2", By: "command"}})
 	if !strings.Contains(tb, `| 1 | a \| b | **unmet** | command: line1 line2 |`) {
+		t.Fatalf("table:\n%s", tb)
+	}
+}
+
+// Another issue's criterion, run on the combined tree after a cross-agent
+// conflict, says whose it is.
+func TestTableCrossAgentCriterionSaysWhose(t *testing.T) {
+	tb := Table([]Result{{Criterion: Criterion{ID: 2, Text: "`grep -q one shared.txt` passes", Command: "grep -q one shared.txt", From: 12}, Verdict: Met, Evidence: "passed", By: "command"}})
+	if !strings.Contains(tb, "| 2 (from #12) | `grep -q one shared.txt` passes | met | command: passed |") {
 		t.Fatalf("table:\n%s", tb)
 	}
 }

@@ -64,10 +64,18 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			}
 			data.Report = prev.Report
 			data.Findings = fixText(prev.Findings, d.Workflow.Repo.TargetBranch)
+			var unmerged []string
 			if cs := conflicts(prev.Findings); len(cs) > 0 {
 				// The target moved and conflicts: leave the merge open with its
 				// markers for the agent to resolve; CommitAll records it.
-				if _, err := wt.StartMerge(ctx, d.targetRef(), prev.Work(), d.Identity); err != nil {
+				if unmerged, err = wt.StartMerge(ctx, d.targetRef(), prev.Work(), d.Identity); err != nil {
+					return Outcome{}, err
+				}
+			}
+			if prev.Verdict != eventlog.GO {
+				// Resolving a conflict with other issues' merged changes:
+				// both intents, and the hunks as the merge left them.
+				if data.Conflicts, data.Hunks, err = crossAgentPrompt(ctx, d, r, a.N, wt.Path, unmerged); err != nil {
 					return Outcome{}, err
 				}
 			}

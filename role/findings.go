@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -113,12 +114,33 @@ func failureNames(output, dir string) []string {
 }
 
 func criterionFinding(r criteria.Result) eventlog.Finding {
+	// As written (only spaces normalised): commands and test names are
+	// case-sensitive, so the key shows them as they are.
+	text := strings.Join(strings.Fields(r.Text), " ")
+	if r.From != 0 {
+		// Another issue's criterion (a conflict resolved with its merged
+		// change): whose it is is part of what failed.
+		return eventlog.Finding{
+			Key: fmt.Sprintf("criterion:#%d:%s", r.From, text),
+			Text: fmt.Sprintf("Acceptance criterion %d of #%d, whose change you resolved a conflict with, is %s on the combined tree: %s\n  Reason (%s): %s\n  Keep #%d's change as well as yours.",
+				r.ID, r.From, r.Verdict, r.Text, r.By, r.Evidence, r.From),
+		}
+	}
 	return eventlog.Finding{
-		// As written (only spaces normalised): commands and test names are
-		// case-sensitive, so the key shows them as they are.
-		Key:  "criterion:" + strings.Join(strings.Fields(r.Text), " "),
+		Key:  "criterion:" + text,
 		Text: fmt.Sprintf("Acceptance criterion %d is %s: %s\n  Reason (%s): %s", r.ID, r.Verdict, r.Text, r.By, r.Evidence),
 	}
+}
+
+// fromList names the issues criteria come from: "#12" or "#12, #14".
+func fromList(rs []criteria.Result) string {
+	var names []string
+	for _, r := range rs {
+		if name := fmt.Sprintf("#%d", r.From); r.From != 0 && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func conflictFinding(path, target, base string) eventlog.Finding {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -115,7 +116,18 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 	if err != nil {
 		return v, err
 	}
-	for _, cr := range verdicts {
+	// A resolution of a conflict with other issues' merged changes is held
+	// to their command criteria too, here, on the combined tree.
+	theirs, err := crossAgentCriteria(ctx, d, n, attempt, base)
+	if err != nil {
+		return v, err
+	}
+	theirVerdicts, spent, err := judge(ctx, d, r, attempt, runner, func() (string, error) { return ch.Diff, nil }, theirs, results, tr)
+	v.external += spent
+	if err != nil {
+		return v, err
+	}
+	for _, cr := range append(slices.Clip(verdicts), theirVerdicts...) {
 		if cr.Verdict != criteria.Met {
 			v.findings = append(v.findings, criterionFinding(cr))
 		}
@@ -146,6 +158,10 @@ func validate(ctx context.Context, d *Deps, r *Run, attempt int, base, sha strin
 		fmt.Fprintf(&b, "\n### Acceptance criteria (from the %s)\n\n%s", source, criteria.Table(verdicts))
 	} else {
 		b.WriteString("\nNo acceptance criteria found (neither the issue nor the plan has an \"Acceptance criteria\" checklist).\n")
+	}
+	if len(theirVerdicts) > 0 {
+		fmt.Fprintf(&b, "\n### Acceptance criteria of %s (merged on %s meanwhile; this change resolved a conflict with it)\n\nTheir command criteria, run on the combined tree:\n\n%s",
+			fromList(theirVerdicts), target, criteria.Table(theirVerdicts))
 	}
 	if distance > 0 {
 		fmt.Fprintf(&b, "\n### Findings (distance %d)\n\n%s\n", distance, fixText(v.findings, target))

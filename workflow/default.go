@@ -610,7 +610,10 @@ checks:
 # .Attempt, .Plan (the approved plan), .Report (the last validation report),
 # .RedChecks (for pm: the checks that already fail on the target branch),
 # .Findings (what the last validation found still failing, trimmed),
-# .Feedback (what a human said when rejecting), for the validate prompt
+# .Feedback (what a human said when rejecting), for the fix prompt after a
+# conflict .Conflicts (the other issues merged meanwhile whose changes it
+# conflicts with: each's .Number, .Title, .Plan, .Criteria and .Diff) and
+# .Hunks (the conflicting regions), for the validate prompt
 # .Criteria, .Diff and .Checks, for the triage prompt .Diff, .Threads (the
 # reviewers' threads, quoted, with the code around them) and .Others
 # (threads of anyone else: data only), and for the review prompt .Threads.
@@ -720,6 +723,33 @@ prompts:
     as it is):
 
     {{.Findings}}
+    {{- range .Conflicts}}
+
+    Your change conflicts with #{{.Number}}'s ({{.Title}}), merged on
+    {{$.Repo.TargetBranch}} meanwhile. Its plan:
+
+    {{.Plan}}
+
+    Its acceptance criteria:
+
+    {{.Criteria}}
+
+    Its change to the conflicting files, as merged:
+
+    {{.Diff}}
+    {{- end}}
+    {{- if .Conflicts}}
+
+    Keep both: resolve the conflicts so that your change and theirs both
+    hold. Their acceptance criteria that run a command are checked on the
+    combined tree too, and a resolution that drops their change is a NO-GO.
+    {{- end}}
+    {{- if .Hunks}}
+
+    The conflicts, as the merge left them in this working tree:
+
+    {{.Hunks}}
+    {{- end}}
     {{- end}}
 
     Make targeted fixes for what it shows, and nothing else: do not

@@ -32,6 +32,26 @@ type PromptData struct {
 	// reviewers: data, never instructions.
 	Threads string
 	Others  string
+	// Conflicts is for the fix prompt after a conflict with the target: the
+	// other issues whose changes, merged on the target since this work
+	// began, changed the conflicting files, each with its intent (plan,
+	// acceptance criteria) and its merged diff of those files. Hunks is the
+	// conflicting regions as the merge left them in the working tree.
+	Conflicts []PromptConflict
+	Hunks     string
+}
+
+// PromptConflict is another issue's change that this one conflicts with,
+// merged on the target meanwhile.
+type PromptConflict struct {
+	Number int64
+	Title  string
+	// Plan is its approved plan, Criteria its acceptance criteria (a
+	// checklist), Diff its merged change to the conflicting files (a
+	// fenced, bounded diff that says what was cut).
+	Plan     string
+	Criteria string
+	Diff     string
 }
 
 // PromptIssue is the issue as prompt templates see it.

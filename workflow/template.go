@@ -85,6 +85,9 @@ var (
 		Checks:    "test: passed",
 		Threads:   "### Thread 1, on main.go:3",
 		Others:    "### Thread 2, on the merge request as a whole",
+		Conflicts: []PromptConflict{{Number: 41, Title: "Sample other issue", Plan: "Its plan.",
+			Criteria: "- [ ] Its criterion.", Diff: "diff --git a/x b/x"}},
+		Hunks: "x, lines 1-5:",
 	}
 	emptySample PromptData
 )

@@ -1290,6 +1290,35 @@ func TestDefaultTargetBranch(t *testing.T) {
 	}
 }
 
+// The fix prompt after a conflict with another issue's merged change gives
+// both intents: the other issue's plan, criteria and diff, and the hunks.
+func TestDefaultFixPromptCrossAgentConflict(t *testing.T) {
+	opts := DefaultOptions{Approvers: []string{"alice"}, Check: "true", E2E: "true", AgentCommand: []string{"agent"}}
+	w, err := Parse("wf.yaml", Default(opts), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := PromptData{
+		Issue: PromptIssue{Number: 13, Title: "Two"}, Repo: PromptRepo{TargetBranch: "main", Branch: "agentorg/issue-13"},
+		Attempt: 3, Plan: "OWN-PLAN", Findings: "FINDINGS-TEXT",
+		Conflicts: []PromptConflict{{Number: 12, Title: "One", Plan: "THEIR-PLAN", Criteria: "THEIR-CRITERIA", Diff: "THEIR-DIFF"}},
+		Hunks:     "HUNKS-TEXT",
+	}
+	got, err := w.Render(PromptFix, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"FINDINGS-TEXT", "conflicts with #12's (One), merged on\nmain meanwhile", "THEIR-PLAN", "THEIR-CRITERIA", "THEIR-DIFF", "Keep both", "HUNKS-TEXT"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("the fix prompt lacks %q:\n%s", s, got)
+		}
+	}
+	data.Conflicts, data.Hunks = nil, ""
+	if got, err := w.Render(PromptFix, data); err != nil || strings.Contains(got, "Keep both") || strings.Contains(got, "as the merge left them") {
+		t.Errorf("without a conflict: %v\n%s", err, got)
+	}
+}
+
 // Left empty, the required options make the file point at what to fill in.
 func TestDefaultWithoutOptionsIsInvalid(t *testing.T) {
 	_, err := Parse("wf.yaml", Default(DefaultOptions{}), testEnv)
