@@ -2,6 +2,8 @@ package eventlog
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -50,6 +52,28 @@ func (l *Log) SetChanged(ctx context.Context, issue int64, changed []byte, sourc
 	return nil
 }
 
+// IntentOf returns issue's recorded intent (ok false: none yet).
+func (l *Log) IntentOf(ctx context.Context, issue int64) (IntentRow, bool, error) {
+	r := IntentRow{Issue: issue}
+	var planned, changed, at string
+	err := l.db.QueryRowContext(ctx, `SELECT planned, changed, source, updated_at FROM agentorg_intents WHERE issue = ?`, issue).
+		Scan(&planned, &changed, &r.Source, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("eventlog: intent of #%d: %w", issue, err)
+	}
+	r.Updated, _ = time.Parse(timeFormat, at)
+	if planned != "" {
+		r.Planned = []byte(planned)
+	}
+	if changed != "" {
+		r.Changed = []byte(changed)
+	}
+	return r, true, nil
+}
+
 // Intents returns every recorded intent, by issue: one query for the
 // scheduler's look at every issue in flight.
 func (l *Log) Intents(ctx context.Context) (map[int64]IntentRow, error) {
@@ -95,4 +119,13 @@ func (l *Log) FirstAttempts(ctx context.Context) (map[int64]time.Time, error) {
 		out[n], _ = time.Parse(timeFormat, at)
 	}
 	return out, rows.Err()
+}
+
+// DeleteIntent forgets issue's intent: it merged, and overlaps nothing in
+// flight any more (should it come back, its plan is read again).
+func (l *Log) DeleteIntent(ctx context.Context, issue int64) error {
+	if _, err := l.db.ExecContext(ctx, `DELETE FROM agentorg_intents WHERE issue = ?`, issue); err != nil {
+		return fmt.Errorf("eventlog: intent of #%d: %w", issue, err)
+	}
+	return nil
 }

@@ -82,4 +82,13 @@ func TestIntentRoundTrips(t *testing.T) {
 	if r := all[4]; r.Planned != nil || string(r.Changed) != `{"files":["c.go"]}` {
 		t.Fatalf("#4: %+v", r)
 	}
+	if r, ok, err := l.IntentOf(ctx, 3); err != nil || !ok || string(r.Changed) != `{"files":["b.go"]}` {
+		t.Fatalf("IntentOf(3): %+v %v %v", r, ok, err)
+	}
+	if err := l.DeleteIntent(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := l.IntentOf(ctx, 3); ok {
+		t.Fatal("#3's intent is still there")
+	}
 }

@@ -205,6 +205,10 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err := d.Tracker.CloseIssue(ctx, n, d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}
+	// Merged: its intent overlaps nothing in flight any more.
+	if err := d.Log.DeleteIntent(ctx, n); err != nil {
+		return Outcome{}, err
+	}
 	// The branch is merged: its worktree and local branch have served
 	// their purpose (the merge request keeps the branch on the origin).
 	if err := d.Mirror.RemoveWorktree(ctx, WorktreePath(d.Home, n)); err != nil {

@@ -39,12 +39,22 @@ func (developer) Hold(ctx context.Context, d *Deps, r *Run) (string, error) {
 
 func holdFor(ctx context.Context, d *Deps, is agentorg.Issue) (string, error) {
 	n := is.Number
-	all, err := readIntents(ctx, d)
-	if err != nil {
+	// This issue's own row first: most issues name no file and depend on
+	// nothing, and need no look at the others.
+	all := &intents{d: d, rows: map[int64]eventlog.IntentRow{}}
+	if row, ok, err := d.Log.IntentOf(ctx, n); err != nil {
 		return "", err
+	} else if ok {
+		all.rows[n] = row
 	}
 	me, err := all.of(ctx, is)
 	if err != nil {
+		return "", err
+	}
+	if me.Empty() && len(me.DependsOn) == 0 {
+		return "", nil
+	}
+	if all, err = readIntents(ctx, d); err != nil {
 		return "", err
 	}
 	for _, dep := range me.DependsOn {
@@ -209,6 +219,38 @@ func (in *intents) of(ctx context.Context, is agentorg.Issue) (intent.Intent, er
 	return planned.With(changed.Files), nil
 }
 
+// recorded is an issue's intent as recorded: planned and changed files.
+func (in *intents) recorded(n int64) (intent.Intent, error) {
+	row := in.rows[n]
+	var planned, changed intent.Intent
+	for _, v := range []struct {
+		raw []byte
+		to  *intent.Intent
+	}{{row.Planned, &planned}, {row.Changed, &changed}} {
+		if v.raw != nil {
+			if err := json.Unmarshal(v.raw, v.to); err != nil {
+				return planned, fmt.Errorf("issue #%d: recorded intent: %w", n, err)
+			}
+		}
+	}
+	return planned.With(changed.Files), nil
+}
+
+// inFlightNow reports whether issue is being developed or queued for it:
+// open, not escalated, with an attempt or at the developer's labels.
+func inFlightNow(ctx context.Context, d *Deps, is agentorg.Issue) (bool, error) {
+	if is.State != agentorg.IssueOpen || is.HasLabel(d.Workflow.Escalation) {
+		return false, nil
+	}
+	for _, st := range d.Workflow.StagesWithRole(agentorg.RoleDeveloper) {
+		if is.HasLabel(st.On) || (st.Running != "" && is.HasLabel(st.Running)) {
+			return true, nil
+		}
+	}
+	as, err := d.Log.Attempts(ctx, is.Number)
+	return len(as) > 0, err
+}
+
 // planned is what an issue's plan said, as recorded (of records it).
 func (in *intents) planned(ctx context.Context, is agentorg.Issue) (intent.Intent, error) {
 	if _, err := in.of(ctx, is); err != nil {
@@ -251,12 +293,14 @@ func recordChanged(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, wor
 		return err
 	}
 	actual := intent.Intent{Files: files}
-	others, err := inFlight(ctx, d, n, rank{number: 1 << 62}) // every issue in flight
-	if err != nil {
-		return err
-	}
-	for _, o := range others {
-		oi, err := all.of(ctx, o.issue)
+	// Every issue in flight has a recorded intent (it reached development):
+	// compare with those first, and ask the tracker only about the few
+	// that overlap.
+	for o := range all.rows {
+		if o == n {
+			continue
+		}
+		oi, err := all.recorded(o)
 		if err != nil {
 			return err
 		}
@@ -264,6 +308,20 @@ func recordChanged(ctx context.Context, d *Deps, r *Run, a eventlog.Attempt, wor
 		if len(shared) == 0 || len(intent.Overlap(predicted, oi, d.Workflow.Parallel.ByPackage)) > 0 {
 			continue // none, or predicted: the scheduler knew
 		}
+		other, err := d.Tracker.Issue(ctx, o)
+		if errors.Is(err, agentorg.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if flying, err := inFlightNow(ctx, d, other); err != nil || !flying {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		o := flying{issue: other}
 		key := fmt.Sprintf("%d:%d:%s", min(n, o.issue.Number), max(n, o.issue.Number), strings.Join(shared, ","))
 		seen, err := overlapSeen(ctx, d, n, key)
 		if err != nil || seen {
