@@ -204,8 +204,8 @@ func mergeRunning(t *testing.T, db *sql.DB, n int64) bool {
 	t.Helper()
 	var c int
 	err := db.QueryRow(`SELECT count(*) FROM river_job WHERE state = 'running' AND json_extract(args, '$.issue') = ? AND json_extract(args, '$.stage') = 'merge'`, n).Scan(&c)
-	if err != nil && strings.Contains(err.Error(), "no such table") {
-		return false // serve has not made its tables yet
+	if err != nil && strings.Contains(err.Error(), "no such ") {
+		return false // serve has not made (or migrated) River's table yet
 	}
 	if err != nil {
 		t.Fatal(err)
