@@ -22,10 +22,10 @@ type dashboardFlags struct {
 }
 
 func (f *dashboardFlags) add(c *cobra.Command, defaultAddr string) {
-	c.Flags().StringVar(&f.addr, "http", defaultAddr, "serve the dashboard on this address (host:port); any address but loopback needs --auth")
+	c.Flags().StringVar(&f.addr, "http", defaultAddr, "serve the dashboard on `ADDR` (host:port); any address but loopback needs --auth")
 	c.Flags().BoolVar(&f.auth, "auth", false, "every page needs a signed-in person (required off loopback)")
-	c.Flags().StringVar(&f.metricsTokenEnv, "metrics-token-env", "AGENTORG_METRICS_TOKEN", "with --auth, the environment variable holding the bearer token a scraper presents at /metrics")
-	c.Flags().StringVar(&f.as, "as", "", "print a one-time sign-in link for this person (their credential is checked here, as for `agentorg approve --as`)")
+	c.Flags().StringVar(&f.metricsTokenEnv, "metrics-token-env", "AGENTORG_METRICS_TOKEN", "with --auth, the environment variable (`NAME`) holding the bearer token a scraper presents at /metrics")
+	c.Flags().StringVar(&f.as, "as", "", "print a one-time sign-in link for `NAME`, whose credential is checked here as for agentorg approve")
 }
 
 // startDashboard serves the dashboard for org on f.addr until stop; it
