@@ -81,8 +81,9 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
-	"join":  strings.Join,
-	"lower": strings.ToLower,
-	"usd":   func(v float64) string { return fmt.Sprintf("$%.2f", v) },
-	"int64": func(n int) int64 { return int64(n) },
+	"join":     strings.Join,
+	"lower":    strings.ToLower,
+	"usd":      func(v float64) string { return fmt.Sprintf("$%.2f", v) },
+	"int64":    func(n int) int64 { return int64(n) },
+	"markdown": markdown,
 }
