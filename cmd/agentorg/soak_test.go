@@ -36,6 +36,7 @@ var (
 	soakIssues = flag.Int("soak", 0, "run TestSoak with this many issues (0 skips it)")
 	soakKill   = flag.Duration("soak.kill", 20*time.Second, "TestSoak: mean time between kill -9 of serve (0: never)")
 	soakSeed   = flag.Uint64("soak.seed", 0, "TestSoak: the random seed of the kills (0: from the clock)")
+	soakIntent = flag.Bool("soak.intent", true, "TestSoak: plans state the files they change (## Intent), so that issues sharing a file develop one after the other")
 )
 
 // soakKind is what an issue's scripted developer does.
@@ -71,7 +72,18 @@ func soakKindOf(k int) soakKind {
 // developer steps per issue, matched by its number.
 func soakScript(n int) string {
 	var b strings.Builder
-	b.WriteString("steps:\n  - match: {role: pm}\n    summary: \"Plan: the change the title names; the checks are the criteria.\"\n")
+	b.WriteString("steps:\n")
+	if *soakIntent {
+		for k := 1; k <= n; k++ {
+			files := fmt.Sprintf("f%03d.go, f%03d_test.go", k, k)
+			if soakKindOf(k) == soakShared {
+				files += ", " + soakRegistry
+			}
+			fmt.Fprintf(&b, "  - match: {role: pm, issue: %d}\n    summary: %q\n", k,
+				"Plan: the change the title names; the checks are the criteria.\n\n## Intent\n- files: "+files+"\n")
+		}
+	}
+	b.WriteString("  - match: {role: pm}\n    summary: \"Plan: the change the title names; the checks are the criteria.\"\n")
 	step := func(k int, match, summary string, actions ...string) {
 		fmt.Fprintf(&b, "  - match: {role: developer, issue: %d%s}\n    actions:\n", k, match)
 		for _, a := range actions {
