@@ -43,7 +43,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		// E2E failed on the target and it is closed: only the recovery's
 		// changes land. The merge waits; what was validated stays so.
 		if why, err := closedTo(ctx, d, n); err != nil || why != "" {
-			return Outcome{Wait: true, ForHuman: true, Reason: "the merge waits: " + why}, err
+			return Outcome{Wait: true, ForHuman: true, Watch: &Watch{}, Reason: "the merge waits: " + why}, err
 		}
 	}
 	if mr.State != agentorg.MRMerged {

@@ -185,10 +185,12 @@ func afterFailure(ctx context.Context, d *Deps, r *Run, t eventlog.Target, head 
 		if t.SentBack {
 			return Outcome{To: developerLabel(d), Reason: fmt.Sprintf("%s; back to the developer's session", t.Reason)}, nil
 		}
-		return Outcome{Wait: true, ForHuman: true, Reason: fmt.Sprintf("E2E failed at %s: %s; #%d reverts it, and this issue goes back to its developer's session once the revert merged",
+		return Outcome{Wait: true, ForHuman: true, Watch: &Watch{}, Reason: fmt.Sprintf("E2E failed at %s: %s; #%d reverts it, and this issue goes back to its developer's session once the revert merged",
 			short(head), t.Reason, t.RevertIssue)}, nil
 	}
-	return Outcome{Wait: true, ForHuman: true, Reason: fmt.Sprintf("E2E failed at %s: %s; this issue's merge is not the cause, and E2E runs for it again once %s passes",
+	// Woken when the target opens (Deps.Wake), or by a poll every few
+	// minutes, not on every poll: nothing changes before that.
+	return Outcome{Wait: true, ForHuman: true, Watch: &Watch{}, Reason: fmt.Sprintf("E2E failed at %s: %s; this issue's merge is not the cause, and E2E runs for it again once %s passes",
 		short(head), t.Reason, d.Workflow.Repo.TargetBranch)}, nil
 }
 
