@@ -437,10 +437,7 @@ func (d *decoder) agents(v value) []Agent {
 			case "stall_timeout":
 				a.StallTimeout = d.duration(f.v)
 			case "max_turns":
-				if n, ok := d.integer(f.v); ok {
-					if n < 1 {
-						d.errorf(f.v.pos, "%s must be at least 1, not %d", f.v.desc, n)
-					}
+				if n, ok := d.positive(f.v); ok {
 					a.MaxTurns = n
 				}
 			case "base_url":
@@ -623,10 +620,7 @@ func (d *decoder) stages(v value) []Stage {
 			case "auto_merge":
 				s.AutoMerge = d.boolean(f.v)
 			case "concurrency":
-				if c, ok := d.integer(f.v); ok {
-					if c < 1 {
-						d.errorf(f.v.pos, "%s must be at least 1, not %d", f.v.desc, c)
-					}
+				if c, ok := d.positive(f.v); ok {
 					s.Concurrency = c
 				}
 			}
@@ -673,6 +667,16 @@ func (d *decoder) gates(v value) []Gate {
 // recorded as the approver "policy:<name>".
 var ruleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
+// positive reads an integer that must be at least 1 (a count, a limit),
+// saying so at its position otherwise.
+func (d *decoder) positive(v value) (int, bool) {
+	n, ok := d.integer(v)
+	if ok && n < 1 {
+		d.errorf(v.pos, "%s must be at least 1, not %d", v.desc, n)
+	}
+	return n, ok
+}
+
 // autoApprove reads a gate's auto_approve. Grace and max_per_day get their
 // defaults here, so that a grace written as "0s" stays 0.
 func (d *decoder) autoApprove(e entry, path string) *AutoApprove {
@@ -682,10 +686,7 @@ func (d *decoder) autoApprove(e entry, path string) *AutoApprove {
 		case "grace":
 			a.Grace = d.grace(f.v)
 		case "max_per_day":
-			if n, ok := d.integer(f.v); ok {
-				if n < 1 {
-					d.errorf(f.v.pos, "%s must be at least 1, not %d", f.v.desc, n)
-				}
+			if n, ok := d.positive(f.v); ok {
 				a.MaxPerDay = n
 			}
 		case "rules":
@@ -796,10 +797,7 @@ func (d *decoder) condition(v value, path string) Condition {
 				c.NoPaths = globs
 			}
 		case "max_lines", "max_files":
-			if n, ok := d.integer(f.v); ok {
-				if n < 1 {
-					d.errorf(f.v.pos, "%s must be at least 1, not %d", f.v.desc, n)
-				}
+			if n, ok := d.positive(f.v); ok {
 				if f.key == "max_lines" {
 					c.MaxLines = n
 				} else {
