@@ -43,13 +43,7 @@ func crossAgentStart(t *testing.T, script string) (*orgtest.Org, *engine.Engine)
 	eng := org.Engine(t, app.EngineOptions{})
 	for _, word := range []string{"one", "two"} {
 		body := "shared.txt says " + word + ".\n\n## Acceptance criteria\n- [ ] `grep -q " + word + " shared.txt` passes\n"
-		is, err := org.People.CreateIssue(ctx, agentorg.NewIssue{Title: "Say " + word, Body: body, Author: "alice"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := org.Humans.OptIn(ctx, is.Number, "alice"); err != nil {
-			t.Fatal(err)
-		}
+		optIn(t, org, "Say "+word, body)
 	}
 	orgtest.RunUntilIdle(t, eng)
 	for _, n := range []int64{1, 2} {

@@ -75,6 +75,20 @@ func start(t *testing.T, org *orgtest.Org, body string) (int64, *engine.Engine) 
 	return is.Number, eng
 }
 
+// optIn opens an issue as alice and opts it in; it returns its number.
+func optIn(t *testing.T, org *orgtest.Org, title, body string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	is, err := org.People.CreateIssue(ctx, agentorg.NewIssue{Title: title, Body: body, Author: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Humans.OptIn(ctx, is.Number, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	return is.Number
+}
+
 func attempts(t *testing.T, org *orgtest.Org, n int64) []eventlog.Attempt {
 	t.Helper()
 	as, err := org.Log.Attempts(context.Background(), n)

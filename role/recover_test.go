@@ -45,14 +45,7 @@ func threeInOneTrain(t *testing.T, org *orgtest.Org) ([]int64, *engine.Engine) {
 	eng := org.Engine(t, app.EngineOptions{})
 	var ns []int64
 	for range 3 {
-		is, err := org.People.CreateIssue(ctx, agentorg.NewIssue{Title: "Feature", Body: "No criteria.", Author: "alice"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := org.Humans.OptIn(ctx, is.Number, "alice"); err != nil {
-			t.Fatal(err)
-		}
-		ns = append(ns, is.Number)
+		ns = append(ns, optIn(t, org, "Feature", "No criteria."))
 	}
 	for range 2 { // the plans, then the merge requests
 		orgtest.RunUntilIdle(t, eng)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/board"
 	"github.com/agentorg/agentorg/engine"
@@ -36,14 +35,7 @@ func openApproved(t *testing.T, org *orgtest.Org, bodies ...string) ([]int64, *e
 	eng := org.Engine(t, app.EngineOptions{})
 	var ns []int64
 	for i, body := range bodies {
-		is, err := org.People.CreateIssue(ctx, agentorg.NewIssue{Title: fmt.Sprintf("Feature %d", i+1), Body: body, Author: "alice"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := org.Humans.OptIn(ctx, is.Number, "alice"); err != nil {
-			t.Fatal(err)
-		}
-		ns = append(ns, is.Number)
+		ns = append(ns, optIn(t, org, fmt.Sprintf("Feature %d", i+1), body))
 	}
 	orgtest.RunUntilIdle(t, eng)
 	for _, n := range ns {
@@ -195,13 +187,7 @@ func TestOverlapPausesTheLaterIssueAtItsNextAttempt(t *testing.T) {
 	ctx := context.Background()
 	eng := org.Engine(t, app.EngineOptions{})
 	for _, title := range []string{"A", "B"} {
-		is, err := org.People.CreateIssue(ctx, agentorg.NewIssue{Title: title, Body: title + ".", Author: "alice"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := org.Humans.OptIn(ctx, is.Number, "alice"); err != nil {
-			t.Fatal(err)
-		}
+		optIn(t, org, title, title+".")
 	}
 	orgtest.RunUntilIdle(t, eng)
 	for _, n := range []int64{1, 2} {
