@@ -155,6 +155,24 @@ func e2eAtNewestHead(ctx context.Context, d *Deps, r *Run) (e2eVerdict, error) {
 	return v, nil
 }
 
+// runE2E runs the E2E command in a clean checkout of commit, confined,
+// into the run's transcript.
+func runE2E(ctx context.Context, d *Deps, r *Run, commit string) (check.Result, error) {
+	dir, release, err := d.checkout(ctx, commit)
+	if err != nil {
+		return check.Result{}, err
+	}
+	defer release()
+	tr, err := d.openTranscript(r.ID)
+	if err != nil {
+		return check.Result{}, err
+	}
+	defer tr.Close()
+	res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: e2eCheck, Run: d.Workflow.E2E.Run, Timeout: d.Workflow.E2E.Timeout,
+		Started: r.OnStart, Confine: d.checkConfine(dir)}, tr)
+	return res, ctx.Err()
+}
+
 // e2eResult returns the E2E result recorded at head under name (e2eCheck,
 // or e2eRerun for the second run) if there is one (shared=true), else a
 // fresh run, recorded for the next issue.
@@ -168,20 +186,9 @@ func e2eResult(ctx context.Context, d *Deps, r *Run, head, name string) (agentor
 			return c, true, nil
 		}
 	}
-	dir, release, err := d.checkout(ctx, head)
+	res, err := runE2E(ctx, d, r, head)
 	if err != nil {
 		return agentorg.CheckResult{}, false, err
-	}
-	defer release()
-	tr, err := d.openTranscript(r.ID)
-	if err != nil {
-		return agentorg.CheckResult{}, false, err
-	}
-	defer tr.Close()
-	res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: e2eCheck, Run: d.Workflow.E2E.Run, Timeout: d.Workflow.E2E.Timeout,
-		Started: r.OnStart, Confine: d.checkConfine(dir)}, tr)
-	if ctx.Err() != nil {
-		return agentorg.CheckResult{}, false, ctx.Err()
 	}
 	out := agentorg.CheckResult{SHA: head, Name: name, Status: agentorg.CheckPassed, Output: res.Output, Duration: res.Duration, At: time.Now()}
 	if !res.Passed {

@@ -373,20 +373,9 @@ func e2eOn(ctx context.Context, d *Deps, r *Run, commit, why string) (bool, erro
 	if hit, ok, err := d.Log.CachedCheck(ctx, tree, def); err != nil || ok {
 		return hit.Passed, err
 	}
-	dir, release, err := d.checkout(ctx, commit)
+	res, err := runE2E(ctx, d, r, commit)
 	if err != nil {
 		return false, err
-	}
-	defer release()
-	tr, err := d.openTranscript(r.ID)
-	if err != nil {
-		return false, err
-	}
-	defer tr.Close()
-	res := check.Run(ctx, dir, d.CheckEnv, check.Check{Name: e2eCheck, Run: d.Workflow.E2E.Run, Timeout: d.Workflow.E2E.Timeout,
-		Started: r.OnStart, Confine: d.checkConfine(dir)}, tr)
-	if ctx.Err() != nil {
-		return false, ctx.Err()
 	}
 	if err := d.Log.CacheCheck(ctx, tree, def, eventlog.CheckRun{Passed: res.Passed, ExitCode: res.ExitCode, Reason: res.Reason,
 		Output: res.Output, Duration: res.Duration}); err != nil {
