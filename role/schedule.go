@@ -141,10 +141,6 @@ func inFlight(ctx context.Context, d *Deps, n int64, r rank) ([]flying, error) {
 	if err != nil {
 		return nil, err
 	}
-	var devLabels []string
-	for _, st := range d.Workflow.StagesWithRole(agentorg.RoleDeveloper) {
-		devLabels = append(devLabels, st.On, st.Running)
-	}
 	first, err := d.Log.FirstAttempts(ctx)
 	if err != nil {
 		return nil, err
@@ -155,8 +151,7 @@ func inFlight(ctx context.Context, d *Deps, n int64, r rank) ([]flying, error) {
 			continue
 		}
 		started, ok := first[o.Number]
-		queued := slices.ContainsFunc(devLabels, func(l string) bool { return l != "" && o.HasLabel(l) })
-		if !ok && !queued {
+		if !ok && !atDeveloper(d, o) {
 			continue
 		}
 		or := rank{number: o.Number, started: started}
@@ -242,13 +237,22 @@ func inFlightNow(ctx context.Context, d *Deps, is agentorg.Issue) (bool, error) 
 	if is.State != agentorg.IssueOpen || is.HasLabel(d.Workflow.Escalation) {
 		return false, nil
 	}
-	for _, st := range d.Workflow.StagesWithRole(agentorg.RoleDeveloper) {
-		if is.HasLabel(st.On) || (st.Running != "" && is.HasLabel(st.Running)) {
-			return true, nil
-		}
+	if atDeveloper(d, is) {
+		return true, nil
 	}
 	as, err := d.Log.Attempts(ctx, is.Number)
 	return len(as) > 0, err
+}
+
+// atDeveloper reports whether is carries a developer stage's labels:
+// queued for an attempt, or in one.
+func atDeveloper(d *Deps, is agentorg.Issue) bool {
+	for _, st := range d.Workflow.StagesWithRole(agentorg.RoleDeveloper) {
+		if is.HasLabel(st.On) || (st.Running != "" && is.HasLabel(st.Running)) {
+			return true
+		}
+	}
+	return false
 }
 
 // planned is what an issue's plan said, as recorded (of records it).
