@@ -51,6 +51,9 @@ type Board struct {
 	// Closed is set while E2E keeps the target closed (docs/lifecycle.md
 	// I19).
 	Closed *Closed `json:"closed,omitempty"`
+	// Open are the open issues read, for a caller that shows more of them
+	// (the dashboard's cards) without reading the tracker again.
+	Open []agentorg.Issue `json:"-"`
 }
 
 // Closed says why the target is closed and what may land.
@@ -155,6 +158,7 @@ func Read(ctx context.Context, src Sources) (*Board, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.Open = issues
 	states := wf.StateLabels()
 	byLabel := map[string][]int64{}
 	for _, is := range issues {

@@ -62,12 +62,8 @@ func (s *Server) readBoard(ctx context.Context, label, query string) (*boardView
 	if err != nil {
 		return nil, err
 	}
-	issues, err := s.cfg.Tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen})
-	if err != nil {
-		return nil, err
-	}
-	byNumber := make(map[int64]agentorg.Issue, len(issues))
-	for _, is := range issues {
+	byNumber := make(map[int64]agentorg.Issue, len(b.Open))
+	for _, is := range b.Open {
 		byNumber[is.Number] = is
 	}
 	cards := map[int64]*card{}
