@@ -70,7 +70,7 @@ func (autoApprove) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if last != nil && last.Data["state"] == policyCancelled {
 		return wait(last.Reason)
 	}
-	c, err := changeAt(ctx, d, r, mr, a)
+	c, threads, err := changeAt(ctx, d, r, mr, a)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -107,9 +107,7 @@ func (autoApprove) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			Reason: fmt.Sprintf("rule %s approves at %s unless a human objects", m.Rule, due.Local().Format("15:04:05"))}, nil
 	}
 	// The grace period is over: a review thread opened in it is a veto.
-	if why, err := threadSince(ctx, d, mr, last.At); err != nil {
-		return Outcome{}, err
-	} else if why != "" {
+	if why := threadSince(threads, last.At); why != "" {
 		return cancelPolicy(ctx, d, r, g, mr, key, why)
 	}
 	if used, err := policyApprovedSince(ctx, d, now.Add(-24*time.Hour)); err != nil {
@@ -156,26 +154,18 @@ func lastPolicy(evs []eventlog.Event, g, head string) *eventlog.Event {
 	return last
 }
 
-// threadSince says who opened a review thread on mr at or after since
-// ("": nobody), or which thread is open.
-func threadSince(ctx context.Context, d *Deps, mr agentorg.MergeRequest, since time.Time) (string, error) {
-	rt, ok := d.Tracker.(agentorg.ReviewThreads)
-	if !ok {
-		return "", nil
-	}
-	ths, err := rt.Threads(ctx, mr.Number)
-	if err != nil {
-		return "", err
-	}
+// threadSince says who opened one of the merge request's review threads
+// at or after since ("": nobody), or whose thread is open.
+func threadSince(ths []agentorg.ReviewThread, since time.Time) string {
 	for _, th := range ths {
 		switch {
 		case len(th.Notes) > 0 && !th.Notes[0].CreatedAt.Before(since):
-			return fmt.Sprintf("%s opened a review thread in the grace period", th.Author()), nil
+			return fmt.Sprintf("%s opened a review thread in the grace period", th.Author())
 		case !th.Resolved:
-			return fmt.Sprintf("%s's review thread is open", th.Author()), nil
+			return fmt.Sprintf("%s's review thread is open", th.Author())
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // policyApprovedSince counts the automatic approvals recorded since t,
@@ -217,26 +207,27 @@ func PolicyApprovals(ctx context.Context, log *eventlog.Log, issue int64, g *wor
 // its one parent (the squash agentorg pushes is one commit on the
 // target), the criteria, the attempts, the threads, and whether it is the
 // recovery's revert.
-func changeAt(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, a eventlog.Attempt) (gate.Change, error) {
+func changeAt(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, a eventlog.Attempt) (gate.Change, []agentorg.ReviewThread, error) {
 	var c gate.Change
+	var ths []agentorg.ReviewThread
 	ps, err := d.Mirror.Parents(ctx, mr.HeadSHA)
 	if err != nil {
 		if err := d.Mirror.Fetch(ctx); err != nil {
-			return c, err
+			return c, ths, err
 		}
 		if ps, err = d.Mirror.Parents(ctx, mr.HeadSHA); err != nil {
-			return c, err
+			return c, ths, err
 		}
 	}
 	if len(ps) != 1 {
-		return c, fmt.Errorf("merge request !%d: head %s has %d parents, not the one of agentorg's squash", mr.Number, short(mr.HeadSHA), len(ps))
+		return c, ths, fmt.Errorf("merge request !%d: head %s has %d parents, not the one of agentorg's squash", mr.Number, short(mr.HeadSHA), len(ps))
 	}
 	ch, err := d.Mirror.Changes(ctx, ps[0], mr.HeadSHA)
 	if err != nil {
-		return c, err
+		return c, ths, err
 	}
 	if ch.Unread != "" {
-		return c, fmt.Errorf("merge request !%d: %s", mr.Number, ch.Unread)
+		return c, ths, fmt.Errorf("merge request !%d: %s", mr.Number, ch.Unread)
 	}
 	for _, f := range ch.Files {
 		c.Paths = append(c.Paths, f.Path)
@@ -244,7 +235,7 @@ func changeAt(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, a 
 	}
 	plan, err := Plan(ctx, d.Tracker, r.Issue.Number)
 	if err != nil {
-		return c, err
+		return c, ths, err
 	}
 	crits, _ := criteria.FromIssueOrPlan(r.Issue.Body, plan)
 	for _, cr := range crits {
@@ -256,7 +247,7 @@ func changeAt(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, a 
 	}
 	as, err := d.Log.Attempts(ctx, r.Issue.Number)
 	if err != nil {
-		return c, err
+		return c, ths, err
 	}
 	for _, p := range as {
 		if p.Agent != eventlog.EngineAgent && p.N <= a.N {
@@ -265,9 +256,9 @@ func changeAt(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, a 
 	}
 	c.Attempt = max(c.Attempt, 1) // a revert's one attempt is the engine's
 	if rt, ok := d.Tracker.(agentorg.ReviewThreads); ok {
-		ths, err := rt.Threads(ctx, mr.Number)
-		if err != nil {
-			return c, err
+		var err error
+		if ths, err = rt.Threads(ctx, mr.Number); err != nil {
+			return c, ths, err
 		}
 		for _, th := range ths {
 			if !th.Resolved {
@@ -277,8 +268,8 @@ func changeAt(ctx context.Context, d *Deps, r *Run, mr agentorg.MergeRequest, a 
 	}
 	t, err := d.Log.Target(ctx, d.Workflow.Repo.TargetBranch)
 	if err != nil {
-		return c, err
+		return c, ths, err
 	}
 	c.Revert = t.RevertIssue != 0 && t.RevertIssue == r.Issue.Number
-	return c, nil
+	return c, ths, nil
 }
