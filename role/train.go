@@ -120,15 +120,16 @@ func trainCars(ctx context.Context, d *Deps, r *Run) ([]car, error) {
 		}
 		return int(a.Number - b.Number)
 	})
+	target, err := d.Log.Target(ctx, d.Workflow.Repo.TargetBranch)
+	if err != nil {
+		return nil, err
+	}
 	var cars []car
 	for _, is := range issues {
 		if len(cars) == trainMax {
 			break
 		}
-		if why, err := closedTo(ctx, d, is.Number); err != nil || why != "" {
-			if err != nil {
-				return nil, err
-			}
+		if closedFor(d, target, is.Number) != "" {
 			continue // the target is closed to it
 		}
 		c, ok, err := readyCar(ctx, d, r, is)
