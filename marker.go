@@ -1,6 +1,7 @@
 package agentorg
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -27,3 +28,7 @@ func StripMarkers(body string) string {
 // FeedbackKey marks a human's rejection comment (and a CI failure report),
 // so that the next agent run is given it.
 const FeedbackKey = "feedback"
+
+// PlanKey marks the PM's plan comment of an issue: the plan the gate
+// approves, the developer is given, and a person is shown.
+func PlanKey(issue int64) string { return fmt.Sprintf("plan:%d", issue) }

@@ -24,15 +24,31 @@ type Desk struct {
 	// their credential was checked, see Users.Authenticate); it is kept
 	// in the events the desk records, beside the actor.
 	Identity string
+	// Via names the channel a person acted through when it is not the
+	// CLI ("Discord"): it ends the recorded reason ("alice approved the
+	// plan via Discord").
+	Via string
+	// Data is kept in every event the desk records (the Discord
+	// interaction an approval came from).
+	Data map[string]string
 }
 
 // record records a person's action, with how they were identified.
 func (d *Desk) record(ctx context.Context, e eventlog.Event) error {
-	if d.Identity != "" {
+	if d.Identity != "" || len(d.Data) > 0 || d.Via != "" {
 		if e.Data == nil {
 			e.Data = map[string]string{}
 		}
-		e.Data["identity"] = d.Identity
+		for k, v := range d.Data {
+			e.Data[k] = v
+		}
+		if d.Identity != "" {
+			e.Data["identity"] = d.Identity
+		}
+		if d.Via != "" {
+			e.Data["via"] = d.Via
+			e.Reason += " via " + d.Via
+		}
 	}
 	return d.Log.Record(ctx, e)
 }
@@ -167,6 +183,10 @@ func (d *Desk) Approve(ctx context.Context, issue int64, user string) (*workflow
 type Shown struct {
 	Gate string
 	Head string // the merge request's head SHA; at a merge request's gate, required
+	// Plan is the plan's version shown (gate.PlanVersion), at a plan's
+	// gate: a plan rewritten since is not approved unseen. "" skips the
+	// check (a command that shows no plan).
+	Plan string
 }
 
 // MovedError says an issue is no longer what the person approving it was
@@ -185,16 +205,38 @@ func (d *Desk) ApproveShown(ctx context.Context, issue int64, user string, shown
 	return d.approve(ctx, issue, user, &shown)
 }
 
-func (d *Desk) approve(ctx context.Context, issue int64, user string, shown *Shown) (*workflow.Gate, error) {
-	_, g, err := d.waitingGate(ctx, issue)
-	if err != nil {
-		if shown != nil {
-			return nil, &MovedError{Why: fmt.Sprintf("%v, not at gate %q as when the page was shown", err, shown.Gate)}
-		}
-		return nil, err
+// gateShown returns the gate issue waits at, or a *MovedError when that is
+// no longer what the person was shown (shown nil: no check).
+func (d *Desk) gateShown(ctx context.Context, issue int64, shown *Shown) (*workflow.Gate, error) {
+	is, g, err := d.waitingGate(ctx, issue)
+	if err == nil && is.State != agentorg.IssueOpen {
+		err = fmt.Errorf("issue #%d is %s", issue, is.State)
 	}
-	if shown != nil && g.Name != shown.Gate {
-		return g, &MovedError{Why: fmt.Sprintf("issue #%d moved from gate %q to gate %q since the page was shown: review what it waits for now", issue, shown.Gate, g.Name)}
+	if shown == nil {
+		return g, err
+	}
+	if err != nil {
+		return nil, &MovedError{Why: fmt.Sprintf("%v, not at gate %q as when it was shown: look at it again", err, shown.Gate)}
+	}
+	if g.Name != shown.Gate {
+		return g, &MovedError{Why: fmt.Sprintf("issue #%d moved from gate %q to gate %q since it was shown: review what it waits for now", issue, shown.Gate, g.Name)}
+	}
+	if !g.MergeRequest && shown.Plan != "" {
+		v, err := gate.PlanVersion(ctx, d.Tracker, issue)
+		if err != nil {
+			return g, err
+		}
+		if v != shown.Plan {
+			return g, &MovedError{Why: fmt.Sprintf("the plan of #%d changed since it was shown: review the new plan", issue)}
+		}
+	}
+	return g, nil
+}
+
+func (d *Desk) approve(ctx context.Context, issue int64, user string, shown *Shown) (*workflow.Gate, error) {
+	g, err := d.gateShown(ctx, issue, shown)
+	if err != nil {
+		return g, err
 	}
 	if err := d.mayApprove(ctx, g, user); err != nil {
 		return g, err
@@ -228,15 +270,26 @@ func (d *Desk) approve(ctx context.Context, issue int64, user string, shown *Sho
 }
 
 func movedHead(mr agentorg.MergeRequest) error {
-	return &MovedError{Why: fmt.Sprintf("the merge request !%d moved to %.10s since the page was shown: review the new head", mr.Number, mr.HeadSHA)}
+	return &MovedError{Why: fmt.Sprintf("the merge request !%d moved to %.10s since it was shown: review the new head", mr.Number, mr.HeadSHA)}
 }
 
 // Reject sends the issue to the gate's reject label with the reason as
 // feedback, which the next agent run is given.
 func (d *Desk) Reject(ctx context.Context, issue int64, user, reason string) (*workflow.Gate, error) {
-	_, g, err := d.waitingGate(ctx, issue)
+	return d.reject(ctx, issue, user, reason, nil)
+}
+
+// RejectShown rejects as Reject does, only what the person was shown: the
+// issue must still wait at shown.Gate, at shown.Head (a merge request's
+// gate) or shown.Plan (a plan's), else it returns a *MovedError.
+func (d *Desk) RejectShown(ctx context.Context, issue int64, user, reason string, shown Shown) (*workflow.Gate, error) {
+	return d.reject(ctx, issue, user, reason, &shown)
+}
+
+func (d *Desk) reject(ctx context.Context, issue int64, user, reason string, shown *Shown) (*workflow.Gate, error) {
+	g, err := d.gateShown(ctx, issue, shown)
 	if err != nil {
-		return nil, err
+		return g, err
 	}
 	if err := d.mayApprove(ctx, g, user); err != nil {
 		return g, err
@@ -249,12 +302,19 @@ func (d *Desk) Reject(ctx context.Context, issue int64, user, reason string) (*w
 	}
 	if g.MergeRequest {
 		if mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, issue); err == nil {
+			if shown != nil && shown.Head != "" && mr.HeadSHA != shown.Head {
+				return g, movedHead(mr)
+			}
 			if _, err := d.Tracker.UnapproveMR(ctx, mr.Number, user); err != nil {
 				return g, err
 			}
 		}
 	}
-	body := agentorg.Marker(agentorg.FeedbackKey) + "\n" + fmt.Sprintf("Rejected at gate %q by %s:\n\n%s", g.Name, user, reason)
+	via := ""
+	if d.Via != "" {
+		via = " via " + d.Via
+	}
+	body := agentorg.Marker(agentorg.FeedbackKey) + "\n" + fmt.Sprintf("Rejected at gate %q by %s%s:\n\n%s", g.Name, user, via, reason)
 	if _, err := d.Tracker.AddComment(ctx, issue, body, user); err != nil {
 		return g, err
 	}

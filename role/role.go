@@ -260,7 +260,7 @@ func planHeading(issue int64) string { return fmt.Sprintf("## Plan for #%d\n\n",
 const planFooterKey = "plan-footer"
 
 // PlanKey is the marker key of an issue's plan comment.
-func PlanKey(issue int64) string { return fmt.Sprintf("plan:%d", issue) }
+func PlanKey(issue int64) string { return agentorg.PlanKey(issue) }
 
 // Feedback returns the newest human feedback on an issue, or "": the words
 // people wrote after the engine last spoke (on a forge, a rejection is a

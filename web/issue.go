@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -39,7 +37,7 @@ type issueView struct {
 	// Acting at the gate the issue waits at.
 	Gate     *workflow.Gate
 	Head     string // the merge request's head the page shows, at a merge request's gate
-	PlanSeen string // the version of the plan the page shows (planVersion)
+	PlanSeen string // the version of the plan the page shows (gate.PlanVersion)
 	Embedded bool   // people act here; on GitLab they act in GitLab
 	IssueURL string // on GitLab, the issue there
 	MRURL    string // on GitLab, its merge request there
@@ -122,7 +120,7 @@ func (s *Server) readIssue(ctx context.Context, n int64) (*issueView, error) {
 	if v.Plan, err = role.Plan(ctx, t, n); err != nil {
 		return nil, err
 	}
-	if v.PlanSeen, err = planVersion(ctx, t, n); err != nil {
+	if v.PlanSeen, err = gate.PlanVersion(ctx, t, n); err != nil {
 		return nil, err
 	}
 	if v.Attempts, err = s.cfg.Log.Attempts(ctx, n); err != nil {
@@ -186,55 +184,10 @@ func (s *Server) readIssue(ctx context.Context, n int64) (*issueView, error) {
 	return v, nil
 }
 
-// planVersion identifies the plan comment as it is now: a digest of its
-// body ("" when there is none). An approval of a plan names the version
-// the page showed.
-func planVersion(ctx context.Context, t agentorg.Tracker, n int64) (string, error) {
-	cs, err := t.Comments(ctx, n)
-	if err != nil {
-		return "", err
-	}
-	for i := len(cs) - 1; i >= 0; i-- {
-		if agentorg.HasMarker(cs[i].Body, role.PlanKey(n)) {
-			sum := sha256.Sum256([]byte(cs[i].Body))
-			return hex.EncodeToString(sum[:8]), nil
-		}
-	}
-	return "", nil
-}
-
 // desk is where the dashboard's people act: the CLI's rules, recorded as
 // done through the dashboard by a person whose credential it checked.
 func (s *Server) desk() *human.Desk {
 	return &human.Desk{Workflow: s.cfg.Workflow, Tracker: s.cfg.Tracker, Log: s.cfg.Log, Identity: "dashboard"}
-}
-
-// gateShown checks that issue n still waits at the gate the page showed
-// (and, at the plan's gate, the plan it showed): "" when it does, else why
-// the person must look again.
-func (s *Server) gateShown(ctx context.Context, n int64, r *http.Request) (string, error) {
-	shown := r.PostFormValue("gate")
-	is, err := s.cfg.Tracker.Issue(ctx, n)
-	if err != nil {
-		return "", err
-	}
-	p := board.Where(s.cfg.Workflow, is)
-	if p.Kind != board.Waiting || is.State != agentorg.IssueOpen {
-		return fmt.Sprintf("issue #%d no longer waits at gate %q (it is at %s) since the page was shown: look at it again", n, shown, orNone(p.Label)), nil
-	}
-	if p.Gate.Name != shown {
-		return fmt.Sprintf("issue #%d moved from gate %q to gate %q since the page was shown: review what it waits for now", n, shown, p.Gate.Name), nil
-	}
-	if !p.Gate.MergeRequest {
-		v, err := planVersion(ctx, s.cfg.Tracker, n)
-		if err != nil {
-			return "", err
-		}
-		if v != r.PostFormValue("plan") {
-			return fmt.Sprintf("the plan of #%d changed since the page was shown: review the new plan", n), nil
-		}
-	}
-	return "", nil
 }
 
 func orNone(label string) string {
@@ -254,14 +207,7 @@ func (s *Server) approveIssue(w http.ResponseWriter, r *http.Request, who *sessi
 		s.showIssue(w, r, n, http.StatusForbidden, "people approve in GitLab, not here: the dashboard never acts as the bot", "")
 		return
 	}
-	moved, err := s.gateShown(ctx, n, r)
-	if err == nil && moved != "" {
-		s.showIssue(w, r, n, http.StatusConflict, moved, "")
-		return
-	}
-	if err == nil {
-		_, err = s.desk().ApproveShown(ctx, n, who.user, human.Shown{Gate: r.PostFormValue("gate"), Head: r.PostFormValue("head")})
-	}
+	_, err := s.desk().ApproveShown(ctx, n, who.user, shownBy(r))
 	if err != nil {
 		s.showIssue(w, r, n, refusalStatus(err), "Not approved: "+err.Error(), "")
 		return
@@ -284,19 +230,23 @@ func (s *Server) rejectIssue(w http.ResponseWriter, r *http.Request, who *sessio
 		s.showIssue(w, r, n, http.StatusBadRequest, "Not rejected: a rejection needs a reason, which is what the agent is told to change", reason)
 		return
 	}
-	moved, err := s.gateShown(ctx, n, r)
-	if err == nil && moved != "" {
-		s.showIssue(w, r, n, http.StatusConflict, moved, reason)
-		return
-	}
-	if err == nil {
-		_, err = s.desk().Reject(ctx, n, who.user, reason)
-	}
+	_, err := s.desk().RejectShown(ctx, n, who.user, reason, shownBy(r))
 	if err != nil {
 		s.showIssue(w, r, n, refusalStatus(err), "Not rejected: "+err.Error(), reason)
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/issues/%d", n), http.StatusSeeOther)
+}
+
+// shownBy is what the page's form says it showed: the gate, and the merge
+// request's head or the plan's version (which then must not be empty: a
+// form without it shows nothing to bind to).
+func shownBy(r *http.Request) human.Shown {
+	plan := r.PostFormValue("plan")
+	if plan == "" {
+		plan = "none shown"
+	}
+	return human.Shown{Gate: r.PostFormValue("gate"), Head: r.PostFormValue("head"), Plan: plan}
 }
 
 // refusalStatus is the HTTP status of an action's refusal.

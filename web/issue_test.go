@@ -239,7 +239,7 @@ func TestApproveOfAStalePageIsRefused(t *testing.T) {
 	do(t, ctx, chromedp.Click(chromedp.CSS("#approve")))
 	refused(t, ctx)
 	problem := text(t, ctx, "#problem")
-	if !strings.Contains(problem, "moved to "+moved[:10]+" since the page was shown: review the new head") {
+	if !strings.Contains(problem, "moved to "+moved[:10]+" since it was shown: review the new head") {
 		t.Fatalf("the refusal says %q", problem)
 	}
 	if got := f.mrOf(t, 1); len(got.Approvals) != 0 {
@@ -271,7 +271,7 @@ func TestApproveOfAChangedPlanIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, page := postAs(t, c, f.srv.URL+"/issues/2/approve", form)
-	if status != http.StatusConflict || !strings.Contains(page, "the plan of #2 changed since the page was shown") {
+	if status != http.StatusConflict || !strings.Contains(page, "the plan of #2 changed since it was shown") {
 		t.Fatalf("approving a changed plan: %d\n%s", status, page)
 	}
 	form.Set("gate", "merge")
