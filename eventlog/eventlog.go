@@ -109,7 +109,7 @@ CREATE TABLE IF NOT EXISTS agentorg_review_rounds (
 // Migrate creates the tables if they are missing, and adds the columns
 // later versions added to a table an older version made.
 func (l *Log) Migrate(ctx context.Context) error {
-	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema+targetSchema+intentSchema); err != nil {
+	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema+targetSchema+intentSchema+noticeSchema); err != nil {
 		return fmt.Errorf("eventlog: migrate: %w", err)
 	}
 	// Columns later versions added, each to a table an older one made.
