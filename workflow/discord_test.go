@@ -310,3 +310,38 @@ func TestDiscordLookups(t *testing.T) {
 		t.Errorf("DiscordKinds = %v: package notify names the same kinds", DiscordKinds)
 	}
 }
+
+// The default workflow's commented example is a valid section, and left
+// commented the default sends nothing.
+func TestDefaultDiscordExample(t *testing.T) {
+	data := string(Default(DefaultOptions{Approvers: []string{"alice"}, Check: "c", E2E: "e", AgentCommand: []string{"x"}}))
+	w, err := Parse("wf.yaml", []byte(data), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Discord.Enabled() {
+		t.Errorf("the default workflow enables Discord: %+v", w.Discord)
+	}
+	lines := strings.Split(data, "\n")
+	i := slices.Index(lines, "# discord:")
+	if i < 0 {
+		t.Fatal("no commented discord example in the default workflow")
+	}
+	for j := i; j < len(lines) && strings.HasPrefix(lines[j], "#"); j++ {
+		if j > i && !strings.HasPrefix(lines[j], "#   ") {
+			t.Fatalf("line %q of the example is not indented", lines[j])
+		}
+		lines[j] = strings.TrimPrefix(lines[j], "# ")
+	}
+	w, err = Parse("wf.yaml", []byte(strings.Join(lines, "\n")), testEnv)
+	if err != nil {
+		t.Fatalf("the example does not parse: %v", err)
+	}
+	want := Discord{TokenEnv: "DISCORD_BOT_TOKEN", Guild: "123456789012345678",
+		Channels: map[string]string{"default": "123456789012345679", "escalation": "123456789012345680"},
+		Users:    map[string]string{"alice": "223456789012345678"}, Mute: []string{"digest"},
+		DashboardURL: "https://agentorg.example.com", APIURL: "https://discord.com"}
+	if !reflect.DeepEqual(w.Discord, want) || len(w.Warnings) != 0 {
+		t.Errorf("discord = %+v, warnings %v\nwant %+v", w.Discord, w.Warnings, want)
+	}
+}
