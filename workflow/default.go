@@ -586,6 +586,27 @@ gates:
     #     - name: reverts
     #       all: [{revert: true}]
 
+# Discord, where the organization speaks to humans (left out, it does not).
+# With guild and channels a bot posts the notices and takes approvals from
+# its buttons and slash commands, from the users mapped here only. Its token
+# is read from $DISCORD_BOT_TOKEN (token_env: names another variable) when
+# agentorg starts, never from this file. Notice kinds: plan, merge_request,
+# escalation, e2e and digest; channels gives each a channel, "default" the
+# rest; mute lists those not sent. Ids are numbers: with Discord's Developer
+# Mode on, right-click a server, channel or user and Copy ID. Instead of
+# guild and channels, webhook_env names a variable holding an incoming
+# webhook's URL: notices only, no approvals (webhook_kind: slack for a
+# Slack-compatible webhook).
+# discord:
+#   guild: "123456789012345678"
+#   channels:
+#     default: "123456789012345679"
+#     escalation: "123456789012345680"
+#   users:                # tracker user: Discord user id
+#     alice: "223456789012345678"
+#   mute: [digest]
+#   dashboard_url: https://agentorg.example.com
+
 # Validation commands, each run with sh -c in a clean checkout of the commit
 # under validation. All must pass for a change to reach review.
 checks:

@@ -18,7 +18,7 @@ import (
 
 // Keys each part of the file accepts; anything else is reported.
 var (
-	topKeys      = []string{"version", "opt_in", "escalation", "confinement", "tracker", "repo", "budget", "parallel", "labels", "agents", "stages", "gates", "checks", "e2e", "hygiene", "prompts"}
+	topKeys      = []string{"version", "opt_in", "escalation", "confinement", "tracker", "repo", "budget", "parallel", "labels", "agents", "stages", "gates", "checks", "e2e", "hygiene", "prompts", "discord"}
 	trackerKeys  = []string{"kind", "bot", "gitlab"}
 	gitlabKeys   = []string{"url", "project", "token"}
 	repoKeys     = []string{"url", "target_branch", "branch_prefix", "update"}
@@ -251,6 +251,8 @@ func (d *decoder) decode(data []byte) *Workflow {
 			})
 		case "prompts":
 			d.promptMap(e.v, w.Prompts)
+		case "discord":
+			d.discord(e, &w.Discord)
 		}
 	})
 	return w

@@ -143,6 +143,7 @@ func (d *decoder) validate(w *Workflow) {
 	d.checkReachable(w)
 	d.checkChecks(w)
 	d.checkPrompts(w)
+	d.checkDiscord(w)
 }
 
 func (d *decoder) checkLabels(w *Workflow) {

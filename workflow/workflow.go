@@ -46,6 +46,9 @@ type Workflow struct {
 	// the E2E command run confined by the kernel, and the engine refuses
 	// to start where it cannot confine them) or ConfinementOff.
 	Confinement string
+	// Discord is where the organization speaks to humans, and hears their
+	// approvals in bot mode (zero value: nowhere but the tracker).
+	Discord Discord
 }
 
 // Confinement settings.
