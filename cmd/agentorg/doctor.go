@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/discord"
 	"github.com/agentorg/agentorg/eventfmt"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 )
@@ -29,6 +31,9 @@ func newDoctorCmd(g *globals) *cobra.Command {
     scopes), the project, the bot's right to merge into the target branch,
     and the workflow's labels;
   - each agent as it would run: found, version, flags supported;
+  - with a discord section: the token (or webhook URL) in the environment,
+    the bot in the guild, its permissions in each channel, the people
+    mapped to Discord accounts and whether they may approve;
   - that the kernel can confine agents, checks and the E2E command
     (Landlock), unless the workflow turns confinement off;
   - the workflow's checks, run once on the head of the target branch (the
@@ -70,6 +75,15 @@ itself (its database, worktrees, mirror and transcripts) is 'agentorg fsck''s.`,
 					fmt.Fprintf(w, "warning: %s\n", st)
 				default:
 					fmt.Fprintf(w, "ok: %s\n", st)
+				}
+				for _, f := range discord.Doctor(ctx, org.Workflow, os.Getenv) {
+					fmt.Fprintf(w, "%s: %s\n", f.Level, eventfmt.OneLine(f.What))
+					if f.Fix != "" {
+						fmt.Fprintf(w, "    fix: %s\n", f.Fix)
+					}
+					if f.Level == "problem" {
+						problems++
+					}
 				}
 				if !skipChecks {
 					if err := runBaseline(ctx, w, org); err != nil {

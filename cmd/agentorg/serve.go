@@ -15,9 +15,11 @@ import (
 
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/board"
+	"github.com/agentorg/agentorg/discord"
 	"github.com/agentorg/agentorg/eventfmt"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/tracker/gitlab"
+	"github.com/agentorg/agentorg/workflow"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -53,6 +55,13 @@ board, each issue's story, transcripts, the merge train, usage, and /metrics,
 /healthz and /readyz for operators; a person signed in may approve and reject
 at a gate from an issue's page, under the same rules as agentorg approve. Off
 loopback it needs --auth. --as NAME prints a one-time sign-in link for NAME.
+
+With a discord section in the workflow, serve also speaks in Discord: a
+message when a plan or a merge request waits for approval, an issue
+escalated or E2E failed on the target, edited as the issue moves on; in bot
+mode people approve and reject from its buttons and /agentorg commands
+under the gates' rules (see docs/discord.md). The bot's token is read from
+the variable the workflow names (default DISCORD_BOT_TOKEN).
 
 With --webhook-addr, serve also accepts GitLab webhooks (issue, note, merge
 request, pipeline events) at /webhooks/gitlab on that address. Each delivery
@@ -116,9 +125,26 @@ dead claims and finishes every issue exactly once.`,
 				defer cancel()
 				eng.Stop(stopCtx)
 			}()
+			var bot *discord.Bot
+			if org.Workflow.Discord.Enabled() {
+				bot, err = discord.Start(ctx, discord.Config{Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, Getenv: os.Getenv,
+					Warn: func(msg string) { fmt.Fprintf(cmd.ErrOrStderr(), "agentorg: warning: %s\n", eventfmt.OneLine(msg)) }})
+				if err != nil {
+					return err
+				}
+				defer bot.Close()
+				if logFormat == "text" {
+					fmt.Fprintln(cmd.ErrOrStderr(), "agentorg: Discord: "+discordMode(org.Workflow.Discord))
+				}
+			}
 			if once {
 				if err := eng.RunUntilIdle(ctx); err != nil {
 					return err
+				}
+				if bot != nil { // tell what this run did before it ends
+					if err := bot.Flush(ctx); err != nil {
+						return err
+					}
 				}
 				if err := stopFollowing(); err != nil {
 					return err
@@ -168,6 +194,14 @@ dead claims and finishes every issue exactly once.`,
 	c.Flags().StringVar(&hookSecretEnv, "webhook-secret-env", "AGENTORG_WEBHOOK_SECRET", "the environment variable holding the webhook's secret token")
 	dash.add(c, "")
 	return c
+}
+
+// discordMode says in words how the organization speaks in Discord.
+func discordMode(d workflow.Discord) string {
+	if d.BotMode() {
+		return fmt.Sprintf("the bot posts to guild %s and takes approvals from its buttons and /agentorg", d.Guild)
+	}
+	return fmt.Sprintf("notifications through a %s webhook (no approvals from Discord)", d.WebhookKind)
 }
 
 // follow calls fn with every event recorded from now on, in a goroutine of
