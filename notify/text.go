@@ -69,6 +69,24 @@ func fit(n *Notice) {
 			f.Value = cut(f.Value, keep)
 		}
 	}
+	for i := len(n.Fields) - 1; i >= 0 && over > 0; i-- {
+		f := &n.Fields[i]
+		if keep := max(runes(f.Name)-over, 40); keep < runes(f.Name) {
+			over -= runes(f.Name) - keep
+			f.Name = cut(f.Name, keep)
+		}
+	}
+	// Then fields go, from the last, and one says so.
+	if over > 0 && len(n.Fields) > 0 {
+		more := Field{Name: "More", Value: "(cut)"}
+		over += runes(more.Name) + runes(more.Value)
+		for over > 0 && len(n.Fields) > 0 {
+			last := n.Fields[len(n.Fields)-1]
+			over -= runes(last.Name) + runes(last.Value)
+			n.Fields = n.Fields[:len(n.Fields)-1]
+		}
+		n.Fields = append(n.Fields, more)
+	}
 	if over > 0 {
 		n.Text = cut(n.Text, max(runes(n.Text)-over, 0))
 	}
@@ -141,7 +159,10 @@ func summary(plan string) string {
 	var out []string
 	for _, l := range lines {
 		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "#") || strings.EqualFold(strings.Trim(t, "*_: "), "acceptance criteria") {
+		if strings.EqualFold(strings.Trim(t, "#*_: "), "acceptance criteria") {
+			break
+		}
+		if strings.HasPrefix(t, "#") {
 			if len(out) > 0 {
 				break
 			}
