@@ -190,26 +190,30 @@ func (s *story) refused(g *workflow.Gate) (eventlog.Event, bool) {
 
 // gateStatus settles a gate's notice: its status, color, and whether the
 // question is still open (then the caller binds the Ask).
-func (s *story) gateStatus(n *Notice, g *workflow.Gate, what string) (open bool) {
+// The title says the outcome: "plan waits for approval", "plan approved".
+func (s *story) gateStatus(n *Notice, g *workflow.Gate, noun, what string) (open bool) {
 	waiting := s.issue.State == agentorg.IssueOpen && s.place.Kind == board.Waiting && s.place.Gate != nil && s.place.Gate.Name == g.Name
 	if later, ok := s.superseded(); ok {
+		n.Title = s.title(noun + " superseded")
 		n.Status = fmt.Sprintf("superseded by a new %s at %s · %s", what, stamp(later.At), s.where())
 		n.Color, n.Closed = ColorMoot, true
 		return false
 	}
 	if d, ok := s.decided(g); ok {
 		n.Status = d.String() + " · " + s.where()
-		n.Color, n.Closed = ColorFailed, true
+		n.Title, n.Color, n.Closed = s.title(noun+" rejected"), ColorFailed, true
 		if d.approved {
-			n.Color = ColorDone
+			n.Title, n.Color = s.title(noun+" approved"), ColorDone
 		}
 		return false
 	}
 	if !waiting {
+		n.Title = s.title(noun + " no longer waits")
 		n.Status = fmt.Sprintf("no longer waits at %s · %s", g.Waits, s.where())
 		n.Color, n.Closed = ColorMoot, true
 		return false
 	}
+	n.Title = s.title(noun + " waits for approval")
 	n.Status = fmt.Sprintf("waits for %s since %s", g.Allowed(), stamp(s.opening.At))
 	if e, ok := s.refused(g); ok {
 		who := e.Data["approver"]

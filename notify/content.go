@@ -19,7 +19,6 @@ import (
 func (s *story) plan(ctx context.Context, n *Notice) error {
 	wf := s.src.Workflow
 	g := wf.GateWaiting(s.opening.To)
-	n.Title = s.title("plan waits for approval")
 	n.Mentions = sortedCopy(g.Approvers)
 	plan, err := role.Plan(ctx, s.src.Tracker, s.issue.Number)
 	if err != nil {
@@ -59,7 +58,7 @@ func (s *story) plan(ctx context.Context, n *Notice) error {
 		n.Fields = append(n.Fields, Field{Name: "Plan version", Value: "`" + version + "`", Inline: true})
 	}
 	n.Fields = append(n.Fields, Field{Name: "How to decide", Value: howTo(wf, g, s.issue.Number)})
-	if s.gateStatus(n, g, "plan") {
+	if s.gateStatus(n, g, "plan", "plan") {
 		n.Ask = &Ask{Gate: g.Name, Plan: version}
 	}
 	return nil
@@ -71,7 +70,6 @@ func (s *story) plan(ctx context.Context, n *Notice) error {
 func (s *story) mergeRequest(ctx context.Context, n *Notice) error {
 	wf := s.src.Workflow
 	g := wf.GateWaiting(s.opening.To)
-	n.Title = s.title("merge request waits for approval")
 	n.Mentions = sortedCopy(g.Approvers)
 	as, err := s.src.Log.Attempts(ctx, s.issue.Number)
 	if err != nil {
@@ -143,7 +141,7 @@ func (s *story) mergeRequest(ctx context.Context, n *Notice) error {
 	}
 	n.Fields = append(n.Fields, Field{Name: "Approvers", Value: g.Allowed(), Inline: true},
 		Field{Name: "How to decide", Value: howTo(wf, g, s.issue.Number)})
-	if s.gateStatus(n, g, "merge request head") && head != "" {
+	if s.gateStatus(n, g, "merge request", "merge request head") && head != "" {
 		n.Ask = &Ask{Gate: g.Name, Head: head}
 	}
 	return nil
