@@ -241,6 +241,40 @@ func TestNotices(t *testing.T) {
 		t.Errorf("the huge plan's Ask = %+v, want version %s", big.Ask, v)
 	}
 
+	// E2E fails on the target: the recovery's closing event opens the
+	// notice, with the output recorded at the head and the culprit.
+	red := strings.Repeat("f", 40)
+	if err := org.Tracker.SetCheck(ctx, agentorg.CheckResult{SHA: red, Name: "e2e-rerun", Status: agentorg.CheckFailed,
+		Output: "--- FAIL: TestHello\nhello.txt says bye\n", At: time.Unix(0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Log.SetTarget(ctx, eventlog.Target{Branch: "main", Closed: true, RedSHA: red, Since: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC),
+		Bisected: true, Culprit: head, CulpritIssue: hello, RevertIssue: 9, Reason: "E2E passes at aaa and fails at bbb, which merged #1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Log.Record(ctx, eventlog.Event{Issue: hello, Stage: "e2e", Actor: "agentorg", Kind: eventlog.KindRecover,
+		Reason: "main is closed: E2E failed at fffffff, and again when run once more", Data: map[string]string{"target": "main", "state": "closed", "head": red}}); err != nil {
+		t.Fatal(err)
+	}
+	e2eOpened := opening(t, org.Log, src, hello, notify.KindE2E)
+	e := build(t, src, e2eOpened)
+	t.Logf("the E2E notice:\n%s", e.PlainText())
+	if e.Title != "#1 Say hello: E2E failed on main" || e.Closed || e.Color != notify.ColorFailed {
+		t.Errorf("E2E notice: title %q, closed %v, color %x", e.Title, e.Closed, e.Color)
+	}
+	contains(t, "the E2E notice's text", e.Text, "`true` failed on `main` at `ffffffffff`", "hello.txt says bye")
+	contains(t, "the culprit", field(t, e, "Culprit"), "which merged #1")
+	contains(t, "the recovery", field(t, e, "Recovery"), "#9 reverts #1")
+	contains(t, "the E2E status", e.Status, "main closed since 2026-01-02 03:04 UTC", "revert #9")
+	if err := org.Log.SetTarget(ctx, eventlog.Target{Branch: "main", GreenSHA: head, Since: time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC), Reason: "E2E passed"}); err != nil {
+		t.Fatal(err)
+	}
+	e = build(t, src, e2eOpened)
+	if !e.Closed || e.Color != notify.ColorDone {
+		t.Errorf("E2E notice once the target opened: closed %v, color %x, status %q", e.Closed, e.Color, e.Status)
+	}
+	contains(t, "the E2E status once open", e.Status, "main open again since 2026-01-02 04:00 UTC")
+
 	// The digests.
 	d, err := notify.Digest(ctx, src, 0)
 	if err != nil {
