@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +24,7 @@ type Config struct {
 	Workflow *workflow.Workflow
 	Tracker  agentorg.Tracker
 	Log      *eventlog.Log
+	DB       *sql.DB // the engine's database: the status digest reads what runs
 	// DashboardURL is where the dashboard is served, for links ("" takes
 	// the workflow's discord.dashboard_url).
 	DashboardURL string
@@ -129,7 +131,7 @@ func Start(ctx context.Context, cfg Config) (*Bot, error) {
 		out = webhookPoster{url: sec, slack: d.WebhookKind == workflow.WebhookSlack, http: &http.Client{Timeout: 30 * time.Second}}
 	}
 	b.notifier = &Notifier{
-		src:     notify.Sources{Workflow: cfg.Workflow, Tracker: cfg.Tracker, Log: cfg.Log, DashboardURL: cfg.DashboardURL},
+		src:     notify.Sources{Workflow: cfg.Workflow, Tracker: cfg.Tracker, Log: cfg.Log, DB: cfg.DB, DashboardURL: cfg.DashboardURL},
 		cfg:     d,
 		out:     out,
 		actHere: cfg.Workflow.Tracker.Kind != workflow.TrackerGitLab,

@@ -11,6 +11,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/notify"
 	"github.com/agentorg/agentorg/orgtest"
@@ -130,7 +131,7 @@ func TestNotices(t *testing.T) {
 	orgtest.RunUntilIdle(t, eng)
 	planOpened := opening(t, org.Log, src, hello, notify.KindPlan)
 	p := build(t, src, planOpened)
-	version, err := notify.PlanVersion(ctx, org.Tracker, hello)
+	version, err := gate.PlanVersion(ctx, org.Tracker, hello)
 	if err != nil || version == "" {
 		t.Fatalf("PlanVersion = %q, %v", version, err)
 	}
@@ -236,7 +237,7 @@ func TestNotices(t *testing.T) {
 	}
 	big := build(t, src, opening(t, org.Log, src, goodbye, notify.KindPlan))
 	contains(t, "the huge plan's text", big.Text, "(cut)")
-	v, _ := notify.PlanVersion(ctx, org.Tracker, goodbye)
+	v, _ := gate.PlanVersion(ctx, org.Tracker, goodbye)
 	if big.Ask == nil || big.Ask.Plan != v {
 		t.Errorf("the huge plan's Ask = %+v, want version %s", big.Ask, v)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/criteria"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -24,7 +25,7 @@ func (s *story) plan(ctx context.Context, n *Notice) error {
 	if err != nil {
 		return err
 	}
-	version, err := PlanVersion(ctx, s.src.Tracker, s.issue.Number)
+	version, err := gate.PlanVersion(ctx, s.src.Tracker, s.issue.Number)
 	if err != nil {
 		return err
 	}

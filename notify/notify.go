@@ -13,17 +13,13 @@
 package notify
 
 import (
-	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
-	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -126,11 +122,11 @@ type Notice struct {
 // Ask is the open decision a notice's buttons act on. An approval through
 // it must check that the issue still waits at Gate and, at a merge
 // request's gate, that the head is still Head (human.Desk.ApproveShown);
-// at a plan's gate, that the plan is still Plan (PlanVersion).
+// at a plan's gate, that the plan is still Plan (gate.PlanVersion).
 type Ask struct {
 	Gate string
 	Head string // the merge request's head SHA, at a merge request's gate
-	Plan string // the plan's version (PlanVersion), at a plan's gate
+	Plan string // the plan's version (gate.PlanVersion), at a plan's gate
 }
 
 // Field is a named value of a notice.
@@ -141,23 +137,6 @@ type Field struct {
 
 // Link is a labelled address.
 type Link struct{ Label, URL string }
-
-// PlanVersion identifies issue n's plan comment as it is now: the first 16
-// hex digits of the SHA-256 of its body, "" when it has none. An approval
-// of a plan names the version the person was shown.
-func PlanVersion(ctx context.Context, t agentorg.Tracker, n int64) (string, error) {
-	cs, err := t.Comments(ctx, n)
-	if err != nil {
-		return "", err
-	}
-	for i := len(cs) - 1; i >= 0; i-- {
-		if agentorg.HasMarker(cs[i].Body, role.PlanKey(n)) {
-			sum := sha256.Sum256([]byte(cs[i].Body))
-			return hex.EncodeToString(sum[:8]), nil
-		}
-	}
-	return "", nil
-}
 
 // Opens reports whether event e opens a notice, and of which kind:
 //   - a transition (by the engine, or a person's label) to a gate's waits

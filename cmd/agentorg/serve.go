@@ -127,7 +127,7 @@ dead claims and finishes every issue exactly once.`,
 			}()
 			var bot *discord.Bot
 			if org.Workflow.Discord.Enabled() {
-				bot, err = discord.Start(ctx, discord.Config{Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, Getenv: os.Getenv,
+				bot, err = discord.Start(ctx, discord.Config{Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, DB: org.DB, Getenv: os.Getenv,
 					Warn: func(msg string) { fmt.Fprintf(cmd.ErrOrStderr(), "agentorg: warning: %s\n", eventfmt.OneLine(msg)) }})
 				if err != nil {
 					return err
