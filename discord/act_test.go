@@ -266,6 +266,7 @@ func TestBurstUnderRateLimits(t *testing.T) {
 		for _, n := range ns {
 			m := e.only(t, n)
 			if m.Embeds[0].Footer == nil || !strings.Contains(m.Embeds[0].Footer.Text, "approved by alice") || len(buttons(t, m)) != 0 {
+				t.Logf("#%d: footer %+v, buttons %v, edits %d", n, m.Embeds[0].Footer, buttons(t, m), m.Edits)
 				return false
 			}
 		}

@@ -220,7 +220,9 @@ func (e *env) eventually(t *testing.T, what string, cond func() bool) {
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			t.Fatalf("timed out waiting for %s; the bot warned:\n%s", what, strings.Join(e.warn, "\n"))
 		}
 		e.flush(t)
 		time.Sleep(20 * time.Millisecond)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -30,6 +31,7 @@ type Notifier struct {
 	warn    func(string)
 	failed  map[string]bool // notices whose last edit failed: tried again next pass
 	wake    chan struct{}   // a pass now (after a person acted here), not at the next tick
+	mu      sync.Mutex
 }
 
 // Wake asks for a pass now.
@@ -46,6 +48,8 @@ func (n *Notifier) Wake() {
 // that cannot be sent stays recorded and is tried again next pass; only
 // the database failing stops it.
 func (n *Notifier) Sync(ctx context.Context) error {
+	n.mu.Lock() // one pass at a time: a flush and the loop
+	defer n.mu.Unlock()
 	log := n.src.Log
 	after, ok, err := log.Cursor(ctx, cursorName)
 	if err != nil {
@@ -131,7 +135,7 @@ func (n *Notifier) open(ctx context.Context, e eventlog.Event) error {
 	if _, err := rand.Read(nb); err != nil {
 		return err
 	}
-	rec, _, err := n.src.Log.AddNotice(ctx, eventlog.Notice{
+	rec, fresh, err := n.src.Log.AddNotice(ctx, eventlog.Notice{
 		Key: fmt.Sprintf("%s:%d:%d", kind, e.Issue, e.ID), Issue: e.Issue, Kind: kind, OpenedBy: e.ID,
 		Channel: n.cfg.Channel(kind), Nonce: hex.EncodeToString(nb)[:24],
 	})
@@ -139,14 +143,18 @@ func (n *Notifier) open(ctx context.Context, e eventlog.Event) error {
 		return err
 	}
 	if rec.MessageID == "" {
-		n.send(ctx, rec, e)
+		n.send(ctx, rec, e, fresh)
 	}
 	return nil
 }
 
 // send posts a recorded notice that has no message yet. A failure is
 // warned about; the notice is tried again next pass with the same nonce.
-func (n *Notifier) send(ctx context.Context, rec eventlog.Notice, opening eventlog.Event) {
+// A notice sent before (fresh false: a retry, or a restart after a crash
+// mid-post) may come back as the message an earlier post made, showing
+// what it showed then: it is recorded as showing nothing known, so that
+// the next refresh edits it to the present.
+func (n *Notifier) send(ctx context.Context, rec eventlog.Notice, opening eventlog.Event, fresh bool) {
 	nt, err := notify.Build(ctx, n.src, opening)
 	if err != nil {
 		n.warn(fmt.Sprintf("notice %s: %v", rec.Key, err))
@@ -161,7 +169,12 @@ func (n *Notifier) send(ctx context.Context, rec eventlog.Notice, opening eventl
 	if id == "" {
 		id = "-" // posted where messages have no id (a Slack webhook): never edited
 	}
-	if err := n.src.Log.NoticeSent(ctx, rec.Key, id, m.hash(), false); err != nil {
+	hash := m.hash()
+	if !fresh {
+		hash = ""
+		n.failed[rec.Key] = true
+	}
+	if err := n.src.Log.NoticeSent(ctx, rec.Key, id, hash, false); err != nil {
 		n.warn(fmt.Sprintf("notice %s was posted as %s but not recorded: %v", rec.Key, id, err))
 	}
 }
@@ -190,7 +203,7 @@ func (n *Notifier) refresh(ctx context.Context, touched map[int64]bool) error {
 			continue
 		}
 		if rec.MessageID == "" {
-			n.send(ctx, rec, opening)
+			n.send(ctx, rec, opening, false)
 			continue
 		}
 		if rec.MessageID == "-" {
