@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/discord/discordfake"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/sample"
 	"github.com/agentorg/agentorg/sandbox"
@@ -39,7 +40,11 @@ type Options struct {
 	// the scripted agent, with agentorg's scripted model server playing the
 	// model.
 	CLI string
-	Out io.Writer
+	// Discord speaks in a fake Discord (started for the demo) as serve
+	// would in a real one: alice approves the plans from its buttons, and
+	// the channel is printed at the end.
+	Discord bool
+	Out     io.Writer
 }
 
 // The human the demo plays.
@@ -109,6 +114,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	wfText := workflow.Default(wfOpts)
+	var fake *discordfake.Fake
+	if o.Discord {
+		var section string
+		if fake, section, err = startFake(); err != nil {
+			return err
+		}
+		defer fake.Close()
+		wfText = append(wfText, section...)
+	}
 	// The workflow is repo-owned: it is committed with the sample.
 	repo, origin, err := sample.Make(ctx, sampleDir, map[string]string{
 		workflow.DefaultPath:   string(wfText),
@@ -149,6 +163,14 @@ func Run(ctx context.Context, o Options) error {
 		eng.Stop(stopCtx)
 	}()
 
+	var dc *discordDemo
+	if fake != nil {
+		if dc, err = startBot(ctx, org, fake); err != nil {
+			return err
+		}
+		defer dc.bot.Close()
+		fmt.Fprintf(out, "  Discord     the bot in #agentorg on a fake Discord at %s; alice approves plans from its buttons\n\n", fake.URL())
+	}
 	step := func(format string, a ...any) {
 		fmt.Fprintf(out, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
 	}
@@ -199,7 +221,7 @@ func Run(ctx context.Context, o Options) error {
 					continue
 				}
 			}
-			ok, err := approveIfWaiting(ctx, org, n, step)
+			ok, err := approveIfWaiting(ctx, org, dc, n, step)
 			if err != nil {
 				return err
 			}
@@ -216,6 +238,12 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintln(out)
 	if err := printTimeline(ctx, out, org, numbers, start); err != nil {
 		return err
+	}
+	if dc != nil {
+		fmt.Fprintln(out)
+		if err := dc.print(ctx, out); err != nil {
+			return err
+		}
 	}
 	problems, err := verify(ctx, org, origin, numbers, strings.Fields(baseFiles))
 	if err != nil {
@@ -261,7 +289,7 @@ func prepareHome(keep string) (string, func(), error) {
 }
 
 // approveIfWaiting plays the human at a gate, through the CLI's own code.
-func approveIfWaiting(ctx context.Context, org *app.Org, n int64, step func(string, ...any)) (bool, error) {
+func approveIfWaiting(ctx context.Context, org *app.Org, dc *discordDemo, n int64, step func(string, ...any)) (bool, error) {
 	is, err := org.Tracker.Issue(ctx, n)
 	if err != nil {
 		return false, err
@@ -269,10 +297,18 @@ func approveIfWaiting(ctx context.Context, org *app.Org, n int64, step func(stri
 	approved := false
 	for _, g := range org.Workflow.Gates {
 		if is.HasLabel(g.Waits) {
+			approved = true
+			if dc != nil && !g.MergeRequest {
+				answer, err := dc.approve(ctx, n)
+				if err != nil {
+					return false, err
+				}
+				step("%s approves the plan of #%d with Approve in Discord: %q", human, n, answer)
+				continue
+			}
 			if _, err := org.Desk.Approve(ctx, n, human); err != nil {
 				return false, err
 			}
-			approved = true
 			what := "the plan"
 			if g.MergeRequest {
 				what = "the merge request"
