@@ -157,17 +157,3 @@ func (u Usage) Sub(o Usage) Usage {
 		CostUSD:      max(u.CostUSD-o.CostUSD, 0),
 	}
 }
-
-// Notifier tells humans about events that need them (escalations, gates).
-// Notifications are best effort: a failing notifier never stops the engine.
-type Notifier interface {
-	Notify(ctx context.Context, n Notification) error
-}
-
-// Notification is one message for humans.
-type Notification struct {
-	Issue   int64
-	Kind    string // e.g. "needs-human", "awaiting-approval"
-	Title   string
-	Message string
-}

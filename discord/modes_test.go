@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/discord"
@@ -154,4 +155,65 @@ func TestDoctor(t *testing.T) {
 	}
 }
 
-var _ = orgtest.RunUntilIdle
+// Each kind goes to its channel, a muted kind to none; mentions are the
+// gate's approvers only (bob is mapped but approves nowhere).
+func TestRoutingAndMute(t *testing.T) {
+	const reviews = "300000000000000002"
+	fake, err := discordfake.Start(discordfake.Options{Token: token, Members: map[string]string{alice: "alice", bob: "bob"},
+		Channels: map[string]string{channel: "agentorg", reviews: "reviews"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	section := fmt.Sprintf("discord:\n  guild: %q\n  api_url: %s\n  channels: {default: %q, merge_request: %q}\n  users: {alice: %q, bob: %q}\n  mute: [plan]\n",
+		guild, fake.URL(), channel, reviews, alice, bob)
+	org := orgtest.New(t, orgtest.Options{Script: script, Check: "true", E2E: "true", Edit: func(s string) string { return s + "\n" + section }})
+	t.Setenv("DISCORD_BOT_TOKEN", token)
+	e := &env{Org: org, fake: fake}
+	e.start(t)
+	eng := e.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	n := e.opened(t, eng, "Say hello")
+	if _, err := e.Humans.Approve(ctx, n, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	e.flush(t)
+	plans, mrs := fake.Messages(channel), fake.Messages(reviews)
+	if len(plans) != 0 {
+		t.Fatalf("#agentorg holds %+v, but plans are muted", plans)
+	}
+	if len(mrs) != 1 || !strings.Contains(mrs[0].Embeds[0].Title, "merge request") {
+		t.Fatalf("#reviews holds %+v, want the merge request's notice alone", mrs)
+	}
+	for _, m := range append(plans, mrs...) {
+		if len(m.Mentions) != 1 || m.Mentions[0] != alice {
+			t.Fatalf("%q mentions %v, want alice alone (bob approves at no gate)", m.Embeds[0].Title, m.Mentions)
+		}
+	}
+}
+
+// Discord invalidates the session on a resume: the bot identifies again
+// and goes on answering.
+func TestInvalidSessionIdentifiesAgain(t *testing.T) {
+	e := newEnv(t, setup{})
+	eng := e.Engine(t, app.EngineOptions{})
+	n := e.opened(t, eng, "Say hello")
+	e.flush(t)
+	m := e.only(t, n)
+	e.fake.InvalidateNextResume()
+	e.fake.Drop()
+	if err := e.fake.WaitConnected(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	in, err := e.fake.Click(alice, m.ID, button(t, m, "Approve"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.answer(t, in); !strings.Contains(r.Final, "Approved") {
+		t.Fatalf("after a new session: %+v", r)
+	}
+	if e.fake.Identifies() < 2 {
+		t.Fatalf("identifies %d, resumes %d: the bot did not identify again", e.fake.Identifies(), e.fake.Resumes())
+	}
+}
