@@ -35,6 +35,8 @@ const (
 	KindRecover    = "recover"    // E2E recovery: a flaky run, the target closed or opened, a bisect step, a culprit, a revert
 	KindPolicy     = "policy"     // an automatic approval by a gate's rule: pending, approved or cancelled
 	KindOverlap    = "overlap"    // a developer's change touched a file another issue in flight changes, unpredicted
+	KindRelease    = "release"    // a release drafted, its version corrected, tagged, published
+	KindDeploy     = "deploy"     // a deployment started, verified, failed, rolled back; a promotion refused or approved
 )
 
 // Event is one line of the record.
@@ -109,7 +111,7 @@ CREATE TABLE IF NOT EXISTS agentorg_review_rounds (
 // Migrate creates the tables if they are missing, and adds the columns
 // later versions added to a table an older version made.
 func (l *Log) Migrate(ctx context.Context) error {
-	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema+targetSchema+intentSchema+noticeSchema); err != nil {
+	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema+targetSchema+intentSchema+noticeSchema+releaseSchema); err != nil {
 		return fmt.Errorf("eventlog: migrate: %w", err)
 	}
 	// Columns later versions added, each to a table an older one made.
