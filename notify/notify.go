@@ -197,14 +197,6 @@ func short(sha string) string {
 	return sha
 }
 
-// gitlabBase is the GitLab project's web address, "" off GitLab.
-func gitlabBase(wf *workflow.Workflow) string {
-	if wf.Tracker.Kind != workflow.TrackerGitLab || wf.Tracker.GitLab.URL == "" {
-		return ""
-	}
-	return strings.TrimRight(wf.Tracker.GitLab.URL, "/") + "/" + strings.Trim(wf.Tracker.GitLab.Project, "/")
-}
-
 // links are an issue's URL and links: GitLab's issue and merge request
 // (mr 0: none), the dashboard's page.
 func links(src Sources, n, mr int64) (url string, out []Link) {
@@ -212,11 +204,10 @@ func links(src Sources, n, mr int64) (url string, out []Link) {
 	if src.DashboardURL != "" {
 		dash = fmt.Sprintf("%s/issues/%d", strings.TrimRight(src.DashboardURL, "/"), n)
 	}
-	if base := gitlabBase(src.Workflow); base != "" {
-		url = fmt.Sprintf("%s/-/issues/%d", base, n)
+	if url = src.Workflow.IssueURL(n); url != "" {
 		out = append(out, Link{Label: fmt.Sprintf("Issue #%d", n), URL: url})
 		if mr != 0 {
-			out = append(out, Link{Label: fmt.Sprintf("Merge request !%d", mr), URL: fmt.Sprintf("%s/-/merge_requests/%d", base, mr)})
+			out = append(out, Link{Label: fmt.Sprintf("Merge request !%d", mr), URL: src.Workflow.MRURL(mr)})
 		}
 	}
 	if dash != "" {

@@ -174,11 +174,10 @@ func (s *Server) readIssue(ctx context.Context, n int64) (*issueView, error) {
 			return nil, err
 		}
 	}
-	if !v.Embedded && wf.Tracker.Kind == workflow.TrackerGitLab {
-		base := strings.TrimRight(wf.Tracker.GitLab.URL, "/") + "/" + strings.Trim(wf.Tracker.GitLab.Project, "/")
-		v.IssueURL = fmt.Sprintf("%s/-/issues/%d", base, n)
+	if !v.Embedded {
+		v.IssueURL = wf.IssueURL(n)
 		if mr != nil {
-			v.MRURL = fmt.Sprintf("%s/-/merge_requests/%d", base, mr.Number)
+			v.MRURL = wf.MRURL(mr.Number)
 		}
 	}
 	return v, nil
