@@ -1,0 +1,311 @@
+package role
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/release"
+)
+
+// The release stage (issue 18): on an issue labelled for a release it
+// gathers what merged into the target since the last release up to the
+// newest commit E2E passed on, has the release agent (read-only) write the
+// notes and propose a version, checks the version itself (semantic
+// versioning from the merged issues' kinds), commits the CHANGELOG change
+// on a branch of its own, opens its merge request, runs the checks on it,
+// and records the draft. The release gate then waits for a person; the
+// publish stage merges, tags and records it.
+type releaser struct{}
+
+// ReleaseBranch is the branch of a release's CHANGELOG change.
+func ReleaseBranch(tag string) string { return "agentorg/release-" + tag }
+
+// releaseNotesKey marks the release notes' comment on the release issue.
+func releaseNotesKey(issue int64) string { return fmt.Sprintf("release-notes:%d", issue) }
+
+func (releaser) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
+	wf, n := d.Workflow, r.Issue.Number
+	rc := wf.Release
+	if rc == nil {
+		return Outcome{}, Permanent(errors.New("the workflow has no release section"))
+	}
+	first, err := release.ParseVersion(rc.FirstVersion)
+	if err != nil {
+		return Outcome{}, Permanent(fmt.Errorf("release.first_version: %w", err))
+	}
+	if err := d.Mirror.Fetch(ctx); err != nil {
+		return Outcome{}, err
+	}
+	target := wf.Repo.TargetBranch
+	head, err := d.Mirror.RemoteHead(ctx, target)
+	if err != nil {
+		return Outcome{}, err
+	}
+	prev, prevCommit, err := lastRelease(ctx, d)
+	if err != nil {
+		return Outcome{}, err
+	}
+	since := "the start"
+	if prev != nil {
+		since = prev.Tag(rc.TagPrefix)
+	}
+	commit, err := releasableCommit(ctx, d, head, prevCommit)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if commit == "" {
+		return Outcome{}, Permanent(fmt.Errorf("no commit of %s passed E2E since %s: only a commit whose E2E passed is released", target, since))
+	}
+	items, err := mergedSince(ctx, d, commit, prevCommit)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if len(items) == 0 {
+		return Outcome{}, Permanent(fmt.Errorf("nothing merged into %s since %s up to %.10s (the newest commit E2E passed on): nothing to release", target, since, commit))
+	}
+
+	// The release agent writes the notes, read-only, in a checkout of the
+	// released commit.
+	ag, def, err := d.agent(r)
+	if err != nil {
+		return Outcome{}, err
+	}
+	dir, releaseDir, err := d.checkout(ctx, commit)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer releaseDir()
+	tr, err := d.openTranscript(r.ID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer tr.Close()
+	prompt, err := releasePrompt(ctx, d, n, items, prev, rc.TagPrefix)
+	if err != nil {
+		return Outcome{}, err
+	}
+	began := time.Now()
+	res, err := ag.Start(ctx, agentorg.Task{
+		Role: r.Stage.Role, Issue: n, Dir: dir, Prompt: prompt,
+		Access: agentorg.ReadOnly, Env: d.AgentEnv(def), Transcript: tr,
+		Timeout: def.Timeout, StallTimeout: def.StallTimeout, OnStart: r.OnStart,
+		Confine: d.confine(def, dir, agentorg.ReadOnly),
+	})
+	external := time.Since(began)
+	if err != nil {
+		if errors.Is(err, agentorg.ErrAgent) {
+			recordAgentRun(ctx, d, r, def.Name, res, "release notes failed: "+oneLine(err.Error()), map[string]string{"failed": "true"})
+		}
+		return Outcome{}, err
+	}
+	answer, err := release.ParseAnswer(res.Summary)
+	if err != nil {
+		recordAgentRun(ctx, d, r, def.Name, res, "release notes unreadable: "+oneLine(err.Error()), map[string]string{"failed": "true"})
+		return Outcome{}, fmt.Errorf("%w: the release agent's answer: %v", agentorg.ErrAgent, err)
+	}
+	if err := recordAgentRun(ctx, d, r, def.Name, res, "wrote the release notes", nil); err != nil {
+		return Outcome{}, err
+	}
+	items = answer.Apply(items)
+	version, correction := release.Check(answer.Version, prev, items, first)
+	tag := version.Tag(rc.TagPrefix)
+	if done, ok, err := d.Log.Release(ctx, version.String()); err != nil {
+		return Outcome{}, err
+	} else if ok && done.Published {
+		return Outcome{}, Permanent(fmt.Errorf("%s is released already (issue #%d)", tag, done.Issue))
+	}
+	notes := release.Notes{Version: version, TagPrefix: rc.TagPrefix, Date: time.Now().UTC(), Summary: answer.Summary, Items: items, Correction: correction}
+	section := notes.Markdown()
+
+	// The CHANGELOG change, on the target's head, through a merge request
+	// like any change.
+	old, _, err := d.Mirror.ReadFile(ctx, head, rc.Changelog)
+	if err != nil {
+		return Outcome{}, err
+	}
+	change, err := d.Mirror.CommitFile(ctx, head, rc.Changelog, release.UpdateChangelog(old, section, version, rc.TagPrefix),
+		"Release "+tag+"\n\n"+section, d.Identity)
+	if err != nil {
+		return Outcome{}, err
+	}
+	branch := ReleaseBranch(tag)
+	if err := d.Mirror.Push(ctx, change, branch); err != nil {
+		return Outcome{}, err
+	}
+	mr, err := releaseMR(ctx, d, n, tag, branch, change, section)
+	if err != nil {
+		return Outcome{}, err
+	}
+	fmt.Fprintf(tr, "== checks on the CHANGELOG change %.10s\n", change)
+	checks, err := Baseline(ctx, d, change, "", tr)
+	if err != nil {
+		return Outcome{}, err
+	}
+	for _, c := range checks {
+		if !c.Passed {
+			return Outcome{}, Permanent(fmt.Errorf("check %s fails on the release's CHANGELOG change !%d (%.10s): %s", c.Name, mr.Number, change, oneLine(c.Reason)))
+		}
+	}
+	var numbers []int64
+	for _, it := range items {
+		numbers = append(numbers, it.Issue)
+	}
+	if err := d.Log.DraftRelease(ctx, eventlog.ReleaseRecord{Version: version.String(), Tag: tag, Commit: commit, Issue: n,
+		Notes: section, Issues: numbers, MR: mr.Number, Correction: correction}); err != nil {
+		return Outcome{}, err
+	}
+	body := fmt.Sprintf("%s\n## Release %s\n\nReleases %.10s (E2E passed there) with %d merged issue(s); the CHANGELOG change is !%d.\n\n%s",
+		agentorg.Marker(releaseNotesKey(n)), tag, commit, len(items), mr.Number, section)
+	if correction != "" {
+		body += "\n\n> agentorg corrected the version: " + correction
+	}
+	body += fmt.Sprintf("\n\nApprove with `agentorg approve %d`; reject with `agentorg reject %d --reason \"…\"`.", n, n)
+	if _, err := d.Tracker.UpsertComment(ctx, n, releaseNotesKey(n), body, wf.Tracker.Bot); err != nil {
+		return Outcome{}, err
+	}
+	reason := fmt.Sprintf("drafted %s: %d merged issue(s) up to %.10s (E2E passed), notes and CHANGELOG in !%d", tag, len(items), commit, mr.Number)
+	data := map[string]string{"version": version.String(), "tag": tag, "commit": commit, "mr": fmt.Sprint(mr.Number)}
+	if correction != "" {
+		data["correction"] = correction
+		reason += "; version corrected: " + correction
+	}
+	_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: wf.Tracker.Bot, Kind: eventlog.KindRelease, Reason: reason, Data: data})
+	return Outcome{Reason: reason, External: external}, nil
+}
+
+// lastRelease is the newest published release's version and commit (nil
+// and "" when nothing was released yet).
+func lastRelease(ctx context.Context, d *Deps) (*release.Version, string, error) {
+	rs, err := d.Log.Releases(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	var best *release.Version
+	commit := ""
+	for _, r := range rs {
+		if !r.Published {
+			continue
+		}
+		v, err := release.ParseVersion(r.Version)
+		if err != nil {
+			continue
+		}
+		if best == nil || best.Less(v) {
+			best, commit = &v, r.Commit
+		}
+	}
+	return best, commit, nil
+}
+
+// releasableCommit is the newest first-parent commit of head, after prev
+// ("" for none), whose E2E passed ("" when none did).
+func releasableCommit(ctx context.Context, d *Deps, head, prev string) (string, error) {
+	shas, err := d.Mirror.FirstParents(ctx, head, 1000)
+	if err != nil {
+		return "", err
+	}
+	for _, sha := range shas {
+		if sha == prev {
+			return "", nil
+		}
+		res, err := d.Tracker.Checks(ctx, sha)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range res {
+			if c.Name == e2eCheck && c.Status == agentorg.CheckPassed {
+				return sha, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// mergedSince lists the issues whose merge requests merged into the
+// target's first-parent history after prev, up to commit, as release items.
+func mergedSince(ctx context.Context, d *Deps, commit, prev string) ([]release.Item, error) {
+	shas, err := d.Mirror.FirstParents(ctx, commit, 10000)
+	if err != nil {
+		return nil, err
+	}
+	in := map[string]bool{}
+	for _, s := range shas {
+		if s == prev {
+			break
+		}
+		in[s] = true
+	}
+	mrs, err := d.Tracker.ListMRs(ctx, agentorg.MRFilter{State: agentorg.MRMerged})
+	if err != nil {
+		return nil, err
+	}
+	var items []release.Item
+	for _, mr := range mrs {
+		if mr.TargetBranch != d.Workflow.Repo.TargetBranch || !in[mr.MergeSHA] || mr.Issue == 0 || strings.HasPrefix(mr.SourceBranch, ReleaseBranch("")) {
+			continue
+		}
+		is, err := d.Tracker.Issue(ctx, mr.Issue)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, release.Item{Issue: is.Number, Title: is.Title, Kind: release.KindOf(is.Title, is.Body, is.Labels),
+			IssueURL: d.Workflow.IssueURL(is.Number), MR: mr.Number, MRURL: d.Workflow.MRURL(mr.Number)})
+	}
+	slices.SortFunc(items, func(a, b release.Item) int { return int(a.Issue - b.Issue) })
+	return items, nil
+}
+
+// releaseMR opens the merge request of the CHANGELOG change, or brings the
+// one a retry finds open to the new head.
+func releaseMR(ctx context.Context, d *Deps, n int64, tag, branch, head, notes string) (agentorg.MergeRequest, error) {
+	mrs, err := d.Tracker.ListMRs(ctx, agentorg.MRFilter{State: agentorg.MROpen, SourceBranch: branch})
+	if err != nil {
+		return agentorg.MergeRequest{}, err
+	}
+	if len(mrs) > 0 {
+		if mrs[0].HeadSHA == head {
+			return mrs[0], nil
+		}
+		return d.Tracker.SetMRHead(ctx, mrs[0].Number, head)
+	}
+	return d.Tracker.CreateMR(ctx, agentorg.NewMR{Issue: n, Title: "Release " + tag, Description: notes,
+		SourceBranch: branch, TargetBranch: d.Workflow.Repo.TargetBranch, HeadSHA: head, Author: d.Workflow.Tracker.Bot})
+}
+
+// releasePrompt asks the release agent for the notes' summary and a
+// version, given the merged issues with their plans.
+func releasePrompt(ctx context.Context, d *Deps, n int64, items []release.Item, prev *release.Version, prefix string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "You are the release agent of an engineering organization. Write the release notes for release issue #%d.\n\n", n)
+	if prev != nil {
+		fmt.Fprintf(&b, "The last release is %s.\n", prev.Tag(prefix))
+	} else {
+		b.WriteString("Nothing was released before.\n")
+	}
+	b.WriteString("These issues merged since, with the kind agentorg read from their labels and titles:\n\n")
+	for _, it := range items {
+		fmt.Fprintf(&b, "### #%d %s (merge request !%d, kind: %s)\n\n", it.Issue, it.Title, it.MR, it.Kind)
+		plan, err := Plan(ctx, d.Tracker, it.Issue)
+		if err != nil {
+			return "", err
+		}
+		if plan = strings.TrimSpace(plan); plan != "" {
+			b.WriteString(headTrim(plan, 2000) + "\n\n")
+		}
+	}
+	b.WriteString(`Read the code if you need to (you may not change it). Answer with one fenced JSON block:
+
+` + "```json" + `
+{"version": "MAJOR.MINOR.PATCH", "summary": "one paragraph for users: what this release brings", "kinds": {"12": "feature"}}
+` + "```" + `
+
+version follows semantic versioning from the previous release: a breaking change bumps MAJOR, a feature MINOR, a fix PATCH (agentorg checks it). kinds may classify only issues listed as kind "other": breaking, feature, fix or other.
+`)
+	return b.String(), nil
+}
