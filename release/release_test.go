@@ -245,3 +245,55 @@ Dark mode arrives.
 		t.Errorf("summary of 3000 runes rendered as %d runes ending %q", len(r), r[len(r)-1])
 	}
 }
+
+const section = "## v0.2.0 (2026-12-08)\n\n### Fixes\n\n- A fix (#3)\n"
+
+func TestUpdateChangelog(t *testing.T) {
+	v := Version{0, 2, 0}
+	cases := []struct{ name, old, want string }{
+		{"empty", "", "# Changelog\n\n" + section},
+		{"blank", "\n\n", "# Changelog\n\n" + section},
+		{"title intro entries",
+			"# Changelog\n\nAll notable changes.\n\nSee the docs.\n\n## v0.1.0 (2026-11-01)\n\n- First (#1)\n",
+			"# Changelog\n\nAll notable changes.\n\nSee the docs.\n\n" + section + "\n## v0.1.0 (2026-11-01)\n\n- First (#1)\n"},
+		{"other title, no intro",
+			"# CHANGELOG\n## 0.1.0\n- First\n",
+			"# CHANGELOG\n\n" + section + "\n## 0.1.0\n- First\n"},
+		{"title only, no newline",
+			"# Changes",
+			"# Changes\n\n" + section},
+		{"no title",
+			"## v0.1.0\n\n- First (#1)\n",
+			section + "\n## v0.1.0\n\n- First (#1)\n"},
+		{"retry replaces",
+			"# Changelog\n\n" + "## v0.2.0 (2026-12-01)\n\n- Old text\n\n## v0.1.0\n\n- First\n",
+			"# Changelog\n\n" + section + "\n## v0.1.0\n\n- First\n"},
+		{"retry replaces keep-a-changelog heading, last entry",
+			"# Changelog\n\n## [0.2.0] - 2026-12-01\n- Old\n",
+			"# Changelog\n\n" + section},
+		{"other versions are not this one",
+			"# Changelog\n\n## 10.2.0\n\n## 0.2.0-rc.1\n\n## 0.2.0.1\n",
+			"# Changelog\n\n" + section + "\n## 10.2.0\n\n## 0.2.0-rc.1\n\n## 0.2.0.1\n"},
+		{"unreleased stays on top",
+			"# Changelog\n\n## [Unreleased]\n\n- Soon\n\n## [0.1.0] - 2026-11-01\n\n- First\n\n[unreleased]: https://x/compare\n",
+			"# Changelog\n\n## [Unreleased]\n\n- Soon\n\n" + section + "\n## [0.1.0] - 2026-11-01\n\n- First\n\n[unreleased]: https://x/compare\n"},
+		{"headings in code fences are not entries",
+			"# Changelog\n\nExample:\n\n```md\n## v0.2.0\n```\n\n## v0.1.0\n- First\n",
+			"# Changelog\n\nExample:\n\n```md\n## v0.2.0\n```\n\n" + section + "\n## v0.1.0\n- First\n"},
+		{"bytes after kept",
+			"# Changelog\n\n## v0.1.0\n\n- First  \n\n\n  odd   spacing\t\n<!-- end -->",
+			"# Changelog\n\n" + section + "\n## v0.1.0\n\n- First  \n\n\n  odd   spacing\t\n<!-- end -->\n"},
+		{"CRLF",
+			"# Changelog\r\n\r\n## v0.1.0\r\n- First\r\n",
+			"# Changelog\r\n\r\n" + strings.ReplaceAll(section, "\n", "\r\n") + "\r\n## v0.1.0\r\n- First\r\n"},
+	}
+	for _, c := range cases {
+		got := UpdateChangelog(c.old, section, v, "v")
+		if got != c.want {
+			t.Errorf("%s:\n%q\nwant\n%q", c.name, got, c.want)
+		}
+		if again := UpdateChangelog(got, section, v, "v"); again != got {
+			t.Errorf("%s: a retry changed the file:\n%q\nthen\n%q", c.name, got, again)
+		}
+	}
+}
