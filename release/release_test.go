@@ -297,3 +297,64 @@ func TestUpdateChangelog(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAnswer(t *testing.T) {
+	good := "Notes written.\n\n```json\n" +
+		`{"version": " 0.2.0 ", "summary": " Dark mode. ", "kinds": {"12": "feature", "#13": "Fix", "14": "other"}}` +
+		"\n```\n"
+	a, err := ParseAnswer(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Version != "0.2.0" || a.Summary != "Dark mode." || len(a.Kinds) != 3 ||
+		a.Kinds[12] != Feature || a.Kinds[13] != Fix || a.Kinds[14] != Other {
+		t.Errorf("ParseAnswer = %+v", a)
+	}
+	if a, err := ParseAnswer("```json\n{\"version\": \"1.0.0\"}\n```"); err != nil || a.Version != "1.0.0" || a.Kinds != nil {
+		t.Errorf("no kinds: %+v, %v", a, err)
+	}
+	if a, err := ParseAnswer("```json\n{\"version\": \"soon\"}\n```"); err != nil || a.Version != "soon" {
+		t.Errorf("an unparsable version is Check's to correct: %+v, %v", a, err)
+	}
+	bad := []struct{ text, wantErr string }{
+		{"no block at all", "no ```json fenced block"},
+		{"```json\n{\"version\": \"0.2.0\", \"bump\": \"minor\"}\n```", `unknown field "bump"`},
+		{"```json\n{\"version\": 0.2}\n```", "version"},
+		{"```json\n{\"version\": \"0.2.0\", \"kinds\": [\"feature\"]}\n```", "kinds"},
+		{"```json\n{\"version\": \"0.2.0\", \"kinds\": {\"12\": 3}}\n```", "kinds"},
+		{"```json\n{\"version\": \"0.2.0\", \"kinds\": {\"twelve\": \"fix\"}}\n```", `kinds: key "twelve" is not an issue number`},
+		{"```json\n{\"version\": \"0.2.0\", \"kinds\": {\"0\": \"fix\"}}\n```", `key "0" is not an issue number`},
+		{"```json\n{\"version\": \"0.2.0\", \"kinds\": {\"12\": \"improvement\"}}\n```", `kinds["12"]: "improvement" is not one of breaking, feature, fix, other`},
+		{"```json\n{\"version\": \"0.2.0\", \"kinds\": {\"12\": \"fix\", \"#12\": \"fix\"}}\n```", "issue 12 is given twice"},
+		{"```json\n{}\n```", "empty"},
+	}
+	for _, c := range bad {
+		_, err := ParseAnswer(c.text)
+		if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("ParseAnswer(%q) error %v, want %q", c.text, err, c.wantErr)
+		}
+	}
+}
+
+func TestApply(t *testing.T) {
+	a := Answer{Kinds: map[int64]Kind{1: Feature, 2: Breaking, 3: Fix, 5: "bogus", 6: Other}}
+	items := []Item{
+		{Issue: 1, Kind: Other},
+		{Issue: 2, Kind: Fix},     // a label or title said fix: kept
+		{Issue: 3, Kind: ""},      // no kind at all counts as other
+		{Issue: 4, Kind: Other},   // the agent said nothing
+		{Issue: 5, Kind: Other},   // an unknown kind is ignored
+		{Issue: 6, Kind: Other},   // other stays other
+		{Issue: 7, Kind: Feature}, // not in the answer
+	}
+	got := a.Apply(items)
+	want := []Kind{Feature, Fix, Fix, Other, Other, Other, Feature}
+	for i, it := range got {
+		if it.Kind != want[i] {
+			t.Errorf("item #%d: kind %q, want %q", it.Issue, it.Kind, want[i])
+		}
+	}
+	if items[0].Kind != Other {
+		t.Error("Apply changed its argument")
+	}
+}
