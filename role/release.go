@@ -62,7 +62,7 @@ func (releaser) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if commit == "" {
 		return Outcome{}, Permanent(fmt.Errorf("no commit of %s passed E2E since %s: only a commit whose E2E passed is released", target, since))
 	}
-	items, err := mergedSince(ctx, d, commit, prevCommit)
+	items, err := releaseItems(ctx, d, commit, prevCommit)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -227,9 +227,9 @@ func releasableCommit(ctx context.Context, d *Deps, head, prev string) (string, 
 	return "", nil
 }
 
-// mergedSince lists the issues whose merge requests merged into the
+// releaseItems lists the issues whose merge requests merged into the
 // target's first-parent history after prev, up to commit, as release items.
-func mergedSince(ctx context.Context, d *Deps, commit, prev string) ([]release.Item, error) {
+func releaseItems(ctx context.Context, d *Deps, commit, prev string) ([]release.Item, error) {
 	shas, err := d.Mirror.FirstParents(ctx, commit, 10000)
 	if err != nil {
 		return nil, err
@@ -299,13 +299,7 @@ func releasePrompt(ctx context.Context, d *Deps, n int64, items []release.Item, 
 			b.WriteString(headTrim(plan, 2000) + "\n\n")
 		}
 	}
-	b.WriteString(`Read the code if you need to (you may not change it). Answer with one fenced JSON block:
-
-` + "```json" + `
-{"version": "MAJOR.MINOR.PATCH", "summary": "one paragraph for users: what this release brings", "kinds": {"12": "feature"}}
-` + "```" + `
-
-version follows semantic versioning from the previous release: a breaking change bumps MAJOR, a feature MINOR, a fix PATCH (agentorg checks it). kinds may classify only issues listed as kind "other": breaking, feature, fix or other.
-`)
+	b.WriteString("Read the code if you need to (you may not change it). Write a summary of what the release brings for its users; agentorg writes the list of changes itself. A breaking change bumps MAJOR, a feature MINOR, a fix PATCH.\n\n")
+	b.WriteString(release.AnswerFormat + "\n")
 	return b.String(), nil
 }

@@ -143,6 +143,12 @@ func For(name string) Role {
 		return triager{}
 	case agentorg.RoleAutoApprove:
 		return autoApprove{}
+	case agentorg.RoleRelease:
+		return releaser{}
+	case agentorg.RolePublish:
+		return publisher{}
+	case agentorg.RoleDeploy:
+		return deployer{}
 	}
 	return nil
 }
