@@ -16,6 +16,9 @@
 //     out from the merge request's diff versions, so an approval is void once
 //     new commits land whatever the project's reset-approvals setting says.
 //   - Checks are commit statuses.
+//   - Releases are GitLab releases of tags already pushed (one a tag, so
+//     publishing again finds the first); deployments are GitLab
+//     deployments, their environments made by the first one.
 //
 // Every write names an actor. The token's own account acts for the workflow's
 // bot; writes by anyone else need Options.Sudo (an administrator's token,

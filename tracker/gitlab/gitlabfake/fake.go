@@ -61,6 +61,9 @@ type Server struct {
 	discs    []*discussion
 	statuses []*commitStatus
 	pipes    []*pipeline
+	rels     []*rel
+	envs     []*environment
+	deploys  []*deploy
 	asked    map[string]bool // SHAs CI was asked about
 	counts   map[string]int
 	paged    map[string]int // requests for a page after the first, by route
@@ -348,6 +351,14 @@ func (s *Server) routes() http.Handler {
 	api("GET "+p+"/pipelines", s.listPipelines)
 	api("GET "+p+"/pipelines/{pid}/jobs", s.listJobs)
 	api("GET "+p+"/jobs/{jid}/trace", s.trace)
+	api("GET "+p+"/releases", s.listReleases)
+	api("POST "+p+"/releases", s.createRelease)
+	api("GET "+p+"/releases/{tag}", s.getRelease)
+	api("GET "+p+"/environments", s.listEnvironments)
+	api("GET "+p+"/deployments", s.listDeployments)
+	api("POST "+p+"/deployments", s.createDeployment)
+	api("GET "+p+"/deployments/{did}", s.getDeployment)
+	api("PUT "+p+"/deployments/{did}", s.updateDeployment)
 	mux.HandleFunc("/", s.serveGit)
 	return mux
 }
