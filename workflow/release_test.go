@@ -387,3 +387,40 @@ func TestReleaseProblems(t *testing.T) {
 		})
 	}
 }
+
+// The example the default workflow carries, commented out, is valid as it
+// stands once uncommented, and the default itself has no release.
+func TestDefaultReleaseExample(t *testing.T) {
+	text := string(Default(DefaultOptions{Approvers: []string{"alice"}, Check: "c", E2E: "e", AgentCommand: []string{"x"}}))
+	w, err := Parse("wf.yaml", []byte(text), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Release != nil || w.Environments != nil || w.Stage(StageRelease) != nil {
+		t.Error("the default workflow releases")
+	}
+	for _, section := range []string{"# release:\n", "# environments:\n"} {
+		i := strings.Index(text, section)
+		if i < 0 {
+			t.Fatalf("the default workflow has no %q example", section)
+		}
+		lines := strings.Split(text[i:], "\n")
+		for n := 0; n < len(lines) && strings.HasPrefix(lines[n], "#") && lines[n] != "#"; n++ {
+			lines[n] = strings.TrimPrefix(strings.TrimPrefix(lines[n], "#"), " ")
+		}
+		text = text[:i] + strings.Join(lines, "\n")
+	}
+	w, err = Parse("wf.yaml", []byte(text), testEnv)
+	if err != nil {
+		t.Fatalf("uncommented: %v", err)
+	}
+	if r := w.Release; r == nil || r.Agent != "coder" || r.Schedule != 168*time.Hour || !slices.Equal(r.Approvers, []string{"alice"}) {
+		t.Errorf("release = %+v", r)
+	}
+	if len(w.Environments) != 2 || w.Environment("production").Approvals != 1 || w.Environment("staging").Auto != AutoRelease {
+		t.Errorf("environments = %+v", w.Environments)
+	}
+	if w.Stage(StageDeploy) == nil {
+		t.Error("no deploy stage")
+	}
+}
