@@ -26,6 +26,15 @@ const (
 	// rules. The workflow adds its stage itself, on the gate's waits label
 	// (workflow.AutoApproveStage); no workflow file names it.
 	RoleAutoApprove = "auto-approve"
+	// RoleRelease writes a release's notes and proposes its version (a
+	// read-only agent); RolePublish tags the approved release and updates
+	// the changelog; RoleDeploy deploys it to the workflow's environments,
+	// in order. The workflow adds their stages itself when it has a
+	// release section (workflow.StageRelease and the like); no workflow
+	// file names them.
+	RoleRelease = "release"
+	RolePublish = "publish"
+	RoleDeploy  = "deploy"
 )
 
 // Access is what an agent may do in its directory.

@@ -607,6 +607,51 @@ gates:
 #   mute: [digest]
 #   dashboard_url: https://agentorg.example.com
 
+# Releases (left out, there are none). With a release section, adding the
+# "release" label to an issue starts one (so does schedule, once that long
+# has passed since the last release and something merged): the agent,
+# read-only, writes the notes and proposes the version; a human approves
+# them at the release gate (approvers; default: every gate's approvers),
+# and a rejection with its reason goes back to the agent; then the release
+# is tagged (tag_prefix + version; the first is first_version) and the
+# changelog updated. The labels (release, release:running, release:review,
+# release:approved, release:publishing, release:done; with environments
+# deploy:running and deploy:done), the stages and the gate come with the
+# section: do not list them above.
+# release:
+#   agent: coder
+#   tag_prefix: v
+#   changelog: CHANGELOG.md
+#   first_version: 0.1.0
+#   schedule: 168h        # weekly; left out, releases are on demand
+#   approvers: ["alice"]
+#
+# Environments a release is deployed to, in order, each with sh -c
+# commands: deploy, verify (a failure rolls back with rollback, when set,
+# and asks a human), timeout per command. auto: release deploys right
+# after the release (after the previous environment's deployment passed);
+# auto: healthy once the previous environment has been healthy for
+# healthy_for; left out, a human asks. approvals of the approvers (default
+# 1) must approve each deployment; windows are when deployments may start,
+# freezes when they may not, both in timezone (an IANA name, default UTC);
+# max_per_day bounds them.
+# environments:
+#   - name: staging
+#     deploy: ./scripts/deploy.sh staging
+#     verify: ./scripts/smoke.sh https://staging.example.com
+#     auto: release
+#   - name: production
+#     deploy: ./scripts/deploy.sh production
+#     verify: ./scripts/smoke.sh https://example.com
+#     rollback: ./scripts/deploy.sh production --previous
+#     timeout: 15m
+#     approvers: ["alice", "bob"]
+#     approvals: 1
+#     windows: ["Mon-Thu 09:00-16:00"]
+#     freezes: ["2026-12-20..2027-01-02 end of year"]
+#     timezone: Europe/Paris
+#     max_per_day: 2
+
 # Validation commands, each run with sh -c in a clean checkout of the commit
 # under validation. All must pass for a change to reach review.
 checks:

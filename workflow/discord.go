@@ -305,6 +305,9 @@ func (d *decoder) checkDiscord(w *Workflow) {
 		return
 	}
 	for _, g := range w.Gates {
+		if d.implied[at("gates", g.Name, "approvers")] {
+			continue // the other gates' approvers, warned about there
+		}
 		for i, a := range g.Approvers {
 			if _, ok := w.Discord.Users[a]; !ok {
 				d.warnf(d.valPos[at("gates", g.Name, "approvers", fmt.Sprint(i))], "approver %q of gate %q has no Discord id in discord.users: they cannot approve from Discord", a, g.Name)

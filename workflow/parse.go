@@ -18,7 +18,7 @@ import (
 
 // Keys each part of the file accepts; anything else is reported.
 var (
-	topKeys      = []string{"version", "opt_in", "escalation", "confinement", "tracker", "repo", "budget", "parallel", "labels", "agents", "stages", "gates", "checks", "e2e", "hygiene", "prompts", "discord"}
+	topKeys      = []string{"version", "opt_in", "escalation", "confinement", "tracker", "repo", "budget", "parallel", "labels", "agents", "stages", "gates", "checks", "e2e", "hygiene", "prompts", "discord", "release", "environments"}
 	trackerKeys  = []string{"kind", "bot", "gitlab"}
 	gitlabKeys   = []string{"url", "project", "token"}
 	repoKeys     = []string{"url", "target_branch", "branch_prefix", "update"}
@@ -253,6 +253,10 @@ func (d *decoder) decode(data []byte) *Workflow {
 			d.promptMap(e.v, w.Prompts)
 		case "discord":
 			d.discord(e, &w.Discord)
+		case "release":
+			w.Release = d.release(e)
+		case "environments":
+			w.Environments = d.environments(e)
 		}
 	})
 	return w

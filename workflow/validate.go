@@ -137,6 +137,8 @@ func applyDefaults(w *Workflow) {
 // approvers, checks and prompts. It runs before defaults, so an empty field
 // means the file left it out.
 func (d *decoder) validate(w *Workflow) {
+	d.checkRelease(w) // first: it adds the release lifecycle for the checks below
+	d.validateEnvironmentTexts(w)
 	d.checkLabels(w)
 	d.checkStages(w)
 	d.checkGates(w)
@@ -193,10 +195,16 @@ func (d *decoder) checkStages(w *Workflow) {
 	byOn := map[string]string{}
 	for _, s := range w.Stages {
 		p := at("stages", s.Name)
-		if s.Role != "" && !contains(roles, s.Role) {
+		implied := d.implied[p] // checked by checkRelease
+		switch {
+		case implied:
+		case impliedRole(s.Role) != "":
+			d.errorf(d.valPos[at(p, "role")], "stage %q: %s", s.Name, impliedRole(s.Role))
+		case s.Role != "" && !contains(roles, s.Role):
 			d.errorf(d.valPos[at(p, "role")], "unknown role %q for stage %q (known: %s)%s", s.Role, s.Name, strings.Join(roles, ", "), suggest(s.Role, roles))
 		}
 		switch {
+		case implied:
 		case s.Agent != "" && !contains(agents, s.Agent):
 			d.errorf(d.valPos[at(p, "agent")], "stage %q names agent %q, which is not defined in agents%s", s.Name, s.Agent, suggest(s.Agent, agents))
 		case s.Agent != "" && contains(roles, s.Role) && !mayRunAgent(s.Role):
@@ -206,7 +214,11 @@ func (d *decoder) checkStages(w *Workflow) {
 		}
 		if s.On != "" {
 			if first, dup := byOn[s.On]; dup {
-				d.errorf(d.valPos[at(p, "on")], "stages %q and %q both run on label %q: an issue there would go to both", first, s.Name, s.On)
+				pos := d.valPos[at(p, "on")]
+				if implied {
+					pos = d.valPos[at("stages", first, "on")] // the file's stage
+				}
+				d.errorf(pos, "stages %q and %q both run on label %q: an issue there would go to both", first, s.Name, s.On)
 			} else {
 				byOn[s.On] = s.Name
 			}
@@ -264,6 +276,9 @@ func (d *decoder) checkGates(w *Workflow) {
 		if g.Waits != "" {
 			wp := d.valPos[at(p, "waits")]
 			if first, dup := waits[g.Waits]; dup {
+				if d.implied[p] {
+					wp = d.valPos[at("gates", first, "waits")] // the file's gate
+				}
 				d.errorf(wp, "gates %q and %q both wait on label %q", first, g.Name, g.Waits)
 			} else {
 				waits[g.Waits] = g.Name
@@ -279,7 +294,7 @@ func (d *decoder) checkGates(w *Workflow) {
 				approves[g.Approve] = g.Name
 			}
 		}
-		if len(g.Approvers) == 0 && g.MinAccessLevel == agentorg.AccessNone {
+		if len(g.Approvers) == 0 && g.MinAccessLevel == agentorg.AccessNone && !d.implied[p] {
 			pos, ok := d.valPos[at(p, "approvers")]
 			if !ok {
 				pos = d.keyPos[p]
@@ -353,6 +368,11 @@ func (d *decoder) checkReachable(w *Workflow) {
 	}
 	seen := map[string]bool{w.OptIn: true}
 	queue := []string{w.OptIn}
+	if w.Release != nil {
+		// A human, or the schedule, starts a release with its label.
+		seen[LabelRelease] = true
+		queue = append(queue, LabelRelease)
+	}
 	for len(queue) > 0 {
 		l := queue[0]
 		queue = queue[1:]

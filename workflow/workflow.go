@@ -49,6 +49,13 @@ type Workflow struct {
 	// Discord is where the organization speaks to humans, and hears their
 	// approvals in bot mode (zero value: nowhere but the tracker).
 	Discord Discord
+	// Release says how the organization releases what merged (nil: it
+	// does not); its lifecycle's labels, stages and gate are among Labels,
+	// Stages and Gates (see Release).
+	Release *Release
+	// Environments are where releases are deployed, in order (none without
+	// Release).
+	Environments []Environment
 }
 
 // Confinement settings.

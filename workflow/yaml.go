@@ -35,6 +35,9 @@ type decoder struct {
 	// prompts keeps each prompt's value node to map template errors back
 	// to file positions.
 	prompts map[string]value
+	// implied holds the paths (stages.<name>, gates.<name>) of what the
+	// workflow adds itself rather than reads: the release lifecycle.
+	implied map[string]bool
 }
 
 func newDecoder(file string, data []byte, lookupEnv func(string) (string, bool)) *decoder {
