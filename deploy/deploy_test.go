@@ -170,3 +170,59 @@ func TestNextOpen(t *testing.T) {
 		}
 	}
 }
+
+func TestCurrentAndLastGood(t *testing.T) {
+	t0 := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	rec := func(min int, v, state string, rollback bool) Record {
+		s := t0.Add(time.Duration(min) * m)
+		return Record{Env: "staging", Version: v, State: state, Started: s, Finished: s.Add(m), Rollback: rollback}
+	}
+	for _, tc := range []struct {
+		name     string
+		history  []Record
+		current  string
+		lastGood map[string]string // except -> last good
+	}{
+		{"empty", nil, "", map[string]string{"v1": ""}},
+		{"one success", []Record{rec(0, "v1", StateSucceeded, false)}, "v1", map[string]string{"v1": "", "v2": "v1"}},
+		{"a failure does not change the current version",
+			[]Record{rec(0, "v1", StateSucceeded, false), rec(10, "v2", StateFailed, false)},
+			"v1", map[string]string{"v2": "v1", "v1": ""}},
+		{"any order of history",
+			[]Record{rec(20, "v3", StateSucceeded, false), rec(0, "v1", StateSucceeded, false), rec(10, "v2", StateSucceeded, false)},
+			"v3", map[string]string{"v3": "v2", "v2": "v3"}},
+		{"other environments do not count",
+			[]Record{rec(0, "v1", StateSucceeded, false), {Env: "production", Version: "v9", State: StateSucceeded, Started: t0.Add(h)}},
+			"v1", map[string]string{"v1": ""}},
+		{"a rollback puts its version in place (Rollback set)",
+			[]Record{rec(0, "v1", StateSucceeded, false), rec(10, "v2", StateSucceeded, false), rec(20, "v1", StateSucceeded, true)},
+			"v1", map[string]string{"v1": "", "v3": "v1"}}, // v2 was rolled back from: not good
+		{"a rollback puts its version in place (State rolled-back)",
+			[]Record{rec(0, "v1", StateSucceeded, false), rec(10, "v2", StateSucceeded, false), rec(20, "v1", StateRolledBack, false)},
+			"v1", map[string]string{"v3": "v1"}},
+		{"a failed rollback does not, but its version was still judged bad",
+			[]Record{rec(0, "v1", StateSucceeded, false), rec(10, "v2", StateSucceeded, false), rec(20, "v1", StateFailed, true)},
+			"v2", map[string]string{"v2": "v1", "v3": "v1"}},
+		{"rolled back after a failed verify: the failed version is the bad one",
+			[]Record{rec(0, "v1", StateSucceeded, false), rec(10, "v2", StateSucceeded, false), rec(20, "v3", StateFailed, false), rec(30, "v1", StateSucceeded, true)},
+			"v1", map[string]string{"v1": "v2", "v3": "v1", "v4": "v1"}},
+		{"a version deployed again after its rollback is good again",
+			[]Record{rec(0, "v1", StateSucceeded, false), rec(10, "v2", StateSucceeded, false), rec(20, "v1", StateSucceeded, true), rec(30, "v2", StateSucceeded, false)},
+			"v2", map[string]string{"v2": "v1", "v3": "v2"}},
+		{"the same start: later in history wins",
+			[]Record{{Env: "staging", Version: "v1", State: StateSucceeded, Started: t0}, {Env: "staging", Version: "v2", State: StateSucceeded, Started: t0}},
+			"v2", map[string]string{"v2": "v1"}},
+		{"running and interrupted are not in place",
+			[]Record{rec(0, "v1", StateSucceeded, false), rec(10, "v2", StateInterrupted, false), rec(20, "v3", StateRunning, false)},
+			"v1", map[string]string{"v3": "v1"}},
+	} {
+		if got := Current("staging", tc.history); got != tc.current {
+			t.Errorf("%s: Current = %q, want %q", tc.name, got, tc.current)
+		}
+		for except, want := range tc.lastGood {
+			if got := LastGood("staging", except, tc.history); got != want {
+				t.Errorf("%s: LastGood(except %s) = %q, want %q", tc.name, except, got, want)
+			}
+		}
+	}
+}
