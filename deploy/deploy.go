@@ -16,6 +16,10 @@ import (
 )
 
 // The values of Rules.Auto.
+// RuleAlreadyDeployed refuses a deployment that is done: not an error,
+// the stage goes on to the next environment.
+const RuleAlreadyDeployed = "already deployed"
+
 const (
 	AutoRelease = "release" // right after a release is published
 	AutoHealthy = "healthy" // once the previous environment ran the version healthily for HealthyFor
@@ -137,7 +141,7 @@ func Decide(envs []Rules, env string, req Request, history []Record) Decision {
 	}
 	if cur := Current(env, history); cur == v {
 		if k := lastOf(recs, v, true); k >= 0 && recs[k].inPlace() {
-			return Decision{Rule: "already deployed", Why: fmt.Sprintf("%s is already deployed to %s (since %s).", v, env, stamp(recs[k].done(), loc))}
+			return Decision{Rule: RuleAlreadyDeployed, Why: fmt.Sprintf("%s is already deployed to %s (since %s).", v, env, stamp(recs[k].done(), loc))}
 		}
 	}
 

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"github.com/agentorg/agentorg/deploy"
 	"path"
 	"regexp"
 	"strconv"
@@ -345,22 +346,24 @@ func (d *decoder) timeZone(v value) string {
 	return s
 }
 
-// validateEnvironmentTexts checks each environment's windows and freezes.
-// They are kept as written (Environment.Windows, Freezes): package deploy
-// parses them when it decides whether a deployment may start, and this is
-// where its parsers report a text they refuse as a problem at the text's
-// line, so that "agentorg check" shows it before any deployment waits on
-// it. Until then, what every form needs is checked here: some text.
+// validateEnvironmentTexts checks each environment's windows and freezes
+// with package deploy's parsers, the ones that decide whether a deployment
+// may start, so that "agentorg check" shows a text they refuse at its line
+// before any deployment waits on it. They are kept as written.
 func (d *decoder) validateEnvironmentTexts(w *Workflow) {
 	for _, env := range w.Environments {
+		loc, err := time.LoadLocation(env.TimeZone)
+		if err != nil {
+			continue // reported at the time zone's line
+		}
 		for _, l := range env.Windows {
-			if strings.TrimSpace(l.Text) == "" {
-				d.errorf(l.Pos, "empty window in environment %q: write one such as \"Mon-Fri 09:00-17:00\"", env.Name)
+			if _, err := deploy.ParseWindow(l.Text); err != nil {
+				d.errorf(l.Pos, "environment %q: %v", env.Name, err)
 			}
 		}
 		for _, l := range env.Freezes {
-			if strings.TrimSpace(l.Text) == "" {
-				d.errorf(l.Pos, "empty freeze in environment %q: write one such as \"2026-12-24..2026-12-26 holidays\"", env.Name)
+			if _, err := deploy.ParseFreeze(l.Text, loc); err != nil {
+				d.errorf(l.Pos, "environment %q: %v", env.Name, err)
 			}
 		}
 	}

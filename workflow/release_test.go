@@ -290,8 +290,8 @@ func TestReleaseProblems(t *testing.T) {
 			sections: releaseMinimal + "environments:\n  - {name: a, deploy: d, verify: v, timezone: «Local, windows: [«\"\"], freezes: [«\" \"]}\n",
 			want: []string{
 				`timezone in environment "a": Local would be whatever zone the server runs in; name the zone, such as Europe/Paris or UTC`,
-				`empty window in environment "a": write one such as "Mon-Fri 09:00-17:00"`,
-				`empty freeze in environment "a": write one such as "2026-12-24..2026-12-26 holidays"`,
+				`environment "a": window "": want days and times, like "Mon-Fri 09:00-17:00"`,
+				`environment "a": freeze " ": want a date or dates, like "2026-12-24..2026-12-26 holidays"`,
 			},
 		},
 		{
