@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/agentorg/agentorg/deploy"
 )
 
 // Releases and deployments (issue 18): what was released, from which
@@ -254,4 +256,13 @@ func (l *Log) DeployApprovals(ctx context.Context, env, version string) ([]strin
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// DeployHistory is deployments as package deploy reads a history.
+func DeployHistory(deps []Deployment) []deploy.Record {
+	out := make([]deploy.Record, 0, len(deps))
+	for _, x := range deps {
+		out = append(out, deploy.Record{Env: x.Env, Version: x.Version, State: x.State, Started: x.Started, Finished: x.Finished, Rollback: x.Rollback})
+	}
+	return out
 }

@@ -32,7 +32,7 @@ func (deployer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if !ok || !rec.Published {
 		return Outcome{}, Permanent(fmt.Errorf("issue #%d has no published release to deploy", n))
 	}
-	rules, err := EnvironmentRules(wf)
+	rules, err := wf.DeployRules()
 	if err != nil {
 		return Outcome{}, Permanent(err)
 	}
@@ -66,17 +66,19 @@ func (deployer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		if len(approvals) > 0 {
 			by = approvals[0]
 		}
-		dec := deploy.Decide(rules, env.Name, deploy.Request{Env: env.Name, Version: rec.Version, By: by, Approvals: approvals, Now: time.Now()}, records(deps))
+		dec := deploy.Decide(rules, env.Name, deploy.Request{Env: env.Name, Version: rec.Version, By: by, Approvals: approvals, Now: time.Now()}, eventlog.DeployHistory(deps))
 		if !dec.Allow {
 			if dec.Rule == deploy.RuleAlreadyDeployed {
 				continue
 			}
 			recordWait(ctx, d, r, env.Name, rec.Version, dec)
-			out := Outcome{Wait: true, Reason: dec.Why}
+			// A person or the clock: either way a one-shot run leaves the
+			// release at rest (a window may open in hours), and the daemon
+			// comes back when the issue changes or at the time governance
+			// names.
+			out := Outcome{Wait: true, ForHuman: true, Reason: dec.Why}
 			if !dec.Retry.IsZero() {
 				out.Watch = &Watch{Until: dec.Retry}
-			} else {
-				out.ForHuman = true
 			}
 			return out, nil
 		}
@@ -94,45 +96,6 @@ func (deployer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		names = append(names, e.Name)
 	}
 	return Outcome{Reason: fmt.Sprintf("deployed %s to %s", rec.Tag, strings.Join(names, ", ")), External: external}, nil
-}
-
-// EnvironmentRules are the workflow's environments as package deploy's
-// rules.
-func EnvironmentRules(wf *workflow.Workflow) ([]deploy.Rules, error) {
-	var out []deploy.Rules
-	for _, e := range wf.Environments {
-		loc, err := time.LoadLocation(e.TimeZone)
-		if err != nil {
-			return nil, fmt.Errorf("environment %s: time zone %q: %w", e.Name, e.TimeZone, err)
-		}
-		r := deploy.Rules{Name: e.Name, Auto: e.Auto, HealthyFor: e.HealthyFor, Approvers: e.Approvers, Approvals: e.Approvals,
-			Location: loc, MaxPerDay: e.MaxPerDay}
-		for _, w := range e.Windows {
-			win, err := deploy.ParseWindow(w.Text)
-			if err != nil {
-				return nil, fmt.Errorf("environment %s: %w", e.Name, err)
-			}
-			r.Windows = append(r.Windows, win)
-		}
-		for _, f := range e.Freezes {
-			fr, err := deploy.ParseFreeze(f.Text, loc)
-			if err != nil {
-				return nil, fmt.Errorf("environment %s: %w", e.Name, err)
-			}
-			r.Freezes = append(r.Freezes, fr)
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-// records are the event log's deployments as package deploy's history.
-func records(deps []eventlog.Deployment) []deploy.Record {
-	out := make([]deploy.Record, 0, len(deps))
-	for _, x := range deps {
-		out = append(out, deploy.Record{Env: x.Env, Version: x.Version, State: x.State, Started: x.Started, Finished: x.Finished, Rollback: x.Rollback})
-	}
-	return out
 }
 
 // newest is the newest deployment (not a rollback) of version to env.
@@ -267,7 +230,7 @@ func rollBack(ctx context.Context, d *Deps, r *Run, env *workflow.Environment, r
 	if err != nil {
 		return err
 	}
-	to := deploy.LastGood(env.Name, rec.Version, records(deps))
+	to := deploy.LastGood(env.Name, rec.Version, eventlog.DeployHistory(deps))
 	bot := d.Workflow.Tracker.Bot
 	if env.Rollback == "" || to == "" {
 		why := "the environment has no rollback command"

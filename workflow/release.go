@@ -501,3 +501,33 @@ func impliedRole(role string) string {
 	}
 	return fmt.Sprintf("role %s belongs to the stage the release section adds; a stage of the file cannot run it", role)
 }
+
+// DeployRules are the environments' governance as package deploy decides
+// it, in order.
+func (w *Workflow) DeployRules() ([]deploy.Rules, error) {
+	var out []deploy.Rules
+	for _, e := range w.Environments {
+		loc, err := time.LoadLocation(e.TimeZone)
+		if err != nil {
+			return nil, fmt.Errorf("environment %s: time zone %q: %w", e.Name, e.TimeZone, err)
+		}
+		r := deploy.Rules{Name: e.Name, Auto: e.Auto, HealthyFor: e.HealthyFor, Approvers: e.Approvers, Approvals: e.Approvals,
+			Location: loc, MaxPerDay: e.MaxPerDay}
+		for _, l := range e.Windows {
+			win, err := deploy.ParseWindow(l.Text)
+			if err != nil {
+				return nil, fmt.Errorf("environment %s: %w", e.Name, err)
+			}
+			r.Windows = append(r.Windows, win)
+		}
+		for _, l := range e.Freezes {
+			fr, err := deploy.ParseFreeze(l.Text, loc)
+			if err != nil {
+				return nil, fmt.Errorf("environment %s: %w", e.Name, err)
+			}
+			r.Freezes = append(r.Freezes, fr)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
