@@ -71,11 +71,10 @@ func (deployer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			if dec.Rule == deploy.RuleAlreadyDeployed {
 				continue
 			}
-			recordWait(ctx, d, r, env.Name, rec.Version, dec)
 			// A person or the clock: either way a one-shot run leaves the
 			// release at rest (a window may open in hours), and the daemon
 			// comes back when the issue changes or at the time governance
-			// names.
+			// names. The engine records the wait with its reason: the rule.
 			out := Outcome{Wait: true, ForHuman: true, Reason: dec.Why}
 			if !dec.Retry.IsZero() {
 				out.Watch = &Watch{Until: dec.Retry}
@@ -106,20 +105,6 @@ func newest(deps []eventlog.Deployment, env, version string) (eventlog.Deploymen
 		}
 	}
 	return eventlog.Deployment{}, false
-}
-
-// recordWait says once why a promotion waits (the stage comes back on
-// every wake; the log should not).
-func recordWait(ctx context.Context, d *Deps, r *Run, env, version string, dec deploy.Decision) {
-	if last, ok, err := d.Log.LastEvent(ctx, r.Issue.Number); err == nil && ok && last.Kind == eventlog.KindDeploy && last.Reason == dec.Why {
-		return
-	}
-	data := map[string]string{"env": env, "version": version, "rule": dec.Rule, "refused": "true"}
-	if len(dec.Waiting) > 0 {
-		data["waiting"] = strings.Join(dec.Waiting, ",")
-	}
-	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
-		Kind: eventlog.KindDeploy, Reason: dec.Why, Data: data})
 }
 
 // deployEnv is what a deploy, verify or rollback command is told: the
