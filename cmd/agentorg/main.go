@@ -96,6 +96,7 @@ Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 		newIssueCmd(g), newLabelCmd(g), newApproveCmd(g), newRejectCmd(g), newMRCmd(g),
 		newEventsCmd(g), newServeCmd(g), newAgentsCmd(g), newUsageCmd(g), newDemoCmd(g), newBenchCmd(g),
 		newLabelsCmd(g), newDoctorCmd(g), newUserCmd(g), newFsckCmd(g), newGCCmd(g), newStatusCmd(g), newLogsCmd(g), newUICmd(g),
+		newReleaseCmd(g), newDeployCmd(g),
 	)
 	strictGroups(root)
 	return root
