@@ -16,6 +16,7 @@ import (
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/orgtest"
+	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
 
 // The release script: a plan with a command criterion per issue, a file
@@ -243,4 +244,37 @@ func poll(t *testing.T, eng *engine.Engine) {
 		t.Fatal(err)
 	}
 	orgtest.RunUntilIdle(t, eng)
+}
+
+// On GitLab the release is a GitLab Release with the notes and the links
+// to its issues, and each deployment a Deployment of its environment.
+func TestReleaseOnGitLab(t *testing.T) {
+	fake := gitlabfake.New(t)
+	fake.AddUser("alice", "", false)
+	envs := t.TempDir()
+	org := orgtest.New(t, orgtest.Options{Script: releaseScript, Check: "true", E2E: "true", Unconfined: true, GitLab: fake, Edit: releaseWorkflow(envs, "")})
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	optIn(t, org, "feat: greet the user", "")
+	approveUntilDone(t, org, eng)
+	if _, err := org.Humans.StartRelease(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	approveUntilDone(t, org, eng)
+	rels := fake.Releases()
+	if len(rels) != 1 || rels[0].TagName != "v0.1.0" || !strings.Contains(rels[0].Description, "greet the user") {
+		t.Fatalf("GitLab's releases: %+v", rels)
+	}
+	want := fmt.Sprintf("%s/%s/-/issues/1", fake.URL, fake.ProjectPath)
+	if len(rels[0].Links) != 1 || !strings.Contains(fmt.Sprint(rels[0].Links), want) {
+		t.Fatalf("the release's links %+v, want %s", rels[0].Links, want)
+	}
+	r, _, _ := org.Log.Release(ctx, "0.1.0")
+	if r.URL == "" || rels[0].Commit != r.Commit {
+		t.Fatalf("the release record %+v against GitLab's %+v", r, rels[0])
+	}
+	deps := fake.Deployments()
+	if len(deps) != 1 || deps[0].Environment != "staging" || deps[0].Status != "success" || deps[0].Ref != "v0.1.0" || deps[0].SHA != r.Commit {
+		t.Fatalf("GitLab's deployments: %+v", deps)
+	}
 }
