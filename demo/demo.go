@@ -114,6 +114,19 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	wfText := workflow.Default(wfOpts)
+	// The last stages: a release of what merged, deployed to a staging
+	// directory of the demo's home (its deploy writes the version there;
+	// its verify reads it back).
+	staging := filepath.Join(home, "staging")
+	wfText = append(wfText, fmt.Sprintf(`
+release:
+  agent: coder
+environments:
+  - name: staging
+    auto: release
+    deploy: mkdir -p %[1]s && echo "$AGENTORG_VERSION $AGENTORG_COMMIT" > %[1]s/VERSION
+    verify: grep -q "^$AGENTORG_VERSION " %[1]s/VERSION
+`, staging)...)
 	var fake *discordfake.Fake
 	if o.Discord {
 		var section string
@@ -192,7 +205,7 @@ func Run(ctx context.Context, o Options) error {
 	step("%s opens %d issues and opts them in", human, len(demoIssues))
 	var numbers []int64
 	for _, spec := range demoIssues {
-		is, err := org.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: spec.Title, Body: spec.Body, Author: human})
+		is, err := org.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: spec.Title, Body: spec.Body, Labels: spec.Labels, Author: human})
 		if err != nil {
 			return err
 		}
@@ -235,8 +248,27 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
+	// The release of what merged, and its deployment to staging.
+	rel, err := org.Desk.StartRelease(ctx, human)
+	if err != nil {
+		return err
+	}
+	step("%s asks for a release: #%d (agentorg release --as %s)", human, rel.Number, human)
+	if err := runEngine(); err != nil {
+		return err
+	}
+	if _, err := approveIfWaiting(ctx, org, dc, rel.Number, step); err != nil {
+		return err
+	}
+	if err := runEngine(); err != nil {
+		return err
+	}
+
 	fmt.Fprintln(out)
-	if err := printTimeline(ctx, out, org, numbers, start); err != nil {
+	if err := printTimeline(ctx, out, org, append(numbers, rel.Number), start); err != nil {
+		return err
+	}
+	if err := printRelease(ctx, out, org, rel.Number, staging); err != nil {
 		return err
 	}
 	if dc != nil {
@@ -249,6 +281,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	problems = append(problems, verifyRelease(ctx, org, origin, rel.Number, numbers, staging)...)
 	fmt.Fprintln(out)
 	if len(problems) > 0 {
 		for _, p := range problems {
@@ -256,8 +289,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return fmt.Errorf("demo: %d issue(s) did not end as expected", len(problems))
 	}
-	fmt.Fprintf(out, "OK in %.1fs: #%d merged straight through, #%d converged on attempt 2 in the same session (distance 3 -> 0), #%d escalated to a human when the same findings came back, #%d merged after a review round (triage, the fix in the same session, re-validation, replies, the fixed thread resolved, a new approval).\n",
-		time.Since(start).Seconds(), numbers[0], numbers[1], numbers[2], numbers[3])
+	fmt.Fprintf(out, "OK in %.1fs: #%d merged straight through, #%d converged on attempt 2 in the same session (distance 3 -> 0), #%d escalated to a human when the same findings came back, #%d merged after a review round (triage, the fix in the same session, re-validation, replies, the fixed thread resolved, a new approval); #%d released them as v0.1.0 and deployed it to staging.\n",
+		time.Since(start).Seconds(), numbers[0], numbers[1], numbers[2], numbers[3], rel.Number)
 	if o.Keep != "" {
 		fmt.Fprintf(out, "\nState kept in %s. Try:\n  agentorg --home %s issue list\n  agentorg --home %s issue show %d\n  agentorg --home %s events --issue %d\n",
 			home, home, home, numbers[1], home, numbers[1])
@@ -310,8 +343,11 @@ func approveIfWaiting(ctx context.Context, org *app.Org, dc *discordDemo, n int6
 				return false, err
 			}
 			what := "the plan"
-			if g.MergeRequest {
+			switch {
+			case g.MergeRequest:
 				what = "the merge request"
+			case g.Name == workflow.GateRelease:
+				what = "the release notes"
 			}
 			step("%s approves %s of #%d (agentorg approve %d --as %s)", human, what, n, n, human)
 		}
@@ -397,8 +433,8 @@ func verify(ctx context.Context, org *app.Org, origin string, numbers []int64, b
 	one, two, three, four := numbers[0], numbers[1], numbers[2], numbers[3]
 	for _, n := range []int64{one, two, four} {
 		is := issues[n]
-		want(is.State == agentorg.IssueClosed && slices.Equal(is.Labels, []string{e2eDone}),
-			"#%d should be closed with only %s, is %s with %v", n, e2eDone, is.State, is.Labels)
+		want(is.State == agentorg.IssueClosed && sameSet(is.Labels, e2eDone, "feature"),
+			"#%d should be closed with only %s and its kind, is %s with %v", n, e2eDone, is.State, is.Labels)
 	}
 	// Both merge through the merge train: whichever merges second finds
 	// main moved, and the train validates it on top of the moved main (its
@@ -428,8 +464,8 @@ func verify(ctx context.Context, org *app.Org, origin string, numbers []int64, b
 		want(as[0].SessionID != "" && as[0].SessionID == as[1].SessionID, "#%d attempts should share one agent session, have %q and %q", two, as[0].SessionID, as[1].SessionID)
 	}
 	is3 := issues[three]
-	want(is3.State == agentorg.IssueOpen && slices.Equal(is3.Labels, []string{wf.Escalation}),
-		"#%d should be open with only %s, is %s with %v", three, wf.Escalation, is3.State, is3.Labels)
+	want(is3.State == agentorg.IssueOpen && sameSet(is3.Labels, wf.Escalation, "feature"),
+		"#%d should be open with only %s and its kind, is %s with %v", three, wf.Escalation, is3.State, is3.Labels)
 	if as := attempts[two]; len(as) == 2 {
 		want(as[0].Distance == 3 && as[1].Distance == 0, "#%d distance should fall 3 -> 0, is %d -> %d", two, as[0].Distance, as[1].Distance)
 		want(strings.Contains(as[0].Report, "| 1 | Mul(a, b) returns a * b | **unmet** | validator agent: mul.go:4 returns a + b"),
@@ -445,12 +481,13 @@ func verify(ctx context.Context, org *app.Org, origin string, numbers []int64, b
 	want(len(esc) > 0 && strings.Contains(esc[len(esc)-1].Reason, "same findings came back"),
 		"#%d should be escalated because the same findings came back, events %+v", three, esc)
 
-	// The target branch holds the sample plus the two merged changes, and nothing else.
+	// The target branch holds the sample plus the three merged changes and
+	// the release's CHANGELOG, and nothing else.
 	files, err := sample.Git(ctx, origin, "ls-tree", "-r", "--name-only", "main")
 	if err != nil {
 		return nil, err
 	}
-	expected := append(slices.Clone(baseFiles), "abs.go", "abs_test.go", "mul.go", "mul_test.go", "sub.go", "sub_test.go")
+	expected := append(slices.Clone(baseFiles), "CHANGELOG.md", "abs.go", "abs_test.go", "mul.go", "mul_test.go", "sub.go", "sub_test.go")
 	sort.Strings(expected)
 	got := strings.Fields(files)
 	sort.Strings(got)
@@ -512,4 +549,9 @@ func verdicts(as []eventlog.Attempt) string {
 		vs = append(vs, a.Verdict)
 	}
 	return strings.Join(vs, " ")
+}
+
+// sameSet reports whether labels are exactly want, in any order.
+func sameSet(labels []string, want ...string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(labels)), slices.Sorted(slices.Values(want)))
 }

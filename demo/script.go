@@ -2,13 +2,15 @@ package demo
 
 // issueSpec is one of the demo's issues.
 type issueSpec struct {
-	Title string
-	Body  string
+	Title  string
+	Body   string
+	Labels []string // the kind a release reads: feature, bug, breaking
 }
 
 var demoIssues = []issueSpec{
 	{
-		Title: "Add a Sub function",
+		Title:  "Add a Sub function",
+		Labels: []string{"feature"},
 		Body: `calc needs subtraction.
 
 ## Acceptance criteria
@@ -16,7 +18,8 @@ var demoIssues = []issueSpec{
 - [ ] ` + "`go test ./...`" + ` passes`,
 	},
 	{
-		Title: "Add a Mul function",
+		Title:  "Add a Mul function",
+		Labels: []string{"feature"},
 		Body: `calc needs multiplication.
 
 ## Acceptance criteria
@@ -24,7 +27,8 @@ var demoIssues = []issueSpec{
 - [ ] ` + "`go test ./...`" + ` passes`,
 	},
 	{
-		Title: "Add Div that refuses division by zero",
+		Title:  "Add Div that refuses division by zero",
+		Labels: []string{"feature"},
 		Body: `calc needs division that returns an error for a zero divisor.
 
 ## Acceptance criteria
@@ -32,7 +36,8 @@ var demoIssues = []issueSpec{
 - [ ] ` + "`go test ./...`" + ` passes`,
 	},
 	{
-		Title: "Add an Abs function",
+		Title:  "Add an Abs function",
+		Labels: []string{"feature"},
 		Body: `calc needs the absolute value of an int.
 
 ## Acceptance criteria
@@ -243,5 +248,12 @@ steps:
 
       ` + fence + `json
       {"criteria": [{"id": 1, "verdict": "unmet", "evidence": "div.go:6 returns 0, nil when b == 0"}]}
+      ` + fence + `
+  - match: {role: release}
+    summary: |
+      calc can now subtract, multiply and take absolute values.
+
+      ` + fence + `json
+      {"version": "0.1.0", "summary": "calc learns Sub, Mul and Abs."}
       ` + fence + `
 `

@@ -242,6 +242,9 @@ func (d *Desk) approve(ctx context.Context, issue int64, user string, shown *Sho
 		return g, err
 	}
 	what := "the plan"
+	if g.Name == workflow.GateRelease {
+		what = "the release notes"
+	}
 	if g.MergeRequest {
 		mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, issue)
 		if err != nil {

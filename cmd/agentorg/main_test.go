@@ -81,7 +81,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		{"issue", "list", "--help"}, {"issue", "show", "--help"}, {"issue", "close", "--help"},
 		{"label", "add", "--help"}, {"label", "remove", "--help"}, {"approve", "--help"}, {"reject", "--help"},
 		{"mr", "list", "--help"}, {"mr", "show", "--help"}, {"mr", "comment", "--help"}, {"mr", "reply", "--help"}, {"mr", "resolve", "--help"}, {"events", "--help"}, {"serve", "--help"},
-		{"demo", "--help"}, {"bench", "--help"}, {"labels", "sync", "--help"}, {"doctor", "--help"}, {"status", "--help"}, {"logs", "--help"}, {"fsck", "--help"}, {"gc", "--help"}, {"ui", "--help"},
+		{"demo", "--help"}, {"bench", "--help"}, {"labels", "sync", "--help"}, {"doctor", "--help"}, {"status", "--help"}, {"logs", "--help"}, {"fsck", "--help"}, {"gc", "--help"}, {"ui", "--help"}, {"release", "--help"}, {"release", "list", "--help"}, {"release", "show", "--help"}, {"deploy", "--help"}, {"deploy", "approve", "--help"}, {"deploy", "status", "--help"},
 	} {
 		r := run(t, t.TempDir(), nil, args...)
 		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
