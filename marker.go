@@ -32,3 +32,7 @@ const FeedbackKey = "feedback"
 // PlanKey marks the PM's plan comment of an issue: the plan the gate
 // approves, the developer is given, and a person is shown.
 func PlanKey(issue int64) string { return fmt.Sprintf("plan:%d", issue) }
+
+// ReleaseNotesKey marks a release issue's notes comment: what its gate
+// approves, as a plan's comment is for an issue's.
+func ReleaseNotesKey(issue int64) string { return fmt.Sprintf("release-notes:%d", issue) }

@@ -66,6 +66,10 @@ func Build(ctx context.Context, src Sources, opening eventlog.Event) (Notice, er
 		err = s.escalation(ctx, &n)
 	case KindE2E:
 		err = s.e2e(ctx, &n)
+	case KindRelease:
+		err = s.release(ctx, &n)
+	case KindDeploy:
+		err = s.deploy(ctx, &n)
 	}
 	if err != nil {
 		return Notice{}, err

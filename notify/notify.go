@@ -31,10 +31,12 @@ const (
 	KindEscalation   = "escalation"    // an issue was handed to a human
 	KindE2E          = "e2e"           // E2E failed on the target: the target closed
 	KindDigest       = "digest"        // a status digest on request
+	KindRelease      = "release"       // a release's notes wait for approval
+	KindDeploy       = "deploy"        // a deployment waits for its environment's approvers
 )
 
 // Kinds are all the notice kinds, for the workflow's validation.
-var Kinds = []string{KindPlan, KindMergeRequest, KindEscalation, KindE2E, KindDigest}
+var Kinds = []string{KindPlan, KindMergeRequest, KindEscalation, KindE2E, KindDigest, KindRelease, KindDeploy}
 
 // Colors of a notice, by kind and outcome.
 const (
@@ -157,13 +159,20 @@ func Opens(wf *workflow.Workflow, e eventlog.Event) (kind string, ok bool) {
 		if e.Data["state"] == "closed" {
 			return KindE2E, true
 		}
+	case eventlog.KindDeploy:
+		if e.Data["waiting"] != "" {
+			return KindDeploy, true
+		}
 	case eventlog.KindTransition, eventlog.KindHuman:
 		if e.To == "" {
 			return "", false
 		}
 		if g := wf.GateWaiting(e.To); g != nil && g.Waits != g.Approve && e.From != g.Waits {
-			if g.MergeRequest {
+			switch {
+			case g.MergeRequest:
 				return KindMergeRequest, true
+			case g.Name == workflow.GateRelease && wf.Release != nil:
+				return KindRelease, true
 			}
 			return KindPlan, true
 		}

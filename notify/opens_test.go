@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,5 +144,13 @@ Dashboard: http://dash/issues/2
 `
 	if got := n.PlainText(); got != want {
 		t.Errorf("PlainText:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The workflow routes and mutes the kinds notify opens: the two lists are
+// the same.
+func TestKindsAreTheWorkflows(t *testing.T) {
+	if !slices.Equal(Kinds, workflow.DiscordKinds) {
+		t.Fatalf("notify.Kinds %v, workflow.DiscordKinds %v", Kinds, workflow.DiscordKinds)
 	}
 }

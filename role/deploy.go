@@ -75,6 +75,9 @@ func (deployer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			// release at rest (a window may open in hours), and the daemon
 			// comes back when the issue changes or at the time governance
 			// names. The engine records the wait with its reason: the rule.
+			if len(dec.Waiting) > 0 {
+				askApprovers(ctx, d, r, env.Name, rec.Version, dec)
+			}
 			out := Outcome{Wait: true, ForHuman: true, Reason: dec.Why}
 			if !dec.Retry.IsZero() {
 				out.Watch = &Watch{Until: dec.Retry}
@@ -105,6 +108,23 @@ func newest(deps []eventlog.Deployment, env, version string) (eventlog.Deploymen
 		}
 	}
 	return eventlog.Deployment{}, false
+}
+
+// askApprovers records, once per reason, that a deployment waits for its
+// environment's approvers, naming them: the event a notice to them opens on.
+func askApprovers(ctx context.Context, d *Deps, r *Run, env, version string, dec deploy.Decision) {
+	evs, err := d.Log.Events(ctx, eventlog.Filter{Issue: r.Issue.Number, Kind: eventlog.KindDeploy})
+	if err != nil {
+		return
+	}
+	for _, e := range evs {
+		if e.Data["waiting"] != "" && e.Reason == dec.Why {
+			return
+		}
+	}
+	_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot,
+		Kind: eventlog.KindDeploy, Reason: dec.Why,
+		Data: map[string]string{"env": env, "version": version, "rule": dec.Rule, "waiting": strings.Join(dec.Waiting, ",")}})
 }
 
 // deployEnv is what a deploy, verify or rollback command is told: the

@@ -26,9 +26,6 @@ type releaser struct{}
 // ReleaseBranch is the branch of a release's CHANGELOG change.
 func ReleaseBranch(tag string) string { return "agentorg/release-" + tag }
 
-// releaseNotesKey marks the release notes' comment on the release issue.
-func releaseNotesKey(issue int64) string { return fmt.Sprintf("release-notes:%d", issue) }
-
 func (releaser) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	wf, n := d.Workflow, r.Issue.Number
 	rc := wf.Release
@@ -161,12 +158,12 @@ func (releaser) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		return Outcome{}, err
 	}
 	body := fmt.Sprintf("%s\n## Release %s\n\nReleases %.10s (E2E passed there) with %d merged issue(s); the CHANGELOG change is !%d.\n\n%s",
-		agentorg.Marker(releaseNotesKey(n)), tag, commit, len(items), mr.Number, section)
+		agentorg.Marker(agentorg.ReleaseNotesKey(n)), tag, commit, len(items), mr.Number, section)
 	if correction != "" {
 		body += "\n\n> agentorg corrected the version: " + correction
 	}
 	body += fmt.Sprintf("\n\nApprove with `agentorg approve %d`; reject with `agentorg reject %d --reason \"…\"`.", n, n)
-	if _, err := d.Tracker.UpsertComment(ctx, n, releaseNotesKey(n), body, wf.Tracker.Bot); err != nil {
+	if _, err := d.Tracker.UpsertComment(ctx, n, agentorg.ReleaseNotesKey(n), body, wf.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}
 	reason := fmt.Sprintf("drafted %s: %d merged issue(s) up to %.10s (E2E passed), notes and CHANGELOG in !%d", tag, len(items), commit, mr.Number)

@@ -66,7 +66,7 @@ const (
 // DiscordKinds are the kinds of notice sent to humans. Package notify names
 // the same strings; they are the keys of discord.channels and the values of
 // discord.mute.
-var DiscordKinds = []string{"plan", "merge_request", "escalation", "e2e", "digest"}
+var DiscordKinds = []string{"plan", "merge_request", "escalation", "e2e", "digest", "release", "deploy"}
 
 // Enabled reports whether the organization speaks on Discord (or a
 // Slack-compatible webhook) at all.
@@ -194,6 +194,9 @@ func (d *decoder) discord(e entry, dc *Discord) {
 		if _, ok := dc.Channels[DiscordDefaultChannel]; !ok {
 			var missing []string
 			for _, k := range DiscordKinds {
+				if k == "release" || k == "deploy" {
+					continue // only with a release section: checked with it
+				}
 				if _, ok := dc.Channels[k]; !ok && !dc.Muted(k) {
 					missing = append(missing, k)
 				}

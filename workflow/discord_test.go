@@ -176,10 +176,10 @@ func TestDiscordProblems(t *testing.T) {
 			want: []string{
 				`discord.guild must be a Discord id, a number (snowflake) such as "123456789012345678", not the string "server"`,
 				`discord.channels.default must be a Discord id, a number (snowflake) such as "123456789012345678", not the string "general"`,
-				`unknown notice kind "merge_requests" in discord.channels (known: default, plan, merge_request, escalation, e2e, digest) (did you mean "merge_request"?)`,
+				`unknown notice kind "merge_requests" in discord.channels (known: default, plan, merge_request, escalation, e2e, digest, release, deploy) (did you mean "merge_request"?)`,
 				`alice in users in discord must be a string, not a mapping`,
 				`discord.users.bob must be a Discord id, a number (snowflake) such as "123456789012345678", not the integer -5`,
-				`unknown notice kind "digets" in discord.mute (known: plan, merge_request, escalation, e2e, digest) (did you mean "digest"?)`,
+				`unknown notice kind "digets" in discord.mute (known: plan, merge_request, escalation, e2e, digest, release, deploy) (did you mean "digest"?)`,
 			},
 		},
 		{
@@ -306,7 +306,7 @@ func TestDiscordLookups(t *testing.T) {
 			t.Errorf("UserByDiscordID(%q) = %q", id, u)
 		}
 	}
-	if !slices.Equal(DiscordKinds, []string{"plan", "merge_request", "escalation", "e2e", "digest"}) {
+	if !slices.Equal(DiscordKinds, []string{"plan", "merge_request", "escalation", "e2e", "digest", "release", "deploy"}) {
 		t.Errorf("DiscordKinds = %v: package notify names the same kinds", DiscordKinds)
 	}
 }

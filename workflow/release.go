@@ -390,6 +390,17 @@ func (d *decoder) checkRelease(w *Workflow) {
 	r := w.Release
 	pos := d.keyPos[at("release")]
 	withEnvs := len(w.Environments) > 0
+	if dc := w.Discord; dc.BotMode() {
+		var missing []string
+		for _, k := range []string{"release", "deploy"} {
+			if !dc.Muted(k) && (k == "release" || withEnvs) && dc.Channel(k) == "" {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			d.errorf(pos, "discord (bot mode) has no channel for %s notices: add a default channel under discord.channels, or one for each kind (or mute it)", orList(missing))
+		}
+	}
 	bot := nonEmpty(w.Tracker.Bot, DefaultBot)
 	if d.implied == nil {
 		d.implied = map[string]bool{}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,11 +106,12 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &issues); err != nil {
 		t.Fatalf("issue list --json: %v\n%s%s", err, r.stdout, r.stderr)
 	}
-	want := map[int64]string{1: "closed e2e:done", 2: "closed e2e:done", 3: "open needs:human", 4: "closed e2e:done"}
-	if len(issues) != 4 {
-		t.Fatalf("want 4 issues, got %+v", issues)
+	want := map[int64]string{1: "closed e2e:done,feature", 2: "closed e2e:done,feature", 3: "open feature,needs:human", 4: "closed e2e:done,feature", 5: "closed deploy:done"}
+	if len(issues) != 5 {
+		t.Fatalf("want 4 issues and a release, got %+v", issues)
 	}
 	for _, is := range issues {
+		slices.Sort(is.Labels)
 		if got := is.State + " " + strings.Join(is.Labels, ","); got != want[is.Number] {
 			t.Errorf("#%d: %s, want %s", is.Number, got, want[is.Number])
 		}
@@ -173,15 +175,24 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 		t.Errorf("usage: total %d input vs per-issue sum %d; roles with runs %v (want pm, developer, validator)", usage.Total.InputTokens, sumIn, roles)
 	}
 
-	// The target branch holds the merged work and nothing else.
+	// The target branch holds the merged work, the release's CHANGELOG,
+	// and nothing else; the release is tagged and runs in staging.
 	out, err := exec.Command("git", "-C", filepath.Join(home, "sample", "origin.git"), "ls-tree", "-r", "--name-only", "main").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Fields(string(out))
-	wantFiles := ".agentorg/.gitignore .agentorg/workflow.yaml .gitignore README.md abs.go abs_test.go calc.go calc_test.go go.mod mul.go mul_test.go sub.go sub_test.go"
+	wantFiles := ".agentorg/.gitignore .agentorg/workflow.yaml .gitignore CHANGELOG.md README.md abs.go abs_test.go calc.go calc_test.go go.mod mul.go mul_test.go sub.go sub_test.go"
 	if strings.Join(got, " ") != wantFiles {
 		t.Fatalf("main holds\n  %s\nwant\n  %s", strings.Join(got, " "), wantFiles)
+	}
+	r = run(t, t.TempDir(), nil, "--home", home, "release", "list")
+	if !strings.Contains(r.stdout, "v0.1.0  published") || !strings.Contains(r.stdout, "#1, #2, #4") {
+		t.Fatalf("release list:\n%s%s", r.stdout, r.stderr)
+	}
+	r = run(t, t.TempDir(), nil, "--home", home, "deploy", "status")
+	if !strings.Contains(r.stdout, "staging  0.1.0") || !strings.Contains(r.stdout, "0.1.0 succeeded") {
+		t.Fatalf("deploy status:\n%s%s", r.stdout, r.stderr)
 	}
 
 	// issue show prints the demo's timeline: the states with their
@@ -211,7 +222,8 @@ func TestDemoKeepThenInspectWithTheCLI(t *testing.T) {
 
 	r = run(t, t.TempDir(), nil, "--home", home, "mr", "list", "--json")
 	var mrs []struct{ State string }
-	if err := json.Unmarshal([]byte(r.stdout), &mrs); err != nil || len(mrs) != 3 || mrs[0].State != "merged" || mrs[1].State != "merged" || mrs[2].State != "merged" {
+	// Three issues' merge requests, and the release's CHANGELOG change.
+	if err := json.Unmarshal([]byte(r.stdout), &mrs); err != nil || len(mrs) != 4 || mrs[0].State != "merged" || mrs[1].State != "merged" || mrs[2].State != "merged" || mrs[3].State != "merged" {
 		t.Fatalf("mr list: %v %s", err, r.stdout)
 	}
 
