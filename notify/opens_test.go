@@ -71,7 +71,7 @@ func TestOpens(t *testing.T) {
 }
 
 func TestKinds(t *testing.T) {
-	if len(Kinds) != 5 {
+	if len(Kinds) != 7 {
 		t.Fatalf("Kinds = %v", Kinds)
 	}
 	for _, k := range Kinds {
