@@ -82,11 +82,13 @@ type Engine struct {
 	tracker agentorg.Tracker
 	log     *eventlog.Log
 	deps    *role.Deps
-	client  *river.Client[*sql.Tx]
-	owner   string // this process's claim owner id
-	queues  map[string]string
-	mu      sync.Mutex
-	started bool
+	// nextRelease is when the release schedule is looked at again.
+	nextRelease time.Time
+	client      *river.Client[*sql.Tx]
+	owner       string // this process's claim owner id
+	queues      map[string]string
+	mu          sync.Mutex
+	started     bool
 	// waiting holds the stage runs whose last outcome was to wait, and how
 	// (see setWaiting).
 	waitMu  sync.Mutex
@@ -358,6 +360,9 @@ func (e *Engine) Reconcile(ctx context.Context) (int, error) {
 // requests are asked about only when something waits on one: an idle
 // poll costs a forge one request.
 func (e *Engine) reconcile(ctx context.Context, atRest bool) (int, error) {
+	if err := e.scheduleRelease(ctx); err != nil {
+		return 0, fmt.Errorf("engine: release schedule: %w", err)
+	}
 	issues, err := e.tracker.ListIssues(ctx, agentorg.IssueFilter{AnyLabel: e.pollLabels()})
 	if err != nil {
 		return 0, fmt.Errorf("engine: reconcile: %w", err)
@@ -560,4 +565,23 @@ func (e *Engine) enqueueWhen(ctx context.Context, is agentorg.Issue, due func(St
 		}
 	}
 	return inserted, nil
+}
+
+// scheduleRelease opens a release issue when the workflow's schedule calls
+// for one (role.ScheduledRelease). Finding there is nothing to release
+// reads the repository, so after such a look the next waits a tenth of the
+// schedule (at most ten minutes), not the next poll.
+func (e *Engine) scheduleRelease(ctx context.Context) error {
+	r := e.wf.Release
+	if r == nil || r.Schedule <= 0 || time.Now().Before(e.nextRelease) {
+		return nil
+	}
+	n, err := role.ScheduledRelease(ctx, e.deps, time.Now())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		e.nextRelease = time.Now().Add(min(r.Schedule/10, 10*time.Minute))
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/release"
+	"github.com/agentorg/agentorg/workflow"
 )
 
 // The release stage (issue 18): on an issue labelled for a release it
@@ -299,4 +300,61 @@ func releasePrompt(ctx context.Context, d *Deps, n int64, items []release.Item, 
 	b.WriteString("Read the code if you need to (you may not change it). Write a summary of what the release brings for its users; agentorg writes the list of changes itself. A breaking change bumps MAJOR, a feature MINOR, a fix PATCH.\n\n")
 	b.WriteString(release.AnswerFormat + "\n")
 	return b.String(), nil
+}
+
+// ScheduledRelease opens a release issue when the workflow's
+// release.schedule has passed since the last release (or nothing was
+// released yet), no release is in progress, and a commit whose E2E passed
+// carries merged issues not released yet. It returns the issue it opened
+// (0: none was due).
+func ScheduledRelease(ctx context.Context, d *Deps, now time.Time) (int64, error) {
+	wf := d.Workflow
+	if wf.Release == nil || wf.Release.Schedule <= 0 {
+		return 0, nil
+	}
+	rs, err := d.Log.Releases(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rs {
+		if r.Published && now.Sub(r.PublishedAt) < wf.Release.Schedule {
+			return 0, nil
+		}
+	}
+	busy, err := d.Tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen, AnyLabel: []string{
+		workflow.LabelRelease, workflow.LabelReleaseRunning, workflow.LabelReleaseReview, workflow.LabelReleaseApproved, workflow.LabelReleasePublishing}})
+	if err != nil || len(busy) > 0 {
+		return 0, err
+	}
+	if err := d.Mirror.Fetch(ctx); err != nil {
+		return 0, err
+	}
+	head, err := d.Mirror.RemoteHead(ctx, wf.Repo.TargetBranch)
+	if err != nil {
+		return 0, err
+	}
+	_, prevCommit, err := lastRelease(ctx, d)
+	if err != nil {
+		return 0, err
+	}
+	commit, err := releasableCommit(ctx, d, head, prevCommit)
+	if err != nil || commit == "" {
+		return 0, err
+	}
+	items, err := releaseItems(ctx, d, commit, prevCommit)
+	if err != nil || len(items) == 0 {
+		return 0, err
+	}
+	bot := wf.Tracker.Bot
+	is, err := d.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: "Release (scheduled)", Author: bot,
+		Body: fmt.Sprintf("A release on the workflow's schedule (every %s): %d merged issue(s) wait to be released.", wf.Release.Schedule, len(items))})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := d.Tracker.UpdateLabels(ctx, is.Number, []string{workflow.LabelRelease}, nil, bot); err != nil {
+		return is.Number, err
+	}
+	_ = d.Log.Record(ctx, eventlog.Event{Issue: is.Number, Actor: bot, Kind: eventlog.KindTransition, To: workflow.LabelRelease,
+		Reason: fmt.Sprintf("release.schedule (every %s): %d merged issue(s) not released", wf.Release.Schedule, len(items))})
+	return is.Number, nil
 }

@@ -278,3 +278,34 @@ func TestReleaseOnGitLab(t *testing.T) {
 		t.Fatalf("GitLab's deployments: %+v", deps)
 	}
 }
+
+// release.schedule opens a release by itself once something merged and
+// passed E2E, and not again while nothing new merged.
+func TestScheduledRelease(t *testing.T) {
+	envs := t.TempDir()
+	org := orgtest.New(t, orgtest.Options{Script: releaseScript, Check: "true", E2E: "true", Unconfined: true,
+		Edit: func(s string) string {
+			return strings.Replace(releaseWorkflow(envs, "")(s), "release:\n  agent: coder\n", "release:\n  agent: coder\n  schedule: 1s\n", 1)
+		}})
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	optIn(t, org, "feat: greet the user", "")
+	approveUntilDone(t, org, eng)
+	time.Sleep(1100 * time.Millisecond) // past the schedule's look-again delay
+	poll(t, eng)
+	approveUntilDone(t, org, eng)
+	r, ok, err := org.Log.Release(ctx, "0.1.0")
+	if err != nil || !ok || !r.Published {
+		t.Fatalf("no scheduled release: %+v %v %v", r, ok, err)
+	}
+	is, err := org.Tracker.Issue(ctx, r.Issue)
+	if err != nil || is.Title != "Release (scheduled)" {
+		t.Fatalf("the release came from #%d %q (%v)", r.Issue, is.Title, err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	poll(t, eng)
+	all, _ := org.Tracker.ListIssues(ctx, agentorg.IssueFilter{})
+	if len(all) != 2 {
+		t.Fatalf("%d issues: a release was opened with nothing new to release", len(all))
+	}
+}

@@ -72,6 +72,7 @@ func TestDemoInDiscord(t *testing.T) {
 		"#1 Add a Sub function: plan approved  (mentions @alice)",
 		"approved by alice via Discord at ",
 		"#3 Add Div that refuses division by zero: needs a human  (mentions @alice)",
+		"#5 Release: release v0.1.0 approved  (mentions @alice)",
 		"OK in ",
 	} {
 		if !strings.Contains(r.stdout, want) {
