@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/release"
 )
 
 // publisher publishes a release a person approved: it merges the CHANGELOG
@@ -26,23 +27,8 @@ func (publisher) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		return Outcome{}, Permanent(fmt.Errorf("issue #%d drafted no release: add the release label to draft one", n))
 	}
 	if !rec.Published {
-		mr, err := d.Tracker.MR(ctx, rec.MR)
-		if err != nil {
+		if err := mergeChangelog(ctx, d, r, rec); err != nil {
 			return Outcome{}, err
-		}
-		if mr.State == agentorg.MROpen {
-			merged, err := d.Tracker.MergeMR(ctx, mr.Number, mr.HeadSHA, bot)
-			if errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
-				return Outcome{}, Permanent(fmt.Errorf("the CHANGELOG change !%d does not merge into %s any more (%v): label the issue release again to draft it anew", mr.Number, mr.TargetBranch, err))
-			}
-			if err != nil {
-				return Outcome{}, err
-			}
-			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: bot, Kind: eventlog.KindMerge,
-				Reason: fmt.Sprintf("merged the CHANGELOG change of %s (!%d) into %s", rec.Tag, mr.Number, merged.TargetBranch),
-				Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": merged.MergeSHA}})
-		} else if mr.State != agentorg.MRMerged {
-			return Outcome{}, Permanent(fmt.Errorf("the CHANGELOG change !%d of %s is %s: label the issue release again to draft it anew", mr.Number, rec.Tag, mr.State))
 		}
 		if err := d.Mirror.Fetch(ctx); err != nil {
 			return Outcome{}, err
@@ -84,4 +70,98 @@ func (publisher) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		}
 	}
 	return Outcome{Reason: "released " + rec.Tag}, nil
+}
+
+// mergeChangelog merges the release's CHANGELOG change exactly as it was
+// checked: onto the target's head it was made on. When the target moved
+// since, the change is made again on the new head (the notes' section on
+// top of its CHANGELOG), checked again, and merged onto that head only.
+func mergeChangelog(ctx context.Context, d *Deps, r *Run, rec eventlog.ReleaseRecord) error {
+	wf, bot := d.Workflow, d.Workflow.Tracker.Bot
+	if d.Guard != nil {
+		if err := d.Guard(ctx); err != nil {
+			return err
+		}
+	}
+	for try := 0; try < 3; try++ {
+		mr, err := d.Tracker.MR(ctx, rec.MR)
+		if err != nil {
+			return err
+		}
+		switch mr.State {
+		case agentorg.MRMerged:
+			return nil
+		case agentorg.MROpen:
+		default:
+			return Permanent(fmt.Errorf("the CHANGELOG change !%d of %s is %s: label the issue release again to draft it anew", mr.Number, rec.Tag, mr.State))
+		}
+		if err := d.Mirror.Fetch(ctx); err != nil {
+			return err
+		}
+		head, err := d.Mirror.RemoteHead(ctx, mr.TargetBranch)
+		if err != nil {
+			return err
+		}
+		parents, err := d.Mirror.Parents(ctx, mr.HeadSHA)
+		if err != nil {
+			return err
+		}
+		if len(parents) != 1 || parents[0] != head {
+			if mr, err = remakeChangelog(ctx, d, rec, mr, head); err != nil {
+				return err
+			}
+		}
+		var merged agentorg.MergeRequest
+		if guarded, ok := d.Tracker.(agentorg.TargetGuardedMerger); ok {
+			merged, err = guarded.MergeMRAt(ctx, mr.Number, mr.HeadSHA, head, bot)
+		} else {
+			merged, err = d.Tracker.MergeMR(ctx, mr.Number, mr.HeadSHA, bot)
+		}
+		if errors.Is(err, agentorg.ErrTargetMoved) || errors.Is(err, agentorg.ErrHeadMoved) {
+			continue
+		}
+		if errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
+			return Permanent(fmt.Errorf("the CHANGELOG change !%d does not merge into %s (%v): label the issue release again to draft it anew", mr.Number, mr.TargetBranch, err))
+		}
+		if err != nil {
+			return err
+		}
+		_ = d.Log.Record(ctx, eventlog.Event{Issue: r.Issue.Number, Stage: r.Stage.Name, RunID: r.ID, Actor: bot, Kind: eventlog.KindMerge,
+			Reason: fmt.Sprintf("merged the CHANGELOG change of %s (!%d) into %s", rec.Tag, mr.Number, merged.TargetBranch),
+			Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": merged.MergeSHA}})
+		return nil
+	}
+	return fmt.Errorf("%s kept moving while the CHANGELOG change of %s was merged: tried again later", wf.Repo.TargetBranch, rec.Tag)
+}
+
+// remakeChangelog makes the release's CHANGELOG change again on head,
+// checks it, and points its merge request there.
+func remakeChangelog(ctx context.Context, d *Deps, rec eventlog.ReleaseRecord, mr agentorg.MergeRequest, head string) (agentorg.MergeRequest, error) {
+	rc := d.Workflow.Release
+	v, err := release.ParseVersion(rec.Version)
+	if err != nil {
+		return mr, Permanent(err)
+	}
+	old, _, err := d.Mirror.ReadFile(ctx, head, rc.Changelog)
+	if err != nil {
+		return mr, err
+	}
+	change, err := d.Mirror.CommitFile(ctx, head, rc.Changelog, release.UpdateChangelog(old, rec.Notes, v, rc.TagPrefix),
+		"Release "+rec.Tag+"\n\n"+rec.Notes, d.Identity)
+	if err != nil {
+		return mr, err
+	}
+	if err := d.Mirror.Push(ctx, change, mr.SourceBranch); err != nil {
+		return mr, err
+	}
+	checks, err := Baseline(ctx, d, change, "", nil)
+	if err != nil {
+		return mr, err
+	}
+	for _, c := range checks {
+		if !c.Passed {
+			return mr, Permanent(fmt.Errorf("check %s fails on the CHANGELOG change of %s made again on %.10s: %s", c.Name, rec.Tag, head, oneLine(c.Reason)))
+		}
+	}
+	return d.Tracker.SetMRHead(ctx, mr.Number, change)
 }

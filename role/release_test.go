@@ -309,3 +309,46 @@ func TestScheduledRelease(t *testing.T) {
 		t.Fatalf("%d issues: a release was opened with nothing new to release", len(all))
 	}
 }
+
+// The target moved between the draft and the approval: the CHANGELOG
+// change is made again on the new head and checked there, and that is what
+// lands, beside the commit that moved the target.
+func TestPublishAfterTheTargetMoved(t *testing.T) {
+	envs := t.TempDir()
+	org := orgtest.New(t, orgtest.Options{Script: releaseScript, Check: "true", E2E: "true", Unconfined: true, Edit: releaseWorkflow(envs, "")})
+	eng := org.Engine(t, app.EngineOptions{})
+	ctx := context.Background()
+	optIn(t, org, "feat: greet the user", "")
+	approveUntilDone(t, org, eng)
+	rel, err := org.Humans.StartRelease(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	r, _, _ := org.Log.ReleaseOf(ctx, rel.Number)
+	mr, err := org.Tracker.MR(ctx, r.MR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A teammate pushes to main meanwhile.
+	tip := orgtest.Git(t, org.Origin, "rev-parse", "main")
+	moved := orgtest.Git(t, org.Origin, "commit-tree", tip+"^{tree}", "-p", tip, "-m", "a teammate's commit")
+	orgtest.Git(t, org.Origin, "update-ref", "refs/heads/main", moved)
+	if _, err := org.Humans.Approve(ctx, rel.Number, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	orgtest.RunUntilIdle(t, eng)
+	got, err := org.Tracker.MR(ctx, r.MR)
+	if err != nil || got.State != agentorg.MRMerged || got.HeadSHA == mr.HeadSHA {
+		t.Fatalf("the CHANGELOG change: %+v (first head %s), %v", got, mr.HeadSHA, err)
+	}
+	if parent := orgtest.Git(t, org.Origin, "rev-parse", got.HeadSHA+"^"); parent != moved {
+		t.Fatalf("the change landed on %s, not on the moved main %s", parent, moved)
+	}
+	if cl := orgtest.Git(t, org.Origin, "show", "main:CHANGELOG.md"); strings.Count(cl, "## v0.1.0") != 1 {
+		t.Fatalf("CHANGELOG on main:\n%s", cl)
+	}
+	if r, _, _ := org.Log.Release(ctx, "0.1.0"); !r.Published {
+		t.Fatalf("not published: %+v", r)
+	}
+}
