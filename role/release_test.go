@@ -15,6 +15,7 @@ import (
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/human"
+	"github.com/agentorg/agentorg/notify"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
@@ -138,6 +139,23 @@ func TestReleaseAndDeploy(t *testing.T) {
 		t.Fatalf("production runs %q before alice approved", got)
 	}
 
+	// The wait for production's approvers opens a notice to them.
+	var asked eventlog.Event
+	evs, err := org.Log.Events(ctx, eventlog.Filter{Issue: 4, Kind: eventlog.KindDeploy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Data["waiting"] != "" {
+			asked = e
+		}
+	}
+	src := notify.Sources{Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, DB: org.DB}
+	nt, err := notify.Build(ctx, src, asked)
+	if err != nil || nt.Kind != notify.KindDeploy || !strings.Contains(nt.Title, "v0.1.0 waits to deploy to production") || strings.Join(nt.Mentions, ",") != "alice" {
+		t.Fatalf("the notice of the wait for approvers (%+v): %+v, %v", asked, nt, err)
+	}
+
 	var refused *human.RefusedError
 	if _, err := org.Humans.ApproveDeployment(ctx, "production", "v0.1.0", "bob"); !errors.As(err, &refused) || refused.Rule != "approvers" {
 		t.Fatalf("bob's approval: %v", err)
@@ -149,6 +167,9 @@ func TestReleaseAndDeploy(t *testing.T) {
 	poll(t, eng)
 	if got := deployed(t, envs, "production"); got != "0.1.0" {
 		t.Fatalf("production runs %q after alice approved", got)
+	}
+	if nt, err := notify.Build(ctx, src, asked); err != nil || !nt.Closed || !strings.Contains(nt.Title, "v0.1.0 to production: succeeded") {
+		t.Fatalf("the notice once production runs the release: %+v, %v", nt, err)
 	}
 	if is, _ := org.Tracker.Issue(ctx, 4); is.State != agentorg.IssueClosed {
 		t.Fatalf("the release issue is %s after every environment: %v", is.State, is.Labels)
