@@ -56,6 +56,10 @@ calc gains Abs.
 - [ ] Abs(a) returns the absolute value of a
 - [ ] ` + "`go test ./...`" + ` passes`}}},
 
+		// The release agent, read-only, writes the summary of the release.
+		{Match: "You are the release agent", Actions: []modelserver.Action{{Text: "calc can now subtract, multiply and take absolute values.\n\n```json\n" +
+			`{"version": "0.1.0", "summary": "calc learns Sub, Mul and Abs."}` + "\n```\n"}}},
+
 		// Review triage of issue 4's merge request, read-only in its own
 		// session: thread 1 is the human's must-fix, thread 2 their question.
 		{Match: "merge request for issue #4. Decide", Actions: []modelserver.Action{{Text: "The comment is indeed empty; the question deserves an answer.\n\n```json\n" +

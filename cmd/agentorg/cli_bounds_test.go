@@ -58,7 +58,7 @@ func TestCLIRefusesBadInputPlainly(t *testing.T) {
 	if r := run(t, dir, nil, "--home", home, "issue", "new", "--title", title, "--body-file", body, "--as", "alice"); r.code != 0 {
 		t.Fatalf("issue new: %s", r.stderr)
 	}
-	for _, args := range [][]string{{"issue", "list"}, {"events", "--wide"}, {"issue", "show", "5"}, {"status"}} {
+	for _, args := range [][]string{{"issue", "list"}, {"events", "--wide"}, {"issue", "show", "6"}, {"status"}} {
 		r := run(t, dir, nil, append([]string{"--home", home}, args...)...)
 		if strings.ContainsRune(r.stdout, '\x1b') || strings.ContainsRune(r.stdout, '\x07') {
 			t.Errorf("%v printed a raw escape:\n%q", args, r.stdout)
@@ -67,7 +67,7 @@ func TestCLIRefusesBadInputPlainly(t *testing.T) {
 			t.Errorf("%v does not show the title's escape as text:\n%s", args, r.stdout)
 		}
 	}
-	if r := run(t, dir, nil, "--home", home, "issue", "show", "5", "--json"); !strings.Contains(r.stdout, `\u001b[2J`) {
+	if r := run(t, dir, nil, "--home", home, "issue", "show", "6", "--json"); !strings.Contains(r.stdout, `\u001b[2J`) {
 		t.Errorf("issue show --json lost the title's escape:\n%s", r.stdout)
 	}
 }

@@ -168,7 +168,7 @@ func TestEventsFollowPrintsNewEventsUntilInterrupted(t *testing.T) {
 		return cmd, out
 	}
 	text, textOut := start()
-	js, jsonOut := start("--issue", "5", "--json")
+	js, jsonOut := start("--issue", "6", "--json")
 	// The text follower first prints the log as it is.
 	waitUntil(t, "the follower prints the existing events", func() bool { return strings.Contains(textOut.String(), "E2E passed") })
 
@@ -176,7 +176,7 @@ func TestEventsFollowPrintsNewEventsUntilInterrupted(t *testing.T) {
 		t.Fatalf("issue new: %s", r.stderr)
 	}
 	waitUntil(t, "both followers print the new issue's opt-in", func() bool {
-		return strings.Contains(textOut.String(), "#5     transition  alice     - → agentorg") &&
+		return strings.Contains(textOut.String(), "#6     transition  alice     - → agentorg") &&
 			strings.Contains(jsonOut.String(), `"reason":"opted in by alice"`)
 	})
 	for _, c := range []*exec.Cmd{text, js} {
@@ -191,8 +191,8 @@ func TestEventsFollowPrintsNewEventsUntilInterrupted(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(jsonOut.String()), "\n")
 	for _, l := range lines {
 		var e struct{ Issue int64 }
-		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Issue != 5 {
-			t.Errorf("events --follow --issue 5 --json printed %q (%v); want one JSON object of #5 per line", l, err)
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Issue != 6 {
+			t.Errorf("events --follow --issue 6 --json printed %q (%v); want one JSON object of #6 per line", l, err)
 		}
 	}
 }
