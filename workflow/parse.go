@@ -731,17 +731,8 @@ func (d *decoder) approveRules(v value, path string) []ApproveRule {
 		d.object(it, at(path, strconv.Itoa(i)), it.pos, ruleKeys, []string{"name"}, func(f entry) {
 			switch f.key {
 			case "name":
-				r.Name = d.str(f.v)
-				if r.Name == "" {
+				if r.Name = d.uniqueName(f.v, "rule name", "like docs-only (it is recorded as the approver policy:<name>)", ruleNameRE, first); r.Name == "" {
 					return
-				}
-				if !ruleNameRE.MatchString(r.Name) {
-					d.errorf(f.v.pos, "rule name %q must be lower-case letters, digits and dashes, like docs-only (it is recorded as the approver policy:<name>)", r.Name)
-				}
-				if line, dup := first[r.Name]; dup {
-					d.errorf(f.v.pos, "duplicate rule name %q (first at line %d)", r.Name, line)
-				} else {
-					first[r.Name] = f.v.pos.Line
 				}
 			case "all":
 				lists = append(lists, f)
@@ -1069,4 +1060,22 @@ func (d *decoder) size(v value, name string) int {
 		d.errorf(v.pos, "%s must be at least 1 byte, not %s", name, v.node.GetToken().Value)
 	}
 	return n
+}
+
+// uniqueName reads the name of an item of a list (a rule, an environment):
+// what re allows, unique in the list (first holds each name's line).
+func (d *decoder) uniqueName(v value, what, like string, re *regexp.Regexp, first map[string]int) string {
+	name := d.str(v)
+	if name == "" {
+		return ""
+	}
+	if !re.MatchString(name) {
+		d.errorf(v.pos, "%s %q must be lower-case letters, digits and dashes, %s", what, name, like)
+	}
+	if line, dup := first[name]; dup {
+		d.errorf(v.pos, "duplicate %s %q (first at line %d)", what, name, line)
+	} else {
+		first[name] = v.pos.Line
+	}
+	return name
 }

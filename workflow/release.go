@@ -221,17 +221,8 @@ func (d *decoder) environments(e entry) []Environment {
 			written[f.key] = f.v.pos
 			switch f.key {
 			case "name":
-				env.Name = d.str(f.v)
-				if env.Name == "" {
+				if env.Name = d.uniqueName(f.v, "environment name", "like staging or prod-eu", environmentNameRE, first); env.Name == "" {
 					return
-				}
-				if !environmentNameRE.MatchString(env.Name) {
-					d.errorf(f.v.pos, "environment name %q must be lower-case letters, digits and dashes, like staging or prod-eu", env.Name)
-				}
-				if line, dup := first[env.Name]; dup {
-					d.errorf(f.v.pos, "duplicate environment %q (first at line %d)", env.Name, line)
-				} else {
-					first[env.Name] = f.v.pos.Line
 				}
 			case "deploy":
 				env.Deploy = d.str(f.v)

@@ -297,7 +297,7 @@ func TestReleaseProblems(t *testing.T) {
 		{
 			name:     "duplicate environment",
 			sections: releaseMinimal + "environments:\n  - {name: prod, deploy: d, verify: v}\n  - {name: «prod, deploy: d, verify: v}\n",
-			want:     []string{`duplicate environment "prod" (first at line 64)`},
+			want:     []string{`duplicate environment name "prod" (first at line 64)`},
 		},
 		{
 			name: "auto healthy without healthy_for, healthy_for without it, healthy first",
