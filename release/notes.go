@@ -120,6 +120,17 @@ func line(it Item) string {
 		refs += ", " + ref("!", it.MR, it.MRURL)
 	}
 	title := oneLine(it.Title)
+	// The group's heading says the kind: "feat: dark mode" reads
+	// "Dark mode" under Features (a scope stays, as its context).
+	if m := conventionalRE.FindStringSubmatchIndex(title); m != nil {
+		switch rest := title[m[1]:]; {
+		case rest == "":
+		case m[4] >= 0:
+			title = title[m[4]+1:m[5]-1] + ": " + rest
+		default:
+			title = strings.ToUpper(rest[:1]) + rest[1:]
+		}
+	}
 	if title == "" {
 		title = "(untitled)"
 	}

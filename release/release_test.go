@@ -197,7 +197,7 @@ func TestMarkdown(t *testing.T) {
 		Summary:   "  Dark mode arrives.\n\n# Highlights\n\n```sh\n# a comment\n```\n",
 		Items: []Item{
 			{Issue: 13, Title: "fix: crash\non empty input", Kind: Fix, IssueURL: "https://x/issues/13", MR: 4, MRURL: "https://x/mr/4"},
-			{Issue: 12, Title: "feat: dark mode", Kind: Feature, MR: 3},
+			{Issue: 12, Title: "feat(ui): dark mode", Kind: Feature, MR: 3},
 			{Issue: 9, Title: "Tidy the README", Kind: Other},
 			{Issue: 2, Title: "Sort flags", Kind: Fix, IssueURL: "https://x/issues/2"},
 		},
@@ -215,12 +215,12 @@ Dark mode arrives.
 
 ### Features
 
-- feat: dark mode (#12, !3)
+- ui: dark mode (#12, !3)
 
 ### Fixes
 
 - Sort flags ([#2](https://x/issues/2))
-- fix: crash on empty input ([#13](https://x/issues/13), [!4](https://x/mr/4))
+- Crash on empty input ([#13](https://x/issues/13), [!4](https://x/mr/4))
 
 ### Other changes
 

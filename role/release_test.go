@@ -118,7 +118,7 @@ func TestReleaseAndDeploy(t *testing.T) {
 	if err != nil || !ok || !r.Published || r.Tag != "v0.1.0" {
 		t.Fatalf("release 0.1.0: %+v %v %v", r, ok, err)
 	}
-	for _, want := range []string{"## v0.1.0", "A first release: greetings.", "### Features", "greet the user", "### Fixes", "a typo", "### Other changes", "Add release notes"} {
+	for _, want := range []string{"## v0.1.0", "A first release: greetings.", "### Features", "Greet the user", "### Fixes", "A typo", "### Other changes", "Add release notes"} {
 		if !strings.Contains(r.Notes, want) {
 			t.Fatalf("the notes lack %q:\n%s", want, r.Notes)
 		}
@@ -126,7 +126,7 @@ func TestReleaseAndDeploy(t *testing.T) {
 	if got := orgtest.Git(t, org.Origin, "rev-parse", "v0.1.0^{commit}"); got != r.Commit {
 		t.Fatalf("the tag is on %s, the release on %s", got, r.Commit)
 	}
-	if msg := orgtest.Git(t, org.Origin, "tag", "-l", "--format=%(contents)", "v0.1.0"); !strings.Contains(msg, "greet the user") {
+	if msg := orgtest.Git(t, org.Origin, "tag", "-l", "--format=%(contents)", "v0.1.0"); !strings.Contains(msg, "Greet the user") {
 		t.Fatalf("the tag's message: %q", msg)
 	}
 	if cl := orgtest.Git(t, org.Origin, "show", "main:CHANGELOG.md"); !strings.Contains(cl, "## v0.1.0") {
@@ -283,7 +283,7 @@ func TestReleaseOnGitLab(t *testing.T) {
 	}
 	approveUntilDone(t, org, eng)
 	rels := fake.Releases()
-	if len(rels) != 1 || rels[0].TagName != "v0.1.0" || !strings.Contains(rels[0].Description, "greet the user") {
+	if len(rels) != 1 || rels[0].TagName != "v0.1.0" || !strings.Contains(rels[0].Description, "Greet the user") {
 		t.Fatalf("GitLab's releases: %+v", rels)
 	}
 	want := fmt.Sprintf("%s/%s/-/issues/1", fake.URL, fake.ProjectPath)
