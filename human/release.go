@@ -29,6 +29,9 @@ func (e *RefusedError) Error() string { return e.Why + " (rule: " + e.Rule + ")"
 // deployment still waits (more approvals, a window, a freeze).
 func (d *Desk) ApproveDeployment(ctx context.Context, env, version, user string) (deploy.Decision, error) {
 	wf := d.Workflow
+	if wf.Release == nil {
+		return deploy.Decision{}, fmt.Errorf("the workflow has no release section, so nothing is deployed")
+	}
 	e := wf.Environment(env)
 	if e == nil {
 		var names []string

@@ -201,10 +201,15 @@ func lastRelease(ctx context.Context, d *Deps) (*release.Version, string, error)
 	return best, commit, nil
 }
 
+// releaseLookBack bounds how far back from the target's head a release
+// looks for a commit E2E passed on: each look is a read of the tracker's
+// check results (on GitLab, a request), and E2E runs after every merge.
+const releaseLookBack = 200
+
 // releasableCommit is the newest first-parent commit of head, after prev
-// ("" for none), whose E2E passed ("" when none did).
+// ("" for none), whose E2E passed ("" when none did in releaseLookBack).
 func releasableCommit(ctx context.Context, d *Deps, head, prev string) (string, error) {
-	shas, err := d.Mirror.FirstParents(ctx, head, 1000)
+	shas, err := d.Mirror.FirstParents(ctx, head, releaseLookBack)
 	if err != nil {
 		return "", err
 	}
