@@ -38,6 +38,8 @@ type listed struct {
 //     since they are then wiring themselves);
 //   - metrics depends on the engine, a role, an adapter, the dashboard or
 //     the wiring: it is a leaf they all report to;
+//   - jobstore (the statements on River's tables) depends on the engine, a
+//     role or an adapter: the engine calls it, never the other way round;
 //   - the root package imports anything but the standard library.
 func TestImportDirection(t *testing.T) {
 	goTool, err := exec.LookPath("go")
@@ -98,6 +100,8 @@ func importViolations(pkgs map[string]listed) []string {
 			deny("the record and the human desk must not depend on role policy or the engine (ask package gate)", "role", "triage", "engine")
 		case under(rel, "metrics"):
 			deny("metrics is a leaf: the engine, roles and adapters tell it what happened", "engine", "role", "tracker", "agent", "web", "app")
+		case under(rel, "jobstore"):
+			deny("the job store serves the engine: it must not depend on the engine, a role or an adapter", "engine", "role", "triage", "tracker", "agent")
 		}
 		if !under(rel, wiring...) {
 			for _, d := range p.Imports {

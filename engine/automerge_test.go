@@ -12,6 +12,7 @@ import (
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/human"
+	"github.com/agentorg/agentorg/jobstore"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
@@ -109,9 +110,15 @@ func TestAutoMergeWhenPipelineSucceedsOnGitLab(t *testing.T) {
 	if !set || !merged {
 		t.Fatalf("events do not show auto-merge set then done: %+v", events(t, org, n, eventlog.KindMerge))
 	}
-	var runs int
-	if err := org.DB.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'agentorg_stage' AND json_extract(args, '$.stage') = 'merge' AND state = 'completed'`).Scan(&runs); err != nil {
+	counts, err := jobstore.New(org.DB).Counts(ctx, engine.StageArgs{}.Kind())
+	if err != nil {
 		t.Fatal(err)
+	}
+	runs := 0
+	for _, c := range counts {
+		if c.Stage == "merge" && c.State == "completed" {
+			runs += c.N
+		}
 	}
 	if runs < 2 {
 		t.Fatalf("the merge stage ran %d times: it should wait between polls, not inside one run", runs)

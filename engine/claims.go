@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/jobstore"
 	"github.com/agentorg/agentorg/proc"
 )
 
@@ -69,7 +71,7 @@ func Claims(ctx context.Context, db *sql.DB) ([]Claim, error) {
 
 func (e *Engine) claim(ctx context.Context, jobID int64, a StageArgs, runID string) error {
 	_, err := e.cfg.DB.ExecContext(ctx, `INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, heartbeat_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET run_id = excluded.run_id, owner = excluded.owner, heartbeat_at = excluded.heartbeat_at`,
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET run_id = excluded.run_id, owner = excluded.Owner, heartbeat_at = excluded.heartbeat_at`,
 		jobID, a.Issue, a.Stage, runID, e.owner, time.Now().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("engine: claim job %d: %w", jobID, err)
@@ -117,67 +119,45 @@ func (e *Engine) setPGID(ctx context.Context, jobID int64, pgid int) {
 // hands it to a worker, which finds the issue in the stage's running label
 // and continues.
 func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
-	q := `SELECT j.id, COALESCE(c.issue, 0), COALESCE(c.stage, ''), COALESCE(c.pgid, 0), COALESCE(c.owner, '')
-		FROM river_job j LEFT JOIN agentorg_claims c ON c.job_id = j.id
-		WHERE j.state = 'running' AND j.kind = ?`
-	args := []any{StageArgs{}.Kind()}
-	if !all {
-		q += ` AND c.heartbeat_at IS NOT NULL AND c.heartbeat_at < ?`
-		args = append(args, time.Now().Add(-e.cfg.StaleAfter).UnixMilli())
+	var ds []jobstore.RunningJob
+	var err error
+	if all {
+		ds, err = e.jobs.Running(ctx, StageArgs{}.Kind())
+	} else {
+		ds, err = e.jobs.Stale(ctx, StageArgs{}.Kind(), time.Now().Add(-e.cfg.StaleAfter))
 	}
-	rows, err := e.cfg.DB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("engine: find dead claims: %w", err)
 	}
-	type dead struct {
-		job, issue int64
-		stage      string
-		pgid       int
-		owner      string
-	}
-	var ds []dead
-	for rows.Next() {
-		var d dead
-		if err := rows.Scan(&d.job, &d.issue, &d.stage, &d.pgid, &d.owner); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		if d.owner != e.owner {
-			ds = append(ds, d)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
+	// This engine's own claims are not a dead worker's: it still works them.
+	ds = slices.DeleteFunc(ds, func(d jobstore.RunningJob) bool { return d.Owner == e.owner })
 	for _, d := range ds {
 		// An agent or check that outlived its engine must not keep editing
 		// a worktree the next run owns, nor run on. (Without a claim row,
 		// nothing was started.)
 		killed := 0
-		if d.owner != "" {
-			mark := claimMark(d.owner, d.job)
+		if d.Owner != "" {
+			mark := claimMark(d.Owner, d.ID)
 			var ok bool
-			if killed, ok = proc.KillMarked(func(m string) bool { return m == mark }); !ok && d.pgid > 0 {
+			if killed, ok = proc.KillMarked(func(m string) bool { return m == mark }); !ok && d.PGID > 0 {
 				// No /proc: only the group recorded at the start is known.
-				if syscall.Kill(-d.pgid, syscall.SIGKILL) == nil {
+				if syscall.Kill(-d.PGID, syscall.SIGKILL) == nil {
 					killed = 1
 				}
 			}
 		}
-		// A crash is not the stage's fault: give the try it used back, so
-		// that the job is worked again at once and its next failure's
-		// backoff counts failures only.
-		if _, err := e.cfg.DB.ExecContext(ctx, `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0) WHERE id = ? AND state = 'running'`, d.job); err != nil {
-			return 0, fmt.Errorf("engine: release job %d: %w", d.job, err)
+		// A crash is not the stage's fault: the job goes back to the queue
+		// with the try it used given back (see jobstore's Requeue).
+		if _, err := e.jobs.Requeue(ctx, d.ID); err != nil {
+			return 0, fmt.Errorf("engine: release job %d: %w", d.ID, err)
 		}
-		if _, err := e.cfg.DB.ExecContext(ctx, `DELETE FROM agentorg_claims WHERE job_id = ?`, d.job); err != nil {
+		if _, err := e.cfg.DB.ExecContext(ctx, `DELETE FROM agentorg_claims WHERE job_id = ?`, d.ID); err != nil {
 			return 0, err
 		}
 		e.cfg.Metrics.Reaped(killed)
-		if d.issue != 0 {
-			_ = e.record(ctx, eventlog.Event{Issue: d.issue, Stage: d.stage, Actor: e.wf.Tracker.Bot, Kind: eventlog.KindClaim,
-				Reason: fmt.Sprintf("released job %d: its worker died (no heartbeat)", d.job)})
+		if d.Issue != 0 {
+			_ = e.record(ctx, eventlog.Event{Issue: d.Issue, Stage: d.Stage, Actor: e.wf.Tracker.Bot, Kind: eventlog.KindClaim,
+				Reason: fmt.Sprintf("released job %d: its worker died (no heartbeat)", d.ID)})
 		}
 	}
 	return len(ds), nil

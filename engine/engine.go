@@ -22,12 +22,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/gate"
+	"github.com/agentorg/agentorg/jobstore"
 	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workflow"
@@ -85,7 +85,8 @@ type Engine struct {
 	// nextRelease is when the release schedule is looked at again.
 	nextRelease time.Time
 	client      *river.Client[*sql.Tx]
-	owner       string // this process's claim owner id
+	jobs        *jobstore.Store // the statements on River's tables River's client lacks
+	owner       string          // this process's claim owner id
 	queues      map[string]string
 	mu          sync.Mutex
 	started     bool
@@ -145,7 +146,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Deps.Metrics == nil {
 		cfg.Deps.Metrics = cfg.Metrics
 	}
-	e := &Engine{cfg: cfg, wf: cfg.Deps.Workflow, tracker: cfg.Deps.Tracker, log: cfg.Deps.Log, deps: cfg.Deps,
+	e := &Engine{cfg: cfg, jobs: jobstore.New(cfg.DB), wf: cfg.Deps.Workflow, tracker: cfg.Deps.Tracker, log: cfg.Deps.Log, deps: cfg.Deps,
 		owner: uuid.NewString(), queues: map[string]string{}, waiting: map[StageArgs]waitState{}, reviewed: map[int64]int64{}}
 	cfg.Deps.Wake = e.wakeWaiting
 	if err := Migrate(ctx, cfg.DB); err != nil {
@@ -216,12 +217,8 @@ func setDefaults(c *Config) {
 
 // Migrate creates River's tables and the engine's own in db.
 func Migrate(ctx context.Context, db *sql.DB) error {
-	m, err := rivermigrate.New(riversqlite.New(db), nil)
-	if err != nil {
-		return fmt.Errorf("engine: migrations: %w", err)
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("engine: migrate river: %w", err)
+	if err := jobstore.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("engine: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, claimsSchema); err != nil {
 		return fmt.Errorf("engine: migrate claims: %w", err)
@@ -326,25 +323,14 @@ func (e *Engine) RunUntilIdle(ctx context.Context) error {
 	}
 }
 
-// idleQuery finds one unfinished stage job. It reads River's table
-// directly (as reap does; sqlitedb's statement cache keeps it prepared):
-// RunUntilIdle asks 40 times a second, and River's JobList parsed a query
-// and walked every job of the kind each time (a quarter of the engine's CPU
-// at 1000 issues). "+kind" keeps SQLite on the state index, where
-// unfinished jobs are few.
-const idleQuery = `SELECT 1 FROM river_job
-	WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') AND +kind = ? LIMIT 1`
-
+// idle reports whether no stage job is unfinished (see jobstore's Idle, a
+// query tuned for being asked 40 times a second).
 func (e *Engine) idle(ctx context.Context) (bool, error) {
-	var one int
-	err := e.cfg.DB.QueryRowContext(ctx, idleQuery, StageArgs{}.Kind()).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return true, nil
-	}
+	idle, err := e.jobs.Idle(ctx, StageArgs{}.Kind())
 	if err != nil {
 		return false, fmt.Errorf("engine: list jobs: %w", err)
 	}
-	return false, nil
+	return idle, nil
 }
 
 // Reconcile reads the tracker and enqueues a job for every (issue, stage)

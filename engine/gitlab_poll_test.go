@@ -14,6 +14,7 @@ import (
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/jobstore"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
@@ -171,17 +172,17 @@ func poll(t *testing.T, org *orgtest.Org, eng *engine.Engine) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Minute)
+	jobs := jobstore.New(org.DB)
 	for {
-		var busy int
-		if err := org.DB.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'agentorg_stage'
-			AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`).Scan(&busy); err != nil {
+		idle, err := jobs.Idle(ctx, engine.StageArgs{}.Kind())
+		if err != nil {
 			t.Fatal(err)
 		}
-		if busy == 0 {
+		if idle {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d jobs still busy after a minute", busy)
+			t.Fatal("jobs still busy after a minute")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

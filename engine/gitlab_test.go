@@ -11,9 +11,11 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
+	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/gate"
 	"github.com/agentorg/agentorg/human"
+	"github.com/agentorg/agentorg/jobstore"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
@@ -345,9 +347,15 @@ func TestGitLabOutagePausesAndResumes(t *testing.T) {
 		t.Fatalf("an outage escalated: %+v", esc)
 	}
 	// The jobs waited: none used up its tries and was thrown away.
-	var discarded int
-	if err := org.DB.QueryRowContext(ctx, "SELECT count(*) FROM river_job WHERE state = 'discarded'").Scan(&discarded); err != nil {
+	counts, err := jobstore.New(org.DB).Counts(ctx, engine.StageArgs{}.Kind())
+	if err != nil {
 		t.Fatal(err)
+	}
+	discarded := 0
+	for _, c := range counts {
+		if c.State == "discarded" {
+			discarded += c.N
+		}
 	}
 	if discarded != 0 {
 		t.Fatalf("%d jobs were discarded during the outage", discarded)

@@ -7,14 +7,9 @@ import (
 
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/agentorg/agentorg/jobstore"
 	"github.com/agentorg/agentorg/metrics"
 )
-
-// jobCountsQuery counts the stage jobs by stage and state. Like idleQuery
-// and reap it reads River's table directly: River's JobList would walk
-// every job to count them.
-const jobCountsQuery = `SELECT COALESCE(json_extract(args, '$.stage'), ''), state, count(*) FROM river_job
-	WHERE kind = ? GROUP BY 1, 2`
 
 // JobCounts counts the stage jobs in an engine database by stage and
 // state (for the jobs metric). Every state of each of stages is listed,
@@ -37,26 +32,18 @@ func JobCounts(ctx context.Context, db *sql.DB, stages []string) ([]metrics.JobC
 			add(key{st, string(state)}, 0)
 		}
 	}
-	var tables int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'river_job'`).Scan(&tables); err != nil {
+	jobs := jobstore.New(db)
+	exists, err := jobs.Exists(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("engine: count jobs: %w", err)
 	}
-	if tables > 0 {
-		rows, err := db.QueryContext(ctx, jobCountsQuery, StageArgs{}.Kind())
+	if exists {
+		counts, err := jobs.Counts(ctx, StageArgs{}.Kind())
 		if err != nil {
 			return nil, fmt.Errorf("engine: count jobs: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var k key
-			var c int
-			if err := rows.Scan(&k.stage, &k.state, &c); err != nil {
-				return nil, fmt.Errorf("engine: count jobs: %w", err)
-			}
-			add(k, c)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("engine: count jobs: %w", err)
+		for _, c := range counts {
+			add(key{c.Stage, c.State}, c.N)
 		}
 	}
 	out := make([]metrics.JobCount, 0, len(order))

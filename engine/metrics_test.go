@@ -33,12 +33,13 @@ func TestMetricsJobCounts(t *testing.T) {
 
 	e, db := bareEngine(t, t.TempDir())
 	for _, a := range []StageArgs{{Issue: 1, Stage: "develop"}, {Issue: 2, Stage: "develop"}, {Issue: 1, Stage: "gone"}} {
-		if _, err := e.client.Insert(ctx, a, nil); err != nil {
+		job, err := e.client.Insert(ctx, a, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := db.Exec(`UPDATE river_job SET state = 'running' WHERE json_extract(args, '$.issue') = 2`); err != nil {
-		t.Fatal(err)
+		if a.Issue == 2 {
+			handOut(t, db, job.Job.ID)
+		}
 	}
 	counts, err = JobCounts(ctx, db, []string{"plan", "develop"})
 	if err != nil {
@@ -66,9 +67,7 @@ func TestMetricsReapedClaims(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE river_job SET state = 'running', attempt = 1 WHERE id = ?`, job.Job.ID); err != nil {
-		t.Fatal(err)
-	}
+	handOut(t, db, job.Job.ID)
 	if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, pgid, heartbeat_at)
 		VALUES (?, 1, 'validate', 'run-1', 'dead-engine', 0, 0)`, job.Job.ID); err != nil {
 		t.Fatal(err)

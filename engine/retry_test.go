@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Issue 15: a crash is not a failed try. A job whose worker died three
@@ -22,9 +24,7 @@ func TestThreeCrashesThenARetryWithinAMinute(t *testing.T) {
 	for crash := 1; crash <= 3; crash++ {
 		// River hands the job to a worker (its try counter goes up), the
 		// worker claims it and dies; the next start reaps the claim.
-		if _, err := db.Exec(`UPDATE river_job SET state = 'running', attempt = attempt + 1 WHERE id = ?`, id); err != nil {
-			t.Fatal(err)
-		}
+		handOut(t, db, id)
 		if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, heartbeat_at)
 			VALUES (?, 1, 'validate', 'run', 'dead-engine', 0)`, id); err != nil {
 			t.Fatal(err)
@@ -32,15 +32,15 @@ func TestThreeCrashesThenARetryWithinAMinute(t *testing.T) {
 		if n, err := e.reap(ctx, true); err != nil || n != 1 {
 			t.Fatalf("crash %d: reap released %d, %v", crash, n, err)
 		}
-		var state string
-		if err := db.QueryRow(`SELECT state FROM river_job WHERE id = ?`, id).Scan(&state); err != nil || state != "available" {
-			t.Fatalf("crash %d: the job is %q (%v), want available at once", crash, state, err)
+		if j, err := e.client.JobGet(ctx, id); err != nil || j.State != rivertype.JobStateAvailable {
+			t.Fatalf("crash %d: the job is %+v (%v), want available at once", crash, j, err)
 		}
 	}
-	var tries, maxTries int
-	if err := db.QueryRow(`SELECT attempt, max_attempts FROM river_job WHERE id = ?`, id).Scan(&tries, &maxTries); err != nil {
+	j, err := e.client.JobGet(ctx, id)
+	if err != nil {
 		t.Fatal(err)
 	}
+	tries, maxTries := j.Attempt, j.MaxAttempts
 	if tries != 0 || maxTries != e.cfg.MaxAttempts {
 		t.Fatalf("after three crashes the job has used %d of %d tries, want 0 of %d", tries, maxTries, e.cfg.MaxAttempts)
 	}

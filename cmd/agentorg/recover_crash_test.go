@@ -200,6 +200,9 @@ func TestBisectAndRevertSurviveKill(t *testing.T) {
 
 // mergeRunning reports whether a merge job of issue n runs now, from
 // River's table: the merge stage shows no label of its own while it runs.
+// It reads River's table itself rather than through package jobstore: it
+// only observes, and by the job's own args, since a job runs before its
+// claim (which jobstore's Running reads the issue from) is written.
 func mergeRunning(t *testing.T, db *sql.DB, n int64) bool {
 	t.Helper()
 	var c int

@@ -1,0 +1,250 @@
+package jobstore
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// stageArgs are shaped as the engine's stage jobs are: the store reads
+// "stage" from a job's args.
+type stageArgs struct {
+	Issue int64  `json:"issue"`
+	Stage string `json:"stage"`
+}
+
+func (stageArgs) Kind() string { return "jobstore_test_stage" }
+
+// otherArgs are a kind the store is never asked about.
+type otherArgs struct{}
+
+func (otherArgs) Kind() string { return "jobstore_test_other" }
+
+// blockingWorker holds the first job it works until release is closed, so
+// that the job stays running; later runs return at once.
+type blockingWorker struct {
+	river.WorkerDefaults[stageArgs]
+	once    sync.Once
+	started chan int64
+	release chan struct{}
+}
+
+func (w *blockingWorker) Work(ctx context.Context, j *river.Job[stageArgs]) error {
+	first := false
+	w.once.Do(func() { first = true })
+	if first {
+		w.started <- j.ID
+		select {
+		case <-w.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+type otherWorker struct {
+	river.WorkerDefaults[otherArgs]
+}
+
+func (otherWorker) Work(context.Context, *river.Job[otherArgs]) error { return nil }
+
+// claimsTable is the part of the engine's claims table (engine's
+// claimsSchema, which the engine owns and migrates) that the store's
+// running-jobs query reads.
+const claimsTable = `CREATE TABLE agentorg_claims (
+	job_id INTEGER PRIMARY KEY, issue INTEGER NOT NULL, stage TEXT NOT NULL,
+	owner TEXT NOT NULL, pgid INTEGER NOT NULL DEFAULT 0, heartbeat_at INTEGER NOT NULL)`
+
+// Every method, against River's migrated schema, with jobs River inserted
+// and a job River's own worker is running.
+func TestStoreOnRiversJobs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	db := migrated(t)
+	if _, err := db.ExecContext(ctx, claimsTable); err != nil {
+		t.Fatal(err)
+	}
+	s := New(db)
+	kind := stageArgs{}.Kind()
+
+	w := &blockingWorker{started: make(chan int64, 1), release: make(chan struct{})}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, w)
+	river.AddWorker(workers, otherWorker{})
+	client, err := river.NewClient(riversqlite.New(db), &river.Config{
+		Queues:            map[string]river.QueueConfig{"work": {MaxWorkers: 1}},
+		Workers:           workers,
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if ok, err := s.Exists(ctx); err != nil || !ok {
+		t.Fatalf("Exists: %v, %v", ok, err)
+	}
+	wantIdle(t, s, kind, true)
+	wantCounts(t, s, kind, nil)
+
+	// A job of another kind is not the kind's.
+	if _, err := client.Insert(ctx, otherArgs{}, &river.InsertOpts{Queue: "elsewhere"}); err != nil {
+		t.Fatal(err)
+	}
+	wantIdle(t, s, kind, true)
+	wantCounts(t, s, kind, nil)
+
+	develop, err := client.Insert(ctx, stageArgs{Issue: 1, Stage: "develop"}, &river.InsertOpts{Queue: "work"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merge, err := client.Insert(ctx, stageArgs{Issue: 2, Stage: "merge"}, &river.InsertOpts{Queue: "later", ScheduledAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIdle(t, s, kind, false)
+	wantCounts(t, s, kind, []Count{{"develop", "available", 1}, {"merge", "scheduled", 1}})
+
+	// River's worker takes the develop job and holds it.
+	if err := client.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer client.Stop(context.WithoutCancel(ctx))
+	select {
+	case id := <-w.started:
+		if id != develop.Job.ID {
+			t.Fatalf("the worker took job %d, want %d", id, develop.Job.ID)
+		}
+	case <-ctx.Done():
+		t.Fatal("River never worked the develop job")
+	}
+	wantCounts(t, s, kind, []Count{{"develop", "running", 1}, {"merge", "scheduled", 1}})
+	wantRunning(t, "Running, unclaimed", s.Running, kind, []RunningJob{{ID: develop.Job.ID}})
+	// Unclaimed, it is not stale: its worker has not claimed it yet.
+	wantRunning(t, "Stale, unclaimed", staleBy(s, time.Now()), kind, nil)
+
+	beat := time.Now().Add(-time.Minute)
+	if _, err := db.ExecContext(ctx, `INSERT INTO agentorg_claims (job_id, issue, stage, owner, pgid, heartbeat_at) VALUES (?, 1, 'develop', 'dead', 42, ?)`,
+		develop.Job.ID, beat.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	claimed := []RunningJob{{ID: develop.Job.ID, Issue: 1, Stage: "develop", PGID: 42, Owner: "dead"}}
+	wantRunning(t, "Running, claimed", s.Running, kind, claimed)
+	wantRunning(t, "Stale since now", staleBy(s, time.Now()), kind, claimed)
+	wantRunning(t, "Stale before the heartbeat", staleBy(s, beat.Add(-time.Second)), kind, nil)
+	wantRunning(t, "Running of another kind", s.Running, otherArgs{}.Kind(), nil)
+
+	// Requeued, the job is available with the try River counted given back.
+	if ok, err := s.Requeue(ctx, develop.Job.ID); err != nil || !ok {
+		t.Fatalf("Requeue of the running job: %v, %v; want true", ok, err)
+	}
+	if j, err := client.JobGet(ctx, develop.Job.ID); err != nil || j.State != rivertype.JobStateAvailable || j.Attempt != 0 {
+		t.Fatalf("the requeued job: %+v, %v; want available at attempt 0", j, err)
+	}
+	wantRunning(t, "Running after Requeue", s.Running, kind, nil)
+	// Only a running job is requeued.
+	for _, id := range []int64{develop.Job.ID, merge.Job.ID} {
+		if ok, err := s.Requeue(ctx, id); err != nil || ok {
+			t.Fatalf("Requeue of job %d, not running: %v, %v; want false", id, ok, err)
+		}
+	}
+	if j, err := client.JobGet(ctx, merge.Job.ID); err != nil || j.State != rivertype.JobStateScheduled {
+		t.Fatalf("the scheduled job after a Requeue: %+v, %v", j, err)
+	}
+
+	// The job finishes; with the scheduled one cancelled, the kind is idle.
+	close(w.release)
+	for {
+		j, err := client.JobGet(ctx, develop.Job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == rivertype.JobStateCompleted {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the develop job never completed: %+v", j)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	wantIdle(t, s, kind, false)
+	if _, err := client.JobCancel(ctx, merge.Job.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantIdle(t, s, kind, true)
+	wantCounts(t, s, kind, []Count{{"develop", "completed", 1}, {"merge", "cancelled", 1}})
+}
+
+func staleBy(s *Store, before time.Time) func(context.Context, string) ([]RunningJob, error) {
+	return func(ctx context.Context, kind string) ([]RunningJob, error) { return s.Stale(ctx, kind, before) }
+}
+
+func wantIdle(t *testing.T, s *Store, kind string, want bool) {
+	t.Helper()
+	if got, err := s.Idle(t.Context(), kind); err != nil || got != want {
+		t.Fatalf("Idle(%s): %v, %v; want %v", kind, got, err, want)
+	}
+}
+
+func wantCounts(t *testing.T, s *Store, kind string, want []Count) {
+	t.Helper()
+	got, err := s.Counts(t.Context(), kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := func(a, b Count) int {
+		return cmp.Or(cmp.Compare(a.Stage, b.Stage), cmp.Compare(a.State, b.State))
+	}
+	slices.SortFunc(got, order)
+	slices.SortFunc(want, order)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Counts(%s): %+v, want %+v", kind, got, want)
+	}
+}
+
+func wantRunning(t *testing.T, what string, list func(context.Context, string) ([]RunningJob, error), kind string, want []RunningJob) {
+	t.Helper()
+	got, err := list(t.Context(), kind)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s: %+v, want %+v", what, got, want)
+	}
+}
+
+// A store's statements fail (and say so) on a closed database rather than
+// answering.
+func TestStoreErrors(t *testing.T) {
+	db := migrated(t)
+	s := New(db)
+	db.Close()
+	ctx := t.Context()
+	if _, err := s.Idle(ctx, "k"); err == nil {
+		t.Error("Idle on a closed database: no error")
+	}
+	if _, err := s.Counts(ctx, "k"); err == nil {
+		t.Error("Counts on a closed database: no error")
+	}
+	if _, err := s.Exists(ctx); err == nil {
+		t.Error("Exists on a closed database: no error")
+	}
+	if _, err := s.Running(ctx, "k"); err == nil {
+		t.Error("Running on a closed database: no error")
+	}
+	if _, err := s.Requeue(ctx, 1); err == nil {
+		t.Error("Requeue on a closed database: no error")
+	}
+}
