@@ -139,6 +139,15 @@ func Start(ctx context.Context, cfg Config) (*Bot, error) {
 		failed:  map[string]bool{},
 		wake:    make(chan struct{}, 1),
 	}
+	// The first pass before Start returns: what the engine records from
+	// now on is after the notifier's place in the log, never skipped as
+	// history.
+	if err := b.notifier.Sync(ctx); err != nil {
+		if b.session != nil {
+			b.session.Close()
+		}
+		return nil, err
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.stop, b.done = cancel, make(chan struct{})
 	go func() {

@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/discord"
 	"github.com/agentorg/agentorg/discord/discordfake"
+	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/orgtest"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
@@ -216,4 +218,44 @@ func TestInvalidSessionIdentifiesAgain(t *testing.T) {
 	if e.fake.Identifies() < 2 {
 		t.Fatalf("identifies %d, resumes %d: the bot did not identify again", e.fake.Identifies(), e.fake.Resumes())
 	}
+}
+
+// An E2E notice follows the target: the step of recovery that opens it
+// again, recorded on another issue's run, edits the notice too.
+func TestE2ENoticeFollowsTheTarget(t *testing.T) {
+	e := newEnv(t, setup{})
+	ctx := context.Background()
+	a, err := e.People.CreateIssue(ctx, agentorg.NewIssue{Title: "Break E2E", Author: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.People.CreateIssue(ctx, agentorg.NewIssue{Title: "Fix E2E", Author: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red := strings.Repeat("ab", 20)
+	if err := e.Log.SetTarget(ctx, eventlog.Target{Branch: "main", Closed: true, RedSHA: red, Since: time.Now(), Reason: "E2E failed twice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Log.Record(ctx, eventlog.Event{Issue: a.Number, Actor: "agentorg", Kind: eventlog.KindRecover, Reason: "E2E failed twice on main: closed",
+		Data: map[string]string{"state": "closed", "target": "main", "head": red}}); err != nil {
+		t.Fatal(err)
+	}
+	e.flush(t)
+	m := e.only(t, a.Number)
+	if m.Embeds[0].Footer == nil || !strings.Contains(m.Embeds[0].Footer.Text, "main closed since") {
+		t.Fatalf("the E2E notice while the target is closed: %+v", m.Embeds[0])
+	}
+	// E2E passes again, in #2's run: the target opens.
+	if err := e.Log.SetTarget(ctx, eventlog.Target{Branch: "main", GreenSHA: strings.Repeat("cd", 20)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Log.Record(ctx, eventlog.Event{Issue: b.Number, Actor: "agentorg", Kind: eventlog.KindRecover, Reason: "E2E passed on main: open again",
+		Data: map[string]string{"state": "open", "target": "main"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(t, "the E2E notice edited when the target opened", func() bool {
+		got, _ := e.fake.Message(m.ID)
+		return got.Edits > 0 && got.Embeds[0].Footer != nil && !strings.Contains(got.Embeds[0].Footer.Text, "closed since")
+	})
 }

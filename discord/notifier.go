@@ -32,6 +32,9 @@ type Notifier struct {
 	failed  map[string]bool // notices whose last edit failed: tried again next pass
 	wake    chan struct{}   // a pass now (after a person acted here), not at the next tick
 	mu      sync.Mutex
+	// recovered says a pass saw a step of E2E recovery: the E2E notices
+	// are rendered again.
+	recovered bool
 }
 
 // Wake asks for a pass now.
@@ -76,13 +79,20 @@ func (n *Notifier) Sync(ctx context.Context) error {
 			if e.Issue != 0 {
 				touched[e.Issue] = true
 			}
+			if e.Kind == eventlog.KindRecover {
+				// The target's state shows in every E2E notice, whichever
+				// issue's run recorded the step.
+				n.recovered = true
+			}
 			after = e.ID
 		}
 		if err := log.SetCursor(ctx, cursorName, after); err != nil {
 			return err
 		}
 	}
-	return n.refresh(ctx, touched)
+	err = n.refresh(ctx, touched)
+	n.recovered = false
+	return err
 }
 
 // bootstrap starts a notifier on a home that has history: it notes the
@@ -189,7 +199,7 @@ func (n *Notifier) refresh(ctx context.Context, touched map[int64]bool) error {
 	}
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].OpenedBy < recs[j].OpenedBy })
 	for _, rec := range recs {
-		if !touched[rec.Issue] && !n.failed[rec.Key] && rec.MessageID != "" {
+		if !touched[rec.Issue] && !n.failed[rec.Key] && rec.MessageID != "" && (!n.recovered || rec.Kind != notify.KindE2E) {
 			continue
 		}
 		opening, ok, err := n.opening(ctx, rec)
