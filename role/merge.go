@@ -26,182 +26,228 @@ func (m merge) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	return out, err
 }
 
-func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
-	n := r.Issue.Number
-	mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
-	if err != nil {
-		return Outcome{}, err
+// mergeSteps bounds the decisions of one run: the turn, the train, two
+// validations and a push are the steps before the last.
+const mergeSteps = 8
+
+// run gathers the facts, asks planMerge what to do and does it, until the
+// action is one that ends the run.
+func (m merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
+	in := mergeInput{
+		Issue:     r.Issue.Number,
+		Target:    d.Workflow.Repo.TargetBranch,
+		AutoMerge: r.Stage.AutoMerge,
+		Recovery:  d.Workflow.E2E.Recovery,
+		Gate:      d.Workflow.GateApproving(r.Stage.On),
+		CIFailure: r.Stage.Failure,
 	}
-	if tc, ok := d.Tracker.(agentorg.TargetChecker); ok && mr.State != agentorg.MRMerged {
-		// Before any validation or agent run: a target that cannot take
-		// the merge now would only have it all done again later.
-		if err := tc.CheckTarget(ctx, d.Workflow.Repo.TargetBranch); err != nil {
-			return Outcome{}, err
-		}
+	_, in.CanTrain = d.Tracker.(agentorg.TargetGuardedMerger)
+	if vs := d.Workflow.StagesWithRole(agentorg.RoleValidator); len(vs) > 0 {
+		in.ValidateOn = vs[0].On
 	}
-	if mr.State != agentorg.MRMerged {
-		// E2E failed on the target and it is closed: only the recovery's
-		// changes land. The merge waits; what was validated stays so.
-		if why, err := closedTo(ctx, d, n); err != nil || why != "" {
-			return Outcome{Wait: true, ForHuman: true, Watch: &Watch{}, Reason: "the merge waits: " + why}, err
-		}
-	}
-	if mr.State != agentorg.MRMerged {
-		// Merges take turns; a run whose merge request a train merged
-		// meanwhile only finishes the issue, side by side with the others.
-		trainMu.Lock()
-		defer trainMu.Unlock()
-		if mr, err = gate.IssueMR(ctx, d.Tracker, d.Workflow, n); err != nil {
-			return Outcome{}, err
-		}
+	if cis := d.Workflow.StagesWithRole(agentorg.RoleCI); len(cis) > 0 {
+		in.CIFailure = cis[0].Failure
 	}
 	var external time.Duration
-	if mr.State == agentorg.MRMerged && r.Stage.AutoMerge {
-		// GitLab's auto-merge did it between polls.
-		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindMerge,
-			Reason: fmt.Sprintf("GitLab merged !%d into %s (auto-merge)", mr.Number, mr.TargetBranch),
-			Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": mr.MergeSHA, "auto_merge": "merged"}})
-	}
-	if mr.State != agentorg.MRMerged {
-		// Merge every ready merge request at once, this one first; what
-		// the train leaves goes through the merge queue below.
-		ext, err := runTrain(ctx, d, r)
-		external += ext
-		if err != nil {
-			return Outcome{}, err
+	for step := 0; step < mergeSteps; step++ {
+		if err := gatherMerge(ctx, d, r, &in); err != nil {
+			return Outcome{External: external}, err
 		}
-		if mr, err = gate.IssueMR(ctx, d.Tracker, d.Workflow, n); err != nil {
-			return Outcome{}, err
-		}
-	}
-	if mr.State != agentorg.MRMerged {
-		a, ok, err := d.Log.LastAttempt(ctx, n)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if ok && a.Agent == eventlog.EngineAgent && a.Verdict == "" {
-			// This stage crashed while validating a rebase: finish it.
+		act := planMerge(in)
+		switch act.Kind {
+		case mergeTurn:
+			// Merges take turns; a run whose merge request a train
+			// merged meanwhile only finishes the issue.
+			trainMu.Lock()
+			defer trainMu.Unlock()
+			in.Turn = true
+		case mergeTrain:
+			ext, err := runTrain(ctx, d, r)
+			external += ext
+			if err != nil {
+				return Outcome{External: external}, err
+			}
+			in.TrainDone = true
+		case mergeRevalidate:
+			a := in.Attempt
+			if act.Moved != "" {
+				b, err := revalidation(ctx, d, r, a.N)
+				if err != nil {
+					return Outcome{External: external}, err
+				}
+				_ = d.Log.Record(ctx, eventlog.Event{Issue: in.Issue, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindUpdate,
+					Reason: act.Reason})
+				in.RequeuedFrom, a = a.CommitSHA, b
+			}
 			ext, err := revalidate(ctx, d, r, &a)
 			external += ext
 			if err != nil {
-				return Outcome{}, err
+				return Outcome{External: external}, err
 			}
-			if a.Verdict != eventlog.GO {
-				out, err := noGo(ctx, d, r, a, validateFailure(d))
-				out.External = external
-				return out, err
+			in.Validated = a.N
+		case mergePush:
+			if _, err := pushHead(ctx, d, in.Issue, in.MR, act.SHA); err != nil {
+				return Outcome{External: external}, err
+			}
+		default:
+			out, err := applyMerge(ctx, d, r, in, act)
+			out.External += external
+			return out, err
+		}
+	}
+	return Outcome{External: external}, fmt.Errorf("merge of #%d: no decision after %d steps", in.Issue, mergeSteps)
+}
+
+// gatherMerge reads the facts planMerge decides on, as they are now: only
+// those the decision can reach from what it read before (the attempt once
+// the turn is taken and the train ran, what lies past the approval only
+// when it holds), so that no path reads more than it needs.
+func gatherMerge(ctx context.Context, d *Deps, r *Run, in *mergeInput) error {
+	n := in.Issue
+	in.Attempt, in.HasAttempt, in.Approved, in.Foreign, in.Stale, in.StaleForeign, in.Pipeline = eventlog.Attempt{}, false, false, "", "", "", pipelineFacts{}
+	mr, err := gate.IssueMR(ctx, d.Tracker, d.Workflow, n)
+	if err != nil {
+		return err
+	}
+	in.MR = mr
+	if mr.State == agentorg.MRMerged {
+		return nil
+	}
+	if !in.Turn {
+		if tc, ok := d.Tracker.(agentorg.TargetChecker); ok {
+			if err := tc.CheckTarget(ctx, in.Target); errors.Is(err, agentorg.ErrTargetBusy) {
+				in.Busy = err.Error()
+				return nil
+			} else if err != nil {
+				return err
 			}
 		}
-		if !ok || a.Verdict != eventlog.GO {
-			return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no GO from validation; refusing to merge", mr.Number))
+		in.Closure, err = d.Log.Target(ctx, in.Target)
+		return err
+	}
+	if in.CanTrain && !in.TrainDone {
+		return nil
+	}
+	a, ok, err := d.Log.LastAttempt(ctx, n)
+	if err != nil {
+		return err
+	}
+	in.Attempt, in.HasAttempt = a, ok
+	if !ok || a.Verdict != eventlog.GO {
+		return nil
+	}
+	atHead := mr.HeadSHA == a.CommitSHA
+	if in.Gate != nil && atHead {
+		if in.Approved, err = approvedAt(ctx, d, in.Gate, mr, a.CommitSHA); err != nil {
+			return err
 		}
-		g := d.Workflow.GateApproving(r.Stage.On)
-		bot := d.Workflow.Tracker.Bot
-		if a.Agent == eventlog.EngineAgent {
-			// The merge queue's rebase of the approved change, validated
-			// GO. Its commits are new, so the approval of the change
-			// before it is void: a human approves this one (which is how
-			// this stage runs again) before it merges.
-			approved := g == nil
-			if !approved && mr.HeadSHA == a.CommitSHA {
-				if approved, err = approvedAt(ctx, d, g, mr, a.CommitSHA); err != nil {
-					return Outcome{}, err
-				}
-			}
-			if !approved {
-				out, err := backForApproval(ctx, d, r, g, mr, a, "")
-				out.External += external
-				return out, err
-			}
-		} else if mr.HeadSHA != a.CommitSHA {
-			// Someone else's commit is at the head: it is theirs, not
-			// agentorg's to validate or to push over; a person decides.
-			if foreign, err := foreignHead(ctx, d, n, mr.HeadSHA); err != nil {
-				return Outcome{}, err
-			} else if foreign != "" {
-				return escalate(ctx, d, r, fmt.Sprintf("merge request !%d: %s", mr.Number, foreign))
-			}
-			// An earlier push of agentorg's own: this GO's push is to come.
-			why := fmt.Sprintf("merge request !%d head %s is not the validated commit %s", mr.Number, short(mr.HeadSHA), short(a.CommitSHA))
-			return backToValidation(ctx, d, r, why)
-		}
-		if g != nil {
-			ok, err := approvedAt(ctx, d, g, mr, a.CommitSHA)
-			if err != nil {
-				return Outcome{}, err
-			}
-			if !ok {
-				return escalate(ctx, d, r, fmt.Sprintf("merge request !%d has no approval at its head by an allowed approver", mr.Number))
-			}
-		}
-		// A merge queue, for what the merge train left: when the target
-		// moved since validation, the approved change is brought in on top
-		// of it and validated again; a GO goes back to the human gate, since
-		// its commits are new (DESIGN rule 5), and merges once approved.
-		moved, err := staleGO(ctx, d, n, a)
+	}
+	if a.Agent != eventlog.EngineAgent && !atHead {
+		in.Foreign, err = foreignHead(ctx, d, n, mr.HeadSHA)
+		return err
+	}
+	if in.Gate != nil && (!in.Approved || in.RequeuedFrom != "") {
+		return nil // nothing past the approval matters without it
+	}
+	if in.RequeuedFrom == "" {
+		in.Stale, err = staleGO(ctx, d, n, a)
 		var foreign *foreignError
 		if errors.As(err, &foreign) {
-			return escalate(ctx, d, r, foreign.why)
+			in.StaleForeign = foreign.why
+			return nil
+		}
+		if err != nil || in.Stale != "" {
+			return err
+		}
+	}
+	if atHead && in.AutoMerge {
+		in.Pipeline, err = gatherPipeline(ctx, d, r, mr, a.CommitSHA)
+	}
+	in.Now = time.Now()
+	return err
+}
+
+// applyMerge applies an action that ends the run, and records it.
+func applyMerge(ctx context.Context, d *Deps, r *Run, in mergeInput, act mergeAction) (Outcome, error) {
+	bot := d.Workflow.Tracker.Bot
+	record := func(reason string, data map[string]string) {
+		_ = d.Log.Record(ctx, eventlog.Event{Issue: in.Issue, Stage: r.Stage.Name, RunID: r.ID, Actor: bot, Kind: eventlog.KindMerge, Reason: reason, Data: data})
+	}
+	merged := func(mr agentorg.MergeRequest, sha string) (Outcome, error) {
+		record(mergeNow(mr, sha).Reason, map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": mr.MergeSHA})
+		return finishMerge(ctx, d, in.Issue, mr)
+	}
+	mr := in.MR
+	switch act.Kind {
+	case mergeFinish:
+		if act.Event != "" {
+			record(act.Event, act.Data)
+		}
+		return finishMerge(ctx, d, in.Issue, act.MR)
+	case mergeWait:
+		return Outcome{Wait: true, ForHuman: act.ForHuman, Watch: act.Watch, Reason: act.Reason}, nil
+	case mergeEscalate:
+		return escalate(ctx, d, r, act.Reason)
+	case mergeBackToValidation:
+		return Outcome{To: act.To, Reason: act.Reason}, nil
+	case mergeBackForApproval:
+		// Idempotent: after a crash anywhere in it, the stage's next run
+		// ends here again.
+		if _, err := pushHead(ctx, d, in.Issue, mr, act.SHA); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{To: act.To, Reason: act.Reason}, nil
+	case mergeBackToDeveloper:
+		return noGo(ctx, d, r, act.Attempt, validateFailure(d))
+	case mergeMerge:
+		done, err := mergeOnto(ctx, d, mr.Number, act.SHA)
+		if errors.Is(err, agentorg.ErrTargetMoved) {
+			// Moved since it was validated: a retry validates it again.
+			return Outcome{}, err
+		}
+		if refused(err) {
+			return escalate(ctx, d, r, fmt.Sprintf("merge of !%d refused: %v", mr.Number, err))
 		}
 		if err != nil {
 			return Outcome{}, err
 		}
-		if moved != "" {
-			b, err := revalidation(ctx, d, r, a.N)
-			if err != nil {
-				return Outcome{}, err
-			}
-			_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: bot, Kind: eventlog.KindUpdate,
-				Reason: fmt.Sprintf("validating again as attempt %d before merging: %s", b.N, moved)})
-			ext, err := revalidate(ctx, d, r, &b)
-			external += ext
-			if err != nil {
-				return Outcome{}, err
-			}
-			if b.Verdict != eventlog.GO {
-				out, err := noGo(ctx, d, r, b, validateFailure(d))
-				out.External = external
-				return out, err
-			}
-			if g != nil {
-				out, err := backForApproval(ctx, d, r, g, mr, b, a.CommitSHA)
-				out.External += external
-				return out, err
-			}
-			if mr, err = pushHead(ctx, d, n, mr, b.CommitSHA); err != nil {
-				return Outcome{}, err
-			}
-			a = b
+		return merged(done, act.SHA)
+	case mergeSetAutoMerge:
+		am, ok := d.Tracker.(agentorg.AutoMerger)
+		if !ok {
+			return Outcome{}, fmt.Errorf("merge request !%d: the forge has no auto-merge", mr.Number)
 		}
-		if r.Stage.AutoMerge {
-			auto, out, err := autoMerge(ctx, d, r, mr, a.CommitSHA)
-			if err != nil || out != nil {
-				if out != nil {
-					out.External += external
-					return *out, err
-				}
-				return Outcome{}, err
-			}
-			mr = auto
+		set, err := am.AutoMergeMR(ctx, mr.Number, act.SHA, bot)
+		if refused(err) {
+			return escalate(ctx, d, r, fmt.Sprintf("auto-merge of !%d refused: %v", mr.Number, err))
 		}
-		if mr.State != agentorg.MRMerged {
-			merged, err := mergeOnto(ctx, d, mr.Number, a.CommitSHA)
-			if errors.Is(err, agentorg.ErrTargetMoved) {
-				// Moved since it was validated: a retry validates it again.
-				return Outcome{}, err
-			}
-			if errors.Is(err, agentorg.ErrHeadMoved) || errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable) {
-				return escalate(ctx, d, r, fmt.Sprintf("merge of !%d refused: %v", mr.Number, err))
-			}
-			if err != nil {
-				return Outcome{}, err
-			}
-			mr = merged
+		if err != nil {
+			return Outcome{}, err
 		}
-		_ = d.Log.Record(ctx, eventlog.Event{Issue: n, Stage: r.Stage.Name, RunID: r.ID, Actor: d.Workflow.Tracker.Bot, Kind: eventlog.KindMerge,
-			Reason: fmt.Sprintf("merged !%d at %s into %s", mr.Number, short(a.CommitSHA), mr.TargetBranch),
-			Data:   map[string]string{"mr": fmt.Sprint(mr.Number), "merge_sha": mr.MergeSHA}})
+		if set.State == agentorg.MRMerged {
+			return merged(set, act.SHA)
+		}
+		record(act.Reason, map[string]string{"mr": fmt.Sprint(set.Number), "pipeline": fmt.Sprint(act.Pipeline.ID), "head": act.SHA, "auto_merge": "set"})
+		w := autoMergeWait(set, act.Pipeline, act.SHA)
+		return Outcome{Wait: true, Reason: w.Reason, Watch: w.Watch}, nil
+	case mergePipelineFailed:
+		out, err := pipelineFailed(ctx, d, r, mr, act.Pipeline, act.To)
+		if err == nil && out.To == d.Workflow.Escalation {
+			return escalate(ctx, d, r, act.Reason)
+		}
+		return out, err
 	}
+	return Outcome{}, fmt.Errorf("merge of #%d: no executor for the action %s", in.Issue, act.Kind)
+}
+
+// refused reports a merge the forge refused for the merge request's sake.
+func refused(err error) bool {
+	return errors.Is(err, agentorg.ErrHeadMoved) || errors.Is(err, agentorg.ErrConflict) || errors.Is(err, agentorg.ErrNotMergeable)
+}
+
+// finishMerge closes issue n, whose merge request mr is merged, and clears
+// what it held.
+func finishMerge(ctx context.Context, d *Deps, n int64, mr agentorg.MergeRequest) (Outcome, error) {
 	if err := d.Tracker.CloseIssue(ctx, n, d.Workflow.Tracker.Bot); err != nil {
 		return Outcome{}, err
 	}
@@ -217,7 +263,7 @@ func (merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err := d.Mirror.DeleteBranch(ctx, d.Workflow.Branch(n)); err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA)), External: external}, nil
+	return Outcome{Reason: fmt.Sprintf("merged !%d as %s; issue closed", mr.Number, short(mr.MergeSHA))}, nil
 }
 
 // pushHead makes sha the head of the issue's branch and merge request,
@@ -245,24 +291,6 @@ func publishChecks(ctx context.Context, d *Deps, sha string) error {
 	return nil
 }
 
-// backForApproval pushes the merge queue's GO rebase b of the approved
-// change and sends the merge request back to the human gate: new commits
-// void the approval (DESIGN rule 5). Idempotent: after a crash anywhere in
-// it, the stage's next run ends here again.
-func backForApproval(ctx context.Context, d *Deps, r *Run, gate *workflow.Gate, mr agentorg.MergeRequest, b eventlog.Attempt, approved string) (Outcome, error) {
-	mr, err := pushHead(ctx, d, r.Issue.Number, mr, b.CommitSHA)
-	if err != nil {
-		return Outcome{}, err
-	}
-	why := fmt.Sprintf("%s moved: the change was brought up to date as %s and validated GO (attempt %d); new commits void the earlier approval, so merge request !%d waits for a new one",
-		d.Workflow.Repo.TargetBranch, short(b.CommitSHA), b.N, mr.Number)
-	if approved != "" {
-		why = fmt.Sprintf("%s moved after %s was approved: the change was brought up to date as %s and validated GO (attempt %d); new commits void that approval, so merge request !%d waits for a new one",
-			d.Workflow.Repo.TargetBranch, short(approved), short(b.CommitSHA), b.N, mr.Number)
-	}
-	return Outcome{To: gate.Waits, Reason: why}, nil
-}
-
 // mergeOnto merges the merge request at head onto the target the mirror
 // last saw, which validation showed head contains: if the target moved
 // since, a tracker that can guard it refuses (agentorg.ErrTargetMoved).
@@ -285,16 +313,6 @@ func mergeOnto(ctx context.Context, d *Deps, number int64, head string) (agentor
 			number, d.Workflow.Repo.TargetBranch, short(base), short(head), agentorg.ErrTargetMoved)
 	}
 	return guarded.MergeMRAt(ctx, number, head, base, bot)
-}
-
-// backToValidation sends the issue to the validate stage, which validates
-// again and puts the result in front of a human.
-func backToValidation(ctx context.Context, d *Deps, r *Run, why string) (Outcome, error) {
-	vs := d.Workflow.StagesWithRole(agentorg.RoleValidator)
-	if len(vs) == 0 {
-		return escalate(ctx, d, r, why+"; no validate stage to run again")
-	}
-	return Outcome{To: vs[0].On, Reason: why + ": validating again"}, nil
 }
 
 // validateFailure is where a NO-GO goes: the validate stage's failure label.

@@ -43,23 +43,7 @@ func closedTo(ctx context.Context, d *Deps, n int64) (string, error) {
 
 // closedFor is closedTo for a target state already read.
 func closedFor(d *Deps, t eventlog.Target, n int64) string {
-	if !t.Closed {
-		return ""
-	}
-	switch {
-	case t.RevertIssue != 0 && n == t.RevertIssue:
-		return ""
-	case d.Workflow.E2E.Recovery == workflow.RecoveryClose && n == t.CulpritIssue && t.SentBack:
-		return ""
-	}
-	may := "nothing lands until E2E passes on it again (a person can push a fix)"
-	switch {
-	case t.RevertIssue != 0:
-		may = fmt.Sprintf("only the revert (#%d) lands until E2E passes on it again", t.RevertIssue)
-	case t.CulpritIssue != 0 && d.Workflow.E2E.Recovery == workflow.RecoveryClose:
-		may = fmt.Sprintf("only the fix of #%d lands until E2E passes on it again", t.CulpritIssue)
-	}
-	return fmt.Sprintf("%s is closed since %s: %s; %s", t.Branch, t.Since.Local().Format("15:04:05"), t.Reason, may)
+	return closedReason(t, d.Workflow.E2E.Recovery, n)
 }
 
 // openTarget records that E2E passed at head: the newest green commit, and
