@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/bwmarrin/discordgo"
 )
@@ -81,21 +82,28 @@ func newSession(token, api string) (*discordgo.Session, error) {
 // a request URL, which carries a webhook's or an interaction's token.
 var secrets redactor
 
-type redactor struct{ words []string }
+type redactor struct {
+	mu    sync.RWMutex // discordgo logs from its own goroutines
+	words []string
+}
 
 // Add makes s one of the strings never logged.
 func (r *redactor) Add(s string) {
 	if len(s) >= 8 {
+		r.mu.Lock()
 		r.words = append(r.words, s)
+		r.mu.Unlock()
 	}
 }
 
 // Redact replaces the secrets in s, and every token-like path segment
 // after /webhooks/ID/ or /interactions/ID/.
 func (r *redactor) Redact(s string) string {
+	r.mu.RLock()
 	for _, w := range r.words {
 		s = strings.ReplaceAll(s, w, "[redacted]")
 	}
+	r.mu.RUnlock()
 	for _, p := range []string{"/webhooks/", "/interactions/"} {
 		for i := 0; ; {
 			j := strings.Index(s[i:], p)
