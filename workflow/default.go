@@ -591,9 +591,10 @@ gates:
 # its buttons and slash commands, from the users mapped here only. Its token
 # is read from $DISCORD_BOT_TOKEN (token_env: names another variable) when
 # agentorg starts, never from this file. Notice kinds: plan, merge_request,
-# escalation, e2e and digest; channels gives each a channel, "default" the
-# rest; mute lists those not sent. Ids are numbers: with Discord's Developer
-# Mode on, right-click a server, channel or user and Copy ID. Instead of
+# escalation, e2e, digest, release and deploy; channels gives each a
+# channel, "default" the rest; mute lists those not sent. Ids are numbers:
+# with Discord's Developer Mode on, right-click a server, channel or user
+# and Copy ID. Instead of
 # guild and channels, webhook_env names a variable holding an incoming
 # webhook's URL: notices only, no approvals (webhook_kind: slack for a
 # Slack-compatible webhook).
