@@ -2,16 +2,17 @@
 // (river_job and what River's migrations make). River's API covers inserting
 // and working jobs; what it does not cover, or covers too slowly for a loop
 // that asks many times a second, is here, so that the schema these statements
-// assume is pinned in one place (see the package's schema test) and a second
-// database (PostgreSQL) means a second set of statements here, not a hunt
-// through the engine.
+// assume is pinned in one place (see the package's schema tests).
 //
-// The statements are SQLite's: they run on the pool sqlitedb.Open returns,
-// whose statement cache keeps each one prepared by its text, so each text is
-// a constant (or a constant joined with one). The store knows two things of
-// agentorg's beyond River: a job's args carry its stage in "stage", and the
-// engine's claims table (agentorg_claims, owned by the engine) names a job by
-// job_id, which the query for running jobs joins on.
+// The store speaks two dialects with one method set and one meaning: SQLite
+// (New, Migrate: the pool sqlitedb.Open returns, whose statement cache keeps
+// each statement prepared by its text) and PostgreSQL (NewPostgres,
+// MigratePostgres: a pgx pool, whose own cache prepares each statement by its
+// text). Each statement is a constant per dialect (see sqliteStatements and
+// postgresStatements). The store knows two things of agentorg's beyond River:
+// a job's args carry its stage in "stage", and the engine's claims table
+// (agentorg_claims, owned by the engine) names a job by job_id, which the
+// query for running jobs joins on.
 package jobstore
 
 import (
@@ -21,16 +22,28 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 )
 
 // Store runs the statements on River's tables in one database.
-type Store struct{ db *sql.DB }
+type Store struct {
+	db querier
+	q  *statements
+}
 
 // New returns a store over db, a pool from sqlitedb.Open (one connection:
 // no method holds rows open while it runs another statement).
-func New(db *sql.DB) *Store { return &Store{db: db} }
+func New(db *sql.DB) *Store { return &Store{db: sqlDB{db}, q: &sqliteStatements} }
+
+// NewPostgres returns a store over pool, a PostgreSQL database River's
+// migrations ran on (MigratePostgres): the pool River's riverpgxv5 driver
+// works on.
+func NewPostgres(pool *pgxpool.Pool) *Store {
+	return &Store{db: pgxDB{pool}, q: &postgresStatements}
+}
 
 // Migrate runs River's migrations up on db: it makes the tables the store's
 // statements read, or brings them to the schema of the River this binary
@@ -40,55 +53,112 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("jobstore: migrations: %w", err)
 	}
+	return migrate(ctx, m)
+}
+
+// MigratePostgres is Migrate on PostgreSQL: River's migrations for its
+// riverpgxv5 driver, run up on pool.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("jobstore: migrations: %w", err)
+	}
+	return migrate(ctx, m)
+}
+
+func migrate[TTx any](ctx context.Context, m *rivermigrate.Migrator[TTx]) error {
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("jobstore: migrate river: %w", err)
 	}
 	return nil
 }
 
-// existsQuery finds River's job table. It reads sqlite_master, so it works
-// on a database no engine ever migrated.
-const existsQuery = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'river_job'`
+// statements are one dialect's texts of the store's statements. Each is
+// described on SQLite's (sqliteStatements); PostgreSQL's
+// (postgresStatements) mean the same in its dialect.
+type statements struct {
+	exists, idle, counts, running, staleFilter, requeue string
+}
+
+var sqliteStatements = statements{
+	// exists finds River's job table. It reads sqlite_master, so it works
+	// on a database no engine ever migrated.
+	exists: `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'river_job'`,
+
+	// idle finds one unfinished job of a kind. It reads River's table
+	// directly (sqlitedb's statement cache keeps it prepared): the engine's
+	// RunUntilIdle asks 40 times a second, and River's JobList parsed a
+	// query and walked every job of the kind each time (a quarter of the
+	// engine's CPU at 1000 issues). "+kind" keeps SQLite on the state
+	// index, where unfinished jobs are few, rather than on the kind index,
+	// where every job of the kind is.
+	idle: `SELECT 1 FROM river_job
+	WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') AND +kind = ? LIMIT 1`,
+
+	// counts counts the jobs of a kind by stage and state. Like idle it
+	// reads River's table directly: River's JobList would walk every job
+	// to count them.
+	counts: `SELECT COALESCE(json_extract(args, '$.stage'), ''), state, count(*) FROM river_job
+	WHERE kind = ? GROUP BY 1, 2`,
+
+	// running lists the running jobs of a kind with the claim the engine
+	// recorded for each, if any (a job River has handed to a worker that
+	// has not claimed it yet has none). staleFilter narrows it to the
+	// claims whose heartbeat is older than a time, in Unix milliseconds as
+	// the engine writes them.
+	running: `SELECT j.id, COALESCE(c.issue, 0), COALESCE(c.stage, ''), COALESCE(c.pgid, 0), COALESCE(c.owner, '')
+		FROM river_job j LEFT JOIN agentorg_claims c ON c.job_id = j.id
+		WHERE j.state = 'running' AND j.kind = ?`,
+	staleFilter: ` AND c.heartbeat_at IS NOT NULL AND c.heartbeat_at < ?`,
+
+	// requeue hands a running job back to River's queue. A dead worker's
+	// crash is not the job's fault: the try it used is given back (River
+	// counted it when it handed the job out), so that the job is worked
+	// again at once, and its next failure's backoff counts failures only.
+	// "state = 'running'" leaves alone a job that finished (or was handed
+	// back) meanwhile.
+	requeue: `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0) WHERE id = ? AND state = 'running'`,
+}
+
+// postgresStatements differ from SQLite's in PostgreSQL's dialect only:
+// numbered parameters; to_regclass for the table (on the search path, where
+// River's migrations made it); args is jsonb, read with ->>; state is River's
+// enum type, cast to text to be read; GREATEST for SQLite's two-argument max.
+// The idle query needs no hint: PostgreSQL's planner weighs the state index
+// by its statistics.
+var postgresStatements = statements{
+	exists: `SELECT CASE WHEN to_regclass('river_job') IS NULL THEN 0 ELSE 1 END`,
+	idle: `SELECT 1 FROM river_job
+	WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') AND kind = $1 LIMIT 1`,
+	counts: `SELECT COALESCE(args->>'stage', ''), state::text, count(*) FROM river_job
+	WHERE kind = $1 GROUP BY 1, 2`,
+	running: `SELECT j.id, COALESCE(c.issue, 0), COALESCE(c.stage, ''), COALESCE(c.pgid, 0), COALESCE(c.owner, '')
+		FROM river_job j LEFT JOIN agentorg_claims c ON c.job_id = j.id
+		WHERE j.state = 'running' AND j.kind = $1`,
+	staleFilter: ` AND c.heartbeat_at IS NOT NULL AND c.heartbeat_at < $2`,
+	requeue:     `UPDATE river_job SET state = 'available', attempt = GREATEST(attempt - 1, 0) WHERE id = $1 AND state = 'running'`,
+}
 
 // Exists reports whether River's job table is there: false on a home where
 // no engine ever ran, where there are no jobs to read.
 func (s *Store) Exists(ctx context.Context) (bool, error) {
 	var tables int
-	if err := s.db.QueryRowContext(ctx, existsQuery).Scan(&tables); err != nil {
+	if _, err := s.db.one(ctx, s.q.exists, nil, &tables); err != nil {
 		return false, fmt.Errorf("jobstore: find the job table: %w", err)
 	}
 	return tables > 0, nil
 }
 
-// idleQuery finds one unfinished job of a kind. It reads River's table
-// directly (sqlitedb's statement cache keeps it prepared): the engine's
-// RunUntilIdle asks 40 times a second, and River's JobList parsed a query
-// and walked every job of the kind each time (a quarter of the engine's CPU
-// at 1000 issues). "+kind" keeps SQLite on the state index, where
-// unfinished jobs are few, rather than on the kind index, where every job
-// of the kind is.
-const idleQuery = `SELECT 1 FROM river_job
-	WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') AND +kind = ? LIMIT 1`
-
 // Idle reports whether no job of kind is unfinished: none is available,
 // pending, running, retryable or scheduled.
 func (s *Store) Idle(ctx context.Context, kind string) (bool, error) {
 	var one int
-	err := s.db.QueryRowContext(ctx, idleQuery, kind).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return true, nil
-	}
+	found, err := s.db.one(ctx, s.q.idle, []any{kind}, &one)
 	if err != nil {
 		return false, fmt.Errorf("jobstore: find an unfinished job: %w", err)
 	}
-	return false, nil
+	return !found, nil
 }
-
-// countsQuery counts the jobs of a kind by stage and state. Like idleQuery
-// it reads River's table directly: River's JobList would walk every job to
-// count them.
-const countsQuery = `SELECT COALESCE(json_extract(args, '$.stage'), ''), state, count(*) FROM river_job
-	WHERE kind = ? GROUP BY 1, 2`
 
 // Count is how many jobs of a stage are in a state.
 type Count struct {
@@ -101,36 +171,20 @@ type Count struct {
 // state) pairs that have a job are listed. The job table must exist (see
 // Exists).
 func (s *Store) Counts(ctx context.Context, kind string) ([]Count, error) {
-	rows, err := s.db.QueryContext(ctx, countsQuery, kind)
-	if err != nil {
-		return nil, fmt.Errorf("jobstore: count jobs: %w", err)
-	}
-	defer rows.Close()
 	var out []Count
-	for rows.Next() {
+	err := s.db.each(ctx, s.q.counts, []any{kind}, func(scan func(...any) error) error {
 		var c Count
-		if err := rows.Scan(&c.Stage, &c.State, &c.N); err != nil {
-			return nil, fmt.Errorf("jobstore: count jobs: %w", err)
+		if err := scan(&c.Stage, &c.State, &c.N); err != nil {
+			return err
 		}
 		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("jobstore: count jobs: %w", err)
 	}
 	return out, nil
 }
-
-// runningQuery lists the running jobs of a kind with the claim the engine
-// recorded for each, if any (a job River has handed to a worker that has not
-// claimed it yet has none). staleFilter narrows it to the claims whose
-// heartbeat is older than a time, in Unix milliseconds as the engine writes
-// them.
-const (
-	runningQuery = `SELECT j.id, COALESCE(c.issue, 0), COALESCE(c.stage, ''), COALESCE(c.pgid, 0), COALESCE(c.owner, '')
-		FROM river_job j LEFT JOIN agentorg_claims c ON c.job_id = j.id
-		WHERE j.state = 'running' AND j.kind = ?`
-	staleFilter = ` AND c.heartbeat_at IS NOT NULL AND c.heartbeat_at < ?`
-)
 
 // RunningJob is a running job and what its claim says of it. Without a
 // claim, Issue is 0 and the rest is empty.
@@ -146,56 +200,117 @@ type RunningJob struct {
 // engine's start: it holds the home lock, so every running job is a dead
 // worker's.
 func (s *Store) Running(ctx context.Context, kind string) ([]RunningJob, error) {
-	return s.running(ctx, runningQuery, kind)
+	return s.running(ctx, s.q.running, kind)
 }
 
 // Stale lists the running jobs of kind whose claim's heartbeat is older
 // than before. A running job without a claim is not listed: its worker has
 // not claimed it yet, and nothing says it is dead.
 func (s *Store) Stale(ctx context.Context, kind string, before time.Time) ([]RunningJob, error) {
-	return s.running(ctx, runningQuery+staleFilter, kind, before.UnixMilli())
+	return s.running(ctx, s.q.running+s.q.staleFilter, kind, before.UnixMilli())
 }
 
-// running reads all the rows before it returns: on a pool of one connection
-// the caller's next statement would otherwise wait for these rows forever.
 func (s *Store) running(ctx context.Context, query string, args ...any) ([]RunningJob, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("jobstore: running jobs: %w", err)
-	}
-	defer rows.Close()
 	var out []RunningJob
-	for rows.Next() {
+	err := s.db.each(ctx, query, args, func(scan func(...any) error) error {
 		var j RunningJob
-		if err := rows.Scan(&j.ID, &j.Issue, &j.Stage, &j.PGID, &j.Owner); err != nil {
-			return nil, fmt.Errorf("jobstore: running jobs: %w", err)
+		if err := scan(&j.ID, &j.Issue, &j.Stage, &j.PGID, &j.Owner); err != nil {
+			return err
 		}
 		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("jobstore: running jobs: %w", err)
 	}
 	return out, nil
 }
 
-// requeueQuery hands a running job back to River's queue. A dead worker's
-// crash is not the job's fault: the try it used is given back (River counted
-// it when it handed the job out), so that the job is worked again at once,
-// and its next failure's backoff counts failures only. "state = 'running'"
-// leaves alone a job that finished (or was handed back) meanwhile.
-const requeueQuery = `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0) WHERE id = ? AND state = 'running'`
-
 // Requeue makes the running job id available again with the try it used
 // given back, for a worker whose claim died. It reports whether the job was
 // running (and so was requeued).
 func (s *Store) Requeue(ctx context.Context, id int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, requeueQuery, id)
-	if err != nil {
-		return false, fmt.Errorf("jobstore: requeue job %d: %w", id, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.db.exec(ctx, s.q.requeue, id)
 	if err != nil {
 		return false, fmt.Errorf("jobstore: requeue job %d: %w", id, err)
 	}
 	return n > 0, nil
+}
+
+// querier is what the store needs of a database, over database/sql
+// (SQLite) or pgx (PostgreSQL).
+type querier interface {
+	// one scans the first row of query into dest, reporting false when
+	// there is none.
+	one(ctx context.Context, query string, args []any, dest ...any) (bool, error)
+	// each calls row with each row's scan, reading every row before it
+	// returns: on SQLite's pool of one connection the caller's next
+	// statement would otherwise wait for these rows forever.
+	each(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error
+	// exec runs query and says how many rows it changed.
+	exec(ctx context.Context, query string, args ...any) (int64, error)
+}
+
+type sqlDB struct{ db *sql.DB }
+
+func (d sqlDB) one(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	err := d.db.QueryRowContext(ctx, query, args...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (d sqlDB) each(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (d sqlDB) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := d.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+type pgxDB struct{ pool *pgxpool.Pool }
+
+func (d pgxDB) one(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
+	err := d.pool.QueryRow(ctx, query, args...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) { // pgx.ErrNoRows is sql.ErrNoRows too
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (d pgxDB) each(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := d.pool.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (d pgxDB) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := d.pool.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 )
@@ -58,30 +59,95 @@ type otherWorker struct {
 
 func (otherWorker) Work(context.Context, *river.Job[otherArgs]) error { return nil }
 
-// claimsTable is the part of the engine's claims table (engine's
-// claimsSchema, which the engine owns and migrates) that the store's
-// running-jobs query reads.
-const claimsTable = `CREATE TABLE agentorg_claims (
+// riverClient is what the tests ask of River's client, on either driver.
+type riverClient interface {
+	Insert(context.Context, river.JobArgs, *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	Start(context.Context) error
+	Stop(context.Context) error
+	JobGet(context.Context, int64) (*rivertype.JobRow, error)
+	JobCancel(context.Context, int64) (*rivertype.JobRow, error)
+}
+
+// backend is a migrated database of one dialect, of the test's own, with
+// the store over it, a River client on it, and the test's own statements in
+// its dialect.
+type backend struct {
+	store  *Store
+	exec   func(ctx context.Context, query string, args ...any) error
+	client func(*river.Config) (riverClient, error)
+	close  func() // closes the database under the store
+	// claimsTable is the part of the engine's claims table (engine's
+	// claimsSchema, which the engine owns and migrates) that the store's
+	// running-jobs query reads; insertClaim records a claim in it.
+	claimsTable, insertClaim string
+}
+
+// dialects are the databases the store speaks: every contract test runs on
+// each.
+var dialects = []struct {
+	name string
+	open func(t *testing.T) backend
+}{
+	{"sqlite", sqliteBackend},
+	{"postgres", postgresBackend},
+}
+
+func sqliteBackend(t *testing.T) backend {
+	db := migrated(t)
+	return backend{
+		store: New(db),
+		exec: func(ctx context.Context, query string, args ...any) error {
+			_, err := db.ExecContext(ctx, query, args...)
+			return err
+		},
+		client: func(cfg *river.Config) (riverClient, error) { return river.NewClient(riversqlite.New(db), cfg) },
+		close:  func() { db.Close() },
+		claimsTable: `CREATE TABLE agentorg_claims (
 	job_id INTEGER PRIMARY KEY, issue INTEGER NOT NULL, stage TEXT NOT NULL,
-	owner TEXT NOT NULL, pgid INTEGER NOT NULL DEFAULT 0, heartbeat_at INTEGER NOT NULL)`
+	owner TEXT NOT NULL, pgid INTEGER NOT NULL DEFAULT 0, heartbeat_at INTEGER NOT NULL)`,
+		insertClaim: `INSERT INTO agentorg_claims (job_id, issue, stage, owner, pgid, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	}
+}
+
+func postgresBackend(t *testing.T) backend {
+	pool := migratedPostgres(t)
+	return backend{
+		store: NewPostgres(pool),
+		exec: func(ctx context.Context, query string, args ...any) error {
+			_, err := pool.Exec(ctx, query, args...)
+			return err
+		},
+		client: func(cfg *river.Config) (riverClient, error) { return river.NewClient(riverpgxv5.New(pool), cfg) },
+		close:  pool.Close,
+		claimsTable: `CREATE TABLE agentorg_claims (
+	job_id BIGINT PRIMARY KEY, issue BIGINT NOT NULL, stage TEXT NOT NULL,
+	owner TEXT NOT NULL, pgid INTEGER NOT NULL DEFAULT 0, heartbeat_at BIGINT NOT NULL)`,
+		insertClaim: `INSERT INTO agentorg_claims (job_id, issue, stage, owner, pgid, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+	}
+}
 
 // Every method, against River's migrated schema, with jobs River inserted
-// and a job River's own worker is running.
+// and a job River's own worker is running, on each dialect.
 func TestStoreOnRiversJobs(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) { testStoreOnRiversJobs(t, d.open(t)) })
+	}
+}
+
+func testStoreOnRiversJobs(t *testing.T, b backend) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	db := migrated(t)
-	if _, err := db.ExecContext(ctx, claimsTable); err != nil {
+	if err := b.exec(ctx, b.claimsTable); err != nil {
 		t.Fatal(err)
 	}
-	s := New(db)
+	s := b.store
 	kind := stageArgs{}.Kind()
 
 	w := &blockingWorker{started: make(chan int64, 1), release: make(chan struct{})}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
 	river.AddWorker(workers, otherWorker{})
-	client, err := river.NewClient(riversqlite.New(db), &river.Config{
+	client, err := b.client(&river.Config{
 		Queues:            map[string]river.QueueConfig{"work": {MaxWorkers: 1}},
 		Workers:           workers,
 		FetchCooldown:     20 * time.Millisecond,
@@ -135,8 +201,7 @@ func TestStoreOnRiversJobs(t *testing.T) {
 	wantRunning(t, "Stale, unclaimed", staleBy(s, time.Now()), kind, nil)
 
 	beat := time.Now().Add(-time.Minute)
-	if _, err := db.ExecContext(ctx, `INSERT INTO agentorg_claims (job_id, issue, stage, owner, pgid, heartbeat_at) VALUES (?, 1, 'develop', 'dead', 42, ?)`,
-		develop.Job.ID, beat.UnixMilli()); err != nil {
+	if err := b.exec(ctx, b.insertClaim, develop.Job.ID, 1, "develop", "dead", 42, beat.UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 	claimed := []RunningJob{{ID: develop.Job.ID, Issue: 1, Stage: "develop", PGID: 42, Owner: "dead"}}
@@ -228,23 +293,30 @@ func wantRunning(t *testing.T, what string, list func(context.Context, string) (
 // A store's statements fail (and say so) on a closed database rather than
 // answering.
 func TestStoreErrors(t *testing.T) {
-	db := migrated(t)
-	s := New(db)
-	db.Close()
-	ctx := t.Context()
-	if _, err := s.Idle(ctx, "k"); err == nil {
-		t.Error("Idle on a closed database: no error")
-	}
-	if _, err := s.Counts(ctx, "k"); err == nil {
-		t.Error("Counts on a closed database: no error")
-	}
-	if _, err := s.Exists(ctx); err == nil {
-		t.Error("Exists on a closed database: no error")
-	}
-	if _, err := s.Running(ctx, "k"); err == nil {
-		t.Error("Running on a closed database: no error")
-	}
-	if _, err := s.Requeue(ctx, 1); err == nil {
-		t.Error("Requeue on a closed database: no error")
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			s := b.store
+			b.close()
+			ctx := t.Context()
+			if _, err := s.Idle(ctx, "k"); err == nil {
+				t.Error("Idle on a closed database: no error")
+			}
+			if _, err := s.Counts(ctx, "k"); err == nil {
+				t.Error("Counts on a closed database: no error")
+			}
+			if _, err := s.Exists(ctx); err == nil {
+				t.Error("Exists on a closed database: no error")
+			}
+			if _, err := s.Running(ctx, "k"); err == nil {
+				t.Error("Running on a closed database: no error")
+			}
+			if _, err := s.Stale(ctx, "k", time.Now()); err == nil {
+				t.Error("Stale on a closed database: no error")
+			}
+			if _, err := s.Requeue(ctx, 1); err == nil {
+				t.Error("Requeue on a closed database: no error")
+			}
+		})
 	}
 }
