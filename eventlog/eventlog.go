@@ -199,18 +199,24 @@ func (l *Log) Events(ctx context.Context, f Filter) ([]Event, error) {
 // most limit of them (0: all).
 func (l *Log) list(ctx context.Context, f Filter, after int64, limit int) ([]Event, error) {
 	q, args := listQuery(f, after, limit)
-	rows, err := l.db.QueryContext(ctx, q, args...)
+	return queryAll(ctx, l.db, "list", scanEvent, q, args...)
+}
+
+// queryAll runs q and reads every row with scan; what names the rows in
+// an error.
+func queryAll[T any](ctx context.Context, db *sql.DB, what string, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("eventlog: list: %w", err)
+		return nil, fmt.Errorf("eventlog: %s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []Event
+	var out []T
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, e)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

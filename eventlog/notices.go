@@ -104,20 +104,7 @@ func (l *Log) Notices(ctx context.Context, issue int64) ([]Notice, error) {
 		q += ` AND issue = ?`
 		args = append(args, issue)
 	}
-	rows, err := l.db.QueryContext(ctx, q+` ORDER BY opened_by, key`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("eventlog: notices: %w", err)
-	}
-	defer rows.Close()
-	var out []Notice
-	for rows.Next() {
-		n, err := scanNotice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, l.db, "notices", scanNotice, q+` ORDER BY opened_by, key`, args...)
 }
 
 // NoticeOf returns the notice recorded under key.

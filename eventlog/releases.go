@@ -131,20 +131,7 @@ func (l *Log) ReleaseOf(ctx context.Context, issue int64) (ReleaseRecord, bool, 
 
 // Releases returns every release, published or drafted, newest first.
 func (l *Log) Releases(ctx context.Context) ([]ReleaseRecord, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT `+releaseColumns+` FROM agentorg_releases ORDER BY at DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("eventlog: releases: %w", err)
-	}
-	defer rows.Close()
-	var out []ReleaseRecord
-	for rows.Next() {
-		r, err := scanRelease(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, l.db, "releases", scanRelease, `SELECT `+releaseColumns+` FROM agentorg_releases ORDER BY at DESC`)
 }
 
 // Deployment is one deployment of a version to an environment (or a
@@ -213,20 +200,7 @@ func (l *Log) Deployments(ctx context.Context, env string) ([]Deployment, error)
 		q += ` WHERE env = ?`
 		args = append(args, env)
 	}
-	rows, err := l.db.QueryContext(ctx, q+` ORDER BY id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("eventlog: deployments: %w", err)
-	}
-	defer rows.Close()
-	var out []Deployment
-	for rows.Next() {
-		d, err := scanDeployment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, l.db, "deployments", scanDeployment, q+` ORDER BY id`, args...)
 }
 
 // ApproveDeployment records that user approved deploying version to env
@@ -242,20 +216,9 @@ func (l *Log) ApproveDeployment(ctx context.Context, env, version, user string) 
 
 // DeployApprovals returns who approved deploying version to env.
 func (l *Log) DeployApprovals(ctx context.Context, env, version string) ([]string, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT user FROM agentorg_deploy_approvals WHERE env = ? AND version = ? ORDER BY at`, env, version)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, l.db, "deploy approvals", func(row interface{ Scan(...any) error }) (u string, err error) {
+		return u, row.Scan(&u)
+	}, `SELECT user FROM agentorg_deploy_approvals WHERE env = ? AND version = ? ORDER BY at`, env, version)
 }
 
 // DeployHistory is deployments as package deploy reads a history.
