@@ -137,31 +137,16 @@ func mergeChangelog(ctx context.Context, d *Deps, r *Run, rec eventlog.ReleaseRe
 // remakeChangelog makes the release's CHANGELOG change again on head,
 // checks it, and points its merge request there.
 func remakeChangelog(ctx context.Context, d *Deps, rec eventlog.ReleaseRecord, mr agentorg.MergeRequest, head string) (agentorg.MergeRequest, error) {
-	rc := d.Workflow.Release
 	v, err := release.ParseVersion(rec.Version)
 	if err != nil {
 		return mr, Permanent(err)
 	}
-	old, _, err := d.Mirror.ReadFile(ctx, head, rc.Changelog)
+	change, err := commitChangelog(ctx, d, head, mr.SourceBranch, rec.Notes, v, rec.Tag)
 	if err != nil {
 		return mr, err
 	}
-	change, err := d.Mirror.CommitFile(ctx, head, rc.Changelog, release.UpdateChangelog(old, rec.Notes, v, rc.TagPrefix),
-		"Release "+rec.Tag+"\n\n"+rec.Notes, d.Identity)
-	if err != nil {
+	if err := checkChange(ctx, d, change, fmt.Sprintf("the CHANGELOG change of %s made again on %.10s", rec.Tag, head), nil); err != nil {
 		return mr, err
-	}
-	if err := d.Mirror.Push(ctx, change, mr.SourceBranch); err != nil {
-		return mr, err
-	}
-	checks, err := Baseline(ctx, d, change, "", nil)
-	if err != nil {
-		return mr, err
-	}
-	for _, c := range checks {
-		if !c.Passed {
-			return mr, Permanent(fmt.Errorf("check %s fails on the CHANGELOG change of %s made again on %.10s: %s", c.Name, rec.Tag, head, oneLine(c.Reason)))
-		}
 	}
 	return d.Tracker.SetMRHead(ctx, mr.Number, change)
 }

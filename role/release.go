@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -123,17 +124,9 @@ func (releaser) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 
 	// The CHANGELOG change, on the target's head, through a merge request
 	// like any change.
-	old, _, err := d.Mirror.ReadFile(ctx, head, rc.Changelog)
-	if err != nil {
-		return Outcome{}, err
-	}
-	change, err := d.Mirror.CommitFile(ctx, head, rc.Changelog, release.UpdateChangelog(old, section, version, rc.TagPrefix),
-		"Release "+tag+"\n\n"+section, d.Identity)
-	if err != nil {
-		return Outcome{}, err
-	}
 	branch := ReleaseBranch(tag)
-	if err := d.Mirror.Push(ctx, change, branch); err != nil {
+	change, err := commitChangelog(ctx, d, head, branch, section, version, tag)
+	if err != nil {
 		return Outcome{}, err
 	}
 	mr, err := releaseMR(ctx, d, n, tag, branch, change, section)
@@ -141,14 +134,8 @@ func (releaser) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		return Outcome{}, err
 	}
 	fmt.Fprintf(tr, "== checks on the CHANGELOG change %.10s\n", change)
-	checks, err := Baseline(ctx, d, change, "", tr)
-	if err != nil {
+	if err := checkChange(ctx, d, change, fmt.Sprintf("the release's CHANGELOG change !%d (%.10s)", mr.Number, change), tr); err != nil {
 		return Outcome{}, err
-	}
-	for _, c := range checks {
-		if !c.Passed {
-			return Outcome{}, Permanent(fmt.Errorf("check %s fails on the release's CHANGELOG change !%d (%.10s): %s", c.Name, mr.Number, change, oneLine(c.Reason)))
-		}
 	}
 	var numbers []int64
 	for _, it := range items {
@@ -326,8 +313,7 @@ func ScheduledRelease(ctx context.Context, d *Deps, now time.Time) (int64, error
 			return 0, nil
 		}
 	}
-	busy, err := d.Tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen, AnyLabel: []string{
-		workflow.LabelRelease, workflow.LabelReleaseRunning, workflow.LabelReleaseReview, workflow.LabelReleaseApproved, workflow.LabelReleasePublishing}})
+	busy, err := d.Tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen, AnyLabel: workflow.ReleasingLabels})
 	if err != nil || len(busy) > 0 {
 		return 0, err
 	}
@@ -362,4 +348,35 @@ func ScheduledRelease(ctx context.Context, d *Deps, now time.Time) (int64, error
 	_ = d.Log.Record(ctx, eventlog.Event{Issue: is.Number, Actor: bot, Kind: eventlog.KindTransition, To: workflow.LabelRelease,
 		Reason: fmt.Sprintf("release.schedule (every %s): %d merged issue(s) not released", wf.Release.Schedule, len(items))})
 	return is.Number, nil
+}
+
+// commitChangelog makes the release's CHANGELOG change on head (section on
+// top of the file there) and pushes it to branch.
+func commitChangelog(ctx context.Context, d *Deps, head, branch, section string, v release.Version, tag string) (string, error) {
+	rc := d.Workflow.Release
+	old, _, err := d.Mirror.ReadFile(ctx, head, rc.Changelog)
+	if err != nil {
+		return "", err
+	}
+	change, err := d.Mirror.CommitFile(ctx, head, rc.Changelog, release.UpdateChangelog(old, section, v, rc.TagPrefix),
+		"Release "+tag+"\n\n"+section, d.Identity)
+	if err != nil {
+		return "", err
+	}
+	return change, d.Mirror.Push(ctx, change, branch)
+}
+
+// checkChange runs the workflow's checks on commit: a failing one is a
+// permanent refusal of what (the change named in the message).
+func checkChange(ctx context.Context, d *Deps, commit, what string, log io.Writer) error {
+	checks, err := Baseline(ctx, d, commit, "", log)
+	if err != nil {
+		return err
+	}
+	for _, c := range checks {
+		if !c.Passed {
+			return Permanent(fmt.Errorf("check %s fails on %s: %s", c.Name, what, oneLine(c.Reason)))
+		}
+	}
+	return nil
 }
