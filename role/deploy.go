@@ -49,7 +49,7 @@ func (deployer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			continue // deployed here already
 		case found && last.State == deploy.StateRunning:
 			// A deployment a crash cut short: finish that one, not another.
-			ok, ext, err := runDeployment(ctx, d, r, env, rec, last.ID, last.AllowedBy)
+			ok, ext, err := runDeployment(ctx, d, r, env, rec, last)
 			external += ext
 			if err != nil || !ok {
 				return failed(ctx, d, r, env, rec, external, err)
@@ -84,7 +84,7 @@ func (deployer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			}
 			return out, nil
 		}
-		ok, ext, err := runDeployment(ctx, d, r, env, rec, 0, dec.Rule)
+		ok, ext, err := runDeployment(ctx, d, r, env, rec, eventlog.Deployment{AllowedBy: dec.Rule})
 		external += ext
 		if err != nil || !ok {
 			return failed(ctx, d, r, env, rec, external, err)
@@ -135,12 +135,14 @@ func deployEnv(d *Deps, env *workflow.Environment, version, tag, commit string) 
 }
 
 // runDeployment deploys the release to env and verifies it, under the
-// record id (0: a new one), in a clean checkout of the released commit.
-// false: it failed (deploy or verify), was recorded failed, and rolled
-// back to the last good version where there is one.
-func runDeployment(ctx context.Context, d *Deps, r *Run, env *workflow.Environment, rec eventlog.ReleaseRecord, id int64, allowedBy string) (bool, time.Duration, error) {
+// record dep (a crash's, running; or ID 0: a new one allowed by
+// dep.AllowedBy), in a clean checkout of the released commit. false: it
+// failed (deploy or verify), was recorded failed, and rolled back to the
+// last good version where there is one.
+func runDeployment(ctx context.Context, d *Deps, r *Run, env *workflow.Environment, rec eventlog.ReleaseRecord, dep eventlog.Deployment) (bool, time.Duration, error) {
 	bot := d.Workflow.Tracker.Bot
 	forge, _ := d.Tracker.(agentorg.DeploymentRecorder)
+	id, forgeID, allowedBy := dep.ID, dep.ForgeID, dep.AllowedBy
 	if id == 0 {
 		var err error
 		if id, err = d.Log.StartDeployment(ctx, eventlog.Deployment{Env: env.Name, Version: rec.Version, Commit: rec.Commit,
@@ -151,11 +153,10 @@ func runDeployment(ctx context.Context, d *Deps, r *Run, env *workflow.Environme
 			Reason: fmt.Sprintf("deploying %s to %s (%s)", rec.Tag, env.Name, allowedBy),
 			Data:   map[string]string{"env": env.Name, "version": rec.Version, "deployment": fmt.Sprint(id), "rule": allowedBy}})
 		if forge != nil {
-			fid, err := forge.StartDeployment(ctx, agentorg.Deployment{Environment: env.Name, Version: rec.Version, Tag: rec.Tag, Commit: rec.Commit, Status: agentorg.DeploymentRunning})
-			if err != nil {
+			if forgeID, err = forge.StartDeployment(ctx, agentorg.Deployment{Environment: env.Name, Version: rec.Version, Tag: rec.Tag, Commit: rec.Commit, Status: agentorg.DeploymentRunning}); err != nil {
 				return false, 0, err
 			}
-			if err := d.Log.SetDeploymentForge(ctx, id, fid); err != nil {
+			if err := d.Log.SetDeploymentForge(ctx, id, forgeID); err != nil {
 				return false, 0, err
 			}
 		}
@@ -187,8 +188,8 @@ func runDeployment(ctx context.Context, d *Deps, r *Run, env *workflow.Environme
 	if err := d.Log.FinishDeployment(ctx, id, state, out.String()); err != nil {
 		return false, time.Since(began), err
 	}
-	if forge != nil {
-		if err := finishForge(ctx, d, forge, id, status); err != nil {
+	if forge != nil && forgeID != 0 {
+		if err := forge.FinishDeployment(ctx, forgeID, status); err != nil {
 			return false, time.Since(began), err
 		}
 	}
@@ -212,20 +213,6 @@ func passFail(r check.Result) string {
 		return "ok"
 	}
 	return "failed: " + oneLine(r.Reason)
-}
-
-// finishForge sets the forge's record of deployment id to status.
-func finishForge(ctx context.Context, d *Deps, forge agentorg.DeploymentRecorder, id int64, status string) error {
-	deps, err := d.Log.Deployments(ctx, "")
-	if err != nil {
-		return err
-	}
-	for _, x := range deps {
-		if x.ID == id && x.ForgeID != 0 {
-			return forge.FinishDeployment(ctx, x.ForgeID, status)
-		}
-	}
-	return nil
 }
 
 // rollBack runs env's rollback command to the last good version there,
