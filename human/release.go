@@ -102,8 +102,7 @@ func (d *Desk) StartRelease(ctx context.Context, user string) (agentorg.Issue, e
 	if wf.Release == nil {
 		return agentorg.Issue{}, fmt.Errorf("the workflow has no release section: add one (see the README's Releases) to release")
 	}
-	open, err := d.Tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen,
-		AnyLabel: []string{workflow.LabelRelease, workflow.LabelReleaseRunning, workflow.LabelReleaseReview, workflow.LabelReleaseApproved, workflow.LabelReleasePublishing}})
+	open, err := d.Tracker.ListIssues(ctx, agentorg.IssueFilter{State: agentorg.IssueOpen, AnyLabel: workflow.ReleasingLabels})
 	if err != nil {
 		return agentorg.Issue{}, err
 	}

@@ -533,3 +533,7 @@ func (w *Workflow) DeployRules() ([]deploy.Rules, error) {
 	}
 	return out, nil
 }
+
+// ReleasingLabels are the states of a release not yet published: one
+// release is drafted at a time.
+var ReleasingLabels = []string{LabelRelease, LabelReleaseRunning, LabelReleaseReview, LabelReleaseApproved, LabelReleasePublishing}
