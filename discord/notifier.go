@@ -225,11 +225,7 @@ func (n *Notifier) refresh(ctx context.Context, touched map[int64]bool) error {
 			n.failed[rec.Key] = true
 			continue
 		}
-		is, err := n.src.Tracker.Issue(ctx, rec.Issue)
-		if err != nil {
-			return err
-		}
-		final := is.State == agentorg.IssueClosed
+		final := nt.IssueClosed
 		m := render(nt, n.cfg, n.actHere)
 		if h := m.hash(); h != rec.Hash {
 			if err := n.out.edit(ctx, rec.Channel, rec.MessageID, m); err != nil {

@@ -51,7 +51,7 @@ func Build(ctx context.Context, src Sources, opening eventlog.Event) (Notice, er
 	if s.mr, err = issueMR(ctx, src, opening.Issue); err != nil {
 		return Notice{}, err
 	}
-	n := Notice{Key: key(kind, opening), Kind: kind, Issue: opening.Issue}
+	n := Notice{Key: key(kind, opening), Kind: kind, Issue: opening.Issue, IssueClosed: s.issue.State == agentorg.IssueClosed}
 	var mrNumber int64
 	if s.mr != nil {
 		mrNumber = s.mr.Number

@@ -119,6 +119,8 @@ type Notice struct {
 	// Closed is set once the notice's question is answered or moot: no
 	// buttons; the message is edited only as the issue moves on.
 	Closed bool
+	// IssueClosed says the issue is closed: nothing later changes the notice.
+	IssueClosed bool
 }
 
 // Ask is the open decision a notice's buttons act on. An approval through
