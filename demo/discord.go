@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -70,10 +71,19 @@ func (c *discordDemo) approve(ctx context.Context, n int64) (string, error) {
 			continue
 		}
 		for _, raw := range m.Components {
-			if j := strings.Index(string(raw), `"custom_id":"agentorg:approve:`); j >= 0 {
-				id := string(raw)[j+len(`"custom_id":"`):]
-				id = id[:strings.IndexByte(id, '"')]
-				in, err := c.fake.Click(aliceID, m.ID, id)
+			var row struct {
+				Components []struct {
+					CustomID string `json:"custom_id"`
+				} `json:"components"`
+			}
+			if err := json.Unmarshal(raw, &row); err != nil {
+				return "", err
+			}
+			for _, b := range row.Components {
+				if !strings.HasPrefix(b.CustomID, "agentorg:approve:") {
+					continue
+				}
+				in, err := c.fake.Click(aliceID, m.ID, b.CustomID)
 				if err != nil {
 					return "", err
 				}
