@@ -11,6 +11,7 @@ import (
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/jobstore"
 	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/store"
 )
 
 // The claim table records which process works which job, with a heartbeat.
@@ -44,12 +45,8 @@ func (c Claim) Stale(now time.Time) bool { return now.Sub(c.Heartbeat) > Default
 // reads, so it works beside a running engine in another process, and on a
 // home where no engine ever ran (no claims table yet, so no claims).
 func Claims(ctx context.Context, db *sql.DB) ([]Claim, error) {
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'agentorg_claims'`).Scan(&n); err != nil {
-		return nil, fmt.Errorf("engine: claims: %w", err)
-	}
-	if n == 0 {
-		return nil, nil
+	if ok, err := store.TableExists(ctx, db, "agentorg_claims"); err != nil || !ok {
+		return nil, err
 	}
 	rows, err := db.QueryContext(ctx, `SELECT job_id, issue, stage, run_id, heartbeat_at FROM agentorg_claims ORDER BY job_id`)
 	if err != nil {

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS agentorg_cursors (
 CREATE TABLE IF NOT EXISTS agentorg_interactions (
 	id      TEXT PRIMARY KEY,
 	at      TEXT NOT NULL,
-	user    TEXT NOT NULL,
+	"user"  TEXT NOT NULL,
 	outcome TEXT NOT NULL DEFAULT ''
 );`
 
@@ -139,7 +139,7 @@ func (l *Log) SetCursor(ctx context.Context, name string, id int64) error {
 // FirstInteraction records that interaction id (from user) is being
 // answered; false when it was already: a replayed interaction acts once.
 func (l *Log) FirstInteraction(ctx context.Context, id, user string) (bool, error) {
-	res, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_interactions (id, at, user) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	res, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_interactions (id, at, "user") VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		id, l.now().UTC().Format(timeFormat), user)
 	if err != nil {
 		return false, fmt.Errorf("eventlog: interaction %s: %w", id, err)

@@ -47,9 +47,9 @@ CREATE INDEX IF NOT EXISTS agentorg_deployments_env ON agentorg_deployments (env
 CREATE TABLE IF NOT EXISTS agentorg_deploy_approvals (
 	env     TEXT NOT NULL,
 	version TEXT NOT NULL,
-	user    TEXT NOT NULL,
+	"user"  TEXT NOT NULL,
 	at      TEXT NOT NULL,
-	PRIMARY KEY (env, version, user)
+	PRIMARY KEY (env, version, "user")
 );`
 
 // ReleaseRecord is a release: drafted by the release stage (its notes and
@@ -169,12 +169,13 @@ func (l *Log) StartDeployment(ctx context.Context, d Deployment) (int64, error) 
 	if d.Started.IsZero() {
 		d.Started = l.now()
 	}
-	res, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_deployments (env, version, commit_sha, state, rollback, allowed_by, issue, started)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.Env, d.Version, d.Commit, d.State, d.Rollback, d.AllowedBy, d.Issue, d.Started.UTC().Format(timeFormat))
+	var id int64
+	err := l.db.QueryRowContext(ctx, `INSERT INTO agentorg_deployments (env, version, commit_sha, state, rollback, allowed_by, issue, started)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, d.Env, d.Version, d.Commit, d.State, d.Rollback, d.AllowedBy, d.Issue, d.Started.UTC().Format(timeFormat)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("eventlog: deployment of %s to %s: %w", d.Version, d.Env, err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // SetDeploymentForge records the forge's id of a deployment.
@@ -206,7 +207,7 @@ func (l *Log) Deployments(ctx context.Context, env string) ([]Deployment, error)
 // ApproveDeployment records that user approved deploying version to env
 // (once per person).
 func (l *Log) ApproveDeployment(ctx context.Context, env, version, user string) error {
-	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_deploy_approvals (env, version, user, at) VALUES (?, ?, ?, ?)
+	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_deploy_approvals (env, version, "user", at) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`, env, version, user, l.now().UTC().Format(timeFormat))
 	if err != nil {
 		return fmt.Errorf("eventlog: approval of %s to %s: %w", version, env, err)
@@ -218,7 +219,7 @@ func (l *Log) ApproveDeployment(ctx context.Context, env, version, user string) 
 func (l *Log) DeployApprovals(ctx context.Context, env, version string) ([]string, error) {
 	return queryAll(ctx, l.db, "deploy approvals", func(row interface{ Scan(...any) error }) (u string, err error) {
 		return u, row.Scan(&u)
-	}, `SELECT user FROM agentorg_deploy_approvals WHERE env = ? AND version = ? ORDER BY at`, env, version)
+	}, `SELECT "user" FROM agentorg_deploy_approvals WHERE env = ? AND version = ? ORDER BY at`, env, version)
 }
 
 // DeployHistory is deployments as package deploy reads a history.

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/agentorg/agentorg/store"
 )
 
 // Identity is which home a database belongs to.
@@ -73,8 +75,7 @@ func SetPath(ctx context.Context, db *sql.DB, old, dir string) (won bool, err er
 // lastIssueWorkedOn is the highest issue number in the event log, 0 when
 // there is none (or no event log yet).
 func lastIssueWorkedOn(ctx context.Context, db *sql.DB) (int64, error) {
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'agentorg_events'`).Scan(&n); err != nil || n == 0 {
+	if ok, err := store.TableExists(ctx, db, "agentorg_events"); err != nil || !ok {
 		return 0, err
 	}
 	var last sql.NullInt64

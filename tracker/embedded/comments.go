@@ -86,12 +86,9 @@ func insertComment(ctx context.Context, tx *sql.Tx, issue int64, body, actor, no
 	if err := issueExists(ctx, tx, issue); err != nil {
 		return agentorg.Comment{}, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO tracker_comments (issue, author, body, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)`, issue, actor, body, now, now)
-	if err != nil {
-		return agentorg.Comment{}, fmt.Errorf("issue #%d: add comment: %w", issue, err)
-	}
-	id, err := res.LastInsertId()
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO tracker_comments (issue, author, body, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?) RETURNING id`, issue, actor, body, now, now).Scan(&id)
 	if err != nil {
 		return agentorg.Comment{}, fmt.Errorf("issue #%d: add comment: %w", issue, err)
 	}

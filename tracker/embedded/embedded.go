@@ -22,6 +22,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/agentorg/agentorg/store"
 	"sync"
 	"time"
 
@@ -59,6 +60,7 @@ type Tracker struct {
 	land  func(ctx context.Context, source, target, expectedHead, expectedTarget, commit, message string) (string, error)
 	check func(ctx context.Context, target string) error
 	now   func() time.Time
+	pg    bool // on PostgreSQL (no SQLite planner hints)
 
 	changesMu   sync.Mutex // one ChangedMRs at a time
 	changesMark time.Time  // when the last ChangedMRs began
@@ -71,10 +73,10 @@ var (
 	_ agentorg.TargetChecker       = (*Tracker)(nil)
 )
 
-// New returns a tracker over db, which should come from sqlitedb.Open: the
-// tracker relies on write transactions taking the write lock at BEGIN, which
-// is what keeps find-then-create operations (UpsertComment, CreateMR) from
-// racing. Call Migrate before use.
+// New returns a tracker over db, which should come from store.Open (SQLite
+// or PostgreSQL): the tracker relies on write transactions taking the
+// write lock at BEGIN, which is what keeps find-then-create operations
+// (UpsertComment, CreateMR) from racing. Call Migrate before use.
 func New(db *sql.DB, o Options) *Tracker {
 	now := o.Now
 	if now == nil {
@@ -89,7 +91,7 @@ func New(db *sql.DB, o Options) *Tracker {
 			return o.Merge(ctx, source, target, head, message)
 		}
 	}
-	return &Tracker{db: db, merge: merge, land: o.Land, check: o.CheckTarget, now: now}
+	return &Tracker{db: db, merge: merge, land: o.Land, check: o.CheckTarget, now: now, pg: store.DialectOf(db) == store.Postgres}
 }
 
 // CheckTarget implements agentorg.TargetChecker through Options.CheckTarget

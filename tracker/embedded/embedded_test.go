@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store/storetest"
 	"github.com/agentorg/agentorg/tracker/embedded"
 	"github.com/agentorg/agentorg/tracker/trackertest"
 )
@@ -209,16 +210,26 @@ func newTracker(t *testing.T, o embedded.Options) *embedded.Tracker {
 	return tr
 }
 
+// TestContract holds the embedded tracker to the trackers' contract on each
+// database it runs on.
 func TestContract(t *testing.T) {
-	trackertest.Run(t, func(t *testing.T) trackertest.Harness {
-		o := newOrigin(t)
-		return trackertest.Harness{
-			Tracker: newTracker(t, embedded.Options{Merge: o.merge}),
-			Push:    o.push,
-			Target:  "main",
-			File:    func(branch string) string { return "changes/" + branch + ".txt" },
-		}
-	})
+	for _, d := range storetest.Dialects {
+		t.Run(d.String(), func(t *testing.T) {
+			trackertest.Run(t, func(t *testing.T) trackertest.Harness {
+				o := newOrigin(t)
+				tr := embedded.New(storetest.Open(t, d).SQL, embedded.Options{Merge: o.merge})
+				if err := tr.Migrate(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				return trackertest.Harness{
+					Tracker: tr,
+					Push:    o.push,
+					Target:  "main",
+					File:    func(branch string) string { return "changes/" + branch + ".txt" },
+				}
+			})
+		})
+	}
 }
 
 // result carries a value and its error until must can report the error on t:

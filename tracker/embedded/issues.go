@@ -108,12 +108,9 @@ func (t *Tracker) CreateIssue(ctx context.Context, in agentorg.NewIssue) (agento
 	var out agentorg.Issue
 	err = t.write(ctx, func(tx *sql.Tx) error {
 		now := t.nowText()
-		res, err := tx.ExecContext(ctx, `INSERT INTO tracker_issues (title, body, state, author, created_at, updated_at)
-			VALUES (?, ?, 'open', ?, ?, ?)`, in.Title, in.Body, in.Author, now, now)
-		if err != nil {
-			return fmt.Errorf("create issue: %w", err)
-		}
-		n, err := res.LastInsertId()
+		var n int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO tracker_issues (title, body, state, author, created_at, updated_at)
+			VALUES (?, ?, 'open', ?, ?, ?) RETURNING number`, in.Title, in.Body, in.Author, now, now).Scan(&n)
 		if err != nil {
 			return fmt.Errorf("create issue: %w", err)
 		}
@@ -158,7 +155,7 @@ func (t *Tracker) Issue(ctx context.Context, number int64) (agentorg.Issue, erro
 
 // issueFilterSQL turns f into a WHERE clause over tracker_issues. Every
 // condition is served by an index (see the schema).
-func issueFilterSQL(f agentorg.IssueFilter) (string, []any, error) {
+func (t *Tracker) issueFilterSQL(f agentorg.IssueFilter) (string, []any, error) {
 	var conds []string
 	var args []any
 	switch f.State {
@@ -173,7 +170,11 @@ func issueFilterSQL(f agentorg.IssueFilter) (string, []any, error) {
 		// Pollers ask for what changed since their last look, a small share
 		// of the issues; without the hint the planner scans the table in
 		// number order rather than use the index and sort.
-		conds = append(conds, "likelihood(updated_at >= ?, 0.05)")
+		if t.pg {
+			conds = append(conds, "updated_at >= ?") // PostgreSQL's planner has the statistics
+		} else {
+			conds = append(conds, "likelihood(updated_at >= ?, 0.05)")
+		}
 		args = append(args, formatTime(f.UpdatedAfter))
 	}
 	if len(f.AnyLabel) > 0 {
@@ -190,7 +191,7 @@ func issueFilterSQL(f agentorg.IssueFilter) (string, []any, error) {
 
 // ListIssues returns the issues f selects, ordered by number.
 func (t *Tracker) ListIssues(ctx context.Context, f agentorg.IssueFilter) ([]agentorg.Issue, error) {
-	where, args, err := issueFilterSQL(f)
+	where, args, err := t.issueFilterSQL(f)
 	if err != nil {
 		return nil, err
 	}

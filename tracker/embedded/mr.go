@@ -64,7 +64,7 @@ func loadMR(ctx context.Context, tx *sql.Tx, n int64) (agentorg.MergeRequest, er
 		}
 		return m, fmt.Errorf("merge request !%d: %w", n, err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT mr, user, sha, at FROM tracker_mr_approvals WHERE mr = ? ORDER BY id", n)
+	rows, err := tx.QueryContext(ctx, `SELECT mr, "user", sha, at FROM tracker_mr_approvals WHERE mr = ? ORDER BY id`, n)
 	if err != nil {
 		return m, fmt.Errorf("merge request !%d: approvals: %w", n, err)
 	}
@@ -117,14 +117,11 @@ func (t *Tracker) CreateMR(ctx context.Context, in agentorg.NewMR) (agentorg.Mer
 			issue = in.Issue
 		}
 		now := t.nowText()
-		res, err := tx.ExecContext(ctx, `INSERT INTO tracker_merge_requests
+		err = tx.QueryRowContext(ctx, `INSERT INTO tracker_merge_requests
 			(issue, title, description, source_branch, target_branch, head_sha, state, author, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 'opened', ?, ?, ?)`,
-			issue, in.Title, in.Description, in.SourceBranch, in.TargetBranch, in.HeadSHA, in.Author, now, now)
+			VALUES (?, ?, ?, ?, ?, ?, 'opened', ?, ?, ?) RETURNING number`,
+			issue, in.Title, in.Description, in.SourceBranch, in.TargetBranch, in.HeadSHA, in.Author, now, now).Scan(&n)
 		if err != nil {
-			return fmt.Errorf("create merge request: %w", err)
-		}
-		if n, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("create merge request: %w", err)
 		}
 		out, err = loadMR(ctx, tx, n)
@@ -188,7 +185,7 @@ func (t *Tracker) listMRs(ctx context.Context, where string, args []any) ([]agen
 		if len(out) == 0 {
 			return nil
 		}
-		arows, err := tx.QueryContext(ctx, `SELECT mr, user, sha, at FROM tracker_mr_approvals
+		arows, err := tx.QueryContext(ctx, `SELECT mr, "user", sha, at FROM tracker_mr_approvals
 			WHERE mr IN (SELECT number FROM tracker_merge_requests`+where+`) ORDER BY id`, args...)
 		if err != nil {
 			return fmt.Errorf("list merge requests: approvals: %w", err)
@@ -267,7 +264,7 @@ func (t *Tracker) ApproveMR(ctx context.Context, number int64, user string) (age
 			return notOpen(m)
 		}
 		now := t.nowText()
-		if _, err := tx.ExecContext(ctx, "INSERT INTO tracker_mr_approvals (mr, user, sha, at) VALUES (?, ?, ?, ?)",
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tracker_mr_approvals (mr, "user", sha, at) VALUES (?, ?, ?, ?)`,
 			number, user, m.HeadSHA, now); err != nil {
 			return fmt.Errorf("merge request !%d: approve: %w", number, err)
 		}
@@ -299,7 +296,7 @@ func (t *Tracker) UnapproveMR(ctx context.Context, number int64, user string) (a
 		if m.State != agentorg.MROpen {
 			return notOpen(m)
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM tracker_mr_approvals WHERE mr = ? AND user = ?", number, user); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tracker_mr_approvals WHERE mr = ? AND "user" = ?`, number, user); err != nil {
 			return fmt.Errorf("merge request !%d: unapprove: %w", number, err)
 		}
 		if err := touchMR(ctx, tx, number, t.nowText()); err != nil {

@@ -40,7 +40,7 @@ func TestListIssuesFiltersUseIndexes(t *testing.T) {
 		{State: agentorg.IssueClosed, AnyLabel: []string{"a"}, UpdatedAfter: since},
 	}
 	for _, f := range filters {
-		where, args, err := issueFilterSQL(f)
+		where, args, err := tr.issueFilterSQL(f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -81,12 +81,9 @@ func (t *Tracker) StartThread(ctx context.Context, mr int64, in agentorg.NewRevi
 		if _, err := loadMR(ctx, tx, mr); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO tracker_review_threads (mr, path, line) VALUES (?, ?, ?)`, mr, in.Path, in.Line)
+		err := tx.QueryRowContext(ctx, `INSERT INTO tracker_review_threads (mr, path, line) VALUES (?, ?, ?) RETURNING id`, mr, in.Path, in.Line).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("merge request !%d: start thread: %w", mr, err)
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
 		}
 		return t.insertNote(ctx, tx, mr, id, in.Body, in.Author)
 	})

@@ -83,10 +83,10 @@ CREATE INDEX tracker_merge_requests_state ON tracker_merge_requests (state);
 CREATE TABLE tracker_mr_approvals (
 	id   INTEGER PRIMARY KEY AUTOINCREMENT, -- order of approval
 	mr   INTEGER NOT NULL REFERENCES tracker_merge_requests (number),
-	user TEXT NOT NULL,
+	"user" TEXT NOT NULL, -- quoted: a reserved word in PostgreSQL
 	sha  TEXT NOT NULL,
 	at   TEXT NOT NULL,
-	UNIQUE (mr, user, sha)
+	UNIQUE (mr, "user", sha)
 );
 
 CREATE TABLE tracker_checks (
