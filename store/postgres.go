@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-
 )
 
 // writeLockKey is the advisory lock every write transaction of agentorg's
@@ -135,4 +134,3 @@ func openPostgresSQL(poolConnector driver.Connector) *sql.DB {
 	db.SetMaxIdleConns(0)
 	return db
 }
-
