@@ -23,6 +23,7 @@ import (
 	"github.com/agentorg/agentorg/human"
 	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store"
 	"github.com/agentorg/agentorg/tracker/embedded"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/workflow"
@@ -38,6 +39,11 @@ type Options struct {
 	// recorded in the home, else .agentorg/workflow.yaml found from the
 	// current directory upwards.
 	Workflow string
+	// Database is the database the organization keeps its state in: a
+	// postgres:// URL, shared by every worker that names it. Empty:
+	// AGENTORG_DATABASE, else the one the home recorded, else the home's
+	// own SQLite file (agentorg.db).
+	Database string
 	// Getenv reads the environment (tests pass their own).
 	Getenv func(string) string
 	// Notify, when set, is told once what Open repaired (a moved home).
@@ -49,9 +55,12 @@ type Org struct {
 	Home     string
 	Workflow *workflow.Workflow
 	DB       *sql.DB
-	Tracker  agentorg.Tracker
-	Log      *eventlog.Log
-	Desk     *human.Desk
+	// Store is the database DB belongs to: which engine, and on
+	// PostgreSQL the pgx pool River and the locks use.
+	Store   *store.DB
+	Tracker agentorg.Tracker
+	Log     *eventlog.Log
+	Desk    *human.Desk
 	// Users is the home's register of the people who may act as users
 	// (embedded tracker: see human.Users).
 	Users *human.Users
@@ -154,12 +163,17 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, id, err := openDatabase(ctx, home, o.Notify)
+	target, err := databaseOf(home, o)
 	if err != nil {
 		return nil, err
 	}
+	st, id, err := openDatabase(ctx, home, target, o.Notify)
+	if err != nil {
+		return nil, err
+	}
+	db := st.SQL
 	origin := OriginOf(wf)
-	org := &Org{Home: home, Workflow: wf, DB: db, Origin: origin, Identity: id}
+	org := &Org{Home: home, Workflow: wf, DB: db, Store: st, Origin: origin, Identity: id}
 	stages := make([]string, 0, len(wf.Stages))
 	for _, st := range wf.Stages {
 		stages = append(stages, st.Name)
@@ -234,32 +248,84 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 	}
 	// Written last, once the database is sound and made: home.json is one
 	// of the signs that a home was used (homedir.CheckFiles).
-	if err := homedir.WriteFile(home, homedir.File{Workflow: wfPath, ID: id.ID, Path: home}); err != nil {
+	hf := homedir.File{Workflow: wfPath, ID: id.ID, Path: home}
+	if st.Dialect == store.Postgres {
+		hf.Database = st.Where
+	}
+	if err := homedir.WriteFile(home, hf); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return org, nil
 }
 
-// openDatabase opens the home's database after checking that it is
-// sound, learns which home it is, and follows the home if it moved.
-func openDatabase(ctx context.Context, home string, notify func(string)) (*sql.DB, homedir.Identity, error) {
-	if err := homedir.CheckFiles(home); err != nil {
-		return nil, homedir.Identity{}, err
+// databaseOf says which database home works on: the options', else
+// AGENTORG_DATABASE, else the one home.json recorded, else "" (the home's
+// own SQLite file). A home that worked on a PostgreSQL database is not
+// opened on another, nor on a SQLite file of its own: its worktrees and
+// branches belong to that database's issues.
+func databaseOf(home string, o Options) (string, error) {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	target := o.Database
+	if target == "" {
+		target = getenv("AGENTORG_DATABASE")
+	}
+	if target != "" && !store.IsURL(target) {
+		return "", fmt.Errorf("database %q: give a postgres:// URL (the default, without one, is the home's own SQLite file)", store.Redact(target))
+	}
+	hf, ok := homedir.ReadFile(home)
+	if !ok || hf.Database == "" {
+		if _, err := os.Stat(homedir.DB(home)); target != "" && err == nil {
+			return "", fmt.Errorf("home %s keeps its state in its own SQLite file; it cannot move to %s: "+
+				"give each worker of a shared database a new home (--home)", home, store.Redact(target))
+		}
+		return target, nil
+	}
+	if target == "" {
+		return "", fmt.Errorf("home %s works on the database %s: pass --database with its URL, or set AGENTORG_DATABASE", home, hf.Database)
+	}
+	if store.Redact(target) != hf.Database {
+		return "", fmt.Errorf("home %s works on the database %s, not %s: give each database its own home (--home)", home, hf.Database, store.Redact(target))
+	}
+	return target, nil
+}
+
+// openDatabase opens the organization's database: the home's own SQLite
+// file, after checking that it is sound (then it learns which home it is
+// and follows the home if it moved), or the PostgreSQL database target
+// names, which many homes (workers) share.
+func openDatabase(ctx context.Context, home, target string, notify func(string)) (*store.DB, homedir.Identity, error) {
+	if target == "" {
+		if err := homedir.CheckFiles(home); err != nil {
+			return nil, homedir.Identity{}, err
+		}
 	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return nil, homedir.Identity{}, fmt.Errorf("home %s: %w", home, err)
 	}
-	db, err := sqlitedb.Open(homedir.DB(home))
+	if target == "" {
+		target = homedir.DB(home)
+	}
+	st, err := store.Open(ctx, target)
 	if err != nil {
 		return nil, homedir.Identity{}, err
 	}
-	id, err := identify(ctx, db, home, notify)
+	var id homedir.Identity
+	if st.Dialect == store.Postgres {
+		// The identity is the organization's; its path means nothing to
+		// the other workers' homes.
+		id, err = homedir.Identify(ctx, st.SQL, home)
+	} else {
+		id, err = identify(ctx, st.SQL, home, notify)
+	}
 	if err != nil {
-		db.Close()
+		st.Close()
 		return nil, homedir.Identity{}, err
 	}
-	return db, id, nil
+	return st, id, nil
 }
 
 func identify(ctx context.Context, db *sql.DB, home string, notify func(string)) (homedir.Identity, error) {
@@ -345,5 +411,5 @@ func (o *Org) Close() error {
 		o.lock.Close()
 		o.lock = nil
 	}
-	return o.DB.Close()
+	return o.Store.Close()
 }

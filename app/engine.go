@@ -19,6 +19,7 @@ import (
 	"github.com/agentorg/agentorg/proc"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store"
 	"github.com/agentorg/agentorg/transcript/capped"
 	"github.com/agentorg/agentorg/workflow"
 	"github.com/agentorg/agentorg/workspace"
@@ -56,9 +57,12 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		return nil, fmt.Errorf("the engine does not start: %w", err)
 	}
 	// Open checked a sample of a large database; an engine runs for long,
-	// so it checks the whole before it starts.
-	if err := homedir.CheckPages(ctx, o.DB, o.Home, sqlitedb.Bounds{FullPages: math.MaxInt}); err != nil {
-		return nil, err
+	// so it checks the whole before it starts (SQLite's own check: a
+	// PostgreSQL server keeps its own).
+	if o.Store.Dialect == store.SQLite {
+		if err := homedir.CheckPages(ctx, o.DB, o.Home, sqlitedb.Bounds{FullPages: math.MaxInt}); err != nil {
+			return nil, err
+		}
 	}
 	if o.Origin == "" && o.cloneURL != nil {
 		url, err := o.cloneURL(ctx)

@@ -39,6 +39,9 @@ func problem(fix, format string, a ...any) Finding {
 // `PRAGMA integrity_check`. damaged says the rest of the home cannot be
 // read through it.
 func Database(ctx context.Context, home string) (fs []Finding, damaged bool) {
+	if hf, found := homedir.ReadFile(home); found && hf.Database != "" {
+		return []Finding{ok("the database is PostgreSQL's, at %s: the server checks its own pages", hf.Database)}, false
+	}
 	if err := homedir.CheckFiles(home); err != nil {
 		var d *homedir.DamagedError
 		if errors.As(err, &d) {

@@ -33,6 +33,9 @@ type File struct {
 	Workflow string `json:"workflow"`
 	ID       string `json:"id,omitempty"`
 	Path     string `json:"path,omitempty"`
+	// Database is the PostgreSQL database the home works on (its URL
+	// without a password); empty for a home with its own SQLite file.
+	Database string `json:"database,omitempty"`
 }
 
 const fileName = "home.json"

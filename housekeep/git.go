@@ -11,11 +11,18 @@ import (
 
 	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/sample"
+	"github.com/agentorg/agentorg/store"
 )
 
 // vacuum gives the room the removed rows took back to the file system
 // (VACUUM rewrites the database; then the WAL is emptied into it).
 func vacuum(ctx context.Context, s Sources, o Options, before int64, w io.Writer) error {
+	if store.DialectOf(s.DB) == store.Postgres {
+		// A shared server's room is its administrator's: PostgreSQL's
+		// autovacuum reuses what the removed rows took.
+		fmt.Fprintf(w, "  %-16s on PostgreSQL: left to the server's autovacuum\n", "database")
+		return nil
+	}
 	if o.DryRun {
 		fmt.Fprintf(w, "  %-16s %s now; VACUUM would give back the room of the rows removed\n", "database", size(before))
 		return nil

@@ -60,6 +60,7 @@ func main() {
 type globals struct {
 	home     string
 	workflow string
+	database string
 	as       string
 	json     bool
 }
@@ -90,6 +91,7 @@ Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.home, "home", "", "state directory (env AGENTORG_HOME; default <repo>/.agentorg/state)")
 	pf.StringVar(&g.workflow, "workflow", "", "workflow file (env AGENTORG_WORKFLOW; default .agentorg/workflow.yaml found upwards)")
+	pf.StringVar(&g.database, "database", "", "PostgreSQL database that many workers share: postgres://user@host/db (env AGENTORG_DATABASE;\ndefault the home's own SQLite file; the password from PGPASSWORD or ~/.pgpass)")
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newInitCmd(g), newCheckCmd(g),
@@ -103,7 +105,7 @@ Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 }
 
 func (g *globals) open(ctx context.Context) (*app.Org, error) {
-	return app.Open(ctx, app.Options{Home: g.home, Workflow: g.workflow, Notify: notice})
+	return app.Open(ctx, app.Options{Home: g.home, Workflow: g.workflow, Database: g.database, Notify: notice})
 }
 
 // notice tells the person at the terminal what agentorg repaired on its
