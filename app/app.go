@@ -212,8 +212,14 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 			},
 		})
 		if err := tr.Migrate(ctx); err != nil {
-			db.Close()
+			st.Close()
 			return nil, err
+		}
+		if org.sharedDB() {
+			if err := checkSharedOrigin(ctx, db, st.Where, origin); err != nil {
+				st.Close()
+				return nil, err
+			}
 		}
 		org.Tracker = tr
 	case workflow.TrackerGitLab:
@@ -221,7 +227,7 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 		tr, err := gitlab.New(ctx, gitlab.Options{BaseURL: g.URL, Project: g.Project, Token: g.Token, Bot: wf.Tracker.Bot, DB: db,
 			Metrics: org.Metrics})
 		if err != nil {
-			db.Close()
+			st.Close()
 			return nil, fmt.Errorf("%s: %w", wfPath, err)
 		}
 		org.Tracker = tr
@@ -232,18 +238,18 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 			org.Origin, org.cloneURL = "", tr.CloneURL
 		}
 	default:
-		db.Close()
+		st.Close()
 		return nil, fmt.Errorf("%s: tracker kind %q is not supported by this build", wfPath, wf.Tracker.Kind)
 	}
 	org.Log = eventlog.New(db)
 	if err := org.Log.Migrate(ctx); err != nil {
-		db.Close()
+		st.Close()
 		return nil, err
 	}
 	org.Desk = &human.Desk{Workflow: wf, Tracker: org.Tracker, Log: org.Log}
 	org.Users = human.NewUsers(db)
 	if err := org.Users.Migrate(ctx); err != nil {
-		db.Close()
+		st.Close()
 		return nil, err
 	}
 	// Written last, once the database is sound and made: home.json is one
@@ -253,7 +259,7 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 		hf.Database = st.Where
 	}
 	if err := homedir.WriteFile(home, hf); err != nil {
-		db.Close()
+		st.Close()
 		return nil, err
 	}
 	return org, nil
