@@ -40,6 +40,8 @@ type listed struct {
 //     the wiring: it is a leaf they all report to;
 //   - jobstore (the statements on River's tables) depends on the engine, a
 //     role or an adapter: the engine calls it, never the other way round;
+//   - dblock (the named locks) depends on any package of the module: the
+//     roles take its locks and the wiring makes them, it knows neither;
 //   - the root package imports anything but the standard library.
 func TestImportDirection(t *testing.T) {
 	goTool, err := exec.LookPath("go")
@@ -102,6 +104,12 @@ func importViolations(pkgs map[string]listed) []string {
 			deny("metrics is a leaf: the engine, roles and adapters tell it what happened", "engine", "role", "tracker", "agent", "web", "app")
 		case under(rel, "jobstore"):
 			deny("the job store serves the engine: it must not depend on the engine, a role or an adapter", "engine", "role", "triage", "tracker", "agent")
+		case under(rel, "dblock"):
+			for _, d := range p.Deps {
+				if _, ok := relative(d); ok {
+					out = append(out, "package "+path+" imports "+d+" ("+chain(pkgs, path, d)+"): the named locks are a leaf: they must not depend on any package of agentorg's")
+				}
+			}
 		}
 		if !under(rel, wiring...) {
 			for _, d := range p.Imports {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -22,18 +21,23 @@ type e2e struct{}
 // e2eCheck is the check name E2E results are recorded under.
 const e2eCheck = "e2e"
 
-// e2eMu makes E2E jobs take turns: a job that waited for a run reads the
-// target afresh and shares the run at the newest head, so a batch of
-// merges waits for and shares one run instead of one each.
-var e2eMu sync.Mutex
+// e2eLock names the lock that makes E2E jobs on target take turns, on
+// every worker (Deps.Locker): a job that waited for a run reads the target
+// afresh and shares the run at the newest head, so a batch of merges waits
+// for and shares one run instead of one each.
+func e2eLock(target string) string { return "e2e:" + target }
 
 func (e2e) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	n := r.Issue.Number
-	// One E2E job at a time: a job that waited reads the target afresh and
-	// shares the run at the newest head, so a batch of merges shares one
-	// run; and a recovery runs once, whoever meets the failure first.
-	e2eMu.Lock()
-	defer e2eMu.Unlock()
+	// One E2E job at a time on the target, on every worker: a job that
+	// waited reads the target afresh and shares the run at the newest
+	// head, so a batch of merges shares one run; and a recovery runs once,
+	// whoever meets the failure first.
+	unlock, err := d.lock(ctx, e2eLock(d.Workflow.Repo.TargetBranch))
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer unlock()
 	v, err := e2eAtNewestHead(ctx, d, r)
 	if err != nil {
 		return Outcome{}, err
@@ -117,7 +121,8 @@ type e2eVerdict struct {
 }
 
 // e2eAtNewestHead returns the E2E result at the target's newest head,
-// which contains every merge made before the call. The caller holds e2eMu.
+// which contains every merge made before the call. The caller holds the
+// E2E lock (e2eLock).
 func e2eAtNewestHead(ctx context.Context, d *Deps, r *Run) (e2eVerdict, error) {
 	var v e2eVerdict
 	if err := d.Mirror.Fetch(ctx); err != nil {

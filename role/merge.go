@@ -56,10 +56,15 @@ func (m merge) run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		act := planMerge(in)
 		switch act.Kind {
 		case mergeTurn:
-			// Merges take turns; a run whose merge request a train
-			// merged meanwhile only finishes the issue.
-			trainMu.Lock()
-			defer trainMu.Unlock()
+			// Merges into a target take turns, across every worker;
+			// a run whose merge request a train merged meanwhile
+			// only finishes the issue. The turn lasts until the run
+			// returns (planMerge asks for it once).
+			unlock, err := d.lock(ctx, mergeLock(in.Target))
+			if err != nil {
+				return Outcome{External: external}, err
+			}
+			defer unlock()
 			in.Turn = true
 		case mergeTrain:
 			ext, err := runTrain(ctx, d, r)

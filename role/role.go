@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/dblock"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/metrics"
@@ -68,6 +69,26 @@ type Deps struct {
 	// opens, which the merges and E2E runs waiting for it are told of no
 	// other way.
 	Wake func()
+	// Locker takes the locks that make runs take turns across every worker
+	// of the organization: merge runs per target branch ("merge:<target>")
+	// and E2E runs ("e2e:<target>"). Workers on one database share them
+	// through it (dblock.Postgres). nil: locks shared by this process only
+	// (one per process, as a home on SQLite has one engine).
+	Locker dblock.Locker
+}
+
+// processLocks are the locks of a Deps with no Locker: shared by every Deps
+// of the process, so that engines and tests in one process take turns as
+// they always did.
+var processLocks = dblock.Local()
+
+// lock takes the named lock of d's Locker (see Deps.Locker), waiting for it
+// until ctx ends.
+func (d *Deps) lock(ctx context.Context, name string) (unlock func(), err error) {
+	if d.Locker == nil {
+		return processLocks.Lock(ctx, name)
+	}
+	return d.Locker.Lock(ctx, name)
 }
 
 // Run is one stage run on one issue.

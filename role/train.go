@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -36,10 +35,11 @@ import (
 // trainMax bounds a train: a failure late in a long train costs a rebuild.
 const trainMax = 100
 
-// trainMu makes merge runs of this process take turns: merges are serial
-// by design, and two trains over the same merge requests would only undo
-// each other's work (the target guard keeps that safe, not cheap).
-var trainMu sync.Mutex
+// mergeLock names the lock that makes merge runs into target take turns,
+// on every worker (Deps.Locker): merges are serial by design, and two
+// trains over the same merge requests would only undo each other's work
+// (the target guard keeps that safe, not cheap).
+func mergeLock(target string) string { return "merge:" + target }
 
 // car is one merge request in a train.
 type car struct {
