@@ -74,6 +74,9 @@ type Org struct {
 	// cloneURL asks the tracker for the origin when Origin is empty.
 	cloneURL func(ctx context.Context) (string, error)
 	lock     *os.File
+	// closers run at Close, before the database closes (pools of the
+	// engine's).
+	closers []func()
 	// Identity is which home this is (homedir.Identify).
 	Identity homedir.Identity
 	// Metrics are this organization's, for /metrics: the engine, its roles
@@ -417,5 +420,9 @@ func (o *Org) Close() error {
 		o.lock.Close()
 		o.lock = nil
 	}
+	for _, c := range o.closers {
+		c()
+	}
+	o.closers = nil
 	return o.Store.Close()
 }

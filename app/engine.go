@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/dblock"
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/proc"
@@ -115,7 +116,12 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 	if err := guard(ctx); err != nil {
 		return nil, fmt.Errorf("the engine does not start: %w", err)
 	}
+	locker, err := o.locker(ctx)
+	if err != nil {
+		return nil, err
+	}
 	deps := &role.Deps{
+		Locker:        locker,
 		Workflow:      o.Workflow,
 		Tracker:       o.Tracker,
 		Log:           o.Log,
@@ -251,4 +257,27 @@ func CheckGoCache() string {
 func stderrIsTerminal() bool {
 	fi, err := os.Stderr.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// locker is where merge and E2E runs take turns: in this process on a
+// home's own SQLite (one engine per home), in the database on PostgreSQL,
+// so that every worker's runs on one target take turns. Its pool is its
+// own (see store.DB.LockPool), sized for every merge and E2E run of this
+// process waiting at once.
+func (o *Org) locker(ctx context.Context) (dblock.Locker, error) {
+	if o.Store.Pool == nil {
+		return dblock.Local(), nil
+	}
+	var n int32 = 1
+	for _, st := range o.Workflow.Stages {
+		if st.Role == agentorg.RoleMerge || st.Role == agentorg.RoleE2E {
+			n += int32(max(st.Concurrency, 1))
+		}
+	}
+	pool, err := o.Store.LockPool(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	o.closers = append(o.closers, pool.Close)
+	return dblock.Postgres(pool), nil
 }

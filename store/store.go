@@ -115,6 +115,24 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	return &DB{SQL: openPostgresSQL(stdlib.GetPoolConnector(pool)), Pool: pool, Dialect: Postgres, Where: where}, nil
 }
 
+// LockPool opens a pool of its own on db's PostgreSQL database for named
+// locks (dblock.Postgres): a lock holds a connection while it waits and
+// while it is held, and must not take the connections River and the
+// stores need to finish the very run that holds it. The caller closes it.
+func (db *DB) LockPool(ctx context.Context, maxConns int32) (*pgxpool.Pool, error) {
+	if db.Pool == nil {
+		return nil, fmt.Errorf("database %s: named locks in the database need PostgreSQL", db.Where)
+	}
+	cfg := db.Pool.Config().Copy()
+	cfg.MaxConns = max(maxConns, 2)
+	cfg.MinConns = 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", db.Where, err)
+	}
+	return pool, nil
+}
+
 // Redact returns a database URL without its password (a path unchanged).
 func Redact(target string) string {
 	u, err := url.Parse(target)
