@@ -199,7 +199,7 @@ func (l *Log) recordRun(ctx context.Context, issue int64, n int, agent, session,
 		}
 	}
 	usage, _ := json.Marshal(total.Add(u))
-	return l.update(ctx, issue, n, `agent = ?, session_id = ?, summary = ?, usage = ?`, agent, session, summary, string(usage))
+	return l.update(ctx, issue, n, `agent = ?, session_id = ?, summary = ?, usage = ?`, agent, session, text(summary), string(usage))
 }
 
 // SetLeftOut stores what the engine left out of an attempt's commit.
@@ -245,7 +245,7 @@ func (l *Log) SetVerdict(ctx context.Context, issue int64, n int, stage, verdict
 		fs = []byte("[]")
 	}
 	return l.update(ctx, issue, n, `verdict = ?, distance = ?, findings = ?, report = ?, found_by = ?, finished_at = ?`,
-		verdict, Distance(findings), string(fs), report, stage, l.now().UTC().Format(timeFormat))
+		verdict, Distance(findings), string(fs), text(report), stage, l.now().UTC().Format(timeFormat))
 }
 
 func (l *Log) update(ctx context.Context, issue int64, n int, set string, args ...any) error {

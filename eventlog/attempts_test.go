@@ -2,22 +2,21 @@ package eventlog
 
 import (
 	"context"
-	"path/filepath"
+	"database/sql"
 	"testing"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store/storetest"
 )
 
 // A database made before attempts had findings gains the column, and the
 // findings round-trip with the distance derived from them.
 func TestMigrateAddsFindingsAndTheyRoundTrip(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *sql.DB) { migrateAddsFindings(t, db) })
+}
+
+func migrateAddsFindings(t *testing.T, db *sql.DB) {
 	ctx := context.Background()
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "old.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	if _, err := db.ExecContext(ctx, `CREATE TABLE agentorg_attempts (
 		issue INTEGER NOT NULL, n INTEGER NOT NULL, run_id TEXT NOT NULL, agent TEXT NOT NULL DEFAULT '',
 		session_id TEXT NOT NULL DEFAULT '', commit_sha TEXT NOT NULL DEFAULT '', verdict TEXT NOT NULL DEFAULT '',
@@ -52,7 +51,10 @@ func TestMigrateAddsFindingsAndTheyRoundTrip(t *testing.T) {
 
 // An agent's error says "agent failed: " already: the summary says it once.
 func TestSetFailureSaysAgentFailedOnce(t *testing.T) {
-	l := newLog(t)
+	eachLog(t, setFailureSaysAgentFailedOnce)
+}
+
+func setFailureSaysAgentFailedOnce(t *testing.T, l *Log) {
 	ctx := context.Background()
 	if _, err := l.StartAttempt(ctx, Attempt{Issue: 1, N: 1, RunID: "r"}); err != nil {
 		t.Fatal(err)
@@ -68,24 +70,13 @@ func TestSetFailureSaysAgentFailedOnce(t *testing.T) {
 	}
 }
 
-func newLog(t *testing.T) *Log {
-	t.Helper()
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "agentorg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	l := New(db)
-	if err := l.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // A failed run's session and usage are kept: the usage adds up with the
 // run that follows, and an empty session id keeps the one recorded.
 func TestFailedRunsCountAndKeepTheirSession(t *testing.T) {
-	l := newLog(t)
+	eachLog(t, failedRunsCountAndKeepTheirSession)
+}
+
+func failedRunsCountAndKeepTheirSession(t *testing.T, l *Log) {
 	ctx := context.Background()
 	if _, err := l.StartAttempt(ctx, Attempt{Issue: 1, N: 1, RunID: "r"}); err != nil {
 		t.Fatal(err)

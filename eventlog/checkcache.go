@@ -59,7 +59,7 @@ func (l *Log) CacheCheck(ctx context.Context, tree, def string, c CheckRun) erro
 	}
 	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_check_cache (tree, def, passed, exit_code, reason, output, duration_ms, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tree, def) DO NOTHING`,
-		tree, def, passed, c.ExitCode, c.Reason, c.Output, c.Duration.Milliseconds(), l.now().UTC().Format(timeFormat))
+		tree, def, passed, c.ExitCode, text(c.Reason), text(c.Output), c.Duration.Milliseconds(), l.now().UTC().Format(timeFormat))
 	if err != nil {
 		return fmt.Errorf("eventlog: check cache: %w", err)
 	}
@@ -96,7 +96,7 @@ func (l *Log) CachedJudgement(ctx context.Context, tree, key string) (string, bo
 // CacheJudgement keeps an answer for key on tree; the first one stays.
 func (l *Log) CacheJudgement(ctx context.Context, tree, key, answer string) error {
 	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_judgement_cache (tree, key, answer, at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (tree, key) DO NOTHING`, tree, key, answer, l.now().UTC().Format(timeFormat))
+		ON CONFLICT (tree, key) DO NOTHING`, tree, key, text(answer), l.now().UTC().Format(timeFormat))
 	if err != nil {
 		return fmt.Errorf("eventlog: judgement cache: %w", err)
 	}

@@ -3,8 +3,9 @@
 // the reason and the run it belongs to. It also keeps the developer attempts
 // of each issue (session, commit, verdict), which the convergence loop reads.
 //
-// It lives in the engine's SQLite database next to the job queue; it is not
-// part of the tracker, so it works the same whichever tracker is used.
+// It lives in the engine's database (SQLite or PostgreSQL, see package
+// store) next to the job queue; it is not part of the tracker, so it works
+// the same whichever tracker is used.
 package eventlog
 
 import (
@@ -13,7 +14,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/agentorg/agentorg/store"
 )
 
 // Event kinds.
@@ -56,12 +61,14 @@ type Event struct {
 
 // Log reads and appends events and attempts.
 type Log struct {
-	db  *sql.DB
-	now func() time.Time
+	db      *sql.DB
+	dialect store.Dialect // the few statements the engines spell apart
+	now     func() time.Time
 }
 
-// New returns a Log over db; call Migrate once before use.
-func New(db *sql.DB) *Log { return &Log{db: db, now: time.Now} }
+// New returns a Log over db, a pool package store opened (SQLite or
+// PostgreSQL); call Migrate once before use.
+func New(db *sql.DB) *Log { return &Log{db: db, dialect: store.DialectOf(db), now: time.Now} }
 
 const schema = `
 CREATE TABLE IF NOT EXISTS agentorg_events (
@@ -109,9 +116,17 @@ CREATE TABLE IF NOT EXISTS agentorg_review_rounds (
 `
 
 // Migrate creates the tables if they are missing, and adds the columns
-// later versions added to a table an older version made.
+// later versions added to a table an older version made. It runs in one
+// write transaction, so that workers that start together on one
+// PostgreSQL database migrate one after the other (two concurrent CREATE
+// TABLE IF NOT EXISTS can collide there).
 func (l *Log) Migrate(ctx context.Context) error {
-	if _, err := l.db.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema+targetSchema+intentSchema+noticeSchema+releaseSchema); err != nil {
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("eventlog: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, schema+checkCacheSchema+judgementCacheSchema+targetSchema+intentSchema+noticeSchema+releaseSchema); err != nil {
 		return fmt.Errorf("eventlog: migrate: %w", err)
 	}
 	// Columns later versions added, each to a table an older one made.
@@ -121,20 +136,49 @@ func (l *Log) Migrate(ctx context.Context) error {
 		{"work_sha", `TEXT NOT NULL DEFAULT ''`},
 		{"found_by", `TEXT NOT NULL DEFAULT ''`},
 	} {
-		var n int
-		if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('agentorg_attempts') WHERE name = ?`, col.name).Scan(&n); err != nil {
+		ok, err := l.hasColumn(ctx, tx, "agentorg_attempts", col.name)
+		if err != nil {
 			return fmt.Errorf("eventlog: migrate: %w", err)
 		}
-		if n == 0 {
-			if _, err := l.db.ExecContext(ctx, `ALTER TABLE agentorg_attempts ADD COLUMN `+col.name+` `+col.def); err != nil {
+		if !ok {
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE agentorg_attempts ADD COLUMN `+col.name+` `+col.def); err != nil {
 				return fmt.Errorf("eventlog: migrate: %w", err)
 			}
 		}
 	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("eventlog: migrate: %w", err)
+	}
 	return nil
 }
 
+// hasColumn reports whether table has a column of that name, from the
+// catalog of the engine the log runs on.
+func (l *Log) hasColumn(ctx context.Context, tx *sql.Tx, table, column string) (bool, error) {
+	q := `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`
+	if l.dialect == store.Postgres {
+		q = `SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = ?`
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, q, table, column).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
 const timeFormat = time.RFC3339Nano
+
+// text is s as every database keeps it alike. PostgreSQL's text holds no
+// NUL and no bytes that are not UTF-8 (it refuses the statement), SQLite's
+// holds both; what the log keeps of commands' and agents' output (a check's
+// tail, a deployment's, an agent's summary, an error) can carry either.
+// Each NUL, and each run of bytes that are not UTF-8, becomes U+FFFD.
+func text(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+}
 
 // Record appends an event; At defaults to now.
 func (l *Log) Record(ctx context.Context, e Event) error {
@@ -150,7 +194,7 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	}
 	_, err = l.db.ExecContext(ctx, `INSERT INTO agentorg_events (at, issue, stage, run_id, actor, kind, from_state, to_state, reason, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.At.UTC().Format(timeFormat), e.Issue, e.Stage, e.RunID, e.Actor, e.Kind, e.From, e.To, e.Reason, string(data))
+		e.At.UTC().Format(timeFormat), e.Issue, e.Stage, e.RunID, e.Actor, e.Kind, e.From, e.To, text(e.Reason), string(data))
 	if err != nil {
 		return fmt.Errorf("eventlog: record %s on #%d: %w", e.Kind, e.Issue, err)
 	}

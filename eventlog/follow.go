@@ -96,9 +96,12 @@ type RunRef struct {
 // first, at most limit of them. It reads the whole table (run ids have no
 // index): it answers a person's `agentorg logs`, not a loop.
 func (l *Log) FindRuns(ctx context.Context, prefix string, limit int) ([]RunRef, error) {
-	// SQLite gives the bare columns of the row min(id) picked: the first event.
-	rows, err := l.db.QueryContext(ctx, `SELECT run_id, issue, stage, at, min(id) FROM agentorg_events
-		WHERE run_id != '' AND substr(run_id, 1, ?) = ? GROUP BY run_id ORDER BY max(id) DESC LIMIT ?`,
+	// Each run by its first event (issue, stage, time), the runs that
+	// recorded last first.
+	rows, err := l.db.QueryContext(ctx, `SELECT e.run_id, e.issue, e.stage, e.at FROM agentorg_events e
+		JOIN (SELECT min(id) AS first, max(id) AS last FROM agentorg_events
+			WHERE run_id != '' AND substr(run_id, 1, ?) = ? GROUP BY run_id) r ON e.id = r.first
+		ORDER BY r.last DESC LIMIT ?`,
 		len(prefix), prefix, limit)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: find runs: %w", err)
@@ -108,8 +111,7 @@ func (l *Log) FindRuns(ctx context.Context, prefix string, limit int) ([]RunRef,
 	for rows.Next() {
 		var r RunRef
 		var at string
-		var first int64
-		if err := rows.Scan(&r.ID, &r.Issue, &r.Stage, &at, &first); err != nil {
+		if err := rows.Scan(&r.ID, &r.Issue, &r.Stage, &at); err != nil {
 			return nil, err
 		}
 		r.At, _ = time.Parse(timeFormat, at)

@@ -8,26 +8,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentorg/agentorg/pgtest"
 	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store"
 )
 
-func openLog(t *testing.T, path string) *Log {
+// openTarget opens the log in the database at target (a SQLite file or a
+// postgres:// URL), migrated: a second pool on a database another opened.
+func openTarget(t *testing.T, target string) *Log {
 	t.Helper()
-	db, err := sqlitedb.Open(path)
+	db, err := store.Open(context.Background(), target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	l := New(db)
+	l := New(db.SQL)
 	if err := l.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return l
 }
 
-func TestEventsAfterReadsOnlyWhatIsNew(t *testing.T) {
+func TestEventsAfterReadsOnlyWhatIsNew(t *testing.T) { eachLog(t, eventsAfterReadsOnlyWhatIsNew) }
+
+func eventsAfterReadsOnlyWhatIsNew(t *testing.T, l *Log) {
 	ctx := context.Background()
-	l := openLog(t, filepath.Join(t.TempDir(), "a.db"))
 	if last, err := l.LastID(ctx); err != nil || last != 0 {
 		t.Fatalf("LastID of an empty log: %d, %v", last, err)
 	}
@@ -70,10 +75,11 @@ func TestEventsAfterReadsOnlyWhatIsNew(t *testing.T) {
 
 // A follower asks for what is new every half second for as long as serve
 // runs: its reads must walk the new rows only, by the primary key or the
-// (issue, id) index, never the whole table.
+// (issue, id) index, never the whole table. SQLite's plan, which does not
+// depend on the table's size.
 func TestEventsAfterUsesAnIndex(t *testing.T) {
 	ctx := context.Background()
-	l := openLog(t, filepath.Join(t.TempDir(), "a.db"))
+	l := openLog(t, store.SQLite)
 	for _, c := range []struct {
 		f    Filter
 		want string
@@ -93,12 +99,65 @@ func TestEventsAfterUsesAnIndex(t *testing.T) {
 	}
 }
 
+// The same on PostgreSQL, whose planner weighs the table's statistics: on
+// a table of many events, analyzed, the follower's reads scan the index,
+// never the table.
+func TestEventsAfterUsesAnIndexOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	l := openLog(t, store.Postgres)
+	if _, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_events (at, issue, actor, kind)
+		SELECT '2026-12-07T10:00:00Z', i % 200, 'bot', 'transition' FROM generate_series(1, 50000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.db.ExecContext(ctx, `ANALYZE agentorg_events`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		f    Filter
+		want string
+	}{
+		{Filter{}, "agentorg_events_pkey"},
+		{Filter{Issue: 3}, "agentorg_events_issue"},
+	} {
+		q, args := listQuery(c.f, 49000, followBatch)
+		rows, err := l.db.QueryContext(ctx, "EXPLAIN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, strings.TrimSpace(line))
+		}
+		rows.Close()
+		p := strings.Join(plan, "; ")
+		// An index scan, or a bitmap scan of the index's few new rows
+		// (sorted after: they are few), never a scan of the table.
+		uses := strings.Contains(p, "Index Scan using "+c.want) || strings.Contains(p, "Bitmap Index Scan on "+c.want)
+		if !uses || strings.Contains(p, "Seq Scan") {
+			t.Errorf("%+v: plan %q; want a scan of %s, and none of the table", c.f, p, c.want)
+		}
+	}
+}
+
 // Follow sees what another process records (here another pool on the same
-// file), and reads once more when told to stop, so nothing recorded before
-// the end is missed.
+// database), and reads once more when told to stop, so nothing recorded
+// before the end is missed.
 func TestFollowSeesOtherWritersAndDrainsAtTheEnd(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a.db")
-	reader, writer := openLog(t, path), openLog(t, path)
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "a.db")
+		followSeesOtherWriters(t, openTarget(t, path), openTarget(t, path))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.New(t)
+		followSeesOtherWriters(t, openTarget(t, url), openTarget(t, url))
+	})
+}
+
+func followSeesOtherWriters(t *testing.T, reader, writer *Log) {
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := writer.Record(ctx, Event{Issue: 1, Actor: "bot", Kind: KindTransition, Reason: "before"}); err != nil {
 		t.Fatal(err)

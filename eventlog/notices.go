@@ -76,7 +76,7 @@ func (l *Log) AddNotice(ctx context.Context, n Notice) (Notice, bool, error) {
 	}
 	res, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_notices (`+noticeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key) DO NOTHING`,
-		n.Key, n.Issue, n.Kind, n.OpenedBy, n.Channel, n.Nonce, n.MessageID, n.Hash, n.Closed, n.At.UTC().Format(timeFormat))
+		n.Key, n.Issue, n.Kind, n.OpenedBy, n.Channel, n.Nonce, n.MessageID, n.Hash, b2i(n.Closed), n.At.UTC().Format(timeFormat))
 	if err != nil {
 		return n, false, fmt.Errorf("eventlog: notice %s: %w", n.Key, err)
 	}
@@ -89,7 +89,7 @@ func (l *Log) AddNotice(ctx context.Context, n Notice) (Notice, bool, error) {
 
 // NoticeSent records the message a notice became and what it shows.
 func (l *Log) NoticeSent(ctx context.Context, key, messageID, hash string, closed bool) error {
-	_, err := l.db.ExecContext(ctx, `UPDATE agentorg_notices SET message_id = ?, hash = ?, closed = ? WHERE key = ?`, messageID, hash, closed, key)
+	_, err := l.db.ExecContext(ctx, `UPDATE agentorg_notices SET message_id = ?, hash = ?, closed = ? WHERE key = ?`, messageID, hash, b2i(closed), key)
 	if err != nil {
 		return fmt.Errorf("eventlog: notice %s: %w", key, err)
 	}
@@ -151,6 +151,6 @@ func (l *Log) FirstInteraction(ctx context.Context, id, user string) (bool, erro
 // InteractionOutcome records what an interaction came to (shown again to
 // whoever replays it).
 func (l *Log) InteractionOutcome(ctx context.Context, id, outcome string) error {
-	_, err := l.db.ExecContext(ctx, `UPDATE agentorg_interactions SET outcome = ? WHERE id = ?`, outcome, id)
+	_, err := l.db.ExecContext(ctx, `UPDATE agentorg_interactions SET outcome = ? WHERE id = ?`, text(outcome), id)
 	return err
 }

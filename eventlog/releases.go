@@ -91,7 +91,7 @@ func (l *Log) DraftRelease(ctx context.Context, r ReleaseRecord) error {
 		ON CONFLICT (version) DO UPDATE SET tag = excluded.tag, commit_sha = excluded.commit_sha, issue = excluded.issue, notes = excluded.notes,
 			issues = excluded.issues, mr = excluded.mr, correction = excluded.correction, at = excluded.at
 		WHERE agentorg_releases.published = 0`,
-		r.Version, r.Tag, r.Commit, r.Issue, r.Notes, string(issues), r.MR, r.Correction, r.At.UTC().Format(timeFormat))
+		r.Version, r.Tag, r.Commit, r.Issue, text(r.Notes), string(issues), r.MR, text(r.Correction), r.At.UTC().Format(timeFormat))
 	if err != nil {
 		return fmt.Errorf("eventlog: release %s: %w", r.Version, err)
 	}
@@ -171,7 +171,7 @@ func (l *Log) StartDeployment(ctx context.Context, d Deployment) (int64, error) 
 	}
 	var id int64
 	err := l.db.QueryRowContext(ctx, `INSERT INTO agentorg_deployments (env, version, commit_sha, state, rollback, allowed_by, issue, started)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, d.Env, d.Version, d.Commit, d.State, d.Rollback, d.AllowedBy, d.Issue, d.Started.UTC().Format(timeFormat)).Scan(&id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, d.Env, d.Version, d.Commit, d.State, b2i(d.Rollback), d.AllowedBy, d.Issue, d.Started.UTC().Format(timeFormat)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("eventlog: deployment of %s to %s: %w", d.Version, d.Env, err)
 	}
@@ -187,7 +187,7 @@ func (l *Log) SetDeploymentForge(ctx context.Context, id, forgeID int64) error {
 // FinishDeployment records how a deployment ended, with its output.
 func (l *Log) FinishDeployment(ctx context.Context, id int64, state, output string) error {
 	_, err := l.db.ExecContext(ctx, `UPDATE agentorg_deployments SET state = ?, output = ?, finished = ? WHERE id = ?`,
-		state, output, l.now().UTC().Format(timeFormat), id)
+		state, text(output), l.now().UTC().Format(timeFormat), id)
 	if err != nil {
 		return fmt.Errorf("eventlog: deployment %d: %w", id, err)
 	}

@@ -6,13 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/agentorg/agentorg/store"
 )
 
 // AgentRuns lists each run that recorded an agent run ending (a KindAgent
-// event): those must have a transcript.
+// event): those must have a transcript. Each is named by its first such
+// event (its issue, stage and time), in the order they were recorded.
 func (l *Log) AgentRuns(ctx context.Context) ([]RunRef, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT run_id, issue, stage, min(at) FROM agentorg_events
-		WHERE kind = ? AND run_id != '' GROUP BY run_id ORDER BY min(id)`, KindAgent)
+	rows, err := l.db.QueryContext(ctx, `SELECT e.run_id, e.issue, e.stage, e.at FROM agentorg_events e
+		JOIN (SELECT min(id) AS first FROM agentorg_events WHERE kind = ? AND run_id != '' GROUP BY run_id) r ON e.id = r.first
+		ORDER BY e.id`, KindAgent)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: agent runs: %w", err)
 	}
@@ -36,7 +40,7 @@ func (l *Log) AgentRuns(ctx context.Context) ([]RunRef, error) {
 func (l *Log) RunsKept(ctx context.Context, r Retention) (map[string]int64, error) {
 	keep, _ := json.Marshal(nonNil(r.Keep))
 	rows, err := l.db.QueryContext(ctx, `SELECT run_id, min(issue) FROM agentorg_events
-		WHERE run_id != '' AND (at >= ? OR issue IN (SELECT value FROM json_each(?))) GROUP BY run_id`,
+		WHERE run_id != '' AND (at >= ? OR issue IN (`+l.jsonInts()+`)) GROUP BY run_id`,
 		r.Before.UTC().Format(timeFormat), string(keep))
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: runs: %w", err)
@@ -89,9 +93,9 @@ func (l *Log) Prune(ctx context.Context, r Retention, dryRun bool) (Pruned, erro
 		arg          string
 		total, gone  *int64
 	}{
-		{"agentorg_events", `at < ? AND issue NOT IN (SELECT value FROM json_each(?))`, string(keep), &p.Events, &p.EventsGone},
-		{"agentorg_check_cache", `at < ? AND tree NOT IN (SELECT value FROM json_each(?))`, string(trees), &p.Checks, &p.ChecksGone},
-		{"agentorg_judgement_cache", `at < ? AND tree NOT IN (SELECT value FROM json_each(?))`, string(trees), &p.Judgements, &p.JudgesGone},
+		{"agentorg_events", `at < ? AND issue NOT IN (` + l.jsonInts() + `)`, string(keep), &p.Events, &p.EventsGone},
+		{"agentorg_check_cache", `at < ? AND tree NOT IN (` + l.jsonStrings() + `)`, string(trees), &p.Checks, &p.ChecksGone},
+		{"agentorg_judgement_cache", `at < ? AND tree NOT IN (` + l.jsonStrings() + `)`, string(trees), &p.Judgements, &p.JudgesGone},
 	}
 	for _, s := range steps {
 		if err := count(ctx, tx, `SELECT count(*) FROM `+s.table, s.total); err != nil {
@@ -121,6 +125,24 @@ func count(ctx context.Context, tx *sql.Tx, q string, into *int64, args ...any) 
 		return fmt.Errorf("eventlog: prune: %w", err)
 	}
 	return nil
+}
+
+// jsonInts is a subquery of the numbers in a JSON array bound to its one
+// parameter (a list of any length, in one parameter); jsonStrings of its
+// strings. SQLite reads it with json_each, PostgreSQL with
+// json_array_elements_text (whose elements are text: cast for numbers).
+func (l *Log) jsonInts() string {
+	if l.dialect == store.Postgres {
+		return `SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(? AS json))`
+	}
+	return `SELECT value FROM json_each(?)`
+}
+
+func (l *Log) jsonStrings() string {
+	if l.dialect == store.Postgres {
+		return `SELECT value FROM json_array_elements_text(CAST(? AS json))`
+	}
+	return `SELECT value FROM json_each(?)`
 }
 
 func nonNil(s []int64) []int64 {

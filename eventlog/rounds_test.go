@@ -2,25 +2,15 @@ package eventlog
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
-
-	"github.com/agentorg/agentorg/sqlitedb"
 )
 
 // A round survives a restart as it was left: starting it again returns the
 // stored one, and its decisions round-trip.
-func TestReviewRoundsRoundTrip(t *testing.T) {
+func TestReviewRoundsRoundTrip(t *testing.T) { eachLog(t, reviewRoundsRoundTrip) }
+
+func reviewRoundsRoundTrip(t *testing.T, l *Log) {
 	ctx := context.Background()
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	l := New(db)
-	if err := l.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if _, ok, err := l.OpenRound(ctx, 4); err != nil || ok {
 		t.Fatalf("open round before any: %v %v", ok, err)
 	}

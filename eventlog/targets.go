@@ -92,7 +92,7 @@ func (l *Log) SetTarget(ctx context.Context, t Target) error {
 		since = excluded.since, reason = excluded.reason, bisected = excluded.bisected, culprit = excluded.culprit,
 		culprit_issue = excluded.culprit_issue, partner = excluded.partner, partner_issue = excluded.partner_issue,
 		revert_issue = excluded.revert_issue, sent_back = excluded.sent_back`,
-		t.Branch, b2i(t.Closed), t.RedSHA, t.GreenSHA, since, t.Reason, b2i(t.Bisected),
+		t.Branch, b2i(t.Closed), t.RedSHA, t.GreenSHA, since, text(t.Reason), b2i(t.Bisected),
 		t.Culprit, t.CulpritIssue, t.Partner, t.PartnerIssue, t.RevertIssue, b2i(t.SentBack))
 	if err != nil {
 		return fmt.Errorf("eventlog: target %s: %w", t.Branch, err)
@@ -100,6 +100,8 @@ func (l *Log) SetTarget(ctx context.Context, t Target) error {
 	return nil
 }
 
+// b2i is a boolean as the INTEGER columns keep it: a Go bool bound to one
+// is 1 or 0 on SQLite, but PostgreSQL refuses to encode it as a BIGINT.
 func b2i(b bool) int {
 	if b {
 		return 1

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-func TestTargetStartsOpenAndRoundTrips(t *testing.T) {
-	l := newLog(t)
+func TestTargetStartsOpenAndRoundTrips(t *testing.T) { eachLog(t, targetStartsOpenAndRoundTrips) }
+
+func targetStartsOpenAndRoundTrips(t *testing.T, l *Log) {
 	ctx := context.Background()
 	got, err := l.Target(ctx, "main")
 	if err != nil || got.Closed || got.Branch != "main" {
@@ -37,8 +38,9 @@ func TestTargetStartsOpenAndRoundTrips(t *testing.T) {
 	}
 }
 
-func TestFlakesCountOncePerHead(t *testing.T) {
-	l := newLog(t)
+func TestFlakesCountOncePerHead(t *testing.T) { eachLog(t, flakesCountOncePerHead) }
+
+func flakesCountOncePerHead(t *testing.T, l *Log) {
 	ctx := context.Background()
 	for i, c := range []struct {
 		head string
@@ -57,8 +59,9 @@ func TestFlakesCountOncePerHead(t *testing.T) {
 	}
 }
 
-func TestIntentRoundTrips(t *testing.T) {
-	l := newLog(t)
+func TestIntentRoundTrips(t *testing.T) { eachLog(t, intentRoundTrips) }
+
+func intentRoundTrips(t *testing.T, l *Log) {
 	ctx := context.Background()
 	if all, err := l.Intents(ctx); err != nil || len(all) != 0 {
 		t.Fatalf("intents of a new log: %v %v", all, err)

@@ -10,8 +10,9 @@ import (
 
 // Usage adds the agent runs up per issue, per agent and per day (in the
 // time zone asked for), and in total.
-func TestUsageAddsUpPerIssueAgentAndDay(t *testing.T) {
-	l := newLog(t)
+func TestUsageAddsUpPerIssueAgentAndDay(t *testing.T) { eachLog(t, usageAddsUpPerIssueAgentAndDay) }
+
+func usageAddsUpPerIssueAgentAndDay(t *testing.T, l *Log) {
 	ctx := context.Background()
 	day1 := time.Date(2026, 12, 1, 23, 30, 0, 0, time.UTC)
 	day2 := day1.Add(2 * time.Hour) // 2026-12-02 in UTC

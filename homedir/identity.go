@@ -37,24 +37,37 @@ CREATE TABLE IF NOT EXISTS agentorg_home (
 // one the first time. A database an older agentorg made (it has events
 // but no identity) adopts the issues it worked on. dir is where the home
 // is now; Identity.Path is where it was, for the caller to compare.
+//
+// It reads and makes the identity in one write transaction: two commands
+// that open a new home at once (or workers that start together on one
+// PostgreSQL database) make one identity, and both read it.
 func Identify(ctx context.Context, db *sql.DB, dir string) (Identity, error) {
-	if _, err := db.ExecContext(ctx, identitySchema+ownerSchema); err != nil {
+	// Read before the transaction, which SQLite's single connection holds.
+	adopt, err := lastIssueWorkedOn(ctx, db)
+	if err != nil {
+		return Identity{}, fmt.Errorf("home %s: identity: %w", dir, err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return Identity{}, fmt.Errorf("home %s: %w", dir, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, identitySchema+ownerSchema); err != nil {
 		return Identity{}, fmt.Errorf("home %s: %w", dir, err)
 	}
 	var id Identity
-	err := db.QueryRowContext(ctx, `SELECT id, path, adopt_through FROM agentorg_home`).Scan(&id.ID, &id.Path, &id.AdoptThrough)
-	if err == nil {
-		return id, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	err = tx.QueryRowContext(ctx, `SELECT id, path, adopt_through FROM agentorg_home`).Scan(&id.ID, &id.Path, &id.AdoptThrough)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		id = Identity{ID: randomID(), Path: dir, AdoptThrough: adopt}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agentorg_home (one, id, path, adopt_through, created_at) VALUES (1, ?, ?, ?, ?)`,
+			id.ID, dir, id.AdoptThrough, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return Identity{}, fmt.Errorf("home %s: identity: %w", dir, err)
+		}
+	case err != nil:
 		return Identity{}, fmt.Errorf("home %s: identity: %w", dir, err)
 	}
-	if id.AdoptThrough, err = lastIssueWorkedOn(ctx, db); err != nil {
-		return Identity{}, fmt.Errorf("home %s: identity: %w", dir, err)
-	}
-	id.ID, id.Path = randomID(), dir
-	if _, err := db.ExecContext(ctx, `INSERT INTO agentorg_home (one, id, path, adopt_through, created_at) VALUES (1, ?, ?, ?, ?)`,
-		id.ID, dir, id.AdoptThrough, time.Now().UTC().Format(time.RFC3339)); err != nil {
+	if err := tx.Commit(); err != nil {
 		return Identity{}, fmt.Errorf("home %s: identity: %w", dir, err)
 	}
 	return id, nil

@@ -69,11 +69,20 @@ func (o *Owners) record(ctx context.Context, n int64, branch string, pushed bool
 	w := owned{token: randomID(), pushed: pushed}
 	_, err := o.DB.ExecContext(ctx, `INSERT INTO agentorg_worktrees (issue, branch, token, pushed, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (issue) DO UPDATE SET branch = excluded.branch, token = excluded.token, created_at = excluded.created_at`,
-		n, branch, w.token, w.pushed, o.now().UTC().Format(time.RFC3339))
+		n, branch, w.token, b2i(w.pushed), o.now().UTC().Format(time.RFC3339))
 	if err != nil {
 		return owned{}, fmt.Errorf("home: record the worktree of #%d: %w", n, err)
 	}
 	return w, nil
+}
+
+// b2i is a boolean as an INTEGER column keeps it: PostgreSQL refuses to
+// encode a Go bool as a BIGINT (SQLite stores 1 or 0).
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (o *Owners) now() time.Time {

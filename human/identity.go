@@ -145,14 +145,23 @@ type Users struct {
 // NewUsers returns the register kept in db; call Migrate once.
 func NewUsers(db *sql.DB) *Users { return &Users{db: db, now: time.Now} }
 
-// Migrate creates the register's table.
+// Migrate creates the register's table, in a write transaction: workers
+// that start together on one PostgreSQL database take turns (two
+// concurrent CREATE TABLE IF NOT EXISTS can collide there).
 func (u *Users) Migrate(ctx context.Context) error {
-	_, err := u.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS agentorg_users (
+	tx, err := u.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("users: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS agentorg_users (
 		name       TEXT PRIMARY KEY,
 		token_hash TEXT NOT NULL,
 		added_by   TEXT NOT NULL,
-		added_at   TEXT NOT NULL)`)
-	if err != nil {
+		added_at   TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("users: migrate: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("users: migrate: %w", err)
 	}
 	return nil
@@ -163,9 +172,11 @@ func hashToken(tok string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// List returns the enrolled users, sorted.
+// List returns the enrolled users, sorted by their bytes (here, not by
+// the database: PostgreSQL's order is its collation's, which a database
+// made with en_US's sorts "alice" before "Bob").
 func (u *Users) List(ctx context.Context) ([]string, error) {
-	rows, err := u.db.QueryContext(ctx, `SELECT name FROM agentorg_users ORDER BY name`)
+	rows, err := u.db.QueryContext(ctx, `SELECT name FROM agentorg_users`)
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}
@@ -178,6 +189,7 @@ func (u *Users) List(ctx context.Context) ([]string, error) {
 		}
 		out = append(out, n)
 	}
+	slices.Sort(out)
 	return out, rows.Err()
 }
 

@@ -6,14 +6,14 @@ import (
 	"database/sql"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store"
+	"github.com/agentorg/agentorg/store/storetest"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 	"github.com/agentorg/agentorg/tracker/trackertest"
@@ -31,18 +31,17 @@ type env struct {
 }
 
 // newEnv starts a fake GitLab and a tracker on it with a budget that
-// records its waits instead of sleeping them.
-func newEnv(t *testing.T, sudo bool) *env {
+// records its waits instead of sleeping them; the tracker's issue copy is
+// in a SQLite database (newEnvOn: of another dialect).
+func newEnv(t *testing.T, sudo bool) *env { return newEnvOn(t, sudo, store.SQLite) }
+
+func newEnvOn(t *testing.T, sudo bool, d store.Dialect) *env {
 	t.Helper()
 	fake := gitlabfake.New(t)
 	for _, p := range people {
 		fake.AddUser(p, "", false)
 	}
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "agentorg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t, d).SQL
 	tr, err := gitlab.New(t.Context(), gitlab.Options{
 		BaseURL: fake.URL, Project: fake.ProjectPath, Token: gitlabfake.Token, Bot: "agentorg", Sudo: sudo, DB: db,
 		Budget: &gitlab.Budget{Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }},
@@ -96,11 +95,22 @@ func gitOut(t *testing.T, dir, stdin string, args ...string) string {
 	return strings.TrimSpace(out.String())
 }
 
+// eachDialect runs f as a subtest per database the issue copy can be in.
+func eachDialect(t *testing.T, f func(t *testing.T, d store.Dialect)) {
+	for _, d := range storetest.Dialects {
+		t.Run(d.String(), func(t *testing.T) { f(t, d) })
+	}
+}
+
+// TestContract holds the adapter to the trackers' contract, its issue copy
+// in each database agentorg runs on.
 func TestContract(t *testing.T) {
-	trackertest.Run(t, func(t *testing.T) trackertest.Harness {
-		e := newEnv(t, true)
-		return trackertest.Harness{Tracker: e.tr, Push: e.push, Target: "main",
-			File: func(branch string) string { return strings.ReplaceAll(branch, "/", "-") }}
+	eachDialect(t, func(t *testing.T, d store.Dialect) {
+		trackertest.Run(t, func(t *testing.T) trackertest.Harness {
+			e := newEnvOn(t, true, d)
+			return trackertest.Harness{Tracker: e.tr, Push: e.push, Target: "main",
+				File: func(branch string) string { return strings.ReplaceAll(branch, "/", "-") }}
+		})
 	})
 }
 

@@ -42,8 +42,19 @@ CREATE TABLE IF NOT EXISTS gitlab_mr_sync (
 	watermark TEXT NOT NULL
 );`
 
+// migrate creates the tables in a write transaction: trackers that start
+// together on one PostgreSQL database take turns (two concurrent CREATE
+// TABLE IF NOT EXISTS can collide there).
 func (t *Tracker) migrate(ctx context.Context) error {
-	if _, err := t.db.ExecContext(ctx, schema); err != nil {
+	tx, err := t.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("gitlab: create the issue copy's tables: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("gitlab: create the issue copy's tables: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("gitlab: create the issue copy's tables: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/store"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
@@ -90,7 +91,11 @@ func TestExternalPipelineIsNotCI(t *testing.T) {
 // Results for a commit GitLab does not have yet are kept, and published by
 // PublishChecks once it was pushed.
 func TestKeptChecksArePublishedAfterThePush(t *testing.T) {
-	e := newEnv(t, true)
+	eachDialect(t, keptChecksArePublishedAfterThePush)
+}
+
+func keptChecksArePublishedAfterThePush(t *testing.T, d store.Dialect) {
+	e := newEnvOn(t, true, d)
 	ctx := t.Context()
 	local := filepath.Join(t.TempDir(), "local.git")
 	gitOut(t, e.fake.Repo, "", "clone", "--quiet", "--bare", e.fake.Repo, local)

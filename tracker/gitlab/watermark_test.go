@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/store"
 	"github.com/agentorg/agentorg/tracker/gitlab"
 	"github.com/agentorg/agentorg/tracker/gitlab/gitlabfake"
 )
@@ -15,8 +16,10 @@ const listRoute = "GET /api/v4/projects/{id}/issues"
 // An idle poll costs one request however many issues are open, also for a
 // new process over the same home (the watermark is persisted), and a change
 // made meanwhile is seen.
-func TestIdlePollCostsAtMostTwoRequests(t *testing.T) {
-	e := newEnv(t, true)
+func TestIdlePollCostsAtMostTwoRequests(t *testing.T) { eachDialect(t, idlePollCostsAtMostTwoRequests) }
+
+func idlePollCostsAtMostTwoRequests(t *testing.T, d store.Dialect) {
+	e := newEnvOn(t, true, d)
 	ctx := t.Context()
 	const n = 230 // three pages of 100
 	for i := range n {
@@ -82,8 +85,10 @@ const mrListRoute = "GET /api/v4/projects/{id}/merge_requests"
 // history, lists nothing once the overlap has passed with no change, and
 // reports a reply even when GitLab did not move the merge request's
 // updated_at for it (a note touches it at most once a minute).
-func TestChangedMRsWatermark(t *testing.T) {
-	e := newEnv(t, true)
+func TestChangedMRsWatermark(t *testing.T) { eachDialect(t, changedMRsWatermark) }
+
+func changedMRsWatermark(t *testing.T, d store.Dialect) {
+	e := newEnvOn(t, true, d)
 	ctx := t.Context()
 	e.fake.AddMergedMRs(250, 24*time.Hour)
 	mr, err := e.tr.CreateMR(ctx, agentorg.NewMR{Title: "open", SourceBranch: "feature/w", TargetBranch: "main",
