@@ -14,9 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/agentorg/agentorg/store"
 )
@@ -173,12 +171,7 @@ const timeFormat = time.RFC3339Nano
 // holds both; what the log keeps of commands' and agents' output (a check's
 // tail, a deployment's, an agent's summary, an error) can carry either.
 // Each NUL, and each run of bytes that are not UTF-8, becomes U+FFFD.
-func text(s string) string {
-	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
-		return s
-	}
-	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
-}
+func text(s string) string { return store.Text(s) }
 
 // Record appends an event; At defaults to now.
 func (l *Log) Record(ctx context.Context, e Event) error {

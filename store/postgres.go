@@ -6,7 +6,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // writeLockKey is the advisory lock every write transaction of agentorg's
@@ -69,11 +71,34 @@ func (c *pgConn) PrepareContext(ctx context.Context, query string) (driver.Stmt,
 }
 
 func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.pgInner.ExecContext(ctx, c.cache.get(query), args)
+	return c.pgInner.ExecContext(ctx, c.cache.get(query), textArgs(args))
 }
 
 func (c *pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.pgInner.QueryContext(ctx, c.cache.get(query), args)
+	return c.pgInner.QueryContext(ctx, c.cache.get(query), textArgs(args))
+}
+
+// textArgs makes the string arguments text PostgreSQL takes: its text
+// holds no NUL and no bytes that are not UTF-8 (it refuses the whole
+// statement), while what agentorg stores of agents' and commands' output
+// (an issue body, a comment, a check's tail) may carry either. Each NUL,
+// and each run of bytes that are not UTF-8, becomes U+FFFD (Text).
+func textArgs(args []driver.NamedValue) []driver.NamedValue {
+	for i, a := range args {
+		if s, ok := a.Value.(string); ok && Text(s) != s {
+			args[i].Value = Text(s)
+		}
+	}
+	return args
+}
+
+// Text is s as PostgreSQL's text can hold it: each NUL, and each run of
+// bytes that are not UTF-8, replaced by U+FFFD; s itself when it is valid.
+func Text(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
 }
 
 func (c *pgConn) Begin() (driver.Tx, error) {

@@ -178,3 +178,30 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestTextArgs: text PostgreSQL would refuse (a NUL, bytes that are not
+// UTF-8, as agents' output carries) is stored with U+FFFD in their place
+// instead of failing the statement; on SQLite it is stored as given.
+func TestTextArgs(t *testing.T) {
+	each(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		if _, err := db.SQL.ExecContext(ctx, `CREATE TABLE notes (body TEXT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		raw := "a\x00b\xffc ok é"
+		if _, err := db.SQL.ExecContext(ctx, `INSERT INTO notes (body) VALUES (?)`, raw); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := db.SQL.QueryRowContext(ctx, `SELECT body FROM notes WHERE body <> ?`, "x\x00").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		want := raw
+		if db.Dialect == Postgres {
+			want = "a\uFFFDb\uFFFDc ok é"
+		}
+		if got != want {
+			t.Fatalf("stored %q, want %q", got, want)
+		}
+	})
+}
