@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS agentorg_home (
 // but no identity) adopts the issues it worked on. dir is where the home
 // is now; Identity.Path is where it was, for the caller to compare.
 func Identify(ctx context.Context, db *sql.DB, dir string) (Identity, error) {
-	if _, err := db.ExecContext(ctx, identitySchema+ownerSchema); err != nil {
+	if _, err := db.ExecContext(ctx, identitySchema+ownerSchema+workSchema); err != nil {
+		return Identity{}, fmt.Errorf("home %s: %w", dir, err)
+	}
+	if err := addColumn(ctx, db, "agentorg_worktrees", "worker", `TEXT NOT NULL DEFAULT ''`); err != nil {
 		return Identity{}, fmt.Errorf("home %s: %w", dir, err)
 	}
 	var id Identity
@@ -87,4 +90,30 @@ func randomID() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// addColumn adds a column a later version added to a table an earlier one
+// made, unless it is there (DDL in SQLite's spelling: package store
+// translates it for PostgreSQL). Two workers may add it at once: the one
+// that finds it made meanwhile is content.
+func addColumn(ctx context.Context, db *sql.DB, table, column, def string) error {
+	has := func() (bool, error) {
+		q := `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`
+		if store.DialectOf(db) == store.Postgres {
+			q = `SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = ?`
+		}
+		var n int
+		err := db.QueryRowContext(ctx, q, table, column).Scan(&n)
+		return n > 0, err
+	}
+	if ok, err := has(); err != nil || ok {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN `+column+` `+def); err != nil {
+		if ok, _ := has(); ok {
+			return nil
+		}
+		return fmt.Errorf("add column %s to %s: %w", column, table, err)
+	}
+	return nil
 }
