@@ -186,68 +186,90 @@ const (
 	historySummary  = 600   // characters of each attempt's summary
 	historyFindings = 8     // findings of each attempt
 	historyFinding  = 240   // characters of each finding
-	historyMax      = 12000 // characters of the whole, the plan included
+	historyPlan     = 6000  // characters of the plan
+	historyMax      = 16000 // characters of the whole: the oldest attempts go first
 )
 
 // takeoverText is what a new session on an issue taken over is told
 // besides its prompt (text): that the earlier session is gone, what the
 // working tree holds, the earlier attempts (number, verdict, summary,
-// findings: the last historyAttempts) and the plan, when the prompt does
-// not hold it already.
+// findings: the last historyAttempts, fewer when they would not fit in
+// historyMax) and the plan, when the prompt does not hold it already.
 func takeoverText(ctx context.Context, d *Deps, n int64, attempt int, ev eventlog.Event, plan, text string) (string, error) {
 	as, err := d.Log.Attempts(ctx, n)
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	b.WriteString("\n\n## Taken over from another worker\n\n")
-	fmt.Fprintf(&b, "The agent session that worked on this issue so far ran on another machine (worker %s), which is gone: you start a new session, "+
+	var head strings.Builder
+	head.WriteString("\n\n## Taken over from another worker\n\n")
+	fmt.Fprintf(&head, "The agent session that worked on this issue so far ran on another machine (worker %s), which is gone: you start a new session, "+
 		"and its conversation is not here. ", ev.Data["from"])
 	commit := short(ev.Data["commit"])
 	switch ev.Data["source"] {
 	case fromBundle, fromMirror:
-		fmt.Fprintf(&b, "This working tree holds the work it committed (%s); files it left uncommitted are not here.\n", commit)
+		fmt.Fprintf(&head, "This working tree holds the work it committed (%s); files it left uncommitted are not here.\n", commit)
 	case fromBranch:
-		fmt.Fprintf(&b, "Its latest work could not be brought here: this working tree holds the branch last pushed to the origin (%s), which may lack its later changes.\n", commit)
+		fmt.Fprintf(&head, "Its latest work could not be brought here: this working tree holds the branch last pushed to the origin (%s), which may lack its later changes.\n", commit)
 	default:
-		fmt.Fprintf(&b, "No work of it could be brought here: this working tree starts from %s (%s).\n", d.Workflow.Repo.TargetBranch, commit)
+		fmt.Fprintf(&head, "No work of it could be brought here: this working tree starts from %s (%s).\n", d.Workflow.Repo.TargetBranch, commit)
 	}
-	var earlier []eventlog.Attempt
+	tail := ""
+	if plan = strings.TrimSpace(plan); plan != "" && !strings.Contains(text, plan) {
+		tail = "\nThe approved plan:\n\n" + clip(plan, historyPlan) + "\n"
+	}
+	var entries []string
+	total := 0
 	for _, a := range as {
 		if a.N < attempt {
-			earlier = append(earlier, a)
+			e := attemptText(a)
+			entries = append(entries, e)
+			total += utf8.RuneCountInString(e)
 		}
 	}
-	if len(earlier) > historyAttempts {
-		fmt.Fprintf(&b, "\nThe last %d of its %d attempts, oldest first:\n\n", historyAttempts, len(earlier))
-		earlier = earlier[len(earlier)-historyAttempts:]
-	} else if len(earlier) > 0 {
+	all := len(entries)
+	room := historyMax - utf8.RuneCountInString(head.String()+tail) - 100 // the line saying how many are told
+	for len(entries) > 1 && (len(entries) > historyAttempts || total > room) {
+		total -= utf8.RuneCountInString(entries[0])
+		entries = entries[1:]
+	}
+	var b strings.Builder
+	b.WriteString(head.String())
+	switch {
+	case len(entries) < all:
+		fmt.Fprintf(&b, "\nThe last %d of its %d attempts, oldest first:\n\n", len(entries), all)
+	case all > 0:
 		b.WriteString("\nIts attempts, oldest first:\n\n")
 	}
-	for _, a := range earlier {
-		verdict := a.Verdict
-		if verdict == "" {
-			verdict = "not validated"
-		} else if a.Distance >= 0 {
-			verdict = fmt.Sprintf("%s, distance %d", verdict, a.Distance)
-		}
-		fmt.Fprintf(&b, "- Attempt %d (%s).", a.N, verdict)
-		if s := strings.TrimSpace(a.Summary); s != "" {
-			fmt.Fprintf(&b, " Its summary: %s", quoteLine(s, historySummary))
-		}
-		b.WriteString("\n")
-		for i, f := range a.Findings {
-			if i == historyFindings {
-				fmt.Fprintf(&b, "  - and %d more\n", len(a.Findings)-i)
-				break
-			}
-			fmt.Fprintf(&b, "  - found: %s\n", quoteLine(f.Text, historyFinding))
-		}
+	for _, e := range entries {
+		b.WriteString(e)
 	}
-	if plan = strings.TrimSpace(plan); plan != "" && !strings.Contains(text, plan) {
-		b.WriteString("\nThe approved plan:\n\n" + plan + "\n")
-	}
+	b.WriteString(tail)
 	return clip(b.String(), historyMax), nil
+}
+
+// attemptText is an earlier attempt as takeoverText tells it: its number,
+// verdict, summary and findings, bounded.
+func attemptText(a eventlog.Attempt) string {
+	var b strings.Builder
+	verdict := a.Verdict
+	if verdict == "" {
+		verdict = "not validated"
+	} else if a.Distance >= 0 {
+		verdict = fmt.Sprintf("%s, distance %d", verdict, a.Distance)
+	}
+	fmt.Fprintf(&b, "- Attempt %d (%s).", a.N, verdict)
+	if s := strings.TrimSpace(a.Summary); s != "" {
+		fmt.Fprintf(&b, " Its summary: %s", quoteLine(s, historySummary))
+	}
+	b.WriteString("\n")
+	for i, f := range a.Findings {
+		if i == historyFindings {
+			fmt.Fprintf(&b, "  - and %d more\n", len(a.Findings)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  - found: %s\n", quoteLine(f.Text, historyFinding))
+	}
+	return b.String()
 }
 
 // quoteLine is s on one line, cut to max characters.
