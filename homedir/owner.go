@@ -29,7 +29,7 @@ import (
 // This home's worktrees are known by a row per issue in agentorg_worktrees
 // and a marker with the same token in the worktree's git directory.
 //
-// Workers (docs/lifecycle.md I18): on a database many homes share, the row
+// Workers (docs/lifecycle.md I21): on a database many homes share, the row
 // names the worker (Owners.Worker) that holds the issue: whose home made
 // its worktree last, and whose disk keeps the agent's session. Another
 // worker that takes the issue over records the row as its own, with a new

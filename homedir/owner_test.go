@@ -100,7 +100,7 @@ func commitFile(t *testing.T, wt *workspace.Worktree, name, content string) stri
 // An issue changes hands between two workers of one database: the row
 // names the worker holding it, the work travels as a bundle kept in the
 // database, and the worker that held it, back, moves its stale worktree
-// and branch aside rather than reuse them (docs/lifecycle.md I18).
+// and branch aside rather than reuse them (docs/lifecycle.md I21).
 func TestAnIssueChangesWorkersWithItsWork(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *sql.DB) {
 		ctx := context.Background()

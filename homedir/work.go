@@ -14,7 +14,7 @@ import (
 
 // An issue's work (the developer's commits in its worktree) stays in the
 // mirror of the home that made it until validation pushes it. For another
-// worker to take the issue over (docs/lifecycle.md I18), the database
+// worker to take the issue over (docs/lifecycle.md I21), the database
 // keeps the last attempt's work too: a git bundle of its commits less what
 // the target holds, one per issue, the newest.
 
