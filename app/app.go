@@ -79,6 +79,11 @@ type Org struct {
 	closers []func()
 	// Identity is which home this is (homedir.Identify).
 	Identity homedir.Identity
+	// Worker is this home's own id among the workers of the database
+	// (homedir.WorkerID, kept in home.json): the routing of an issue's
+	// jobs and the takeover of an issue tell workers apart by it, since on
+	// a shared database every home has the organization's identity.
+	Worker string
 	// Metrics are this organization's, for /metrics: the engine, its roles
 	// and the GitLab tracker report to them; the jobs are read from DB at
 	// each scrape.
@@ -257,7 +262,8 @@ func Open(ctx context.Context, o Options) (*Org, error) {
 	}
 	// Written last, once the database is sound and made: home.json is one
 	// of the signs that a home was used (homedir.CheckFiles).
-	hf := homedir.File{Workflow: wfPath, ID: id.ID, Path: home}
+	org.Worker = homedir.WorkerID(home, id, st.Dialect == store.Postgres)
+	hf := homedir.File{Workflow: wfPath, ID: id.ID, Path: home, Worker: org.Worker}
 	if st.Dialect == store.Postgres {
 		hf.Database = st.Where
 	}

@@ -18,7 +18,7 @@ import (
 func Logged(e eventlog.Event) bool {
 	switch e.Kind {
 	case eventlog.KindTransition, eventlog.KindHuman, eventlog.KindRefused, eventlog.KindError,
-		eventlog.KindCancel, eventlog.KindClaim, eventlog.KindRecover, eventlog.KindOverlap:
+		eventlog.KindCancel, eventlog.KindClaim, eventlog.KindRecover, eventlog.KindOverlap, eventlog.KindTakeover:
 		return true
 	}
 	return false

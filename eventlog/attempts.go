@@ -202,6 +202,13 @@ func (l *Log) recordRun(ctx context.Context, issue int64, n int, agent, session,
 	return l.update(ctx, issue, n, `agent = ?, session_id = ?, summary = ?, usage = ?`, agent, session, text(summary), string(usage))
 }
 
+// Restart makes attempt n's agent run again, in a new session: its agent
+// and session are cleared, what it spent stays. Another worker took the
+// issue over, and the session's files are on the worker that held it.
+func (l *Log) Restart(ctx context.Context, issue int64, n int) error {
+	return l.update(ctx, issue, n, `agent = '', session_id = ''`)
+}
+
 // SetLeftOut stores what the engine left out of an attempt's commit.
 func (l *Log) SetLeftOut(ctx context.Context, issue int64, n int, leftOut []string) error {
 	b, err := json.Marshal(leftOut)

@@ -40,6 +40,7 @@ const (
 	KindOverlap    = "overlap"    // a developer's change touched a file another issue in flight changes, unpredicted
 	KindRelease    = "release"    // a release drafted, its version corrected, tagged, published
 	KindDeploy     = "deploy"     // a deployment started, verified, failed, rolled back; a promotion refused or approved
+	KindTakeover   = "takeover"   // a worker took an issue over from the worker that held it (docs/lifecycle.md I21)
 )
 
 // Event is one line of the record.

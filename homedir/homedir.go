@@ -36,6 +36,24 @@ type File struct {
 	// Database is the PostgreSQL database the home works on (its URL
 	// without a password); empty for a home with its own SQLite file.
 	Database string `json:"database,omitempty"`
+	// Worker is the home's own id among the workers of its database
+	// (Owners.Worker): random, made once, on a database homes share; the
+	// identity's id on a home's own database.
+	Worker string `json:"worker,omitempty"`
+}
+
+// WorkerID is the worker id of the home at dir: the one its home.json
+// keeps, else, on a database homes share, a new random one (for the
+// caller to keep in home.json), else the identity's: a home with a
+// database of its own is its only worker.
+func WorkerID(dir string, id Identity, shared bool) string {
+	if f, ok := ReadFile(dir); ok && f.Worker != "" {
+		return f.Worker
+	}
+	if shared {
+		return randomID()
+	}
+	return id.ID
 }
 
 const fileName = "home.json"

@@ -47,12 +47,16 @@ func Identify(ctx context.Context, db *sql.DB, dir string) (Identity, error) {
 	if err != nil {
 		return Identity{}, fmt.Errorf("home %s: identity: %w", dir, err)
 	}
+	pg := store.DialectOf(db) == store.Postgres
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return Identity{}, fmt.Errorf("home %s: %w", dir, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, identitySchema+ownerSchema); err != nil {
+	if _, err := tx.ExecContext(ctx, identitySchema+ownerSchema+workSchema); err != nil {
+		return Identity{}, fmt.Errorf("home %s: %w", dir, err)
+	}
+	if err := addColumn(ctx, tx, pg, "agentorg_worktrees", "worker", `TEXT NOT NULL DEFAULT ''`); err != nil {
 		return Identity{}, fmt.Errorf("home %s: %w", dir, err)
 	}
 	var id Identity
@@ -100,4 +104,24 @@ func randomID() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// addColumn adds a column a later version added to a table an earlier one
+// made, unless it is there (DDL in SQLite's spelling: package store
+// translates it for PostgreSQL). Two workers may add it at once: the one
+// that finds it made meanwhile is content.
+func addColumn(ctx context.Context, tx *sql.Tx, pg bool, table, column, def string) error {
+	q := `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`
+	if pg {
+		q = `SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = ?`
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, q, table, column).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	// The caller's write transaction excludes another worker's adding it.
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN `+column+` `+def); err != nil {
+		return fmt.Errorf("add column %s to %s: %w", column, table, err)
+	}
+	return nil
 }

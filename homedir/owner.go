@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentorg/agentorg/store"
 	"github.com/agentorg/agentorg/workspace"
 )
 
@@ -27,6 +28,13 @@ import (
 //
 // This home's worktrees are known by a row per issue in agentorg_worktrees
 // and a marker with the same token in the worktree's git directory.
+//
+// Workers (docs/lifecycle.md I21): on a database many homes share, the row
+// names the worker (Owners.Worker) that holds the issue: whose home made
+// its worktree last, and whose disk keeps the agent's session. Another
+// worker that takes the issue over records the row as its own, with a new
+// token; the worker that held it, back, finds its worktree's marker
+// stale and moves the worktree aside, never reusing it.
 
 const ownerSchema = `
 CREATE TABLE IF NOT EXISTS agentorg_worktrees (
@@ -34,7 +42,8 @@ CREATE TABLE IF NOT EXISTS agentorg_worktrees (
 	branch     TEXT NOT NULL,
 	token      TEXT NOT NULL,
 	pushed     INTEGER NOT NULL DEFAULT 0,
-	created_at TEXT NOT NULL
+	created_at TEXT NOT NULL,
+	worker     TEXT NOT NULL DEFAULT ''
 );`
 
 // markerName is the marker's file name in a worktree's git directory.
@@ -45,17 +54,39 @@ type Owners struct {
 	DB   *sql.DB
 	Home string // the home's directory
 	ID   Identity
-	Now  func() time.Time
+	// Worker is this home's own id among the workers of the database
+	// (home.json's worker, see WorkerID). Empty: home.json's, else ID.ID
+	// (a home with a database of its own is its only worker).
+	Worker string
+	// MaxBundle caps the work bundle KeepWork stores (0: DefaultMaxBundle).
+	MaxBundle int64
+	Now       func() time.Time
+}
+
+// Self is this home's worker id: Worker, else home.json's, else ID.ID.
+func (o *Owners) Self() string {
+	if o.Worker != "" {
+		return o.Worker
+	}
+	if f, ok := ReadFile(o.Home); ok && f.Worker != "" {
+		return f.Worker
+	}
+	return o.ID.ID
 }
 
 type owned struct {
 	token  string
 	pushed bool
+	worker string // "" in a row recorded before workers were told apart
 }
+
+// mine reports whether the row is this home's: it names this worker, or
+// no worker (then the marker tells).
+func (o *Owners) mine(w owned) bool { return w.worker == "" || w.worker == o.Self() }
 
 func (o *Owners) row(ctx context.Context, n int64) (owned, bool, error) {
 	var w owned
-	err := o.DB.QueryRowContext(ctx, `SELECT token, pushed FROM agentorg_worktrees WHERE issue = ?`, n).Scan(&w.token, &w.pushed)
+	err := o.DB.QueryRowContext(ctx, `SELECT token, pushed, worker FROM agentorg_worktrees WHERE issue = ?`, n).Scan(&w.token, &w.pushed, &w.worker)
 	if errors.Is(err, sql.ErrNoRows) {
 		return owned{}, false, nil
 	}
@@ -66,19 +97,56 @@ func (o *Owners) row(ctx context.Context, n int64) (owned, bool, error) {
 }
 
 func (o *Owners) record(ctx context.Context, n int64, branch string, pushed bool) (owned, error) {
-	w := owned{token: randomID(), pushed: pushed}
-	_, err := o.DB.ExecContext(ctx, `INSERT INTO agentorg_worktrees (issue, branch, token, pushed, created_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (issue) DO UPDATE SET branch = excluded.branch, token = excluded.token, created_at = excluded.created_at`,
-		n, branch, w.token, b2i(w.pushed), o.now().UTC().Format(time.RFC3339))
+	w := owned{token: randomID(), pushed: pushed, worker: o.Self()}
+	_, err := o.DB.ExecContext(ctx, `INSERT INTO agentorg_worktrees (issue, branch, token, pushed, created_at, worker) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (issue) DO UPDATE SET branch = excluded.branch, token = excluded.token, created_at = excluded.created_at, worker = excluded.worker`,
+		n, branch, w.token, flag(w.pushed), o.now().UTC().Format(time.RFC3339), w.worker)
 	if err != nil {
 		return owned{}, fmt.Errorf("home: record the worktree of #%d: %w", n, err)
 	}
 	return w, nil
 }
 
-// b2i is a boolean as an INTEGER column keeps it: PostgreSQL refuses to
-// encode a Go bool as a BIGINT (SQLite stores 1 or 0).
-func b2i(b bool) int {
+// Holding is who holds an issue, as its row in agentorg_worktrees says.
+type Holding struct {
+	// Worker is the worker whose home made the issue's worktree last; ""
+	// for a row recorded before workers were told apart.
+	Worker string
+	// Pushed says agentorg pushed the issue's branch to the origin.
+	Pushed bool
+}
+
+// Holding says who holds issue n; ok is false when no home made its
+// worktree yet.
+func (o *Owners) Holding(ctx context.Context, n int64) (h Holding, ok bool, err error) {
+	w, ok, err := o.row(ctx, n)
+	return Holding{Worker: w.worker, Pushed: w.pushed}, ok, err
+}
+
+// Holder says which worker holds issue n on the database db: the worker
+// whose home made the issue's worktree last, whose disk keeps the agent
+// session the next developer run resumes. A job for the issue belongs on
+// that worker while it is alive; once it is gone, another worker takes
+// the issue over (role: issueWorktree). ok is false when no worker is
+// known to hold it (no worktree made yet, or a row from before workers
+// were told apart): any worker may take the job.
+func Holder(ctx context.Context, db *sql.DB, issue int64) (worker string, ok bool, err error) {
+	err = db.QueryRowContext(ctx, `SELECT worker FROM agentorg_worktrees WHERE issue = ?`, issue).Scan(&worker)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		if exists, terr := store.TableExists(ctx, db, "agentorg_worktrees"); terr == nil && !exists {
+			return "", false, nil // no home identified on this database yet
+		}
+		return "", false, fmt.Errorf("home: holder of #%d: %w", issue, err)
+	}
+	return worker, worker != "", nil
+}
+
+// flag is b as the INTEGER column holds it (PostgreSQL's BIGINT takes no
+// bool).
+func flag(b bool) int {
 	if b {
 		return 1
 	}
@@ -109,26 +177,36 @@ func (o *Owners) Prepare(ctx context.Context, m *workspace.Mirror, n int64, path
 	if _, err := os.Lstat(path); err == nil {
 		exists = true
 	}
-	if ok && (!exists || o.marks(path, w.token)) {
+	if ok && o.mine(w) && (!exists || o.marks(path, w)) {
 		return nil, nil
 	}
-	// Nothing of this home's is here: whatever is, is another's.
+	// Nothing of this home's is here: whatever is, is another's, or this
+	// home's from before another worker took the issue over.
 	var said []string
 	stamp := o.now().UTC().Format("20060102T150405Z")
+	takenOver := ok && !o.mine(w)
 	if exists {
 		aside := filepath.Join(Aside(o.Home), fmt.Sprintf("%s-%s", filepath.Base(path), stamp))
-		who := o.maker(path) // before the move, which drops the engine's git directory
+		who := o.maker(path, takenOver) // before the move, which drops the engine's git directory
 		if err := m.MoveWorktreeAside(ctx, path, aside); err != nil {
 			return nil, err
 		}
-		said = append(said, fmt.Sprintf("worktree %s was not made by this home (%s): moved aside to %s", path, who, aside))
+		if takenOver {
+			said = append(said, fmt.Sprintf("worktree %s is stale (%s): worker %s has held the issue since: moved aside to %s", path, who, w.worker, aside))
+		} else {
+			said = append(said, fmt.Sprintf("worktree %s was not made by this home (%s): moved aside to %s", path, who, aside))
+		}
 	}
 	if _, err := m.BranchHead(ctx, branch); err == nil {
 		newName := "agentorg-aside/" + stamp + "/" + branch
 		if err := m.MoveBranchAside(ctx, branch, newName); err != nil {
 			return nil, err
 		}
-		said = append(said, fmt.Sprintf("branch %s in the mirror was not made by this home: renamed %s", branch, newName))
+		if takenOver {
+			said = append(said, fmt.Sprintf("branch %s in the mirror is stale: worker %s has held the issue since: renamed %s", branch, w.worker, newName))
+		} else {
+			said = append(said, fmt.Sprintf("branch %s in the mirror was not made by this home: renamed %s", branch, newName))
+		}
 	}
 	if _, err := o.record(ctx, n, branch, w.pushed); err != nil {
 		return nil, err
@@ -137,26 +215,31 @@ func (o *Owners) Prepare(ctx context.Context, m *workspace.Mirror, n int64, path
 }
 
 // marks reports whether the worktree at path carries this home's marker
-// with token, or no marker at all: then it was made by this home after the
-// row was recorded (Prepare moves anything else aside first), and a crash
-// came before Mark.
-func (o *Owners) marks(path, token string) bool {
+// with the row's token, or no marker at all: then it was made by this home
+// after the row was recorded (Prepare moves anything else aside first),
+// and a crash came before Mark. A row recorded before workers were told
+// apart is marked with the identity's id.
+func (o *Owners) marks(path string, w owned) bool {
 	got, err := os.ReadFile(o.markerPath(path))
 	if errors.Is(err, os.ErrNotExist) {
 		return true
 	}
-	return err == nil && strings.TrimSpace(string(got)) == o.ID.ID+" "+token
+	s := strings.TrimSpace(string(got))
+	return err == nil && (s == o.Self()+" "+w.token || (w.worker == "" && s == o.ID.ID+" "+w.token))
 }
 
 // maker says which home made the worktree at dir, as far as its marker
-// tells.
-func (o *Owners) maker(dir string) string {
+// tells; takenOver says another worker holds the issue now.
+func (o *Owners) maker(dir string, takenOver bool) string {
 	b, err := os.ReadFile(o.markerPath(dir))
 	if err != nil {
 		return "made by an earlier home or by hand"
 	}
 	id, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-	if id == o.ID.ID {
+	if takenOver && (id == o.Self() || id == o.ID.ID) {
+		return "made by this home when it held the issue"
+	}
+	if id == o.Self() || id == o.ID.ID {
 		return "made by this home for an issue its database no longer has, as after a restore"
 	}
 	return "made by home " + id
@@ -168,7 +251,17 @@ func (o *Owners) Mark(ctx context.Context, n int64, path string) error {
 	if err != nil || !ok {
 		return err
 	}
-	want := o.ID.ID + " " + w.token
+	self := o.Self()
+	if w.worker == "" {
+		// A row from before workers were told apart: the worktree Prepare
+		// left here is this home's, and so is the row from now on.
+		if _, err := o.DB.ExecContext(ctx, `UPDATE agentorg_worktrees SET worker = ? WHERE issue = ? AND token = ? AND worker = ''`, self, n, w.token); err != nil {
+			return fmt.Errorf("home: record the worker of #%d: %w", n, err)
+		}
+	} else if w.worker != self {
+		return fmt.Errorf("home: worktree %s of #%d: worker %s holds the issue, not this one (%s)", path, n, w.worker, self)
+	}
+	want := self + " " + w.token
 	p := o.markerPath(path)
 	if p == "" {
 		return fmt.Errorf("home: worktree %s has no git directory to mark", path)
@@ -255,5 +348,5 @@ func (o *Owners) Owns(ctx context.Context, n int64, path string) (bool, error) {
 	if !ok {
 		return n <= o.ID.AdoptThrough, nil
 	}
-	return o.marks(path, w.token), nil
+	return o.mine(w) && o.marks(path, w), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -37,9 +38,13 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 	if err := d.Mirror.Fetch(ctx); err != nil {
 		return Outcome{}, err
 	}
-	wt, err := d.issueWorktree(ctx, r)
+	wt, tookOver, err := d.issueWorktree(ctx, r, a.N)
 	if err != nil {
 		return Outcome{}, err
+	}
+	if tookOver {
+		// Log.Restart cleared them: the agent runs, in a new session.
+		a.Agent, a.SessionID = "", ""
 	}
 
 	// Agent is set once this attempt's agent run finished; a retry after a
@@ -124,6 +129,19 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			return Outcome{}, err
 		}
 		task.SessionUsage = resume.usage
+		if !resume.ok {
+			// A new session on an issue another worker held: it is told
+			// what the session it replaces knew.
+			if ev, ok, err := takeoverOf(ctx, d, n, a.N); err != nil {
+				return Outcome{}, err
+			} else if ok {
+				more, err := takeoverText(ctx, d, n, a.N, ev, data.Plan, text)
+				if err != nil {
+					return Outcome{}, err
+				}
+				task.Prompt = strings.TrimRight(task.Prompt, "\n") + more
+			}
+		}
 		var res agentorg.Result
 		began := time.Now()
 		if resume.ok {
@@ -166,6 +184,9 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
+	// Kept in the database before the attempt records it, so that another
+	// worker can take the issue over from any recorded work.
+	d.keepWork(ctx, r, n, a.N, sha)
 	if err := d.Log.SetWork(ctx, n, a.N, sha); err != nil {
 		return Outcome{}, err
 	}

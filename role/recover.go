@@ -449,6 +449,7 @@ func openRevert(ctx context.Context, d *Deps, r *Run, t eventlog.Target, res age
 				return n, err
 			}
 		}
+		d.keepWork(ctx, r, n, a.N, commit)
 		if err := d.Log.SetWork(ctx, n, a.N, commit); err != nil {
 			return n, err
 		}

@@ -166,6 +166,10 @@ func squashAndValidate(ctx context.Context, d *Deps, r *Run, a *eventlog.Attempt
 		return validation{}, err
 	}
 	work := a.Work()
+	// Made on another worker, perhaps: the database keeps it.
+	if err := d.haveWork(ctx, n, work); err != nil {
+		return validation{}, err
+	}
 	sha, files, err := d.Mirror.Squash(ctx, base, work, fmt.Sprintf("#%d: %s", n, r.Issue.Title), d.Identity)
 	if err != nil {
 		return validation{}, err

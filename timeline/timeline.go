@@ -49,7 +49,7 @@ func Write(ctx context.Context, w io.Writer, tr agentorg.Tracker, log *eventlog.
 		switch e.Kind {
 		case eventlog.KindTransition, eventlog.KindHuman:
 			fmt.Fprintf(w, "  %s  %-22s %s (%s)\n", at, e.To, e.Reason, e.Actor)
-		case eventlog.KindVerdict, eventlog.KindEscalate, eventlog.KindRefused, eventlog.KindMerge, eventlog.KindUpdate, eventlog.KindRecover:
+		case eventlog.KindVerdict, eventlog.KindEscalate, eventlog.KindRefused, eventlog.KindMerge, eventlog.KindUpdate, eventlog.KindRecover, eventlog.KindTakeover:
 			fmt.Fprintf(w, "  %s  %-22s %s\n", at, "  "+e.Kind, e.Reason)
 		}
 	}
