@@ -100,22 +100,23 @@ func failedRunsCountAndKeepTheirSession(t *testing.T, l *Log) {
 // Restart clears an attempt's agent and session (a takeover: the session's
 // files are on another worker), keeping what its runs spent.
 func TestRestartClearsTheSessionKeepsTheUsage(t *testing.T) {
-	l := newLog(t)
-	ctx := context.Background()
-	if _, err := l.StartAttempt(ctx, Attempt{Issue: 1, N: 2, RunID: "r", SessionID: "s-1"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.SetFailure(ctx, 1, 2, "codex", "s-1", "stalled", agentorg.Usage{InputTokens: 7}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Restart(ctx, 1, 2); err != nil {
-		t.Fatal(err)
-	}
-	a, _, err := l.LastAttempt(ctx, 1)
-	if err != nil || a.Agent != "" || a.SessionID != "" || a.Usage.InputTokens != 7 {
-		t.Fatalf("restarted attempt: %+v %v", a, err)
-	}
-	if err := l.Restart(ctx, 1, 3); err == nil {
-		t.Error("Restart of an attempt that does not exist")
-	}
+	eachLog(t, func(t *testing.T, l *Log) {
+		ctx := context.Background()
+		if _, err := l.StartAttempt(ctx, Attempt{Issue: 1, N: 2, RunID: "r", SessionID: "s-1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.SetFailure(ctx, 1, 2, "codex", "s-1", "stalled", agentorg.Usage{InputTokens: 7}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Restart(ctx, 1, 2); err != nil {
+			t.Fatal(err)
+		}
+		a, _, err := l.LastAttempt(ctx, 1)
+		if err != nil || a.Agent != "" || a.SessionID != "" || a.Usage.InputTokens != 7 {
+			t.Fatalf("restarted attempt: %+v %v", a, err)
+		}
+		if err := l.Restart(ctx, 1, 3); err == nil {
+			t.Error("Restart of an attempt that does not exist")
+		}
+	})
 }
