@@ -4,6 +4,12 @@
 // make that read happen sooner. Jobs live in River, whose unique jobs give one
 // claimant per (issue, stage); a claim table with heartbeats notices a dead
 // worker long before River's own stuck-job rescue would.
+//
+// One engine works a SQLite database (the home's lock sees to it). Any
+// number of engines, on any number of hosts, share a PostgreSQL database
+// (Config.Pool): each works jobs and keeps its claims alive, and the one
+// River's elector chose leads: it alone reads the tracker and releases dead
+// workers' claims (see Serve).
 package engine
 
 import (
@@ -13,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,7 +27,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
@@ -30,12 +39,25 @@ import (
 	"github.com/agentorg/agentorg/jobstore"
 	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/role"
+	"github.com/agentorg/agentorg/store"
 	"github.com/agentorg/agentorg/workflow"
 )
 
 // Config configures an Engine. Zero durations take the defaults.
 type Config struct {
-	DB   *sql.DB // the engine's SQLite database (jobs, claims, events)
+	// DB is the engine's database (jobs, claims, events), as package store
+	// opens it: a SQLite file, or PostgreSQL's database/sql pool (then
+	// Pool is required).
+	DB *sql.DB
+	// Pool, when set, is the PostgreSQL database DB runs on, shared with
+	// other engines: River works on it through its pgx driver, and this
+	// engine polls the tracker only while it leads (see Serve).
+	Pool *pgxpool.Pool
+	// Host names the machine the engine runs on, in its claims: a claim's
+	// processes are killed only by an engine of the same host. Engines
+	// that share a Host must see each other's processes (one machine, or
+	// one container). Default os.Hostname().
+	Host string
 	Deps *role.Deps
 	// PollInterval is how often Serve reads the tracker. Default 10 s.
 	PollInterval time.Duration
@@ -84,9 +106,11 @@ type Engine struct {
 	deps    *role.Deps
 	// nextRelease is when the release schedule is looked at again.
 	nextRelease time.Time
-	client      *river.Client[*sql.Tx]
+	client      riverClient
 	jobs        *jobstore.Store // the statements on River's tables River's client lacks
-	owner       string          // this process's claim owner id
+	sql         claimSQL        // the statements on the claims, in the database's dialect
+	owner       string          // this engine's claim owner id, and its River client's id
+	host        string          // Config.Host
 	queues      map[string]string
 	mu          sync.Mutex
 	started     bool
@@ -101,29 +125,52 @@ type Engine struct {
 	reviewMu sync.Mutex
 	reviewed map[int64]int64
 	// pollErr is the last poll's error (nil after a good one): /readyz.
-	pollMu  sync.Mutex
-	pollErr error
-	polled  bool
+	// following is set while another engine leads (see Serve).
+	pollMu    sync.Mutex
+	pollErr   error
+	polled    bool
+	following bool
+}
+
+// riverClient is what the engine asks of River's client, whichever its
+// driver (River's Client type is generic in the driver's transaction).
+type riverClient interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	ID() string
 }
 
 // Ready says whether the engine works: started, and its last read of the
-// tracker succeeded (for /readyz).
-func (e *Engine) Ready(context.Context) error {
+// tracker succeeded, or another engine leads and reads it (for /readyz).
+func (e *Engine) Ready(ctx context.Context) error {
+	_, err := e.Readiness(ctx)
+	return err
+}
+
+// Readiness is Ready with what a ready engine does: "polls the tracker",
+// or "waiting to lead: another worker polls" on PostgreSQL while another
+// engine leads.
+func (e *Engine) Readiness(context.Context) (string, error) {
 	e.mu.Lock()
 	started := e.started
 	e.mu.Unlock()
 	if !started {
-		return errors.New("the engine is not started")
+		return "", errors.New("the engine is not started")
 	}
 	e.pollMu.Lock()
 	defer e.pollMu.Unlock()
 	switch {
-	case !e.polled:
-		return errors.New("the engine has not read the tracker yet")
 	case e.pollErr != nil:
-		return fmt.Errorf("the last read of the tracker failed: %w", e.pollErr)
+		return "", e.pollErr
+	case e.following:
+		return "waiting to lead: another worker polls", nil
+	case !e.polled:
+		return "", errors.New("the engine has not read the tracker yet")
 	}
-	return nil
+	return "polls the tracker", nil
 }
 
 // StageArgs is the River job of one stage on one issue. Unique by args
@@ -142,14 +189,19 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.DB == nil || cfg.Deps == nil {
 		return nil, errors.New("engine: DB and Deps are required")
 	}
+	dialect := store.DialectOf(cfg.DB)
+	if (dialect == store.Postgres) != (cfg.Pool != nil) {
+		return nil, fmt.Errorf("engine: a database on %s needs Pool exactly when it is PostgreSQL's", dialect)
+	}
 	setDefaults(&cfg)
 	if cfg.Deps.Metrics == nil {
 		cfg.Deps.Metrics = cfg.Metrics
 	}
-	e := &Engine{cfg: cfg, jobs: jobstore.New(cfg.DB), wf: cfg.Deps.Workflow, tracker: cfg.Deps.Tracker, log: cfg.Deps.Log, deps: cfg.Deps,
-		owner: uuid.NewString(), queues: map[string]string{}, waiting: map[StageArgs]waitState{}, reviewed: map[int64]int64{}}
+	e := &Engine{cfg: cfg, jobs: jobstore.New(cfg.DB), sql: newClaimSQL(dialect), wf: cfg.Deps.Workflow, tracker: cfg.Deps.Tracker,
+		log: cfg.Deps.Log, deps: cfg.Deps, owner: uuid.NewString(), host: cfg.Host,
+		queues: map[string]string{}, waiting: map[StageArgs]waitState{}, reviewed: map[int64]int64{}}
 	cfg.Deps.Wake = e.wakeWaiting
-	if err := Migrate(ctx, cfg.DB); err != nil {
+	if err := Migrate(ctx, cfg.DB, cfg.Pool); err != nil {
 		return nil, err
 	}
 	if err := e.log.Migrate(ctx); err != nil {
@@ -163,7 +215,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		e.queues[st.Name] = q
 		queues[q] = river.QueueConfig{MaxWorkers: max(st.Concurrency, 1)}
 	}
-	client, err := river.NewClient(riversqlite.New(cfg.DB), &river.Config{
+	rc := &river.Config{
+		// The client's id is the claims' owner: River's attempted_by and
+		// its leader's id name the engine as the claims do.
+		ID:                e.owner,
 		Queues:            queues,
 		Workers:           workers,
 		MaxAttempts:       cfg.MaxAttempts,
@@ -174,13 +229,22 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		// rescuer would also rescue live long runs, so keep it far away.
 		RescueStuckJobsAfter: 7 * 24 * time.Hour,
 		Logger:               cfg.Logger,
-	})
+	}
+	var err error
+	if cfg.Pool != nil {
+		e.client, err = river.NewClient(riverpgxv5.New(cfg.Pool), rc)
+	} else {
+		e.client, err = river.NewClient(riversqlite.New(cfg.DB), rc)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("engine: river client: %w", err)
 	}
-	e.client = client
 	return e, nil
 }
+
+// shared reports whether other engines may work this database: it is
+// PostgreSQL's.
+func (e *Engine) shared() bool { return e.cfg.Pool != nil }
 
 func setDefaults(c *Config) {
 	if c.PollInterval <= 0 {
@@ -213,17 +277,29 @@ func setDefaults(c *Config) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if c.Host == "" {
+		c.Host, _ = os.Hostname()
+		if c.Host == "" {
+			c.Host = "localhost"
+		}
+	}
 }
 
-// Migrate creates River's tables and the engine's own in db.
-func Migrate(ctx context.Context, db *sql.DB) error {
-	if err := jobstore.Migrate(ctx, db); err != nil {
+// Migrate creates River's tables and the engine's own in db, or brings
+// them up to date. On PostgreSQL (pool set, the pgx pool under db) River's
+// are migrated on its pgx driver; the engine's are made through db in
+// either dialect.
+func Migrate(ctx context.Context, db *sql.DB, pool *pgxpool.Pool) error {
+	var err error
+	if pool != nil {
+		err = jobstore.MigratePostgres(ctx, pool)
+	} else {
+		err = jobstore.Migrate(ctx, db)
+	}
+	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, claimsSchema); err != nil {
-		return fmt.Errorf("engine: migrate claims: %w", err)
-	}
-	return nil
+	return migrateClaims(ctx, db)
 }
 
 var queueUnsafe = regexp.MustCompile(`[^a-z0-9_-]+`)
@@ -232,16 +308,17 @@ func queueName(stage string) string {
 	return "stage_" + queueUnsafe.ReplaceAllString(stage, "_")
 }
 
-// Start starts working jobs. Before it takes any job it releases the claims
-// that a crashed earlier process left (the caller holds the home lock, so no
-// other engine can be working them).
+// Start starts working jobs. Before it takes any job it releases what
+// crashed engines left (see reapAtStart): on SQLite every claim (the caller
+// holds the home lock, so no other engine can be working them), on
+// PostgreSQL the dead ones, and this host's processes a dead engine left.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.started {
 		return nil
 	}
-	if _, err := e.reap(ctx, true); err != nil {
+	if _, err := e.reapAtStart(ctx); err != nil {
 		return err
 	}
 	if err := role.RemoveLeftoverCheckouts(ctx, e.deps); err != nil {
@@ -271,20 +348,49 @@ func (e *Engine) Stop(ctx context.Context) error {
 }
 
 // Serve reconciles every PollInterval (and whenever Wake is called) until
-// ctx ends.
+// ctx ends, and releases dead workers' claims.
+//
+// On PostgreSQL only the leader does (DESIGN rule 12: one poll per
+// tracker, however many workers): the engine whose River client River's
+// elector chose, as river_leader says. The others work jobs and keep their
+// claims alive, and look at each PollInterval whether they lead now. Every
+// engine kills its own host's processes that dead engines left (sweep).
+// River's elector (v0.51.2, internal/leadership) bids every 5 s (plus up to
+// 1 s of jitter) and grants terms of 15 s (5 s + 10 s of padding), renewed
+// every 5 s: when a leader stops, it resigns and the others bid within
+// 50 ms; when it dies, its term runs out first, so another engine leads
+// within about 21 s (15 s + a bid interval), and polls from its next
+// PollInterval on.
 func (e *Engine) Serve(ctx context.Context, wake <-chan struct{}) error {
 	t := time.NewTicker(e.cfg.PollInterval)
 	defer t.Stop()
 	for {
-		_, err := e.Reconcile(ctx)
-		if err != nil && ctx.Err() == nil {
-			e.cfg.Logger.Warn("reconcile failed", "err", err)
+		lead, err := e.leading(ctx)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				e.cfg.Logger.Warn("cannot tell which worker leads", "err", err)
+			}
+			e.setPolled(false, fmt.Errorf("the engine cannot tell which worker leads: %w", err))
+		case !lead:
+			e.setPolled(true, nil)
+		default:
+			_, err := e.Reconcile(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					e.cfg.Logger.Warn("reconcile failed", "err", err)
+				}
+				err = fmt.Errorf("the last read of the tracker failed: %w", err)
+			}
+			e.setPolled(false, err)
+			if _, err := e.reap(ctx, false); err != nil && ctx.Err() == nil {
+				e.cfg.Logger.Warn("reap failed", "err", err)
+			}
 		}
-		e.pollMu.Lock()
-		e.polled, e.pollErr = true, err
-		e.pollMu.Unlock()
-		if _, err := e.reap(ctx, false); err != nil && ctx.Err() == nil {
-			e.cfg.Logger.Warn("reap failed", "err", err)
+		if e.shared() {
+			if _, err := e.sweep(ctx); err != nil && ctx.Err() == nil {
+				e.cfg.Logger.Warn("sweep of leftover processes failed", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -292,6 +398,32 @@ func (e *Engine) Serve(ctx context.Context, wake <-chan struct{}) error {
 		case <-t.C:
 		case <-wake:
 		}
+	}
+}
+
+// leading reports whether this engine polls the tracker: always on SQLite;
+// on PostgreSQL while River's elector has made its client the leader and
+// the term has not run out.
+func (e *Engine) leading(ctx context.Context) (bool, error) {
+	if !e.shared() {
+		return true, nil
+	}
+	id, expires, err := e.jobs.Leader(ctx)
+	if err != nil {
+		return false, err
+	}
+	return id == e.client.ID() && time.Now().Before(expires), nil
+}
+
+// setPolled records the outcome of a turn of Serve for Readiness:
+// following (another engine leads), or how this engine's read of the
+// tracker went (err, which says what failed).
+func (e *Engine) setPolled(following bool, err error) {
+	e.pollMu.Lock()
+	defer e.pollMu.Unlock()
+	e.following, e.pollErr = following, err
+	if !following {
+		e.polled = true
 	}
 }
 

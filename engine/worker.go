@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,12 +60,53 @@ func (w *stageWorker) Work(ctx context.Context, job *river.Job[StageArgs]) error
 // stage while it ran.
 var errLeftStage = errors.New("the issue left the stage")
 
-func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int, args StageArgs) (err error) {
+func (e *Engine) work(jobCtx context.Context, jobID int64, attempt, maxAttempts int, args StageArgs) (err error) {
 	bot := e.wf.Tracker.Bot
 	st := e.wf.Stage(args.Stage)
 	if st == nil {
 		return river.JobCancel(fmt.Errorf("stage %q is no longer in the workflow", args.Stage))
 	}
+	// The claim comes first, before any read of the tracker: a job River
+	// handed out is unclaimed only for the instant before its worker
+	// starts, so that one unclaimed for long is a dead worker's (see
+	// reap). ctx ends when the claim is lost (errLostClaim).
+	runID := uuid.NewString()
+	held, err := e.claim(jobCtx, jobID, args, runID)
+	if err != nil {
+		return err
+	}
+	if !held {
+		// Another engine's live claim holds the stage on this issue: River
+		// handed the job out twice. The job looks again later, when that
+		// run has ended and moved the issue on.
+		e.cfg.Logger.Warn("another worker holds the stage; the job waits", "job", jobID, "issue", args.Issue, "stage", args.Stage)
+		return river.JobSnooze(e.cfg.StaleAfter)
+	}
+	ctx, lose := context.WithCancelCause(jobCtx)
+	var watch atomic.Pointer[stageWatch]
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		e.heartbeat(ctx, jobID, runID, lose, &watch)
+	}()
+	defer func() {
+		if errors.Is(context.Cause(ctx), errLostClaim) && jobCtx.Err() == nil {
+			// The job is another worker's now: what this run reports to
+			// River would change that worker's job. It ends as done, and
+			// polls see to the issue (level-triggered).
+			_ = e.record(jobCtx, eventlog.Event{Issue: args.Issue, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindClaim,
+				Reason: fmt.Sprintf("%s stopped (job %d, try %d): %v", st.Name, jobID, attempt, errLostClaim)})
+			err = nil
+		}
+		lose(nil)
+		<-beating
+		ended := endedDone
+		if err != nil {
+			ended = endedFailed
+		}
+		e.release(context.WithoutCancel(jobCtx), jobID, runID, ended)
+	}()
+
 	is, err := e.tracker.Issue(ctx, args.Issue)
 	if errors.Is(err, agentorg.ErrNotFound) {
 		return river.JobCancel(err)
@@ -80,11 +122,10 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 		return e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, Actor: bot, Kind: eventlog.KindSkip,
 			Reason: fmt.Sprintf("issue no longer carries %s", st.On)})
 	}
-	runID := uuid.NewString()
 	began := time.Now()
 	if h, ok := role.For(st.Role).(role.Holder); ok && inOn {
-		// Before the claim: an issue that must wait stays at its label
-		// (parallel work: a dependency, an overlapping issue ahead).
+		// Before the labels move: an issue that must wait stays at its
+		// label (parallel work: a dependency, an overlapping issue ahead).
 		wakes := e.wakeCount()
 		why, err := h.Hold(ctx, e.deps, &role.Run{ID: runID, Stage: st, Issue: is})
 		if err != nil {
@@ -103,10 +144,6 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 			}
 		}
 	}
-	if err := e.claim(ctx, jobID, args, runID); err != nil {
-		return err
-	}
-	defer e.release(context.WithoutCancel(ctx), jobID)
 	// The run's wall time, by how it ended: outcome when it returns no
 	// error, else what the error says.
 	outcome := metrics.OutcomeDone
@@ -148,17 +185,14 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	// Every process the run starts carries the claim's mark, so that a
 	// restart finds it from its first instruction (see onStart).
 	runCtx, cancel := context.WithCancelCause(proc.WithMark(ctx, claimMark(e.owner, jobID)))
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		e.heartbeat(runCtx, cancel, jobID, is.Number, st)
-	}()
+	// From here the heartbeat also watches the issue (see heartbeat).
+	watch.Store(&stageWatch{issue: is.Number, st: st, cancel: cancel})
 	r := role.For(st.Role)
 	out, runErr := r.Run(runCtx, e.deps, &role.Run{ID: runID, Stage: st, Issue: is,
-		OnStart: e.onStart(ctx, jobID)})
+		OnStart: e.onStart(ctx, jobID, runID)})
 	cause := context.Cause(runCtx)
+	watch.Store(nil)
 	cancel(nil)
-	<-hbDone
 
 	if errors.Is(cause, errLeftStage) {
 		outcome = metrics.OutcomeCancelled
@@ -167,7 +201,7 @@ func (e *Engine) work(ctx context.Context, jobID int64, attempt, maxAttempts int
 	}
 	if runErr != nil {
 		if ctx.Err() != nil {
-			return ctx.Err() // shutting down: leave the claim for the next start
+			return ctx.Err() // shutting down, or the claim was lost
 		}
 		if errors.Is(runErr, agentorg.ErrUnavailable) {
 			_ = e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindError,
@@ -332,9 +366,21 @@ func (e *Engine) refuse(ctx context.Context, g *workflow.Gate, is agentorg.Issue
 		From: g.Approve, To: to, Reason: why, Data: map[string]string{"approver": actor, "gate": g.Name}})
 }
 
-// heartbeat keeps the claim alive and cancels the run when the issue leaves
-// the stage (a human removed the label, or closed the issue).
-func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, jobID, issue int64, st *workflow.Stage) {
+// stageWatch is what a heartbeat watches once the run started: the issue
+// must stay in the stage, else the run is cancelled.
+type stageWatch struct {
+	issue  int64
+	st     *workflow.Stage
+	cancel context.CancelCauseFunc
+}
+
+// heartbeat keeps the claim alive until ctx ends. When the claim is gone
+// (another engine released it, taking this worker for dead) it ends ctx
+// with errLostClaim. While watch holds a stageWatch, it also cancels the
+// run when the issue leaves the stage (a human removed the label, or
+// closed the issue); before the run, holds and gates move labels
+// themselves, and nothing is watched.
+func (e *Engine) heartbeat(ctx context.Context, jobID int64, runID string, lose context.CancelCauseFunc, watch *atomic.Pointer[stageWatch]) {
 	t := time.NewTicker(e.cfg.Heartbeat)
 	defer t.Stop()
 	for {
@@ -343,17 +389,26 @@ func (e *Engine) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 			return
 		case <-t.C:
 		}
-		if err := e.beat(ctx, jobID); err != nil && ctx.Err() == nil {
+		held, err := e.beat(ctx, jobID, runID)
+		if err != nil && ctx.Err() == nil {
 			e.cfg.Logger.Warn("heartbeat failed", "job", jobID, "err", err)
 		}
-		is, err := e.tracker.Issue(ctx, issue)
+		if !held {
+			e.cfg.Logger.Warn("lost the claim: another worker released it", "job", jobID, "run", runID)
+			lose(errLostClaim)
+			return
+		}
+		w := watch.Load()
+		if w == nil {
+			continue
+		}
+		is, err := e.tracker.Issue(ctx, w.issue)
 		if err != nil {
 			continue // a tracker hiccup is not a reason to kill the run
 		}
-		held := is.HasLabel(st.On) || (st.Running != "" && is.HasLabel(st.Running))
-		if !held {
-			cancel(errLeftStage)
-			return
+		if !is.HasLabel(w.st.On) && (w.st.Running == "" || !is.HasLabel(w.st.Running)) {
+			w.cancel(errLeftStage)
+			watch.CompareAndSwap(w, nil)
 		}
 	}
 }

@@ -5,14 +5,15 @@
 // assume is pinned in one place (see the package's schema tests).
 //
 // The store speaks two dialects with one method set and one meaning: SQLite
-// (New, Migrate: the pool sqlitedb.Open returns, whose statement cache keeps
-// each statement prepared by its text) and PostgreSQL (NewPostgres,
-// MigratePostgres: a pgx pool, whose own cache prepares each statement by its
-// text). Each statement is a constant per dialect (see sqliteStatements and
-// postgresStatements). The store knows two things of agentorg's beyond River:
-// a job's args carry its stage in "stage", and the engine's claims table
+// (Migrate; New over the pool sqlitedb.Open returns, whose statement cache
+// keeps each statement prepared by its text) and PostgreSQL (MigratePostgres
+// on River's pgx pool; New over the database/sql pool package store opens on
+// it, or NewPostgres over the pgx pool itself). Each statement is a constant
+// per dialect (see sqliteStatements and postgresStatements). The store knows
+// a few things of agentorg's beyond River: a job's args carry its issue in
+// "issue" and its stage in "stage", and the engine's claims table
 // (agentorg_claims, owned by the engine) names a job by job_id, which the
-// query for running jobs joins on.
+// queries for running jobs join on.
 package jobstore
 
 import (
@@ -26,6 +27,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/agentorg/agentorg/store"
 )
 
 // Store runs the statements on River's tables in one database.
@@ -34,9 +37,17 @@ type Store struct {
 	q  *statements
 }
 
-// New returns a store over db, a pool from sqlitedb.Open (one connection:
-// no method holds rows open while it runs another statement).
-func New(db *sql.DB) *Store { return &Store{db: sqlDB{db}, q: &sqliteStatements} }
+// New returns a store over db, in db's dialect (store.DialectOf): a SQLite
+// pool from sqlitedb.Open (one connection: no method holds rows open while
+// it runs another statement), or a PostgreSQL pool from store.Open. On
+// PostgreSQL the statements pass through store's translation unchanged:
+// they are PostgreSQL's already and have no "?" placeholder.
+func New(db *sql.DB) *Store {
+	if store.DialectOf(db) == store.Postgres {
+		return &Store{db: sqlDB{db}, q: &postgresStatements}
+	}
+	return &Store{db: sqlDB{db}, q: &sqliteStatements}
+}
 
 // NewPostgres returns a store over pool, a PostgreSQL database River's
 // migrations ran on (MigratePostgres): the pool River's riverpgxv5 driver
@@ -77,7 +88,7 @@ func migrate[TTx any](ctx context.Context, m *rivermigrate.Migrator[TTx]) error 
 // described on SQLite's (sqliteStatements); PostgreSQL's
 // (postgresStatements) mean the same in its dialect.
 type statements struct {
-	exists, idle, counts, running, staleFilter, requeue string
+	exists, idle, counts, running, unclaimedFilter, requeue, leader string
 }
 
 var sqliteStatements = statements{
@@ -101,29 +112,41 @@ var sqliteStatements = statements{
 	counts: `SELECT COALESCE(json_extract(args, '$.stage'), ''), state, count(*) FROM river_job
 	WHERE kind = ? GROUP BY 1, 2`,
 
-	// running lists the running jobs of a kind with the claim the engine
-	// recorded for each, if any (a job River has handed to a worker that
-	// has not claimed it yet has none). staleFilter narrows it to the
-	// claims whose heartbeat is older than a time, in Unix milliseconds as
-	// the engine writes them.
-	running: `SELECT j.id, COALESCE(c.issue, 0), COALESCE(c.stage, ''), COALESCE(c.pgid, 0), COALESCE(c.owner, '')
+	// running lists the running jobs of a kind, their issue and stage (from
+	// the args), with the claim the engine recorded for each, if any (a job
+	// River has handed to a worker that has not claimed it yet has none).
+	// unclaimedFilter narrows it to the jobs without a claim that River
+	// handed out (attempted_at) longer ago than a number of seconds, by
+	// the database's clock: River writes attempted_at by it (SQLite's text
+	// in UTC, PostgreSQL's now()).
+	running: `SELECT j.id, COALESCE(json_extract(j.args, '$.issue'), 0), COALESCE(json_extract(j.args, '$.stage'), ''),
+		COALESCE(c.pgid, 0), COALESCE(c.owner, ''), COALESCE(c.host, ''), COALESCE(c.run_id, '')
 		FROM river_job j LEFT JOIN agentorg_claims c ON c.job_id = j.id
 		WHERE j.state = 'running' AND j.kind = ?`,
-	staleFilter: ` AND c.heartbeat_at IS NOT NULL AND c.heartbeat_at < ?`,
+	unclaimedFilter: ` AND c.job_id IS NULL AND unixepoch(j.attempted_at, 'subsec') < unixepoch('now', 'subsec') - ?`,
 
 	// requeue hands a running job back to River's queue. A dead worker's
 	// crash is not the job's fault: the try it used is given back (River
 	// counted it when it handed the job out), so that the job is worked
 	// again at once, and its next failure's backoff counts failures only.
 	// "state = 'running'" leaves alone a job that finished (or was handed
-	// back) meanwhile.
-	requeue: `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0) WHERE id = ? AND state = 'running'`,
+	// back) meanwhile, and a job with a claim is left to its claimant: the
+	// engine deletes a dead claim first, and a worker that claimed the job
+	// meanwhile is alive.
+	requeue: `UPDATE river_job SET state = 'available', attempt = max(attempt - 1, 0)
+		WHERE id = ? AND state = 'running' AND NOT EXISTS (SELECT 1 FROM agentorg_claims c WHERE c.job_id = river_job.id)`,
+
+	// leader reads the leader River's elector chose among the clients on
+	// this database: its client id and when its term expires, in Unix
+	// milliseconds. The table holds one row at most (name is 'default').
+	leader: `SELECT leader_id, CAST(unixepoch(expires_at, 'subsec') * 1000 AS INTEGER) FROM river_leader`,
 }
 
 // postgresStatements differ from SQLite's in PostgreSQL's dialect only:
 // numbered parameters; to_regclass for the table (on the search path, where
 // River's migrations made it); args is jsonb, read with ->>; state is River's
-// enum type, cast to text to be read; GREATEST for SQLite's two-argument max.
+// enum type, cast to text to be read; GREATEST for SQLite's two-argument max;
+// timestamptz arithmetic for unixepoch.
 // The idle query needs no hint: PostgreSQL's planner weighs the state index
 // by its statistics.
 var postgresStatements = statements{
@@ -132,11 +155,14 @@ var postgresStatements = statements{
 	WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') AND kind = $1 LIMIT 1`,
 	counts: `SELECT COALESCE(args->>'stage', ''), state::text, count(*) FROM river_job
 	WHERE kind = $1 GROUP BY 1, 2`,
-	running: `SELECT j.id, COALESCE(c.issue, 0), COALESCE(c.stage, ''), COALESCE(c.pgid, 0), COALESCE(c.owner, '')
+	running: `SELECT j.id, COALESCE((j.args->>'issue')::bigint, 0), COALESCE(j.args->>'stage', ''),
+		COALESCE(c.pgid, 0), COALESCE(c.owner, ''), COALESCE(c.host, ''), COALESCE(c.run_id, '')
 		FROM river_job j LEFT JOIN agentorg_claims c ON c.job_id = j.id
 		WHERE j.state = 'running' AND j.kind = $1`,
-	staleFilter: ` AND c.heartbeat_at IS NOT NULL AND c.heartbeat_at < $2`,
-	requeue:     `UPDATE river_job SET state = 'available', attempt = GREATEST(attempt - 1, 0) WHERE id = $1 AND state = 'running'`,
+	unclaimedFilter: ` AND c.job_id IS NULL AND j.attempted_at < now() - make_interval(secs => $2)`,
+	requeue: `UPDATE river_job SET state = 'available', attempt = GREATEST(attempt - 1, 0)
+		WHERE id = $1 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM agentorg_claims c WHERE c.job_id = river_job.id)`,
+	leader: `SELECT leader_id, CAST(EXTRACT(EPOCH FROM expires_at) * 1000 AS BIGINT) FROM river_leader`,
 }
 
 // Exists reports whether River's job table is there: false on a home where
@@ -187,34 +213,38 @@ func (s *Store) Counts(ctx context.Context, kind string) ([]Count, error) {
 }
 
 // RunningJob is a running job and what its claim says of it. Without a
-// claim, Issue is 0 and the rest is empty.
+// claim, Owner, Host and RunID are empty and PGID is 0.
 type RunningJob struct {
 	ID    int64
-	Issue int64
-	Stage string
+	Issue int64  // the job's issue (its args' "issue")
+	Stage string // the job's stage (its args' "stage")
 	PGID  int    // the process group the claim recorded, 0 when none
 	Owner string // the engine that claimed it, "" without a claim
+	Host  string // the host that engine runs on, as the claim says
+	RunID string // the claim's run
 }
 
 // Running lists every running job of kind with its claim. It serves an
-// engine's start: it holds the home lock, so every running job is a dead
-// worker's.
+// engine's start on SQLite: it holds the home lock, so every running job is
+// a dead worker's.
 func (s *Store) Running(ctx context.Context, kind string) ([]RunningJob, error) {
 	return s.running(ctx, s.q.running, kind)
 }
 
-// Stale lists the running jobs of kind whose claim's heartbeat is older
-// than before. A running job without a claim is not listed: its worker has
-// not claimed it yet, and nothing says it is dead.
-func (s *Store) Stale(ctx context.Context, kind string, before time.Time) ([]RunningJob, error) {
-	return s.running(ctx, s.q.running+s.q.staleFilter, kind, before.UnixMilli())
+// Unclaimed lists the running jobs of kind that no engine claimed although
+// River handed them out more than after ago, by the database's clock. An
+// engine claims a job as soon as its worker starts it: such a job's worker
+// died between River's fetch and its claim, and nothing else would ever
+// give the job back.
+func (s *Store) Unclaimed(ctx context.Context, kind string, after time.Duration) ([]RunningJob, error) {
+	return s.running(ctx, s.q.running+s.q.unclaimedFilter, kind, after.Seconds())
 }
 
 func (s *Store) running(ctx context.Context, query string, args ...any) ([]RunningJob, error) {
 	var out []RunningJob
 	err := s.db.each(ctx, query, args, func(scan func(...any) error) error {
 		var j RunningJob
-		if err := scan(&j.ID, &j.Issue, &j.Stage, &j.PGID, &j.Owner); err != nil {
+		if err := scan(&j.ID, &j.Issue, &j.Stage, &j.PGID, &j.Owner, &j.Host, &j.RunID); err != nil {
 			return err
 		}
 		out = append(out, j)
@@ -227,14 +257,31 @@ func (s *Store) running(ctx context.Context, query string, args ...any) ([]Runni
 }
 
 // Requeue makes the running job id available again with the try it used
-// given back, for a worker whose claim died. It reports whether the job was
-// running (and so was requeued).
+// given back, for a worker whose claim died (delete the claim first). It
+// reports whether the job was running without a claim, and so was
+// requeued.
 func (s *Store) Requeue(ctx context.Context, id int64) (bool, error) {
 	n, err := s.db.exec(ctx, s.q.requeue, id)
 	if err != nil {
 		return false, fmt.Errorf("jobstore: requeue job %d: %w", id, err)
 	}
 	return n > 0, nil
+}
+
+// Leader returns the client id of the leader River's elector chose among
+// the clients that work this database, and when its term expires (it
+// renews it while it lives). The id is "" when there is none: no client
+// ever ran, or the last one resigned.
+func (s *Store) Leader(ctx context.Context) (id string, expires time.Time, err error) {
+	var ms int64
+	found, err := s.db.one(ctx, s.q.leader, nil, &id, &ms)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("jobstore: read the leader: %w", err)
+	}
+	if !found {
+		return "", time.Time{}, nil
+	}
+	return id, time.UnixMilli(ms), nil
 }
 
 // querier is what the store needs of a database, over database/sql

@@ -14,6 +14,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/agentorg/agentorg/pgtest"
+	"github.com/agentorg/agentorg/store"
 )
 
 // stageArgs are shaped as the engine's stage jobs are: the store reads
@@ -78,8 +81,9 @@ type backend struct {
 	close  func() // closes the database under the store
 	// claimsTable is the part of the engine's claims table (engine's
 	// claimsSchema, which the engine owns and migrates) that the store's
-	// running-jobs query reads; insertClaim records a claim in it.
-	claimsTable, insertClaim string
+	// running-jobs query reads; insertClaim records a claim in it,
+	// deleteClaims empties it.
+	claimsTable, insertClaim, deleteClaims string
 }
 
 // dialects are the databases the store speaks: every contract test runs on
@@ -90,6 +94,7 @@ var dialects = []struct {
 }{
 	{"sqlite", sqliteBackend},
 	{"postgres", postgresBackend},
+	{"postgres-sql", postgresSQLBackend},
 }
 
 func sqliteBackend(t *testing.T) backend {
@@ -103,9 +108,10 @@ func sqliteBackend(t *testing.T) backend {
 		client: func(cfg *river.Config) (riverClient, error) { return river.NewClient(riversqlite.New(db), cfg) },
 		close:  func() { db.Close() },
 		claimsTable: `CREATE TABLE agentorg_claims (
-	job_id INTEGER PRIMARY KEY, issue INTEGER NOT NULL, stage TEXT NOT NULL,
-	owner TEXT NOT NULL, pgid INTEGER NOT NULL DEFAULT 0, heartbeat_at INTEGER NOT NULL)`,
-		insertClaim: `INSERT INTO agentorg_claims (job_id, issue, stage, owner, pgid, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	job_id INTEGER PRIMARY KEY, issue INTEGER NOT NULL, stage TEXT NOT NULL, run_id TEXT NOT NULL,
+	owner TEXT NOT NULL, host TEXT NOT NULL DEFAULT '', pgid INTEGER NOT NULL DEFAULT 0, heartbeat_at INTEGER NOT NULL)`,
+		insertClaim:  `INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, host, pgid, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		deleteClaims: `DELETE FROM agentorg_claims`,
 	}
 }
 
@@ -117,12 +123,45 @@ func postgresBackend(t *testing.T) backend {
 			_, err := pool.Exec(ctx, query, args...)
 			return err
 		},
-		client: func(cfg *river.Config) (riverClient, error) { return river.NewClient(riverpgxv5.New(pool), cfg) },
-		close:  pool.Close,
-		claimsTable: `CREATE TABLE agentorg_claims (
-	job_id BIGINT PRIMARY KEY, issue BIGINT NOT NULL, stage TEXT NOT NULL,
-	owner TEXT NOT NULL, pgid INTEGER NOT NULL DEFAULT 0, heartbeat_at BIGINT NOT NULL)`,
-		insertClaim: `INSERT INTO agentorg_claims (job_id, issue, stage, owner, pgid, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		client:       func(cfg *river.Config) (riverClient, error) { return river.NewClient(riverpgxv5.New(pool), cfg) },
+		close:        pool.Close,
+		claimsTable:  postgresClaimsTable,
+		insertClaim:  postgresInsertClaim,
+		deleteClaims: `DELETE FROM agentorg_claims`,
+	}
+}
+
+const (
+	postgresClaimsTable = `CREATE TABLE agentorg_claims (
+	job_id BIGINT PRIMARY KEY, issue BIGINT NOT NULL, stage TEXT NOT NULL, run_id TEXT NOT NULL,
+	owner TEXT NOT NULL, host TEXT NOT NULL DEFAULT '', pgid BIGINT NOT NULL DEFAULT 0, heartbeat_at BIGINT NOT NULL)`
+	postgresInsertClaim = `INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, host, pgid, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+)
+
+// postgresSQLBackend is PostgreSQL as the engine and the dashboards reach
+// it: New over the database/sql pool store.Open makes (which translates
+// agentorg's SQL, and leaves the store's PostgreSQL alone), River on the
+// pgx pool under it.
+func postgresSQLBackend(t *testing.T) backend {
+	db, err := store.Open(t.Context(), pgtest.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := MigratePostgres(t.Context(), db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	return backend{
+		store: New(db.SQL),
+		exec: func(ctx context.Context, query string, args ...any) error {
+			_, err := db.SQL.ExecContext(ctx, query, args...)
+			return err
+		},
+		client:       func(cfg *river.Config) (riverClient, error) { return river.NewClient(riverpgxv5.New(db.Pool), cfg) },
+		close:        func() { db.Close() },
+		claimsTable:  postgresClaimsTable,
+		insertClaim:  postgresInsertClaim,
+		deleteClaims: `DELETE FROM agentorg_claims`,
 	}
 }
 
@@ -196,21 +235,29 @@ func testStoreOnRiversJobs(t *testing.T, b backend) {
 		t.Fatal("River never worked the develop job")
 	}
 	wantCounts(t, s, kind, []Count{{"develop", "running", 1}, {"merge", "scheduled", 1}})
-	wantRunning(t, "Running, unclaimed", s.Running, kind, []RunningJob{{ID: develop.Job.ID}})
-	// Unclaimed, it is not stale: its worker has not claimed it yet.
-	wantRunning(t, "Stale, unclaimed", staleBy(s, time.Now()), kind, nil)
+	unclaimed := []RunningJob{{ID: develop.Job.ID, Issue: 1, Stage: "develop"}}
+	wantRunning(t, "Running, unclaimed", s.Running, kind, unclaimed)
+	// Unclaimed just after River handed it out, its worker may yet claim
+	// it; unclaimed for longer than that (here: a negative wait), it is.
+	wantRunning(t, "Unclaimed for a minute", unclaimedFor(s, time.Minute), kind, nil)
+	wantRunning(t, "Unclaimed at all", unclaimedFor(s, -time.Minute), kind, unclaimed)
 
-	beat := time.Now().Add(-time.Minute)
-	if err := b.exec(ctx, b.insertClaim, develop.Job.ID, 1, "develop", "dead", 42, beat.UnixMilli()); err != nil {
+	if err := b.exec(ctx, b.insertClaim, develop.Job.ID, 1, "develop", "run-1", "dead", "host-a", 42, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	claimed := []RunningJob{{ID: develop.Job.ID, Issue: 1, Stage: "develop", PGID: 42, Owner: "dead"}}
+	claimed := []RunningJob{{ID: develop.Job.ID, Issue: 1, Stage: "develop", PGID: 42, Owner: "dead", Host: "host-a", RunID: "run-1"}}
 	wantRunning(t, "Running, claimed", s.Running, kind, claimed)
-	wantRunning(t, "Stale since now", staleBy(s, time.Now()), kind, claimed)
-	wantRunning(t, "Stale before the heartbeat", staleBy(s, beat.Add(-time.Second)), kind, nil)
+	wantRunning(t, "Unclaimed, claimed", unclaimedFor(s, -time.Minute), kind, nil)
 	wantRunning(t, "Running of another kind", s.Running, otherArgs{}.Kind(), nil)
 
-	// Requeued, the job is available with the try River counted given back.
+	// A claimed job is left to its claimant; once the claim is gone, it is
+	// requeued: available, with the try River counted given back.
+	if ok, err := s.Requeue(ctx, develop.Job.ID); err != nil || ok {
+		t.Fatalf("Requeue of a claimed job: %v, %v; want false", ok, err)
+	}
+	if err := b.exec(ctx, b.deleteClaims); err != nil {
+		t.Fatal(err)
+	}
 	if ok, err := s.Requeue(ctx, develop.Job.ID); err != nil || !ok {
 		t.Fatalf("Requeue of the running job: %v, %v; want true", ok, err)
 	}
@@ -252,8 +299,61 @@ func testStoreOnRiversJobs(t *testing.T, b backend) {
 	wantCounts(t, s, kind, []Count{{"develop", "completed", 1}, {"merge", "cancelled", 1}})
 }
 
-func staleBy(s *Store, before time.Time) func(context.Context, string) ([]RunningJob, error) {
-	return func(ctx context.Context, kind string) ([]RunningJob, error) { return s.Stale(ctx, kind, before) }
+// Leader names the client River's elector chose, with its term's end, and
+// no one before any client ran or once the leader resigned, on each
+// dialect.
+func TestLeader(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			b := d.open(t)
+			if id, _, err := b.store.Leader(ctx); err != nil || id != "" {
+				t.Fatalf("Leader before any client ran: %q, %v; want none", id, err)
+			}
+			workers := river.NewWorkers()
+			river.AddWorker(workers, otherWorker{})
+			client, err := b.client(&river.Config{
+				ID:      "jobstore-test-client",
+				Queues:  map[string]river.QueueConfig{"work": {MaxWorkers: 1}},
+				Workers: workers,
+				Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := client.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				id, expires, err := b.store.Leader(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if id == "jobstore-test-client" {
+					if left := time.Until(expires); left <= 0 || left > time.Minute {
+						t.Fatalf("the leader's term ends in %s, want within River's TTL", left)
+					}
+					break
+				}
+				select {
+				case <-ctx.Done():
+					t.Fatalf("the client was never elected: the leader is %q", id)
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			if err := client.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if id, _, err := b.store.Leader(ctx); err != nil || id != "" {
+				t.Fatalf("Leader once the client stopped: %q, %v; want none (it resigned)", id, err)
+			}
+		})
+	}
+}
+
+func unclaimedFor(s *Store, after time.Duration) func(context.Context, string) ([]RunningJob, error) {
+	return func(ctx context.Context, kind string) ([]RunningJob, error) { return s.Unclaimed(ctx, kind, after) }
 }
 
 func wantIdle(t *testing.T, s *Store, kind string, want bool) {
@@ -311,8 +411,11 @@ func TestStoreErrors(t *testing.T) {
 			if _, err := s.Running(ctx, "k"); err == nil {
 				t.Error("Running on a closed database: no error")
 			}
-			if _, err := s.Stale(ctx, "k", time.Now()); err == nil {
-				t.Error("Stale on a closed database: no error")
+			if _, err := s.Unclaimed(ctx, "k", time.Second); err == nil {
+				t.Error("Unclaimed on a closed database: no error")
+			}
+			if _, _, err := s.Leader(ctx); err == nil {
+				t.Error("Leader on a closed database: no error")
 			}
 			if _, err := s.Requeue(ctx, 1); err == nil {
 				t.Error("Requeue on a closed database: no error")

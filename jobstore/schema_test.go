@@ -74,30 +74,14 @@ func TestRiverJobSchema(t *testing.T) {
 	db := migrated(t)
 
 	// Columns, by the statements that use them: id (Running's join,
-	// Requeue), kind (all), state (all), args with its "stage" (Counts),
-	// attempt (Requeue).
-	cols := map[string]string{}
-	rows, err := db.QueryContext(ctx, `SELECT name, type FROM pragma_table_info('river_job')`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			t.Fatal(err)
-		}
-		cols[name] = strings.ToLower(typ)
-	}
-	if err := rows.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for name, typ := range map[string]string{"id": "integer", "kind": "text", "state": "text", "args": "blob", "attempt": "integer"} {
-		if got, ok := cols[name]; !ok {
-			t.Errorf("river_job has no column %s (%s); its columns: %v", name, riverVersion(), cols)
-		} else if got != typ {
-			t.Errorf("river_job.%s is %q, want %q (%s)", name, got, typ, riverVersion())
-		}
-	}
+	// Requeue), kind (all), state (all), args with its "issue" and "stage"
+	// (Counts, Running), attempt (Requeue), attempted_at (Unclaimed: a
+	// timestamp as text, in UTC, which unixepoch reads).
+	wantColumns(t, db, "river_job", map[string]string{"id": "integer", "kind": "text", "state": "text",
+		"args": "blob", "attempt": "integer", "attempted_at": "timestamp"})
+	// River's elector writes the leader's client id and the end of its
+	// term (Leader).
+	wantColumns(t, db, "river_leader", map[string]string{"leader_id": "text", "expires_at": "timestamp"})
 
 	// Indexes: Idle and Running find unfinished jobs by a whole (not
 	// partial) index that leads with state; Counts finds a kind's jobs by
@@ -121,6 +105,34 @@ func TestRiverJobSchema(t *testing.T) {
 		}
 	}
 
+}
+
+// wantColumns checks that SQLite table has the columns want names, of
+// their declared types.
+func wantColumns(t *testing.T, db *sql.DB, table string, want map[string]string) {
+	t.Helper()
+	cols := map[string]string{}
+	rows, err := db.QueryContext(t.Context(), `SELECT name, type FROM pragma_table_info(?)`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		cols[name] = strings.ToLower(typ)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range want {
+		if got, ok := cols[name]; !ok {
+			t.Errorf("%s has no column %s (%s); its columns: %v", table, name, riverVersion(), cols)
+		} else if got != typ {
+			t.Errorf("%s.%s is %q, want %q (%s)", table, name, got, typ, riverVersion())
+		}
+	}
 }
 
 // The idle query names every unfinished state River spells and no finished
@@ -151,32 +163,14 @@ func TestRiverJobSchemaPostgres(t *testing.T) {
 
 	// Columns, by the statements that use them: id (Running's join,
 	// Requeue), kind (all), state (all; River's enum, read as text), args
-	// with its "stage" (Counts, by ->>, which needs jsonb), attempt
-	// (Requeue).
-	cols := map[string]string{}
-	rows, err := pool.Query(ctx, `SELECT column_name, udt_name FROM information_schema.columns
-		WHERE table_schema = current_schema() AND table_name = 'river_job'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			t.Fatal(err)
-		}
-		cols[name] = typ
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"id": "int8", "kind": "text", "state": "river_job_state", "args": "jsonb", "attempt": "int2"}
-	for name, typ := range want {
-		if got, ok := cols[name]; !ok {
-			t.Errorf("river_job has no column %s (%s); its columns: %v", name, riverVersionOn("PostgreSQL"), cols)
-		} else if got != typ {
-			t.Errorf("river_job.%s is %q, want %q (%s)", name, got, typ, riverVersionOn("PostgreSQL"))
-		}
-	}
+	// with its "issue" and "stage" (Counts, Running, by ->>, which needs
+	// jsonb), attempt (Requeue), attempted_at (Unclaimed, compared with
+	// now()).
+	wantColumnsPostgres(t, pool, "river_job", map[string]string{"id": "int8", "kind": "text", "state": "river_job_state",
+		"args": "jsonb", "attempt": "int2", "attempted_at": "timestamptz"})
+	// River's elector writes the leader's client id and the end of its
+	// term (Leader).
+	wantColumnsPostgres(t, pool, "river_leader", map[string]string{"leader_id": "text", "expires_at": "timestamptz"})
 
 	// Indexes: Idle and Running find unfinished jobs by a whole (not
 	// partial) index that leads with state; Counts finds a kind's jobs by
@@ -208,6 +202,35 @@ func TestRiverJobSchemaPostgres(t *testing.T) {
 	for _, s := range rivertype.JobStates() {
 		if !slices.Contains(labels, string(s)) {
 			t.Errorf("river_job_state lacks %q: %v (%s)", s, labels, riverVersionOn("PostgreSQL"))
+		}
+	}
+}
+
+// wantColumnsPostgres checks that PostgreSQL table has the columns want
+// names, of their types.
+func wantColumnsPostgres(t *testing.T, pool *pgxpool.Pool, table string, want map[string]string) {
+	t.Helper()
+	cols := map[string]string{}
+	rows, err := pool.Query(t.Context(), `SELECT column_name, udt_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = $1`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		cols[name] = typ
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range want {
+		if got, ok := cols[name]; !ok {
+			t.Errorf("%s has no column %s (%s); its columns: %v", table, name, riverVersionOn("PostgreSQL"), cols)
+		} else if got != typ {
+			t.Errorf("%s.%s is %q, want %q (%s)", table, name, got, typ, riverVersionOn("PostgreSQL"))
 		}
 	}
 }
