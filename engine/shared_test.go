@@ -16,8 +16,10 @@ import (
 
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/proc"
+	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/sqlitedb"
 	"github.com/agentorg/agentorg/store"
+	"github.com/agentorg/agentorg/store/storetest"
 )
 
 // handOutAt is handOut with River's attempted_at set to ago before now, by
@@ -382,6 +384,19 @@ func waitUntil(t *testing.T, ctx context.Context, what string, cond func() bool)
 		case <-ctx.Done():
 			t.Fatalf("never: %s", what)
 		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// An engine on PostgreSQL's database needs the pgx pool under it (River
+// works on it), and one on a SQLite file none.
+func TestConfigPoolMatchesTheDatabase(t *testing.T) {
+	pg := storetest.Open(t, store.Postgres)
+	lite := storetest.Open(t, store.SQLite)
+	for _, cfg := range []Config{{DB: pg.SQL}, {DB: lite.SQL, Pool: pg.Pool}} {
+		if _, err := New(context.Background(), Config{DB: cfg.DB, Pool: cfg.Pool, Deps: &role.Deps{}}); err == nil ||
+			!strings.Contains(err.Error(), "Config.Pool") {
+			t.Errorf("New on %s with a pool %v: %v; want refused", store.DialectOf(cfg.DB), cfg.Pool != nil, err)
 		}
 	}
 }
