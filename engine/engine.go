@@ -190,8 +190,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, errors.New("engine: DB and Deps are required")
 	}
 	dialect := store.DialectOf(cfg.DB)
-	if (dialect == store.Postgres) != (cfg.Pool != nil) {
-		return nil, fmt.Errorf("engine: a database on %s needs Pool exactly when it is PostgreSQL's", dialect)
+	switch {
+	case dialect == store.Postgres && cfg.Pool == nil:
+		return nil, errors.New("engine: the database is PostgreSQL's: Config.Pool, the pgx pool under it, is required")
+	case dialect == store.SQLite && cfg.Pool != nil:
+		return nil, errors.New("engine: Config.Pool is set, but the database is a SQLite file")
 	}
 	setDefaults(&cfg)
 	if cfg.Deps.Metrics == nil {
@@ -429,7 +432,8 @@ func (e *Engine) setPolled(following bool, err error) {
 
 // RunUntilIdle reconciles and works until nothing is actionable: no job is
 // queued or running and a fresh read of the tracker enqueues nothing. Issues
-// waiting for a human stay where they are.
+// waiting for a human stay where they are. It reads the tracker whoever
+// leads: it is for an engine working alone (a one-shot run, tests).
 func (e *Engine) RunUntilIdle(ctx context.Context) error {
 	for {
 		// Workers enqueue what their transitions call for, so the tracker

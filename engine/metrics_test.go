@@ -2,22 +2,20 @@ package engine
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/agentorg/agentorg/metrics"
-	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store"
+	"github.com/agentorg/agentorg/store/storetest"
 )
 
 // The jobs metric lists every state of every stage, zero when empty, on a
 // home where no engine ever ran too, and counts the jobs there are.
-func TestMetricsJobCounts(t *testing.T) {
+func TestMetricsJobCounts(t *testing.T) { eachDialect(t, testMetricsJobCounts) }
+
+func testMetricsJobCounts(t *testing.T, d store.Dialect) {
 	ctx := context.Background()
-	fresh, err := sqlitedb.Open(filepath.Join(t.TempDir(), "fresh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
+	fresh := storetest.Open(t, d).SQL
 	counts, err := JobCounts(ctx, fresh, []string{"plan", "develop"})
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +29,7 @@ func TestMetricsJobCounts(t *testing.T) {
 		}
 	}
 
-	e, db := bareEngine(t, t.TempDir())
+	e, db := bareEngine(t, t.TempDir(), d)
 	for _, a := range []StageArgs{{Issue: 1, Stage: "develop"}, {Issue: 2, Stage: "develop"}, {Issue: 1, Stage: "gone"}} {
 		job, err := e.client.Insert(ctx, a, nil)
 		if err != nil {
@@ -58,9 +56,11 @@ func TestMetricsJobCounts(t *testing.T) {
 
 // A dead claim released at start counts as reaped, with the processes
 // killed for it (none here: it had started nothing).
-func TestMetricsReapedClaims(t *testing.T) {
+func TestMetricsReapedClaims(t *testing.T) { eachDialect(t, testMetricsReapedClaims) }
+
+func testMetricsReapedClaims(t *testing.T, d store.Dialect) {
 	ctx := context.Background()
-	e, db := bareEngine(t, t.TempDir())
+	e, db := bareEngine(t, t.TempDir(), d)
 	m := metrics.New(metrics.Options{})
 	e.cfg.Metrics = m
 	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
@@ -68,11 +68,8 @@ func TestMetricsReapedClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	handOut(t, db, job.Job.ID)
-	if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, pgid, heartbeat_at)
-		VALUES (?, 1, 'validate', 'run-1', 'dead-engine', 0, 0)`, job.Job.ID); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := e.reap(ctx, true); err != nil || n != 1 {
+	deadClaim(t, e, db, job.Job.ID, 1, "validate", "dead-engine")
+	if n, err := e.reapAtStart(ctx); err != nil || n != 1 {
 		t.Fatalf("reap: %d, %v", n, err)
 	}
 	if got := m.Total(metrics.NameReapedClaims); got != 1 {

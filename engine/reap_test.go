@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,7 +18,8 @@ import (
 	"github.com/agentorg/agentorg/metrics"
 	"github.com/agentorg/agentorg/proc"
 	"github.com/agentorg/agentorg/role"
-	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store"
+	"github.com/agentorg/agentorg/store/storetest"
 	"github.com/agentorg/agentorg/tracker/embedded"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -29,9 +31,13 @@ func TestRestartKillsADeadClaimsProcessesWithoutItsGroup(t *testing.T) {
 	if _, err := os.Stat("/proc/self/environ"); err != nil {
 		t.Skip("needs /proc")
 	}
+	eachDialect(t, testRestartKillsADeadClaimsProcessesWithoutItsGroup)
+}
+
+func testRestartKillsADeadClaimsProcessesWithoutItsGroup(t *testing.T, d store.Dialect) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	e, db := bareEngine(t, dir)
+	e, db := bareEngine(t, dir, d)
 	m := metrics.New(metrics.Options{})
 	e.cfg.Metrics = m
 
@@ -42,10 +48,7 @@ func TestRestartKillsADeadClaimsProcessesWithoutItsGroup(t *testing.T) {
 	}
 	id := job.Job.ID
 	handOut(t, db, id)
-	if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, pgid, heartbeat_at)
-		VALUES (?, 1, 'validate', 'run-1', 'dead-engine', 0, 0)`, id); err != nil {
-		t.Fatal(err)
-	}
+	deadClaim(t, e, db, id, 1, "validate", "dead-engine")
 
 	// Its check: a shell in its own group, and a sleep in a session of its own.
 	pidFile := filepath.Join(dir, "escaped.pid")
@@ -68,7 +71,7 @@ func TestRestartKillsADeadClaimsProcessesWithoutItsGroup(t *testing.T) {
 		t.Fatalf("the escaped sleep's group: %d, %v", pg, err)
 	}
 
-	n, err := e.reap(ctx, true)
+	n, err := e.reapAtStart(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("reap: %d, %v; want 1 released claim", n, err)
 	}
@@ -107,8 +110,13 @@ func alive(pid int) bool {
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }
 
-// bareEngine is an engine over a database of its own in dir, not started:
-// for tests that set its job and claim rows by hand.
+// eachDialect runs f as a subtest on each database agentorg supports.
+func eachDialect(t *testing.T, f func(t *testing.T, d store.Dialect)) {
+	for _, d := range storetest.Dialects {
+		t.Run(d.String(), func(t *testing.T) { f(t, d) })
+	}
+}
+
 // handOut puts job id in the state River leaves it in when it hands the
 // job to a worker (running, one more try used), as if that worker then died.
 // It writes River's table directly, the one place the engine's tests do:
@@ -120,14 +128,35 @@ func handOut(t *testing.T, db *sql.DB, id int64) {
 	}
 }
 
-func bareEngine(t *testing.T, dir string) (*Engine, *sql.DB) {
+// deadClaim records a claim of job id by owner on e's host whose last
+// heartbeat is long past, as a worker that died leaves it, and its entry in
+// the claim log.
+func deadClaim(t *testing.T, e *Engine, db *sql.DB, id, issue int64, stage, owner string) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlitedb.Open(filepath.Join(dir, "agentorg.db"))
-	if err != nil {
+	run := fmt.Sprintf("run-%s-%d", owner, id)
+	if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, host, pgid, heartbeat_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0, 0)`, id, issue, stage, run, owner, e.host); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`INSERT INTO agentorg_claim_log (run_id, job_id, issue, stage, owner, host, started_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0)`, run, id, issue, stage, owner, e.host); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bareEngine is an engine over a database of its own of dialect d (its
+// home in dir), not started: for tests that set its job and claim rows by
+// hand.
+func bareEngine(t *testing.T, dir string, d store.Dialect) (*Engine, *sql.DB) {
+	t.Helper()
+	db := storetest.Open(t, d)
+	return engineOn(t, db, dir, "host-"+d.String()), db.SQL
+}
+
+// engineOn is a bare engine on db, with its home in dir, on host.
+func engineOn(t *testing.T, db *store.DB, dir, host string) *Engine {
+	t.Helper()
+	ctx := context.Background()
 	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
 		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "origin.git",
 		AgentCommand: []string{"true"}, Check: "true", E2E: "true",
@@ -135,13 +164,14 @@ func bareEngine(t *testing.T, dir string) (*Engine, *sql.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := embedded.New(db, embedded.Options{})
+	tr := embedded.New(db.SQL, embedded.Options{})
 	if err := tr.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(ctx, Config{DB: db, Deps: &role.Deps{Workflow: wf, Tracker: tr, Log: eventlog.New(db), Home: dir}})
+	e, err := New(ctx, Config{DB: db.SQL, Pool: db.Pool, Host: host,
+		Deps: &role.Deps{Workflow: wf, Tracker: tr, Log: eventlog.New(db.SQL), Home: dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e, db
+	return e
 }

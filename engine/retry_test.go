@@ -2,10 +2,13 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/agentorg/agentorg/store"
 )
 
 // Issue 15: a crash is not a failed try. A job whose worker died three
@@ -14,8 +17,12 @@ import (
 // by the crashes (2 s × 4³ before the fix). However many tries fail, a
 // retry waits minutes at most.
 func TestThreeCrashesThenARetryWithinAMinute(t *testing.T) {
+	eachDialect(t, testThreeCrashesThenARetryWithinAMinute)
+}
+
+func testThreeCrashesThenARetryWithinAMinute(t *testing.T, d store.Dialect) {
 	ctx := context.Background()
-	e, db := bareEngine(t, t.TempDir())
+	e, db := bareEngine(t, t.TempDir(), d)
 	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -25,11 +32,8 @@ func TestThreeCrashesThenARetryWithinAMinute(t *testing.T) {
 		// River hands the job to a worker (its try counter goes up), the
 		// worker claims it and dies; the next start reaps the claim.
 		handOut(t, db, id)
-		if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, heartbeat_at)
-			VALUES (?, 1, 'validate', 'run', 'dead-engine', 0)`, id); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := e.reap(ctx, true); err != nil || n != 1 {
+		deadClaim(t, e, db, id, 1, "validate", fmt.Sprintf("dead-engine-%d", crash))
+		if n, err := e.reapAtStart(ctx); err != nil || n != 1 {
 			t.Fatalf("crash %d: reap released %d, %v", crash, n, err)
 		}
 		if j, err := e.client.JobGet(ctx, id); err != nil || j.State != rivertype.JobStateAvailable {
