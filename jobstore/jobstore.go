@@ -69,13 +69,30 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 
 // MigratePostgres is Migrate on PostgreSQL: River's migrations for its
 // riverpgxv5 driver, run up on pool.
+//
+// Workers starting together on an empty database would each run the
+// first migration and collide on its types: they take turns, holding an
+// advisory lock on a connection of their own while they migrate.
 func MigratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("jobstore: migrations: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrateLockKey); err != nil {
+		return fmt.Errorf("jobstore: migrations: wait for another worker's: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLockKey)
 	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
 		return fmt.Errorf("jobstore: migrations: %w", err)
 	}
 	return migrate(ctx, m)
 }
+
+// migrateLockKey is the advisory lock River's migrations run under:
+// "agentmig" in ASCII.
+const migrateLockKey int64 = 0x6167656e746d6967
 
 func migrate[TTx any](ctx context.Context, m *rivermigrate.Migrator[TTx]) error {
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {

@@ -15,6 +15,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/agentorg/agentorg/pgtest"
 	"github.com/agentorg/agentorg/store"
 )
@@ -421,5 +423,29 @@ func TestStoreErrors(t *testing.T) {
 				t.Error("Requeue on a closed database: no error")
 			}
 		})
+	}
+}
+
+// TestMigratePostgresConcurrently: workers starting together on an empty
+// database migrate it once between them, without colliding.
+func TestMigratePostgresConcurrently(t *testing.T) {
+	url := pgtest.New(t)
+	ctx := context.Background()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			pool, err := pgxpool.New(ctx, url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer pool.Close()
+			errs <- MigratePostgres(ctx, pool)
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
