@@ -231,21 +231,36 @@ func measureWorkers(ctx context.Context, org *app.Org, r *WorkersResult) error {
 	for _, st := range org.Workflow.Stages {
 		onLabel[st.Name] = st.On
 	}
-	reached := map[int64]map[string]time.Time{} // issue -> label -> when it last got it
-	var lat []time.Duration
+	// When each issue got each label, in order.
+	type got struct {
+		label string
+		at    time.Time
+	}
+	reached := map[int64][]got{}
 	for _, e := range evs {
 		if e.To != "" {
-			if reached[e.Issue] == nil {
-				reached[e.Issue] = map[string]time.Time{}
-			}
-			reached[e.Issue][e.To] = e.At
+			reached[e.Issue] = append(reached[e.Issue], got{e.To, e.At})
 		}
-		if e.Kind != eventlog.KindClaim || e.RunID == "" {
-			continue
-		}
+	}
+	claims, err := engine.ClaimLog(ctx, org.DB)
+	if err != nil {
+		return err
+	}
+	var lat []time.Duration
+	for _, c := range claims {
 		r.Claims++
-		if at, ok := reached[e.Issue][onLabel[e.Stage]]; ok && !e.At.Before(at) {
-			lat = append(lat, e.At.Sub(at))
+		// The last time before the claim the issue got the stage's label.
+		var since time.Time
+		for _, g := range reached[c.Issue] {
+			if g.at.After(c.Started) {
+				break
+			}
+			if g.label == onLabel[c.Stage] {
+				since = g.at
+			}
+		}
+		if !since.IsZero() {
+			lat = append(lat, c.Started.Sub(since))
 		}
 	}
 	slices.Sort(lat)
@@ -413,10 +428,11 @@ func audit(ctx context.Context, org *app.Org, dir string, issues int) ([]string,
 // line names dir: the workers' and their agents' and checks'.
 func processesUnder(dir string) []string {
 	var out []string
+	mine := ancestors()
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+		if err != nil || mine[pid] {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
@@ -424,6 +440,28 @@ func processesUnder(dir string) []string {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%d %s", pid, strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")))
+	}
+	return out
+}
+
+// ancestors are this process and those that started it (a shell, timeout),
+// whose command lines may name the run's directory too.
+func ancestors() map[int]bool {
+	out := map[int]bool{}
+	for pid := os.Getpid(); pid > 1 && !out[pid]; {
+		out[pid] = true
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			break
+		}
+		// The fields after the command's closing parenthesis: state, ppid.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 2 {
+			break
+		}
+		if pid, err = strconv.Atoi(f[1]); err != nil {
+			break
+		}
 	}
 	return out
 }

@@ -181,6 +181,40 @@ func DoubleClaims(ctx context.Context, db *sql.DB) (int, error) {
 	return n, nil
 }
 
+// LoggedClaim is a claim as the claim log keeps it.
+type LoggedClaim struct {
+	Issue   int64
+	Stage   string
+	Host    string
+	Started time.Time
+	Ended   string // "" while it runs; done, failed or reaped
+}
+
+// ClaimLog lists every claim the engines on db took, oldest first (none on
+// a database where no engine ran): what `agentorg bench` measures claims
+// per second and the wait before a stage starts from.
+func ClaimLog(ctx context.Context, db *sql.DB) ([]LoggedClaim, error) {
+	if ok, err := store.TableExists(ctx, db, "agentorg_claim_log"); err != nil || !ok {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT issue, stage, host, started_at, ended FROM agentorg_claim_log ORDER BY started_at, run_id`)
+	if err != nil {
+		return nil, fmt.Errorf("engine: claim log: %w", err)
+	}
+	defer rows.Close()
+	var out []LoggedClaim
+	for rows.Next() {
+		var c LoggedClaim
+		var ms int64
+		if err := rows.Scan(&c.Issue, &c.Stage, &c.Host, &ms, &c.Ended); err != nil {
+			return nil, fmt.Errorf("engine: claim log: %w", err)
+		}
+		c.Started = time.UnixMilli(ms)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // claimSQL are the engine's statements on its claims, with the database's
 // clock in Unix milliseconds in place of @NOW.
 type claimSQL struct {

@@ -142,6 +142,12 @@ func gatherMerge(ctx context.Context, d *Deps, r *Run, in *mergeInput) error {
 		return nil
 	}
 	atHead := mr.HeadSHA == a.CommitSHA
+	if atHead {
+		// Another worker may have validated it: its head is on the origin.
+		if err := d.haveHead(ctx, n, a.CommitSHA, mr.SourceBranch); err != nil {
+			return err
+		}
+	}
 	if in.Gate != nil && atHead {
 		if in.Approved, err = approvedAt(ctx, d, in.Gate, mr, a.CommitSHA); err != nil {
 			return err

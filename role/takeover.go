@@ -64,6 +64,27 @@ func (d *Deps) haveWork(ctx context.Context, n int64, sha string) error {
 	return d.Owners.ImportWork(ctx, d.Mirror, w)
 }
 
+// haveHead makes sure the mirror has sha, the head of issue n's merge
+// request on branch, which another worker may have made and pushed: from
+// the origin's branch, else from the work kept in the database.
+func (d *Deps) haveHead(ctx context.Context, n int64, sha, branch string) error {
+	if _, err := d.Mirror.Tree(ctx, sha); err == nil {
+		return nil
+	}
+	if err := d.Mirror.FetchBranch(ctx, branch); err == nil {
+		if _, err := d.Mirror.Tree(ctx, sha); err == nil {
+			return nil
+		}
+	}
+	if err := d.haveWork(ctx, n, sha); err != nil {
+		return err
+	}
+	if _, err := d.Mirror.Tree(ctx, sha); err != nil {
+		return fmt.Errorf("#%d's merge request head %s is neither on the origin's %s nor kept in the database: %w", n, short(sha), branch, err)
+	}
+	return nil
+}
+
 // takeOver takes issue n over when the row names another worker: it brings
 // the issue's work into this home's mirror, makes the attempt start a new
 // agent session (Log.Restart: the session's files are on the other

@@ -160,6 +160,10 @@ func readyCar(ctx context.Context, d *Deps, r *Run, is agentorg.Issue) (car, boo
 	if err != nil || !ok || a.Verdict != eventlog.GO || a.CommitSHA != mr.HeadSHA {
 		return car{}, false, err
 	}
+	// Another worker may have validated it: its head is on the origin.
+	if err := d.haveHead(ctx, n, a.CommitSHA, mr.SourceBranch); err != nil {
+		return car{}, false, err
+	}
 	if g := d.Workflow.GateApproving(r.Stage.On); g != nil {
 		approved := false
 		if n == r.Issue.Number {

@@ -301,8 +301,10 @@ func (m *Mirror) MergeCommit(ctx context.Context, tip, head, message string, who
 	}
 	out, err := git(ctx, m.Dir, "merge-tree", "--write-tree", "-z", "--name-only", tip, head)
 	if err != nil {
-		if exitCode(err) == 1 {
-			return "", conflictFiles(out), nil
+		// merge-tree exits 1 on conflicts, and on a commit it does not
+		// have ("not something we can merge"): only files are conflicts.
+		if files := conflictFiles(out); exitCode(err) == 1 && len(files) > 0 {
+			return "", files, nil
 		}
 		return "", nil, err
 	}
