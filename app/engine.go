@@ -141,6 +141,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 	return engine.New(ctx, engine.Config{
 		DB:               o.DB,
 		Pool:             o.Store.Pool,
+		Worker:           o.Worker,
 		Deps:             deps,
 		PollInterval:     eo.PollInterval,
 		Heartbeat:        eo.Heartbeat,

@@ -143,7 +143,10 @@ func RunWorkers(ctx context.Context, o WorkersOptions) (WorkersResult, error) {
 	lastReport := time.Now()
 	for {
 		if err := ctx.Err(); err != nil {
-			return r, fmt.Errorf("bench: the issues did not all finish in %s: see %s", o.Timeout, dir)
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("the issues did not all finish in %s", o.Timeout)
+			}
+			return r, fmt.Errorf("bench: %w: see %s", err, dir)
 		}
 		finished, err := org.Tracker.ListIssues(ctx, agentorg.IssueFilter{AnyLabel: []string{done}})
 		if err != nil && !o.Chaos {

@@ -53,6 +53,13 @@ type Config struct {
 	// other engines: River works on it through its pgx driver, and this
 	// engine polls the tracker only while it leads (see Serve).
 	Pool *pgxpool.Pool
+	// Worker is this engine's worker id (the home's, see homedir.Owners):
+	// on a shared database the developer runs of the issues it holds come
+	// to a queue of its own while it lives (see affinity.go).
+	Worker string
+	// TakeoverAfter is how long a worker may be silent before the issues
+	// it holds go to others. Default DefaultTakeoverAfter.
+	TakeoverAfter time.Duration
 	// Host names the machine the engine runs on, in its claims: a claim's
 	// processes are killed only by an engine of the same host. Engines
 	// that share a Host must see each other's processes (one machine, or
@@ -114,6 +121,7 @@ type Engine struct {
 	queues      map[string]string
 	mu          sync.Mutex
 	started     bool
+	stopBeat    func() // stops the worker's heartbeat (beatUntil)
 	// waiting holds the stage runs whose last outcome was to wait, and how
 	// (see setWaiting).
 	waitMu  sync.Mutex
@@ -217,6 +225,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		q := queueName(st.Name)
 		e.queues[st.Name] = q
 		queues[q] = river.QueueConfig{MaxWorkers: max(st.Concurrency, 1)}
+		if e.routed(&st) {
+			// This worker's own queue: the developer runs of the issues
+			// it holds (see affinity.go).
+			own := workerQueue(cfg.Worker)
+			queues[own] = river.QueueConfig{MaxWorkers: max(queues[own].MaxWorkers, st.Concurrency, 1)}
+		}
 	}
 	rc := &river.Config{
 		// The client's id is the claims' owner: River's attempted_by and
@@ -280,6 +294,9 @@ func setDefaults(c *Config) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if c.TakeoverAfter <= 0 {
+		c.TakeoverAfter = DefaultTakeoverAfter
+	}
 	if c.Host == "" {
 		c.Host, _ = os.Hostname()
 		if c.Host == "" {
@@ -302,7 +319,19 @@ func Migrate(ctx context.Context, db *sql.DB, pool *pgxpool.Pool) error {
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	return migrateClaims(ctx, db)
+	if err := migrateClaims(ctx, db); err != nil {
+		return err
+	}
+	// In a write transaction: workers starting together take turns.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("engine: migrate workers: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, workersSchema); err != nil {
+		return fmt.Errorf("engine: migrate workers: %w", err)
+	}
+	return tx.Commit()
 }
 
 var queueUnsafe = regexp.MustCompile(`[^a-z0-9_-]+`)
@@ -327,11 +356,37 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := role.RemoveLeftoverCheckouts(ctx, e.deps); err != nil {
 		return err
 	}
+	if e.shared() && e.cfg.Worker != "" {
+		if err := e.beatWorker(ctx); err != nil {
+			return err
+		}
+	}
 	if err := e.client.Start(ctx); err != nil {
 		return fmt.Errorf("engine: start river: %w", err)
 	}
+	if e.shared() && e.cfg.Worker != "" {
+		bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		e.stopBeat = stop
+		go e.beatUntil(bctx)
+	}
 	e.started = true
 	return nil
+}
+
+// beatUntil records every Heartbeat that this worker lives, until ctx ends.
+func (e *Engine) beatUntil(ctx context.Context) {
+	t := time.NewTicker(e.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := e.beatWorker(ctx); err != nil && ctx.Err() == nil {
+				e.cfg.Logger.Warn("worker heartbeat failed", "err", err)
+			}
+		}
+	}
 }
 
 // Stop stops taking jobs and waits for running ones to finish, or cancels
@@ -343,6 +398,10 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.started = false
+	if e.stopBeat != nil {
+		e.stopBeat()
+		e.stopBeat = nil
+	}
 	err := e.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = e.client.StopAndCancel(context.Background())
@@ -388,6 +447,9 @@ func (e *Engine) Serve(ctx context.Context, wake <-chan struct{}) error {
 			e.setPolled(false, err)
 			if _, err := e.reap(ctx, false); err != nil && ctx.Err() == nil {
 				e.cfg.Logger.Warn("reap failed", "err", err)
+			}
+			if _, err := e.rescueQueues(ctx); err != nil && ctx.Err() == nil {
+				e.cfg.Logger.Warn("rescue of gone workers' jobs failed", "err", err)
 			}
 		}
 		if e.shared() {
@@ -672,8 +734,12 @@ func (e *Engine) enqueueWhen(ctx context.Context, is agentorg.Issue, due func(St
 		if !due(StageArgs{Issue: is.Number, Stage: st.Name}) {
 			continue
 		}
+		queue, err := e.queueFor(ctx, st, is.Number)
+		if err != nil {
+			return inserted, fmt.Errorf("engine: enqueue %s on #%d: %w", st.Name, is.Number, err)
+		}
 		res, err := e.client.Insert(ctx, StageArgs{Issue: is.Number, Stage: st.Name}, &river.InsertOpts{
-			Queue: e.queues[st.Name],
+			Queue: queue,
 			UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 				rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 				rivertype.JobStateRetryable, rivertype.JobStateScheduled,

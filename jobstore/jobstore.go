@@ -105,7 +105,7 @@ func migrate[TTx any](ctx context.Context, m *rivermigrate.Migrator[TTx]) error 
 // described on SQLite's (sqliteStatements); PostgreSQL's
 // (postgresStatements) mean the same in its dialect.
 type statements struct {
-	exists, idle, counts, running, unclaimedFilter, requeue, leader string
+	exists, idle, counts, running, unclaimedFilter, requeue, leader, moveQueue string
 }
 
 var sqliteStatements = statements{
@@ -157,6 +157,12 @@ var sqliteStatements = statements{
 	// this database: its client id and when its term expires, in Unix
 	// milliseconds. The table holds one row at most (name is 'default').
 	leader: `SELECT leader_id, CAST(unixepoch(expires_at, 'subsec') * 1000 AS INTEGER) FROM river_leader`,
+
+	// moveQueue moves the waiting jobs of a kind and stage from one queue
+	// to another (a gone worker's to the stage's); running ones stay, for
+	// the reaper.
+	moveQueue: `UPDATE river_job SET queue = ? WHERE queue = ? AND kind = ? AND json_extract(args, '$.stage') = ?
+		AND state IN ('available', 'pending', 'retryable', 'scheduled')`,
 }
 
 // postgresStatements differ from SQLite's in PostgreSQL's dialect only:
@@ -180,6 +186,8 @@ var postgresStatements = statements{
 	requeue: `UPDATE river_job SET state = 'available', attempt = GREATEST(attempt - 1, 0)
 		WHERE id = $1 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM agentorg_claims c WHERE c.job_id = river_job.id)`,
 	leader: `SELECT leader_id, CAST(EXTRACT(EPOCH FROM expires_at) * 1000 AS BIGINT) FROM river_leader`,
+	moveQueue: `UPDATE river_job SET queue = $1 WHERE queue = $2 AND kind = $3 AND args->>'stage' = $4
+		AND state IN ('available', 'pending', 'retryable', 'scheduled')`,
 }
 
 // Exists reports whether River's job table is there: false on a home where
@@ -299,6 +307,17 @@ func (s *Store) Leader(ctx context.Context) (id string, expires time.Time, err e
 		return "", time.Time{}, nil
 	}
 	return id, time.UnixMilli(ms), nil
+}
+
+// MoveQueue moves the jobs of kind for stage that wait in queue from (not
+// running ones) to queue to, and says how many it moved: the jobs of a
+// worker that is gone, for another to take.
+func (s *Store) MoveQueue(ctx context.Context, kind, stage, from, to string) (int, error) {
+	n, err := s.db.exec(ctx, s.q.moveQueue, to, from, kind, stage)
+	if err != nil {
+		return 0, fmt.Errorf("jobstore: move the jobs of queue %s: %w", from, err)
+	}
+	return int(n), nil
 }
 
 // querier is what the store needs of a database, over database/sql

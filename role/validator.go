@@ -204,6 +204,13 @@ func staleGO(ctx context.Context, d *Deps, n int64, a eventlog.Attempt) (string,
 	if err != nil {
 		return "", err
 	}
+	// Another worker may have made it: pushed, it is on the origin.
+	if err := d.haveHead(ctx, n, a.CommitSHA, d.Workflow.Branch(n)); err != nil {
+		if _, terr := d.Mirror.Tree(ctx, a.CommitSHA); terr != nil {
+			return fmt.Sprintf("attempt %d's commit %s was made on a worker that is gone and never reached the origin", a.N, short(a.CommitSHA)), nil
+		}
+		return "", err
+	}
 	contains, err := d.Mirror.IsAncestor(ctx, base, a.CommitSHA)
 	if err != nil {
 		return "", err
