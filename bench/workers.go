@@ -58,6 +58,9 @@ type WorkersResult struct {
 	DoubleClaims int
 	Kills        int
 	DBRestarts   int
+	// WorkerRestarts are workers that stopped on their own (under chaos:
+	// while the database restarted) and were started again.
+	WorkerRestarts int
 }
 
 // RunWorkers runs the benchmark with o.Workers worker processes.
@@ -158,7 +161,7 @@ func RunWorkers(ctx context.Context, o WorkersOptions) (WorkersResult, error) {
 		if err := approveWaiting(ctx, org); err != nil && !o.Chaos {
 			return r, err
 		}
-		if err := ws.failed(); err != nil {
+		if err := ws.failed(o.Chaos); err != nil {
 			return r, err
 		}
 		if o.Chaos && time.Now().After(nextKill) {
@@ -170,8 +173,8 @@ func RunWorkers(ctx context.Context, o WorkersOptions) (WorkersResult, error) {
 		}
 		if !restarted && len(finished) >= o.Issues/2 {
 			fmt.Fprintf(out, "  %6.1fs  restarting the database: %s\n", time.Since(start).Seconds(), strings.Join(o.RestartDB, " "))
-			if b, err := exec.CommandContext(ctx, o.RestartDB[0], o.RestartDB[1:]...).CombinedOutput(); err != nil {
-				return r, fmt.Errorf("bench: restart the database: %v: %s", err, b)
+			if err := restartDB(ctx, dir, o.RestartDB); err != nil {
+				return r, err
 			}
 			restarted = true
 			r.DBRestarts++
@@ -183,6 +186,7 @@ func RunWorkers(ctx context.Context, o WorkersOptions) (WorkersResult, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	r.Wall = time.Since(start)
+	r.WorkerRestarts = ws.restarts
 	ws.stopAll()
 	if err := measureWorkers(ctx, org, &r); err != nil {
 		return r, err
@@ -201,7 +205,8 @@ func RunWorkers(ctx context.Context, o WorkersOptions) (WorkersResult, error) {
 		r.Issues, r.Wall.Seconds(), r.PerSecond, r.Workers, r.Claims, r.ClaimsPerSec,
 		r.LatencyP50.Round(time.Millisecond), r.LatencyP95.Round(time.Millisecond), r.DoubleClaims)
 	if o.Chaos {
-		fmt.Fprintf(out, "chaos: %d workers killed with SIGKILL, the database restarted %d times\n", r.Kills, r.DBRestarts)
+		fmt.Fprintf(out, "chaos: %d workers killed with SIGKILL, the database restarted %d times, %d workers stopped on their own and started again\n",
+			r.Kills, r.DBRestarts, r.WorkerRestarts)
 	}
 	return r, nil
 }
@@ -280,6 +285,7 @@ type workerSet struct {
 	procs                     []*exec.Cmd
 	exited                    []chan error
 	killed                    []bool
+	restarts                  int // workers that stopped on their own and were started again
 }
 
 func (s *workerSet) home(i int) string { return filepath.Join(s.dir, "worker-"+strconv.Itoa(i)) }
@@ -306,17 +312,45 @@ func (s *workerSet) start(i int) error {
 	return nil
 }
 
-// failed says whether a worker stopped that nobody killed.
-func (s *workerSet) failed() error {
+// failed says whether a worker stopped that nobody killed. Under chaos a
+// worker may stop on its own while the database restarts (it cannot start
+// without one): it is said and started again.
+func (s *workerSet) failed(chaos bool) error {
 	for i, ch := range s.exited {
 		select {
 		case err := <-ch:
 			if s.killed[i] {
 				continue
 			}
-			return fmt.Errorf("bench: worker %d stopped on its own (%v): see %s", i, err, filepath.Join(s.dir, fmt.Sprintf("worker-%d.log", i)))
+			log := filepath.Join(s.dir, fmt.Sprintf("worker-%d.log", i))
+			if !chaos {
+				return fmt.Errorf("bench: worker %d stopped on its own (%v): see %s", i, err, log)
+			}
+			fmt.Fprintf(s.out, "  worker %d stopped on its own (%v, see %s): started again\n", i, err, log)
+			s.restarts++
+			if err := s.start(i); err != nil {
+				return err
+			}
 		default:
 		}
+	}
+	return nil
+}
+
+// restartDB runs the command that restarts the database, its output to a
+// file: the server it starts keeps the descriptors it inherits, so a pipe
+// would never close.
+func restartDB(ctx context.Context, dir string, command []string) error {
+	logPath := filepath.Join(dir, "restart-db.log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("bench: restart the database (%s): %v: see %s", strings.Join(command, " "), err, logPath)
 	}
 	return nil
 }
