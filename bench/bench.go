@@ -67,6 +67,33 @@ func (noop) Resume(_ context.Context, session string, t agentorg.Task) (agentorg
 	return agentorg.Result{SessionID: session, Summary: "Done.\n\n## Acceptance criteria\n- [ ] it exists"}, nil
 }
 
+// benchRepo makes the benchmark's directory (keep, else a temporary one
+// that cleanup removes) and in it a sample repository whose workflow has
+// the no-op agent and checks that pass ('true'). It returns the directory
+// and the workflow's path.
+func benchRepo(ctx context.Context, keep string) (dir, wfPath string, cleanup func(), err error) {
+	dir, cleanup = keep, func() {}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "agentorg-bench-"); err != nil {
+			return "", "", nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	wfOpts := workflow.DefaultOptions{
+		Approvers: []string{"bench"}, TargetBranch: "main", RepoURL: "../origin.git", Check: "true", E2E: "true",
+		AgentCommand: []string{"noop"},
+	}
+	if _, err := sandbox.Available(); err != nil {
+		wfOpts.Confinement = workflow.ConfinementOff // measure the rest where the kernel cannot confine
+	}
+	repo, _, err := sample.Make(ctx, filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: string(workflow.Default(wfOpts))})
+	if err != nil {
+		cleanup()
+		return "", "", nil, err
+	}
+	return dir, filepath.Join(repo, workflow.DefaultPath), cleanup, nil
+}
+
 // Run runs the benchmark.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Issues <= 0 {
@@ -79,28 +106,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if out == nil {
 		out = io.Discard
 	}
-	dir := o.Keep
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "agentorg-bench-")
-		if err != nil {
-			return Result{}, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	wfOpts := workflow.DefaultOptions{
-		Approvers: []string{"bench"}, TargetBranch: "main", RepoURL: "../origin.git", Check: "true", E2E: "true",
-		AgentCommand: []string{"noop"},
-	}
-	if _, err := sandbox.Available(); err != nil {
-		wfOpts.Confinement = workflow.ConfinementOff // measure the rest where the kernel cannot confine
-	}
-	wfText := workflow.Default(wfOpts)
-	repo, _, err := sample.Make(ctx, filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: string(wfText)})
+	dir, wfPath, cleanup, err := benchRepo(ctx, o.Keep)
 	if err != nil {
 		return Result{}, err
 	}
-	org, err := app.Open(ctx, app.Options{Home: filepath.Join(dir, "home"), Workflow: filepath.Join(repo, workflow.DefaultPath)})
+	defer cleanup()
+	org, err := app.Open(ctx, app.Options{Home: filepath.Join(dir, "home"), Workflow: wfPath})
 	if err != nil {
 		return Result{}, err
 	}

@@ -19,10 +19,7 @@ import (
 	"github.com/agentorg/agentorg/app"
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
-	"github.com/agentorg/agentorg/sample"
-	"github.com/agentorg/agentorg/sandbox"
 	"github.com/agentorg/agentorg/store"
-	"github.com/agentorg/agentorg/workflow"
 )
 
 // WorkersOptions configure a run of many workers on one PostgreSQL
@@ -88,27 +85,11 @@ func RunWorkers(ctx context.Context, o WorkersOptions) (WorkersResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	dir := o.Keep
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "agentorg-bench-")
-		if err != nil {
-			return WorkersResult{}, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	wfOpts := workflow.DefaultOptions{
-		Approvers: []string{"bench"}, TargetBranch: "main", RepoURL: "../origin.git", Check: "true", E2E: "true",
-		AgentCommand: []string{"noop"},
-	}
-	if _, err := sandbox.Available(); err != nil {
-		wfOpts.Confinement = workflow.ConfinementOff
-	}
-	repo, _, err := sample.Make(ctx, filepath.Join(dir, "sample"), map[string]string{workflow.DefaultPath: string(workflow.Default(wfOpts))})
+	dir, wfPath, cleanup, err := benchRepo(ctx, o.Keep)
 	if err != nil {
 		return WorkersResult{}, err
 	}
-	wfPath := filepath.Join(repo, workflow.DefaultPath)
+	defer cleanup()
 	org, err := app.Open(ctx, app.Options{Home: filepath.Join(dir, "driver"), Workflow: wfPath, Database: o.Database})
 	if err != nil {
 		return WorkersResult{}, err

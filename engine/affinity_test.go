@@ -24,13 +24,7 @@ func workerEngine(t *testing.T, db *store.DB, id string) *Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { own.Close() })
-	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
-		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "origin.git",
-		AgentCommand: []string{"true"}, Check: "true", E2E: "true",
-	}), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
+	wf := defaultWorkflow(t)
 	tr := embedded.New(own.SQL, embedded.Options{})
 	if err := tr.Migrate(ctx); err != nil {
 		t.Fatal(err)

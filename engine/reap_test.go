@@ -154,9 +154,9 @@ func bareEngine(t *testing.T, dir string, d store.Dialect) (*Engine, *sql.DB) {
 }
 
 // engineOn is a bare engine on db, with its home in dir, on host.
-func engineOn(t *testing.T, db *store.DB, dir, host string) *Engine {
+// defaultWorkflow is init's workflow with commands that do nothing.
+func defaultWorkflow(t *testing.T) *workflow.Workflow {
 	t.Helper()
-	ctx := context.Background()
 	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
 		Approvers: []string{"alice"}, TargetBranch: "main", RepoURL: "origin.git",
 		AgentCommand: []string{"true"}, Check: "true", E2E: "true",
@@ -164,6 +164,13 @@ func engineOn(t *testing.T, db *store.DB, dir, host string) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return wf
+}
+
+func engineOn(t *testing.T, db *store.DB, dir, host string) *Engine {
+	t.Helper()
+	ctx := context.Background()
+	wf := defaultWorkflow(t)
 	tr := embedded.New(db.SQL, embedded.Options{})
 	if err := tr.Migrate(ctx); err != nil {
 		t.Fatal(err)
