@@ -455,20 +455,41 @@ func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
 // stale, still stale: a worker that beat meanwhile is alive), and an
 // unclaimed job only if no worker claimed it meanwhile. With requeue its
 // job goes back to River's queue.
+// releaseDead deletes the dead claim d (if stale, only while it still
+// is) and ends its run in the claim log, in one transaction: a worker's
+// claim of the same stage can only follow, and the log never shows the
+// dead run and the next one overlapping.
+func (e *Engine) releaseDead(ctx context.Context, d jobstore.RunningJob, stale bool) (bool, error) {
+	tx, err := e.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("engine: release job %d: %w", d.ID, err)
+	}
+	defer tx.Rollback()
+	var res sql.Result
+	if stale {
+		res, err = tx.ExecContext(ctx, e.sql.reapStale, d.ID, d.RunID, e.cfg.StaleAfter.Milliseconds())
+	} else {
+		res, err = tx.ExecContext(ctx, e.sql.reap, d.ID, d.RunID)
+	}
+	if err != nil {
+		return false, fmt.Errorf("engine: release job %d: %w", d.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, e.sql.end, endedReaped, d.RunID); err != nil {
+		return false, fmt.Errorf("engine: log the release of job %d: %w", d.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("engine: release job %d: %w", d.ID, err)
+	}
+	return true, nil
+}
+
 func (e *Engine) reapOne(ctx context.Context, d jobstore.RunningJob, stale, requeue bool) (bool, error) {
 	killed := 0
 	if d.Owner != "" {
-		var res sql.Result
-		var err error
-		if stale {
-			res, err = e.cfg.DB.ExecContext(ctx, e.sql.reapStale, d.ID, d.RunID, e.cfg.StaleAfter.Milliseconds())
-		} else {
-			res, err = e.cfg.DB.ExecContext(ctx, e.sql.reap, d.ID, d.RunID)
-		}
-		if err != nil {
-			return false, fmt.Errorf("engine: release job %d: %w", d.ID, err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if released, err := e.releaseDead(ctx, d, stale); err != nil || !released {
 			return false, err
 		}
 		// An agent or check that outlived its engine must not keep
@@ -484,9 +505,6 @@ func (e *Engine) reapOne(ctx context.Context, d jobstore.RunningJob, stale, requ
 					killed = 1
 				}
 			}
-		}
-		if _, err := e.cfg.DB.ExecContext(ctx, e.sql.end, endedReaped, d.RunID); err != nil {
-			return false, fmt.Errorf("engine: log the release of job %d: %w", d.ID, err)
 		}
 	}
 	if requeue {
