@@ -34,6 +34,9 @@ type Board struct {
 	At time.Time `json:"at"`
 	// EnginePID is the running engine's process, 0 when none runs.
 	EnginePID int `json:"engine_pid"`
+	// Workers are the workers of a shared database (none on a home's own
+	// SQLite), alive first.
+	Workers []engine.WorkerState `json:"workers,omitempty"`
 	// States are the lifecycle's states in order, with their open issues.
 	States []State `json:"states"`
 	// Outside are the open issues in no state: not opted in.
@@ -183,6 +186,9 @@ func Read(ctx context.Context, src Sources) (*Board, error) {
 		b.Closed = &Closed{Branch: t.Branch, Since: t.Since, Reason: t.Reason, Culprit: t.CulpritIssue, Revert: t.RevertIssue}
 	}
 
+	if b.Workers, err = engine.Workers(ctx, src.DB); err != nil {
+		return nil, err
+	}
 	claims, err := engine.Claims(ctx, src.DB)
 	if err != nil {
 		return nil, err

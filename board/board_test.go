@@ -1,9 +1,11 @@
 package board
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -34,5 +36,27 @@ func TestWhereAnIssueRests(t *testing.T) {
 		if p.Kind != c.kind || p.Label != c.label {
 			t.Errorf("%v (%s): %s at %q, want %s at %q", c.labels, c.state, p.Kind, p.Label, c.kind, c.label)
 		}
+	}
+}
+
+// TestTextNamesTheWorkersOfASharedDatabase: on a shared database the first
+// line says which workers are alive, not the local engine's pid.
+func TestTextNamesTheWorkersOfASharedDatabase(t *testing.T) {
+	b := &Board{EnginePID: 42, Workers: []engine.WorkerState{
+		{ID: "w1", Host: "a", Alive: true}, {ID: "w2", Host: "b", Alive: true}, {ID: "w3", Host: "c"},
+	}}
+	var out strings.Builder
+	if err := b.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	if want := "workers  2 alive of 3 on the shared database: w1@a, w2@b"; first != want {
+		t.Fatalf("first line %q, want %q", first, want)
+	}
+	b.Workers = nil
+	out.Reset()
+	b.WriteText(&out)
+	if first, _, _ := strings.Cut(out.String(), "\n"); first != "engine   running (pid 42)" {
+		t.Fatalf("without workers: %q", first)
 	}
 }

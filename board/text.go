@@ -17,9 +17,22 @@ const Width = 100
 // WriteText prints the board for people, each line at most Width columns.
 func (b *Board) WriteText(w io.Writer) error {
 	out := &cutter{w: w}
-	if b.EnginePID > 0 {
+	alive := 0
+	for _, w := range b.Workers {
+		if w.Alive {
+			alive++
+		}
+	}
+	switch {
+	case len(b.Workers) > 0:
+		var names []string
+		for _, w := range b.Workers[:alive] {
+			names = append(names, w.ID+"@"+w.Host)
+		}
+		out.line("workers  %d alive of %d on the shared database: %s", alive, len(b.Workers), strings.Join(names, ", "))
+	case b.EnginePID > 0:
 		out.line("engine   running (pid %d)", b.EnginePID)
-	} else {
+	default:
 		out.line("engine   not running: start it with `agentorg serve` (or `agentorg serve --once`)")
 	}
 	open := len(b.Outside)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -136,3 +137,37 @@ func (e *Engine) rescueQueues(ctx context.Context) (int, error) {
 
 // dialect is the engine database's.
 func (e *Engine) dialect() store.Dialect { return store.DialectOf(e.cfg.DB) }
+
+// WorkerState is a worker of a shared database as it last beat.
+type WorkerState struct {
+	ID   string    `json:"id"`
+	Host string    `json:"host"`
+	Beat time.Time `json:"beat"`
+	// Alive: it beat within DefaultStaleAfter.
+	Alive bool `json:"alive"`
+}
+
+// Workers lists the workers that ever served on db, alive first (none on
+// a home's own SQLite, where no worker beats).
+func Workers(ctx context.Context, db *sql.DB) ([]WorkerState, error) {
+	if ok, err := store.TableExists(ctx, db, "agentorg_workers"); err != nil || !ok {
+		return nil, err
+	}
+	now := nowMillis[store.DialectOf(db)]
+	rows, err := db.QueryContext(ctx, `SELECT id, host, beat_at, `+now+` FROM agentorg_workers ORDER BY beat_at DESC, id`)
+	if err != nil {
+		return nil, fmt.Errorf("engine: workers: %w", err)
+	}
+	defer rows.Close()
+	var out []WorkerState
+	for rows.Next() {
+		var w WorkerState
+		var beat, at int64
+		if err := rows.Scan(&w.ID, &w.Host, &beat, &at); err != nil {
+			return nil, fmt.Errorf("engine: workers: %w", err)
+		}
+		w.Beat, w.Alive = time.UnixMilli(beat), at-beat <= DefaultStaleAfter.Milliseconds()
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}

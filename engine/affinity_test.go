@@ -75,6 +75,9 @@ func TestDeveloperRunsGoToTheHolderWhileItLives(t *testing.T) {
 	if got := queue(dev, 1); got != "worker_wa" {
 		t.Fatalf("holder alive: queue %q, want worker_wa", got)
 	}
+	if ws, err := Workers(ctx, db.SQL); err != nil || len(ws) != 1 || ws[0].ID != "wa" || ws[0].Host != "host-wa" || !ws[0].Alive {
+		t.Fatalf("workers %+v, %v; want wa on host-wa, alive", ws, err)
+	}
 	if got := queue(pm, 1); got != b.queues[pm.Name] {
 		t.Fatalf("the PM's run: queue %q, want the stage's", got)
 	}
@@ -112,6 +115,9 @@ func TestDeveloperRunsGoToTheHolderWhileItLives(t *testing.T) {
 	}
 	if got := queue(dev, 1); got != b.queues[dev.Name] {
 		t.Fatalf("holder gone: queue %q, want the stage's", got)
+	}
+	if ws, err := Workers(ctx, db.SQL); err != nil || len(ws) != 1 || ws[0].Alive {
+		t.Fatalf("workers %+v, %v; want wa, not alive", ws, err)
 	}
 	if n, err := b.rescueQueues(ctx); err != nil || n != 1 {
 		t.Fatalf("rescue of a gone worker's queue: moved %d, %v; want 1", n, err)
