@@ -8,7 +8,7 @@
 // (Migrate; New over the pool sqlitedb.Open returns, whose statement cache
 // keeps each statement prepared by its text) and PostgreSQL (MigratePostgres
 // on River's pgx pool; New over the database/sql pool package store opens on
-// it, or NewPostgres over the pgx pool itself). Each statement is a constant
+// it). Each statement is a constant
 // per dialect (see sqliteStatements and postgresStatements). The store knows
 // a few things of agentorg's beyond River: a job's args carry its issue in
 // "issue" and its stage in "stage", and the engine's claims table
@@ -47,13 +47,6 @@ func New(db *sql.DB) *Store {
 		return &Store{db: sqlDB{db}, q: &postgresStatements}
 	}
 	return &Store{db: sqlDB{db}, q: &sqliteStatements}
-}
-
-// NewPostgres returns a store over pool, a PostgreSQL database River's
-// migrations ran on (MigratePostgres): the pool River's riverpgxv5 driver
-// works on.
-func NewPostgres(pool *pgxpool.Pool) *Store {
-	return &Store{db: pgxDB{pool}, q: &postgresStatements}
 }
 
 // Migrate runs River's migrations up on db: it makes the tables the store's
@@ -320,8 +313,8 @@ func (s *Store) MoveQueue(ctx context.Context, kind, stage, from, to string) (in
 	return int(n), nil
 }
 
-// querier is what the store needs of a database, over database/sql
-// (SQLite) or pgx (PostgreSQL).
+// querier is what the store needs of a database (database/sql, in either
+// dialect: sqlDB).
 type querier interface {
 	// one scans the first row of query into dest, reporting false when
 	// there is none.
@@ -364,36 +357,4 @@ func (d sqlDB) exec(ctx context.Context, query string, args ...any) (int64, erro
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-type pgxDB struct{ pool *pgxpool.Pool }
-
-func (d pgxDB) one(ctx context.Context, query string, args []any, dest ...any) (bool, error) {
-	err := d.pool.QueryRow(ctx, query, args...).Scan(dest...)
-	if errors.Is(err, sql.ErrNoRows) { // pgx.ErrNoRows is sql.ErrNoRows too
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (d pgxDB) each(ctx context.Context, query string, args []any, row func(scan func(...any) error) error) error {
-	rows, err := d.pool.Query(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-func (d pgxDB) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := d.pool.Exec(ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
 }

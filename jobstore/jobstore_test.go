@@ -119,14 +119,15 @@ func sqliteBackend(t *testing.T) backend {
 
 func postgresBackend(t *testing.T) backend {
 	pool := migratedPostgres(t)
+	db := sqlOver(t, pool)
 	return backend{
-		store: NewPostgres(pool),
+		store: New(db.SQL),
 		exec: func(ctx context.Context, query string, args ...any) error {
 			_, err := pool.Exec(ctx, query, args...)
 			return err
 		},
 		client:       func(cfg *river.Config) (riverClient, error) { return river.NewClient(riverpgxv5.New(pool), cfg) },
-		close:        pool.Close,
+		close:        func() { db.Close(); pool.Close() },
 		claimsTable:  postgresClaimsTable,
 		insertClaim:  postgresInsertClaim,
 		deleteClaims: `DELETE FROM agentorg_claims`,
@@ -448,4 +449,16 @@ func TestMigratePostgresConcurrently(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// sqlOver is agentorg's database/sql pool on pool's database (store.Open),
+// which the store runs its statements on, in either dialect.
+func sqlOver(t *testing.T, pool *pgxpool.Pool) *store.DB {
+	t.Helper()
+	db, err := store.Open(t.Context(), pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -262,7 +262,7 @@ func TestExistsOnAFreshDatabase(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		pool := postgresPool(t)
-		testExists(t, NewPostgres(pool), func(ctx context.Context) error { return MigratePostgres(ctx, pool) })
+		testExists(t, New(sqlOver(t, pool).SQL), func(ctx context.Context) error { return MigratePostgres(ctx, pool) })
 	})
 }
 
