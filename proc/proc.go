@@ -150,24 +150,30 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		cmd.SysProcAttr = l.SysProcAttr(&syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL})
 		env = l.Env
 	}
+	sp, err := newSpools()
+	if err != nil {
+		return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", s.Argv[0], err)
+	}
+	defer sp.close()
 	cmd.Dir = s.Dir
 	cmd.Env = env
 	cmd.Stdin = s.Stdin // nil reads from /dev/null
-	cmd.Stdout = out
-	cmd.Stderr = errw
-	// A child that left the group and holds stdout or stderr would keep
-	// Wait from returning once the leader is gone (unconfined: confined,
-	// the namespace ends with the helper and closes them).
+	cmd.Stdout = sp.out.f
+	cmd.Stderr = sp.err.f
+	// A child that left the group and holds a stdin pipe would keep Wait
+	// from returning once the leader is gone (unconfined: confined, the
+	// namespace ends with the helper and closes it).
 	cmd.WaitDelay = grace
 
 	start := time.Now()
-	err := cmd.Start()
+	err = cmd.Start()
 	if confined != nil {
 		confined.Started()
 	}
 	if err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("start %s: %w", s.Argv[0], err)
 	}
+	go sp.follow(out, errw)
 	if s.Started != nil {
 		s.Started(cmd.Process.Pid)
 	}
@@ -233,8 +239,10 @@ loop:
 			ctx = context.Background() // stop selecting on it
 		}
 	}
-	// The leader exited; make sure no child of the group outlives it.
+	// The leader exited; make sure no child of the group outlives it,
+	// then read what the group wrote.
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	sp.finish()
 
 	res.Duration = time.Since(start)
 	res.ExitCode = 0
