@@ -133,7 +133,7 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		CheckEnv:      CheckEnv(),
 		CINoPipeline:  eo.CINoPipeline,
 		Guard:         guard,
-		Owners:        &homedir.Owners{DB: o.DB, Home: o.Home, ID: o.Identity, Worker: o.Worker},
+		Owners:        &homedir.Owners{DB: o.DB, Home: o.Home, ID: o.Identity, Worker: o.Worker, Shared: o.Store.Pool != nil},
 		TranscriptMax: capMax,
 		Confine:       confine,
 		Metrics:       o.Metrics,

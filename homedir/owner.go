@@ -58,6 +58,10 @@ type Owners struct {
 	// (home.json's worker, see WorkerID). Empty: home.json's, else ID.ID
 	// (a home with a database of its own is its only worker).
 	Worker string
+	// Shared says other workers use the database: each attempt's work is
+	// kept in it (the role's keepWork), for one of them to take an issue
+	// over. A home's own SQLite file has no other worker: nothing to keep.
+	Shared bool
 	// MaxBundle caps the work bundle KeepWork stores (0: DefaultMaxBundle).
 	MaxBundle int64
 	Now       func() time.Time

@@ -28,7 +28,11 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 		return Outcome{}, err
 	}
 	if a.Work() != "" {
-		// A crash after the commit: the work is done, only the label is left.
+		// A crash after the commit: the work is done, only the label is
+		// left. The retry may run on another worker than the commit.
+		if err := d.haveWork(ctx, n, a.Work()); err != nil {
+			return Outcome{}, err
+		}
 		if err := recordChanged(ctx, d, r, a, a.Work()); err != nil {
 			return Outcome{}, err
 		}
@@ -73,6 +77,9 @@ func (developer) Run(ctx context.Context, d *Deps, r *Run) (Outcome, error) {
 			if cs := conflicts(prev.Findings); len(cs) > 0 {
 				// The target moved and conflicts: leave the merge open with its
 				// markers for the agent to resolve; CommitAll records it.
+				if err := d.haveWork(ctx, n, prev.Work()); err != nil {
+					return Outcome{}, err
+				}
 				if unmerged, err = wt.StartMerge(ctx, d.targetRef(), prev.Work(), d.Identity); err != nil {
 					return Outcome{}, err
 				}

@@ -32,8 +32,8 @@ const (
 // fail the attempt: the event log says so, and a takeover then starts
 // from the pushed branch or the target.
 func (d *Deps) keepWork(ctx context.Context, r *Run, n int64, attempt int, sha string) {
-	if d.Owners == nil {
-		return
+	if d.Owners == nil || !d.Owners.Shared {
+		return // no other worker to take the issue over
 	}
 	w, err := d.Owners.KeepWork(ctx, d.Mirror, n, attempt, sha, d.targetRef())
 	why := ""
@@ -52,13 +52,14 @@ func (d *Deps) keepWork(ctx context.Context, r *Run, n int64, attempt int, sha s
 }
 
 // haveWork makes sure the mirror has issue n's work commit sha, bringing
-// it from the database when another worker made it.
+// it from the database when another worker made it: the last work kept
+// holds every earlier attempt's too (attempts build on each other).
 func (d *Deps) haveWork(ctx context.Context, n int64, sha string) error {
 	if _, err := d.Mirror.Tree(ctx, sha); err == nil || d.Owners == nil {
 		return nil // here, or no database of work to look in: the caller says what is missing
 	}
 	w, ok, err := d.Owners.LastWork(ctx, n)
-	if err != nil || !ok || w.SHA != sha {
+	if err != nil || !ok {
 		return err
 	}
 	return d.Owners.ImportWork(ctx, d.Mirror, w)

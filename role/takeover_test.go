@@ -91,7 +91,7 @@ func newWorker(t *testing.T, org *orgtest.Org, name string) worker {
 		Workflow: org.Workflow, Tracker: org.Tracker, Log: org.Log, Agents: agents, Mirror: m, Home: home,
 		Identity: workspace.Identity{Name: bot, Email: bot + "@agentorg.invalid"},
 		AgentEnv: app.AgentEnv, CheckEnv: app.CheckEnv(),
-		Owners: &homedir.Owners{DB: org.DB, Home: home, ID: org.Identity, Worker: name},
+		Owners: &homedir.Owners{DB: org.DB, Home: home, ID: org.Identity, Worker: name, Shared: true},
 	}}
 }
 
@@ -321,5 +321,32 @@ func TestValidationOnAnotherWorkerFindsTheWork(t *testing.T) {
 	}
 	if tree := orgtest.Git(t, b.deps.Mirror.Dir, "rev-parse", as[0].CommitSHA+"^{tree}"); tree != orgtest.Git(t, b.deps.Mirror.Dir, "rev-parse", work+"^{tree}") {
 		t.Errorf("the validated commit's tree is not the work's")
+	}
+}
+
+// Worker a commits attempt 1's work and dies before the label moves; the
+// stage runs again on worker b, which never had that commit: it brings it
+// from the database to record what the attempt changed (the chaos
+// benchmark's escalation: "develop failed 3 times: git merge-base …").
+func TestARetriedDeveloperRunOnAnotherWorkerFindsTheWork(t *testing.T) {
+	org := orgtest.New(t, orgtest.Options{Script: "steps: []\n", Check: "true", E2E: "true"})
+	ctx := context.Background()
+	a, b := newWorker(t, org, "worker-a"), newWorker(t, org, "worker-b")
+	n := plannedIssue(t, org, "Add a greeting file.\n\n## Acceptance criteria\n\n- [ ] `true` passes")
+	a.develop(t, org, n, "run-a-1")
+	work := attempts(t, org, n)[0].Work()
+	if _, err := b.deps.Mirror.Tree(ctx, work); err == nil {
+		t.Fatal("worker b's mirror has worker a's work before the retry")
+	}
+	b.develop(t, org, n, "run-b-1")
+	if _, err := b.deps.Mirror.Tree(ctx, work); err != nil {
+		t.Fatalf("worker b's mirror lacks the work after the retry: %v", err)
+	}
+	as := attempts(t, org, n)
+	if len(as) != 1 || as[0].Work() != work {
+		t.Fatalf("the retry made attempts %+v, want attempt 1 with %s", as, work)
+	}
+	if len(b.agent.runs) != 0 {
+		t.Errorf("the retry ran worker b's agent again: %+v", b.agent.runs)
 	}
 }

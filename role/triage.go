@@ -230,6 +230,10 @@ func classify(ctx context.Context, d *Deps, r *Run, round *eventlog.Round, threa
 	if err := d.Mirror.Fetch(ctx); err != nil {
 		return 0, "", err
 	}
+	// Another worker may have pushed the head.
+	if err := d.haveHead(ctx, n, round.Head, d.Workflow.Branch(n)); err != nil {
+		return 0, "", err
+	}
 	dir, release, err := d.checkout(ctx, round.Head)
 	if err != nil {
 		return 0, "", err
