@@ -4,8 +4,9 @@
 // open issue's); the worktrees and local branches of closed issues; event
 // rows and check and judgement cache rows older than the retention (never
 // an open issue's events, never attempts, never the cache entries an open
-// issue's attempts or the target need); loose git objects in the mirror
-// and in an origin agentorg made.
+// issue's attempts or the target need); the claim log's ended claims and
+// the workers silent for as long; loose git objects in the mirror and in
+// an origin agentorg made.
 //
 // With an engine running on the home, it does only what is safe beside
 // it (the rows and the transcripts, which the engine reads by key and
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
 	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/transcript/capped"
@@ -83,6 +85,12 @@ func Run(ctx context.Context, s Sources, o Options, w io.Writer) error {
 	row(w, "events", pruned.Events, pruned.EventsGone, "older, of issues not open")
 	row(w, "check cache", pruned.Checks, pruned.ChecksGone, "older, not of an open issue's tree or the target's")
 	row(w, "judgement cache", pruned.Judgements, pruned.JudgesGone, "older, not of an open issue's tree or the target's")
+	claims, err := engine.PruneClaims(ctx, s.DB, before, o.DryRun)
+	if err != nil {
+		return err
+	}
+	row(w, "claim log", claims.Claims, claims.ClaimsGone, "ended earlier")
+	row(w, "workers", claims.Workers, claims.WorkersGone, "silent since")
 	if err := transcripts(ctx, s, o, open, before, w); err != nil {
 		return err
 	}

@@ -34,7 +34,8 @@ and after:
   - event rows older than --older-than, except open issues' (attempts and
     review rounds are always kept), and check and judgement cache rows older
     than that, except those of an open issue's attempts and of the target;
-    then VACUUM gives the room back;
+    the claim log's claims that ended before that, and the workers silent
+    since (a shared database's); then VACUUM gives the room back;
   - loose objects in the mirror, and in the origin when it is a bare
     repository agentorg made (the demo's): git gc. Your own repository is
     left alone.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -517,10 +518,14 @@ func TestGCRemovesWhatIsDoneWithAndKeepsWhatOpenIssuesNeed(t *testing.T) {
 	r := o.must(t, "gc", "--older-than", "0d")
 	for _, out := range []string{dry.stdout, r.stdout} {
 		for _, want := range []string{"  worktrees               2 -> 1        (1 of closed issues)", "  issue branches          2 -> 1        (1 of closed issues)",
-			"  transcripts ", "  events ", "  check cache ", "  judgement cache ", "  database ", "  mirror ", "  origin "} {
+			"  transcripts ", "  events ", "  check cache ", "  judgement cache ", "  claim log ", "  workers ", "  database ", "  mirror ", "  origin "} {
 			if !strings.Contains(out, want) {
 				t.Errorf("gc's figures lack %q:\n%s", want, out)
 			}
+		}
+		// Every claim of the engine, stopped, has ended: all go at 0d.
+		if m := regexp.MustCompile(`claim log +(\d+) -> 0 `).FindStringSubmatch(out); m == nil || m[1] == "0" {
+			t.Errorf("gc should prune every ended claim:\n%s", out)
 		}
 	}
 	if !strings.Contains(r.stdout, "(git gc)") || !strings.Contains(r.stdout, "(VACUUM)") {
