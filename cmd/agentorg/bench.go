@@ -21,7 +21,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var predict string
 	var workers int
 	var worker, chaos bool
-	var killEvery time.Duration
+	var killEvery, timeout time.Duration
 	var restartDB string
 	c := &cobra.Command{
 		Use:   "bench",
@@ -84,7 +84,7 @@ random worker with SIGKILL every --kill-every and starts it again, and runs
 				return runOverlapBench(cmd, o, pairs, predict)
 			}
 			if workers > 0 || g.database != "" {
-				return runWorkersBench(cmd, g, o, workers, chaos, killEvery, restartDB)
+				return runWorkersBench(cmd, g, o, workers, chaos, killEvery, timeout, restartDB)
 			}
 			if chaos {
 				return fmt.Errorf("--chaos goes with --workers and --database")
@@ -106,13 +106,14 @@ random worker with SIGKILL every --kill-every and starts it again, and runs
 	c.Flags().IntVar(&workers, "workers", 0, "with --database: worker processes sharing the PostgreSQL database")
 	c.Flags().BoolVar(&chaos, "chaos", false, "with --workers: kill a random worker every --kill-every and restart the database once")
 	c.Flags().DurationVar(&killEvery, "kill-every", 3*time.Second, "with --chaos: how often a worker is killed")
+	c.Flags().DurationVar(&timeout, "timeout", time.Hour, "with --workers: give up when the issues have not all finished by then")
 	c.Flags().StringVar(&restartDB, "restart-db", "", "with --chaos: the command that restarts PostgreSQL, run once halfway")
 	c.Flags().BoolVar(&worker, "worker", false, "run as one of --workers' worker processes")
 	c.Flags().MarkHidden("worker")
 	return c
 }
 
-func runWorkersBench(cmd *cobra.Command, g *globals, o bench.Options, workers int, chaos bool, killEvery time.Duration, restartDB string) error {
+func runWorkersBench(cmd *cobra.Command, g *globals, o bench.Options, workers int, chaos bool, killEvery, timeout time.Duration, restartDB string) error {
 	if g.database == "" {
 		g.database = os.Getenv("AGENTORG_DATABASE")
 	}
@@ -124,7 +125,7 @@ func runWorkersBench(cmd *cobra.Command, g *globals, o bench.Options, workers in
 		return err
 	}
 	wo := bench.WorkersOptions{Issues: o.Issues, Workers: workers, Concurrency: o.Concurrency, Database: g.database,
-		Binary: bin, Out: cmd.OutOrStdout(), Keep: o.Keep, Chaos: chaos, KillEvery: killEvery, RestartDB: strings.Fields(restartDB)}
+		Binary: bin, Out: cmd.OutOrStdout(), Keep: o.Keep, Chaos: chaos, KillEvery: killEvery, RestartDB: strings.Fields(restartDB), Timeout: timeout}
 	r, err := bench.RunWorkers(cmd.Context(), wo)
 	if err != nil {
 		return err
