@@ -141,3 +141,18 @@ func TestNoRoutingOnSQLite(t *testing.T) {
 		t.Fatalf("rescue on SQLite: %d, %v", n, err)
 	}
 }
+
+// TestAClaimNamesItsWorker: a claim records the worker whose engine took
+// it, so that status can say what each worker runs.
+func TestAClaimNamesItsWorker(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t, store.Postgres)
+	a := workerEngine(t, db, "wa")
+	if held, err := a.claim(ctx, 7, StageArgs{Issue: 1, Stage: "develop"}, "run-7"); err != nil || !held {
+		t.Fatalf("claim: %v, %v", held, err)
+	}
+	claims, err := Claims(ctx, db.SQL)
+	if err != nil || len(claims) != 1 || claims[0].Worker != "wa" || claims[0].Host != "host-wa" {
+		t.Fatalf("claims %+v, %v; want one of worker wa on host-wa", claims, err)
+	}
+}

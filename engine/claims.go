@@ -18,8 +18,9 @@ import (
 	"github.com/agentorg/agentorg/store"
 )
 
-// The claim table records which engine works which job, on which host,
-// with a heartbeat. River's job row says "running"; the claim says who and
+// The claim table records which engine works which job, on which host and
+// for which worker (the home's id, "" on an engine that has none), with a
+// heartbeat. River's job row says "running"; the claim says who and
 // whether they are still alive. One claim per (issue, stage) at most: the
 // index backs River's unique jobs (DESIGN rule 2), so that a job River
 // handed out twice (a worker taken for dead that was not) is not worked
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS agentorg_claims (
 	owner        TEXT NOT NULL,
 	host         TEXT NOT NULL DEFAULT '',
 	pgid         INTEGER NOT NULL DEFAULT 0,
-	heartbeat_at INTEGER NOT NULL
+	heartbeat_at INTEGER NOT NULL,
+	worker       TEXT NOT NULL DEFAULT ''
 )`
 
 // claimsIndex keeps one claim per (issue, stage). Duplicates left by an
@@ -90,13 +92,15 @@ func migrateClaims(ctx context.Context, db *sql.DB) error {
 	if _, err := tx.ExecContext(ctx, claimsSchema); err != nil {
 		return fmt.Errorf("engine: migrate claims: %w", err)
 	}
-	has, err := hasColumn(ctx, tx, store.DialectOf(db), "agentorg_claims", "host")
-	if err != nil {
-		return fmt.Errorf("engine: migrate claims: %w", err)
-	}
-	if !has {
-		if _, err := tx.ExecContext(ctx, `ALTER TABLE agentorg_claims ADD COLUMN host TEXT NOT NULL DEFAULT ''`); err != nil {
-			return fmt.Errorf("engine: migrate claims: add host: %w", err)
+	for _, col := range []string{"host", "worker"} {
+		has, err := hasColumn(ctx, tx, store.DialectOf(db), "agentorg_claims", col)
+		if err != nil {
+			return fmt.Errorf("engine: migrate claims: %w", err)
+		}
+		if !has {
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE agentorg_claims ADD COLUMN `+col+` TEXT NOT NULL DEFAULT ''`); err != nil {
+				return fmt.Errorf("engine: migrate claims: add %s: %w", col, err)
+			}
 		}
 	}
 	for _, q := range append([]string{claimsDedupe, claimsIndex, claimLogSchema}, claimLogIndexes...) {
@@ -123,11 +127,14 @@ func hasColumn(ctx context.Context, tx *sql.Tx, d store.Dialect, table, column s
 
 // Claim is a stage run in progress, as the claims table shows it.
 type Claim struct {
-	Job       int64     `json:"job"`
-	Issue     int64     `json:"issue"`
-	Stage     string    `json:"stage"`
-	RunID     string    `json:"run_id"`
-	Host      string    `json:"host"` // the host of the engine that works it ("" before hosts were recorded)
+	Job   int64  `json:"job"`
+	Issue int64  `json:"issue"`
+	Stage string `json:"stage"`
+	RunID string `json:"run_id"`
+	Host  string `json:"host"` // the host of the engine that works it ("" before hosts were recorded)
+	// Worker is the worker whose engine works it ("" before workers were
+	// recorded in claims, or for an engine without a worker id).
+	Worker    string    `json:"worker,omitempty"`
 	Heartbeat time.Time `json:"heartbeat"`
 }
 
@@ -142,7 +149,7 @@ func Claims(ctx context.Context, db *sql.DB) ([]Claim, error) {
 	if ok, err := store.TableExists(ctx, db, "agentorg_claims"); err != nil || !ok {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT job_id, issue, stage, run_id, host, heartbeat_at FROM agentorg_claims ORDER BY job_id`)
+	rows, err := db.QueryContext(ctx, `SELECT job_id, issue, stage, run_id, host, worker, heartbeat_at FROM agentorg_claims ORDER BY job_id`)
 	if err != nil {
 		return nil, fmt.Errorf("engine: claims: %w", err)
 	}
@@ -151,7 +158,7 @@ func Claims(ctx context.Context, db *sql.DB) ([]Claim, error) {
 	for rows.Next() {
 		var c Claim
 		var beat int64
-		if err := rows.Scan(&c.Job, &c.Issue, &c.Stage, &c.RunID, &c.Host, &beat); err != nil {
+		if err := rows.Scan(&c.Job, &c.Issue, &c.Stage, &c.RunID, &c.Host, &c.Worker, &beat); err != nil {
 			return nil, fmt.Errorf("engine: claims: %w", err)
 		}
 		c.Heartbeat = time.UnixMilli(beat)
@@ -233,8 +240,8 @@ func newClaimSQL(d store.Dialect) claimSQL {
 	return claimSQL{
 		// claim takes a job for this engine unless a claim holds the job
 		// or its (issue, stage).
-		claim: q(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, host, heartbeat_at)
-			VALUES (?, ?, ?, ?, ?, ?, @NOW) ON CONFLICT DO NOTHING`),
+		claim: q(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, host, worker, heartbeat_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, @NOW) ON CONFLICT DO NOTHING`),
 		log: q(`INSERT INTO agentorg_claim_log (run_id, job_id, issue, stage, owner, host, started_at)
 			VALUES (?, ?, ?, ?, ?, ?, @NOW)`),
 		// beat finds no row once the claim was released for dead.
@@ -266,7 +273,7 @@ func newClaimSQL(d store.Dialect) claimSQL {
 // reaps it.
 func (e *Engine) claim(ctx context.Context, jobID int64, a StageArgs, runID string) (bool, error) {
 	for try := 0; ; try++ {
-		res, err := e.cfg.DB.ExecContext(ctx, e.sql.claim, jobID, a.Issue, a.Stage, runID, e.owner, e.host)
+		res, err := e.cfg.DB.ExecContext(ctx, e.sql.claim, jobID, a.Issue, a.Stage, runID, e.owner, e.host, e.cfg.Worker)
 		if err != nil {
 			return false, fmt.Errorf("engine: claim job %d: %w", jobID, err)
 		}

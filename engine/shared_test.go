@@ -245,8 +245,8 @@ func TestDoubleClaims(t *testing.T) {
 	})
 }
 
-// A claims table an older version made, without hosts, gets the column;
-// its claims read with no host, and two claims of one stage left by a
+// A claims table an older version made, without hosts or workers, gets the
+// columns; its claims read with no host and no worker, and two claims of one stage left by a
 // failed release keep the newest.
 func TestOlderClaimsTableGetsHosts(t *testing.T) {
 	ctx := context.Background()
@@ -275,8 +275,8 @@ func TestOlderClaimsTableGetsHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(claims) != 1 || claims[0].Job != 9 || claims[0].Host != "" {
-		t.Fatalf("claims after the migration: %+v, want job 9's, without a host", claims)
+	if len(claims) != 1 || claims[0].Job != 9 || claims[0].Host != "" || claims[0].Worker != "" {
+		t.Fatalf("claims after the migration: %+v, want job 9's, without a host or a worker", claims)
 	}
 }
 
