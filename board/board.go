@@ -4,8 +4,9 @@
 // was escalated and why. `agentorg status` prints it, and `serve --once`
 // ends with the same words for the issues it moved.
 //
-// It only reads: the tracker, the event log and the engine's claims table,
-// so it works beside a running engine and where none runs.
+// It only reads: the tracker, the event log, the engine's claims and
+// workers tables and the issues' holders, so it works beside a running
+// engine and where none runs.
 package board
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/engine"
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -35,8 +37,8 @@ type Board struct {
 	// EnginePID is the running engine's process, 0 when none runs.
 	EnginePID int `json:"engine_pid"`
 	// Workers are the workers of a shared database (none on a home's own
-	// SQLite), alive first.
-	Workers []engine.WorkerState `json:"workers,omitempty"`
+	// SQLite), alive first, with what each runs and holds.
+	Workers []Worker `json:"workers,omitempty"`
 	// States are the lifecycle's states in order, with their open issues.
 	States []State `json:"states"`
 	// Outside are the open issues in no state: not opted in.
@@ -57,6 +59,18 @@ type Board struct {
 	// Open are the open issues read, for a caller that shows more of them
 	// (the dashboard's cards) without reading the tracker again.
 	Open []agentorg.Issue `json:"-"`
+}
+
+// Worker is a worker of a shared database as it last beat, what it runs
+// now and the open issues it holds.
+type Worker struct {
+	engine.WorkerState
+	// Running are the stage runs its claims hold.
+	Running []Run `json:"running"`
+	// Holds are the open issues whose worktree and agent session are on
+	// its disk (homedir.Holder): their developer runs go to it while it
+	// lives, and another worker takes them over once it is gone.
+	Holds []int64 `json:"holds"`
 }
 
 // Closed says why the target is closed and what may land.
@@ -97,6 +111,9 @@ type Run struct {
 	Issue int64  `json:"issue"`
 	Stage string `json:"stage"`
 	RunID string `json:"run_id"`
+	// Worker is the worker whose engine runs it ("" when its claim does
+	// not say).
+	Worker string `json:"worker,omitempty"`
 	// Since is when the run claimed the issue (zero if the log lacks it).
 	Since     time.Time `json:"since"`
 	Heartbeat time.Time `json:"heartbeat"`
@@ -186,15 +203,12 @@ func Read(ctx context.Context, src Sources) (*Board, error) {
 		b.Closed = &Closed{Branch: t.Branch, Since: t.Since, Reason: t.Reason, Culprit: t.CulpritIssue, Revert: t.RevertIssue}
 	}
 
-	if b.Workers, err = engine.Workers(ctx, src.DB); err != nil {
-		return nil, err
-	}
 	claims, err := engine.Claims(ctx, src.DB)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range claims {
-		r := Run{Issue: c.Issue, Stage: c.Stage, RunID: c.RunID, Heartbeat: c.Heartbeat, Stale: c.Stale(b.At)}
+		r := Run{Issue: c.Issue, Stage: c.Stage, RunID: c.RunID, Worker: c.Worker, Heartbeat: c.Heartbeat, Stale: c.Stale(b.At)}
 		evs, err := src.Log.Events(ctx, eventlog.Filter{Issue: c.Issue})
 		if err != nil {
 			return nil, err
@@ -207,6 +221,9 @@ func Read(ctx context.Context, src Sources) (*Board, error) {
 		}
 		b.Running = append(b.Running, r)
 	}
+	if err := b.readWorkers(ctx, src.DB); err != nil {
+		return nil, err
+	}
 
 	for _, is := range issues {
 		if err := b.place(ctx, src, is); err != nil {
@@ -214,6 +231,39 @@ func Read(ctx context.Context, src Sources) (*Board, error) {
 		}
 	}
 	return b, nil
+}
+
+// readWorkers reads the workers of a shared database, and gives each the
+// runs b.Running says it runs and the open issues it holds. A home's own
+// SQLite has no worker rows (no worker beats there), so nothing is read
+// past them.
+func (b *Board) readWorkers(ctx context.Context, db *sql.DB) error {
+	ws, err := engine.Workers(ctx, db)
+	if err != nil || len(ws) == 0 {
+		return err
+	}
+	holders, err := homedir.Holders(ctx, db)
+	if err != nil {
+		return err
+	}
+	b.Workers = make([]Worker, len(ws))
+	for i, w := range ws {
+		b.Workers[i] = Worker{WorkerState: w, Running: []Run{}, Holds: []int64{}}
+		for _, r := range b.Running {
+			if r.Worker == w.ID {
+				b.Workers[i].Running = append(b.Workers[i].Running, r)
+			}
+		}
+		// Only the open issues: the rows of closed ones stay, but nothing
+		// runs on them again.
+		for _, is := range b.Open {
+			if holders[is.Number] == w.ID {
+				b.Workers[i].Holds = append(b.Workers[i].Holds, is.Number)
+			}
+		}
+		slices.Sort(b.Workers[i].Holds)
+	}
+	return nil
 }
 
 // place adds what the board says of one open issue beside its state.

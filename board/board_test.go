@@ -42,8 +42,10 @@ func TestWhereAnIssueRests(t *testing.T) {
 // TestTextNamesTheWorkersOfASharedDatabase: on a shared database the first
 // line says which workers are alive, not the local engine's pid.
 func TestTextNamesTheWorkersOfASharedDatabase(t *testing.T) {
-	b := &Board{EnginePID: 42, Workers: []engine.WorkerState{
-		{ID: "w1", Host: "a", Alive: true}, {ID: "w2", Host: "b", Alive: true}, {ID: "w3", Host: "c"},
+	b := &Board{EnginePID: 42, Workers: []Worker{
+		{WorkerState: engine.WorkerState{ID: "w1", Host: "a", Alive: true}},
+		{WorkerState: engine.WorkerState{ID: "w2", Host: "b", Alive: true}},
+		{WorkerState: engine.WorkerState{ID: "w3", Host: "c"}},
 	}}
 	var out strings.Builder
 	if err := b.WriteText(&out); err != nil {

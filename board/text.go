@@ -76,6 +76,24 @@ func (b *Board) WriteText(w io.Writer) error {
 		out.table("", rows)
 	}
 
+	if len(b.Workers) > 0 {
+		out.line("")
+		out.line("WORKERS")
+		for _, w := range b.Workers {
+			if w.Alive {
+				out.line("%s@%s  alive, beat %s ago", w.ID, w.Host, Ago(b.At, w.Beat))
+			} else {
+				out.line("%s@%s  silent for %s", w.ID, w.Host, Ago(b.At, w.Beat))
+			}
+			out.para("   ", "runs "+workerRuns(b, w.Running))
+			if len(w.Holds) > 0 {
+				out.para("   ", "holds "+issueList(w.Holds))
+			} else {
+				out.line("   holds no open issue")
+			}
+		}
+	}
+
 	if len(b.Waiting) > 0 {
 		out.line("")
 		out.line("WAITING FOR A HUMAN")
@@ -210,4 +228,20 @@ func (c *cutter) table(header string, rows [][]string) {
 	for _, l := range strings.Split(strings.TrimRight(sb.String(), "\n"), "\n") {
 		c.line("%s", strings.TrimRight(l, " "))
 	}
+}
+
+// workerRuns says what a worker runs: "#3 develop for 4m12s, ...".
+func workerRuns(b *Board, runs []Run) string {
+	if len(runs) == 0 {
+		return "nothing"
+	}
+	var parts []string
+	for _, r := range runs {
+		s := fmt.Sprintf("#%d %s for %s", r.Issue, r.Stage, Ago(b.At, r.Since))
+		if r.Stale {
+			s += " (stale)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
 }

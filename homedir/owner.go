@@ -148,6 +148,31 @@ func Holder(ctx context.Context, db *sql.DB, issue int64) (worker string, ok boo
 	return worker, worker != "", nil
 }
 
+// Holders says which worker holds each issue some worker holds on db, as
+// Holder does for one: what status shows per worker. An issue whose row
+// names no worker is left out, and a database no home identified on yet
+// has none.
+func Holders(ctx context.Context, db *sql.DB) (map[int64]string, error) {
+	if ok, err := store.TableExists(ctx, db, "agentorg_worktrees"); err != nil || !ok {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT issue, worker FROM agentorg_worktrees WHERE worker <> ''`)
+	if err != nil {
+		return nil, fmt.Errorf("home: holders: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var n int64
+		var w string
+		if err := rows.Scan(&n, &w); err != nil {
+			return nil, fmt.Errorf("home: holders: %w", err)
+		}
+		out[n] = w
+	}
+	return out, rows.Err()
+}
+
 // flag is b as the INTEGER column holds it (PostgreSQL's BIGINT takes no
 // bool).
 func flag(b bool) int {

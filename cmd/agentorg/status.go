@@ -17,7 +17,10 @@ func newStatusCmd(g *globals) *cobra.Command {
 the workflow's lifecycle), which stage runs on which issue now and for how
 long, which issues wait at a human gate and who may approve them, each
 issue's developer attempts and the budget they spent, and the escalated and
-failed issues with the reason.
+failed issues with the reason. On a PostgreSQL database many workers share,
+it also lists the workers: when each last beat, what it runs now (issue,
+stage, for how long) and the open issues it holds (their worktree and agent
+session are on its disk).
 
 status only reads, so it works while 'agentorg serve' runs and when no engine
 runs. The text fits 100 columns; --json gives the same as data.`,
