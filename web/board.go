@@ -22,6 +22,27 @@ type boardView struct {
 	Total   int
 	Closed  *board.Closed
 	Engine  int // the engine's pid, 0 when none runs
+	// Workers are the workers of a shared database, as status lists them
+	// (none on a home's own SQLite, where the home is the only worker).
+	Workers []workerRow
+	Alive   int // how many of Workers are alive
+}
+
+// workerRow is one worker as the board's workers table shows it.
+type workerRow struct {
+	ID, Host string
+	Alive    bool
+	Beat     string // how long ago it last beat
+	Runs     []workerRun
+	Holds    []int64 // the open issues whose worktree and session are on its disk
+}
+
+// workerRun is a stage run a worker's claim holds.
+type workerRun struct {
+	Issue int64
+	Stage string
+	For   string // how long it has run ("" when the event log does not say)
+	Stale bool
 }
 
 type column struct {
@@ -90,6 +111,9 @@ func (s *Server) readBoard(ctx context.Context, label, query string) (*boardView
 	for _, run := range b.Running {
 		c := cardOf(run.Issue)
 		c.Waits = run.Stage + " runs"
+		if run.Worker != "" && len(b.Workers) > 0 {
+			c.Waits += " on " + run.Worker
+		}
 		if !run.Since.IsZero() {
 			c.Waits += " for " + board.Ago(b.At, run.Since)
 		}
@@ -110,6 +134,20 @@ func (s *Server) readBoard(ctx context.Context, label, query string) (*boardView
 	}
 
 	v := &boardView{Label: label, Query: strings.TrimSpace(query), Labels: wf.Lifecycle(), Closed: b.Closed, Engine: b.EnginePID}
+	for _, w := range b.Workers {
+		row := workerRow{ID: w.ID, Host: w.Host, Alive: w.Alive, Beat: board.Ago(b.At, w.Beat), Holds: w.Holds}
+		for _, r := range w.Running {
+			run := workerRun{Issue: r.Issue, Stage: r.Stage, Stale: r.Stale}
+			if !r.Since.IsZero() {
+				run.For = board.Ago(b.At, r.Since)
+			}
+			row.Runs = append(row.Runs, run)
+		}
+		if w.Alive {
+			v.Alive++
+		}
+		v.Workers = append(v.Workers, row)
+	}
 	q := strings.ToLower(v.Query)
 	for _, st := range b.States {
 		col := column{Label: st.Label, Kind: kindOf(wf, st.Label)}

@@ -73,4 +73,9 @@ func TestBoardFiltersWithoutScript(t *testing.T) {
 	if !strings.Contains(page, "#2</span> Say goodbye") || strings.Contains(page, "Say hello") || !strings.Contains(page, "1 of 2 open issues") {
 		t.Fatalf("the filtered board:\n%s", page)
 	}
+	// A home's own SQLite: its engine is the only worker, and no list of
+	// workers shows.
+	if strings.Contains(page, `class="workers"`) {
+		t.Fatalf("a workers section on a home's own SQLite:\n%s", page)
+	}
 }
