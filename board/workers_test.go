@@ -182,6 +182,7 @@ func TestReadFindsWhatWorkersRunAndHold(t *testing.T) {
 		}
 	}
 	now := time.Now()
+	claimed := now.Add(-time.Minute).Truncate(time.Second)
 	exec(`INSERT INTO agentorg_workers (id, host, beat_at) VALUES ('wa', 'host-a', ?), ('wb', 'host-b', ?)`,
 		now.UnixMilli(), now.Add(-time.Minute).UnixMilli())
 	// wa holds #1 and #3, wb #2 and the closed #5; #4's row names no worker.
@@ -204,7 +205,7 @@ func TestReadFindsWhatWorkersRunAndHold(t *testing.T) {
 		exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, host, worker, heartbeat_at) VALUES (?, ?, ?, ?, 'engine', 'host', ?, ?)`,
 			c.job, c.issue, c.stage, run, c.worker, now.UnixMilli())
 		if err := log.Record(ctx, eventlog.Event{Issue: c.issue, Stage: c.stage, RunID: run, Actor: "bot", Kind: eventlog.KindClaim,
-			Reason: "claimed", At: now.Add(-time.Minute)}); err != nil {
+			Reason: "claimed", At: claimed}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -223,13 +224,14 @@ func TestReadFindsWhatWorkersRunAndHold(t *testing.T) {
 	for _, w := range b.Workers {
 		var runs []string
 		for _, r := range w.Running {
-			runs = append(runs, fmt.Sprintf("#%d %s %s", r.Issue, r.Stage, Ago(b.At, r.Since)))
+			runs = append(runs, fmt.Sprintf("#%d %s since %s", r.Issue, r.Stage, r.Since.UTC().Format(time.TimeOnly)))
 		}
 		got = append(got, seen{w.ID, w.Host, w.Alive, strings.Join(runs, ", "), w.Holds})
 	}
+	since := claimed.UTC().Format(time.TimeOnly)
 	want := []seen{
-		{"wa", "host-a", true, "#1 develop 1m00s", []int64{1, 3}},
-		{"wb", "host-b", false, "#2 pm 1m00s", []int64{2}},
+		{"wa", "host-a", true, "#1 develop since " + since, []int64{1, 3}},
+		{"wb", "host-b", false, "#2 pm since " + since, []int64{2}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("workers %+v, want %+v", got, want)
