@@ -10,13 +10,8 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/board/boardtest"
 	"github.com/agentorg/agentorg/engine"
-	"github.com/agentorg/agentorg/eventlog"
-	"github.com/agentorg/agentorg/homedir"
-	"github.com/agentorg/agentorg/store"
-	"github.com/agentorg/agentorg/store/storetest"
-	"github.com/agentorg/agentorg/tracker/embedded"
-	"github.com/agentorg/agentorg/workflow"
 )
 
 // section is the text of the board's section titled title, up to the
@@ -145,72 +140,31 @@ func TestJSONGivesEachWorkerItsRunsAndHolds(t *testing.T) {
 // naming no worker and a claim of no worker are nobody's.
 func TestReadFindsWhatWorkersRunAndHold(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.Open(t, store.Postgres)
-	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
-		Approvers: []string{"alice"}, AgentCommand: []string{"agent"}, Check: "true", E2E: "true",
-	}), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := embedded.New(db.SQL, embedded.Options{})
-	log := eventlog.New(db.SQL)
-	if err := tr.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := log.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := engine.Migrate(ctx, db.SQL, db.Pool); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := homedir.Identify(ctx, db.SQL, t.TempDir()); err != nil {
-		t.Fatal(err)
-	}
+	sh := boardtest.New(t)
 	for i := range 5 {
-		is, err := tr.CreateIssue(ctx, agentorg.NewIssue{Title: "issue", Labels: []string{"dev:ready"}, Author: "alice"})
+		is, err := sh.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: "issue", Labels: []string{"dev:ready"}, Author: "alice"})
 		if err != nil || is.Number != int64(i+1) {
 			t.Fatalf("issue %d: %v", is.Number, err)
 		}
 	}
-	if err := tr.CloseIssue(ctx, 5, "alice"); err != nil {
+	if err := sh.Tracker.CloseIssue(ctx, 5, "alice"); err != nil {
 		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.SQL.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
 	}
 	now := time.Now()
 	claimed := now.Add(-time.Minute).Truncate(time.Second)
-	exec(`INSERT INTO agentorg_workers (id, host, beat_at) VALUES ('wa', 'host-a', ?), ('wb', 'host-b', ?)`,
-		now.UnixMilli(), now.Add(-time.Minute).UnixMilli())
+	sh.Worker(t, "wa", "host-a", now)
+	sh.Worker(t, "wb", "host-b", now.Add(-time.Minute))
 	// wa holds #1 and #3, wb #2 and the closed #5; #4's row names no worker.
-	for _, h := range []struct {
-		issue  int64
-		worker string
-	}{{1, "wa"}, {2, "wb"}, {3, "wa"}, {4, ""}, {5, "wb"}} {
-		exec(`INSERT INTO agentorg_worktrees (issue, branch, token, pushed, created_at, worker) VALUES (?, ?, 'tok', 0, '2026-12-07T00:00:00Z', ?)`,
-			h.issue, fmt.Sprintf("agentorg/issue-%d", h.issue), h.worker)
+	for n, w := range map[int64]string{1: "wa", 2: "wb", 3: "wa", 4: "", 5: "wb"} {
+		sh.Hold(t, n, w)
 	}
 	// wa runs develop on #1, since a minute; wb pm on #2; an older
 	// version's claim (no worker) runs on #4.
-	for _, c := range []struct {
-		job    int64
-		issue  int64
-		stage  string
-		worker string
-	}{{11, 1, "develop", "wa"}, {12, 2, "pm", "wb"}, {14, 4, "validate", ""}} {
-		run := "run-" + c.stage
-		exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, host, worker, heartbeat_at) VALUES (?, ?, ?, ?, 'engine', 'host', ?, ?)`,
-			c.job, c.issue, c.stage, run, c.worker, now.UnixMilli())
-		if err := log.Record(ctx, eventlog.Event{Issue: c.issue, Stage: c.stage, RunID: run, Actor: "bot", Kind: eventlog.KindClaim,
-			Reason: "claimed", At: claimed}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sh.Run(t, 11, 1, "develop", "wa", claimed)
+	sh.Run(t, 12, 2, "pm", "wb", claimed)
+	sh.Run(t, 14, 4, "validate", "", claimed)
 
-	b, err := Read(ctx, Sources{Workflow: wf, Tracker: tr, Log: log, DB: db.SQL})
+	b, err := Read(ctx, Sources{Workflow: sh.Workflow, Tracker: sh.Tracker, Log: sh.Log, DB: sh.DB.SQL})
 	if err != nil {
 		t.Fatal(err)
 	}

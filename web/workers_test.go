@@ -9,14 +9,8 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
-	"github.com/agentorg/agentorg/engine"
-	"github.com/agentorg/agentorg/eventlog"
-	"github.com/agentorg/agentorg/homedir"
-	"github.com/agentorg/agentorg/store"
-	"github.com/agentorg/agentorg/store/storetest"
-	"github.com/agentorg/agentorg/tracker/embedded"
+	"github.com/agentorg/agentorg/board/boardtest"
 	"github.com/agentorg/agentorg/web"
-	"github.com/agentorg/agentorg/workflow"
 )
 
 // The board page of a PostgreSQL database two workers share lists them
@@ -24,45 +18,19 @@ import (
 // issues it holds. (A home's own SQLite has none: TestBoardFiltersWithoutScript.)
 func TestBoardListsTheWorkers(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.Open(t, store.Postgres)
-	wf, err := workflow.Parse("workflow.yaml", workflow.Default(workflow.DefaultOptions{
-		Approvers: []string{"alice"}, AgentCommand: []string{"agent"}, Check: "true", E2E: "true",
-	}), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := embedded.New(db.SQL, embedded.Options{})
-	log := eventlog.New(db.SQL)
-	for _, migrate := range []func(context.Context) error{tr.Migrate, log.Migrate,
-		func(ctx context.Context) error { return engine.Migrate(ctx, db.SQL, db.Pool) },
-		func(ctx context.Context) error { _, err := homedir.Identify(ctx, db.SQL, t.TempDir()); return err }} {
-		if err := migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sh := boardtest.New(t)
 	for range 2 {
-		if _, err := tr.CreateIssue(ctx, agentorg.NewIssue{Title: "held", Labels: []string{"dev:ready"}, Author: "alice"}); err != nil {
+		if _, err := sh.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: "held", Labels: []string{"dev:ready"}, Author: "alice"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	now := time.Now()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.SQL.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`INSERT INTO agentorg_workers (id, host, beat_at) VALUES ('worker-a', 'host-a', ?), ('worker-b', 'host-b', ?)`,
-		now.UnixMilli(), now.Add(-10*time.Minute).UnixMilli())
-	exec(`INSERT INTO agentorg_worktrees (issue, branch, token, pushed, created_at, worker) VALUES
-		(1, 'agentorg/issue-1', 't1', 0, '2026-12-07T00:00:00Z', 'worker-a'), (2, 'agentorg/issue-2', 't2', 0, '2026-12-07T00:00:00Z', 'worker-b')`)
-	exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, host, worker, heartbeat_at)
-		VALUES (1, 1, 'develop', 'run-1', 'engine-a', 'host-a', 'worker-a', ?)`, now.UnixMilli())
-	if err := log.Record(ctx, eventlog.Event{Issue: 1, Stage: "develop", RunID: "run-1", Actor: "bot", Kind: eventlog.KindClaim,
-		Reason: "claimed", At: now.Add(-time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := web.New(web.Config{Workflow: wf, Tracker: tr, Log: log, DB: db.SQL})
+	sh.Worker(t, "worker-a", "host-a", now)
+	sh.Worker(t, "worker-b", "host-b", now.Add(-10*time.Minute))
+	sh.Hold(t, 1, "worker-a")
+	sh.Hold(t, 2, "worker-b")
+	sh.Run(t, 1, 1, "develop", "worker-a", now.Add(-time.Minute))
+	s, err := web.New(web.Config{Workflow: sh.Workflow, Tracker: sh.Tracker, Log: sh.Log, DB: sh.DB.SQL})
 	if err != nil {
 		t.Fatal(err)
 	}
