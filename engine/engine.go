@@ -123,10 +123,13 @@ type Engine struct {
 	started     bool
 	stopBeat    func() // stops the worker's heartbeat (beatUntil)
 	// waiting holds the stage runs whose last outcome was to wait, and how
-	// (see setWaiting).
+	// (see setWaiting). On a shared database the database holds them, and
+	// waiting is the leader's read of it for its poll (see waits.go).
 	waitMu  sync.Mutex
 	waiting map[StageArgs]waitState
 	wakes   uint64 // see wakeCount
+	// unforgotten: forgetChanges could not write the database (shared).
+	unforgotten bool
 	// reviewed holds the issues at a review gate whose threads were read
 	// since they got there, with their merge request: a poll reads them
 	// again only when that merge request changed.
@@ -211,7 +214,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, jobs: jobstore.New(cfg.DB), sql: newClaimSQL(dialect), wf: cfg.Deps.Workflow, tracker: cfg.Deps.Tracker,
 		log: cfg.Deps.Log, deps: cfg.Deps, owner: uuid.NewString(), host: cfg.Host,
 		queues: map[string]string{}, waiting: map[StageArgs]waitState{}, reviewed: map[int64]int64{}}
-	cfg.Deps.Wake = e.wakeWaiting
+	cfg.Deps.Wake = func() { e.wakeWaiting(context.Background()) }
 	if err := Migrate(ctx, cfg.DB, cfg.Pool); err != nil {
 		return nil, err
 	}
@@ -325,11 +328,13 @@ func Migrate(ctx context.Context, db *sql.DB, pool *pgxpool.Pool) error {
 	// In a write transaction: workers starting together take turns.
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("engine: migrate workers: %w", err)
+		return fmt.Errorf("engine: migrate workers and waits: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, workersSchema); err != nil {
-		return fmt.Errorf("engine: migrate workers: %w", err)
+	for _, q := range append([]string{workersSchema}, waitsSchema...) {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("engine: migrate workers and waits: %w", err)
+		}
 	}
 	return tx.Commit()
 }
@@ -551,7 +556,12 @@ func (e *Engine) reconcile(ctx context.Context, atRest bool) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("engine: reconcile: %w", err)
 	}
-	e.forgetLeft(issues)
+	if err := e.loadWaits(ctx); err != nil {
+		return 0, err
+	}
+	if err := e.forgetLeft(ctx, issues); err != nil {
+		return 0, err
+	}
 	changed, err := e.changedMRs(ctx, issues)
 	if err != nil {
 		return 0, fmt.Errorf("engine: reconcile: %w", err)
@@ -560,14 +570,14 @@ func (e *Engine) reconcile(ctx context.Context, atRest bool) (int, error) {
 	for _, is := range issues {
 		n, err := e.enqueuePolled(ctx, is, atRest, changed)
 		if err != nil {
-			e.forgetChanges()
+			e.forgetChanges(ctx)
 			return inserted, err
 		}
 		inserted += n
 	}
 	n, err := e.reviews(ctx, issues, changed)
 	if err != nil {
-		e.forgetChanges()
+		e.forgetChanges(ctx)
 	}
 	return inserted + n, err
 }
@@ -622,6 +632,14 @@ func (e *Engine) reviews(ctx context.Context, issues []agentorg.Issue, changed m
 	}
 	e.reviewMu.Lock()
 	defer e.reviewMu.Unlock()
+	if e.shared() {
+		// Another worker may have led the last poll.
+		was, err := e.storedReviewed(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("engine: read the review marks: %w", err)
+		}
+		e.reviewed = was
+	}
 	seen := map[int64]int64{}
 	moved := 0
 	for _, is := range issues {
@@ -650,6 +668,11 @@ func (e *Engine) reviews(ctx context.Context, issues []agentorg.Issue, changed m
 				continue
 			}
 			seen[is.Number] = mr
+		}
+	}
+	if e.shared() {
+		if err := e.storeReviewed(ctx, e.reviewed, seen); err != nil {
+			return moved, fmt.Errorf("engine: record the review marks: %w", err)
 		}
 	}
 	e.reviewed = seen

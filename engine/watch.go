@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/agentorg/agentorg"
@@ -38,9 +39,19 @@ func (s mrSet) changed(mr int64) bool {
 	return ok
 }
 
-// setWaiting records how the last run of a stage on an issue waited; a
-// zero waitState (ended) forgets it.
-func (e *Engine) setWaiting(a StageArgs, w *waitState) {
+// setWaiting records how the last run of a stage on an issue waited; nil
+// (it ended) forgets it. On a shared database it writes the database only:
+// there the map is the leader's read at the start of its poll (loadWaits),
+// and a worker that does not lead keeps none.
+func (e *Engine) setWaiting(ctx context.Context, a StageArgs, w *waitState) {
+	if e.shared() {
+		// A wait not written costs a run at the next poll, an end not
+		// written until the issue leaves the stage (forgetLeft).
+		if err := storeWait(context.WithoutCancel(ctx), e.cfg.DB, a, w); err != nil {
+			e.cfg.Logger.Warn("cannot record the stage's wait", "issue", a.Issue, "stage", a.Stage, "err", err)
+		}
+		return
+	}
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
 	if w != nil {
@@ -50,18 +61,32 @@ func (e *Engine) setWaiting(a StageArgs, w *waitState) {
 	}
 }
 
-// wakeCount is how many times the waits for a person were woken: a run
-// that decided to wait before a wake must not sleep through it.
-func (e *Engine) wakeCount() uint64 {
+// wakeCount is how many times the waits for a person were woken (on a
+// shared database, by any worker): a run that decided to wait before a
+// wake must not sleep through it.
+func (e *Engine) wakeCount(ctx context.Context) (uint64, error) {
+	if e.shared() {
+		n, err := e.storedWakes(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("engine: read the wakes: %w", err)
+		}
+		return n, nil
+	}
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
-	return e.wakes
+	return e.wakes, nil
 }
 
 // setWaitingSince is setWaiting for a decision made when wakeCount was
 // since: a wake in between (what it waited for may be gone) leaves the
 // run to the next poll instead.
-func (e *Engine) setWaitingSince(a StageArgs, w waitState, since uint64) {
+func (e *Engine) setWaitingSince(ctx context.Context, a StageArgs, w waitState, since uint64) {
+	if e.shared() {
+		if err := e.storeWaitSince(context.WithoutCancel(ctx), a, w, since); err != nil {
+			e.cfg.Logger.Warn("cannot record the stage's wait", "issue", a.Issue, "stage", a.Stage, "err", err)
+		}
+		return
+	}
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
 	if e.wakes == since {
@@ -71,11 +96,50 @@ func (e *Engine) setWaitingSince(a StageArgs, w waitState, since uint64) {
 	}
 }
 
+// waitOf is how a stage run waited, as the poll sees it.
 func (e *Engine) waitOf(a StageArgs) (waitState, bool) {
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
 	w, ok := e.waiting[a]
 	return w, ok
+}
+
+// lastWait is how the last run of a stage waited, for its next run: on a
+// shared database another worker may have run it. A failed read counts as
+// no wait.
+func (e *Engine) lastWait(ctx context.Context, a StageArgs) (waitState, bool) {
+	if !e.shared() {
+		return e.waitOf(a)
+	}
+	w, ok, err := e.storedWait(ctx, a)
+	return w, ok && err == nil
+}
+
+// loadWaits reads the wait states every worker recorded, for a poll (on a
+// shared database; on SQLite the map is the record).
+func (e *Engine) loadWaits(ctx context.Context) error {
+	if !e.shared() {
+		return nil
+	}
+	e.waitMu.Lock()
+	unforgotten := e.unforgotten
+	e.waitMu.Unlock()
+	if unforgotten {
+		if err := e.forgetStoredChanges(ctx); err != nil {
+			return fmt.Errorf("engine: forget what the waits watch: %w", err)
+		}
+	}
+	ws, err := e.storedWaits(ctx, "")
+	if err != nil {
+		return fmt.Errorf("engine: read the waits: %w", err)
+	}
+	e.waitMu.Lock()
+	e.waiting = ws
+	if unforgotten {
+		e.unforgotten = false // polls run one at a time: none failed since
+	}
+	e.waitMu.Unlock()
+	return nil
 }
 
 // watching reports whether a stage waits for something outside (a
@@ -94,8 +158,16 @@ func (e *Engine) watching() bool {
 
 // wakeWaiting forgets the stage runs that wait for a person, so that the
 // next poll runs them again: something they wait for changed in a way
-// only a role can tell (the target opened after E2E recovered).
-func (e *Engine) wakeWaiting() {
+// only a role can tell (the target opened after E2E recovered). On a
+// shared database it forgets them for every worker.
+func (e *Engine) wakeWaiting(ctx context.Context) {
+	if e.shared() {
+		// Not written, the waits sleep until watchMax or a change of
+		// their issue wakes them.
+		if err := e.storeWake(context.WithoutCancel(ctx)); err != nil {
+			e.cfg.Logger.Warn("cannot wake the stages that wait for a person", "err", err)
+		}
+	}
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
 	e.wakes++
@@ -108,7 +180,7 @@ func (e *Engine) wakeWaiting() {
 
 // forgetLeft drops the wait states of issues that no longer carry their
 // stage's labels: a run that comes back later starts afresh.
-func (e *Engine) forgetLeft(issues []agentorg.Issue) {
+func (e *Engine) forgetLeft(ctx context.Context, issues []agentorg.Issue) error {
 	still := map[StageArgs]bool{}
 	for _, is := range issues {
 		for i := range e.wf.Stages {
@@ -119,18 +191,33 @@ func (e *Engine) forgetLeft(issues []agentorg.Issue) {
 		}
 	}
 	e.waitMu.Lock()
-	defer e.waitMu.Unlock()
-	for a := range e.waiting {
+	left := map[StageArgs]waitState{}
+	for a, w := range e.waiting {
 		if !still[a] {
+			left[a] = w
 			delete(e.waiting, a)
 		}
 	}
+	e.waitMu.Unlock()
+	if !e.shared() {
+		return nil
+	}
+	if err := e.forgetStored(ctx, left); err != nil {
+		return fmt.Errorf("engine: forget the waits of issues that left: %w", err)
+	}
+	return nil
 }
 
 // forgetChanges makes the next poll look at everything again: a poll that
 // failed after asking which merge requests changed may have missed some.
-func (e *Engine) forgetChanges() {
+// On a shared database the next poll may be another worker's, and the
+// forge's watermark is shared: the database forgets too.
+func (e *Engine) forgetChanges(ctx context.Context) {
+	// Not written, it is tried again before the next poll reads the
+	// waits (loadWaits).
+	failed := e.shared() && e.forgetStoredChanges(context.WithoutCancel(ctx)) != nil
 	e.waitMu.Lock()
+	e.unforgotten = e.unforgotten || failed
 	for a, w := range e.waiting {
 		w.watch = nil
 		e.waiting[a] = w

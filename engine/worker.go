@@ -126,13 +126,16 @@ func (e *Engine) work(jobCtx context.Context, jobID int64, attempt, maxAttempts 
 	if h, ok := role.For(st.Role).(role.Holder); ok && inOn {
 		// Before the labels move: an issue that must wait stays at its
 		// label (parallel work: a dependency, an overlapping issue ahead).
-		wakes := e.wakeCount()
+		wakes, err := e.wakeCount(ctx)
+		if err != nil {
+			return err
+		}
 		why, err := h.Hold(ctx, e.deps, &role.Run{ID: runID, Stage: st, Issue: is})
 		if err != nil {
 			return err
 		}
 		if why != "" {
-			e.setWaitingSince(args, waitState{forHuman: true, watch: &role.Watch{}, issueAt: is.UpdatedAt, since: time.Now()}, wakes)
+			e.setWaitingSince(ctx, args, waitState{forHuman: true, watch: &role.Watch{}, issueAt: is.UpdatedAt, since: time.Now()}, wakes)
 			return e.recordWait(ctx, is.Number, st, runID, why)
 		}
 	}
@@ -174,7 +177,7 @@ func (e *Engine) work(jobCtx context.Context, jobID int64, attempt, maxAttempts 
 		from = st.Running
 		// A run that looks again at what it waits for (a pipeline) resumes
 		// no claim worth a line in the record each time.
-		if w, waited := e.waitOf(args); !waited || w.forHuman {
+		if w, waited := e.lastWait(ctx, args); !waited || w.forHuman {
 			if err := e.record(ctx, eventlog.Event{Issue: is.Number, Stage: st.Name, RunID: runID, Actor: bot, Kind: eventlog.KindClaim,
 				Reason: fmt.Sprintf("%s resumed its claim (job %d, try %d)", st.Name, jobID, attempt)}); err != nil {
 				return err
@@ -223,11 +226,11 @@ func (e *Engine) work(jobCtx context.Context, jobID int64, attempt, maxAttempts 
 		// pipeline), or must change first (a busy target): the labels
 		// stay, and a later poll runs the stage again once what it
 		// watches changed.
-		e.setWaiting(args, &waitState{forHuman: out.ForHuman, watch: out.Watch, issueAt: is.UpdatedAt, since: time.Now()})
+		e.setWaiting(ctx, args, &waitState{forHuman: out.ForHuman, watch: out.Watch, issueAt: is.UpdatedAt, since: time.Now()})
 		outcome = metrics.OutcomeWait
 		return e.recordWait(ctx, is.Number, st, runID, out.Reason)
 	}
-	e.setWaiting(args, nil)
+	e.setWaiting(ctx, args, nil)
 	to := out.To
 	if to == "" {
 		to = st.Success
@@ -265,7 +268,7 @@ func (e *Engine) transition(ctx context.Context, issue int64, st *workflow.Stage
 	}
 	if to == e.wf.Escalation || st.Role == agentorg.RoleMerge {
 		// An issue merged or left: those held for it look again.
-		e.wakeWaiting()
+		e.wakeWaiting(ctx)
 	}
 	_, err = e.enqueue(ctx, is)
 	return err

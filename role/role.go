@@ -126,16 +126,18 @@ type Outcome struct {
 
 // Watch is what a waiting stage run waits for. The engine runs the stage
 // again when the issue changed, or any of these did (a changed merge
-// request, another pipeline status, the deadline).
+// request, another pipeline status, the deadline). On a shared database
+// the engine keeps it as JSON, so that any worker's poll reads it.
 type Watch struct {
 	// MR is the merge request whose change wakes the stage; 0 for none.
-	MR int64
+	MR int64 `json:"mr,omitempty"`
 	// SHA is the commit whose pipeline the stage waits on ("": none), and
 	// Pipeline the status it last saw ("" when there was no pipeline).
-	SHA, Pipeline string
+	SHA      string `json:"sha,omitempty"`
+	Pipeline string `json:"pipeline,omitempty"`
 	// Until wakes the stage at the latest (a grace period ends); zero for
 	// no deadline.
-	Until time.Time
+	Until time.Time `json:"until,omitzero"`
 }
 
 // Role is one job of the organization.
