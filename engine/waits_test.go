@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,13 +28,7 @@ func stageRuns(t *testing.T, e *Engine, issue int64, stage string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, c := range log {
-		if c.Issue == issue && c.Stage == stage {
-			n++
-		}
-	}
-	return n
+	return len(slices.DeleteFunc(log, func(c LoggedClaim) bool { return c.Issue != issue || c.Stage != stage }))
 }
 
 // TestAWaitOnAWorkerHoldsForTheLeader: on a shared database a stage run
