@@ -273,14 +273,9 @@ func newClaimSQL(d store.Dialect) claimSQL {
 // reaps it.
 func (e *Engine) claim(ctx context.Context, jobID int64, a StageArgs, runID string) (bool, error) {
 	for try := 0; ; try++ {
-		res, err := e.cfg.DB.ExecContext(ctx, e.sql.claim, jobID, a.Issue, a.Stage, runID, e.owner, e.host, e.cfg.Worker)
-		if err != nil {
-			return false, fmt.Errorf("engine: claim job %d: %w", jobID, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return false, fmt.Errorf("engine: claim job %d: %w", jobID, err)
-		} else if n == 1 {
-			break
+		claimed, err := e.claimAndLog(ctx, jobID, a, runID)
+		if err != nil || claimed {
+			return claimed, err
 		}
 		if try > 0 {
 			return false, nil
@@ -303,9 +298,28 @@ func (e *Engine) claim(ctx context.Context, jobID int64, a StageArgs, runID stri
 			}
 		}
 	}
-	if _, err := e.cfg.DB.ExecContext(ctx, e.sql.log, runID, jobID, a.Issue, a.Stage, e.owner, e.host); err != nil {
-		_, _ = e.cfg.DB.ExecContext(context.WithoutCancel(ctx), e.sql.release, jobID, runID)
+}
+
+// claimAndLog inserts the claim and its row in the claim log in one
+// transaction: the log never misses a claim that held.
+func (e *Engine) claimAndLog(ctx context.Context, jobID int64, a StageArgs, runID string) (bool, error) {
+	tx, err := e.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("engine: claim job %d: %w", jobID, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, e.sql.claim, jobID, a.Issue, a.Stage, runID, e.owner, e.host, e.cfg.Worker)
+	if err != nil {
+		return false, fmt.Errorf("engine: claim job %d: %w", jobID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, e.sql.log, runID, jobID, a.Issue, a.Stage, e.owner, e.host); err != nil {
 		return false, fmt.Errorf("engine: log the claim of job %d: %w", jobID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("engine: claim job %d: %w", jobID, err)
 	}
 	return true, nil
 }
@@ -325,11 +339,41 @@ func (e *Engine) beat(ctx context.Context, jobID int64, runID string) (bool, err
 	return n > 0 || err != nil, err
 }
 
-// release ends a claim, as ended says (endedDone, endedFailed). A claim
-// reaped meanwhile stays as the reaper logged it.
+// release ends a claim, as ended says (endedDone, endedFailed): it
+// deletes the claim and ends its run in the claim log in one transaction,
+// so that a worker killed in between, or a database restarting, never
+// leaves the log with a run that looks as if it still held the stage (the
+// chaos bench counted such runs as double claims). It tries again while
+// the database is away; a release that still fails leaves the claim to
+// the reaper, whose heartbeat check finds it dead. A claim reaped
+// meanwhile stays as the reaper logged it.
 func (e *Engine) release(ctx context.Context, jobID int64, runID, ended string) {
-	_, _ = e.cfg.DB.ExecContext(ctx, e.sql.release, jobID, runID)
-	_, _ = e.cfg.DB.ExecContext(ctx, e.sql.end, ended, runID)
+	for wait := 250 * time.Millisecond; ; wait *= 2 {
+		err := e.releaseAndEnd(ctx, jobID, runID, ended)
+		if err == nil || wait > 4*time.Second {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (e *Engine) releaseAndEnd(ctx context.Context, jobID int64, runID, ended string) error {
+	tx, err := e.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, e.sql.release, jobID, runID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, e.sql.end, ended, runID); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // claimMark is the mark (see proc.WithMark) of the processes an engine
