@@ -500,9 +500,22 @@ func (e *Engine) setPolled(following bool, err error) {
 // RunUntilIdle reconciles and works until nothing is actionable: no job is
 // queued or running and a fresh read of the tracker enqueues nothing. Issues
 // waiting for a human stay where they are. It reads the tracker whoever
-// leads: it is for an engine working alone (a one-shot run, tests).
+// leads: it is for an engine working alone (a one-shot run, tests). On
+// PostgreSQL it also releases dead claims and gone workers' queues, as the
+// leader does: a job a killed engine left running is never idle, and only
+// its claim's heartbeat tells it is dead.
 func (e *Engine) RunUntilIdle(ctx context.Context) error {
+	var reaped time.Time
 	for {
+		if e.shared() && time.Since(reaped) >= e.cfg.Heartbeat {
+			reaped = time.Now()
+			if _, err := e.reap(ctx, false); err != nil {
+				return err
+			}
+			if _, err := e.rescueQueues(ctx); err != nil {
+				return err
+			}
+		}
 		// Workers enqueue what their transitions call for, so the tracker
 		// needs reading only once the queue has drained.
 		idle, err := e.idle(ctx)

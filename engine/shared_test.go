@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -120,6 +121,35 @@ func TestStartReleasesOnlyTheDeadWhereOthersWork(t *testing.T) {
 			}
 		}
 	})
+}
+
+// On PostgreSQL a one-shot run (serve --once) started after a kill -9
+// found the dead engine's claim still beating and left it; its job runs
+// for ever as far as River knows, so the run never goes idle. It releases
+// the claim once it goes stale, as the leader of a daemon does.
+func TestRunUntilIdleReleasesAClaimThatDiesWhileItWaits(t *testing.T) {
+	ctx := context.Background()
+	e, db := bareEngine(t, t.TempDir(), store.Postgres)
+	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := job.Job.ID
+	handOut(t, db, id)
+	deadClaim(t, e, db, id, 1, "validate", "dead-engine")
+	// No River client works the job once it is released: the run waits
+	// until ctx ends, and the job must be back in the queue by then.
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := e.RunUntilIdle(wctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RunUntilIdle: %v, want it to wait for the released job", err)
+	}
+	if j, err := e.client.JobGet(ctx, id); err != nil || j.State != rivertype.JobStateAvailable {
+		t.Errorf("the dead claim's job: %+v, %v; want available", j, err)
+	}
+	if claims, err := Claims(ctx, db); err != nil || len(claims) != 0 {
+		t.Errorf("claims: %+v, %v; want the dead one released", claims, err)
+	}
 }
 
 // A claim reaped meanwhile is not released twice, and one whose worker
