@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,12 +27,14 @@ import (
 // DefaultTakeoverAfter is Config.TakeoverAfter's default.
 const DefaultTakeoverAfter = 2 * time.Minute
 
-// workersSchema: each worker's last sign of life, by the database's clock.
+// workersSchema: each worker's last sign of life, by the database's clock,
+// and its engine then (its claims' owner, see lastEngine).
 const workersSchema = `
 CREATE TABLE IF NOT EXISTS agentorg_workers (
 	id      TEXT PRIMARY KEY,
 	host    TEXT NOT NULL,
-	beat_at INTEGER NOT NULL
+	beat_at INTEGER NOT NULL,
+	owner   TEXT NOT NULL DEFAULT ''
 );`
 
 // routed reports whether stage st's jobs go to the issue's holder: the
@@ -66,15 +69,33 @@ func (e *Engine) queueFor(ctx context.Context, st *workflow.Stage, issue int64) 
 	return workerQueue(holder), nil
 }
 
-// beatWorker records that this worker lives.
+// beatWorker records that this worker lives, with this engine.
 func (e *Engine) beatWorker(ctx context.Context) error {
-	_, err := e.cfg.DB.ExecContext(ctx, strings.ReplaceAll(`INSERT INTO agentorg_workers (id, host, beat_at) VALUES (?, ?, @NOW)
-		ON CONFLICT (id) DO UPDATE SET host = excluded.host, beat_at = excluded.beat_at`, "@NOW", nowMillis[e.dialect()]),
-		e.cfg.Worker, e.host)
+	_, err := e.cfg.DB.ExecContext(ctx, strings.ReplaceAll(`INSERT INTO agentorg_workers (id, host, beat_at, owner) VALUES (?, ?, @NOW, ?)
+		ON CONFLICT (id) DO UPDATE SET host = excluded.host, beat_at = excluded.beat_at, owner = excluded.owner`, "@NOW", nowMillis[e.dialect()]),
+		e.cfg.Worker, e.host, e.owner)
 	if err != nil {
 		return fmt.Errorf("engine: worker heartbeat: %w", err)
 	}
 	return nil
+}
+
+// lastEngine is the engine this worker ran on this host before this one
+// started (its owner id), "" if none is known. Called before Start's first
+// beatWorker: one engine runs per worker, so that one is dead.
+func (e *Engine) lastEngine(ctx context.Context) (string, error) {
+	if !e.shared() || e.cfg.Worker == "" {
+		return "", nil
+	}
+	var owner string
+	err := e.cfg.DB.QueryRowContext(ctx, `SELECT owner FROM agentorg_workers WHERE id = ? AND host = ?`, e.cfg.Worker, e.host).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) || owner == e.owner {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("engine: this worker's last engine: %w", err)
+	}
+	return owner, nil
 }
 
 // workerAlive reports whether worker id beat within TakeoverAfter.

@@ -93,14 +93,8 @@ func migrateClaims(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("engine: migrate claims: %w", err)
 	}
 	for _, col := range []string{"host", "worker"} {
-		has, err := hasColumn(ctx, tx, store.DialectOf(db), "agentorg_claims", col)
-		if err != nil {
+		if err := addTextColumn(ctx, tx, store.DialectOf(db), "agentorg_claims", col); err != nil {
 			return fmt.Errorf("engine: migrate claims: %w", err)
-		}
-		if !has {
-			if _, err := tx.ExecContext(ctx, `ALTER TABLE agentorg_claims ADD COLUMN `+col+` TEXT NOT NULL DEFAULT ''`); err != nil {
-				return fmt.Errorf("engine: migrate claims: add %s: %w", col, err)
-			}
 		}
 	}
 	for _, q := range append([]string{claimsDedupe, claimsIndex, claimLogSchema}, claimLogIndexes...) {
@@ -110,6 +104,19 @@ func migrateClaims(ctx context.Context, db *sql.DB) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("engine: migrate claims: %w", err)
+	}
+	return nil
+}
+
+// addTextColumn adds a text column, empty by default, to a table an older
+// version made without it.
+func addTextColumn(ctx context.Context, tx *sql.Tx, d store.Dialect, table, column string) error {
+	has, err := hasColumn(ctx, tx, d, table, column)
+	if err != nil || has {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN `+column+` TEXT NOT NULL DEFAULT ''`); err != nil {
+		return fmt.Errorf("add %s.%s: %w", table, column, err)
 	}
 	return nil
 }
@@ -225,7 +232,7 @@ func ClaimLog(ctx context.Context, db *sql.DB) ([]LoggedClaim, error) {
 // claimSQL are the engine's statements on its claims, with the database's
 // clock in Unix milliseconds in place of @NOW.
 type claimSQL struct {
-	claim, log, beat, pgid, release, end, stale, reap, reapStale, reapLog, owned string
+	claim, log, beat, pgid, release, end, stale, ownedBy, reap, reapStale, reapLog, owned string
 }
 
 // nowMillis is the database's clock in Unix milliseconds, in each dialect.
@@ -254,6 +261,8 @@ func newClaimSQL(d store.Dialect) claimSQL {
 		// failed is as dead as one whose worker died.
 		stale: q(`SELECT job_id, issue, stage, pgid, owner, host, run_id FROM agentorg_claims
 			WHERE heartbeat_at < @NOW - ?`),
+		// ownedBy lists the claims of an engine.
+		ownedBy: `SELECT job_id, issue, stage, pgid, owner, host, run_id FROM agentorg_claims WHERE owner = ?`,
 		// reap deletes a dead claim; reapStale only while it is still
 		// stale (a worker that beat meanwhile is alive).
 		reap:      `DELETE FROM agentorg_claims WHERE job_id = ? AND run_id = ?`,
@@ -411,7 +420,12 @@ func (e *Engine) setPGID(ctx context.Context, jobID int64, runID string, pgid in
 
 // staleClaims lists the claims whose heartbeat is older than StaleAfter.
 func (e *Engine) staleClaims(ctx context.Context) ([]jobstore.RunningJob, error) {
-	rows, err := e.cfg.DB.QueryContext(ctx, e.sql.stale, e.cfg.StaleAfter.Milliseconds())
+	return e.deadClaims(ctx, e.sql.stale, e.cfg.StaleAfter.Milliseconds())
+}
+
+// deadClaims lists the claims query (stale, ownedBy) finds.
+func (e *Engine) deadClaims(ctx context.Context, query string, args ...any) ([]jobstore.RunningJob, error) {
+	rows, err := e.cfg.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("engine: find dead claims: %w", err)
 	}
@@ -437,17 +451,62 @@ func (e *Engine) unclaimedAfter() time.Duration { return 2 * e.cfg.StaleAfter }
 // On SQLite the caller holds the home lock, so no other engine works the
 // database: every running job and every claim is dead. On PostgreSQL other
 // workers are alive: only stale claims and jobs left unclaimed are, and
-// this host's processes that a dead engine left are killed (see sweep).
+// what this worker's last engine left (the home lock again: a restart
+// after kill -9 goes on at once, without waiting for heartbeats to go
+// stale), and this host's processes that a dead engine left are killed
+// (see sweep).
 func (e *Engine) reapAtStart(ctx context.Context) (int, error) {
 	if !e.shared() {
 		return e.reap(ctx, true)
 	}
-	n, err := e.reap(ctx, false)
+	n, err := e.reapEarlier(ctx)
+	if err != nil {
+		return n, err
+	}
+	m, err := e.reap(ctx, false)
+	n += m
 	if err != nil {
 		return n, err
 	}
 	_, err = e.sweep(ctx)
 	return n, err
+}
+
+// reapEarlier releases the claims of this worker's last engine on this
+// host, whatever their heartbeat, and the jobs River last handed to it
+// that it left running without a claim (it died before it claimed them,
+// or before River recorded their end): one engine runs per worker
+// (Config.Worker), so it is dead.
+func (e *Engine) reapEarlier(ctx context.Context) (int, error) {
+	last, err := e.lastEngine(ctx)
+	if err != nil || last == "" {
+		return 0, err
+	}
+	dead, err := e.deadClaims(ctx, e.sql.ownedBy, last)
+	if err != nil {
+		return 0, err
+	}
+	left, err := e.jobs.LeftBy(ctx, StageArgs{}.Kind(), last)
+	if err != nil {
+		return 0, fmt.Errorf("engine: find dead claims: %w", err)
+	}
+	return e.reapEach(ctx, append(dead, left...), false)
+}
+
+// reapEach releases each of dead and requeues its job (see reapOne), and
+// returns how many it released.
+func (e *Engine) reapEach(ctx context.Context, dead []jobstore.RunningJob, stale bool) (int, error) {
+	n := 0
+	for _, d := range dead {
+		ok, err := e.reapOne(ctx, d, stale, true)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // reap makes dead claims workable again. With all (SQLite's start), every
@@ -478,15 +537,9 @@ func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
 	}
 	// This engine's own claims are not a dead worker's: it still works them.
 	dead = slices.DeleteFunc(dead, func(d jobstore.RunningJob) bool { return d.Owner == e.owner })
-	n := 0
-	for _, d := range dead {
-		ok, err := e.reapOne(ctx, d, !all, true)
-		if err != nil {
-			return n, err
-		}
-		if ok {
-			n++
-		}
+	n, err := e.reapEach(ctx, dead, !all)
+	if err != nil {
+		return n, err
 	}
 	if all {
 		// What is left is dead too: claims whose job is not running

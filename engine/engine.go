@@ -55,7 +55,10 @@ type Config struct {
 	Pool *pgxpool.Pool
 	// Worker is this engine's worker id (the home's, see homedir.Owners):
 	// on a shared database the developer runs of the issues it holds come
-	// to a queue of its own while it lives (see affinity.go).
+	// to a queue of its own while it lives (see affinity.go). One engine
+	// runs per worker at a time (the caller holds the home's lock): a
+	// start releases what the worker's last engine on this host left
+	// (see reapAtStart).
 	Worker string
 	// TakeoverAfter is how long a worker may be silent before the issues
 	// it holds go to others. Default DefaultTakeoverAfter.
@@ -335,6 +338,9 @@ func Migrate(ctx context.Context, db *sql.DB, pool *pgxpool.Pool) error {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("engine: migrate workers and waits: %w", err)
 		}
+	}
+	if err := addTextColumn(ctx, tx, store.DialectOf(db), "agentorg_workers", "owner"); err != nil {
+		return fmt.Errorf("engine: migrate workers: %w", err)
 	}
 	return tx.Commit()
 }

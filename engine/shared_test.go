@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,6 +122,79 @@ func TestStartReleasesOnlyTheDeadWhereOthersWork(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A worker started again on its home (kill -9, then serve) releases at
+// once what its last engine left, however fresh the heartbeats: one engine
+// runs per home. That is its claims, and the jobs River last handed to it
+// that have no claim (it died before it claimed one, or after it ended one
+// but before River recorded the end). Another engine's live claim and
+// unclaimed job, and its own worker's last engine on another host, are
+// left to heartbeats and to unclaimedAfter.
+func TestStartReleasesWhatThisWorkersLastEngineLeftAtOnce(t *testing.T) {
+	ctx := context.Background()
+	e, db := bareEngine(t, t.TempDir(), store.Postgres)
+	e.cfg.Worker = "worker-1"
+	const last = "last-engine"
+	if _, err := db.Exec(`INSERT INTO agentorg_workers (id, host, beat_at, owner) VALUES (?, ?, ?, ?), ('worker-2', ?, ?, 'other-engine')`,
+		e.cfg.Worker, e.host, time.Now().UnixMilli(), last, e.host, time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{}
+	for i, c := range []struct{ name, handedTo, claimedBy string }{
+		{"claimed", last, last},
+		{"left", last, ""},
+		{"other's claimed", "other-engine", "other-engine"},
+		{"other's unclaimed", "other-engine", ""},
+	} {
+		job, err := e.client.Insert(ctx, StageArgs{Issue: int64(i + 1), Stage: "validate"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := job.Job.ID
+		ids[c.name] = id
+		if _, err := db.Exec(`UPDATE river_job SET state = 'running', attempt = attempt + 1, attempted_at = now(),
+			attempted_by = array_append(attempted_by, ?) WHERE id = ?`, c.handedTo, id); err != nil {
+			t.Fatal(err)
+		}
+		if c.claimedBy != "" {
+			if _, err := db.Exec(`INSERT INTO agentorg_claims (job_id, issue, stage, run_id, owner, host, heartbeat_at)
+				VALUES (?, ?, 'validate', ?, ?, ?, ?)`, id, i+1, "run-"+c.name, c.claimedBy, e.host, time.Now().UnixMilli()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := func(n int, released ...string) {
+		t.Helper()
+		if got, err := e.reapAtStart(ctx); err != nil || got != n {
+			t.Fatalf("reapAtStart: released %d, %v; want %d", got, err, n)
+		}
+		for name, id := range ids {
+			state := rivertype.JobStateRunning
+			if slices.Contains(released, name) {
+				state = rivertype.JobStateAvailable
+			}
+			if j, err := e.client.JobGet(ctx, id); err != nil || j.State != state {
+				t.Errorf("the %s job after the start: %+v, %v; want %s", name, j, err, state)
+			}
+		}
+	}
+	// The last engine of this worker ran on another host: not this one's.
+	if _, err := db.Exec(`UPDATE agentorg_workers SET host = 'elsewhere' WHERE id = ?`, e.cfg.Worker); err != nil {
+		t.Fatal(err)
+	}
+	want(0)
+	if _, err := db.Exec(`UPDATE agentorg_workers SET host = ? WHERE id = ?`, e.host, e.cfg.Worker); err != nil {
+		t.Fatal(err)
+	}
+	want(2, "claimed", "left")
+	// The worker's row names this engine from its first beat on.
+	if err := e.beatWorker(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.lastEngine(ctx); err != nil || got != "" {
+		t.Errorf("last engine after this one beat: %q, %v; want none", got, err)
+	}
 }
 
 // On PostgreSQL a one-shot run (serve --once) started after a kill -9

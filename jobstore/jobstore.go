@@ -98,7 +98,7 @@ func migrate[TTx any](ctx context.Context, m *rivermigrate.Migrator[TTx]) error 
 // described on SQLite's (sqliteStatements); PostgreSQL's
 // (postgresStatements) mean the same in its dialect.
 type statements struct {
-	exists, idle, counts, running, unclaimedFilter, requeue, leader, moveQueue string
+	exists, idle, counts, running, unclaimedFilter, leftByFilter, requeue, leader, moveQueue string
 }
 
 var sqliteStatements = statements{
@@ -134,6 +134,9 @@ var sqliteStatements = statements{
 		FROM river_job j LEFT JOIN agentorg_claims c ON c.job_id = j.id
 		WHERE j.state = 'running' AND j.kind = ?`,
 	unclaimedFilter: ` AND c.job_id IS NULL AND unixepoch(j.attempted_at, 'subsec') < unixepoch('now', 'subsec') - ?`,
+	// leftByFilter narrows it to the jobs without a claim that River last
+	// handed to a given client (attempted_by's last entry).
+	leftByFilter: ` AND c.job_id IS NULL AND json_extract(j.attempted_by, '$[#-1]') = ?`,
 
 	// requeue hands a running job back to River's queue. A dead worker's
 	// crash is not the job's fault: the try it used is given back (River
@@ -176,6 +179,7 @@ var postgresStatements = statements{
 		FROM river_job j LEFT JOIN agentorg_claims c ON c.job_id = j.id
 		WHERE j.state = 'running' AND j.kind = $1`,
 	unclaimedFilter: ` AND c.job_id IS NULL AND j.attempted_at < now() - make_interval(secs => $2)`,
+	leftByFilter:    ` AND c.job_id IS NULL AND j.attempted_by[array_upper(j.attempted_by, 1)] = $2`,
 	requeue: `UPDATE river_job SET state = 'available', attempt = GREATEST(attempt - 1, 0)
 		WHERE id = $1 AND state = 'running' AND NOT EXISTS (SELECT 1 FROM agentorg_claims c WHERE c.job_id = river_job.id)`,
 	leader: `SELECT leader_id, CAST(EXTRACT(EPOCH FROM expires_at) * 1000 AS BIGINT) FROM river_leader`,
@@ -256,6 +260,14 @@ func (s *Store) Running(ctx context.Context, kind string) ([]RunningJob, error) 
 // give the job back.
 func (s *Store) Unclaimed(ctx context.Context, kind string, after time.Duration) ([]RunningJob, error) {
 	return s.running(ctx, s.q.running+s.q.unclaimedFilter, kind, after.Seconds())
+}
+
+// LeftBy lists the running jobs of kind without a claim that River last
+// handed to the client (engine) whose id is owner: jobs an engine known to
+// be dead left, whether it died before it claimed them or after it ended
+// them but before River recorded it.
+func (s *Store) LeftBy(ctx context.Context, kind, owner string) ([]RunningJob, error) {
+	return s.running(ctx, s.q.running+s.q.leftByFilter, kind, owner)
 }
 
 func (s *Store) running(ctx context.Context, query string, args ...any) ([]RunningJob, error) {

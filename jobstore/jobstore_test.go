@@ -71,6 +71,7 @@ type riverClient interface {
 	Stop(context.Context) error
 	JobGet(context.Context, int64) (*rivertype.JobRow, error)
 	JobCancel(context.Context, int64) (*rivertype.JobRow, error)
+	ID() string
 }
 
 // backend is a migrated database of one dialect, of the test's own, with
@@ -244,6 +245,9 @@ func testStoreOnRiversJobs(t *testing.T, b backend) {
 	// it; unclaimed for longer than that (here: a negative wait), it is.
 	wantRunning(t, "Unclaimed for a minute", unclaimedFor(s, time.Minute), kind, nil)
 	wantRunning(t, "Unclaimed at all", unclaimedFor(s, -time.Minute), kind, unclaimed)
+	// Left by the client River handed it to, and by no other.
+	wantRunning(t, "LeftBy its client", leftBy(s, client.ID()), kind, unclaimed)
+	wantRunning(t, "LeftBy another client", leftBy(s, "another"), kind, nil)
 
 	if err := b.exec(ctx, b.insertClaim, develop.Job.ID, 1, "develop", "run-1", "dead", "host-a", 42, time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
@@ -251,6 +255,7 @@ func testStoreOnRiversJobs(t *testing.T, b backend) {
 	claimed := []RunningJob{{ID: develop.Job.ID, Issue: 1, Stage: "develop", PGID: 42, Owner: "dead", Host: "host-a", RunID: "run-1"}}
 	wantRunning(t, "Running, claimed", s.Running, kind, claimed)
 	wantRunning(t, "Unclaimed, claimed", unclaimedFor(s, -time.Minute), kind, nil)
+	wantRunning(t, "LeftBy, claimed", leftBy(s, client.ID()), kind, nil)
 	wantRunning(t, "Running of another kind", s.Running, otherArgs{}.Kind(), nil)
 
 	// A claimed job is left to its claimant; once the claim is gone, it is
@@ -357,6 +362,10 @@ func TestLeader(t *testing.T) {
 
 func unclaimedFor(s *Store, after time.Duration) func(context.Context, string) ([]RunningJob, error) {
 	return func(ctx context.Context, kind string) ([]RunningJob, error) { return s.Unclaimed(ctx, kind, after) }
+}
+
+func leftBy(s *Store, owner string) func(context.Context, string) ([]RunningJob, error) {
+	return func(ctx context.Context, kind string) ([]RunningJob, error) { return s.LeftBy(ctx, kind, owner) }
 }
 
 func wantIdle(t *testing.T, s *Store, kind string, want bool) {
