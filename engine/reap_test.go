@@ -42,13 +42,7 @@ func testRestartKillsADeadClaimsProcessesWithoutItsGroup(t *testing.T, d store.D
 	e.cfg.Metrics = m
 
 	// The dead engine's state: its job running, its claim without a group.
-	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := job.Job.ID
-	handOut(t, db, id)
-	deadClaim(t, e, db, id, 1, "validate", "dead-engine")
+	id := deadJob(t, e, db, 1, "dead-engine")
 
 	// Its check: a shell in its own group, and a sleep in a session of its own.
 	pidFile := filepath.Join(dir, "escaped.pid")
@@ -142,6 +136,19 @@ func deadClaim(t *testing.T, e *Engine, db *sql.DB, id, issue int64, stage, owne
 		VALUES (?, ?, ?, ?, ?, ?, 0)`, run, id, issue, stage, owner, e.host); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// deadJob is a validate job of issue that River handed out and owner
+// claimed, then died (see handOut, deadClaim); it returns the job's id.
+func deadJob(t *testing.T, e *Engine, db *sql.DB, issue int64, owner string) int64 {
+	t.Helper()
+	job, err := e.client.Insert(context.Background(), StageArgs{Issue: issue, Stage: "validate"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handOut(t, db, job.Job.ID)
+	deadClaim(t, e, db, job.Job.ID, issue, "validate", owner)
+	return job.Job.ID
 }
 
 // bareEngine is an engine over a database of its own of dialect d (its

@@ -204,13 +204,7 @@ func TestStartReleasesWhatThisWorkersLastEngineLeftAtOnce(t *testing.T) {
 func TestRunUntilIdleReleasesAClaimThatDiesWhileItWaits(t *testing.T) {
 	ctx := context.Background()
 	e, db := bareEngine(t, t.TempDir(), store.Postgres)
-	job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := job.Job.ID
-	handOut(t, db, id)
-	deadClaim(t, e, db, id, 1, "validate", "dead-engine")
+	id := deadJob(t, e, db, 1, "dead-engine")
 	// No River client works the job once it is released: the run waits
 	// until ctx ends, and the job must be back in the queue by then.
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -232,13 +226,7 @@ func TestReapReleasesAClaimOnlyWhileItIsDead(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
 		e, db := bareEngine(t, t.TempDir(), d)
-		job, err := e.client.Insert(ctx, StageArgs{Issue: 1, Stage: "validate"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := job.Job.ID
-		handOut(t, db, id)
-		deadClaim(t, e, db, id, 1, "validate", "slow-engine")
+		id := deadJob(t, e, db, 1, "slow-engine")
 		dead, err := e.staleClaims(ctx)
 		if err != nil || len(dead) != 1 {
 			t.Fatalf("stale claims: %+v, %v", dead, err)

@@ -25,6 +25,7 @@ import (
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/sample"
 	"github.com/agentorg/agentorg/store"
+	"github.com/agentorg/agentorg/store/storetest"
 	"github.com/agentorg/agentorg/tracker/embedded"
 	"github.com/agentorg/agentorg/workflow"
 	"github.com/agentorg/agentorg/workspace"
@@ -109,12 +110,7 @@ func newSharedOrg(t *testing.T) *sharedOrg {
 
 func (o *sharedOrg) open(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), o.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return storetest.OpenTarget(t, o.URL)
 }
 
 // countingTracker counts the reads of the issue list: the engine's polls

@@ -24,6 +24,13 @@ func Open(t testing.TB, d store.Dialect) *store.DB {
 	if d == store.Postgres {
 		target = pgtest.New(t)
 	}
+	return OpenTarget(t, target)
+}
+
+// OpenTarget opens the database target names (see store.Open), closed when
+// t ends.
+func OpenTarget(t testing.TB, target string) *store.DB {
+	t.Helper()
 	db, err := store.Open(context.Background(), target)
 	if err != nil {
 		t.Fatal(err)
