@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,8 +14,10 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg"
+	"github.com/agentorg/agentorg/pgtest"
 	"github.com/agentorg/agentorg/sample"
-	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store"
+	"github.com/agentorg/agentorg/store/storetest"
 	"github.com/agentorg/agentorg/tracker/embedded"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -80,6 +81,17 @@ var reviewRunning = []string{"triage:running", "dev:running", "validate:running"
 type crashOrg struct {
 	dir, home, wf, origin, script string
 	env                           []string
+	// database is the home's SQLite file, or the PostgreSQL URL every
+	// command is given.
+	database string
+}
+
+// eachDialect runs f as a subtest per database agentorg supports, each
+// with an organization of its own (see newScriptedOrg).
+func eachDialect(t *testing.T, f func(t *testing.T, d store.Dialect)) {
+	for _, d := range storetest.Dialects {
+		t.Run(d.String(), func(t *testing.T) { f(t, d) })
+	}
 }
 
 func (o *crashOrg) cli(t *testing.T, args ...string) result {
@@ -174,19 +186,21 @@ func (s *server) output() string {
 	return string(b)
 }
 
-func newCrashOrg(t *testing.T) *crashOrg {
+func newCrashOrg(t *testing.T, d store.Dialect) *crashOrg {
 	t.Helper()
 	// Each check also leaves a background child in its process group:
 	// only killing the whole group (which a restart must do for a dead
 	// engine's check) ends it before its time.
-	return newScriptedOrg(t, crashScript,
+	return newScriptedOrg(t, d, crashScript,
 		"("+straySleep+" >/dev/null 2>&1 &); sleep 1 && go test ./...",
 		"("+straySleep+" >/dev/null 2>&1 &); sleep 1 && go test -count=1 ./...")
 }
 
 // newScriptedOrg is an organization on the sample repository whose agent
-// plays script, with the given check and E2E commands.
-func newScriptedOrg(t *testing.T, scriptText, check, e2e string) *crashOrg {
+// plays script, with the given check and E2E commands, on a database of
+// dialect d: the home's SQLite file, or a PostgreSQL database of its own
+// (pgtest) that every command is given through AGENTORG_DATABASE.
+func newScriptedOrg(t *testing.T, d store.Dialect, scriptText, check, e2e string) *crashOrg {
 	t.Helper()
 	dir := t.TempDir()
 	script := filepath.Join(dir, "crash-script.yaml")
@@ -209,8 +223,14 @@ func newScriptedOrg(t *testing.T, scriptText, check, e2e string) *crashOrg {
 	}
 	home := filepath.Join(dir, "home")
 	wf := filepath.Join(repo, workflow.DefaultPath)
-	return &crashOrg{dir: dir, home: home, wf: wf, origin: origin, script: script,
-		env: []string{"AGENTORG_HOME=" + home, "AGENTORG_WORKFLOW=" + wf}}
+	o := &crashOrg{dir: dir, home: home, wf: wf, origin: origin, script: script,
+		database: filepath.Join(home, "agentorg.db"),
+		env:      []string{"AGENTORG_HOME=" + home, "AGENTORG_WORKFLOW=" + wf}}
+	if d == store.Postgres {
+		o.database = pgtest.New(t)
+		o.env = append(o.env, "AGENTORG_DATABASE="+o.database)
+	}
+	return o
 }
 
 // straySleep is a command line no other test (nor an earlier run of this
@@ -273,12 +293,20 @@ func (o *crashOrg) atWork() string {
 // triage:running, in the developer's fix, in its re-validation, and after
 // the GO between the round's first reply and the rest: each thread gets
 // exactly one reply, the fixed one is resolved once, and it merges once.
+//
+// It runs on SQLite and on PostgreSQL, each on a database of its own. On
+// PostgreSQL other workers may share the database, so a restart releases
+// only what its own home's last engine left (engine's reapAtStart).
 func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole lifecycle with real processes and real kills")
 	}
+	eachDialect(t, crashRestartFinishesEveryIssueExactlyOnce)
+}
+
+func crashRestartFinishesEveryIssueExactlyOnce(t *testing.T, d store.Dialect) {
 	began := time.Now()
-	o := newCrashOrg(t)
+	o := newCrashOrg(t, d)
 
 	var created crashIssue
 	o.cliJSON(t, &created, "issue", "new", "--title", "Add Twice", "--opt-in", "--as", "alice")
@@ -325,14 +353,11 @@ func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 	}
 
 	// The test watches the engine's database directly (reads only: WAL
-	// readers never wait for the engine), so that it sees the first reply of
-	// a round as soon as it is committed and never waits behind a write.
-	db, err := sqlitedb.Open(filepath.Join(o.home, "agentorg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	watch := embedded.New(db, embedded.Options{})
+	// readers never wait for the engine, nor do PostgreSQL's), so that it
+	// sees the first reply of a round as soon as it is committed and never
+	// waits behind a write.
+	db := storetest.OpenTarget(t, o.database)
+	watch := embedded.New(db.SQL, embedded.Options{})
 	ctx := context.Background()
 	countResolutions(t, db)
 
@@ -729,23 +754,33 @@ func botNotes(th agentorg.ReviewThread) []string {
 // countResolutions records, in a table of the test's own, every committed
 // write that resolves a review thread, so that "resolved once" can be told
 // from "resolved, again and again" (the tracker keeps only the flag).
-func countResolutions(t *testing.T, db *sql.DB) {
+func countResolutions(t *testing.T, db *store.DB) {
 	t.Helper()
-	for _, q := range []string{
-		`CREATE TABLE crash_resolutions (thread INTEGER NOT NULL, by TEXT NOT NULL)`,
+	qs := []string{
+		`CREATE TABLE crash_resolutions (n INTEGER PRIMARY KEY, thread INTEGER NOT NULL, by TEXT NOT NULL)`,
 		`CREATE TRIGGER crash_count_resolutions AFTER UPDATE OF resolved_by ON tracker_review_threads
 		 WHEN NEW.resolved_by <> '' BEGIN INSERT INTO crash_resolutions (thread, by) VALUES (NEW.id, NEW.resolved_by); END`,
-	} {
-		if _, err := db.Exec(q); err != nil {
+	}
+	if db.Dialect == store.Postgres {
+		qs = []string{
+			`CREATE TABLE crash_resolutions (n BIGSERIAL PRIMARY KEY, thread BIGINT NOT NULL, by TEXT NOT NULL)`,
+			`CREATE FUNCTION crash_count_resolution() RETURNS trigger LANGUAGE plpgsql AS $$
+			 BEGIN INSERT INTO crash_resolutions (thread, by) VALUES (NEW.id, NEW.resolved_by); RETURN NULL; END $$`,
+			`CREATE TRIGGER crash_count_resolutions AFTER UPDATE OF resolved_by ON tracker_review_threads
+			 FOR EACH ROW WHEN (NEW.resolved_by <> '') EXECUTE FUNCTION crash_count_resolution()`,
+		}
+	}
+	for _, q := range qs {
+		if _, err := db.SQL.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 }
 
 // resolutions lists the threads of the committed resolutions, in order.
-func resolutions(t *testing.T, db *sql.DB) string {
+func resolutions(t *testing.T, db *store.DB) string {
 	t.Helper()
-	rows, err := db.Query(`SELECT thread FROM crash_resolutions ORDER BY rowid`)
+	rows, err := db.SQL.Query(`SELECT thread FROM crash_resolutions ORDER BY n`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -762,23 +797,32 @@ func resolutions(t *testing.T, db *sql.DB) string {
 }
 
 // stallResolutions makes the bot's resolution of a review thread never
-// finish: a trigger on it runs a query that would take hours (a four-way
-// cross join of 1000 rows) inside the engine's own write transaction. The
-// round's first reply, written just before, is committed; the resolution
-// and every later reply are not. So a kill once the first reply is seen
-// lands in the middle of answering the round every time, without a sleep
-// in agentorg's code and without failing any call the engine makes.
-func stallResolutions(t *testing.T, db *sql.DB) {
+// finish: a trigger on it runs a query that would take hours (on SQLite a
+// four-way cross join of 1000 rows; on PostgreSQL a sleep) inside the
+// engine's own write transaction. The round's first reply, written just
+// before, is committed; the resolution and every later reply are not. So a
+// kill once the first reply is seen lands in the middle of answering the
+// round every time, without a sleep in agentorg's code and without failing
+// any call the engine makes.
+func stallResolutions(t *testing.T, db *store.DB) {
 	t.Helper()
-	for _, q := range []string{
+	qs := []string{
 		`CREATE TABLE crash_burn (x INTEGER)`,
 		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) INSERT INTO crash_burn SELECT x FROM c`,
 		`CREATE TABLE crash_burn_out (n INTEGER)`,
 		`CREATE TRIGGER crash_stall_resolution AFTER UPDATE OF resolved_by ON tracker_review_threads
 		 WHEN NEW.resolved_by = 'agentorg' BEGIN
 		 INSERT INTO crash_burn_out SELECT count(*) FROM crash_burn a, crash_burn b, crash_burn c, crash_burn d; END`,
-	} {
-		if _, err := db.Exec(q); err != nil {
+	}
+	if db.Dialect == store.Postgres {
+		qs = []string{
+			`CREATE FUNCTION crash_stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3600); RETURN NULL; END $$`,
+			`CREATE TRIGGER crash_stall_resolution AFTER UPDATE OF resolved_by ON tracker_review_threads
+			 FOR EACH ROW WHEN (NEW.resolved_by = 'agentorg') EXECUTE FUNCTION crash_stall()`,
+		}
+	}
+	for _, q := range qs {
+		if _, err := db.SQL.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
@@ -786,10 +830,22 @@ func stallResolutions(t *testing.T, db *sql.DB) {
 
 // unstallResolutions drops what stallResolutions made, once the engine that
 // was stuck in it is dead.
-func unstallResolutions(t *testing.T, db *sql.DB) {
+func unstallResolutions(t *testing.T, db *store.DB) {
 	t.Helper()
-	for _, q := range []string{`DROP TRIGGER crash_stall_resolution`, `DROP TABLE crash_burn`, `DROP TABLE crash_burn_out`} {
-		if _, err := db.Exec(q); err != nil {
+	qs := []string{`DROP TRIGGER crash_stall_resolution`, `DROP TABLE crash_burn`, `DROP TABLE crash_burn_out`}
+	if db.Dialect == store.Postgres {
+		// A killed client's backend does not notice until its statement
+		// ends: the sleeping one would hold the engine's write lock (see
+		// store's pgConn.BeginTx) and the thread's row for an hour.
+		qs = []string{
+			`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			 WHERE datname = current_database() AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()`,
+			`DROP TRIGGER crash_stall_resolution ON tracker_review_threads`,
+			`DROP FUNCTION crash_stall()`,
+		}
+	}
+	for _, q := range qs {
+		if _, err := db.SQL.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/agentorg/agentorg/discord/discordfake"
+	"github.com/agentorg/agentorg/store"
 )
 
 // serve with a discord section speaks in Discord as a user would run it:
@@ -19,7 +20,7 @@ func TestServeSpeaksInDiscord(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	o := newScriptedOrg(t, `
+	o := newScriptedOrg(t, store.SQLite, `
 steps:
   - match: {role: pm}
     summary: "Add hello.txt.\n\n## Acceptance criteria\n- [ ] `+"`test -f hello.txt`"+` passes"

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +10,8 @@ import (
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/eventlog"
-	"github.com/agentorg/agentorg/sqlitedb"
+	"github.com/agentorg/agentorg/store"
+	"github.com/agentorg/agentorg/store/storetest"
 	"github.com/agentorg/agentorg/tracker/embedded"
 )
 
@@ -39,26 +38,26 @@ steps:
 // Issue 17: serve is killed with SIGKILL while it bisects and while it
 // merges the revert; the restarts finish the recovery, and each thing
 // happens once: one closure, one culprit, one revert issue merged once,
-// each bisect step run once.
+// each bisect step run once. On SQLite and on PostgreSQL.
 func TestBisectAndRevertSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the recovery with real processes and real kills")
 	}
+	eachDialect(t, bisectAndRevertSurviveKill)
+}
+
+func bisectAndRevertSurviveKill(t *testing.T, d store.Dialect) {
 	// Slow enough to be killed in: each E2E run and each check.
-	o := newScriptedOrg(t, recoverCrashScript, "sleep 1", "sleep 0.5; test ! -f broken.txt")
+	o := newScriptedOrg(t, d, recoverCrashScript, "sleep 1", "sleep 0.5; test ! -f broken.txt")
 	var ns []int64
 	for i := range 3 {
 		var is crashIssue
 		o.cliJSON(t, &is, "issue", "new", "--title", fmt.Sprintf("Feature %d", i+1), "--opt-in", "--as", "alice")
 		ns = append(ns, is.Number)
 	}
-	db, err := sqlitedb.Open(filepath.Join(o.home, "agentorg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	watch := embedded.New(db, embedded.Options{})
-	log := eventlog.New(db)
+	db := storetest.OpenTarget(t, o.database)
+	watch := embedded.New(db.SQL, embedded.Options{})
+	log := eventlog.New(db.SQL)
 	ctx := context.Background()
 
 	var servers []*server
@@ -203,11 +202,15 @@ func TestBisectAndRevertSurviveKill(t *testing.T) {
 // It reads River's table itself rather than through package jobstore: it
 // only observes, and by the job's own args, since a job runs before its
 // claim (which jobstore's Running reads the issue from) is written.
-func mergeRunning(t *testing.T, db *sql.DB, n int64) bool {
+func mergeRunning(t *testing.T, db *store.DB, n int64) bool {
 	t.Helper()
+	q := `SELECT count(*) FROM river_job WHERE state = 'running' AND json_extract(args, '$.issue') = ? AND json_extract(args, '$.stage') = 'merge'`
+	if db.Dialect == store.Postgres {
+		q = `SELECT count(*) FROM river_job WHERE state = 'running' AND (args->>'issue')::bigint = ? AND args->>'stage' = 'merge'`
+	}
 	var c int
-	err := db.QueryRow(`SELECT count(*) FROM river_job WHERE state = 'running' AND json_extract(args, '$.issue') = ? AND json_extract(args, '$.stage') = 'merge'`, n).Scan(&c)
-	if err != nil && strings.Contains(err.Error(), "no such ") {
+	err := db.SQL.QueryRow(q, n).Scan(&c)
+	if err != nil && (strings.Contains(err.Error(), "no such ") || strings.Contains(err.Error(), "does not exist")) {
 		return false // serve has not made (or migrated) River's table yet
 	}
 	if err != nil {

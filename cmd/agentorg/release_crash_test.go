@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentorg/agentorg/store"
 )
 
 // releaseCrashScript plans and writes one file, and answers as the
@@ -26,11 +28,16 @@ steps:
 // while it deploys to staging: after the restarts the tag exists once on
 // the released commit, the release is recorded once, staging has exactly
 // one deployment of it, succeeded, and nothing of the killed runs is left.
+// On SQLite and on PostgreSQL.
 func TestReleaseSurvivesKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the lifecycle with real processes and real kills")
 	}
-	o := newScriptedOrg(t, releaseCrashScript, "true", "true")
+	eachDialect(t, releaseSurvivesKills)
+}
+
+func releaseSurvivesKills(t *testing.T, d store.Dialect) {
+	o := newScriptedOrg(t, d, releaseCrashScript, "true", "true")
 	envs := t.TempDir()
 	// The deploy says it started, then takes long enough to be killed in.
 	section := fmt.Sprintf(`

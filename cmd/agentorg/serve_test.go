@@ -12,12 +12,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentorg/agentorg/store"
 )
 
 // The daemon: it picks up an issue opened while it runs (polling), refuses
 // a second engine on the same home, and stops cleanly on SIGTERM.
 func TestServeDaemonPollsAndStopsCleanly(t *testing.T) {
-	o := newCrashOrg(t)
+	o := newCrashOrg(t, store.SQLite)
 	logPath := filepath.Join(o.dir, "serve.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -115,7 +117,7 @@ func TestServeDaemonPollsAndStopsCleanly(t *testing.T) {
 // opened while it runs is planned only because a webhook with the right
 // secret arrived; a wrong secret is refused.
 func TestServeWebhookWakesTheEngine(t *testing.T) {
-	o := newCrashOrg(t)
+	o := newCrashOrg(t, store.SQLite)
 	logPath := filepath.Join(o.dir, "serve.log")
 	logf, err := os.Create(logPath)
 	if err != nil {

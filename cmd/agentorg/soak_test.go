@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/agentorg/agentorg/eventlog"
+	"github.com/agentorg/agentorg/pgtest"
 	"github.com/agentorg/agentorg/sample"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -37,6 +38,7 @@ var (
 	soakKill   = flag.Duration("soak.kill", 20*time.Second, "TestSoak: mean time between kill -9 of serve (0: never)")
 	soakSeed   = flag.Uint64("soak.seed", 0, "TestSoak: the random seed of the kills (0: from the clock)")
 	soakIntent = flag.Bool("soak.intent", true, "TestSoak: plans state the files they change (## Intent), so that issues sharing a file develop one after the other")
+	soakPG     = flag.Bool("soak.postgres", false, "TestSoak: on a PostgreSQL database of its own (see package pgtest), not the home's SQLite file")
 )
 
 // soakKind is what an issue's scripted developer does.
@@ -172,6 +174,9 @@ func TestSoak(t *testing.T) {
 	}
 	home := filepath.Join(dir, "home")
 	env := []string{"AGENTORG_HOME=" + home, "AGENTORG_WORKFLOW=" + filepath.Join(repo, workflow.DefaultPath)}
+	if *soakPG {
+		env = append(env, "AGENTORG_DATABASE="+pgtest.New(t))
+	}
 	cli := func(args ...string) string {
 		t.Helper()
 		out, err := soakCLI(dir, env, args...)
