@@ -298,15 +298,8 @@ func TestATakeoverWithoutTheWorkStartsFromTheTarget(t *testing.T) {
 // Validation on a worker other than the one that made the work finds the
 // work commit in the database.
 func TestValidationOnAnotherWorkerFindsTheWork(t *testing.T) {
-	org := orgtest.New(t, orgtest.Options{Script: "steps: []\n", Check: "true", E2E: "true"})
+	org, b, n, work := workOnA(t)
 	ctx := context.Background()
-	a, b := newWorker(t, org, "worker-a"), newWorker(t, org, "worker-b")
-	n := plannedIssue(t, org, "Add a greeting file.\n\n## Acceptance criteria\n\n- [ ] `true` passes")
-	a.develop(t, org, n, "run-a-1")
-	work := attempts(t, org, n)[0].Work()
-	if _, err := b.deps.Mirror.Tree(ctx, work); err == nil {
-		t.Fatal("worker b's mirror has worker a's work before validation")
-	}
 	is, err := org.Tracker.Issue(ctx, n)
 	if err != nil {
 		t.Fatal(err)
@@ -329,15 +322,8 @@ func TestValidationOnAnotherWorkerFindsTheWork(t *testing.T) {
 // from the database to record what the attempt changed (the chaos
 // benchmark's escalation: "develop failed 3 times: git merge-base …").
 func TestARetriedDeveloperRunOnAnotherWorkerFindsTheWork(t *testing.T) {
-	org := orgtest.New(t, orgtest.Options{Script: "steps: []\n", Check: "true", E2E: "true"})
+	org, b, n, work := workOnA(t)
 	ctx := context.Background()
-	a, b := newWorker(t, org, "worker-a"), newWorker(t, org, "worker-b")
-	n := plannedIssue(t, org, "Add a greeting file.\n\n## Acceptance criteria\n\n- [ ] `true` passes")
-	a.develop(t, org, n, "run-a-1")
-	work := attempts(t, org, n)[0].Work()
-	if _, err := b.deps.Mirror.Tree(ctx, work); err == nil {
-		t.Fatal("worker b's mirror has worker a's work before the retry")
-	}
 	b.develop(t, org, n, "run-b-1")
 	if _, err := b.deps.Mirror.Tree(ctx, work); err != nil {
 		t.Fatalf("worker b's mirror lacks the work after the retry: %v", err)
@@ -349,4 +335,20 @@ func TestARetriedDeveloperRunOnAnotherWorkerFindsTheWork(t *testing.T) {
 	if len(b.agent.runs) != 0 {
 		t.Errorf("the retry ran worker b's agent again: %+v", b.agent.runs)
 	}
+}
+
+// workOnA has worker a develop attempt 1 of a planned issue, and checks
+// that worker b, of the same database, does not have the work commit yet.
+func workOnA(t *testing.T) (org *orgtest.Org, b worker, n int64, work string) {
+	t.Helper()
+	org = orgtest.New(t, orgtest.Options{Script: "steps: []\n", Check: "true", E2E: "true"})
+	a := newWorker(t, org, "worker-a")
+	b = newWorker(t, org, "worker-b")
+	n = plannedIssue(t, org, "Add a greeting file.\n\n## Acceptance criteria\n\n- [ ] `true` passes")
+	a.develop(t, org, n, "run-a-1")
+	work = attempts(t, org, n)[0].Work()
+	if _, err := b.deps.Mirror.Tree(context.Background(), work); err == nil {
+		t.Fatal("worker b's mirror has worker a's work before it ran anything")
+	}
+	return org, b, n, work
 }
