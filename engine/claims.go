@@ -312,7 +312,7 @@ func (e *Engine) claim(ctx context.Context, jobID int64, a StageArgs, runID stri
 // claimAndLog inserts the claim and its row in the claim log in one
 // transaction: the log never misses a claim that held.
 func (e *Engine) claimAndLog(ctx context.Context, jobID int64, a StageArgs, runID string) (bool, error) {
-	tx, err := e.cfg.DB.BeginTx(ctx, nil)
+	tx, err := e.cfg.DB.BeginTx(ctx, store.Atomic)
 	if err != nil {
 		return false, fmt.Errorf("engine: claim job %d: %w", jobID, err)
 	}
@@ -371,7 +371,7 @@ func (e *Engine) release(ctx context.Context, jobID int64, runID, ended string) 
 }
 
 func (e *Engine) releaseAndEnd(ctx context.Context, jobID int64, runID, ended string) error {
-	tx, err := e.cfg.DB.BeginTx(ctx, nil)
+	tx, err := e.cfg.DB.BeginTx(ctx, store.Atomic)
 	if err != nil {
 		return err
 	}

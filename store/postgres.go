@@ -111,10 +111,11 @@ func (c *pgConn) Begin() (driver.Tx, error) {
 // (BEGIN IMMEDIATE), and read-then-write sequences in a transaction (the
 // next issue number, a merge request's head check) rely on it. Across
 // processes on PostgreSQL the advisory lock keeps that meaning, without
-// serialization failures to retry. Read-only transactions do not wait.
+// serialization failures to retry. Read-only transactions do not wait,
+// nor do Atomic ones.
 func (c *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	tx, err := c.pgInner.BeginTx(ctx, opts)
-	if err != nil || opts.ReadOnly {
+	if err != nil || opts.ReadOnly || opts.Isolation == driver.IsolationLevel(Atomic.Isolation) {
 		return tx, err
 	}
 	arg := []driver.NamedValue{{Ordinal: 1, Value: writeLockKey}}

@@ -27,6 +27,14 @@ import (
 	"github.com/agentorg/agentorg/sqlitedb"
 )
 
+// Atomic are the options of a write transaction that needs only to be
+// atomic: its statements guard themselves (unique keys, conditions on the
+// rows they change), so on PostgreSQL it does not wait for the write lock
+// that read-then-write transactions take in turn (pgConn.BeginTx): the
+// engine's claims, which every stage run takes and releases. On SQLite it
+// is an ordinary write transaction.
+var Atomic = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+
 // Dialect is which database engine a DB runs on.
 type Dialect int
 

@@ -96,7 +96,8 @@ func TestCommonSQL(t *testing.T) {
 
 // TestWriteTransactionsTakeTurns: a write transaction excludes every other
 // write transaction, on PostgreSQL as on SQLite, so that read-then-write
-// sequences stay sound across workers; a read-only one does not wait.
+// sequences stay sound across workers; a read-only one does not wait, nor
+// does an Atomic one.
 func TestWriteTransactionsTakeTurns(t *testing.T) {
 	ctx := context.Background()
 	db, err := Open(ctx, pgtest.New(t))
@@ -126,6 +127,19 @@ func TestWriteTransactionsTakeTurns(t *testing.T) {
 		t.Fatalf("a read-only transaction waited for the writer: %v", err)
 	}
 	ro.Rollback()
+	// An Atomic one neither: it writes rows of its own beside the writer.
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	atomic, err := other.SQL.BeginTx(short, Atomic)
+	if err == nil {
+		_, err = atomic.ExecContext(short, `INSERT INTO things (name) VALUES (?)`, "atomic")
+	}
+	if err == nil {
+		err = atomic.Commit()
+	}
+	cancel()
+	if err != nil {
+		t.Fatalf("an Atomic transaction waited for the writer: %v", err)
+	}
 
 	began := make(chan error, 1)
 	var second *sql.Tx
