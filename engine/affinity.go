@@ -71,9 +71,7 @@ func (e *Engine) queueFor(ctx context.Context, st *workflow.Stage, issue int64) 
 
 // beatWorker records that this worker lives, with this engine.
 func (e *Engine) beatWorker(ctx context.Context) error {
-	_, err := e.cfg.DB.ExecContext(ctx, strings.ReplaceAll(`INSERT INTO agentorg_workers (id, host, beat_at, owner) VALUES (?, ?, @NOW, ?)
-		ON CONFLICT (id) DO UPDATE SET host = excluded.host, beat_at = excluded.beat_at, owner = excluded.owner`, "@NOW", nowMillis[e.dialect()]),
-		e.cfg.Worker, e.host, e.owner)
+	_, err := e.cfg.DB.ExecContext(ctx, e.sql.beatWorker, e.cfg.Worker, e.host, e.owner)
 	if err != nil {
 		return fmt.Errorf("engine: worker heartbeat: %w", err)
 	}
@@ -101,8 +99,7 @@ func (e *Engine) lastEngine(ctx context.Context) (string, error) {
 // workerAlive reports whether worker id beat within TakeoverAfter.
 func (e *Engine) workerAlive(ctx context.Context, id string) (bool, error) {
 	var n int
-	err := e.cfg.DB.QueryRowContext(ctx, strings.ReplaceAll(`SELECT count(*) FROM agentorg_workers WHERE id = ? AND beat_at >= @NOW - ?`,
-		"@NOW", nowMillis[e.dialect()]), id, e.cfg.TakeoverAfter.Milliseconds()).Scan(&n)
+	err := e.cfg.DB.QueryRowContext(ctx, e.sql.workerAlive, id, e.cfg.TakeoverAfter.Milliseconds()).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("engine: is worker %s alive: %w", id, err)
 	}
@@ -111,8 +108,7 @@ func (e *Engine) workerAlive(ctx context.Context, id string) (bool, error) {
 
 // goneWorkers lists the workers silent for longer than TakeoverAfter.
 func (e *Engine) goneWorkers(ctx context.Context) ([]string, error) {
-	rows, err := e.cfg.DB.QueryContext(ctx, strings.ReplaceAll(`SELECT id FROM agentorg_workers WHERE beat_at < @NOW - ? ORDER BY id`,
-		"@NOW", nowMillis[e.dialect()]), e.cfg.TakeoverAfter.Milliseconds())
+	rows, err := e.cfg.DB.QueryContext(ctx, e.sql.goneWorkers, e.cfg.TakeoverAfter.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("engine: gone workers: %w", err)
 	}
@@ -155,9 +151,6 @@ func (e *Engine) rescueQueues(ctx context.Context) (int, error) {
 	}
 	return moved, nil
 }
-
-// dialect is the engine database's.
-func (e *Engine) dialect() store.Dialect { return store.DialectOf(e.cfg.DB) }
 
 // WorkerState is a worker of a shared database as it last beat.
 type WorkerState struct {

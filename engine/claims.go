@@ -229,10 +229,12 @@ func ClaimLog(ctx context.Context, db *sql.DB) ([]LoggedClaim, error) {
 	return out, rows.Err()
 }
 
-// claimSQL are the engine's statements on its claims, with the database's
-// clock in Unix milliseconds in place of @NOW.
+// claimSQL are the engine's statements on its claims and its workers'
+// heartbeats, with the database's clock in Unix milliseconds in place of
+// @NOW.
 type claimSQL struct {
 	claim, log, beat, pgid, release, end, stale, ownedBy, reap, reapStale, reapLog, owned string
+	beatWorker, workerAlive, goneWorkers                                                  string
 }
 
 // nowMillis is the database's clock in Unix milliseconds, in each dialect.
@@ -268,6 +270,13 @@ func newClaimSQL(d store.Dialect) claimSQL {
 		reap:      `DELETE FROM agentorg_claims WHERE job_id = ? AND run_id = ?`,
 		reapStale: q(`DELETE FROM agentorg_claims WHERE job_id = ? AND run_id = ? AND heartbeat_at < @NOW - ?`),
 		reapLog:   q(`UPDATE agentorg_claim_log SET ended_at = @NOW, ended = 'reaped' WHERE ended_at IS NULL`),
+		// The workers (affinity.go): a worker's beat, with its engine;
+		// whether a worker beat within a number of milliseconds; the
+		// workers silent for longer.
+		beatWorker: q(`INSERT INTO agentorg_workers (id, host, beat_at, owner) VALUES (?, ?, @NOW, ?)
+			ON CONFLICT (id) DO UPDATE SET host = excluded.host, beat_at = excluded.beat_at, owner = excluded.owner`),
+		workerAlive: q(`SELECT count(*) FROM agentorg_workers WHERE id = ? AND beat_at >= @NOW - ?`),
+		goneWorkers: q(`SELECT id FROM agentorg_workers WHERE beat_at < @NOW - ? ORDER BY id`),
 		// owned says whether this database's claim log has a claim of a
 		// job by an owner on a host, and whether it still holds.
 		owned: `SELECT (SELECT count(*) FROM agentorg_claim_log WHERE job_id = ? AND owner = ? AND host = ?),
@@ -358,7 +367,7 @@ func (e *Engine) beat(ctx context.Context, jobID int64, runID string) (bool, err
 // meanwhile stays as the reaper logged it.
 func (e *Engine) release(ctx context.Context, jobID int64, runID, ended string) {
 	for wait := 250 * time.Millisecond; ; wait *= 2 {
-		err := e.releaseAndEnd(ctx, jobID, runID, ended)
+		_, err := e.endClaim(ctx, runID, ended, e.sql.release, jobID, runID)
 		if err == nil || wait > 4*time.Second {
 			return
 		}
@@ -370,19 +379,28 @@ func (e *Engine) release(ctx context.Context, jobID int64, runID, ended string) 
 	}
 }
 
-func (e *Engine) releaseAndEnd(ctx context.Context, jobID int64, runID, ended string) error {
+// endClaim deletes a claim with the statement del and its args and, if
+// one was deleted, ends run runID in the claim log as ended, in one
+// transaction: a claim of the same stage can only follow, and the log
+// never shows a run going on whose claim is gone. It reports whether a
+// claim was deleted.
+func (e *Engine) endClaim(ctx context.Context, runID, ended, del string, args ...any) (bool, error) {
 	tx, err := e.cfg.DB.BeginTx(ctx, store.Atomic)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, e.sql.release, jobID, runID); err != nil {
-		return err
+	res, err := tx.ExecContext(ctx, del, args...)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, e.sql.end, ended, runID); err != nil {
-		return err
+		return false, fmt.Errorf("log the end of run %s: %w", runID, err)
 	}
-	return tx.Commit()
+	return true, tx.Commit()
 }
 
 // claimMark is the mark (see proc.WithMark) of the processes an engine
@@ -559,41 +577,17 @@ func (e *Engine) reap(ctx context.Context, all bool) (int, error) {
 // stale, still stale: a worker that beat meanwhile is alive), and an
 // unclaimed job only if no worker claimed it meanwhile. With requeue its
 // job goes back to River's queue.
-// releaseDead deletes the dead claim d (if stale, only while it still
-// is) and ends its run in the claim log, in one transaction: a worker's
-// claim of the same stage can only follow, and the log never shows the
-// dead run and the next one overlapping.
-func (e *Engine) releaseDead(ctx context.Context, d jobstore.RunningJob, stale bool) (bool, error) {
-	tx, err := e.cfg.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("engine: release job %d: %w", d.ID, err)
-	}
-	defer tx.Rollback()
-	var res sql.Result
-	if stale {
-		res, err = tx.ExecContext(ctx, e.sql.reapStale, d.ID, d.RunID, e.cfg.StaleAfter.Milliseconds())
-	} else {
-		res, err = tx.ExecContext(ctx, e.sql.reap, d.ID, d.RunID)
-	}
-	if err != nil {
-		return false, fmt.Errorf("engine: release job %d: %w", d.ID, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
-	}
-	if _, err := tx.ExecContext(ctx, e.sql.end, endedReaped, d.RunID); err != nil {
-		return false, fmt.Errorf("engine: log the release of job %d: %w", d.ID, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("engine: release job %d: %w", d.ID, err)
-	}
-	return true, nil
-}
-
 func (e *Engine) reapOne(ctx context.Context, d jobstore.RunningJob, stale, requeue bool) (bool, error) {
 	killed := 0
 	if d.Owner != "" {
-		if released, err := e.releaseDead(ctx, d, stale); err != nil || !released {
+		del, args := e.sql.reap, []any{d.ID, d.RunID}
+		if stale {
+			del, args = e.sql.reapStale, append(args, e.cfg.StaleAfter.Milliseconds())
+		}
+		if released, err := e.endClaim(ctx, d.RunID, endedReaped, del, args...); err != nil || !released {
+			if err != nil {
+				err = fmt.Errorf("engine: release job %d: %w", d.ID, err)
+			}
 			return false, err
 		}
 		// An agent or check that outlived its engine must not keep

@@ -337,7 +337,7 @@ func TestAClaimAndItsLogEntryGoTogether(t *testing.T) {
 			t.Fatalf("claim: %v, %v", ok, err)
 		}
 		away("agentorg_claim_log", "claim_log_away")
-		if err := e.releaseAndEnd(ctx, 101, "run-1", endedDone); err == nil {
+		if _, err := e.endClaim(ctx, "run-1", endedDone, e.sql.release, 101, "run-1"); err == nil {
 			t.Fatal("a release whose log update failed said nothing")
 		}
 		if n := claims(); n != 1 {
