@@ -3,9 +3,11 @@ package board
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentorg/agentorg"
 	"github.com/agentorg/agentorg/engine"
+	"github.com/agentorg/agentorg/eventfmt"
 	"github.com/agentorg/agentorg/workflow"
 )
 
@@ -60,5 +62,31 @@ func TestTextNamesTheWorkersOfASharedDatabase(t *testing.T) {
 	b.WriteText(&out)
 	if first, _, _ := strings.Cut(out.String(), "\n"); first != "engine   running (pid 42)" {
 		t.Fatalf("without workers: %q", first)
+	}
+}
+
+// A title and a reason in Japanese fit the board's width as a terminal
+// shows them (two columns a character), cut or wrapped, not by runes.
+func TestTextOfWideCharactersFitsTheWidth(t *testing.T) {
+	b := &Board{At: time.Now(), Escalated: []Escalation{{
+		Issue: 7, Since: time.Now(),
+		Title:  "平方根を計算する関数を追加する、とても長いタイトルのテストです。平方根を計算する関数を追加する、とても長いタイトル",
+		Reason: strings.Repeat("検証が収束しませんでした：同じ所見が戻ってきました ", 6),
+	}}}
+	var out strings.Builder
+	if err := b.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	wrapped := 0
+	for _, l := range strings.Split(out.String(), "\n") {
+		if n := eventfmt.Width(l); n > Width {
+			t.Errorf("a line of %d columns: %q", n, l)
+		}
+		if strings.HasPrefix(l, "   検証が") {
+			wrapped++
+		}
+	}
+	if wrapped < 3 {
+		t.Errorf("the reason should wrap over several lines:\n%s", out.String())
 	}
 }

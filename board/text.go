@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/agentorg/agentorg/eventfmt"
 )
@@ -200,7 +199,7 @@ func (c *cutter) line(format string, args ...any) {
 func (c *cutter) para(indent, text string) {
 	line := indent
 	for _, word := range strings.Fields(eventfmt.OneLine(text)) {
-		if line != indent && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > Width {
+		if line != indent && eventfmt.Width(line)+1+eventfmt.Width(word) > Width {
 			c.line("%s", line)
 			line = indent
 		}

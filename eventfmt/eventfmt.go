@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
+	"unicode"
+
+	"golang.org/x/text/width"
 
 	"github.com/agentorg/agentorg/eventlog"
 )
@@ -68,16 +70,52 @@ func OneLine(s string) string {
 	return strings.Join(lines, " / ")
 }
 
-// Cut shortens s to at most n columns (runes), ending it with … when cut.
+// Cut shortens s to at most n columns (Width), ending it with … when cut.
 func Cut(s string, n int) string {
 	if n <= 0 {
 		return ""
 	}
-	if utf8.RuneCountInString(s) <= n {
+	if Width(s) <= n {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	w := 0
+	for i, r := range s {
+		if w+runeWidth(r) > n-1 {
+			return s[:i] + "…"
+		}
+		w += runeWidth(r)
+	}
+	return s
+}
+
+// Width is the columns s takes on a terminal as agentorg prints it, not
+// its runes: a wide character (Chinese, Japanese, Korean, most emoji)
+// takes two, a combining mark or a zero-width character none, and a
+// control character what termsafe shows in its place (^[ two, <U+0085>
+// eight). Text people and agents wrote (names, reasons, errors) is cut by
+// it, so that a row of Japanese still fits the width.
+func Width(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeWidth(r)
+	}
+	return n
+}
+
+func runeWidth(r rune) int {
+	switch {
+	case r < 0x20 || r == 0x7f:
+		return 2
+	case r >= 0x80 && r <= 0x9f:
+		return 8
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		return 0
+	}
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return 2
+	}
+	return 1
 }
 
 // Table lays events out in columns that fit a width: time, issue, kind,
@@ -112,8 +150,8 @@ func NewTable(width int, evs []eventlog.Event, now time.Time) *Table {
 	t.cols = [5]int{len(t.timeFmt), len("ISSUE"), len(eventlog.KindTransition), 8, 24}
 	for _, e := range evs {
 		t.cols[1] = max(t.cols[1], min(len(fmt.Sprintf("#%d", e.Issue)), maxIssue))
-		t.cols[3] = max(t.cols[3], min(utf8.RuneCountInString(e.Actor), maxActor))
-		t.cols[4] = max(t.cols[4], min(utf8.RuneCountInString(state(e)), maxMove))
+		t.cols[3] = max(t.cols[3], min(Width(e.Actor), maxActor))
+		t.cols[4] = max(t.cols[4], min(Width(state(e)), maxMove))
 	}
 	// A narrow width gives up move columns before the reason's minimum.
 	if over := t.fixed() + minWhy - width; over > 0 {
@@ -145,7 +183,7 @@ func (t *Table) row(cells [6]string) string {
 	for i, c := range t.cols {
 		cell := Cut(cells[i], c)
 		b.WriteString(cell)
-		b.WriteString(strings.Repeat(" ", c-utf8.RuneCountInString(cell)))
+		b.WriteString(strings.Repeat(" ", c-Width(cell)))
 		b.WriteString(gap)
 	}
 	b.WriteString(Cut(cells[5], t.width-t.fixed()))

@@ -70,3 +70,103 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+// columns counts what a terminal shows, independently of Width: the
+// CJK, Hangul, fullwidth and emoji blocks take two columns, combining
+// marks none, control characters what termsafe prints (^[, <U+0085>).
+func columns(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			n += 2
+		case r >= 0x80 && r <= 0x9f:
+			n += 8
+		case r >= 0x300 && r <= 0x36f, r == 0x200b, r == 0x200d:
+		case r >= 0x1100 && r <= 0x115f, r >= 0x2e80 && r <= 0xa4cf, r >= 0xac00 && r <= 0xd7a3,
+			r >= 0xf900 && r <= 0xfaff, r >= 0xff00 && r <= 0xff60, r >= 0x1f300 && r <= 0x1f64f, r >= 0x1f680 && r <= 0x1f6ff:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+func TestWidthCountsColumnsNotRunes(t *testing.T) {
+	for s, want := range map[string]int{
+		"":                 0,
+		"dev:ready → done": 16,
+		"Ünïcödé":          7,
+		"e\u0301":          1, // e and a combining acute accent
+		"計画が不十分です":         16,
+		"ｆｕｌｌ":             8,
+		"한국어":              6,
+		"🚀 go":             5,
+		"a\u200bb":         2, // a zero-width space
+		"\x1b[2J":          5, // ^[[2J
+		"\u0085":           8, // <U+0085>
+		"山田太郎さん added it":  21,
+	} {
+		if got := Width(s); got != want {
+			t.Errorf("Width(%q) = %d, want %d", s, got, want)
+		}
+		if got := columns(s); got != want {
+			t.Errorf("the test's columns(%q) = %d, want %d", s, got, want)
+		}
+	}
+	// Cut never leaves more than n columns, nor splits a wide character.
+	for _, c := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"計画が不十分です", 7, "計画が…"},
+		{"計画が不十分です", 8, "計画が…"},
+		{"計画が不十分です", 16, "計画が不十分です"},
+		{"ab計画", 4, "ab…"},
+		{"e\u0301e\u0301e\u0301", 2, "e\u0301…"},
+	} {
+		if got := Cut(c.s, c.n); got != c.want || Width(got) > c.n {
+			t.Errorf("Cut(%q, %d) = %q (%d columns), want %q", c.s, c.n, got, Width(got), c.want)
+		}
+	}
+}
+
+// Rows of people's and agents' text in other scripts fit the width as a
+// terminal shows them: a wide character takes two columns, and a control
+// character termsafe makes visible takes what it prints.
+func TestTableRowsOfWideTextFitTheWidth(t *testing.T) {
+	evs := []eventlog.Event{
+		{At: at, Issue: 3, Kind: eventlog.KindHuman, Actor: "山田太郎さん", To: "dev:ready", Reason: "山田太郎さん added dev:ready by hand"},
+		{At: at, Issue: 3, Kind: eventlog.KindHuman, Actor: "alice", From: "plan:review", To: "agentorg",
+			Reason: "alice rejected: 計画が不十分です：テストがありません。もう一度考えてください 🚀🚀🚀 and more"},
+		{At: at, Issue: 4, Kind: eventlog.KindError, Actor: "agentorg", Reason: "agent failed: \x1b[2J\x1b[H\x1b[32mGO\x1b[0m \u0085\u0085\u0085 " + strings.Repeat("x", 80)},
+		{At: at, Issue: 5, Kind: eventlog.KindTransition, Actor: "Zoë", From: "dev:ready", To: "dev:running", Reason: "Ünïcödé ëvérywhérè, e\u0301e\u0301e\u0301 " + strings.Repeat("é", 90)},
+	}
+	for _, width := range []int{100, 80} {
+		tab := NewTable(width, evs, at)
+		lines := []string{tab.Header()}
+		for _, e := range evs {
+			lines = append(lines, tab.Row(e))
+		}
+		var reasonAt int
+		for i, l := range lines {
+			if n := columns(l); n > width {
+				t.Errorf("width %d: a row of %d columns: %q", width, n, l)
+			}
+			// Every row's reason starts in the header's REASON column.
+			if i == 0 {
+				reasonAt = columns(l[:strings.Index(l, "REASON")])
+				continue
+			}
+			why := Cut(OneLine(evs[i-1].Reason), width-reasonAt)
+			if !strings.HasSuffix(l, why) || columns(l[:len(l)-len(why)]) != reasonAt {
+				t.Errorf("width %d: row %q should end with its reason %q from column %d", width, l, why, reasonAt)
+			}
+		}
+		if row := tab.Row(evs[1]); !strings.HasSuffix(row, "…") {
+			t.Errorf("width %d: the long Japanese reason %q should be cut with …", width, row)
+		}
+	}
+}

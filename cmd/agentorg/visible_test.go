@@ -13,8 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
+	"github.com/agentorg/agentorg/eventfmt"
 	"github.com/agentorg/agentorg/sample"
 	"github.com/agentorg/agentorg/workflow"
 )
@@ -66,7 +66,7 @@ func copyHome(t *testing.T) string {
 func fits(t *testing.T, what, out string, width int) {
 	t.Helper()
 	for _, l := range strings.Split(out, "\n") {
-		if n := utf8.RuneCountInString(l); n > width {
+		if n := eventfmt.Width(l); n > width {
 			t.Errorf("%s: a line of %d columns (more than %d):\n%s", what, n, width, l)
 		}
 	}
@@ -179,6 +179,15 @@ func TestEventsFollowPrintsNewEventsUntilInterrupted(t *testing.T) {
 		return strings.Contains(textOut.String(), "#6     transition  alice     - → agentorg") &&
 			strings.Contains(jsonOut.String(), `"reason":"opted in by alice"`)
 	})
+	// A person whose name is written in Japanese: two columns a character,
+	// in the actor's column and in the reason, and the rows still fit.
+	if r := run(t, t.TempDir(), nil, "--home", home, "user", "add", "山田太郎さん", "--as", "alice"); r.code != 0 {
+		t.Fatalf("user add: %s", r.stderr)
+	}
+	if r := run(t, t.TempDir(), nil, "--home", home, "label", "add", "6", "feature", "--as", "山田太郎さん"); r.code != 0 {
+		t.Fatalf("label add: %s", r.stderr)
+	}
+	waitUntil(t, "the follower prints the label added in Japanese", func() bool { return strings.Contains(textOut.String(), "山田太郎さん added") })
 	for _, c := range []*exec.Cmd{text, js} {
 		if err := c.Process.Signal(os.Interrupt); err != nil {
 			t.Fatal(err)
@@ -188,6 +197,8 @@ func TestEventsFollowPrintsNewEventsUntilInterrupted(t *testing.T) {
 		}
 	}
 	fits(t, "events --follow", textOut.String(), 100)
+	r := run(t, t.TempDir(), nil, "--home", home, "events")
+	fits(t, "events", r.stdout, 100)
 	lines := strings.Split(strings.TrimSpace(jsonOut.String()), "\n")
 	for _, l := range lines {
 		var e struct{ Issue int64 }
