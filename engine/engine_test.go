@@ -143,6 +143,8 @@ func TestFullLifecycleStraightThrough(t *testing.T) {
 	}
 }
 
+// docs/lifecycle.md I4, F7: an approval by someone who may not approve, or by
+// the bot, is undone.
 func TestForgedPlanApprovalIsRefused(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: goodScript})
 	eng := org.Engine(t, app.EngineOptions{})
@@ -223,6 +225,7 @@ func TestEarlyApprovalLabelIsOnlyRemoved(t *testing.T) {
 	}
 }
 
+// docs/lifecycle.md I5, F7: an approval at a stale head is undone.
 func TestStaleMergeRequestApprovalIsRefused(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: goodScript})
 	eng := org.Engine(t, app.EngineOptions{})
@@ -338,6 +341,7 @@ steps:
 	}
 }
 
+// docs/lifecycle.md I7: one claimant per (issue, stage), by the job store.
 func TestOneClaimantAndConcurrencyLimit(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "spans")

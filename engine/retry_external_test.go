@@ -15,7 +15,7 @@ import (
 
 // Issue 15: a failed try says when it is tried again, in the event log and
 // on the board (`agentorg status`): an issue that waits for its retry does
-// not look lost.
+// not look lost. (docs/lifecycle.md F4)
 func TestARetryIsVisibleWithItsTime(t *testing.T) {
 	script := `
 steps:

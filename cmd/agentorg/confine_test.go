@@ -65,7 +65,7 @@ printf '{"type":"result","session_id":"attacker-%%s","summary":"%%s","is_error":
 // An agent that attacks agentorg from inside its run, under `serve
 // --once`: nothing reaches the home or the origin, its detached child is
 // gone when the run ends, no approval is forged, and the issue still goes
-// through honestly once alice approves.
+// through honestly once alice approves. (docs/lifecycle.md I10)
 func TestConfinedAttackerCannotReachTheHomeOrApprove(t *testing.T) {
 	sandboxtest.Need(t)
 	dir := t.TempDir()

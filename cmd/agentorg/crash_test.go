@@ -296,7 +296,7 @@ func (o *crashOrg) atWork() string {
 //
 // It runs on SQLite and on PostgreSQL, each on a database of its own. On
 // PostgreSQL other workers may share the database, so a restart releases
-// only what its own home's last engine left (engine's reapAtStart).
+// only what its own home's last engine left (engine's reapAtStart). (docs/lifecycle.md I8, F8)
 func TestCrashRestartFinishesEveryIssueExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole lifecycle with real processes and real kills")

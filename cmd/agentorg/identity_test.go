@@ -11,7 +11,7 @@ import (
 // alice's credential (an agent: confinement hides the people's
 // credentials files from it) cannot open issues, approve, move labels or
 // comment as alice, and nothing it tried is recorded; alice, with hers,
-// can, and her events say how she was identified.
+// can, and her events say how she was identified. (docs/lifecycle.md I15)
 func TestActingAsSomeoneNeedsTheirCredential(t *testing.T) {
 	home := copyHome(t)
 	dir := t.TempDir()

@@ -38,7 +38,7 @@ steps:
 // Issue 17: serve is killed with SIGKILL while it bisects and while it
 // merges the revert; the restarts finish the recovery, and each thing
 // happens once: one closure, one culprit, one revert issue merged once,
-// each bisect step run once. On SQLite and on PostgreSQL.
+// each bisect step run once. On SQLite and on PostgreSQL. (docs/lifecycle.md I19, F10)
 func TestBisectAndRevertSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the recovery with real processes and real kills")

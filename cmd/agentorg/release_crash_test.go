@@ -28,7 +28,7 @@ steps:
 // while it deploys to staging: after the restarts the tag exists once on
 // the released commit, the release is recorded once, staging has exactly
 // one deployment of it, succeeded, and nothing of the killed runs is left.
-// On SQLite and on PostgreSQL.
+// On SQLite and on PostgreSQL. (docs/lifecycle.md I20)
 func TestReleaseSurvivesKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the lifecycle with real processes and real kills")
