@@ -2,6 +2,7 @@ package check
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -23,11 +24,16 @@ const maxLine = 16 << 10
 // Call ranNoTests after the last write.
 type testScan struct {
 	runners []runner
+	goTest  *goTest
 	line    []byte // the line being written, at most maxLine bytes
+	// events holds, per package, the start of a line that `go test -json`
+	// (test2json) split over several output events.
+	events map[string][]byte
 }
 
 func newTestScan() *testScan {
-	return &testScan{runners: []runner{&goTest{}, &pytest{}, &jest{}, &vitest{}, &libtest{}}}
+	g := &goTest{}
+	return &testScan{runners: []runner{g, &pytest{}, &jest{}, &vitest{}, &libtest{}}, goTest: g}
 }
 
 func (s *testScan) Write(p []byte) (int, error) {
@@ -53,19 +59,72 @@ func (s *testScan) keep(p []byte) {
 }
 
 // feed hands the current line to every runner, as a terminal would show
-// it: without colours, and only what follows a carriage return.
+// it: without colours, and only what follows a carriage return. A line of
+// `go test -json` hands on the output it carries instead.
 func (s *testScan) feed() {
-	l := strings.TrimRight(string(s.line), "\r")
+	l := string(s.line)
 	s.line = s.line[:0]
+	if s.event(l) {
+		return
+	}
+	s.dispatch("", l)
+}
+
+// dispatch hands one line of output to every runner; pkg is the Go package
+// that printed it when a test2json event said so, else "".
+func (s *testScan) dispatch(pkg, l string) {
+	l = strings.TrimRight(l, "\r")
 	if i := strings.LastIndexByte(l, '\r'); i >= 0 {
 		l = l[i+1:]
 	}
 	if strings.IndexByte(l, '\x1b') >= 0 {
 		l = ansiRE.ReplaceAllString(l, "")
 	}
+	s.goTest.pkg = pkg
 	for _, r := range s.runners {
 		r.line(l)
 	}
+}
+
+// testEvent is the part of a test2json event (`go test -json`) read here.
+type testEvent struct {
+	Action  string
+	Package string
+	Output  *string
+}
+
+// event reads l as a test2json event and, for an output event, hands the
+// lines of its output to the runners (an event may carry part of a line:
+// the rest follows in the package's next output event). It reports whether
+// l was such an event.
+func (s *testScan) event(l string) bool {
+	if !strings.HasPrefix(l, "{") || !strings.Contains(l, `"Action"`) {
+		return false
+	}
+	var e testEvent
+	if json.Unmarshal([]byte(l), &e) != nil || e.Action == "" {
+		return false
+	}
+	if e.Action != "output" || e.Output == nil {
+		return true // start, run, pass, fail, build-output ...: the output events say it all
+	}
+	if s.events == nil {
+		s.events = map[string][]byte{}
+	}
+	buf := append(s.events[e.Package], *e.Output...)
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			break
+		}
+		s.dispatch(e.Package, string(buf[:i]))
+		buf = buf[i+1:]
+	}
+	if len(buf) > maxLine {
+		buf = buf[:maxLine]
+	}
+	s.events[e.Package] = bytes.Clone(buf)
+	return true
 }
 
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]`)
@@ -78,6 +137,12 @@ func (s *testScan) ranNoTests() string {
 	if len(s.line) > 0 {
 		s.feed() // the last line had no newline
 	}
+	for pkg, rest := range s.events {
+		if len(rest) > 0 {
+			s.dispatch(pkg, string(rest))
+		}
+	}
+	s.events = nil
 	var said []string
 	for _, r := range s.runners {
 		rep := r.result()
@@ -107,15 +172,20 @@ type report struct {
 
 func (r report) result() report { return r }
 
-// goTest reads `go test` package lines. A package ran no test when its line
-// says "[no tests to run]" or "[no test files]", when -cover prints it as
-// "\tpkg\t\tcoverage: ...", or when "testing: warning: no tests to run"
-// comes before its ok line (go test run in the package's directory).
+// goTest reads `go test` package lines, also from `go test -json` (which
+// testScan unwraps). A package ran no test when its line says "[no tests to
+// run]" or "[no test files]", when -cover prints it as "\tpkg\t\tcoverage:
+// ...", or when "testing: warning: no tests to run" comes before its ok
+// line (go test run in the package's directory).
 type goTest struct {
 	ran, failed bool
 	none        int      // packages that ran no test
 	named       []string // "pkg (why)" for the first three of them
-	warned      bool     // a warning not yet matched to a package line
+	// warned holds, by package, a warning not yet matched to a package
+	// line. The package is pkg: "" for plain output, whose packages print
+	// in turn; the event's own for -json, whose packages may interleave.
+	warned map[string]bool
+	pkg    string
 }
 
 func (g *goTest) noTest(pkg, why string) {
@@ -127,7 +197,10 @@ func (g *goTest) noTest(pkg, why string) {
 
 func (g *goTest) line(l string) {
 	if l == "testing: warning: no tests to run" {
-		g.warned = true
+		if g.warned == nil {
+			g.warned = map[string]bool{}
+		}
+		g.warned[g.pkg] = true
 		return
 	}
 	f := strings.Fields(l)
@@ -136,12 +209,12 @@ func (g *goTest) line(l string) {
 	}
 	switch {
 	case f[0] == "ok" && len(f) >= 3 && goDuration(f[2]):
-		if strings.HasSuffix(l, "[no tests to run]") || g.warned {
+		if strings.HasSuffix(l, "[no tests to run]") || g.warned[g.pkg] {
 			g.noTest(f[1], "[no tests to run]")
 		} else {
 			g.ran = true
 		}
-		g.warned = false
+		delete(g.warned, g.pkg)
 	case f[0] == "?" && len(f) >= 2 && strings.HasSuffix(l, "\t[no test files]"):
 		g.noTest(f[1], "[no test files]")
 	case strings.HasPrefix(l, "\t"):
@@ -169,7 +242,7 @@ func goDuration(s string) bool {
 }
 
 func (g *goTest) result() report {
-	rep := report{seen: g.ran || g.warned || g.none > 0, tested: g.ran || g.failed}
+	rep := report{seen: g.ran || len(g.warned) > 0 || g.none > 0, tested: g.ran || g.failed}
 	switch {
 	case g.none == 0:
 		// A test binary run by hand warns and prints no package line.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,47 @@ func TestScanGoTest(t *testing.T) {
 		{"text that merely starts with ok", "ok so far\nok  then 12 more\n", ""},
 		// A line longer than testScan keeps does not hide the next one.
 		{"after a huge line", strings.Repeat("x", 3*maxLine) + "\nok  \texample.com/x/pkg/flags\t0.005s [no tests to run]", flagsNone},
+	})
+}
+
+// Outputs of go 1.26 `go test -json` (test2json events), in the module of
+// TestScanGoTest with packages withtest (TestAdd) and notest (no test
+// files).
+func TestScanGoTestJSON(t *testing.T) {
+	ev := func(pkg, out string) string {
+		return `{"Time":"2026-12-07T17:45:06.392910443Z","Action":"output","Package":"example.com/v/` + pkg + `","Output":` + strconv.Quote(out) + "}\n"
+	}
+	start := func(pkg string) string {
+		return `{"Time":"2026-12-07T17:45:06.392781541Z","Action":"start","Package":"example.com/v/` + pkg + `"}` + "\n"
+	}
+	const withtestNone = "go test ran no test in example.com/v/withtest ([no tests to run])"
+	missing := start("withtest") + ev("withtest", "testing: warning: no tests to run\n") + ev("withtest", "PASS\n") +
+		ev("withtest", "ok  \texample.com/v/withtest\t(cached) [no tests to run]\n") +
+		`{"Time":"2026-12-07T17:45:06.392928771Z","Action":"pass","Package":"example.com/v/withtest","Elapsed":0}` + "\n"
+	noFiles := start("notest") + ev("notest", "?   \texample.com/v/notest\t[no test files]\n") +
+		`{"Time":"2026-12-07T17:45:06.393029261Z","Action":"skip","Package":"example.com/v/notest","Elapsed":0}` + "\n"
+	ran := `{"Time":"2026-12-07T17:45:06.827590226Z","Action":"run","Package":"example.com/v/withtest","Test":"TestAdd"}` + "\n" +
+		`{"Time":"2026-12-07T17:45:06.827615554Z","Action":"output","Package":"example.com/v/withtest","Test":"TestAdd","Output":"=== RUN   TestAdd\n"}` + "\n" +
+		`{"Time":"2026-12-07T17:45:06.827710936Z","Action":"output","Package":"example.com/v/withtest","Test":"TestAdd","Output":"--- PASS: TestAdd (0.00s)\n"}` + "\n" +
+		ev("withtest", "PASS\n") + ev("withtest", "ok  \texample.com/v/withtest\t0.004s\n")
+	runScanCases(t, []scanCase{
+		{"-run names a missing test", missing, withtestNone},
+		{"no test files", noFiles, "go test ran no test in example.com/v/notest ([no test files])"},
+		{"both", missing + noFiles, withtestNone + ", example.com/v/notest ([no test files])"},
+		{"in the package's directory", start("withtest") + ev("withtest", "testing: warning: no tests to run\n") + ev("withtest", "PASS\n") +
+			ev("withtest", "ok  \texample.com/v/withtest\t0.003s\n"), withtestNone},
+		{"a line split over two events", ev("withtest", "ok  \texample.com/v/with") + ev("withtest", "test\t0.005s [no tests to run]\n"), withtestNone},
+
+		{"a test ran beside a package without tests", start("withtest") + start("notest") + noFiles + ran, ""},
+		// Another package's warning, not yet followed by its ok line, does
+		// not make this package's ok line one that ran no test.
+		{"packages interleaved", start("withtest") + start("notest") + ev("notest", "testing: warning: no tests to run\n") + ran +
+			ev("notest", "ok  \texample.com/v/notest\t0.003s [no tests to run]\n"), ""},
+		{"a test failed", `{"Action":"output","Package":"example.com/v/fails","Test":"TestBad","Output":"--- FAIL: TestBad (0.00s)\n"}` + "\n" +
+			ev("fails", "FAIL\n") + ev("fails", "FAIL\texample.com/v/fails\t0.002s\n"), ""},
+		{"a build failed", `{"ImportPath":"example.com/v/bf [example.com/v/bf.test]","Action":"build-output","Output":"bf/b.go:2:12: undefined: y\n"}` + "\n" +
+			`{"ImportPath":"example.com/v/bf [example.com/v/bf.test]","Action":"build-fail"}` + "\n" + ev("bf", "FAIL\texample.com/v/bf [build failed]\n") + noFiles, ""},
+		{"JSON that is not test2json's", `{"level":"info","msg":"ok  \tfake\t0.1s [no tests to run]"}` + "\n", ""},
 	})
 }
 
@@ -223,8 +265,12 @@ func TestRunRealGoTest(t *testing.T) {
 	}{
 		{"go test ./withtest/ -run TestMissing", "ran no tests: go test ran no test in example.com/v/withtest ([no tests to run])"},
 		{"go vet ./notest/... && go test ./notest/...", "ran no tests: go test ran no test in example.com/v/notest ([no test files]), example.com/v/notest/more ([no test files])"},
+		{"go test -json ./withtest/ -run TestMissing", "ran no tests: go test ran no test in example.com/v/withtest ([no tests to run])"},
+		{"go vet ./... && go test -json ./notest/", "ran no tests: go test ran no test in example.com/v/notest ([no test files])"},
+		{"cd withtest && go test -json -run TestMissing", "ran no tests: go test ran no test in example.com/v/withtest ([no tests to run])"},
 		{"go test ./withtest/ -run TestAdd", ""},
 		{"go test ./...", ""},
+		{"go test -json ./...", ""},
 	} {
 		r := Run(ctx, dir, env, Check{Name: c.run, Run: c.run}, nil)
 		if r.Reason != c.reason || r.Passed != (c.reason == "") || r.ExitCode != 0 {
