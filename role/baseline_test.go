@@ -108,3 +108,45 @@ steps:
 		t.Fatalf("labels %s: want needs:human, the target red", got)
 	}
 }
+
+// docs/lifecycle.md I11. A check red on the target counts when the plan
+// takes it on, with an acceptance criterion that runs it: that criterion
+// is the change's to meet, and once the developer fixes the target's
+// failure the check passes too.
+func TestARedCheckThePlanTakesOnCounts(t *testing.T) {
+	script := `
+steps:
+  - match: {role: pm}
+    summary: |
+      ## Goal
+      Add Sub, and make go vet pass again.
+
+      ## Acceptance criteria
+      - [ ] ` + "`go vet ./...`" + ` passes
+  - match: {role: developer, attempt: 1}
+    actions:
+      - write: {path: sub.go, content: "package calc\n\n// Sub returns a - b.\nfunc Sub(a, b int) int { return a - b }\n"}
+    summary: Added Sub.
+  - match: {role: developer, prompt: "self-assignment of x"}
+    actions:
+      - write: {path: old.go, content: "package calc\n\n// Old returns 1.\nfunc Old() int { return 1 }\n"}
+    summary: Fixed old.go.
+`
+	org := orgtest.New(t, orgtest.Options{Script: script, E2E: "true"})
+	pushToMain(t, org, map[string]string{"old.go": redVet})
+	n, _ := start(t, org, "Add Sub, and make go vet pass.")
+
+	as := attempts(t, org, n)
+	if got := distances(as); got != "NO-GO:1 GO:0" {
+		t.Fatalf("distances %s, want NO-GO:1 GO:0; first report:\n%s", got, as[0].Report)
+	}
+	if keys := strings.Join(as[0].FindingKeys(), " "); keys != "criterion:`go vet ./...` passes" {
+		t.Fatalf("attempt 1 counts %q: want the plan's criterion", keys)
+	}
+	if red := as[0].TargetFindings(); len(red) != 1 || !strings.HasPrefix(red[0].Key, "check:test:") {
+		t.Fatalf("attempt 1's target findings %+v: want the check, marked the target's", red)
+	}
+	if got := labels(t, org, n); got != "mr:ready-for-review" {
+		t.Fatalf("labels %s", got)
+	}
+}
