@@ -78,7 +78,12 @@ func writeAttempt(w io.Writer, a eventlog.Attempt) {
 		fmt.Fprintf(w, "             validated again by the %s stage\n", a.FoundBy)
 	}
 	for _, f := range a.Findings {
-		fmt.Fprintf(w, "             - %s\n", f.Key)
+		note := ""
+		if f.Target {
+			// Shown, as in the report, but not in the distance (I11).
+			note = " (fails on the target too: not counted)"
+		}
+		fmt.Fprintf(w, "             - %s%s\n", f.Key, note)
 	}
 	for _, line := range strings.Split(a.Report, "\n") {
 		// The criteria table of the report: criterion, verdict, evidence.
