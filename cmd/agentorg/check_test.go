@@ -84,3 +84,65 @@ func TestUnsetAgentVariableStopsOnlyThatAgent(t *testing.T) {
 		t.Errorf("check with the variable set: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// docs/lifecycle.md I11. `check --run` runs the workflow's checks once on
+// the target branch, a real go vet and go test on a real repository, so
+// that a new user learns before the first issue that the target is red;
+// doctor says the same. Once the target is fixed, both pass.
+func TestCheckRunSaysTheTargetIsRed(t *testing.T) {
+	repo := userRepo(t, "master", map[string]string{
+		"go.mod":       "module example.com/calc\n\ngo 1.22\n",
+		"calc.go":      "package calc\n\n// Add returns a + b.\nfunc Add(a, b int) int { return a + b }\n",
+		"calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(2, 3) != 5 {\n\t\tt.Fatal(\"Add(2, 3) != 5\")\n\t}\n}\n",
+		// go vet reports the self-assignment; go test's own vet checks do not.
+		"old.go": "package calc\n\n// Old assigns x to itself.\nfunc Old() int {\n\tx := 1\n\tx = x\n\treturn x\n}\n",
+	})
+	path, _ := fakeCLIs(t)
+	env := initEnv(path)
+	initIn(t, repo, env, "--agent-command", "/bin/true")
+	gitIn(t, repo, "add", ".agentorg")
+	gitIn(t, repo, "commit", "-q", "-m", "Add the agentorg workflow")
+	env = gitIsolation() // the machine's PATH, with go
+	head := gitIn(t, repo, "rev-parse", "--short=10", "HEAD")
+
+	red := "the target is red: test fail(s) on master at " + head + " before any change."
+	r := run(t, repo, env, "check", "--run")
+	if r.code != 1 {
+		t.Fatalf("check --run on a red target: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	wantAll(t, "check --run", r.stdout, "running the checks on master ...", "  test: FAILED: exit status 1", "old.go:6:2: self-assignment of x", red)
+	r = run(t, repo, env, "doctor")
+	if r.code != 1 {
+		t.Errorf("doctor on a red target: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	wantAll(t, "doctor", r.stdout, "  test: FAILED: exit status 1", red)
+
+	if err := os.WriteFile(filepath.Join(repo, "old.go"), []byte("package calc\n\n// Old returns 1.\nfunc Old() int { return 1 }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, repo, "commit", "-q", "-am", "Fix old.go")
+	r = run(t, repo, env, "check", "--run")
+	if r.code != 0 {
+		t.Fatalf("check --run on a green target: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	wantAll(t, "check --run", r.stdout, "  test: passed", "master at "+gitIn(t, repo, "rev-parse", "--short=10", "HEAD")+": every check passes")
+}
+
+// docs/lifecycle.md I13. The check init writes for a Go module, on a
+// module without a test, ran no test: `check --run` says so.
+func TestCheckRunOnAModuleWithoutTests(t *testing.T) {
+	repo := userRepo(t, "main", map[string]string{
+		"go.mod": "module example.com/nt\n\ngo 1.22\n",
+		"nt.go":  "package nt\n\n// One returns 1.\nfunc One() int { return 1 }\n",
+	})
+	path, _ := fakeCLIs(t)
+	env := initEnv(path)
+	initIn(t, repo, env, "--agent-command", "/bin/true")
+	gitIn(t, repo, "add", ".agentorg")
+	gitIn(t, repo, "commit", "-q", "-m", "Add the agentorg workflow")
+	r := run(t, repo, gitIsolation(), "check", "--run")
+	if r.code != 1 {
+		t.Fatalf("check --run: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	wantAll(t, "check --run", r.stdout, "  test: FAILED: ran no tests: go test ran no test in example.com/nt ([no test files])", "the target is red: test fail(s) on main")
+}
