@@ -18,7 +18,8 @@ const criteriaBody = "Add the files.\n\n## Acceptance criteria\n" +
 	"- [ ] The README mentions a.txt\n"
 
 // The loop goes on while the distance falls (3, 2, 1, 0), and each resumed
-// session is told only what still fails.
+// session is told only what still fails. (docs/lifecycle.md F1; I2: the
+// validator never runs in the developer's session)
 func TestConvergesOverSeveralAttemptsWithFallingDistance(t *testing.T) {
 	script := `
 steps:
@@ -83,6 +84,7 @@ steps:
 }
 
 // A check that fails the same way twice stops the loop at once.
+// (docs/lifecycle.md F2)
 func TestEscalatesWhenTheSameFindingsComeBack(t *testing.T) {
 	script := `
 steps:
@@ -111,6 +113,7 @@ steps:
 }
 
 // Different failures, but the distance does not fall for stall_attempts.
+// (docs/lifecycle.md F2)
 func TestEscalatesWhenTheDistanceStalls(t *testing.T) {
 	script := `
 steps:
@@ -134,6 +137,7 @@ steps:
 }
 
 // The token budget (as the agent reports usage) ends the loop.
+// (docs/lifecycle.md F2)
 func TestEscalatesWhenTheTokenBudgetIsSpent(t *testing.T) {
 	script := `
 steps:
