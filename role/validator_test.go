@@ -159,7 +159,10 @@ git push -q origin HEAD:main
 }
 
 // A target branch that moved during development is under what is
-// validated and pushed: one commit of the change on the moved target.
+// validated and pushed: one commit of the change on the moved target. The
+// check needs the teammate's file, which is in that commit and never in
+// the developer's worktree: validation is on the commit to push, in a
+// checkout of its own (docs/lifecycle.md I2).
 func TestMovedTargetIsBroughtInBeforeTheMergeRequest(t *testing.T) {
 	dir := t.TempDir()
 	mover := moveMainScript(t, dir)
@@ -330,6 +333,7 @@ steps:
 // approves there; agentorg neither validates its own older commit in its
 // place nor pushes over it: the issue goes to a human, with whose commit it
 // is and what to do, and the branch keeps the commit.
+// (docs/lifecycle.md I1, F4a)
 func TestATeammatesCommitOnTheBranchIsNeverDiscarded(t *testing.T) {
 	org := orgtest.New(t, orgtest.Options{Script: "steps:" + writeFeature, Check: "test -f feature.txt", E2E: "true"})
 	ctx := context.Background()
@@ -368,6 +372,7 @@ func TestATeammatesCommitOnTheBranchIsNeverDiscarded(t *testing.T) {
 // the origin unseen by the tracker; the human sends the merge request back,
 // the developer's fix is validated GO, and its push finds the branch not
 // where agentorg left it: refused, the issue to a human, the commit kept.
+// (docs/lifecycle.md I1, F4a)
 func TestAPushNeverOverwritesACommitItDidNotMake(t *testing.T) {
 	script := `
 steps:
