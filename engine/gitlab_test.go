@@ -294,6 +294,7 @@ steps:
 
 // A GitLab outage in the middle of a stage pauses the work and resumes it:
 // no try is spent on it, nothing is escalated, nothing is done twice.
+// (docs/lifecycle.md F5)
 func TestGitLabOutagePausesAndResumes(t *testing.T) {
 	fake := gitlabfake.New(t)
 	// Quick retries, so that the outage outlasts them.
