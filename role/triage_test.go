@@ -142,7 +142,8 @@ func runsOfRole(t *testing.T, org *orgtest.Org, n int64, roleName string) [][]st
 // classifies the reviewer's four threads, the must-fix goes to the
 // developer's same session, is validated in full, and each thread is
 // answered; only the fixed one is resolved, and the approval must be given
-// again before the merge.
+// again before the merge. The comment by someone who is not a reviewer
+// reaches triage as quoted data only (docs/lifecycle.md I6).
 func TestReviewTriageRound(t *testing.T) {
 	onEachTracker(t, testReviewTriageRound)
 }
@@ -393,7 +394,7 @@ func TestReviewRoundRestartedPostsNothingTwice(t *testing.T) {
 }
 
 // Only reviewers' threads count: a comment from anyone else (and the bot's
-// own) starts nothing.
+// own) starts nothing. (docs/lifecycle.md I6)
 func TestReviewCommentFromNonReviewerIgnored(t *testing.T) {
 	onEachTracker(t, func(t *testing.T, newOrg func(orgtest.Options) *orgtest.Org) {
 		org := newOrg(orgtest.Options{Script: reviewScript("unused", ""), Check: "true", E2E: "true"})
@@ -418,7 +419,7 @@ func TestReviewCommentFromNonReviewerIgnored(t *testing.T) {
 }
 
 // The round budget: a reviewer who keeps answering back gets a human once
-// budget.review_rounds rounds are spent.
+// budget.review_rounds rounds are spent. (docs/lifecycle.md F9)
 func TestReviewRoundBudgetEscalates(t *testing.T) {
 	onEachTracker(t, func(t *testing.T, newOrg func(orgtest.Options) *orgtest.Org) {
 		org := newOrg(orgtest.Options{Script: reviewScript("unused", ""), Check: "true", E2E: "true",
@@ -448,7 +449,7 @@ func TestReviewRoundBudgetEscalates(t *testing.T) {
 }
 
 // A thread that comes back after a round called it fixed stops the loop:
-// the fixes are not converging.
+// the fixes are not converging. (docs/lifecycle.md F9)
 func TestReviewThreadComingBackEscalates(t *testing.T) {
 	onEachTracker(t, func(t *testing.T, newOrg func(orgtest.Options) *orgtest.Org) {
 		fix := `
