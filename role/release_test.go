@@ -91,7 +91,7 @@ func deployed(t *testing.T, dir, env string) string {
 // it) and deploys once she does. A second release, a fix whose version the
 // agent over-bumps, is corrected to v0.1.1, fails verify in staging, rolls
 // back to v0.1.0, escalates and opens an issue; it may not go to
-// production, having not passed staging.
+// production, having not passed staging. (docs/lifecycle.md I20, F11)
 func TestReleaseAndDeploy(t *testing.T) {
 	envs := t.TempDir()
 	org := orgtest.New(t, orgtest.Options{Script: releaseScript, Check: "true", E2E: "true", Unconfined: true, Edit: releaseWorkflow(envs, "")})
