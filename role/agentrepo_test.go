@@ -14,7 +14,7 @@ import (
 // the message), moves its branch and plants config and a hook in its
 // repository: what is validated and pushed holds only agentorg's commit,
 // with agentorg's identity, and the mirror's config, hooks and refs are
-// what agentorg made them (DESIGN rule 6).
+// what agentorg made them (DESIGN rule 6; docs/lifecycle.md I16).
 func TestAgentCommitsAreFoldedAndItsRepositoryStaysItsOwn(t *testing.T) {
 	script := "steps:" + `
   - match: {role: pm}

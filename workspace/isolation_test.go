@@ -95,7 +95,8 @@ func onlyObjects(t *testing.T, m *Mirror) (restore func()) {
 
 // An issue's worktree is a repository of its own: what the agent does to
 // its config, hooks and refs, and the commits it makes, leave the mirror
-// as it was and change nothing of what agentorg commits and pushes.
+// as it was and change nothing of what agentorg commits and pushes
+// (docs/lifecycle.md I16).
 func TestAgentRepositoryIsItsOwn(t *testing.T) {
 	f := newFixture(t)
 	m := f.mirror(t)
@@ -221,7 +222,7 @@ func TestAgentRepositoryIsItsOwn(t *testing.T) {
 
 // git in the worktree needs nothing of the mirror but its objects, read:
 // with the rest of the mirror out of sight, the agent's everyday git
-// works, and nothing under objects/ is written.
+// works, and nothing under objects/ is written (docs/lifecycle.md I16).
 func TestAgentGitNeedsOnlyTheMirrorsObjects(t *testing.T) {
 	f := newFixture(t)
 	m := f.mirror(t)
@@ -246,7 +247,8 @@ func TestAgentGitNeedsOnlyTheMirrorsObjects(t *testing.T) {
 	sameDigests(t, "the mirror's objects", objects, fileDigests(t, filepath.Join(m.Dir, "objects")))
 }
 
-// A read-only agent's checkout (a slot) is a repository of its own too.
+// A read-only agent's checkout (a slot) is a repository of its own too
+// (docs/lifecycle.md I16).
 func TestSlotGitNeedsOnlyTheMirrorsObjects(t *testing.T) {
 	f := newFixture(t)
 	m := f.mirror(t)
@@ -266,7 +268,7 @@ func TestSlotGitNeedsOnlyTheMirrorsObjects(t *testing.T) {
 
 // A conflict left for the agent to resolve is recorded as a merge with the
 // target as second parent, whatever commits the agent made meanwhile; a
-// merge the agent gave up is not recorded.
+// merge the agent gave up is not recorded (docs/lifecycle.md I16).
 func TestConflictResolutionIsAMergeOfTheTarget(t *testing.T) {
 	f := newFixture(t)
 	m := f.mirror(t)

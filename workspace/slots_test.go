@@ -158,7 +158,9 @@ func sameAsFresh(t *testing.T, m *Mirror, dir, sha string) {
 
 // Every kind of dirt a run can leave in its checkout is gone when the slot
 // is leased again, for the same commit or another: the slot is then what a
-// fresh checkout is, file for file and to git.
+// fresh checkout is, file for file and to git: the clean checkout a
+// validation runs in (docs/lifecycle.md I2), and a read-only agent's
+// repository whose planted config and hooks no later lease runs (I16).
 func TestLeaseIsAsCleanAsAFreshCheckout(t *testing.T) {
 	f := newFixture(t)
 	a, b := slotCommits(t, f)
