@@ -11,7 +11,8 @@ import (
 )
 
 // The merge stage's decision, one case per action and per branch of it
-// (docs/lifecycle.md, "Merge"; I3, I4, I5). Who may approve is package
+// (docs/lifecycle.md, "Merge"; I3, I4, I5; F6: a busy target waits before
+// the turn, so before any validation). Who may approve is package
 // gate's (gate.Decide, its own table test): here Approved is its answer at
 // the merge request's head, so a bot's approval never reaches the planner
 // as one.

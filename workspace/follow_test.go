@@ -49,6 +49,8 @@ func TestMergeIntoCheckedOutTargetCarriesTheWorkingTree(t *testing.T) {
 	}
 }
 
+// A dirty working tree holding the target refuses the merge as busy, and
+// takes it once clean (docs/lifecycle.md F6).
 func TestMergeIntoCheckedOutTargetWaitsForADirtyWorkingTree(t *testing.T) {
 	_, work, head := userRepo(t)
 	before := g(t, work, "rev-parse", "main")
