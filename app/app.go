@@ -33,7 +33,8 @@ import (
 // Options say which home and workflow to open.
 type Options struct {
 	// Home is the state directory. Empty: AGENTORG_HOME, else the home
-	// recorded next to the workflow (<repo>/.agentorg/state).
+	// <repo>/.agentorg/state leads to (a new one is made outside the
+	// repository, and linked there: defaultHome).
 	Home string
 	// Workflow is the workflow file. Empty: AGENTORG_WORKFLOW, else the one
 	// recorded in the home, else .agentorg/workflow.yaml found from the
@@ -127,7 +128,9 @@ func ResolvePaths(o Options) (home, wfPath string, err error) {
 		return "", "", err
 	}
 	if home == "" {
-		home = filepath.Join(filepath.Dir(wfPath), "state")
+		if home, err = defaultHome(wfPath, getenv); err != nil {
+			return "", "", err
+		}
 	}
 	if home, err = filepath.Abs(home); err != nil {
 		return "", "", err

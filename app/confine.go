@@ -20,7 +20,7 @@ func (o *Org) Confinement() (*agentorg.Confinement, error) {
 	if err := st.Err(); err != nil || !st.Required {
 		return nil, err
 	}
-	return Confinement(o.Home, o.Origin, CredentialsDirs(os.Getenv)), nil
+	return Confinement(o.Home, o.Origin, PrivateDirs(os.Getenv)), nil
 }
 
 // ConfinementState is how a workflow's runs are confined on this machine.
@@ -68,10 +68,10 @@ func (s ConfinementState) String() string {
 }
 
 // Confinement is the confinement of runs over home and origin: neither
-// can be read (nor credentials, the humans' own), except the mirror's
+// can be read (nor the private directories, PrivateDirs), except the mirror's
 // objects, which worktrees borrow; the Go caches can be written, since
 // developers and checks run `go test`. A run adds its own directory.
-func Confinement(home, origin string, credentials []string) *agentorg.Confinement {
+func Confinement(home, origin string, private []string) *agentorg.Confinement {
 	c := &agentorg.Confinement{
 		Hidden:   []string{home},
 		Readable: []string{filepath.Join(home, "mirror.git", "objects")},
@@ -80,7 +80,7 @@ func Confinement(home, origin string, credentials []string) *agentorg.Confinemen
 	if path, ok := localPath(origin); ok {
 		c.Hidden = append(c.Hidden, path)
 	}
-	c.Hidden = append(c.Hidden, credentials...)
+	c.Hidden = append(c.Hidden, private...)
 	return c
 }
 
@@ -96,11 +96,13 @@ func localPath(origin string) (string, bool) {
 	return abs, err == nil
 }
 
-// CredentialsDirs are where the humans' agentorg credentials live
-// ($XDG_CONFIG_HOME/agentorg, ~/.config/agentorg), and the operator's
-// ssh-agent socket: no agent may use them. (Connecting to a socket is
-// refused only from Landlock ABI 9 on; hiding it costs nothing before.)
-func CredentialsDirs(getenv func(string) string) []string {
+// PrivateDirs are what no run may read besides its home and origin: where
+// the humans' agentorg credentials live ($XDG_CONFIG_HOME/agentorg,
+// ~/.config/agentorg), the operator's ssh-agent socket, and where the
+// homes made by default live (HomesDir: an agent of one repository reads
+// no other's home either). (Connecting to a socket is refused only from
+// Landlock ABI 9 on; hiding it costs nothing before.)
+func PrivateDirs(getenv func(string) string) []string {
 	var dirs []string
 	if s := getenv("SSH_AUTH_SOCK"); filepath.IsAbs(s) {
 		dirs = append(dirs, s)
@@ -110,6 +112,9 @@ func CredentialsDirs(getenv func(string) string) []string {
 	}
 	if h := getenv("HOME"); filepath.IsAbs(h) {
 		dirs = append(dirs, filepath.Join(h, ".config", "agentorg"))
+	}
+	if homes := HomesDir(getenv); homes != "" {
+		dirs = append(dirs, homes)
 	}
 	return dirs
 }

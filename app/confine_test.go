@@ -8,12 +8,17 @@ import (
 
 // What a run of a home may not read: the home, a local origin (a path or
 // a file:// URL, never a remote one), the humans' credentials and the
-// operator's ssh-agent; the mirror's objects stay readable.
+// operator's ssh-agent, the other homes; the mirror's objects stay
+// readable.
 func TestConfinementHidesTheHomeTheLocalOriginAndCredentials(t *testing.T) {
 	env := map[string]string{"HOME": "/home/op", "XDG_CONFIG_HOME": "/home/op/.xdg", "SSH_AUTH_SOCK": "/tmp/ssh-x/agent.1"}
-	creds := CredentialsDirs(func(k string) string { return env[k] })
-	if want := []string{"/tmp/ssh-x/agent.1", "/home/op/.xdg/agentorg", "/home/op/.config/agentorg"}; !reflect.DeepEqual(creds, want) {
-		t.Fatalf("credentials %v, want %v", creds, want)
+	private := PrivateDirs(func(k string) string { return env[k] })
+	if want := []string{"/tmp/ssh-x/agent.1", "/home/op/.xdg/agentorg", "/home/op/.config/agentorg", "/home/op/.local/state/agentorg/homes"}; !reflect.DeepEqual(private, want) {
+		t.Fatalf("private %v, want %v", private, want)
+	}
+	env["XDG_STATE_HOME"] = "/var/op"
+	if got := PrivateDirs(func(k string) string { return env[k] }); got[len(got)-1] != "/var/op/agentorg/homes" {
+		t.Fatalf("private with XDG_STATE_HOME %v", got)
 	}
 	for origin, want := range map[string][]string{
 		"/work/repo":                     {"/srv/home", "/work/repo", "/x"},

@@ -239,13 +239,9 @@ func CheckGoCache() string {
 	if os.Getenv("GOCACHE") == "off" {
 		return ""
 	}
-	state := os.Getenv("XDG_STATE_HOME")
-	if !filepath.IsAbs(state) {
-		home, err := os.UserHomeDir()
-		if err != nil || !filepath.IsAbs(home) {
-			return ""
-		}
-		state = filepath.Join(home, ".local", "state")
+	state := stateDir(os.Getenv)
+	if state == "" {
+		return ""
 	}
 	dir := filepath.Join(state, "agentorg", "checks", "go-build")
 	if os.MkdirAll(dir, 0o755) != nil {

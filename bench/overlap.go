@@ -227,7 +227,7 @@ func RunOverlap(ctx context.Context, o OverlapOptions) (OverlapResult, error) {
 		return r, fmt.Errorf("bench: the default workflow has no %q line to set", strings.TrimSpace(predictOn))
 	}
 	wfText = strings.Replace(wfText, predictOn, fmt.Sprintf("\n  predict: %t\n", o.Predict), 1)
-	files := map[string]string{workflow.DefaultPath: wfText, ".agentorg/.gitignore": "state/\n"}
+	files := map[string]string{workflow.DefaultPath: wfText, ".agentorg/.gitignore": "/state\n"}
 	for _, is := range layout {
 		files[is.file] = fileHead + baseValue + "\n"
 	}

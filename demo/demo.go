@@ -139,7 +139,7 @@ environments:
 	// The workflow is repo-owned: it is committed with the sample.
 	repo, origin, err := sample.Make(ctx, sampleDir, map[string]string{
 		workflow.DefaultPath:   string(wfText),
-		".agentorg/.gitignore": "state/\n",
+		".agentorg/.gitignore": "/state\n",
 	})
 	if err != nil {
 		return err

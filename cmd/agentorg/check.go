@@ -25,13 +25,16 @@ Warnings do not fail it: an agent whose executable is not found in its PATH,
 an agent env variable ($NAME) that is not set in this environment (that
 agent's runs are refused until it is set; everything else works), and a
 repository the engine would not start on (the target branch missing, or
-checked out in a working tree with uncommitted changes). Only the PATH is
-searched, nothing is run: 'agentorg agents' also runs each CLI to check its
-version and flags.
+checked out in a working tree with uncommitted changes), and a home inside
+the repository (tools that read their parent directories fail there). Only
+the PATH is searched, nothing is run: 'agentorg agents' also runs each CLI
+to check its version and flags.
 
-With --run, the workflow's checks also run once on the head of the target
-branch, as validation's baseline does (the results are kept, so the first
-issue does not run them again): a check that already fails there is not
+With --run, the workflow's checks also run on the head of the target
+branch, as validation's baseline does, afresh: the results replace what
+the home kept for that tree, so the first issue does not run them again,
+and a check fixed outside the repository (a tool installed, the
+environment) counts as fixed. A check that already fails there is not
 counted against a change, but no change can merge while it fails. Exits 1
 when one fails.`,
 		Example: `  agentorg check
@@ -126,9 +129,13 @@ func indentText(s, prefix string) string {
 func trimPath(msg, file string) string { return strings.TrimPrefix(msg, file+": ") }
 
 // checkWarnings are the workflow's own warnings (unset env variables, at
-// their line) and, per agent, an executable not found in its PATH.
+// their line), a home inside the repository and, per agent, an executable
+// not found in its PATH.
 func checkWarnings(wf *workflow.Workflow, home string) workflow.Problems {
 	ws := append(workflow.Problems(nil), wf.Warnings...)
+	if msg := app.HomeInsideRepository(home, wf.Path); msg != "" {
+		ws = append(ws, workflow.Problem{File: wf.Path, Message: msg})
+	}
 	for _, a := range wf.Agents {
 		if p := app.Locate(a, home); p.Problem != "" {
 			ws = append(ws, workflow.Problem{File: wf.Path, Message: fmt.Sprintf("agent %q: %s (fix: %s)", a.Name, p.Problem, p.Fix)})

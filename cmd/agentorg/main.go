@@ -89,7 +89,7 @@ Start with 'agentorg demo' to watch four issues go through the lifecycle, or
 	root.SetOut(out)
 	root.SetErr(errOut)
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.home, "home", "", "state directory (env AGENTORG_HOME; default <repo>/.agentorg/state)")
+	pf.StringVar(&g.home, "home", "", "state directory (env AGENTORG_HOME; default: the one <repo>/.agentorg/state links to, made outside the repository)")
 	pf.StringVar(&g.workflow, "workflow", "", "workflow file (env AGENTORG_WORKFLOW; default .agentorg/workflow.yaml found upwards)")
 	pf.StringVar(&g.database, "database", "", "PostgreSQL database that many workers share: postgres://user@host/db (env AGENTORG_DATABASE;\ndefault the home's own SQLite file; the password from PGPASSWORD or ~/.pgpass)")
 	root.SetFlagErrorFunc(flagError)

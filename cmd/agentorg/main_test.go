@@ -29,6 +29,13 @@ func TestMain(m *testing.M) {
 	// The people these tests act as keep their credentials here, never in
 	// the machine's own ~/.config.
 	credentials = filepath.Join(dir, "credentials.json")
+	// The homes made by default go under XDG_STATE_HOME: this one, removed
+	// at the end, never the machine's. The checks' Go build cache beside
+	// them stays the machine's, warm.
+	stateHome = filepath.Join(dir, "state")
+	if err := linkChecksCache(stateHome); err != nil {
+		panic(err)
+	}
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -66,8 +73,32 @@ func run(t *testing.T, dir string, env []string, args ...string) result {
 // credentials is the test people's credentials file (see human.Users).
 var credentials string
 
+// stateHome is the XDG_STATE_HOME of agentorg in these tests.
+var stateHome string
+
+// linkChecksCache makes state/agentorg/checks a link to the checks' cache
+// of the machine's own state directory.
+func linkChecksCache(state string) error {
+	own := os.Getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(own) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return os.MkdirAll(state, 0o755)
+		}
+		own = filepath.Join(home, ".local", "state")
+	}
+	checks := filepath.Join(own, "agentorg", "checks")
+	if err := os.MkdirAll(checks, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(state, "agentorg"), 0o755); err != nil {
+		return err
+	}
+	return os.Symlink(checks, filepath.Join(state, "agentorg", "checks"))
+}
+
 func baseEnv() []string {
-	env := []string{"AGENTORG_CREDENTIALS=" + credentials}
+	env := []string{"AGENTORG_CREDENTIALS=" + credentials, "XDG_STATE_HOME=" + stateHome}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "GOPATH", "GOCACHE", "GOMODCACHE", "GOPROXY", "GOFLAGS"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)

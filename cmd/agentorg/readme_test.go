@@ -199,6 +199,11 @@ func TestREADMEOnYourOwnRepository(t *testing.T) {
 	if st := u.sh(t, u.repo, "git status --porcelain --untracked-files=no"); st != "" {
 		t.Fatalf("the working tree is not clean after the merge:\n%s", st)
 	}
+	// The home is outside the repository, .agentorg/state its link, which
+	// git ignores (the status above).
+	if home, err := os.Readlink(filepath.Join(u.repo, ".agentorg", "state")); err != nil || !strings.HasPrefix(home, filepath.Join(u.home, ".local", "state", "agentorg", "homes")+"/") {
+		t.Fatalf(".agentorg/state: %q (%v), want a link into ~/.local/state/agentorg/homes", home, err)
+	}
 	if branch := strings.TrimSpace(u.sh(t, u.repo, "git symbolic-ref --short HEAD")); branch != "master" {
 		t.Fatalf("HEAD is on %s", branch)
 	}

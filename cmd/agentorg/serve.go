@@ -92,6 +92,9 @@ dead claims and finishes every issue exactly once.`,
 			// Say at start which agents will refuse to run, not only at
 			// their first run.
 			printWarnings(cmd.ErrOrStderr(), org.Workflow.Warnings)
+			if msg := app.HomeInsideRepository(org.Home, org.Workflow.Path); msg != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "agentorg: warning: %s\n", msg)
+			}
 			eng, err := org.Engine(ctx, app.EngineOptions{PollInterval: poll, Warn: func(msg string) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "agentorg: warning: %s\n", eventfmt.OneLine(msg))
 			}})

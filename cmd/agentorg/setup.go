@@ -41,14 +41,20 @@ needs:human), with what init finds filled in:
   checks         from go.mod, package.json's test script (npm, pnpm or yarn
                  by lockfile), Cargo.toml, pyproject.toml/setup.py/pytest.ini,
                  a Makefile test target (preferred: it usually runs the
-                 rest); without one, one check per ecosystem found
+                 rest); without one, one check per ecosystem found (a Go
+                 module without a _test.go file: vet and build)
   agents         the coding CLIs on PATH (claude, codex, gemini, opencode,
                  aider; the first found in that order serves every role)
   approver       git config user.name
 
 Each flag overrides what init would find. init prints what it found and where
 from; on a terminal it asks before writing (--yes does not ask). Then review
-the file, run 'agentorg check', and commit .agentorg.`,
+the file, run 'agentorg check', and commit .agentorg.
+
+The state (the home: the database, the mirror, worktrees, transcripts) is
+made by the first command that needs it, outside the repository, in
+$XDG_STATE_HOME/agentorg/homes (~/.local/state/...), with .agentorg/state a
+link to it, which the .gitignore init writes keeps out of git.`,
 		Example: `  agentorg init
   agentorg init --target develop --check "make ci" --approver alice --approver bob
   agentorg init --agent codex --validator-agent claude
@@ -274,7 +280,7 @@ func writeWorkflow(p string, text []byte) (ignore string, err error) {
 	if _, err := os.Stat(ignore); !os.IsNotExist(err) {
 		return "", nil
 	}
-	return ignore, os.WriteFile(ignore, []byte("# agentorg's state (database, worktrees, transcripts)\nstate/\n"), 0o644)
+	return ignore, os.WriteFile(ignore, []byte("# agentorg's state (database, worktrees, transcripts): a link to the home, or the home\n/state\n"), 0o644)
 }
 
 // interactive reports whether a human is at a terminal to answer.
