@@ -7,15 +7,18 @@ import (
 	"path/filepath"
 
 	"github.com/agentorg/agentorg/check"
+	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/role"
 	"github.com/agentorg/agentorg/workspace"
 )
 
 // Baseline runs the workflow's checks on the head of the target branch, as
-// validation's baseline does, and keeps the results in the home (cached by
-// tree), so that the first issue does not pay for them again. It works
-// beside a running engine: its checkout is a temporary one of its own.
-// log receives the checks' output.
+// validation's baseline does, afresh (a person asked, perhaps after fixing
+// what failed them), and keeps the results in the home (cached by tree),
+// so that the first issue does not pay for them again. It works beside a
+// running engine: its checkout is a temporary one of its own, among the
+// engine's, so that the checks see the same parent directories there as
+// in validation. log receives the checks' output.
 func (o *Org) Baseline(ctx context.Context, log io.Writer) (head string, results []check.Result, err error) {
 	if o.Origin == "" && o.cloneURL != nil {
 		if o.Origin, err = o.cloneURL(ctx); err != nil {
@@ -33,7 +36,11 @@ func (o *Org) Baseline(ctx context.Context, log io.Writer) (head string, results
 	if head, err = mirror.RemoteHead(ctx, o.Workflow.Repo.TargetBranch); err != nil {
 		return "", nil, err
 	}
-	pool, err := os.MkdirTemp("", "agentorg-baseline-")
+	checkouts := homedir.Checkouts(o.Home)
+	if err := os.MkdirAll(checkouts, 0o755); err != nil {
+		return "", nil, err
+	}
+	pool, err := os.MkdirTemp(checkouts, "baseline-")
 	if err != nil {
 		return "", nil, err
 	}
@@ -49,6 +56,6 @@ func (o *Org) Baseline(ctx context.Context, log io.Writer) (head string, results
 		return "", nil, err
 	}
 	d := &role.Deps{Workflow: o.Workflow, Tracker: o.Tracker, Log: o.Log, Mirror: mirror, Home: o.Home, CheckEnv: CheckEnv(), Confine: confine}
-	results, err = role.Baseline(ctx, d, head, dir, log)
+	results, err = role.BaselineAfresh(ctx, d, head, dir, log)
 	return head, results, err
 }

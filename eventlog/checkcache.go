@@ -53,12 +53,24 @@ func (l *Log) CachedCheck(ctx context.Context, tree, def string) (CheckRun, bool
 // CacheCheck keeps the outcome of a check on tree. A check that did not run
 // to the end (cancelled) must not be cached; the caller decides.
 func (l *Log) CacheCheck(ctx context.Context, tree, def string, c CheckRun) error {
+	return l.cacheCheck(ctx, tree, def, c, "DO NOTHING")
+}
+
+// RecacheCheck keeps the outcome of a check on tree in place of the one
+// kept before: a run a person asked for again (`agentorg check --run`),
+// perhaps after fixing what failed it outside the repository.
+func (l *Log) RecacheCheck(ctx context.Context, tree, def string, c CheckRun) error {
+	return l.cacheCheck(ctx, tree, def, c, `DO UPDATE SET passed = excluded.passed, exit_code = excluded.exit_code,
+		reason = excluded.reason, output = excluded.output, duration_ms = excluded.duration_ms, at = excluded.at`)
+}
+
+func (l *Log) cacheCheck(ctx context.Context, tree, def string, c CheckRun, onConflict string) error {
 	passed := 0
 	if c.Passed {
 		passed = 1
 	}
 	_, err := l.db.ExecContext(ctx, `INSERT INTO agentorg_check_cache (tree, def, passed, exit_code, reason, output, duration_ms, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tree, def) DO NOTHING`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tree, def) `+onConflict,
 		tree, def, passed, c.ExitCode, text(c.Reason), text(c.Output), c.Duration.Milliseconds(), l.now().UTC().Format(timeFormat))
 	if err != nil {
 		return fmt.Errorf("eventlog: check cache: %w", err)

@@ -686,6 +686,13 @@ func contractCheckCache(t *testing.T, l *Log, c *clock) {
 	if got, _, _ := l.CachedCheck(ctx, "tree", "pass"); !got.Passed || got.Duration != runs["pass"].Duration {
 		t.Errorf("the first outcome was replaced: %+v", got)
 	}
+	// Unless a person ran it again.
+	if err := l.RecacheCheck(ctx, "tree", "pass", CheckRun{Passed: false, ExitCode: 1, Reason: "exit status 1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := l.CachedCheck(ctx, "tree", "pass"); got.Passed || got.ExitCode != 1 || got.Reason != "exit status 1" || got.Duration != 0 {
+		t.Errorf("the outcome run again was not kept: %+v", got)
+	}
 	if _, ok, _ := l.CachedCheck(ctx, "other", "pass"); ok {
 		t.Error("another tree's outcome")
 	}

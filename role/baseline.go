@@ -18,6 +18,19 @@ import (
 // dir when it is a clean checkout of commit, else in one leased only when
 // the cache cannot answer. log receives the checks' output (may be nil).
 func Baseline(ctx context.Context, d *Deps, commit, dir string, log io.Writer) ([]check.Result, error) {
+	return baseline(ctx, d, commit, dir, log, false)
+}
+
+// BaselineAfresh runs the workflow's checks on commit as Baseline does,
+// but never answers from the cache: a person asked (`agentorg check
+// --run`, `doctor`), perhaps after fixing what made a check fail outside
+// the repository (a tool, the environment). What it finds replaces what
+// the cache held, for the engine too.
+func BaselineAfresh(ctx context.Context, d *Deps, commit, dir string, log io.Writer) ([]check.Result, error) {
+	return baseline(ctx, d, commit, dir, log, true)
+}
+
+func baseline(ctx context.Context, d *Deps, commit, dir string, log io.Writer, fresh bool) ([]check.Result, error) {
 	if len(d.Workflow.Checks) == 0 {
 		return nil, nil
 	}
@@ -28,7 +41,7 @@ func Baseline(ctx context.Context, d *Deps, commit, dir string, log io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	runner := checkRunner{d: d, tree: tree, dir: dir, log: log}
+	runner := checkRunner{d: d, tree: tree, dir: dir, log: log, fresh: fresh}
 	var release func() error
 	defer func() {
 		if release != nil {
@@ -41,7 +54,7 @@ func Baseline(ctx context.Context, d *Deps, commit, dir string, log io.Writer) (
 		if runner.dir == "" {
 			if hit, ok, err := runner.cached(ctx, chk); err != nil {
 				return nil, err
-			} else if ok {
+			} else if ok && !fresh {
 				out = append(out, hit.Result)
 				continue
 			}

@@ -19,6 +19,8 @@ type checkRunner struct {
 	tree string // "" disables the cache
 	dir  string
 	log  io.Writer
+	// fresh runs every check again, keeping what it finds: a person asked.
+	fresh bool
 }
 
 // cachedResult is a check result and whether it came from the cache.
@@ -54,8 +56,10 @@ func (cr checkRunner) cached(ctx context.Context, c check.Check) (cachedResult, 
 }
 
 func (cr checkRunner) run(ctx context.Context, c check.Check) (cachedResult, error) {
-	if hit, ok, err := cr.cached(ctx, c); err != nil || ok {
-		return hit, err
+	if !cr.fresh {
+		if hit, ok, err := cr.cached(ctx, c); err != nil || ok {
+			return hit, err
+		}
 	}
 	def := definition(c)
 	c.Confine = cr.d.checkConfine(cr.dir)
@@ -64,7 +68,11 @@ func (cr checkRunner) run(ctx context.Context, c check.Check) (cachedResult, err
 		return cachedResult{Result: res}, ctx.Err() // cut short: not an outcome to keep
 	}
 	if cr.tree != "" {
-		if err := cr.d.Log.CacheCheck(ctx, cr.tree, def, eventlog.CheckRun{Passed: res.Passed, ExitCode: res.ExitCode,
+		keep := cr.d.Log.CacheCheck
+		if cr.fresh {
+			keep = cr.d.Log.RecacheCheck
+		}
+		if err := keep(ctx, cr.tree, def, eventlog.CheckRun{Passed: res.Passed, ExitCode: res.ExitCode,
 			Reason: res.Reason, Output: res.Output, Duration: res.Duration}); err != nil {
 			return cachedResult{}, err
 		}
