@@ -23,8 +23,14 @@ func TestChecks(t *testing.T) {
 		want  []Check
 		notes []string // each must appear in some note
 	}{
-		{name: "go", files: map[string]string{"go.mod": "module x\n"},
+		{name: "go", files: map[string]string{"go.mod": "module x\n", "x_test.go": ""},
 			want: []Check{{"test", goRun, "go.mod"}}},
+		{name: "go, a test in a package below", files: map[string]string{"go.mod": "module x\n", "pkg/calc/calc_test.go": ""},
+			want: []Check{{"test", goRun, "go.mod"}}},
+		{name: "go without a test: go test would run none", files: map[string]string{"go.mod": "module x\n", "x.go": "",
+			"testdata/a_test.go": "", "vendor/v/v_test.go": "", ".hidden/h_test.go": "", "_old/o_test.go": ""},
+			want:  []Check{{"test", "go vet ./... && go build ./...", "go.mod"}},
+			notes: []string{"the Go module has no _test.go file yet, so its check vets and builds"}},
 		{name: "npm", files: map[string]string{"package.json": withTest},
 			want: []Check{{"test", "npm test", "package.json's test script"}}},
 		{name: "pnpm", files: map[string]string{"package.json": withTest, "pnpm-lock.yaml": ""},
@@ -45,15 +51,15 @@ func TestChecks(t *testing.T) {
 			want: []Check{{"test", "python -m pytest", "setup.py"}}},
 		{name: "pytest.ini", files: map[string]string{"pytest.ini": ""},
 			want: []Check{{"test", "python -m pytest", "pytest.ini"}}},
-		{name: "Makefile with a test target wins over go.mod", files: map[string]string{"go.mod": "", "Makefile": makeTest},
+		{name: "Makefile with a test target wins over go.mod", files: map[string]string{"go.mod": "", "x_test.go": "", "Makefile": makeTest},
 			want: []Check{{"test", "make test", "Makefile's test target, which usually runs the rest; also found go.mod"}}},
 		{name: "GNUmakefile is what make reads first", files: map[string]string{"GNUmakefile": makeTest, "Makefile": makeNoTest},
 			want: []Check{{"test", "make test", "GNUmakefile's test target"}}},
-		{name: "Makefile without a test target", files: map[string]string{"go.mod": "", "Makefile": makeNoTest},
+		{name: "Makefile without a test target", files: map[string]string{"go.mod": "", "x_test.go": "", "Makefile": makeNoTest},
 			want: []Check{{"test", goRun, "go.mod"}}, notes: []string{"Makefile has no test target"}},
 		{name: "Makefile without a test target alone", files: map[string]string{"Makefile": makeNoTest},
 			notes: []string{"Makefile has no test target", "looked for"}},
-		{name: "several ecosystems: one check each", files: map[string]string{"go.mod": "", "package.json": withTest, "Cargo.toml": ""},
+		{name: "several ecosystems: one check each", files: map[string]string{"go.mod": "", "x_test.go": "", "package.json": withTest, "Cargo.toml": ""},
 			want: []Check{{"go", goRun, "go.mod"}, {"npm", "npm test", "package.json's test script"}, {"cargo", "cargo test", "Cargo.toml"}}},
 		{name: "nothing", files: map[string]string{"README.md": "hi\n"},
 			notes: []string{"looked for go.mod, package.json with a test script, Cargo.toml, pyproject.toml, setup.py, pytest.ini and a Makefile test target"}},
@@ -61,6 +67,9 @@ func TestChecks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			for name, text := range tc.files {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 					t.Fatal(err)
 				}

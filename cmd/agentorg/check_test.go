@@ -128,8 +128,9 @@ func TestCheckRunSaysTheTargetIsRed(t *testing.T) {
 	wantAll(t, "check --run", r.stdout, "  test: passed", "master at "+gitIn(t, repo, "rev-parse", "--short=10", "HEAD")+": every check passes")
 }
 
-// docs/lifecycle.md I13. The check init writes for a Go module, on a
-// module without a test, ran no test: `check --run` says so.
+// docs/lifecycle.md I13. On a Go module without a test, go test runs
+// none, which does not pass: init's check vets and builds instead, and
+// says why; `go test ./...` there, as a check, is said to run no test.
 func TestCheckRunOnAModuleWithoutTests(t *testing.T) {
 	repo := userRepo(t, "main", map[string]string{
 		"go.mod": "module example.com/nt\n\ngo 1.22\n",
@@ -137,12 +138,26 @@ func TestCheckRunOnAModuleWithoutTests(t *testing.T) {
 	})
 	path, _ := fakeCLIs(t)
 	env := initEnv(path)
-	initIn(t, repo, env, "--agent-command", "/bin/true")
+	r := initIn(t, repo, env, "--agent-command", "/bin/true")
+	wantAll(t, "init", r.stdout, "check: go vet ./... && go build ./... (go.mod)", "the Go module has no _test.go file yet")
 	gitIn(t, repo, "add", ".agentorg")
 	gitIn(t, repo, "commit", "-q", "-m", "Add the agentorg workflow")
-	r := run(t, repo, gitIsolation(), "check", "--run")
+	r = run(t, repo, gitIsolation(), "check", "--run")
+	if r.code != 0 {
+		t.Fatalf("check --run with init's check: exit %d, want 0\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	wf := filepath.Join(repo, ".agentorg", "workflow.yaml")
+	text, err := os.ReadFile(wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wf, []byte(strings.Replace(string(text), `run: "go vet ./... && go build ./..."`, `run: "go vet ./... && go test ./..."`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, repo, "commit", "-q", "-am", "Test, though there is no test")
+	r = run(t, repo, gitIsolation(), "check", "--run")
 	if r.code != 1 {
-		t.Fatalf("check --run: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+		t.Fatalf("check --run with go test: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	wantAll(t, "check --run", r.stdout, "  test: FAILED: ran no tests: go test ran no test in example.com/nt ([no test files])", "the target is red: test fail(s) on main")
 }

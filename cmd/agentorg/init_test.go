@@ -228,7 +228,7 @@ func lineOf(t *testing.T, text, s string) int {
 }
 
 func TestInitAgentsPerRole(t *testing.T) {
-	repo := userRepo(t, "main", map[string]string{"go.mod": "module x\n", "package.json": `{"scripts": {"test": "vitest run"}}`, "pnpm-lock.yaml": ""})
+	repo := userRepo(t, "main", map[string]string{"go.mod": "module x\n", "x_test.go": "package x\n", "package.json": `{"scripts": {"test": "vitest run"}}`, "pnpm-lock.yaml": ""})
 	path, _ := fakeCLIs(t, "codex", "claude", "gemini")
 	r := initIn(t, repo, initEnv(path), "--agent", "codex", "--validator-agent", "claude", "--triage-agent", "command", "--agent-command", "my-agent")
 	wantAll(t, "init's output", r.stdout,
