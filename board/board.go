@@ -129,9 +129,13 @@ type Wait struct {
 	Gate  string `json:"gate"`
 	Label string `json:"label"`
 	// Who may approve, in words (workflow.Gate.Allowed), and how.
-	Who   string    `json:"who"`
-	How   string    `json:"how"`
-	Since time.Time `json:"since"`
+	Who string `json:"who"`
+	// Approvers are the people named who may approve; MinAccessLevel, on
+	// GitLab, the access level at or above which anyone may ("" when none).
+	Approvers      []string  `json:"approvers"`
+	MinAccessLevel string    `json:"min_access_level,omitempty"`
+	How            string    `json:"how"`
+	Since          time.Time `json:"since"`
 	// Rules says what the gate's approval rules make of it, when it has
 	// some: the last word of its auto-approve stage.
 	Rules string `json:"rules,omitempty"`
@@ -279,7 +283,10 @@ func (b *Board) place(ctx context.Context, src Sources, is agentorg.Issue) error
 		switch p.Kind {
 		case Waiting:
 			w := Wait{Issue: is.Number, Title: is.Title, Gate: p.Gate.Name, Label: p.Label,
-				Who: p.Gate.Allowed(), How: wf.HowToApprove(p.Gate, is.Number), Since: last.At}
+				Who: p.Gate.Allowed(), Approvers: append([]string{}, p.Gate.Approvers...), How: wf.HowToApprove(p.Gate, is.Number), Since: last.At}
+			if p.Gate.MinAccessLevel > 0 {
+				w.MinAccessLevel = p.Gate.MinAccessLevel.String()
+			}
 			if p.Gate.AutoApprove != nil {
 				stage := workflow.AutoApproveStage(p.Gate.Name)
 				for _, e := range evs {

@@ -194,3 +194,28 @@ func TestReadFindsWhatWorkersRunAndHold(t *testing.T) {
 		t.Fatalf("running %+v, want all three claims", b.Running)
 	}
 }
+
+// TestAWaitNamesWhoMayApprove: an issue at a gate says, in words and for
+// machines, who may pass it.
+func TestAWaitNamesWhoMayApprove(t *testing.T) {
+	ctx := context.Background()
+	sh := boardtest.New(t)
+	if _, err := sh.Tracker.CreateIssue(ctx, agentorg.NewIssue{Title: "plan me", Labels: []string{"plan:review"}, Author: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Read(ctx, Sources{Workflow: sh.Workflow, Tracker: sh.Tracker, Log: sh.Log, DB: sh.DB.SQL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Waiting) != 1 {
+		t.Fatalf("waiting %+v, want the issue at the plan gate", b.Waiting)
+	}
+	w := b.Waiting[0]
+	if w.Gate != "plan" || w.Who != "alice" || !reflect.DeepEqual(w.Approvers, []string{"alice"}) || w.MinAccessLevel != "" {
+		t.Fatalf("wait %+v, want the plan gate, alice", w)
+	}
+	js, err := json.Marshal(w)
+	if err != nil || !strings.Contains(string(js), `"approvers":["alice"]`) {
+		t.Fatalf("status --json of the wait: %s (%v)", js, err)
+	}
+}
