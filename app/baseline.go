@@ -25,7 +25,12 @@ func (o *Org) Baseline(ctx context.Context, log io.Writer) (head string, results
 			return "", nil, err
 		}
 	}
-	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin, workspace.TransportEnv(o.TransportEnv))
+	mopts := []workspace.MirrorOption{workspace.TransportEnv(o.TransportEnv)}
+	if stderrIsTerminal() {
+		// check --run is often the first command to mirror the repository.
+		mopts = append(mopts, workspace.Progress(os.Stderr))
+	}
+	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin, mopts...)
 	if err != nil {
 		return "", nil, err
 	}
