@@ -109,8 +109,11 @@ environments:
 		return strings.Contains(strings.Join(o.issue(t, rel.Number).Labels, ","), "release:publishing")
 	})
 	killAt("the staging deploy", func() bool {
-		_, err := os.Stat(filepath.Join(envs, "staging.runs"))
-		return err == nil
+		// Its line written, not only the file made: the shell opens the
+		// file before echo writes, and a kill in between (under load)
+		// left an empty file, so the restart's run seemed the only one.
+		b, _ := os.ReadFile(filepath.Join(envs, "staging.runs"))
+		return strings.Contains(string(b), "started")
 	})
 	time.Sleep(100 * time.Millisecond)
 	once()
