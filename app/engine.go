@@ -199,8 +199,20 @@ func CheckEnv() []string {
 	if c := CheckGoCache(); c != "" {
 		env = append(env, "GOCACHE="+c)
 		env = append(env, checkModules(filepath.Join(filepath.Dir(c), "go-mod"))...)
+		env = append(env, checkPackageCaches(filepath.Dir(c))...)
 	}
 	return env
+}
+
+// checkPackageCaches are the JavaScript package managers' caches of
+// checks and the E2E command, beside their Go caches: a check installs a
+// package's dependencies in its clean checkout (npm ci), and the user's
+// caches (~/.npm, ...) are the agents', which a confined check may not
+// write. npm, pnpm and yarn check each package against the lockfile's
+// integrity hash as they install it.
+func checkPackageCaches(dir string) []string {
+	return []string{"npm_config_cache=" + filepath.Join(dir, "npm"), "npm_config_store_dir=" + filepath.Join(dir, "pnpm-store"),
+		"YARN_CACHE_FOLDER=" + filepath.Join(dir, "yarn")}
 }
 
 // checkModules is the module settings of checks and the E2E command: a

@@ -33,9 +33,9 @@ func (d *Deps) checkConfine(dir string) *sandbox.Policy {
 		return nil
 	}
 	p := sandbox.Policy(*d.runConfinement(dir, true))
-	// The checks' own build and module caches (app.CheckEnv), which
-	// agents cannot write.
-	p.Writable = append(p.Writable, sandbox.Paths([]string{"$GOCACHE/", "$GOMODCACHE/"}, d.CheckEnv)...)
+	// The checks' own build, module and package caches (app.CheckEnv),
+	// which agents cannot write.
+	p.Writable = append(p.Writable, sandbox.Paths([]string{"$GOCACHE/", "$GOMODCACHE/", "$npm_config_cache/", "$npm_config_store_dir/", "$YARN_CACHE_FOLDER/"}, d.CheckEnv)...)
 	return &p
 }
 

@@ -111,7 +111,9 @@ func nodeCheck(dir string, has func(string) bool) (Check, string) {
 		return Check{}, fmt.Sprintf("package.json: %v", err)
 	}
 	var pkg struct {
-		Scripts map[string]string `json:"scripts"`
+		Scripts         map[string]string `json:"scripts"`
+		Dependencies    map[string]any    `json:"dependencies"`
+		DevDependencies map[string]any    `json:"devDependencies"`
 	}
 	if err := json.Unmarshal(data, &pkg); err != nil {
 		return Check{}, fmt.Sprintf("package.json does not parse: %v", err)
@@ -122,14 +124,24 @@ func nodeCheck(dir string, has func(string) bool) (Check, string) {
 	case npmPlaceholder:
 		return Check{}, "package.json's test script is npm init's placeholder, which always fails"
 	}
-	tool, from := "npm", "package.json's test script"
+	// Checks run in a clean checkout, without node_modules: a package with
+	// dependencies installs them first, as its lockfile says.
+	tool, from, install := "npm", "package.json's test script", "npm install"
 	switch {
 	case has("pnpm-lock.yaml"):
-		tool, from = "pnpm", from+", pnpm-lock.yaml"
+		tool, from, install = "pnpm", from+", pnpm-lock.yaml", "pnpm install --frozen-lockfile"
 	case has("yarn.lock"):
-		tool, from = "yarn", from+", yarn.lock"
+		tool, from, install = "yarn", from+", yarn.lock", "yarn install --frozen-lockfile"
+	case has("package-lock.json"):
+		from, install = from+", package-lock.json", "npm ci"
+	case has("npm-shrinkwrap.json"):
+		from, install = from+", npm-shrinkwrap.json", "npm ci"
 	}
-	return Check{Name: tool, Run: tool + " test", From: from}, ""
+	run := tool + " test"
+	if len(pkg.Dependencies)+len(pkg.DevDependencies) > 0 {
+		run = install + " && " + run
+	}
+	return Check{Name: tool, Run: run, From: from}, ""
 }
 
 // makefile returns the makefile make would read in dir ("" for none) and

@@ -12,6 +12,7 @@ func TestChecks(t *testing.T) {
 	const (
 		goRun       = "go vet ./... && go test ./..."
 		withTest    = `{"name": "x", "scripts": {"test": "vitest run"}}`
+		withDeps    = `{"name": "x", "scripts": {"test": "vitest run"}, "devDependencies": {"vitest": "^3.0.0"}}`
 		noTest      = `{"name": "x", "scripts": {"build": "tsc"}}`
 		placeholder = `{"scripts": {"test": "echo \"Error: no test specified\" && exit 1"}}`
 		makeTest    = "build:\n\tgo build ./...\n\ntest: build\n\tgo test ./...\n"
@@ -37,6 +38,16 @@ func TestChecks(t *testing.T) {
 			want: []Check{{"test", "pnpm test", "package.json's test script, pnpm-lock.yaml"}}},
 		{name: "yarn", files: map[string]string{"package.json": withTest, "yarn.lock": ""},
 			want: []Check{{"test", "yarn test", "package.json's test script, yarn.lock"}}},
+		// A clean checkout has no node_modules: dependencies are installed
+		// first, as the lockfile says.
+		{name: "npm with dependencies and a lockfile", files: map[string]string{"package.json": withDeps, "package-lock.json": "{}"},
+			want: []Check{{"test", "npm ci && npm test", "package.json's test script, package-lock.json"}}},
+		{name: "npm with dependencies, no lockfile", files: map[string]string{"package.json": withDeps},
+			want: []Check{{"test", "npm install && npm test", "package.json's test script"}}},
+		{name: "pnpm with dependencies", files: map[string]string{"package.json": withDeps, "pnpm-lock.yaml": ""},
+			want: []Check{{"test", "pnpm install --frozen-lockfile && pnpm test", "package.json's test script, pnpm-lock.yaml"}}},
+		{name: "yarn with dependencies", files: map[string]string{"package.json": withDeps, "yarn.lock": ""},
+			want: []Check{{"test", "yarn install --frozen-lockfile && yarn test", "package.json's test script, yarn.lock"}}},
 		{name: "package.json without a test script", files: map[string]string{"package.json": noTest},
 			notes: []string{"package.json has no test script", "looked for go.mod, package.json with a test script"}},
 		{name: "npm init's placeholder", files: map[string]string{"package.json": placeholder},

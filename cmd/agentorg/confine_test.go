@@ -41,6 +41,7 @@ try "echo x >> '$O/escape'" 'the origin'
 try "echo x >> /tmp/agentorg-attack-$TAG" '/tmp'
 try "echo x >> '%[5]s/escape'" "the checks' build cache"
 try "echo x >> '%[5]s/../go-mod/escape'" "the checks' module cache"
+try "mkdir -p '%[5]s/../npm' && echo x >> '%[5]s/../npm/escape'" "the checks' npm cache"
 [ "$AGENTORG_ACCESS" = read-only ] && try 'echo x >> escape' 'its own checkout'
 ATTACK_TAG=$TAG setsid sh -c '
   while :; do
@@ -144,7 +145,7 @@ func TestConfinedAttackerCannotReachTheHomeOrApprove(t *testing.T) {
 		t.Errorf("the attacker got through:\n%s", grepLines(all, "ATTACK"))
 	}
 	for _, role := range []string{"pm", "developer"} {
-		for _, what := range []string{"../escape", "the home", "the database", "reading the database", "the mirror", "the origin", "/tmp", "the checks' build cache", "the checks' module cache"} {
+		for _, what := range []string{"../escape", "the home", "the database", "reading the database", "the mirror", "the origin", "/tmp", "the checks' build cache", "the checks' module cache", "the checks' npm cache"} {
 			if want := "ATTACK refused: " + role + ": " + what + "\n"; !strings.Contains(all, want) {
 				t.Errorf("the transcripts lack %q:\n%s", want, grepLines(all, "ATTACK"))
 			}
@@ -158,7 +159,7 @@ func TestConfinedAttackerCannotReachTheHomeOrApprove(t *testing.T) {
 	}
 	for _, p := range []string{filepath.Join(home, "escape"), filepath.Join(home, "worktrees", "escape"), filepath.Join(home, "checkouts", "slots", "escape"),
 		filepath.Join(home, "mirror.git", "objects", "escape"), filepath.Join(origin, "escape"), "/tmp/agentorg-attack-" + tag,
-		filepath.Join(checkCache, "escape"), filepath.Join(checkCache, "..", "go-mod", "escape")} {
+		filepath.Join(checkCache, "escape"), filepath.Join(checkCache, "..", "go-mod", "escape"), filepath.Join(checkCache, "..", "npm", "escape")} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("the attacker wrote %s", p)
 		}
