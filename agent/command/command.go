@@ -100,6 +100,9 @@ func (a *Agent) run(ctx context.Context, session string, t agentorg.Task) (agent
 		MaxLine:      a.maxLine,
 		Timeout:      a.cfg.Timeout,
 		StallTimeout: a.cfg.StallTimeout,
+		// The user's caches, as every CLI's: a program installs a
+		// package's dependencies as a coding CLI would.
+		State: cli.CacheState,
 	})
 	if err != nil {
 		return agentorg.Result{}, err

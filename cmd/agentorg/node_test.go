@@ -4,13 +4,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // A new user's Node package with a dependency: init's check installs the
 // dependencies in the clean checkout first (npm ci, from the lockfile),
 // into the checks' own npm cache (the user's is the agents'), then runs
-// the tests; `check --run` passes. The dependency is a local tarball, so
+// the tests; `check --run` passes. The developer installs them in its
+// worktree too (its ~/.npm writable), and its change passes validation. The dependency is a local tarball, so
 // that no registry is needed.
 func TestFirstContactOnANodePackageWithADependency(t *testing.T) {
 	npm, err := exec.LookPath("npm")
@@ -51,14 +53,40 @@ func TestFirstContactOnANodePackageWithADependency(t *testing.T) {
 	gitIn(t, repo, "add", "-A")
 	gitIn(t, repo, "commit", "-q", "-m", "calc: add, with helper")
 
-	path, _ := fakeCLIs(t)
-	r := initIn(t, repo, initEnv(path), "--agent-command", "/bin/true")
+	// The developer installs and tests in its worktree, as a coding CLI
+	// would, then adds a function.
+	agentState := t.TempDir()
+	script := filepath.Join(t.TempDir(), "script.yaml")
+	if err := os.WriteFile(script, []byte(`steps:
+  - match: {role: pm}
+    summary: "Plan: add sub.\n\n## Acceptance criteria\n- [ ] sub.js exports sub"
+  - match: {role: developer}
+    actions:
+      - shell: npm ci && npm test
+      - write: {path: sub.js, content: "module.exports.sub = (a, b) => a - b;\n"}
+    summary: Added sub.js; npm test passes.
+  - match: {role: validator}
+    summary: "ok\n\n`+"```json"+`\n{\"criteria\": [{\"id\": 1, \"verdict\": \"met\", \"evidence\": \"sub.js\"}]}\n`+"```"+`"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A state directory of its own (the checks' caches start empty), and a
+	// HOME of its own (the agent's ~/.npm).
+	state := t.TempDir()
+	env := append(gitIsolation(), "PATH="+filepath.Dir(npm)+string(os.PathListSeparator)+os.Getenv("PATH"), "XDG_STATE_HOME="+state, "HOME="+t.TempDir())
+	r := initIn(t, repo, env, "--agent-command", strings.Join([]string{bin, "scripted-agent", "--script", script, "--state", agentState}, ","))
 	wantAll(t, "init", r.stdout, "check: npm ci && npm test (package.json's test script, package-lock.json)")
+	wf := filepath.Join(repo, ".agentorg", "workflow.yaml")
+	text, err := os.ReadFile(wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = []byte(strings.Replace(string(text), "    timeout: 30m", "    timeout: 30m\n    writable: [\""+agentState+"/\"]", 1))
+	if err := os.WriteFile(wf, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	gitIn(t, repo, "add", ".agentorg")
 	gitIn(t, repo, "commit", "-q", "-m", "Add the agentorg workflow")
-	// A state directory of its own: the checks' caches start empty.
-	state := t.TempDir()
-	env := append(gitIsolation(), "PATH="+filepath.Dir(npm)+string(os.PathListSeparator)+os.Getenv("PATH"), "XDG_STATE_HOME="+state)
 	r = run(t, repo, env, "check", "--run")
 	if r.code != 0 {
 		t.Fatalf("check --run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -68,5 +96,21 @@ func TestFirstContactOnANodePackageWithADependency(t *testing.T) {
 	// may write (a failing write there fails an install from a registry).
 	if logs, err := os.ReadDir(filepath.Join(state, "agentorg", "checks", "npm", "_logs")); err != nil || len(logs) == 0 {
 		t.Fatalf("npm wrote no log in the checks' own cache (%v)", err)
+	}
+
+	issue := filepath.Join(t.TempDir(), "issue.md")
+	if err := os.WriteFile(issue, []byte("calc needs sub.\n\n## Acceptance criteria\n- [ ] sub.js exports sub\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"issue", "new", "--title", "Add sub", "--body-file", issue, "--opt-in"}, {"serve", "--once"},
+		{"approve", "1", "--as", "alice"}, {"serve", "--once"}} {
+		if r := run(t, repo, env, args...); r.code != 0 {
+			show := run(t, repo, env, "issue", "show", "1")
+			t.Fatalf("agentorg %s: exit %d\n%s%s\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr, show.stdout)
+		}
+	}
+	if list := run(t, repo, env, "issue", "list").stdout; !strings.Contains(list, "mr:ready-for-review") {
+		show := run(t, repo, env, "issue", "show", "1")
+		t.Fatalf("the developer's change did not pass validation:\n%s\n%s", list, show.stdout)
 	}
 }
