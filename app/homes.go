@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -54,7 +55,43 @@ func defaultHome(wfPath string, getenv func(string) string) (string, error) {
 		}
 		return "", fmt.Errorf("a home for %s: %w", wfPath, err)
 	}
+	ignoreLink(link)
 	return home, nil
+}
+
+// ignoreLink keeps the home's link out of git where the repository's
+// .gitignore does not: an earlier init wrote "state/", which matches a
+// directory, not a link, and `git add -A` would commit the link. It adds
+// the link to the repository's own info/exclude (never a tracked file: a
+// change there would make the working tree dirty). Best effort: without
+// git, or outside a repository, nothing is done.
+func ignoreLink(link string) {
+	dir := filepath.Dir(link)
+	git := func(args ...string) (string, error) {
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "core.fsmonitor=false"}, args...)...)
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	if _, err := git("check-ignore", "-q", "state"); err == nil {
+		return // ignored already
+	}
+	exclude, err := git("rev-parse", "--path-format=absolute", "--git-path", "info/exclude")
+	if err != nil || !filepath.IsAbs(exclude) {
+		return
+	}
+	rel, err := git("rev-parse", "--show-prefix")
+	if err != nil {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(exclude), 0o755); err != nil {
+		return
+	}
+	f, err := os.OpenFile(exclude, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "\n# agentorg: the link to its home\n/%sstate\n", rel)
 }
 
 // HomesDir is where the homes of workflows named without one are made:

@@ -2,6 +2,7 @@ package app
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,5 +127,48 @@ func TestADanglingHomeLinkIsRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "gone")); !os.IsNotExist(err) {
 		t.Fatalf("a home was made where the link leads: %v", err)
+	}
+}
+
+// The link is kept out of git even where an earlier init's .gitignore
+// says "state/" (a directory, not a link): in the repository's own
+// info/exclude, never a tracked file. Where .gitignore covers it, nothing
+// is added.
+func TestTheHomesLinkIsIgnoredByGit(t *testing.T) {
+	for _, tc := range []struct{ ignore, excluded string }{
+		{"state/\n", "/.agentorg/state"},
+		{"/state\n", ""},
+	} {
+		dir := t.TempDir()
+		wf := newRepoWorkflow(t, dir, "calc")
+		repo := filepath.Join(dir, "calc")
+		if err := os.WriteFile(filepath.Join(repo, ".agentorg", ".gitignore"), []byte(tc.ignore), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git := func(args ...string) string {
+			t.Helper()
+			cmd := exec.Command("git", append([]string{"-C", repo}, args...)...)
+			cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("git %v: %v\n%s", args, err, out)
+			}
+			return string(out)
+		}
+		git("init", "-q", "-b", "main")
+		before, _ := os.ReadFile(filepath.Join(repo, ".git", "info", "exclude"))
+		if _, _, err := ResolvePaths(Options{Workflow: wf, Getenv: func(k string) string {
+			return map[string]string{"XDG_STATE_HOME": filepath.Join(dir, "xdg")}[k]
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		if st := git("status", "--porcelain", "--untracked-files=all"); strings.Contains(st, "state") {
+			t.Errorf(".gitignore %q: git sees the link:\n%s", tc.ignore, st)
+		}
+		after, _ := os.ReadFile(filepath.Join(repo, ".git", "info", "exclude"))
+		added := strings.TrimPrefix(string(after), string(before))
+		if tc.excluded == "" && added != "" || tc.excluded != "" && !strings.Contains(added, tc.excluded+"\n") {
+			t.Errorf(".gitignore %q: info/exclude gained %q, want %q", tc.ignore, added, tc.excluded)
+		}
 	}
 }
