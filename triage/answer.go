@@ -21,14 +21,27 @@ const AnswerFormat = "End your answer with one fenced JSON block, exactly:\n\n" 
 // for each thread id in want. Anything else is an error saying what is
 // wrong, so that the agent can be asked again.
 func ParseAnswer(summary string, want []string) (map[string]Decision, error) {
+	// An entry may name its thread "id", as the input (AGENTORG_INPUT)
+	// does: an agent that echoes the input's key is understood.
+	type entry struct {
+		Decision
+		ID string `json:"id"`
+	}
 	var ans struct {
-		Threads []Decision `json:"threads"`
+		Threads []entry `json:"threads"`
 	}
 	if err := fenced.Decode(summary, &ans); err != nil {
 		return nil, err
 	}
 	got := map[string]Decision{}
-	for i, d := range ans.Threads {
+	for i, e := range ans.Threads {
+		d := e.Decision
+		switch {
+		case d.Thread == "":
+			d.Thread = e.ID
+		case e.ID != "" && e.ID != d.Thread:
+			return nil, fmt.Errorf("entry %d: thread %q and id %q differ", i+1, d.Thread, e.ID)
+		}
 		d.Reason, d.Answer, d.Title = strings.TrimSpace(d.Reason), strings.TrimSpace(d.Answer), strings.TrimSpace(d.Title)
 		switch {
 		case !slices.Contains(want, d.Thread):

@@ -91,18 +91,24 @@ func TestParseAnswer(t *testing.T) {
 	if !got["1"].NeedsFix() || got["2"].NeedsFix() || got["3"].Answer == "" || got["4"].Title != "Add Mul" {
 		t.Fatalf("decisions %+v", got)
 	}
+	// The input's key for a thread, id, names it too.
+	byID := "```json\n{\"threads\": [{\"id\": \"1\", \"class\": \"must-fix\", \"reason\": \"x\"}, {\"thread\": \"2\", \"id\": \"2\", \"class\": \"question\", \"reason\": \"x\", \"answer\": \"y\"}]}\n```"
+	if got, err := ParseAnswer(byID, []string{"1", "2"}); err != nil || got["1"].Thread != "1" || !got["1"].NeedsFix() || got["2"].Answer != "y" {
+		t.Fatalf("an answer keyed by id: %+v, %v", got, err)
+	}
 	bad := map[string]string{
-		"no ```json fenced block":        "I think thread 1 must be fixed.",
-		"does not parse":                 "```json\n{\"threads\": [\n```",
-		"was not asked for":              "```json\n{\"threads\": [{\"thread\": \"7\", \"class\": \"must-fix\", \"reason\": \"x\"}]}\n```",
-		"is not one of":                  "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"nit\", \"reason\": \"x\"}]}\n```",
-		"has no reason":                  "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"must-fix\", \"reason\": \" \"}]}\n```",
-		"has no answer":                  "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"question\", \"reason\": \"x\"}]}\n```",
-		"has no title":                   "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"out-of-scope\", \"reason\": \"x\"}]}\n```",
-		"accept is only for suggestions": "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"must-fix\", \"accept\": true, \"reason\": \"x\"}]}\n```",
-		"classified twice":               "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"must-fix\", \"reason\": \"x\"}, {\"thread\": \"1\", \"class\": \"must-fix\", \"reason\": \"x\"}]}\n```",
-		"threads 2 are not classified":   "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"must-fix\", \"reason\": \"x\"}]}\n```",
-		"unknown field":                  "```json\n{\"threads\": [], \"extra\": 1}\n```",
+		"thread \"1\" and id \"2\" differ": "```json\n{\"threads\": [{\"thread\": \"1\", \"id\": \"2\", \"class\": \"must-fix\", \"reason\": \"x\"}]}\n```",
+		"no ```json fenced block":          "I think thread 1 must be fixed.",
+		"does not parse":                   "```json\n{\"threads\": [\n```",
+		"was not asked for":                "```json\n{\"threads\": [{\"thread\": \"7\", \"class\": \"must-fix\", \"reason\": \"x\"}]}\n```",
+		"is not one of":                    "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"nit\", \"reason\": \"x\"}]}\n```",
+		"has no reason":                    "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"must-fix\", \"reason\": \" \"}]}\n```",
+		"has no answer":                    "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"question\", \"reason\": \"x\"}]}\n```",
+		"has no title":                     "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"out-of-scope\", \"reason\": \"x\"}]}\n```",
+		"accept is only for suggestions":   "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"must-fix\", \"accept\": true, \"reason\": \"x\"}]}\n```",
+		"classified twice":                 "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"must-fix\", \"reason\": \"x\"}, {\"thread\": \"1\", \"class\": \"must-fix\", \"reason\": \"x\"}]}\n```",
+		"threads 2 are not classified":     "```json\n{\"threads\": [{\"thread\": \"1\", \"class\": \"must-fix\", \"reason\": \"x\"}]}\n```",
+		"unknown field":                    "```json\n{\"threads\": [], \"extra\": 1}\n```",
 	}
 	for want, text := range bad {
 		_, err := ParseAnswer(text, []string{"1", "2"})
