@@ -79,20 +79,8 @@ func TestFirstContactOnARustRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := append(gitIsolation(), "PATH="+strings.Join([]string{filepath.Dir(cargo), filepath.Dir(bin), os.Getenv("PATH")}, string(os.PathListSeparator)))
-	r := initIn(t, repo, env, "--agent-command", strings.Join([]string{bin, "scripted-agent", "--script", script, "--state", state}, ","))
+	r := initScripted(t, repo, env, script, state)
 	wantAll(t, "init", r.stdout, "check: cargo test (Cargo.toml)")
-	wf := filepath.Join(repo, ".agentorg", "workflow.yaml")
-	text, err := os.ReadFile(wf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The scripted agent keeps its sessions in state: the agent's writable.
-	text = []byte(strings.Replace(string(text), "    timeout: 30m", "    timeout: 30m\n    writable: [\""+state+"/\"]", 1))
-	if err := os.WriteFile(wf, text, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitIn(t, repo, "add", ".agentorg")
-	gitIn(t, repo, "commit", "-q", "-m", "Add the agentorg workflow")
 
 	step := func(args ...string) result {
 		t.Helper()
@@ -133,6 +121,26 @@ func TestFirstContactOnARustRepository(t *testing.T) {
 	if st := gitIn(t, repo, "status", "--porcelain", "--untracked-files=no"); st != "" {
 		t.Fatalf("the working tree is not clean after the merge:\n%s", st)
 	}
+}
+
+// initScripted runs init in repo with the scripted agent of script for
+// every role, lets the agent keep its sessions in state (its writable), and
+// commits the workflow; it returns init's result.
+func initScripted(t *testing.T, repo string, env []string, script, state string) result {
+	t.Helper()
+	r := initIn(t, repo, env, "--agent-command", strings.Join([]string{bin, "scripted-agent", "--script", script, "--state", state}, ","))
+	wf := filepath.Join(repo, ".agentorg", "workflow.yaml")
+	text, err := os.ReadFile(wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = []byte(strings.Replace(string(text), "    timeout: 30m", "    timeout: 30m\n    writable: [\""+state+"/\"]", 1))
+	if err := os.WriteFile(wf, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, repo, "add", ".agentorg")
+	gitIn(t, repo, "commit", "-q", "-m", "Add the agentorg workflow")
+	return r
 }
 
 // quoteYAML is s as a YAML double-quoted string.

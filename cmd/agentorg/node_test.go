@@ -74,19 +74,8 @@ func TestFirstContactOnANodePackageWithADependency(t *testing.T) {
 	// HOME of its own (the agent's ~/.npm).
 	state := t.TempDir()
 	env := append(gitIsolation(), "PATH="+filepath.Dir(npm)+string(os.PathListSeparator)+os.Getenv("PATH"), "XDG_STATE_HOME="+state, "HOME="+t.TempDir())
-	r := initIn(t, repo, env, "--agent-command", strings.Join([]string{bin, "scripted-agent", "--script", script, "--state", agentState}, ","))
+	r := initScripted(t, repo, env, script, agentState)
 	wantAll(t, "init", r.stdout, "check: npm ci && npm test (package.json's test script, package-lock.json)")
-	wf := filepath.Join(repo, ".agentorg", "workflow.yaml")
-	text, err := os.ReadFile(wf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text = []byte(strings.Replace(string(text), "    timeout: 30m", "    timeout: 30m\n    writable: [\""+agentState+"/\"]", 1))
-	if err := os.WriteFile(wf, text, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitIn(t, repo, "add", ".agentorg")
-	gitIn(t, repo, "commit", "-q", "-m", "Add the agentorg workflow")
 	r = run(t, repo, env, "check", "--run")
 	if r.code != 0 {
 		t.Fatalf("check --run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
