@@ -4,12 +4,10 @@ import (
 	"context"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/agentorg/agentorg/check"
 	"github.com/agentorg/agentorg/homedir"
 	"github.com/agentorg/agentorg/role"
-	"github.com/agentorg/agentorg/workspace"
 )
 
 // Baseline runs the workflow's checks on the head of the target branch, as
@@ -25,16 +23,10 @@ func (o *Org) Baseline(ctx context.Context, log io.Writer) (head string, results
 			return "", nil, err
 		}
 	}
-	mopts := []workspace.MirrorOption{workspace.TransportEnv(o.TransportEnv)}
-	if stderrIsTerminal() {
-		// check --run is often the first command to mirror the repository.
-		mopts = append(mopts, workspace.Progress(os.Stderr))
-	}
-	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin, mopts...)
+	mirror, err := o.openMirror(ctx)
 	if err != nil {
 		return "", nil, err
 	}
-	mirror.Branches = []string{o.Workflow.Repo.TargetBranch}
 	if err := mirror.Fetch(ctx); err != nil {
 		return "", nil, err
 	}

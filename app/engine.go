@@ -81,17 +81,10 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		// clears what a killed engine's runs left (role.RemoveLeftoverCheckouts).
 		confine.TempRoot = role.TempRoot(o.Home)
 	}
-	mopts := []workspace.MirrorOption{workspace.TransportEnv(o.TransportEnv)}
-	if stderrIsTerminal() {
-		// The first mirror of a large repository takes minutes: show git's
-		// progress to the person waiting, and nothing to logs and pipes.
-		mopts = append(mopts, workspace.Progress(os.Stderr))
-	}
-	mirror, err := workspace.OpenMirror(ctx, filepath.Join(o.Home, "mirror.git"), o.Origin, mopts...)
+	mirror, err := o.openMirror(ctx)
 	if err != nil {
 		return nil, err
 	}
-	mirror.Branches = []string{o.Workflow.Repo.TargetBranch}
 	agents := map[string]agentorg.Agent{}
 	for _, a := range o.Workflow.Agents {
 		if ag, ok := eo.Agents[a.Name]; ok {
@@ -152,6 +145,24 @@ func (o *Org) Engine(ctx context.Context, eo EngineOptions) (*engine.Engine, err
 		Logger:           slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Metrics:          o.Metrics,
 	})
+}
+
+// openMirror opens (the first time: clones) the home's mirror of the
+// origin, following the target branch. The first mirror of a large
+// repository takes minutes: on a terminal git's progress shows to the
+// person waiting (serve, or check --run, often the first to mirror), and
+// nothing goes to logs and pipes.
+func (o *Org) openMirror(ctx context.Context) (*workspace.Mirror, error) {
+	opts := []workspace.MirrorOption{workspace.TransportEnv(o.TransportEnv)}
+	if stderrIsTerminal() {
+		opts = append(opts, workspace.Progress(os.Stderr))
+	}
+	mirror, err := workspace.OpenMirror(ctx, homedir.Mirror(o.Home), o.Origin, opts...)
+	if err != nil {
+		return nil, err
+	}
+	mirror.Branches = []string{o.Workflow.Repo.TargetBranch}
+	return mirror, nil
 }
 
 // transcriptMax is the cap on each run's transcript: AGENTORG_TRANSCRIPT_MAX
